@@ -1,0 +1,55 @@
+"""OneWindow: licensing cases of a one-stop government service centre."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+
+from config import Config
+
+from . import db
+from .cases import runtime
+
+
+def create_app(config: type[Config] | Config | None = None, **overrides) -> Flask:
+    """Build the application: configuration, database, runtime, blueprints, commands."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config or Config)
+    app.config.update(overrides)
+    app.json.ensure_ascii = False
+    logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    runtime.init_app(app)
+
+    from . import models  # noqa: F401  (register every table with the metadata)
+    from .api import bp as api_bp
+    from .cli import init_app as init_cli
+
+    app.register_blueprint(api_bp)
+    init_cli(app)
+
+    @app.errorhandler(404)
+    def _not_found(exc):
+        if request.path.startswith("/api/"):
+            return jsonify({"error": "Not Found", "message": "no such endpoint"}), 404
+        return "Not found", 404
+
+    @app.errorhandler(500)
+    def _server_error(exc):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if request.path.startswith("/api/"):
+            return jsonify(
+                {
+                    "error": "Internal Server Error",
+                    "message": "something went wrong; it has been logged",
+                }
+            ), 500
+        return "Something went wrong; it has been logged.", 500
+
+    @app.get("/")
+    def index():
+        return jsonify({"service": "OneWindow", "api": "/api/v1/openapi.json"})
+
+    return app

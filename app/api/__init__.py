@@ -1,0 +1,216 @@
+"""The JSON API under /api/v1: parse input, call one service, render JSON."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ..auth.services import authenticate, issue_token, user_from_token
+from ..cases import services as cases
+from ..catalogue import services as catalogue
+from ..errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
+from .openapi import openapi_document
+from .schemas import case_json, event_json, item_json, task_json
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger("onewindow.api")
+
+
+@bp.errorhandler(AppError)
+def _app_error(exc: AppError):
+    if isinstance(exc, Forbidden):
+        log.warning(
+            "forbidden: %s %s by %s: %s",
+            request.method,
+            request.path,
+            getattr(g.get("user"), "username", "-"),
+            exc.message,
+        )
+    body = {"error": type(exc).__name__, "message": exc.message}
+    body.update(exc.details)
+    return jsonify(body), exc.status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return jsonify({"error": exc.name, "message": exc.description}), exc.code
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return body
+
+
+def login_required(view):
+    """Require a valid bearer token; the user is in g.user."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise Unauthorized("missing bearer token")
+        g.user = user_from_token(header[7:].strip())
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _text(body: dict, key: str, required: bool = False) -> str:
+    value = body.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"'{key}' must be text")
+    if required and not value.strip():
+        raise InvalidInput(f"'{key}' is required")
+    return value
+
+
+def _string_list(body: dict, key: str) -> list[str]:
+    value = body.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"'{key}' must be a list of material codes")
+    return value
+
+
+@bp.post("/auth/token")
+def token():
+    body = _json_body()
+    user = authenticate(_text(body, "username", True), _text(body, "password", True))
+    return jsonify({"token": issue_token(user), "username": user.username})
+
+
+@bp.get("/items")
+def items():
+    return jsonify({"items": [item_json(i, brief=True) for i in catalogue.list_items()]})
+
+
+@bp.get("/items/<code>")
+def item(code: str):
+    found, version = catalogue.get_item(code)
+    return jsonify(item_json(found, version=version))
+
+
+@bp.post("/cases")
+@login_required
+def create_case():
+    body = _json_body()
+    applicant = body.get("applicant")
+    if not isinstance(applicant, dict):
+        raise InvalidInput("'applicant' must be an object with name, id_number and phone")
+    form = body.get("form", {})
+    if not isinstance(form, dict):
+        raise InvalidInput("'form' must be an object")
+    refusal = body.get("refusal")
+    if refusal is not None and not isinstance(refusal, dict):
+        raise InvalidInput("'refusal' must be an object with reason and legal_basis")
+    case = cases.receive_case(
+        g.user,
+        _text(body, "item_code", True),
+        cases.Applicant(
+            name=_text(applicant, "name", True),
+            id_number=_text(applicant, "id_number", True),
+            phone=_text(applicant, "phone"),
+        ),
+        _string_list(body, "materials"),
+        form,
+        refusal,
+    )
+    payload = {"case_no": case.case_no, "query_code": case.query_code, "status": case.status}
+    if case.status == "supplement_required":
+        payload["missing"] = case.missing_materials
+    return jsonify(payload), 201
+
+
+def _case_response(case_no: str):
+    case, item_row, version, tasks = cases.get_case(g.user, case_no)
+    return jsonify(case_json(case, item_row, version, tasks))
+
+
+@bp.get("/cases/<case_no>")
+@login_required
+def get_case(case_no: str):
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/supplement")
+@login_required
+def supplement(case_no: str):
+    body = _json_body()
+    form = body.get("form")
+    if form is not None and not isinstance(form, dict):
+        raise InvalidInput("'form' must be an object")
+    cases.submit_supplement(g.user, case_no, _string_list(body, "materials"), form)
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/refuse")
+@login_required
+def refuse(case_no: str):
+    body = _json_body()
+    cases.refuse_case(
+        g.user, case_no, _text(body, "reason", True), _text(body, "legal_basis", True)
+    )
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/withdraw")
+@login_required
+def withdraw(case_no: str):
+    body = _json_body()
+    cases.withdraw_case(g.user, case_no, _text(body, "reason", True))
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/close")
+@login_required
+def close(case_no: str):
+    body = request.get_json(silent=True) or {}
+    cases.close_case(g.user, case_no, _text(body, "note"))
+    return _case_response(case_no)
+
+
+@bp.get("/cases/<case_no>/events")
+@login_required
+def events(case_no: str):
+    return jsonify(
+        {"case_no": case_no, "events": [event_json(e) for e in cases.case_events(g.user, case_no)]}
+    )
+
+
+@bp.get("/tasks")
+@login_required
+def tasks():
+    assignee = request.args.get("assignee", "me")
+    if assignee != "me":
+        raise InvalidInput("only assignee=me is supported")
+    rows = cases.list_open_tasks(g.user)
+    return jsonify({"tasks": [task_json(t, case_no=no, item_name=name) for t, no, name in rows]})
+
+
+@bp.post("/tasks/<task_id>/complete")
+@login_required
+def complete(task_id: str):
+    try:
+        parsed = uuid.UUID(task_id)
+    except ValueError:
+        raise NotFound(f"no task {task_id}") from None
+    body = _json_body()
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        raise InvalidInput("'data' must be an object")
+    task = cases.complete_task(
+        g.user, parsed, _text(body, "outcome", True), _text(body, "comment"), data
+    )
+    return jsonify(task_json(task))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())

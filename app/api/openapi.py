@@ -1,0 +1,277 @@
+"""The OpenAPI 3.1 document of the JSON API."""
+
+from __future__ import annotations
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "400": _json(_ref("Error"), "Bad input: the message says what and where"),
+    "401": _json(_ref("Error"), "Not logged in"),
+    "403": _json(_ref("Error"), "Not yours"),
+    "404": _json(_ref("Error"), "Not found"),
+    "409": _json(_ref("Error"), "Conflict: the object is no longer in that state"),
+}
+
+
+def _op(
+    summary: str,
+    responses: dict,
+    body: dict | None = None,
+    auth: bool = True,
+    params: list | None = None,
+) -> dict:
+    op: dict = {"summary": summary, "responses": {**responses, **ERRORS}}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if auth:
+        op["security"] = [{"bearer": []}]
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_param(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def openapi_document() -> dict:
+    """Return the OpenAPI document."""
+    obj = {"type": "object"}
+    case_no = [_path_param("case_no")]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "OneWindow API",
+            "version": "1.0.0",
+            "description": "Licensing cases of a one-stop government service centre.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["message"],
+                    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                },
+                "Applicant": {
+                    "type": "object",
+                    "required": ["name", "id_number"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "id_number": {"type": "string"},
+                        "phone": {"type": "string"},
+                    },
+                },
+                "NewCase": {
+                    "type": "object",
+                    "required": ["item_code", "applicant"],
+                    "properties": {
+                        "item_code": {"type": "string"},
+                        "applicant": _ref("Applicant"),
+                        "materials": {"type": "array", "items": {"type": "string"}},
+                        "form": obj,
+                        "refusal": {
+                            "type": "object",
+                            "properties": {
+                                "reason": {"type": "string"},
+                                "legal_basis": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+                "Task": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "name": {"type": "string"},
+                        "stage": {"type": ["string", "null"]},
+                        "state": {"type": "string"},
+                        "outcomes": {"type": "array", "items": {"type": "string"}},
+                        "case_no": {"type": "string"},
+                    },
+                },
+                "Case": {
+                    "type": "object",
+                    "properties": {
+                        "case_no": {"type": "string"},
+                        "status": {"type": "string"},
+                        "decision": {"type": ["string", "null"]},
+                        "item": obj,
+                        "diagram_version": {"type": ["integer", "null"]},
+                        "open_tasks": {"type": "array", "items": _ref("Task")},
+                        "history": {"type": "array", "items": _ref("Task")},
+                    },
+                },
+                "Event": {
+                    "type": "object",
+                    "properties": {
+                        "seq": {"type": "integer"},
+                        "type": {"type": "string"},
+                        "actor": {"type": "string"},
+                        "at": {"type": "string"},
+                        "data": obj,
+                        "prev_hash": {"type": "string"},
+                        "hash": {"type": "string"},
+                    },
+                },
+            },
+        },
+        "paths": {
+            "/auth/token": {
+                "post": _op(
+                    "Exchange username and password for a bearer token",
+                    {"200": _json({"type": "object", "properties": {"token": {"type": "string"}}})},
+                    {
+                        "type": "object",
+                        "required": ["username", "password"],
+                        "properties": {
+                            "username": {"type": "string"},
+                            "password": {"type": "string"},
+                        },
+                    },
+                    auth=False,
+                )
+            },
+            "/items": {"get": _op("List the catalogue", {"200": _json(obj)}, auth=False)},
+            "/items/{code}": {
+                "get": _op(
+                    "One catalogue item with its seven disclosures",
+                    {"200": _json(obj)},
+                    auth=False,
+                    params=[_path_param("code")],
+                )
+            },
+            "/cases": {
+                "post": _op(
+                    "Receive an application: accepted, supplement required, or refused",
+                    {
+                        "201": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "case_no": {"type": "string"},
+                                    "query_code": {"type": "string"},
+                                    "status": {"type": "string"},
+                                    "missing": {"type": "array", "items": obj},
+                                },
+                            },
+                            "Created",
+                        )
+                    },
+                    _ref("NewCase"),
+                )
+            },
+            "/cases/{case_no}": {
+                "get": _op(
+                    "A case with its open tasks", {"200": _json(_ref("Case"))}, params=case_no
+                )
+            },
+            "/cases/{case_no}/supplement": {
+                "post": _op(
+                    "Hand in missing materials",
+                    {"200": _json(_ref("Case"))},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "materials": {"type": "array", "items": {"type": "string"}},
+                            "form": obj,
+                        },
+                    },
+                    params=case_no,
+                )
+            },
+            "/cases/{case_no}/refuse": {
+                "post": _op(
+                    "Refuse an application (不予受理)",
+                    {"200": _json(_ref("Case"))},
+                    {
+                        "type": "object",
+                        "required": ["reason", "legal_basis"],
+                        "properties": {
+                            "reason": {"type": "string"},
+                            "legal_basis": {"type": "string"},
+                        },
+                    },
+                    params=case_no,
+                )
+            },
+            "/cases/{case_no}/withdraw": {
+                "post": _op(
+                    "Withdraw at the applicant's request",
+                    {"200": _json(_ref("Case"))},
+                    {
+                        "type": "object",
+                        "required": ["reason"],
+                        "properties": {"reason": {"type": "string"}},
+                    },
+                    params=case_no,
+                )
+            },
+            "/cases/{case_no}/close": {
+                "post": _op(
+                    "Close a decided case when the result is handed over",
+                    {"200": _json(_ref("Case"))},
+                    obj,
+                    params=case_no,
+                )
+            },
+            "/cases/{case_no}/events": {
+                "get": _op(
+                    "The audit log of a case",
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {"events": {"type": "array", "items": _ref("Event")}},
+                            }
+                        )
+                    },
+                    params=case_no,
+                )
+            },
+            "/tasks": {
+                "get": _op(
+                    "The caller's open tasks",
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {"tasks": {"type": "array", "items": _ref("Task")}},
+                            }
+                        )
+                    },
+                    params=[
+                        {
+                            "name": "assignee",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["me"]},
+                        }
+                    ],
+                )
+            },
+            "/tasks/{id}/complete": {
+                "post": _op(
+                    "Complete a task: approve, return or reject",
+                    {"200": _json(_ref("Task"))},
+                    {
+                        "type": "object",
+                        "required": ["outcome"],
+                        "properties": {
+                            "outcome": {"type": "string", "enum": ["approve", "return", "reject"]},
+                            "comment": {"type": "string"},
+                            "data": obj,
+                        },
+                    },
+                    params=[_path_param("id")],
+                )
+            },
+        },
+    }

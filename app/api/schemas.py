@@ -1,0 +1,84 @@
+"""Turn model rows into the JSON the API returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def item_json(item, brief: bool = False, version: int | None = None) -> dict:
+    """Return a catalogue item; the full entry unless brief."""
+    data = {
+        "code": item.code,
+        "name": item.name,
+        "kind": item.kind,
+        "statutory_days": item.statutory_days,
+        "promised_days": item.promised_days,
+    }
+    if not brief:
+        data["entry"] = item.entry
+        data["diagram_version"] = version
+    return data
+
+
+def task_json(task, case_no: str | None = None, item_name: str | None = None) -> dict:
+    """Return a task as the API shows it."""
+    data = {
+        "id": str(task.id),
+        "name": task.name,
+        "spec_id": task.spec_id,
+        "stage": task.stage,
+        "lane": task.lane,
+        "state": task.state,
+        "assignee_id": task.assignee_id,
+        "assignment_reason": task.assignment_reason,
+        "outcomes": task.outcomes.split(","),
+        "is_decision": task.is_decision,
+        "created_at": _time(task.created_at),
+        "completed_at": _time(task.completed_at),
+        "outcome": task.outcome,
+        "comment": task.comment,
+    }
+    if case_no is not None:
+        data["case_no"] = case_no
+    if item_name is not None:
+        data["item_name"] = item_name
+    return data
+
+
+def case_json(case, item, version: int | None, tasks: list) -> dict:
+    """Return a case with its open tasks and its transfer history."""
+    return {
+        "case_no": case.case_no,
+        "status": case.status,
+        "decision": case.decision,
+        "decision_reason": case.decision_reason,
+        "legal_basis": case.legal_basis,
+        "item": {"code": item.code, "name": item.name, "kind": item.kind},
+        "diagram_version": version,
+        "applicant": {"name": case.applicant_name},
+        "missing": case.missing_materials,
+        "received_at": _time(case.received_at),
+        "accepted_at": _time(case.accepted_at),
+        "decided_at": _time(case.decided_at),
+        "closed_at": _time(case.closed_at),
+        "open_tasks": [task_json(t) for t in tasks if t.state == "open"],
+        "history": [task_json(t) for t in tasks if t.state != "open"],
+    }
+
+
+def event_json(event) -> dict:
+    """Return one audit event."""
+    return {
+        "seq": event.seq,
+        "type": event.type,
+        "actor": event.actor,
+        "at": event.at.isoformat(timespec="microseconds"),
+        "task_id": str(event.task_id) if event.task_id else None,
+        "data": event.data,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }

@@ -1,0 +1,1 @@
+"""Log-in, API tokens and the current user."""

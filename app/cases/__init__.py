@@ -1,0 +1,1 @@
+"""Cases (办件) and their tasks."""

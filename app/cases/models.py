@@ -1,0 +1,92 @@
+"""Cases, one row per user-task instance, and the serialized workflow state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, deferred, mapped_column
+
+from ..db import Base, utcnow
+
+CASE_STATUSES = (
+    "received",
+    "supplement_required",
+    "refused",
+    "accepted",
+    "in_progress",
+    "decided",
+    "closed",
+    "withdrawn",
+)
+OPEN_CASE_STATUSES = ("received", "supplement_required", "accepted", "in_progress")
+TASK_STATES = ("open", "completed", "cancelled")
+
+
+class Case(Base):
+    """One application and its handling, pinned to the diagram version it started on."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.Index("ix_cases_item_status", "item_id", "status"),
+        sa.Index("ix_cases_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    query_code: Mapped[str] = mapped_column(sa.String(16))
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("items.id"))
+    diagram_version_id: Mapped[int | None] = mapped_column(sa.ForeignKey("diagram_versions.id"))
+    status: Mapped[str] = mapped_column(sa.String(24))
+    decision: Mapped[str | None] = mapped_column(sa.String(16))
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+    legal_basis: Mapped[str | None] = mapped_column(sa.Text)
+    applicant_name: Mapped[str] = mapped_column(sa.String(200))
+    applicant_id_number: Mapped[str] = mapped_column(sa.String(40))
+    applicant_phone: Mapped[str | None] = mapped_column(sa.String(30))
+    applicant_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    materials: Mapped[list] = mapped_column(sa.JSON, default=list)
+    missing_materials: Mapped[list] = mapped_column(sa.JSON, default=list)
+    form: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    received_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[dt.datetime | None]
+    decided_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+    state: Mapped[str | None] = deferred(mapped_column(sa.Text))
+    serializer_version: Mapped[str | None] = mapped_column(sa.String(32))
+    version: Mapped[int] = mapped_column(default=0)
+    event_seq: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(sa.String(64), default="")
+
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+
+class Task(Base):
+    """One user-task instance: who holds it, when it arrived and how it ended."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        sa.Index("ix_tasks_assignee_state", "assignee_id", "state"),
+        sa.Index("ix_tasks_case", "case_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    spec_id: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    stage: Mapped[str | None] = mapped_column(sa.String(40))
+    lane: Mapped[str | None] = mapped_column(sa.String(200))
+    post_id: Mapped[int | None] = mapped_column(sa.ForeignKey("posts.id"))
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    assignment_reason: Mapped[str | None] = mapped_column(sa.String(300))
+    state: Mapped[str] = mapped_column(sa.String(16), default="open")
+    is_decision: Mapped[bool] = mapped_column(default=False)
+    outcomes: Mapped[str] = mapped_column(sa.String(64), default="approve")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[dt.datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(sa.String(16))
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict | None] = mapped_column(sa.JSON)

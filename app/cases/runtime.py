@@ -1,0 +1,91 @@
+"""Per-process runtime: the engine, compiled diagram versions, and live workflows.
+
+A live workflow is kept after each committed step, keyed by case and the case's row
+version. A request takes the workflow out of the cache while it works on it, so two
+threads never share one object; whoever finds the cache empty or stale restores the
+state from the database. Several processes stay correct because the row version is
+checked on every write.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from workflows.engine import CompiledDiagram, Engine, WorkflowRun, compile_diagram
+
+from ..catalogue.models import DiagramVersion
+
+
+class WorkflowCache:
+    """A bounded LRU of live workflows: case id -> (row version, run)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[int, tuple[int, WorkflowRun]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def take(self, case_id: int, version: int) -> WorkflowRun | None:
+        """Remove and return the live workflow if it is at the given version."""
+        with self._lock:
+            entry = self._items.pop(case_id, None)
+            if entry is not None and entry[0] == version:
+                self.hits += 1
+                return entry[1]
+            self.misses += 1
+            return None
+
+    def put(self, case_id: int, version: int, run: WorkflowRun) -> None:
+        """Keep a live workflow that matches the committed row version."""
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[case_id] = (version, run)
+            self._items.move_to_end(case_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every live workflow."""
+        with self._lock:
+            self._items.clear()
+
+
+class Runtime:
+    """What one app process keeps between requests."""
+
+    def __init__(self, cache_size: int) -> None:
+        self.engine = Engine()
+        self.cache = WorkflowCache(cache_size)
+        self._diagrams: dict[int, CompiledDiagram] = {}
+        self._lock = threading.Lock()
+
+    def diagram(self, db: Session, version_id: int) -> CompiledDiagram:
+        """Return the compiled diagram of a deployed version (versions never change)."""
+        compiled = self._diagrams.get(version_id)
+        if compiled is None:
+            row = db.execute(
+                sa.select(
+                    DiagramVersion.content, DiagramVersion.filename, DiagramVersion.process_id
+                ).where(DiagramVersion.id == version_id)
+            ).one()
+            compiled = compile_diagram(row.content.encode("utf-8"), row.filename, row.process_id)
+            with self._lock:
+                self._diagrams[version_id] = compiled
+        return compiled
+
+
+def init_app(app: Flask) -> None:
+    """Create the process runtime for an app."""
+    app.extensions["ow_runtime"] = Runtime(app.config.get("WORKFLOW_CACHE_SIZE", 2000))
+
+
+def runtime() -> Runtime:
+    """Return the runtime of the current app."""
+    return current_app.extensions["ow_runtime"]

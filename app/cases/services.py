@@ -1,0 +1,665 @@
+"""The case lifecycle: receive, supplement, refuse, accept, work tasks, decide, close."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from workflows.engine import ReadyTask, StepResult, WorkflowRun
+from workflows.errors import EngineError
+
+from ..audit.services import GENESIS, EventBatch
+from ..catalogue.models import DiagramVersion, Item
+from ..db import on_commit, session, transactional, utcnow
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound, StaleCase
+from ..org.models import User
+from ..org.services import assign_to_post, find_posts
+from .models import OPEN_CASE_STATUSES, Case, Task
+from .runtime import runtime
+
+STAFF_VIEW_ROLES = ("clerk", "official", "leader", "supervisor", "auditor", "admin", "analyst")
+QUERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """Who applies: a citizen or a company."""
+
+    name: str
+    id_number: str
+    phone: str | None = None
+
+
+# --- input checks -----------------------------------------------------------------------------
+
+
+def _coerce_field(spec: dict, value: Any) -> Any:
+    kind = spec.get("type", "string")
+    if kind == "long":
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError("must be a whole number")
+        return int(value)
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        raise ValueError("must be true or false")
+    if kind == "enum":
+        options = spec.get("options") or []
+        if value not in options:
+            raise ValueError("must be one of " + ", ".join(map(str, options)))
+        return value
+    if kind == "date":
+        return dt.date.fromisoformat(str(value)).isoformat()
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    return value.strip()
+
+
+def check_form(fields: list[dict], form: dict, where: str) -> dict:
+    """Check form data against field definitions; report every problem at once."""
+    if not isinstance(form, dict):
+        raise InvalidInput(f"{where} must be an object")
+    problems: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    known = {f["id"] for f in fields}
+    for spec in fields:
+        fid = spec["id"]
+        value = form.get(fid)
+        if value is None or value == "":
+            if spec.get("required"):
+                problems[fid] = f"{spec.get('label', fid)} is required"
+            continue
+        try:
+            clean[fid] = _coerce_field(spec, value)
+        except ValueError as exc:
+            problems[fid] = f"{spec.get('label', fid)} {exc}"
+    for extra in sorted(set(form) - known):
+        problems[extra] = "unknown field"
+    if problems:
+        raise InvalidInput(f"{where} has errors", fields=problems)
+    return clean
+
+
+def _item_by_code(db: Session, code: str) -> Item:
+    item = db.scalars(sa.select(Item).where(Item.code == code, Item.active.is_(True))).first()
+    if item is None:
+        raise NotFound(f"no item with code '{code}'")
+    return item
+
+
+def _missing_materials(item: Item, materials: list[str]) -> list[dict]:
+    listed = {m["code"]: m for m in item.entry.get("materials", [])}
+    unknown = [code for code in materials if code not in listed]
+    if unknown:
+        raise InvalidInput("unknown material codes", materials=unknown)
+    given = set(materials)
+    return [
+        {"code": m["code"], "name": m["name"]}
+        for m in item.entry.get("materials", [])
+        if m.get("required", True) and m["code"] not in given
+    ]
+
+
+def _new_case_no(now: dt.datetime) -> str:
+    return f"{now:%Y%m%d}{secrets.randbelow(10**8):08d}"
+
+
+def _new_query_code() -> str:
+    return "".join(secrets.choice(QUERY_ALPHABET) for _ in range(6))
+
+
+# --- receiving and accepting ------------------------------------------------------------------
+
+
+def _batch(case: Case, actor: User | None) -> EventBatch:
+    return EventBatch(
+        case_id=case.id,
+        seq=case.event_seq,
+        last_hash=case.last_hash or GENESIS,
+        actor_id=actor.id if actor else None,
+        actor=actor.username if actor else "system",
+    )
+
+
+def _require_role(actor: User, *roles: str) -> None:
+    if not actor.has_role(*roles):
+        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+
+
+@transactional
+def receive_case(
+    actor: User,
+    item_code: str,
+    applicant: Applicant,
+    materials: list[str],
+    form: dict,
+    refusal: dict | None = None,
+) -> Case:
+    """Register an application at the window; accept it, or ask for every missing material."""
+    _require_role(actor, "clerk")
+    db = session()
+    item = _item_by_code(db, item_code)
+    if not applicant.name.strip() or not applicant.id_number.strip():
+        raise InvalidInput("applicant name and id_number are required")
+    missing = _missing_materials(item, list(materials))
+    now = utcnow()
+    case = Case(
+        case_no=_new_case_no(now),
+        query_code=_new_query_code(),
+        item_id=item.id,
+        status="received",
+        applicant_name=applicant.name.strip(),
+        applicant_id_number=applicant.id_number.strip(),
+        applicant_phone=(applicant.phone or "").strip() or None,
+        materials=sorted(set(materials)),
+        missing_materials=missing,
+        form=dict(form or {}),
+        received_by_id=actor.id,
+        received_at=now,
+        version=0,
+        event_seq=0,
+        last_hash=GENESIS,
+    )
+    db.add(case)
+    db.flush()
+    events = _batch(case, actor)
+    events.at = now
+    events.add(
+        "case_received",
+        {
+            "item": item.code,
+            "applicant": applicant.name,
+            "materials": case.materials,
+            "form": case.form,
+        },
+    )
+    if refusal is not None:
+        _refuse(case, events, refusal)
+    elif missing:
+        case.status = "supplement_required"
+        events.add("supplement_required", {"missing": missing})
+    else:
+        clean_form = check_form(item.entry.get("form", []), case.form, "application form")
+        _accept(db, case, item, clean_form, actor, events)
+    events.write(db)
+    case.event_seq, case.last_hash = events.seq, events.last_hash
+    case.version += 1
+    return case
+
+
+def _refuse(case: Case, events: EventBatch, refusal: dict) -> None:
+    reason = (refusal.get("reason") or "").strip()
+    basis = (refusal.get("legal_basis") or "").strip()
+    if not reason or not basis:
+        raise InvalidInput("a refusal needs a reason and a legal basis")
+    case.status = "refused"
+    case.decision_reason, case.legal_basis = reason, basis
+    case.closed_at = events.at
+    events.add("case_refused", {"reason": reason, "legal_basis": basis})
+
+
+def _latest_version(db: Session, item: Item) -> DiagramVersion:
+    version = db.scalars(
+        sa.select(DiagramVersion)
+        .where(DiagramVersion.item_id == item.id)
+        .order_by(DiagramVersion.version.desc())
+        .limit(1)
+    ).first()
+    if version is None:
+        raise Conflict(f"item '{item.code}' has no deployed diagram")
+    return version
+
+
+def _accept(
+    db: Session, case: Case, item: Item, form: dict, actor: User, events: EventBatch
+) -> None:
+    version = _latest_version(db, item)
+    rt = runtime()
+    diagram = rt.diagram(db, version.id)
+    try:
+        run, steps = rt.engine.start(diagram, form)
+    except EngineError as exc:
+        raise Conflict(f"the diagram failed to start: {exc.message}") from None
+    case.form = form
+    case.status = "accepted"
+    case.accepted_at = events.at
+    case.diagram_version_id = version.id
+    case.serializer_version = rt.engine.serializer_version
+    events.add(
+        "case_accepted",
+        {
+            "diagram_version": version.version,
+            "process": version.process_id,
+            "steps": [s["node"] for s in steps],
+        },
+    )
+    _gateway_events(steps, events)
+    rows = _new_task_rows(db, case, run.ready_tasks(), events)
+    for row in [r for r in rows if r["stage"] == "acceptance"]:
+        row["assignee_id"] = actor.id
+        row["assignment_reason"] = "accepted at the window by the receiving clerk"
+        try:
+            step = run.complete(row["id"], "approve", {"comment": "受理"})
+        except EngineError as exc:
+            raise Conflict(f"the workflow could not continue: {exc.message}") from None
+        row.update(
+            state="completed",
+            completed_at=events.at,
+            completed_by_id=actor.id,
+            outcome="approve",
+            comment="受理",
+            data={},
+        )
+        events.add(
+            "task_completed",
+            _completion_data(row["spec_id"], "approve", "受理", {}, step),
+            row["id"],
+        )
+        rows.extend(_apply_step(db, case, step, events))
+    if rows:
+        db.execute(sa.insert(Task), rows)
+    case.state = rt.engine.serialize(run)
+    _keep_live(case.id, case.version + 1, run)  # the caller moves the row version by one
+
+
+def _keep_live(case_id: int, version: int, run: WorkflowRun) -> None:
+    cache = runtime().cache
+    on_commit(lambda: cache.put(case_id, version, run))
+
+
+def _new_task_rows(
+    db: Session, case: Case, ready: list[ReadyTask], events: EventBatch
+) -> list[dict]:
+    posts = find_posts(db, {t.post for t in ready if t.post})
+    rows = []
+    for task in ready:
+        assignment = assign_to_post(posts.get(task.post or ""), task.post)
+        row = {
+            "id": task.id,
+            "case_id": case.id,
+            "spec_id": task.spec_id,
+            "name": task.name,
+            "stage": task.stage,
+            "lane": task.lane,
+            "post_id": assignment.post_id,
+            "assignee_id": assignment.assignee_id,
+            "assignment_reason": assignment.reason,
+            "state": "open",
+            "is_decision": task.is_decision,
+            "outcomes": ",".join(task.outcomes),
+            "created_at": events.at,
+            "completed_at": None,
+            "completed_by_id": None,
+            "outcome": None,
+            "comment": None,
+            "data": None,
+        }
+        rows.append(row)
+        events.add(
+            "task_created",
+            {"spec": task.spec_id, "name": task.name, "stage": task.stage, "post": task.post},
+            task.id,
+        )
+        events.add(
+            "task_assigned",
+            {"assignee_id": assignment.assignee_id, "reason": assignment.reason},
+            task.id,
+        )
+    return rows
+
+
+def _completion_data(
+    spec_id: str, outcome: str, comment: str, data: dict, step: StepResult
+) -> dict:
+    return {
+        "spec": spec_id,
+        "outcome": outcome,
+        "comment": comment,
+        "data": data,
+        "steps": [s["node"] for s in step.engine_steps],
+    }
+
+
+def _gateway_events(steps: list[dict], events: EventBatch) -> None:
+    for engine_step in steps:
+        if "flows" in engine_step:
+            events.add(
+                "gateway_taken", {"gateway": engine_step["node"], "flows": engine_step["flows"]}
+            )
+
+
+def _apply_step(db: Session, case: Case, step: StepResult, events: EventBatch) -> list[dict]:
+    """Record what the engine did after a completion; return the new task rows to insert."""
+    _gateway_events(step.engine_steps, events)
+    rows = _new_task_rows(db, case, step.created, events) if step.created else []
+    if step.cancelled:
+        db.execute(
+            sa.update(Task)
+            .where(Task.id.in_(step.cancelled), Task.state == "open")
+            .values(state="cancelled", completed_at=events.at)
+            .execution_options(synchronize_session=False)
+        )
+        for task_id in step.cancelled:
+            events.add("task_cancelled", {}, task_id)
+    if step.finished:
+        _decide(db, case, step.result, events)
+    return rows
+
+
+def _decide(db: Session, case: Case, result: str | None, events: EventBatch) -> None:
+    decision = result if result in ("approved", "denied") else "approved"
+    reason = basis = None
+    if decision == "denied":
+        rejections = db.execute(
+            sa.select(Task.comment, Task.data)
+            .where(Task.case_id == case.id, Task.outcome == "reject")
+            .order_by(Task.completed_at)
+        ).all()
+        reason = "；".join(r.comment for r in rejections if r.comment) or None
+        basis = (
+            "；".join((r.data or {}).get("legal_basis", "") for r in rejections if r.data).strip(
+                "；"
+            )
+            or None
+        )
+    case.status = "decided"
+    case.decision = decision
+    case.decision_reason, case.legal_basis = reason, basis
+    case.decided_at = events.at
+    events.add("case_decided", {"decision": decision, "reason": reason, "legal_basis": basis})
+
+
+# --- the other window operations --------------------------------------------------------------
+
+
+def _case_for_update(db: Session, case_no: str) -> Case:
+    case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).first()
+    if case is None:
+        raise NotFound(f"no case '{case_no}'")
+    return case
+
+
+def _save_case_row(db: Session, case: Case, expected_version: int, values: dict) -> None:
+    updated = db.execute(
+        sa.update(Case)
+        .where(Case.id == case.id, Case.version == expected_version)
+        .values(version=expected_version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount != 1:
+        raise StaleCase(f"case {case.case_no} changed meanwhile")
+
+
+def _finish(case: Case, events: EventBatch) -> None:
+    """Write the batch and move the case's chain head; the row version guards the write."""
+    events.write(session())
+    case.event_seq, case.last_hash = events.seq, events.last_hash
+    case.version += 1
+
+
+@transactional
+def submit_supplement(
+    actor: User, case_no: str, materials: list[str], form: dict | None = None
+) -> Case:
+    """Record supplemented materials; accept the case once nothing required is missing."""
+    _require_role(actor, "clerk")
+    db = session()
+    case = _case_for_update(db, case_no)
+    if case.status != "supplement_required":
+        raise Conflict(f"case {case_no} is {case.status}, not waiting for supplements")
+    item = db.get(Item, case.item_id)
+    given = sorted(set(case.materials) | set(materials))
+    missing = _missing_materials(item, given)
+    if form:
+        case.form = {**case.form, **form}
+    case.materials, case.missing_materials = given, missing
+    events = _batch(case, actor)
+    events.add("materials_supplemented", {"materials": sorted(set(materials)), "missing": missing})
+    if missing:
+        events.add("supplement_required", {"missing": missing})
+    else:
+        clean_form = check_form(item.entry.get("form", []), case.form, "application form")
+        _accept(db, case, item, clean_form, actor, events)
+    _finish(case, events)
+    return case
+
+
+@transactional
+def refuse_case(actor: User, case_no: str, reason: str, legal_basis: str) -> Case:
+    """Refuse an application that is out of scope (不予受理), with reason and legal basis."""
+    _require_role(actor, "clerk")
+    db = session()
+    case = _case_for_update(db, case_no)
+    if case.status not in ("received", "supplement_required"):
+        raise Conflict(f"case {case_no} is {case.status}; only a case not yet accepted is refused")
+    events = _batch(case, actor)
+    _refuse(case, events, {"reason": reason, "legal_basis": legal_basis})
+    _finish(case, events)
+    return case
+
+
+@transactional
+def withdraw_case(actor: User, case_no: str, reason: str) -> Case:
+    """Withdraw an open case at the applicant's request; its open tasks are cancelled."""
+    _require_role(actor, "clerk")
+    db = session()
+    case = _case_for_update(db, case_no)
+    if case.status not in OPEN_CASE_STATUSES:
+        raise Conflict(f"case {case_no} is {case.status} and cannot be withdrawn")
+    if not (reason or "").strip():
+        raise InvalidInput("a withdrawal needs the applicant's reason")
+    events = _batch(case, actor)
+    open_ids = db.scalars(
+        sa.select(Task.id).where(Task.case_id == case.id, Task.state == "open")
+    ).all()
+    if open_ids:
+        db.execute(
+            sa.update(Task)
+            .where(Task.id.in_(open_ids))
+            .values(state="cancelled", completed_at=events.at)
+            .execution_options(synchronize_session=False)
+        )
+    for task_id in open_ids:
+        events.add("task_cancelled", {"reason": "case withdrawn"}, task_id)
+    events.add("case_withdrawn", {"reason": reason.strip()})
+    case.status, case.closed_at = "withdrawn", events.at
+    _finish(case, events)
+    runtime().cache.take(case.id, -1)
+    return case
+
+
+@transactional
+def close_case(actor: User, case_no: str, note: str = "") -> Case:
+    """Close a decided case once the result has been handed to the applicant."""
+    _require_role(actor, "clerk")
+    db = session()
+    case = _case_for_update(db, case_no)
+    if case.status != "decided":
+        raise Conflict(f"case {case_no} is {case.status}; only a decided case is closed")
+    events = _batch(case, actor)
+    events.add("case_closed", {"note": note})
+    case.status, case.closed_at = "closed", events.at
+    _finish(case, events)
+    return case
+
+
+# --- officials' tasks -------------------------------------------------------------------------
+
+
+def _check_decision_input(outcome: str, comment: str, data: dict) -> None:
+    if outcome == "reject":
+        if not comment.strip():
+            raise InvalidInput("a rejection needs a reason (comment)")
+        if not str(data.get("legal_basis", "")).strip():
+            raise InvalidInput("a rejection needs a legal basis (data.legal_basis)")
+    if outcome == "return" and not comment.strip():
+        raise InvalidInput("a return needs a reason (comment)")
+
+
+@transactional
+def complete_task(
+    actor: User, task_id: uuid.UUID, outcome: str, comment: str = "", data: dict | None = None
+) -> Task:
+    """Complete an official's task with an outcome; the case moves on in the same commit."""
+    db = session()
+    data = dict(data or {})
+    comment = (comment or "").strip()
+    row = db.execute(
+        sa.select(
+            Task,
+            Case.version,
+            Case.status,
+            Case.case_no,
+            Case.event_seq,
+            Case.last_hash,
+            Case.diagram_version_id,
+        )
+        .join(Case, Case.id == Task.case_id)
+        .where(Task.id == task_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    task: Task = row.Task
+    if task.assignee_id != actor.id:
+        raise Forbidden("this task is not assigned to you")
+    if task.state != "open":
+        raise Conflict(f"task {task_id} is already {task.state}")
+    if outcome not in task.outcomes.split(","):
+        raise InvalidInput(f"outcome must be one of: {task.outcomes.replace(',', ', ')}")
+    _check_decision_input(outcome, comment, data)
+    rt = runtime()
+    diagram = rt.diagram(db, row.diagram_version_id)
+    node = diagram.nodes.get(task.spec_id)
+    form_fields = [
+        {
+            "id": f.id,
+            "label": f.label,
+            "type": f.type,
+            "required": f.required,
+            "options": [o[0] for o in f.options],
+        }
+        for f in (node.form if node else ())
+    ]
+    extra = {k: data.pop(k) for k in ("legal_basis",) if k in data}
+    clean = check_form(form_fields, data, "task form")
+    clean.update(extra)
+    case_id, version = task.case_id, row.version
+    run = rt.cache.take(case_id, version)
+    if run is None:
+        state = db.execute(sa.select(Case.state).where(Case.id == case_id)).scalar_one()
+        run = rt.engine.restore(diagram, state)
+    events = EventBatch(
+        case_id=case_id,
+        seq=row.event_seq,
+        last_hash=row.last_hash,
+        actor_id=actor.id,
+        actor=actor.username,
+    )
+    try:
+        step = run.complete(task.id, outcome, {**clean, "comment": comment})
+    except EngineError as exc:
+        raise Conflict(f"the workflow could not continue: {exc.message}") from None
+    completed = {
+        "outcome": outcome,
+        "comment": comment or None,
+        "data": clean,
+    }
+    events.add(
+        "task_completed", _completion_data(task.spec_id, outcome, comment, clean, step), task.id
+    )
+    updated = db.execute(
+        sa.update(Task)
+        .where(Task.id == task.id, Task.state == "open")
+        .values(state="completed", completed_at=events.at, completed_by_id=actor.id, **completed)
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount != 1:
+        raise StaleCase(f"task {task_id} changed meanwhile")
+    holder = Case(id=case_id, case_no=row.case_no, status=row.status)
+    new_rows = _apply_step(db, holder, step, events)
+    if new_rows:
+        db.execute(sa.insert(Task), new_rows)
+    values: dict[str, Any] = {"status": "in_progress" if row.status == "accepted" else row.status}
+    if step.finished:
+        values.update(
+            status=holder.status,
+            decision=holder.decision,
+            decision_reason=holder.decision_reason,
+            legal_basis=holder.legal_basis,
+            decided_at=holder.decided_at,
+        )
+    events.write(db)
+    _save_case_row(
+        db,
+        holder,
+        version,
+        {
+            "state": rt.engine.serialize(run),
+            "event_seq": events.seq,
+            "last_hash": events.last_hash,
+            **values,
+        },
+    )
+    _keep_live(case_id, version + 1, run)
+    task.state = "completed"
+    task.outcome, task.comment, task.data = outcome, comment or None, clean
+    task.completed_at, task.completed_by_id = events.at, actor.id
+    return task
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def can_view_case(actor: User, case: Case) -> bool:
+    """Return whether the actor may read the case."""
+    if actor.has_role(*STAFF_VIEW_ROLES):
+        return True
+    return case.applicant_user_id is not None and case.applicant_user_id == actor.id
+
+
+def get_case(actor: User, case_no: str) -> tuple[Case, Item, int | None, list[Task]]:
+    """Return a case with its item, diagram version number and open tasks."""
+    db = session()
+    row = db.execute(
+        sa.select(Case, Item, DiagramVersion.version)
+        .join(Item, Item.id == Case.item_id)
+        .outerjoin(DiagramVersion, DiagramVersion.id == Case.diagram_version_id)
+        .where(Case.case_no == case_no)
+    ).first()
+    if row is None or not can_view_case(actor, row.Case):
+        raise NotFound(f"no case '{case_no}'")
+    tasks = db.scalars(
+        sa.select(Task).where(Task.case_id == row.Case.id).order_by(Task.created_at, Task.name)
+    ).all()
+    return row.Case, row.Item, row.version, list(tasks)
+
+
+def list_open_tasks(actor: User) -> list[tuple[Task, str, str]]:
+    """Return the actor's open tasks with case number and item name, oldest first."""
+    db = session()
+    rows = db.execute(
+        sa.select(Task, Case.case_no, Item.name)
+        .join(Case, Case.id == Task.case_id)
+        .join(Item, Item.id == Case.item_id)
+        .where(Task.assignee_id == actor.id, Task.state == "open")
+        .order_by(Task.created_at)
+        .limit(500)
+    ).all()
+    return [(r.Task, r.case_no, r.name) for r in rows]
+
+
+def case_events(actor: User, case_no: str) -> list:
+    """Return the audit events of a case in order."""
+    from ..audit.models import Event
+
+    db = session()
+    case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).first()
+    if case is None or not can_view_case(actor, case):
+        raise NotFound(f"no case '{case_no}'")
+    return list(db.scalars(sa.select(Event).where(Event.case_id == case.id).order_by(Event.seq)))

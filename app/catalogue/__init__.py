@@ -1,0 +1,1 @@
+"""The catalogue of licensing items and the deployed diagram versions."""

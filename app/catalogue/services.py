@@ -1,0 +1,79 @@
+"""Reading the catalogue and deploying diagram versions."""
+
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+
+from workflows.engine import compile_diagram
+from workflows.errors import DiagramError
+
+from ..db import session, transactional
+from ..errors import InvalidInput, NotFound
+from ..org.models import User
+from .models import DiagramVersion, Item
+
+
+def list_items() -> list[Item]:
+    """Return the active items, by code."""
+    return list(session().scalars(sa.select(Item).where(Item.active.is_(True)).order_by(Item.code)))
+
+
+def get_item(code: str) -> tuple[Item, int | None]:
+    """Return an active item and the number of its newest diagram version."""
+    db = session()
+    item = db.scalars(sa.select(Item).where(Item.code == code, Item.active.is_(True))).first()
+    if item is None:
+        raise NotFound(f"no item with code '{code}'")
+    version = db.scalar(
+        sa.select(sa.func.max(DiagramVersion.version)).where(DiagramVersion.item_id == item.id)
+    )
+    return item, version
+
+
+def deploy_version(
+    item: Item, content: bytes, filename: str, actor: User | None, comment: str = ""
+) -> DiagramVersion:
+    """Store a new immutable version of an item's diagram after it compiles; no commit."""
+    db = session()
+    try:
+        compiled = compile_diagram(content, filename, item.process_id)
+    except DiagramError as exc:
+        raise InvalidInput(
+            f"diagram {filename} cannot be deployed: {exc.summary}",
+            findings=[f.as_dict() for f in exc.findings],
+        ) from None
+    digest = hashlib.sha256(content).hexdigest()
+    latest = db.scalars(
+        sa.select(DiagramVersion)
+        .where(DiagramVersion.item_id == item.id)
+        .order_by(DiagramVersion.version.desc())
+        .limit(1)
+    ).first()
+    if latest is not None and latest.content_hash == digest:
+        return latest
+    version = DiagramVersion(
+        item_id=item.id,
+        version=(latest.version + 1) if latest else 1,
+        process_id=compiled.process_id,
+        filename=filename,
+        content=content.decode("utf-8"),
+        content_hash=digest,
+        comment=comment,
+        deployed_by_id=actor.id if actor else None,
+    )
+    db.add(version)
+    db.flush()
+    return version
+
+
+@transactional
+def deploy_file(
+    item_code: str, content: bytes, filename: str, actor: User | None, comment: str = ""
+) -> DiagramVersion:
+    """Deploy a diagram file as the newest version of an item."""
+    item = session().scalars(sa.select(Item).where(Item.code == item_code)).first()
+    if item is None:
+        raise NotFound(f"no item with code '{item_code}'")
+    return deploy_version(item, content, filename, actor, comment)

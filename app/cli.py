@@ -1,0 +1,87 @@
+"""Commands: `flask --app app init-db`, `load-demo`, `deploy`, `verify-chains`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from .errors import AppError
+
+
+def upgrade_database(url: str) -> None:
+    """Bring the database schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = AlembicConfig(str(root / "alembic.ini"))
+    cfg.set_main_option("script_location", str(root / "migrations"))
+    cfg.attributes["database_url"] = url
+    command.upgrade(cfg, "head")
+
+
+@click.command("init-db")
+def init_db() -> None:
+    """Create or upgrade the database schema."""
+    upgrade_database(current_app.config["DATABASE_URL"])
+    click.echo("database is at the newest schema")
+
+
+@click.command("load-demo")
+@click.option("--bpmn-dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def load_demo_command(bpmn_dir: Path | None) -> None:
+    """Load (or refresh) the demo centre: departments, posts, users, items, diagrams."""
+    from .demo import load_demo
+
+    counts = load_demo(bpmn_dir or Path(current_app.config["BPMN_DIR"]))
+    click.echo(", ".join(f"{n} {k}" for k, n in counts.items()) + " loaded")
+
+
+@click.command("deploy")
+@click.argument("item_code")
+@click.argument("diagram", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--comment", default="")
+def deploy_command(item_code: str, diagram: Path, comment: str) -> None:
+    """Deploy a diagram file as the newest version of an item."""
+    from .catalogue.services import deploy_file
+
+    try:
+        version = deploy_file(item_code, diagram.read_bytes(), diagram.name, None, comment)
+    except AppError as exc:
+        for finding in exc.details.get("findings", []):
+            click.echo(
+                f"  {finding['severity']}: line {finding['line']}, "
+                f"element {finding['element_id']}: {finding['message']}",
+                err=True,
+            )
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{item_code}: version {version.version} deployed")
+
+
+@click.command("verify-chains")
+def verify_chains_command() -> None:
+    """Check the audit hash chain of every case and print a summary."""
+    from .audit.services import verify_chain
+    from .cases.models import Case
+    from .db import session
+
+    db = session()
+    bad = 0
+    ids = db.scalars(sa.select(Case.id).order_by(Case.id)).all()
+    for case_id in ids:
+        report = verify_chain(db, case_id)
+        if not report.ok:
+            bad += 1
+            click.echo(f"case {case_id}: event {report.first_bad_seq}: {report.problem}")
+    click.echo(f"{len(ids)} cases checked, {bad} with a broken chain")
+    if bad:
+        raise SystemExit(1)
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    for command in (init_db, load_demo_command, deploy_command, verify_chains_command):
+        app.cli.add_command(command)

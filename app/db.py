@@ -1,0 +1,142 @@
+"""Database engine, the per-request session and the one place that commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from .errors import StaleCase
+
+T = TypeVar("T")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every OneWindow table."""
+
+    metadata = sa.MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time as naive UTC (how every time is stored)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def make_engine(url: str, echo: bool = False) -> sa.Engine:
+    """Create the engine; SQLite gets WAL, a busy timeout and foreign keys."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def init_app(app: Flask) -> None:
+    """Attach an engine and a session factory to the app; close sessions after requests."""
+    engine = make_engine(app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False))
+    app.extensions["ow_engine"] = engine
+    app.extensions["ow_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @app.teardown_appcontext
+    def _close_session(_exc):
+        session = g.pop("ow_session", None)
+        if session is not None:
+            session.close()
+
+
+def get_engine() -> sa.Engine:
+    """Return the current app's engine."""
+    return current_app.extensions["ow_engine"]
+
+
+def session() -> Session:
+    """Return the session of the current app context, opening it on first use."""
+    current = g.get("ow_session")
+    if current is None:
+        current = current_app.extensions["ow_sessionmaker"]()
+        g.ow_session = current
+    return current
+
+
+def _is_retryable(exc: Exception) -> bool:
+    if isinstance(exc, StaleCase | StaleDataError):
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        return "locked" in text or "busy" in text or "deadlock" in text
+    if isinstance(exc, DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return code in {"40001", "40P01"}
+    return False
+
+
+def transactional(func: Callable[..., T]) -> Callable[..., T]:
+    """Run a service operation in one transaction: commit once, retry on a lost race."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        db = session()
+        retries = current_app.config.get("WRITE_RETRIES", 8)
+        for attempt in range(retries + 1):
+            try:
+                result = func(*args, **kwargs)
+                db.commit()
+                after = db.info.pop("after_commit", [])
+                for callback in after:
+                    callback()
+                return result
+            except Exception as exc:
+                db.rollback()
+                for callback in db.info.pop("after_rollback", []):
+                    callback()
+                db.info.pop("after_commit", None)
+                retryable = _is_retryable(exc) or _is_unique_race(exc, attempt)
+                if not retryable or attempt == retries:
+                    raise
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def _is_unique_race(exc: Exception, attempt: int) -> bool:
+    return isinstance(exc, IntegrityError) and "case_no" in str(exc.orig) and attempt < 3
+
+
+def on_commit(callback: Callable[[], None]) -> None:
+    """Run a callback after the current transaction commits (e.g. refresh a cache)."""
+    session().info.setdefault("after_commit", []).append(callback)
+
+
+def on_rollback(callback: Callable[[], None]) -> None:
+    """Run a callback if the current transaction rolls back (e.g. evict a cache entry)."""
+    session().info.setdefault("after_rollback", []).append(callback)

@@ -1,0 +1,1 @@
+"""Organisation: departments, users, posts."""

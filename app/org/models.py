@@ -1,0 +1,65 @@
+"""Departments, users and posts (岗位) with their A/B handlers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base, utcnow
+
+ROLES = ("clerk", "official", "leader", "supervisor", "auditor", "analyst", "admin", "applicant")
+STAFF_ROLES = frozenset(ROLES) - {"applicant"}
+
+
+class Department(Base):
+    """A centre, bureau, section or supervision office."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(20), default="bureau")
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
+
+
+class User(Base):
+    """A person who logs in: staff member or applicant."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    roles: Mapped[str] = mapped_column(sa.String(200), default="")
+    phone: Mapped[str | None] = mapped_column(sa.String(30))
+    id_number: Mapped[str | None] = mapped_column(sa.String(30))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        """Return the roles the user holds."""
+        return frozenset(r for r in self.roles.split() if r)
+
+    def has_role(self, *roles: str) -> bool:
+        """Return whether the user holds any of the given roles."""
+        return bool(self.role_set.intersection(roles))
+
+
+class Post(Base):
+    """A post (岗位) named by diagram lanes: first handler A, second handler B, leader."""
+
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("departments.id"))
+    a_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    b_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    leader_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

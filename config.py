@@ -1,0 +1,42 @@
+"""Configuration classes; every setting can be overridden from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Settings for running the service; defaults give the embedded SQLite demo."""
+
+    SECRET_KEY = os.environ.get("OW_SECRET_KEY", "dev-only-change-me")
+    DATABASE_URL = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'onewindow.sqlite3'}"
+    )
+    SQL_ECHO = _env_bool("OW_SQL_ECHO", False)
+    BPMN_DIR = Path(os.environ.get("OW_BPMN_DIR", BASE_DIR / "bpmn"))
+    TOKEN_MAX_AGE = int(os.environ.get("OW_TOKEN_MAX_AGE", 8 * 3600))
+    PASSWORD_HASH_METHOD = os.environ.get("OW_PASSWORD_HASH", "scrypt")
+    WORKFLOW_CACHE_SIZE = int(os.environ.get("OW_WORKFLOW_CACHE_SIZE", 2000))
+    WRITE_RETRIES = int(os.environ.get("OW_WRITE_RETRIES", 8))
+    CENTRE_TIMEZONE = os.environ.get("OW_TIMEZONE", "Asia/Shanghai")
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+    JSON_AS_ASCII = False
+    TESTING = False
+
+
+class TestConfig(Config):
+    """Settings for the test suite: cheap password hashing, database from the fixture."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"

@@ -1,0 +1,109 @@
+"""Fixtures: a fresh app and database per test, on SQLite and on PostgreSQL.
+
+Every test that asks for `app` (or anything built on it) runs twice, once per database.
+The PostgreSQL database is created for this run and dropped at its end; each test
+starts from empty tables. Under CI=true a missing PostgreSQL fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.cli import upgrade_database
+from app.db import Base
+from config import BASE_DIR, TestConfig
+
+PG_ADMIN_URL = os.environ.get("OW_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_admin_engine() -> sa.Engine:
+    return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """Return a migrated, empty SQLite database file to copy for each test."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """Create a PostgreSQL database for this run, migrated; drop it at the end."""
+    name = f"ow_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = _pg_admin_engine()
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc.orig}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade_database(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :n AND pid <> pg_backend_pid()"
+            ),
+            {"n": name},
+        )
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+def _empty_pg(url: str) -> None:
+    engine = sa.create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """Return the URL of an empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "onewindow.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_url")
+    _empty_pg(url)
+    return url
+
+
+@pytest.fixture
+def app(database_url):
+    """Return a fresh app on an empty database."""
+    application = create_app(TestConfig, DATABASE_URL=database_url, BPMN_DIR=BASE_DIR / "bpmn")
+    yield application
+    application.extensions["ow_engine"].dispose()
+
+
+@pytest.fixture
+def demo_app(app):
+    """Return an app whose database holds the demo centre."""
+    from app.demo import load_demo
+
+    with app.app_context():
+        load_demo(app.config["BPMN_DIR"])
+    return app
+
+
+@pytest.fixture
+def client(demo_app):
+    """Return a test client of the demo centre."""
+    return demo_app.test_client()

@@ -1,0 +1,559 @@
+"""Compile diagrams once, run workflows, and serialize their state without the spec.
+
+The engine wraps SpiffWorkflow's Camunda dialect. Compiled diagrams are cached by the
+sha256 of their bytes, so a diagram version is parsed once per process. Serialized state
+leaves the (large, immutable) spec out: it is restored from the compiled diagram of the
+version the case is pinned to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from lxml import etree
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from .errors import DiagramError, EngineError, ExpressionError, Finding
+from .expressions import SafeScriptEngine
+from .loader import MAX_BPMN_BYTES, load_diagram
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+
+OUTCOMES = ("approve", "return", "reject")
+SERIALIZER_VERSION = f"ow1/spiff{SPIFF_SERIALIZER_VERSION}"
+_TIME_LIMIT = re.compile(r"^(\d+(?:\.\d+)?)([dh])$")
+_FLOW_NODE_TAGS = {
+    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
+    "businessRuleTask", "callActivity", "subProcess", "transaction",
+    "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+    "complexGateway",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One field of a task form (camunda:formField)."""
+
+    id: str
+    label: str
+    type: str
+    required: bool = False
+    default: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+
+    def as_dict(self) -> dict:
+        """Return the field as a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "label": self.label,
+            "type": self.type,
+            "required": self.required,
+            "default": self.default,
+            "options": [{"id": i, "name": n} for i, n in self.options],
+        }
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What the runtime needs to know about one flow node, read from the XML."""
+
+    id: str
+    type: str
+    name: str
+    line: int | None
+    lane: str | None = None
+    candidate_groups: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+    form: tuple[FormField, ...] = ()
+    outgoing: tuple[tuple[str, str], ...] = ()  # (flow id, target id)
+
+    @property
+    def post(self) -> str | None:
+        """Return the post that does this task: candidate group first, else lane name."""
+        if self.candidate_groups:
+            return self.candidate_groups.split(",")[0].strip()
+        return self.lane
+
+    @property
+    def stage(self) -> str | None:
+        """Return the transfer-card stage of this task."""
+        return self.properties.get("stage")
+
+    @property
+    def time_limit(self) -> tuple[float, str] | None:
+        """Return the stage time limit as (amount, unit) with unit 'd' or 'h'."""
+        match = _TIME_LIMIT.match(self.properties.get("timeLimit", "").strip())
+        return (float(match.group(1)), match.group(2)) if match else None
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """Return the outcomes an official may choose at this task."""
+        raw = self.properties.get("outcomes", "approve")
+        chosen = tuple(o.strip() for o in raw.split(",") if o.strip() in OUTCOMES)
+        return chosen or ("approve",)
+
+    @property
+    def outcome_var(self) -> str | None:
+        """Return the extra variable that receives this task's outcome."""
+        return self.properties.get("outcomeVar") or None
+
+    @property
+    def is_decision(self) -> bool:
+        """Return whether this is a decision stage (four-eyes applies)."""
+        return self.properties.get("decision", "").lower() == "true"
+
+    @property
+    def result(self) -> str | None:
+        """Return the case result an end event stands for (approved / denied)."""
+        return self.properties.get("result")
+
+
+@dataclass
+class CompiledDiagram:
+    """A parsed, linted diagram ready to start workflows; immutable once built."""
+
+    content_hash: str
+    filename: str
+    process_id: str
+    process_name: str
+    spec: Any
+    subprocess_specs: dict
+    nodes: dict[str, NodeInfo]
+    findings: list[Finding]
+
+    def user_tasks(self) -> list[NodeInfo]:
+        """Return the user tasks of the diagram in document order."""
+        return [n for n in self.nodes.values() if n.type == "userTask"]
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A user task waiting for an official."""
+
+    id: UUID
+    spec_id: str
+    name: str
+    lane: str | None
+    post: str | None
+    stage: str | None
+    time_limit: tuple[float, str] | None
+    outcomes: tuple[str, ...]
+    is_decision: bool
+    form: tuple[FormField, ...]
+
+
+@dataclass
+class StepResult:
+    """What happened when a user task was completed and the engine ran on."""
+
+    completed: ReadyTask
+    engine_steps: list[dict] = field(default_factory=list)
+    created: list[ReadyTask] = field(default_factory=list)
+    cancelled: list[UUID] = field(default_factory=list)
+    finished: bool = False
+    result: str | None = None
+
+
+# --- compiling -------------------------------------------------------------------------------
+
+
+def _local(tag: Any) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _properties(element: etree._Element) -> dict[str, str]:
+    props = {}
+    for prop in element.xpath(
+        "./bpmn:extensionElements/camunda:properties/camunda:property", namespaces=NS
+    ):
+        if prop.get("name"):
+            props[prop.get("name")] = prop.get("value", "")
+    return props
+
+
+def _form(element: etree._Element) -> tuple[FormField, ...]:
+    fields = []
+    for xml_field in element.xpath(
+        "./bpmn:extensionElements/camunda:formData/camunda:formField", namespaces=NS
+    ):
+        required = bool(
+            xml_field.xpath(
+                "./camunda:validation/camunda:constraint[@name='required']", namespaces=NS
+            )
+        )
+        options = tuple(
+            (v.get("id", ""), v.get("name", v.get("id", "")))
+            for v in xml_field.xpath("./camunda:value", namespaces=NS)
+        )
+        fields.append(
+            FormField(
+                id=xml_field.get("id", ""),
+                label=xml_field.get("label") or xml_field.get("id", ""),
+                type=xml_field.get("type", "string"),
+                required=required,
+                default=xml_field.get("defaultValue"),
+                options=options,
+            )
+        )
+    return tuple(fields)
+
+
+def extract_nodes(root: etree._Element, process_id: str) -> dict[str, NodeInfo]:
+    """Read every flow node of a process (sub-processes included) from the XML."""
+    process = root.find(f"{{{BPMN_NS}}}process[@id='{process_id}']")
+    lanes: dict[str, str] = {}
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        for ref in lane.findall(f"{{{BPMN_NS}}}flowNodeRef"):
+            lanes[(ref.text or "").strip()] = lane.get("name") or lane.get("id")
+    outgoing: dict[str, list[tuple[str, str]]] = {}
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        outgoing.setdefault(flow.get("sourceRef"), []).append(
+            (flow.get("id"), flow.get("targetRef"))
+        )
+    nodes = {}
+    for element in process.iter():
+        kind = _local(element.tag)
+        if kind not in _FLOW_NODE_TAGS or not element.get("id"):
+            continue
+        node_id = element.get("id")
+        nodes[node_id] = NodeInfo(
+            id=node_id,
+            type=kind,
+            name=(element.get("name") or "").strip() or node_id,
+            line=element.sourceline,
+            lane=lanes.get(node_id),
+            candidate_groups=element.get(f"{{{CAMUNDA_NS}}}candidateGroups"),
+            properties=_properties(element),
+            form=_form(element) if kind == "userTask" else (),
+            outgoing=tuple(outgoing.get(node_id, ())),
+        )
+    return nodes
+
+
+def _pick_process(root: etree._Element, process_id: str | None, filename: str) -> etree._Element:
+    processes = root.findall(f"{{{BPMN_NS}}}process")
+    if process_id:
+        for process in processes:
+            if process.get("id") == process_id:
+                return process
+        raise DiagramError(
+            "cannot compile diagram",
+            [
+                Finding(
+                    "error",
+                    "no-process",
+                    f"no process with id '{process_id}'",
+                    None,
+                    None,
+                    filename,
+                )
+            ],
+        )
+    executable = [p for p in processes if p.get("isExecutable") == "true"]
+    if not executable:
+        raise DiagramError(
+            "cannot compile diagram",
+            [Finding("error", "not-executable", "no executable process", None, None, filename)],
+        )
+    return executable[0]
+
+
+def _parse_with_spiff(root: etree._Element, process_id: str, filename: str) -> tuple[Any, dict]:
+    parser = CamundaParser()
+    try:
+        parser.add_bpmn_xml(root, filename=filename)
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ValidationException as exc:
+        finding = Finding(
+            "error",
+            "engine",
+            str(getattr(exc, "message", None) or exc).split("\n")[0],
+            getattr(exc, "id", None),
+            getattr(exc, "line_number", None) or None,
+            filename,
+        )
+        raise DiagramError("the engine cannot parse the diagram", [finding]) from None
+    except (SpiffWorkflowException, ExpressionError, KeyError, ValueError, TypeError) as exc:
+        finding = Finding("error", "engine", f"{type(exc).__name__}: {exc}", None, None, filename)
+        raise DiagramError("the engine cannot parse the diagram", [finding]) from None
+    return spec, subprocess_specs
+
+
+_compiled: OrderedDict[tuple[str, str | None], CompiledDiagram] = OrderedDict()
+_compiled_lock = threading.Lock()
+COMPILED_CACHE_SIZE = 256
+
+
+def compile_diagram(
+    data: bytes, filename: str = "<diagram>", process_id: str | None = None
+) -> CompiledDiagram:
+    """Load, lint and parse a diagram once; later calls with the same bytes hit a cache."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    key = (hashlib.sha256(data).hexdigest(), process_id)
+    with _compiled_lock:
+        if key in _compiled:
+            _compiled.move_to_end(key)
+            return _compiled[key]
+    loaded = load_diagram(data, filename, max_bytes=MAX_BPMN_BYTES)
+    root = loaded.tree.getroot()
+    process = _pick_process(root, process_id, filename)
+    pid = process.get("id")
+    spec, subprocess_specs = _parse_with_spiff(root, pid, filename)
+    compiled = CompiledDiagram(
+        content_hash=key[0],
+        filename=filename,
+        process_id=pid,
+        process_name=process.get("name") or pid,
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        nodes=extract_nodes(root, pid),
+        findings=list(loaded.findings),
+    )
+    with _compiled_lock:
+        _compiled[key] = compiled
+        while len(_compiled) > COMPILED_CACHE_SIZE:
+            _compiled.popitem(last=False)
+    return compiled
+
+
+# --- serializing -----------------------------------------------------------------------------
+
+
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """Leave the spec out of the stored state; restore it from the compiled diagram."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        if spec is None:
+            raise EngineError("restoring a workflow needs its compiled diagram")
+        workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(CAMUNDA_CONFIG)
+    config[BpmnWorkflow] = _SpeclessWorkflowConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+class WorkflowRun:
+    """One running workflow of a case, with the diagram it is pinned to."""
+
+    def __init__(self, engine: Engine, diagram: CompiledDiagram, workflow: BpmnWorkflow) -> None:
+        self.engine = engine
+        self.diagram = diagram
+        self.workflow = workflow
+
+    def _view(self, task) -> ReadyTask:
+        spec_id = task.task_spec.bpmn_id
+        node = self.diagram.nodes.get(spec_id) or NodeInfo(spec_id, "userTask", spec_id, None)
+        return ReadyTask(
+            id=task.id,
+            spec_id=spec_id,
+            name=node.name,
+            lane=task.task_spec.lane or node.lane,
+            post=node.post or task.task_spec.lane,
+            stage=node.stage,
+            time_limit=node.time_limit,
+            outcomes=node.outcomes,
+            is_decision=node.is_decision,
+            form=node.form,
+        )
+
+    def ready_tasks(self) -> list[ReadyTask]:
+        """Return the user tasks that are ready to be worked on."""
+        return [self._view(t) for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)]
+
+    @property
+    def data(self) -> dict:
+        """Return the workflow data (set when it completes) merged over the last task data."""
+        last = self.workflow.last_task
+        merged = dict(last.data) if last is not None else {}
+        merged.update(self.workflow.data)
+        return merged
+
+    @property
+    def is_completed(self) -> bool:
+        """Return whether the workflow has reached its end."""
+        return self.workflow.is_completed()
+
+    def result(self) -> str | None:
+        """Return approved/denied from the end event reached, if the workflow ended."""
+        if not self.workflow.is_completed():
+            return None
+        ends = self.workflow.get_tasks(state=TaskState.COMPLETED)
+        for task in reversed(ends):
+            node = self.diagram.nodes.get(getattr(task.task_spec, "bpmn_id", None) or "")
+            if node is not None and node.type == "endEvent" and node.result:
+                return node.result
+        return None
+
+    def run_engine(self) -> list[dict]:
+        """Run every automatic step that can run now; return what ran."""
+        steps: list[dict] = []
+
+        def record(task) -> None:
+            steps.append(self._describe_step(task))
+
+        try:
+            self.workflow.do_engine_steps(did_complete_task=record)
+        except SpiffWorkflowException as exc:
+            raise self._engine_error(exc) from None
+        except ExpressionError as exc:
+            raise EngineError(f"expression failed: {exc.message}", exc.element_id) from None
+        return [s for s in steps if s is not None]
+
+    def _describe_step(self, task) -> dict | None:
+        spec = task.task_spec
+        bpmn_id = getattr(spec, "bpmn_id", None)
+        if bpmn_id is None:
+            return None
+        node = self.diagram.nodes.get(bpmn_id)
+        step = {"node": bpmn_id, "type": node.type if node else type(spec).__name__}
+        if node is not None and node.type in ("exclusiveGateway", "inclusiveGateway"):
+            taken = {
+                c.task_spec.bpmn_id
+                for c in task.children
+                if c.has_state(TaskState.DEFINITE_MASK | TaskState.FINISHED_MASK)
+                and not c.has_state(TaskState.CANCELLED)
+            }
+            step["flows"] = [flow for flow, target in node.outgoing if target in taken]
+        if node is not None and node.type == "endEvent" and node.result:
+            step["result"] = node.result
+        return step
+
+    def _engine_error(self, exc: SpiffWorkflowException) -> EngineError:
+        task = getattr(exc, "task", None)
+        spec_id = getattr(getattr(task, "task_spec", None), "bpmn_id", None)
+        message = str(exc).split("\n")[0]
+        inner = getattr(exc, "exception", None)
+        if isinstance(inner, ExpressionError):
+            message = f"expression '{inner.expression}' failed: {inner.message}"
+        return EngineError(message, spec_id)
+
+    def complete(self, task_id: UUID | str, outcome: str, data: dict[str, Any]) -> StepResult:
+        """Complete a ready user task with an outcome and form data, then run the engine."""
+        task_uuid = task_id if isinstance(task_id, UUID) else UUID(str(task_id))
+        task = self.workflow.tasks.get(task_uuid)
+        if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
+            raise EngineError("task is not ready", str(task_uuid))
+        view = self._view(task)
+        if outcome not in view.outcomes:
+            raise EngineError(
+                f"outcome '{outcome}' is not allowed here; allowed: {', '.join(view.outcomes)}",
+                view.spec_id,
+            )
+        before = {t.id for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
+        payload = dict(data)
+        payload["outcome"] = outcome
+        node = self.diagram.nodes.get(view.spec_id)
+        if node is not None and node.outcome_var:
+            payload[node.outcome_var] = outcome
+        task.data.update(payload)
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            raise self._engine_error(exc) from None
+        steps = self.run_engine()
+        ready = self.workflow.get_tasks(state=TaskState.READY, manual=True)
+        after = {t.id for t in ready}
+        result = StepResult(
+            completed=view,
+            engine_steps=steps,
+            created=[self._view(t) for t in ready if t.id not in before],
+            cancelled=sorted(before - after - {task_uuid}, key=str),
+            finished=self.workflow.is_completed(),
+        )
+        result.result = self.result() if result.finished else None
+        return result
+
+
+class Engine:
+    """Start and restore workflows of compiled diagrams with the safe script engine."""
+
+    def __init__(self) -> None:
+        self.script_engine = SafeScriptEngine()
+        self.serializer = _make_serializer()
+        self._lock = threading.Lock()
+
+    @property
+    def serializer_version(self) -> str:
+        """Return the version stamp written into every serialized state."""
+        return SERIALIZER_VERSION
+
+    def start(
+        self, diagram: CompiledDiagram, data: dict[str, Any] | None = None
+    ) -> tuple[WorkflowRun, list[dict]]:
+        """Start a workflow with start data and run it to the first user tasks."""
+        workflow = BpmnWorkflow(
+            diagram.spec, diagram.subprocess_specs, script_engine=self.script_engine
+        )
+        start = workflow.task_tree
+        if data:
+            for task in workflow.get_tasks(state=TaskState.READY):
+                task.data.update(data)
+            start.data.update(data)
+        run = WorkflowRun(self, diagram, workflow)
+        return run, run.run_engine()
+
+    def serialize(self, run: WorkflowRun) -> str:
+        """Serialize the workflow state (without its spec) to JSON."""
+        registry = self.serializer.registry
+        with self._lock:
+            registry._encoder_mode = True
+            try:
+                dct = registry.convert(run.workflow)
+                dct[self.serializer.VERSION_KEY] = SERIALIZER_VERSION
+                return json.dumps(dct, cls=self.serializer._encoder_cls, ensure_ascii=False)
+            finally:
+                registry._encoder_mode = False
+
+    def restore(self, diagram: CompiledDiagram, state: str) -> WorkflowRun:
+        """Rebuild a workflow from its serialized state and its compiled diagram."""
+        try:
+            dct = json.loads(state)
+        except (TypeError, ValueError) as exc:
+            raise EngineError(f"stored workflow state is not JSON: {exc}") from None
+        version = dct.pop(self.serializer.VERSION_KEY, None)
+        if version != SERIALIZER_VERSION:
+            raise EngineError(
+                f"stored state has serializer version {version!r}, expected {SERIALIZER_VERSION!r}"
+            )
+        workflow = self.serializer.registry.restore(
+            dct, spec=diagram.spec, subprocess_specs=diagram.subprocess_specs
+        )
+        workflow.script_engine = self.script_engine
+        return WorkflowRun(self, diagram, workflow)

@@ -1,0 +1,78 @@
+"""Exceptions of OneWindow; every error the project raises derives from OneWindowError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class OneWindowError(Exception):
+    """Base class of every error OneWindow raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in a diagram, pointing at the element and line."""
+
+    severity: str  # "error" or "warning"
+    code: str  # short stable identifier, e.g. "xsd", "unassigned-task"
+    message: str
+    element_id: str | None = None
+    line: int | None = None
+    filename: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.filename:
+            where.append(self.filename)
+        if self.line:
+            where.append(f"line {self.line}")
+        if self.element_id:
+            where.append(f"element {self.element_id}")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+    def as_dict(self) -> dict:
+        """Return the finding as a JSON-ready dict."""
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "element_id": self.element_id,
+            "line": self.line,
+            "filename": self.filename,
+        }
+
+
+class DiagramError(OneWindowError):
+    """A diagram cannot be loaded, validated or compiled."""
+
+    def __init__(self, message: str, findings: list[Finding] | None = None) -> None:
+        self.findings: list[Finding] = findings or []
+        detail = "; ".join(str(f) for f in self.findings if f.severity == "error")
+        super().__init__(f"{message}: {detail}" if detail else message)
+        self.summary = message
+
+
+class ExpressionError(OneWindowError):
+    """An expression or script from a diagram is unsafe or invalid."""
+
+    def __init__(self, message: str, expression: str = "", element_id: str | None = None) -> None:
+        super().__init__(message)
+        self.expression = expression
+        self.element_id = element_id
+
+
+@dataclass
+class EngineError(OneWindowError):
+    """The engine could not run a step (bad task, bad data, broken state)."""
+
+    message: str
+    task_spec: str | None = None
+    details: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
