@@ -129,7 +129,11 @@ def transactional(func: Callable[..., T]) -> Callable[..., T]:
 
 
 def _is_unique_race(exc: Exception, attempt: int) -> bool:
-    return isinstance(exc, IntegrityError) and "case_no" in str(exc.orig) and attempt < 3
+    """A duplicate case number or event sequence means another writer won; try again."""
+    if not isinstance(exc, IntegrityError) or attempt >= 3:
+        return False
+    text = str(exc.orig)
+    return "case_no" in text or "events" in text and "seq" in text
 
 
 def on_commit(callback: Callable[[], None]) -> None:

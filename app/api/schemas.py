@@ -34,6 +34,7 @@ def task_json(task, case_no: str | None = None, item_name: str | None = None) ->
         "lane": task.lane,
         "state": task.state,
         "assignee_id": task.assignee_id,
+        "assignee": getattr(task, "assignee", None),
         "assignment_reason": task.assignment_reason,
         "outcomes": task.outcomes.split(","),
         "is_decision": task.is_decision,

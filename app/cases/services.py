@@ -261,7 +261,10 @@ def _accept(
             _completion_data(row["spec_id"], "approve", "受理", {}, step),
             row["id"],
         )
-        rows.extend(_apply_step(db, case, step, events))
+        rows.extend(_plan_step(db, case, step, events))
+        for other in rows:
+            if other["id"] in step.cancelled:
+                other.update(state="cancelled", completed_at=events.at)
     if rows:
         db.execute(sa.insert(Task), rows)
     case.state = rt.engine.serialize(run)
@@ -334,40 +337,55 @@ def _gateway_events(steps: list[dict], events: EventBatch) -> None:
             )
 
 
-def _apply_step(db: Session, case: Case, step: StepResult, events: EventBatch) -> list[dict]:
-    """Record what the engine did after a completion; return the new task rows to insert."""
+def _plan_step(
+    db: Session, case: Case, step: StepResult, events: EventBatch, rejection: dict | None = None
+) -> list[dict]:
+    """Record what the engine did after a completion; return the new task rows to insert.
+
+    Only reads happen here, so the caller can write the version-checked case row first.
+    """
     _gateway_events(step.engine_steps, events)
     rows = _new_task_rows(db, case, step.created, events) if step.created else []
+    for task_id in step.cancelled:
+        events.add("task_cancelled", {}, task_id)
+    if step.finished:
+        _decide(db, case, step.result, events, rejection)
+    return rows
+
+
+def _write_step(db: Session, rows: list[dict], step: StepResult, at: dt.datetime) -> None:
+    """Insert the new tasks and cancel the ones the engine dropped."""
+    if rows:
+        db.execute(sa.insert(Task), rows)
     if step.cancelled:
         db.execute(
             sa.update(Task)
             .where(Task.id.in_(step.cancelled), Task.state == "open")
-            .values(state="cancelled", completed_at=events.at)
+            .values(state="cancelled", completed_at=at)
             .execution_options(synchronize_session=False)
         )
-        for task_id in step.cancelled:
-            events.add("task_cancelled", {}, task_id)
-    if step.finished:
-        _decide(db, case, step.result, events)
-    return rows
 
 
-def _decide(db: Session, case: Case, result: str | None, events: EventBatch) -> None:
+def _decide(
+    db: Session,
+    case: Case,
+    result: str | None,
+    events: EventBatch,
+    rejection: dict | None = None,
+) -> None:
     decision = result if result in ("approved", "denied") else "approved"
     reason = basis = None
     if decision == "denied":
-        rejections = db.execute(
+        earlier = db.execute(
             sa.select(Task.comment, Task.data)
             .where(Task.case_id == case.id, Task.outcome == "reject")
             .order_by(Task.completed_at)
         ).all()
-        reason = "；".join(r.comment for r in rejections if r.comment) or None
-        basis = (
-            "；".join((r.data or {}).get("legal_basis", "") for r in rejections if r.data).strip(
-                "；"
-            )
-            or None
-        )
+        rejections = [(r.comment, (r.data or {}).get("legal_basis")) for r in earlier]
+        if rejection is not None:
+            rejections.append((rejection["comment"], rejection.get("legal_basis")))
+        reason = "；".join(c for c, _ in rejections if c) or None
+        basis = "；".join(b for _, b in rejections if b) or None
     case.status = "decided"
     case.decision = decision
     case.decision_reason, case.legal_basis = reason, basis
@@ -573,18 +591,9 @@ def complete_task(
     events.add(
         "task_completed", _completion_data(task.spec_id, outcome, comment, clean, step), task.id
     )
-    updated = db.execute(
-        sa.update(Task)
-        .where(Task.id == task.id, Task.state == "open")
-        .values(state="completed", completed_at=events.at, completed_by_id=actor.id, **completed)
-        .execution_options(synchronize_session=False)
-    )
-    if updated.rowcount != 1:
-        raise StaleCase(f"task {task_id} changed meanwhile")
     holder = Case(id=case_id, case_no=row.case_no, status=row.status)
-    new_rows = _apply_step(db, holder, step, events)
-    if new_rows:
-        db.execute(sa.insert(Task), new_rows)
+    rejection = {"comment": comment, **clean} if outcome == "reject" else None
+    new_rows = _plan_step(db, holder, step, events, rejection)
     values: dict[str, Any] = {"status": "in_progress" if row.status == "accepted" else row.status}
     if step.finished:
         values.update(
@@ -594,7 +603,7 @@ def complete_task(
             legal_basis=holder.legal_basis,
             decided_at=holder.decided_at,
         )
-    events.write(db)
+    # The version-checked case row goes first: a request that lost the race stops here.
     _save_case_row(
         db,
         holder,
@@ -606,6 +615,16 @@ def complete_task(
             **values,
         },
     )
+    updated = db.execute(
+        sa.update(Task)
+        .where(Task.id == task.id, Task.state == "open")
+        .values(state="completed", completed_at=events.at, completed_by_id=actor.id, **completed)
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount != 1:
+        raise StaleCase(f"task {task_id} changed meanwhile")
+    _write_step(db, new_rows, step, events.at)
+    events.write(db)
     _keep_live(case_id, version + 1, run)
     task.state = "completed"
     task.outcome, task.comment, task.data = outcome, comment or None, clean
@@ -634,10 +653,17 @@ def get_case(actor: User, case_no: str) -> tuple[Case, Item, int | None, list[Ta
     ).first()
     if row is None or not can_view_case(actor, row.Case):
         raise NotFound(f"no case '{case_no}'")
-    tasks = db.scalars(
-        sa.select(Task).where(Task.case_id == row.Case.id).order_by(Task.created_at, Task.name)
+    rows = db.execute(
+        sa.select(Task, User.username)
+        .outerjoin(User, User.id == Task.assignee_id)
+        .where(Task.case_id == row.Case.id)
+        .order_by(Task.created_at, Task.name)
     ).all()
-    return row.Case, row.Item, row.version, list(tasks)
+    tasks = []
+    for task_row in rows:
+        task_row.Task.assignee = task_row.username
+        tasks.append(task_row.Task)
+    return row.Case, row.Item, row.version, tasks
 
 
 def list_open_tasks(actor: User) -> list[tuple[Task, str, str]]:

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite (SQLite and PostgreSQL). Extra args go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh dev
+# PostgreSQL 15 runs on this kind of machine; start it if it is down.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+fi
+.venv/bin/ruff check app workflows tests bench config.py
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

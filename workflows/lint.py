@@ -1,0 +1,529 @@
+"""Semantic checks of a BPMN diagram against what the OneWindow runtime executes.
+
+The XSD says whether a diagram is well-formed BPMN; this module says whether OneWindow
+can run it: an executable process, every user task assigned to a post, every gateway
+decidable, every expression inside the safe subset, no element the engine would refuse
+or silently skip. Errors block deployment; warnings are shown to the analyst.
+See docs/diagram-conventions.md for the contract being checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from lxml import etree
+
+from .errors import ExpressionError, Finding
+from .expressions import check_expression, check_script
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+
+TIME_LIMIT = re.compile(r"^\d+(\.\d+)?[dh]$", re.ASCII)
+# An ISO 8601 duration, date or cycle written bare, as Camunda Modeler expects it.
+ISO_TIMER = re.compile(r"^(R\d*/)?(P[\dYMWDTHS.,]+|\d{4}-\d{2}-\d{2}\S*)(/\S+)?$", re.ASCII)
+TIMER_LABELS = frozenset({"timer date", "timer duration", "timer cycle"})
+RESULTS = ("approved", "denied")
+
+EVENTS = frozenset(
+    {
+        "startEvent",
+        "endEvent",
+        "intermediateCatchEvent",
+        "intermediateThrowEvent",
+        "boundaryEvent",
+        "implicitThrowEvent",
+    }
+)
+ACTIVITIES = frozenset(
+    {
+        "task",
+        "userTask",
+        "manualTask",
+        "scriptTask",
+        "serviceTask",
+        "sendTask",
+        "receiveTask",
+        "businessRuleTask",
+        "subProcess",
+        "transaction",
+        "adHocSubProcess",
+        "callActivity",
+    }
+)
+GATEWAYS = frozenset(
+    {
+        "exclusiveGateway",
+        "inclusiveGateway",
+        "parallelGateway",
+        "eventBasedGateway",
+        "complexGateway",
+    }
+)
+FLOW_NODES = EVENTS | ACTIVITIES | GATEWAYS
+CONTAINERS = ("subProcess", "transaction", "adHocSubProcess")
+CONDITIONAL_GATEWAYS = frozenset({"exclusiveGateway", "inclusiveGateway"})
+# SpiffWorkflow refuses more than one outgoing flow on anything else.
+MAY_SPLIT = GATEWAYS | {"startEvent"}
+
+# Task spec names SpiffWorkflow creates itself; a flow node with such an id is mistaken for them.
+RESERVED_IDS = frozenset({"Start", "End", "Root", "StartEventSplit", "StartEventJoin"})
+RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin", " [child]")
+
+UNSUPPORTED = {
+    "complexGateway": "SpiffWorkflow does not execute complex gateways",
+    "serviceTask": "OneWindow has no service implementation, the task would do nothing",
+    "sendTask": "OneWindow has no message transport, the message would go nowhere",
+    "receiveTask": "OneWindow never delivers messages, the case would wait forever",
+    "businessRuleTask": "OneWindow deploys no DMN decision tables for it to call",
+    "dataStoreReference": "OneWindow has no data store implementation",
+}
+
+# Event definitions SpiffWorkflow's parser reads for each kind of event; others are dropped.
+SUPPORTED_DEFINITIONS = {
+    "intermediateCatchEvent": {"message", "signal", "timer", "conditional"},
+    "boundaryEvent": {"cancel", "error", "escalation", "message", "signal", "timer", "conditional"},
+    "intermediateThrowEvent": {"escalation", "message", "signal", "timer"},
+    "endEvent": {"message", "cancel", "error", "escalation", "terminate"},
+}
+MUST_CATCH = frozenset({"intermediateCatchEvent", "boundaryEvent"})
+
+# (path from a process, what it is) for every text SpiffWorkflow evaluates as an expression.
+EXPRESSION_PATHS = (
+    (".//bpmn:multiInstanceLoopCharacteristics/bpmn:loopCardinality", "loop cardinality"),
+    (".//bpmn:multiInstanceLoopCharacteristics/bpmn:completionCondition", "completion condition"),
+    (".//bpmn:standardLoopCharacteristics/bpmn:loopCondition", "loop condition"),
+    (".//bpmn:adHocSubProcess/bpmn:completionCondition", "completion condition"),
+    (".//bpmn:timerEventDefinition/bpmn:timeDate", "timer date"),
+    (".//bpmn:timerEventDefinition/bpmn:timeDuration", "timer duration"),
+    (".//bpmn:timerEventDefinition/bpmn:timeCycle", "timer cycle"),
+    (".//bpmn:conditionalEventDefinition/bpmn:condition", "event condition"),
+)
+
+
+def _q(name: str) -> str:
+    return f"{{{BPMN_NS}}}{name}"
+
+
+def _kind(element: etree._Element) -> str:
+    return etree.QName(element).localname
+
+
+def describe(element: etree._Element) -> str:
+    """Name an element for a message: its type, id and name."""
+    text = f"{_kind(element)} '{element.get('id', '?')}'"
+    name = " ".join((element.get("name") or "").split())
+    return f"{text} ({name})" if name else text
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Findings:
+    """Collects findings of one diagram, filling in the element id, line and file."""
+
+    def __init__(self, filename: str, ids: set[str]) -> None:
+        self.filename = filename
+        self.ids = ids
+        self.items: list[Finding] = []
+
+    def add(self, severity: str, code: str, element: etree._Element, message: str) -> None:
+        self.items.append(
+            Finding(severity, code, message, element.get("id"), element.sourceline, self.filename)
+        )
+
+    def error(self, code: str, element: etree._Element, message: str) -> None:
+        self.add("error", code, element, message)
+
+    def warning(self, code: str, element: etree._Element, message: str) -> None:
+        self.add("warning", code, element, message)
+
+
+class _Graph:
+    """The flow nodes and sequence flows directly inside one process or sub-process."""
+
+    def __init__(self, container: etree._Element) -> None:
+        self.container = container
+        self.nodes = {
+            child.get("id"): child
+            for child in container.iterchildren(etree.Element)
+            if _kind(child) in FLOW_NODES and child.get("id")
+        }
+        self.flows = list(container.iterchildren(_q("sequenceFlow")))
+        self.outgoing: dict[str, list[etree._Element]] = defaultdict(list)
+        self.incoming: dict[str, list[etree._Element]] = defaultdict(list)
+        for flow in self.flows:
+            self.outgoing[flow.get("sourceRef")].append(flow)
+            self.incoming[flow.get("targetRef")].append(flow)
+        self.attached = {
+            node.get("attachedToRef")
+            for node in self.nodes.values()
+            if _kind(node) == "boundaryEvent"
+        }
+
+
+def lint(tree: etree._ElementTree, filename: str = "<diagram>") -> list[Finding]:
+    """Check the semantics the OneWindow runtime needs and return the findings."""
+    root = tree.getroot()
+    ids = {element.get("id") for element in root.iter(etree.Element) if element.get("id")}
+    out = _Findings(filename, ids)
+    processes = root.findall(_q("process"))
+    executable = [p for p in processes if p.get("isExecutable") == "true"]
+    if not executable:
+        _report_not_executable(root, processes, out)
+        return out.items
+    for process in executable:
+        _lint_process(process, out)
+    _lint_definitions(root, executable, out)
+    return out.items
+
+
+def _report_not_executable(
+    root: etree._Element, processes: list[etree._Element], out: _Findings
+) -> None:
+    if not processes:
+        out.error("not-executable", root, "the diagram has no process to execute")
+        return
+    names = ", ".join(describe(p) for p in processes)
+    out.error(
+        "not-executable",
+        processes[0],
+        f'no process is marked isExecutable="true" (found {names}); '
+        "mark the process OneWindow should run as executable",
+    )
+
+
+def _lint_process(process: etree._Element, out: _Findings) -> None:
+    if process.find(_q("startEvent")) is None:
+        out.error("no-start-event", process, f"{describe(process)} has no start event")
+    for container in [process, *process.iter(*map(_q, CONTAINERS))]:
+        _lint_graph(_Graph(container), out)
+    _lint_subprocess_events(process, out)
+    _lint_reserved_ids(process, out)
+    _lint_user_tasks(process, out)
+    _lint_expressions(process, out)
+    _lint_scripts(process, out)
+    _lint_timers(process, out)
+    _lint_unsupported(process, out)
+    _lint_event_definitions(process, out)
+    _lint_end_results(process, out)
+    for lane in process.iter(_q("lane")):
+        if not (lane.get("name") or "").strip():
+            out.warning("unnamed-lane", lane, f"{describe(lane)} has no name; name it after a post")
+
+
+def _lint_definitions(
+    root: etree._Element, executable: list[etree._Element], out: _Findings
+) -> None:
+    executable_ids = {p.get("id") for p in executable}
+    for call in (c for p in executable for c in p.iter(_q("callActivity"))):
+        called = call.get("calledElement")
+        if called not in executable_ids:
+            out.error(
+                "missing-called-element",
+                call,
+                f"{describe(call)} calls '{called}', which is not an executable process "
+                "of this diagram",
+            )
+    for store in root.iter(_q("dataStore")):
+        out.error(
+            "unsupported-element",
+            store,
+            f"{describe(store)} is not supported: OneWindow has no data store implementation",
+        )
+
+
+def _lint_graph(graph: _Graph, out: _Findings) -> None:
+    for flow in graph.flows:
+        _check_flow_ends(graph, flow, out)
+    if _kind(graph.container) != "adHocSubProcess":
+        for node_id, node in graph.nodes.items():
+            _check_reachability(graph, node_id, node, out)
+    for node_id, node in graph.nodes.items():
+        outgoing = graph.outgoing.get(node_id, [])
+        if len(outgoing) > 1 and _kind(node) not in MAY_SPLIT:
+            out.error(
+                "implicit-split",
+                node,
+                f"{describe(node)} has {len(outgoing)} outgoing sequence flows; "
+                "split with a gateway instead",
+            )
+        if _kind(node) in CONDITIONAL_GATEWAYS:
+            _check_gateway(node, outgoing, out)
+        elif _kind(node) != "complexGateway":
+            for flow in outgoing:
+                if flow.find(_q("conditionExpression")) is not None:
+                    out.warning(
+                        "ignored-condition",
+                        flow,
+                        f"condition of {describe(flow)} is ignored: only exclusive and "
+                        f"inclusive gateways evaluate conditions, not {describe(node)}",
+                    )
+
+
+def _check_flow_ends(graph: _Graph, flow: etree._Element, out: _Findings) -> None:
+    for attribute in ("sourceRef", "targetRef"):
+        ref = flow.get(attribute)
+        if ref in graph.nodes:
+            continue
+        if not ref:
+            problem = f"has no {attribute}"
+        elif ref in out.ids:
+            problem = f"{attribute} '{ref}' is not a flow node of the same (sub-)process"
+        else:
+            problem = f"{attribute} '{ref}' names no element"
+        out.error("dangling-flow", flow, f"{describe(flow)} {problem}")
+
+
+def _is_event_subprocess(node: etree._Element) -> bool:
+    return _kind(node) in CONTAINERS and node.get("triggeredByEvent") == "true"
+
+
+def _check_reachability(graph: _Graph, node_id: str, node: etree._Element, out: _Findings) -> None:
+    kind = _kind(node)
+    compensation = node.get("isForCompensation") == "true" or "compensate" in _definitions(node)
+    if _is_event_subprocess(node) or compensation:
+        return
+    if kind not in ("startEvent", "boundaryEvent") and not graph.incoming.get(node_id):
+        out.warning("unreachable", node, f"{describe(node)} has no incoming flow and can never run")
+    if kind != "endEvent" and node_id not in graph.attached and not graph.outgoing.get(node_id):
+        out.warning(
+            "dead-end",
+            node,
+            f"{describe(node)} has no outgoing flow; end the path with an end event",
+        )
+
+
+def _has_condition(flow: etree._Element) -> bool:
+    condition = flow.find(_q("conditionExpression"))
+    return condition is not None and bool((condition.text or "").strip())
+
+
+def _check_gateway(gateway: etree._Element, outgoing: list[etree._Element], out: _Findings) -> None:
+    default = gateway.get("default")
+    flow_ids = {flow.get("id") for flow in outgoing}
+    if default and default not in flow_ids:
+        out.error(
+            "bad-default",
+            gateway,
+            f"default flow '{default}' of {describe(gateway)} is not one of its outgoing flows",
+        )
+    if len(outgoing) < 2:
+        return
+    for flow in outgoing:
+        if not _has_condition(flow) and flow.get("id") != default:
+            out.error(
+                "missing-condition",
+                flow,
+                f"{describe(flow)} leaves {describe(gateway)} without a condition and is not "
+                "its default flow",
+            )
+    if not default:
+        out.warning(
+            "no-default",
+            gateway,
+            f"{describe(gateway)} has no default flow; the case stops with an error when "
+            "no condition holds",
+        )
+
+
+def _lint_reserved_ids(process: etree._Element, out: _Findings) -> None:
+    for node in process.iter(*map(_q, FLOW_NODES)):
+        node_id = node.get("id") or ""
+        if node_id in RESERVED_IDS or node_id.endswith(RESERVED_SUFFIXES):
+            out.error(
+                "reserved-id",
+                node,
+                f"{describe(node)}: the id '{node_id}' is reserved by SpiffWorkflow for its own "
+                "tasks; rename the element",
+            )
+
+
+def _lint_subprocess_events(process: etree._Element, out: _Findings) -> None:
+    for sub in process.iter(_q("subProcess"), _q("transaction")):
+        starts = len(sub.findall(_q("startEvent")))
+        if starts != 1 or sub.find(_q("endEvent")) is None:
+            out.error(
+                "subprocess-events",
+                sub,
+                f"{describe(sub)} needs exactly one start event (has {starts}) "
+                "and at least one end event",
+            )
+
+
+def properties(element: etree._Element) -> dict[str, str]:
+    """Return the camunda:properties of an element as a dict."""
+    path = "./bpmn:extensionElements/camunda:properties/camunda:property"
+    return {
+        prop.get("name", ""): prop.get("value", "") for prop in element.xpath(path, namespaces=NS)
+    }
+
+
+def _lane_refs(process: etree._Element) -> set[str]:
+    refs: set[str] = set()
+    for lane in process.iter(_q("lane")):
+        if (lane.get("name") or "").strip():
+            refs.update((ref.text or "").strip() for ref in lane.findall(_q("flowNodeRef")))
+    return refs
+
+
+def _in_lane(task: etree._Element, lanes: set[str]) -> bool:
+    node: etree._Element | None = task
+    while node is not None and _kind(node) != "process":
+        if node.get("id") in lanes:
+            return True
+        node = node.getparent()
+    return False
+
+
+def _lint_user_tasks(process: etree._Element, out: _Findings) -> None:
+    lanes = _lane_refs(process)
+    for task in process.iter(_q("userTask")):
+        groups = (task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").strip()
+        if not groups and not _in_lane(task, lanes):
+            out.error(
+                "unassigned-task",
+                task,
+                f"{describe(task)} has no post: put it in a named lane or set "
+                "camunda:candidateGroups",
+            )
+        _check_task_properties(task, properties(task), out)
+
+
+def _check_task_properties(task: etree._Element, props: dict[str, str], out: _Findings) -> None:
+    if not props.get("stage", "").strip():
+        out.warning("missing-stage", task, f"{describe(task)} has no 'stage' property")
+    limit = props.get("timeLimit")
+    if limit is None:
+        out.warning("missing-time-limit", task, f"{describe(task)} has no 'timeLimit' property")
+    elif not TIME_LIMIT.fullmatch(limit):
+        out.error(
+            "bad-time-limit",
+            task,
+            f"timeLimit '{limit}' of {describe(task)} is not working days or hours "
+            "such as '2d' or '4h'",
+        )
+
+
+def _owner(element: etree._Element) -> etree._Element:
+    """Return the flow node or sequence flow an expression belongs to."""
+    node = element.getparent()
+    while node is not None and _kind(node) not in FLOW_NODES | {"sequenceFlow", "process"}:
+        node = node.getparent()
+    return node if node is not None else element
+
+
+def _expressions(process: etree._Element) -> Iterator[tuple[etree._Element, str, str]]:
+    for flow in process.iter(_q("sequenceFlow")):
+        if _has_condition(flow):
+            yield flow, "condition", flow.find(_q("conditionExpression")).text
+    for path, label in EXPRESSION_PATHS:
+        for element in process.xpath(path, namespaces=NS):
+            yield _owner(element), label, element.text or ""
+    for definition in process.iter(_q("messageEventDefinition")):
+        payload = definition.get(f"{{{CAMUNDA_NS}}}expression")
+        if payload is not None:
+            yield _owner(definition), "message payload", payload
+
+
+def _lint_expressions(process: etree._Element, out: _Findings) -> None:
+    for owner, label, text in _expressions(process):
+        if not text.strip():
+            out.error("empty-expression", owner, f"{label} of {describe(owner)} is empty")
+            continue
+        if label in TIMER_LABELS and ISO_TIMER.fullmatch(text.strip()):
+            out.error(
+                "unquoted-timer",
+                owner,
+                f"{label} of {describe(owner)} `{_clip(text)}` is evaluated as an expression; "
+                f'write it as a quoted string: "{_clip(text.strip())}"',
+            )
+            continue
+        try:
+            check_expression(text, owner.get("id"))
+        except ExpressionError as exc:
+            out.error(
+                "unsafe-expression",
+                owner,
+                f"{label} of {describe(owner)} `{_clip(text)}` is refused: {exc.message}",
+            )
+
+
+def _lint_scripts(process: etree._Element, out: _Findings) -> None:
+    for task in process.iter(_q("scriptTask")):
+        script = task.find(_q("script"))
+        if script is None:
+            out.error("missing-script", task, f"{describe(task)} has no inline script")
+            continue
+        try:
+            check_script(script.text or "", task.get("id"))
+        except ExpressionError as exc:
+            out.error(
+                "unsafe-expression",
+                task,
+                f"script of {describe(task)} `{_clip(exc.expression)}` is refused: {exc.message}",
+            )
+
+
+def _lint_timers(process: etree._Element, out: _Findings) -> None:
+    times = {_q("timeDate"), _q("timeDuration"), _q("timeCycle")}
+    for timer in process.iter(_q("timerEventDefinition")):
+        if not any(child.tag in times for child in timer):
+            owner = _owner(timer)
+            out.error(
+                "empty-expression",
+                owner,
+                f"timer of {describe(owner)} has no date, duration or cycle",
+            )
+
+
+def _lint_unsupported(process: etree._Element, out: _Findings) -> None:
+    for element in process.iter(*map(_q, UNSUPPORTED)):
+        out.error(
+            "unsupported-element",
+            element,
+            f"{describe(element)} is not supported: {UNSUPPORTED[_kind(element)]}",
+        )
+
+
+def _definitions(event: etree._Element) -> Iterable[str]:
+    for child in event.iterchildren(etree.Element):
+        kind = _kind(child)
+        if kind.endswith("EventDefinition"):
+            yield kind.removesuffix("EventDefinition")
+
+
+def _lint_event_definitions(process: etree._Element, out: _Findings) -> None:
+    for event in process.iter(*map(_q, SUPPORTED_DEFINITIONS)):
+        kind = _kind(event)
+        found = list(_definitions(event))
+        refused = [d for d in found if d not in SUPPORTED_DEFINITIONS[kind]]
+        if refused:
+            names = ", ".join(f"{d}EventDefinition" for d in refused)
+            out.error(
+                "unsupported-element", event, f"{describe(event)} with {names} is not supported"
+            )
+        elif not found and kind in MUST_CATCH:
+            out.error(
+                "unsupported-element",
+                event,
+                f"{describe(event)} has no event definition, so it would never be triggered",
+            )
+
+
+def _lint_end_results(process: etree._Element, out: _Findings) -> None:
+    for end in process.findall(_q("endEvent")):
+        result = properties(end).get("result")
+        if result in RESULTS:
+            continue
+        found = f"result '{result}'" if result is not None else "no 'result' property"
+        out.warning(
+            "missing-result",
+            end,
+            f"{describe(end)} has {found}; expected 'approved' or 'denied'",
+        )
