@@ -19,6 +19,8 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     app.config.update(overrides)
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO)
+    # SpiffWorkflow logs every task state change at INFO: far too costly per request.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
 
     db.init_app(app)
     runtime.init_app(app)

@@ -122,6 +122,8 @@ def transactional(func: Callable[..., T]) -> Callable[..., T]:
                 retryable = _is_retryable(exc) or _is_unique_race(exc, attempt)
                 if not retryable or attempt == retries:
                     raise
+                stats = current_app.extensions.setdefault("ow_stats", {})
+                stats["retries"] = stats.get("retries", 0) + 1
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise AssertionError("unreachable")
 

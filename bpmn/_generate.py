@@ -453,9 +453,11 @@ def _text_width(text: str) -> float:
 def build(d: Diagram, posts: dict[str, str]) -> etree._ElementTree:
     lay = Layout(d)
     slug = d.code.replace("-", "_")
-    E = lambda ns, tag, parent=None, **attrs: (  # noqa: E731
-        etree.SubElement(parent, q(ns, tag), attrs) if parent is not None
-        else etree.Element(q(ns, tag), attrs, nsmap=NSMAP))
+
+    def E(ns: str, tag: str, parent=None, **attrs) -> etree._Element:
+        if parent is None:
+            return etree.Element(q(ns, tag), attrs, nsmap=NSMAP)
+        return etree.SubElement(parent, q(ns, tag), attrs)
 
     defs = E(BPMN, "definitions", id=f"Definitions_{slug}",
              targetNamespace="https://onewindow.example/bpmn/demo-city",

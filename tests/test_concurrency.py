@@ -43,8 +43,6 @@ def _complete_all_at_once(app, api: Api, tasks: list[dict]) -> list[int]:
 
 def test_four_parallel_approvals_at_once_fire_the_join_once(demo_app, client):
     api = Api(client)
-    for username in {t for t in ()}:
-        api.token(username)
     for _ in range(ROUNDS):
         case_no = api.apply("joint-investment", sample_form("joint-investment"))["case_no"]
         tasks = api.open_tasks(case_no)
@@ -66,3 +64,5 @@ def test_four_parallel_approvals_at_once_fire_the_join_once(demo_app, client):
             )
             assert issue_tasks == 1
             assert verify_chain(db, case_id).ok
+    # the completions really overlapped: some lost the race on the case row and retried
+    assert demo_app.extensions["ow_stats"]["retries"] > 0

@@ -393,9 +393,19 @@ class WorkflowRun:
             form=node.form,
         )
 
+    def _ready_manual(self) -> list:
+        """Return READY user tasks by scanning the task maps (cheaper than tree iteration)."""
+        workflows = [self.workflow, *self.workflow.subprocesses.values()]
+        return [
+            task
+            for wf in workflows
+            for task in wf.tasks.values()
+            if task.state == TaskState.READY and task.task_spec.manual
+        ]
+
     def ready_tasks(self) -> list[ReadyTask]:
         """Return the user tasks that are ready to be worked on."""
-        return [self._view(t) for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)]
+        return [self._view(t) for t in self._ready_manual()]
 
     @property
     def data(self) -> dict:
@@ -467,7 +477,10 @@ class WorkflowRun:
     def complete(self, task_id: UUID | str, outcome: str, data: dict[str, Any]) -> StepResult:
         """Complete a ready user task with an outcome and form data, then run the engine."""
         task_uuid = task_id if isinstance(task_id, UUID) else UUID(str(task_id))
-        task = self.workflow.tasks.get(task_uuid)
+        task = self.workflow.tasks.get(task_uuid) or next(
+            (sp.tasks[task_uuid] for sp in self.workflow.subprocesses.values() if task_uuid in sp.tasks),
+            None,
+        )
         if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
             raise EngineError("task is not ready", str(task_uuid))
         view = self._view(task)
@@ -476,7 +489,7 @@ class WorkflowRun:
                 f"outcome '{outcome}' is not allowed here; allowed: {', '.join(view.outcomes)}",
                 view.spec_id,
             )
-        before = {t.id for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)}
+        before = {t.id for t in self._ready_manual()}
         payload = dict(data)
         payload["outcome"] = outcome
         node = self.diagram.nodes.get(view.spec_id)
@@ -488,7 +501,7 @@ class WorkflowRun:
         except SpiffWorkflowException as exc:
             raise self._engine_error(exc) from None
         steps = self.run_engine()
-        ready = self.workflow.get_tasks(state=TaskState.READY, manual=True)
+        ready = self._ready_manual()
         after = {t.id for t in ready}
         result = StepResult(
             completed=view,

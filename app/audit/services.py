@@ -94,7 +94,7 @@ class EventBatch:
     def write(self, db: Session) -> None:
         """Insert the collected events in one statement."""
         if self.rows:
-            db.execute(sa.insert(Event), self.rows)
+            db.connection().execute(Event.__table__.insert(), self.rows)
 
 
 @dataclass

@@ -24,6 +24,8 @@ from .models import OPEN_CASE_STATUSES, Case, Task
 from .runtime import runtime
 
 STAFF_VIEW_ROLES = ("clerk", "official", "leader", "supervisor", "auditor", "admin", "analyst")
+TASKS = Task.__table__
+CASES = Case.__table__
 QUERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -266,7 +268,7 @@ def _accept(
             if other["id"] in step.cancelled:
                 other.update(state="cancelled", completed_at=events.at)
     if rows:
-        db.execute(sa.insert(Task), rows)
+        db.connection().execute(TASKS.insert(), rows)
     case.state = rt.engine.serialize(run)
     _keep_live(case.id, case.version + 1, run)  # the caller moves the row version by one
 
@@ -356,13 +358,12 @@ def _plan_step(
 def _write_step(db: Session, rows: list[dict], step: StepResult, at: dt.datetime) -> None:
     """Insert the new tasks and cancel the ones the engine dropped."""
     if rows:
-        db.execute(sa.insert(Task), rows)
+        db.connection().execute(TASKS.insert(), rows)
     if step.cancelled:
-        db.execute(
-            sa.update(Task)
-            .where(Task.id.in_(step.cancelled), Task.state == "open")
+        db.connection().execute(
+            TASKS.update()
+            .where(TASKS.c.id.in_(step.cancelled), TASKS.c.state == "open")
             .values(state="cancelled", completed_at=at)
-            .execution_options(synchronize_session=False)
         )
 
 
@@ -404,11 +405,10 @@ def _case_for_update(db: Session, case_no: str) -> Case:
 
 
 def _save_case_row(db: Session, case: Case, expected_version: int, values: dict) -> None:
-    updated = db.execute(
-        sa.update(Case)
-        .where(Case.id == case.id, Case.version == expected_version)
+    updated = db.connection().execute(
+        CASES.update()
+        .where(CASES.c.id == case.id, CASES.c.version == expected_version)
         .values(version=expected_version + 1, **values)
-        .execution_options(synchronize_session=False)
     )
     if updated.rowcount != 1:
         raise StaleCase(f"case {case.case_no} changed meanwhile")
@@ -615,11 +615,10 @@ def complete_task(
             **values,
         },
     )
-    updated = db.execute(
-        sa.update(Task)
-        .where(Task.id == task.id, Task.state == "open")
+    updated = db.connection().execute(
+        TASKS.update()
+        .where(TASKS.c.id == task.id, TASKS.c.state == "open")
         .values(state="completed", completed_at=events.at, completed_by_id=actor.id, **completed)
-        .execution_options(synchronize_session=False)
     )
     if updated.rowcount != 1:
         raise StaleCase(f"task {task_id} changed meanwhile")
