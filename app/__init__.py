@@ -21,6 +21,7 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     logging.basicConfig(level=logging.INFO)
     # SpiffWorkflow logs every task state change at INFO: far too costly per request.
     logging.getLogger("spiff").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     db.init_app(app)
     runtime.init_app(app)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from .errors import AppError
 
@@ -24,6 +25,7 @@ def upgrade_database(url: str) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create or upgrade the database schema."""
     upgrade_database(current_app.config["DATABASE_URL"])
@@ -31,6 +33,7 @@ def init_db() -> None:
 
 
 @click.command("load-demo")
+@with_appcontext
 @click.option("--bpmn-dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def load_demo_command(bpmn_dir: Path | None) -> None:
     """Load (or refresh) the demo centre: departments, posts, users, items, diagrams."""
@@ -41,6 +44,7 @@ def load_demo_command(bpmn_dir: Path | None) -> None:
 
 
 @click.command("deploy")
+@with_appcontext
 @click.argument("item_code")
 @click.argument("diagram", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--comment", default="")
@@ -62,6 +66,7 @@ def deploy_command(item_code: str, diagram: Path, comment: str) -> None:
 
 
 @click.command("verify-chains")
+@with_appcontext
 def verify_chains_command() -> None:
     """Check the audit hash chain of every case and print a summary."""
     from .audit.services import verify_chain

@@ -120,8 +120,11 @@ def bench_service(url: str, cases: int) -> float:
         for _ in range(cases):
             with app.app_context():
                 case = services.receive_case(
-                    clerk, ITEM, services.Applicant("李华", "330102199001011234", "13800001111"),
-                    payload["materials"], payload["form"],
+                    clerk,
+                    ITEM,
+                    services.Applicant("李华", "330102199001011234", "13800001111"),
+                    payload["materials"],
+                    payload["form"],
                 )
                 done += 1  # the acceptance task
                 case_no = case.case_no
@@ -171,9 +174,22 @@ def bench_http(url: str, cases: int) -> float:
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=url)
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         for _ in range(100):
@@ -186,15 +202,18 @@ def bench_http(url: str, cases: int) -> float:
         centre = tomllib.loads((ROOT / "bpmn" / "centre.toml").read_text("utf-8"))
         password = centre["centre"]["demo_password"]
         tokens = {
-            u["username"]: client.call("POST", "/auth/token", body={
-                "username": u["username"], "password": password})["token"]
+            u["username"]: client.call(
+                "POST", "/auth/token", body={"username": u["username"], "password": password}
+            )["token"]
             for u in centre["users"]
         }
         clerk = next(u["username"] for u in centre["users"] if "clerk" in u["roles"])
         payload = _form()
-        body = {"item_code": ITEM,
-                "applicant": {"name": "李华", "id_number": "330102199001011234"},
-                **payload}
+        body = {
+            "item_code": ITEM,
+            "applicant": {"name": "李华", "id_number": "330102199001011234"},
+            **payload,
+        }
         done = 0
         started = time.perf_counter()
         for _ in range(cases):
@@ -205,8 +224,12 @@ def bench_http(url: str, cases: int) -> float:
                 if not open_tasks:
                     break
                 for task in open_tasks:
-                    client.call("POST", f"/tasks/{task['id']}/complete", tokens[task["assignee"]],
-                                {"outcome": "approve", "comment": "同意"})
+                    client.call(
+                        "POST",
+                        f"/tasks/{task['id']}/complete",
+                        tokens[task["assignee"]],
+                        {"outcome": "approve", "comment": "同意"},
+                    )
                     done += 1
         elapsed = time.perf_counter() - started
     finally:
@@ -231,10 +254,14 @@ def main() -> None:
     db_kind = url.split(":", 1)[0]
     print(f"joint-approval item, {args.cases} cases x {TASKS_PER_CASE} user tasks, {db_kind}")
     print(f"(a) raw SpiffWorkflow, serialize+deserialize every step: {raw:8.1f} tasks/s")
-    print(f"(b) service layer + database:                            {service:8.1f} tasks/s"
-          f"   b/a = {service / raw:.2f}")
-    print(f"(c) HTTP API (gunicorn, 1 worker):                        {http_rate:8.1f} tasks/s"
-          f"   c/a = {http_rate / raw:.2f}")
+    print(
+        f"(b) service layer + database:                            {service:8.1f} tasks/s"
+        f"   b/a = {service / raw:.2f}"
+    )
+    print(
+        f"(c) HTTP API (gunicorn, 1 worker):                        {http_rate:8.1f} tasks/s"
+        f"   c/a = {http_rate / raw:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 from config import BASE_DIR
 
@@ -50,11 +49,22 @@ class Api:
         assert resp.status_code == expect, (resp.status_code, resp.get_json())
         return resp.get_json()
 
-    def apply(self, item_code: str, form: dict, materials: list[str] | None = None,
-              clerk: str | None = None, expect: int = 201, **extra) -> dict:
+    def apply(
+        self,
+        item_code: str,
+        form: dict,
+        materials: list[str] | None = None,
+        clerk: str | None = None,
+        expect: int = 201,
+        **extra,
+    ) -> dict:
         body = {
             "item_code": item_code,
-            "applicant": {"name": "李华", "id_number": "330102199001011234", "phone": "13800001111"},
+            "applicant": {
+                "name": "李华",
+                "id_number": "330102199001011234",
+                "phone": "13800001111",
+            },
             "materials": required_materials(item_code) if materials is None else materials,
             "form": form,
             **extra,
@@ -67,15 +77,27 @@ class Api:
     def open_tasks(self, case_no: str) -> list[dict]:
         return self.case(case_no)["open_tasks"]
 
-    def work(self, case_no: str, spec_id: str, outcome: str = "approve", comment: str = "",
-             data: dict | None = None, expect: int = 200) -> dict:
+    def work(
+        self,
+        case_no: str,
+        spec_id: str,
+        outcome: str = "approve",
+        comment: str = "",
+        data: dict | None = None,
+        expect: int = 200,
+    ) -> dict:
         """Complete the open task `spec_id` of a case as the official it is assigned to."""
         tasks = [t for t in self.open_tasks(case_no) if t["spec_id"] == spec_id]
         assert len(tasks) == 1, (spec_id, [t["spec_id"] for t in self.open_tasks(case_no)])
         task = tasks[0]
         assert task["assignee"], task
-        return self.call("POST", f"/tasks/{task['id']}/complete", task["assignee"], expect,
-                         json={"outcome": outcome, "comment": comment, "data": data or {}})
+        return self.call(
+            "POST",
+            f"/tasks/{task['id']}/complete",
+            task["assignee"],
+            expect,
+            json={"outcome": outcome, "comment": comment, "data": data or {}},
+        )
 
 
 def sample_form(code: str, **overrides) -> dict:

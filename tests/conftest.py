@@ -20,7 +20,9 @@ from app.cli import upgrade_database
 from app.db import Base
 from config import BASE_DIR, TestConfig
 
-PG_ADMIN_URL = os.environ.get("OW_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "OW_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

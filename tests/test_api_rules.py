@@ -15,7 +15,10 @@ def api(client) -> Api:
 def test_catalogue_is_public(api):
     items = api.call("GET", "/items")["items"]
     assert {i["code"] for i in items} == {
-        "house-cancellation", "house-initial", "planning-permit", "joint-investment"
+        "house-cancellation",
+        "house-initial",
+        "planning-permit",
+        "joint-investment",
     }
     item = api.call("GET", "/items/house-initial")
     entry = item["entry"]
@@ -28,7 +31,9 @@ def test_catalogue_is_public(api):
 def test_openapi_document_lists_every_endpoint(api):
     doc = api.call("GET", "/openapi.json")
     assert doc["openapi"].startswith("3.")
-    assert {"/cases", "/tasks", "/tasks/{id}/complete", "/cases/{case_no}/events"} <= set(doc["paths"])
+    assert {"/cases", "/tasks", "/tasks/{id}/complete", "/cases/{case_no}/events"} <= set(
+        doc["paths"]
+    )
 
 
 def test_bad_login_and_missing_token(api):
@@ -45,12 +50,15 @@ def test_bad_case_input_says_what_is_wrong(api):
     assert "applicant" in body["message"]
     body = api.apply("house-initial", sample_form("house-initial", certificates="many"), expect=400)
     assert "certificates" in body["fields"]
-    body = api.apply("house-initial", sample_form("house-initial"), materials=["no-such"], expect=400)
+    body = api.apply(
+        "house-initial", sample_form("house-initial"), materials=["no-such"], expect=400
+    )
     assert body["materials"] == ["no-such"]
     body = api.apply("nothing-like-this", {}, materials=[], expect=404)
     assert "nothing-like-this" in body["message"]
-    resp = api.client.post("/api/v1/cases", data="not json",
-                           headers={"Authorization": f"Bearer {api.token(clerk)}"})
+    resp = api.client.post(
+        "/api/v1/cases", data="not json", headers={"Authorization": f"Bearer {api.token(clerk)}"}
+    )
     assert resp.status_code == 400
 
 
@@ -65,7 +73,9 @@ def test_only_the_assignee_completes_a_task_and_only_once(api):
     api.call("POST", path, task["assignee"], json={"outcome": "approve"})
     body = api.call("POST", path, task["assignee"], 409, json={"outcome": "approve"})
     assert "already completed" in body["message"]
-    api.call("POST", "/tasks/not-a-uuid/complete", task["assignee"], 404, json={"outcome": "approve"})
+    api.call(
+        "POST", "/tasks/not-a-uuid/complete", task["assignee"], 404, json={"outcome": "approve"}
+    )
 
 
 def test_inbox_lists_the_callers_open_tasks(api):

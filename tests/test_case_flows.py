@@ -54,8 +54,9 @@ def test_house_cancellation_rejected_with_reason_and_legal_basis(api):
 def test_missing_materials_are_listed_at_once_then_supplemented(api):
     needed = required_materials("house-initial")
     assert len(needed) >= 2
-    created = api.apply("house-initial", sample_form("house-initial", certificates=5),
-                        materials=needed[:1])
+    created = api.apply(
+        "house-initial", sample_form("house-initial", certificates=5), materials=needed[:1]
+    )
     assert created["status"] == "supplement_required"
     assert [m["code"] for m in created["missing"]] == needed[1:]
     case_no = created["case_no"]
@@ -119,7 +120,9 @@ def test_planning_permit_returns_and_collective_decision(api):
 
 
 def test_planning_permit_small_project_skips_collective_and_head_can_reject(api):
-    case_no = api.apply("planning-permit", sample_form("planning-permit", floor_area=800))["case_no"]
+    case_no = api.apply("planning-permit", sample_form("planning-permit", floor_area=800))[
+        "case_no"
+    ]
     api.work(case_no, "Task_lead")
     api.work(case_no, "Task_deputy")
     assert [t["spec_id"] for t in api.open_tasks(case_no)] == ["Task_head"]
@@ -163,11 +166,18 @@ def test_joint_investment_one_lane_rejects_gives_reasoned_denial(api):
 
 
 def test_refusal_at_the_window_needs_reason_and_basis(api):
-    refused = api.apply("house-initial", sample_form("house-initial"), refusal={"reason": "不属于本机关职权范围"},
-                        expect=400)
+    refused = api.apply(
+        "house-initial",
+        sample_form("house-initial"),
+        refusal={"reason": "不属于本机关职权范围"},
+        expect=400,
+    )
     assert "legal basis" in refused["message"]
-    refused = api.apply("house-initial", sample_form("house-initial"),
-                        refusal={"reason": "不属于本机关职权范围", **LEGAL})
+    refused = api.apply(
+        "house-initial",
+        sample_form("house-initial"),
+        refusal={"reason": "不属于本机关职权范围", **LEGAL},
+    )
     assert refused["status"] == "refused"
 
 

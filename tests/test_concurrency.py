@@ -60,7 +60,9 @@ def test_four_parallel_approvals_at_once_fire_the_join_once(demo_app, client):
             db = session()
             case_id = db.scalar(sa.select(Case.id).where(Case.case_no == case_no))
             issue_tasks = db.scalar(
-                sa.select(sa.func.count()).where(Task.case_id == case_id, Task.spec_id == "Task_issue")
+                sa.select(sa.func.count()).where(
+                    Task.case_id == case_id, Task.spec_id == "Task_issue"
+                )
             )
             assert issue_tasks == 1
             assert verify_chain(db, case_id).ok

@@ -478,7 +478,11 @@ class WorkflowRun:
         """Complete a ready user task with an outcome and form data, then run the engine."""
         task_uuid = task_id if isinstance(task_id, UUID) else UUID(str(task_id))
         task = self.workflow.tasks.get(task_uuid) or next(
-            (sp.tasks[task_uuid] for sp in self.workflow.subprocesses.values() if task_uuid in sp.tasks),
+            (
+                sp.tasks[task_uuid]
+                for sp in self.workflow.subprocesses.values()
+                if task_uuid in sp.tasks
+            ),
             None,
         )
         if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:

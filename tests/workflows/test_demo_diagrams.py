@@ -85,7 +85,9 @@ def properties(el) -> dict[str, str]:
 
 
 def end_results(code: str) -> dict[str, str]:
-    return {e.get("id"): properties(e).get("result") for e in xml(code).iterfind(".//bpmn:endEvent", NS)}
+    return {
+        e.get("id"): properties(e).get("result") for e in xml(code).iterfind(".//bpmn:endEvent", NS)
+    }
 
 
 def parse(code: str):
@@ -164,8 +166,16 @@ def test_catalogue_entry(code):
     assert (BPMN_DIR / it["diagram"]).is_file()
     assert it["process_id"] == "Process_" + code.replace("-", "_")
     assert 0 < it["promised_days"] <= it["statutory_days"]
-    for key in ("name", "legal_basis", "fee", "fee_basis", "supervision_phone",
-                "consult_phone", "window", "result"):
+    for key in (
+        "name",
+        "legal_basis",
+        "fee",
+        "fee_basis",
+        "supervision_phone",
+        "consult_phone",
+        "window",
+        "result",
+    ):
         assert it[key], key
     assert it["conditions"]
     materials = it["materials"]
@@ -176,7 +186,6 @@ def test_catalogue_entry(code):
         assert m["code"].isascii() and m["name"]
         assert m["form"] in {"original", "copy", "original_and_copy"}
         assert m["count"] >= 1
-    fields = {f["id"]: f for f in it["form"]}
     for f in it["form"]:
         assert f["type"] in {"string", "long", "boolean", "enum", "date"}
         assert bool(f["options"]) == (f["type"] == "enum"), f
@@ -253,10 +262,19 @@ def test_diagram_follows_conventions(code):
         outcomes = props.get("outcomes", "approve").split(",")
         assert set(outcomes) <= {"approve", "return", "reject"}, tid
         assert (props.get("decision") == "true") == (
-            props["stage"] in DECISION_STAGES or (code == "house-cancellation" and props["stage"] == "review")
+            props["stage"] in DECISION_STAGES
+            or (code == "house-cancellation" and props["stage"] == "review")
         ), tid
-        if props["stage"] in {"review", "survey", "chief", "lead", "deputy", "head",
-                               "collective", "co_handling"}:
+        if props["stage"] in {
+            "review",
+            "survey",
+            "chief",
+            "lead",
+            "deputy",
+            "head",
+            "collective",
+            "co_handling",
+        }:
             assert t.findall(".//camunda:formData/camunda:formField", NS), tid
 
     results = end_results(code)
@@ -302,9 +320,11 @@ def test_diagram_has_full_di(code):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             x1, y1, x2, y2 = box(ref.text)
             lx1, ly1, lx2, ly2 = lane_boxes[lane.get("id")]
-            assert lx1 <= x1 and x2 <= lx2 and ly1 <= y1 and y2 <= ly2, f"{ref.text} outside its lane"
+            assert lx1 <= x1 and x2 <= lx2 and ly1 <= y1 and y2 <= ly2, (
+                f"{ref.text} outside its lane"
+            )
     ordered = sorted(lane_boxes.values(), key=lambda b: b[1])
-    for upper, lower in zip(ordered, ordered[1:]):
+    for upper, lower in zip(ordered, ordered[1:], strict=False):
         assert upper[3] == lower[1], "lanes are stacked without gaps or overlaps"
 
     node_ids = [el.get("id") for tag in FLOW_NODES for el in process.iterfind(f"bpmn:{tag}", NS)]
@@ -312,7 +332,7 @@ def test_diagram_has_full_di(code):
         assert nid in shapes, f"no BPMNShape for {nid}"
     for i, a in enumerate(node_ids):
         ax1, ay1, ax2, ay2 = box(a)
-        for b in node_ids[i + 1:]:
+        for b in node_ids[i + 1 :]:
             bx1, by1, bx2, by2 = box(b)
             assert not (ax1 < bx2 and bx1 < ax2 and ay1 < by2 and by1 < ay2), f"{a} overlaps {b}"
     for f in process.iterfind("bpmn:sequenceFlow", NS):
@@ -320,7 +340,7 @@ def test_diagram_has_full_di(code):
         points = edges[f.get("id")].findall("di:waypoint", NS)
         assert len(points) >= 2
         pts = [(float(p.get("x")), float(p.get("y"))) for p in points]
-        for (x1, y1), (x2, y2) in zip(pts, pts[1:]):
+        for (x1, y1), (x2, y2) in zip(pts, pts[1:], strict=False):
             assert x1 == x2 or y1 == y2, f"{f.get('id')} has a diagonal segment"
 
 
@@ -330,7 +350,9 @@ def test_diagram_has_full_di(code):
 def longest_path(code: str, skip: set[str] = frozenset()) -> float:
     """Longest sum of stage limits from the start to an end event, back edges removed."""
     process = xml(code).getroot().find("bpmn:process", NS)
-    weight = {t.get("id"): days(properties(t)["timeLimit"]) for t in process.iterfind("bpmn:userTask", NS)}
+    weight = {
+        t.get("id"): days(properties(t)["timeLimit"]) for t in process.iterfind("bpmn:userTask", NS)
+    }
     succ: dict[str, list[str]] = {}
     for f in process.iterfind("bpmn:sequenceFlow", NS):
         succ.setdefault(f.get("sourceRef"), []).append(f.get("targetRef"))
@@ -373,7 +395,9 @@ def test_stage_limits_fit_the_promised_limit(code):
     it = item(code)
     base = longest_path(code, skip=OPTIONAL_BRANCH.get(code, set()))
     assert 0 < base <= it["promised_days"], base
-    longest_rule = max([r["days"] for r in it.get("promised_rules", [])], default=it["promised_days"])
+    longest_rule = max(
+        [r["days"] for r in it.get("promised_rules", [])], default=it["promised_days"]
+    )
     full = longest_path(code)
     assert full <= longest_rule, full
     if code in OPTIONAL_BRANCH:
@@ -387,7 +411,7 @@ def test_stage_limits_fit_the_promised_limit(code):
 class Step:
     task: str
     outcome: str = "approve"
-    ready: set[str] | None = None   # the ready human tasks before this step (default {task})
+    ready: set[str] | None = None  # the ready human tasks before this step (default {task})
 
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
@@ -453,21 +477,31 @@ def result_of(code: str, end_event: str) -> str:
 
 # house-cancellation -----------------------------------------------------------
 
-CANCEL_FORM = {"certificate_no": "示范市不动产权第0012345号", "house_address": "示范市人民路 18 号",
-               "cancel_reason": "房屋灭失"}
+CANCEL_FORM = {
+    "certificate_no": "示范市不动产权第0012345号",
+    "house_address": "示范市人民路 18 号",
+    "cancel_reason": "房屋灭失",
+}
 
 
 def test_house_cancellation_approved():
-    trail, end = drive("house-cancellation", CANCEL_FORM,
-                       [Step("Task_accept"), Step("Task_review"), Step("Task_issue")])
-    assert trail == [("Task_accept", "住建受理窗口"), ("Task_review", "房屋登记审核岗"),
-                     ("Task_issue", "住建受理窗口")]
+    trail, end = drive(
+        "house-cancellation",
+        CANCEL_FORM,
+        [Step("Task_accept"), Step("Task_review"), Step("Task_issue")],
+    )
+    assert trail == [
+        ("Task_accept", "住建受理窗口"),
+        ("Task_review", "房屋登记审核岗"),
+        ("Task_issue", "住建受理窗口"),
+    ]
     assert (end, result_of("house-cancellation", end)) == ("Event_approved", "approved")
 
 
 def test_house_cancellation_rejected():
-    trail, end = drive("house-cancellation", CANCEL_FORM,
-                       [Step("Task_accept"), Step("Task_review", "reject")])
+    trail, end = drive(
+        "house-cancellation", CANCEL_FORM, [Step("Task_accept"), Step("Task_review", "reject")]
+    )
     assert [t for t, _ in trail] == ["Task_accept", "Task_review"]
     assert (end, result_of("house-cancellation", end)) == ("Event_denied", "denied")
 
@@ -476,46 +510,87 @@ def test_house_cancellation_rejected():
 
 
 def initial_form(certificates: int) -> dict:
-    return {"project_name": "锦绣家园一期", "house_address": "示范市滨河路 66 号",
-            "building_area": 120 * certificates, "certificates": certificates, "house_use": "住宅"}
+    return {
+        "project_name": "锦绣家园一期",
+        "house_address": "示范市滨河路 66 号",
+        "building_area": 120 * certificates,
+        "certificates": certificates,
+        "house_use": "住宅",
+    }
 
 
 def test_house_initial_small_project_skips_survey():
-    trail, end = drive("house-initial", initial_form(12),
-                       [Step("Task_accept"), Step("Task_review"), Step("Task_chief"), Step("Task_issue")])
-    assert trail == [("Task_accept", "住建受理窗口"), ("Task_review", "房屋登记审核岗"),
-                     ("Task_chief", "房屋登记科科长岗"), ("Task_issue", "住建受理窗口")]
+    trail, end = drive(
+        "house-initial",
+        initial_form(12),
+        [Step("Task_accept"), Step("Task_review"), Step("Task_chief"), Step("Task_issue")],
+    )
+    assert trail == [
+        ("Task_accept", "住建受理窗口"),
+        ("Task_review", "房屋登记审核岗"),
+        ("Task_chief", "房屋登记科科长岗"),
+        ("Task_issue", "住建受理窗口"),
+    ]
     assert result_of("house-initial", end) == "approved"
 
 
 @pytest.mark.parametrize("certificates", [30, 64])
 def test_house_initial_large_project_is_surveyed(certificates):
-    trail, end = drive("house-initial", initial_form(certificates),
-                       [Step("Task_accept"), Step("Task_survey"), Step("Task_review"),
-                        Step("Task_chief"), Step("Task_issue")])
+    trail, end = drive(
+        "house-initial",
+        initial_form(certificates),
+        [
+            Step("Task_accept"),
+            Step("Task_survey"),
+            Step("Task_review"),
+            Step("Task_chief"),
+            Step("Task_issue"),
+        ],
+    )
     assert trail[1] == ("Task_survey", "房产测绘查勘岗")
     assert (end, result_of("house-initial", end)) == ("Event_approved", "approved")
 
 
 def test_house_initial_chief_returns_to_review():
-    trail, end = drive("house-initial", initial_form(8),
-                       [Step("Task_accept"), Step("Task_review"), Step("Task_chief", "return"),
-                        Step("Task_review"), Step("Task_chief"), Step("Task_issue")])
+    trail, end = drive(
+        "house-initial",
+        initial_form(8),
+        [
+            Step("Task_accept"),
+            Step("Task_review"),
+            Step("Task_chief", "return"),
+            Step("Task_review"),
+            Step("Task_chief"),
+            Step("Task_issue"),
+        ],
+    )
     assert result_of("house-initial", end) == "approved"
 
 
 def test_house_initial_chief_returns_large_project_to_survey_then_rejects():
-    trail, end = drive("house-initial", initial_form(40),
-                       [Step("Task_accept"), Step("Task_survey"), Step("Task_review"),
-                        Step("Task_chief", "return"), Step("Task_survey"), Step("Task_review"),
-                        Step("Task_chief", "reject")])
+    trail, end = drive(
+        "house-initial",
+        initial_form(40),
+        [
+            Step("Task_accept"),
+            Step("Task_survey"),
+            Step("Task_review"),
+            Step("Task_chief", "return"),
+            Step("Task_survey"),
+            Step("Task_review"),
+            Step("Task_chief", "reject"),
+        ],
+    )
     assert [t for t, _ in trail].count("Task_survey") == 2
     assert (end, result_of("house-initial", end)) == ("Event_denied", "denied")
 
 
 def test_house_initial_chief_rejects():
-    _, end = drive("house-initial", initial_form(5),
-                   [Step("Task_accept"), Step("Task_review"), Step("Task_chief", "reject")])
+    _, end = drive(
+        "house-initial",
+        initial_form(5),
+        [Step("Task_accept"), Step("Task_review"), Step("Task_chief", "reject")],
+    )
     assert (end, result_of("house-initial", end)) == ("Event_denied", "denied")
 
 
@@ -523,74 +598,152 @@ def test_house_initial_chief_rejects():
 
 
 def planning_form(floor_area: int) -> dict:
-    return {"project_name": "示范市第三中学综合楼", "site_location": "示范市新城区学府路以东",
-            "land_use": "公共管理与公共服务", "floor_area": floor_area}
+    return {
+        "project_name": "示范市第三中学综合楼",
+        "site_location": "示范市新城区学府路以东",
+        "land_use": "公共管理与公共服务",
+        "floor_area": floor_area,
+    }
 
 
 SMALL, LARGE = planning_form(8600), planning_form(36500)
 
 
 def test_planning_permit_small_project():
-    trail, end = drive("planning-permit", SMALL,
-                       [Step("Task_accept"), Step("Task_lead"), Step("Task_deputy"),
-                        Step("Task_head"), Step("Task_issue")])
-    assert [lane for _, lane in trail] == ["规划受理窗口", "规划科承办岗", "分管副局长审批岗",
-                                           "局长审批岗", "规划受理窗口"]
+    trail, end = drive(
+        "planning-permit",
+        SMALL,
+        [
+            Step("Task_accept"),
+            Step("Task_lead"),
+            Step("Task_deputy"),
+            Step("Task_head"),
+            Step("Task_issue"),
+        ],
+    )
+    assert [lane for _, lane in trail] == [
+        "规划受理窗口",
+        "规划科承办岗",
+        "分管副局长审批岗",
+        "局长审批岗",
+        "规划受理窗口",
+    ]
     assert (end, result_of("planning-permit", end)) == ("Event_approved", "approved")
 
 
 def test_planning_permit_large_project_goes_to_collective():
-    trail, end = drive("planning-permit", LARGE,
-                       [Step("Task_accept"), Step("Task_lead"), Step("Task_deputy"),
-                        Step("Task_collective"), Step("Task_head"), Step("Task_issue")])
+    trail, end = drive(
+        "planning-permit",
+        LARGE,
+        [
+            Step("Task_accept"),
+            Step("Task_lead"),
+            Step("Task_deputy"),
+            Step("Task_collective"),
+            Step("Task_head"),
+            Step("Task_issue"),
+        ],
+    )
     assert trail[3] == ("Task_collective", "局务会集体研究")
     assert result_of("planning-permit", end) == "approved"
 
 
 def test_planning_permit_deputy_returns_to_lead():
-    trail, end = drive("planning-permit", SMALL,
-                       [Step("Task_accept"), Step("Task_lead"), Step("Task_deputy", "return"),
-                        Step("Task_lead"), Step("Task_deputy"), Step("Task_head"), Step("Task_issue")])
+    trail, end = drive(
+        "planning-permit",
+        SMALL,
+        [
+            Step("Task_accept"),
+            Step("Task_lead"),
+            Step("Task_deputy", "return"),
+            Step("Task_lead"),
+            Step("Task_deputy"),
+            Step("Task_head"),
+            Step("Task_issue"),
+        ],
+    )
     assert result_of("planning-permit", end) == "approved"
 
 
 def test_planning_permit_head_returns_to_deputy():
-    trail, end = drive("planning-permit", SMALL,
-                       [Step("Task_accept"), Step("Task_lead"), Step("Task_deputy"),
-                        Step("Task_head", "return"), Step("Task_deputy"), Step("Task_head"),
-                        Step("Task_issue")])
+    trail, end = drive(
+        "planning-permit",
+        SMALL,
+        [
+            Step("Task_accept"),
+            Step("Task_lead"),
+            Step("Task_deputy"),
+            Step("Task_head", "return"),
+            Step("Task_deputy"),
+            Step("Task_head"),
+            Step("Task_issue"),
+        ],
+    )
     assert result_of("planning-permit", end) == "approved"
 
 
 def test_planning_permit_large_project_returns_from_head_and_collective():
-    trail, end = drive("planning-permit", LARGE,
-                       [Step("Task_accept"), Step("Task_lead"), Step("Task_deputy"),
-                        Step("Task_collective", "return"), Step("Task_lead"), Step("Task_deputy"),
-                        Step("Task_collective"), Step("Task_head", "return"), Step("Task_deputy"),
-                        Step("Task_collective"), Step("Task_head"), Step("Task_issue")])
+    trail, end = drive(
+        "planning-permit",
+        LARGE,
+        [
+            Step("Task_accept"),
+            Step("Task_lead"),
+            Step("Task_deputy"),
+            Step("Task_collective", "return"),
+            Step("Task_lead"),
+            Step("Task_deputy"),
+            Step("Task_collective"),
+            Step("Task_head", "return"),
+            Step("Task_deputy"),
+            Step("Task_collective"),
+            Step("Task_head"),
+            Step("Task_issue"),
+        ],
+    )
     assert [t for t, _ in trail].count("Task_collective") == 3
     assert result_of("planning-permit", end) == "approved"
 
 
-@pytest.mark.parametrize("form, steps, denied_at", [
-    (SMALL, ["Task_accept", ("Task_lead", "reject")], "Event_denied_lead"),
-    (SMALL, ["Task_accept", "Task_lead", ("Task_deputy", "reject")], "Event_denied_deputy"),
-    (LARGE, ["Task_accept", "Task_lead", "Task_deputy", ("Task_collective", "reject")],
-     "Event_denied_collective"),
-    (SMALL, ["Task_accept", "Task_lead", "Task_deputy", ("Task_head", "reject")], "Event_denied_head"),
-])
+@pytest.mark.parametrize(
+    "form, steps, denied_at",
+    [
+        (SMALL, ["Task_accept", ("Task_lead", "reject")], "Event_denied_lead"),
+        (SMALL, ["Task_accept", "Task_lead", ("Task_deputy", "reject")], "Event_denied_deputy"),
+        (
+            LARGE,
+            ["Task_accept", "Task_lead", "Task_deputy", ("Task_collective", "reject")],
+            "Event_denied_collective",
+        ),
+        (
+            SMALL,
+            ["Task_accept", "Task_lead", "Task_deputy", ("Task_head", "reject")],
+            "Event_denied_head",
+        ),
+    ],
+)
 def test_planning_permit_rejections(form, steps, denied_at):
-    _, end = drive("planning-permit", form,
-                   [Step(s) if isinstance(s, str) else Step(*s) for s in steps])
+    _, end = drive(
+        "planning-permit", form, [Step(s) if isinstance(s, str) else Step(*s) for s in steps]
+    )
     assert (end, result_of("planning-permit", end)) == (denied_at, "denied")
 
 
 # joint-investment -------------------------------------------------------------
 
-JOINT_FORM = {"project_name": "示范市年产 5 万吨新型建材项目", "site_location": "示范市经济开发区纬三路",
-              "industry": "制造业", "total_investment": 68000, "land_area": 120000}
-LANES = {"Task_ndrc": "发改项目核准岗", "Task_land": "用地预审岗",
-         "Task_construction": "建设审查岗", "Task_env": "环评审批岗"}
+JOINT_FORM = {
+    "project_name": "示范市年产 5 万吨新型建材项目",
+    "site_location": "示范市经济开发区纬三路",
+    "industry": "制造业",
+    "total_investment": 68000,
+    "land_area": 120000,
+}
+LANES = {
+    "Task_ndrc": "发改项目核准岗",
+    "Task_land": "用地预审岗",
+    "Task_construction": "建设审查岗",
+    "Task_env": "环评审批岗",
+}
 
 
 def parallel_steps(outcomes: dict[str, str], order: list[str]) -> list[Step]:
@@ -603,8 +756,11 @@ def parallel_steps(outcomes: dict[str, str], order: list[str]) -> list[Step]:
 
 def test_joint_investment_all_approve():
     order = ["Task_env", "Task_ndrc", "Task_construction", "Task_land"]
-    trail, end = drive("joint-investment", JOINT_FORM,
-                       [Step("Task_accept"), *parallel_steps({}, order), Step("Task_issue")])
+    trail, end = drive(
+        "joint-investment",
+        JOINT_FORM,
+        [Step("Task_accept"), *parallel_steps({}, order), Step("Task_issue")],
+    )
     assert trail[0] == ("Task_accept", "综合受理窗口")
     assert trail[1:5] == [(tid, LANES[tid]) for tid in order]
     assert trail[5] == ("Task_issue", "综合受理窗口")
@@ -614,16 +770,24 @@ def test_joint_investment_all_approve():
 @pytest.mark.parametrize("rejecting", list(LANES))
 def test_joint_investment_one_lane_rejects(rejecting):
     order = ["Task_ndrc", "Task_land", "Task_construction", "Task_env"]
-    trail, end = drive("joint-investment", JOINT_FORM,
-                       [Step("Task_accept"), *parallel_steps({rejecting: "reject"}, order),
-                        Step("Task_denial")])
+    trail, end = drive(
+        "joint-investment",
+        JOINT_FORM,
+        [Step("Task_accept"), *parallel_steps({rejecting: "reject"}, order), Step("Task_denial")],
+    )
     assert trail[-1] == ("Task_denial", "综合受理窗口")
     assert (end, result_of("joint-investment", end)) == ("Event_denied", "denied")
 
 
 def test_joint_investment_first_rejection_still_waits_for_all_lanes():
     order = ["Task_land", "Task_env", "Task_ndrc", "Task_construction"]
-    _, end = drive("joint-investment", JOINT_FORM,
-                   [Step("Task_accept"), *parallel_steps({"Task_land": "reject", "Task_env": "reject"}, order),
-                    Step("Task_denial")])
+    _, end = drive(
+        "joint-investment",
+        JOINT_FORM,
+        [
+            Step("Task_accept"),
+            *parallel_steps({"Task_land": "reject", "Task_env": "reject"}, order),
+            Step("Task_denial"),
+        ],
+    )
     assert result_of("joint-investment", end) == "denied"

@@ -15,7 +15,9 @@ HEAD = """<?xml version="1.0" encoding="UTF-8"?>
   xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
 """
 
-APPROVAL = HEAD + """
+APPROVAL = (
+    HEAD
+    + """
   <bpmn:process id="P" name="审批" isExecutable="true">
     <bpmn:laneSet id="ls">
       <bpmn:lane id="L1" name="review_post"><bpmn:flowNodeRef>review</bpmn:flowNodeRef></bpmn:lane>
@@ -67,6 +69,7 @@ APPROVAL = HEAD + """
   </bpmn:process>
 </bpmn:definitions>
 """
+)
 
 
 def _parallel(n: int) -> str:
@@ -82,7 +85,9 @@ def _parallel(n: int) -> str:
         for i in range(n)
     )
     names = ", ".join(f"o{i}" for i in range(n))
-    return HEAD + f"""
+    return (
+        HEAD
+        + f"""
   <bpmn:process id="PP" isExecutable="true">
     <bpmn:startEvent id="s" />
     <bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="split" />
@@ -104,6 +109,7 @@ def _parallel(n: int) -> str:
   </bpmn:process>
 </bpmn:definitions>
 """
+    )
 
 
 @pytest.fixture(scope="module")
