@@ -25,6 +25,7 @@ class Config:
     SQL_ECHO = _env_bool("OW_SQL_ECHO", False)
     BPMN_DIR = Path(os.environ.get("OW_BPMN_DIR", BASE_DIR / "bpmn"))
     TOKEN_MAX_AGE = int(os.environ.get("OW_TOKEN_MAX_AGE", 8 * 3600))
+    AUTH_CACHE_SECONDS = float(os.environ.get("OW_AUTH_CACHE_SECONDS", 10))
     PASSWORD_HASH_METHOD = os.environ.get("OW_PASSWORD_HASH", "scrypt")
     WORKFLOW_CACHE_SIZE = int(os.environ.get("OW_WORKFLOW_CACHE_SIZE", 2000))
     WRITE_RETRIES = int(os.environ.get("OW_WRITE_RETRIES", 8))
@@ -40,3 +41,4 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    AUTH_CACHE_SECONDS = 0

@@ -93,3 +93,31 @@ def test_officials_cannot_receive_cases(api):
     official = users_with_role("official")[0]
     body = {"item_code": "house-initial", "applicant": {"name": "a", "id_number": "b"}}
     api.call("POST", "/cases", official, 403, json=body)
+
+
+def test_deactivated_user_and_changed_password_revoke_tokens(demo_app, api):
+    import sqlalchemy as sa
+
+    from app.db import session
+    from app.org.models import User
+    from app.org.services import hash_password
+
+    official = users_with_role("official")[0]
+    api.call("GET", "/tasks", official)
+    with demo_app.app_context():
+        db = session()
+        db.execute(
+            sa.update(User)
+            .where(User.username == official)
+            .values(password_hash=hash_password("a-new-secret"))
+        )
+        db.commit()
+    body = api.call("GET", "/tasks", official, 401)
+    assert body["message"] == "invalid token"
+    clerk = users_with_role("clerk")[0]
+    api.call("GET", "/tasks", clerk)
+    with demo_app.app_context():
+        db = session()
+        db.execute(sa.update(User).where(User.username == clerk).values(active=False))
+        db.commit()
+    api.call("GET", "/tasks", clerk, 401)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import sqlalchemy as sa
 from flask import current_app
@@ -38,8 +39,32 @@ def issue_token(user: User) -> str:
     return _serializer().dumps({"uid": user.id, "pw": _password_stamp(user)})
 
 
+_RECENT_MAX = 10_000
+
+
 def user_from_token(token: str) -> User:
-    """Return the user a token names, or raise Unauthorized."""
+    """Return the user a token names, or raise Unauthorized.
+
+    A token checked in the last AUTH_CACHE_SECONDS is answered from memory, so a
+    deactivation or password change takes effect within that many seconds.
+    """
+    ttl = current_app.config.get("AUTH_CACHE_SECONDS", 0)
+    recent: dict[str, tuple[float, User]] = current_app.extensions.setdefault("ow_tokens", {})
+    now = time.monotonic()
+    if ttl:
+        hit = recent.get(token)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+    user = _check_token(token)
+    if ttl:
+        if len(recent) >= _RECENT_MAX:
+            recent.clear()
+        session().expunge(user)
+        recent[token] = (now, user)
+    return user
+
+
+def _check_token(token: str) -> User:
     try:
         payload = _serializer().loads(token, max_age=current_app.config["TOKEN_MAX_AGE"])
     except SignatureExpired:

@@ -190,3 +190,15 @@ def test_state_from_another_serializer_version_is_refused(engine):
     state["serializer_version"] = "0.1"
     with pytest.raises(EngineError, match="serializer version"):
         engine.restore(diagram, json.dumps(state))
+
+
+@pytest.mark.parametrize(
+    "name", ["house-cancellation", "house-initial", "planning-permit", "joint-investment"]
+)
+def test_demo_diagrams_pass_lint_without_findings(name):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bpmn" / f"{name}.bpmn"
+    compiled = compile_diagram(path.read_bytes(), path.name)
+    assert compiled.findings == []
+    assert all(t.post and t.stage and t.time_limit for t in compiled.user_tasks())
