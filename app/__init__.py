@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from config import Config
 
@@ -33,11 +34,11 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     app.register_blueprint(api_bp)
     init_cli(app)
 
-    @app.errorhandler(404)
-    def _not_found(exc):
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
         if request.path.startswith("/api/"):
-            return jsonify({"error": "Not Found", "message": "no such endpoint"}), 404
-        return "Not found", 404
+            return jsonify({"error": exc.name, "message": exc.description}), exc.code
+        return exc
 
     @app.errorhandler(500)
     def _server_error(exc):

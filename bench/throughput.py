@@ -131,7 +131,7 @@ def bench_service(url: str, cases: int) -> float:
             while True:
                 with app.app_context():
                     _case, _item, _v, tasks = services.get_case(clerk, case_no)
-                    open_tasks = [t for t in tasks if t.state == "open"]
+                    open_tasks = [t for t, _who in tasks if t.state == "open"]
                 if not open_tasks:
                     break
                 for task in open_tasks:

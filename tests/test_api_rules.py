@@ -121,3 +121,10 @@ def test_deactivated_user_and_changed_password_revoke_tokens(demo_app, api):
         db.execute(sa.update(User).where(User.username == clerk).values(active=False))
         db.commit()
     api.call("GET", "/tasks", clerk, 401)
+
+
+def test_unknown_endpoint_and_wrong_method_answer_json(api):
+    resp = api.client.get("/api/v1/nothing-here")
+    assert resp.status_code == 404 and resp.get_json()["message"]
+    resp = api.client.delete("/api/v1/items")
+    assert resp.status_code == 405 and resp.get_json()["error"] == "Method Not Allowed"

@@ -191,7 +191,10 @@ def tasks():
     if assignee != "me":
         raise InvalidInput("only assignee=me is supported")
     rows = cases.list_open_tasks(g.user)
-    return jsonify({"tasks": [task_json(t, case_no=no, item_name=name) for t, no, name in rows]})
+    me = g.user.username
+    return jsonify(
+        {"tasks": [task_json(t, case_no=no, item_name=name, assignee=me) for t, no, name in rows]}
+    )
 
 
 @bp.post("/tasks/<task_id>/complete")

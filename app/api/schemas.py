@@ -24,7 +24,9 @@ def item_json(item, brief: bool = False, version: int | None = None) -> dict:
     return data
 
 
-def task_json(task, case_no: str | None = None, item_name: str | None = None) -> dict:
+def task_json(
+    task, case_no: str | None = None, item_name: str | None = None, assignee: str | None = None
+) -> dict:
     """Return a task as the API shows it."""
     data = {
         "id": str(task.id),
@@ -34,7 +36,7 @@ def task_json(task, case_no: str | None = None, item_name: str | None = None) ->
         "lane": task.lane,
         "state": task.state,
         "assignee_id": task.assignee_id,
-        "assignee": getattr(task, "assignee", None),
+        "assignee": assignee,
         "assignment_reason": task.assignment_reason,
         "outcomes": task.outcomes.split(","),
         "is_decision": task.is_decision,
@@ -50,8 +52,8 @@ def task_json(task, case_no: str | None = None, item_name: str | None = None) ->
     return data
 
 
-def case_json(case, item, version: int | None, tasks: list) -> dict:
-    """Return a case with its open tasks and its transfer history."""
+def case_json(case, item, version: int | None, tasks: list[tuple]) -> dict:
+    """Return a case with its open tasks and its transfer history; tasks are (task, assignee)."""
     return {
         "case_no": case.case_no,
         "status": case.status,
@@ -66,8 +68,8 @@ def case_json(case, item, version: int | None, tasks: list) -> dict:
         "accepted_at": _time(case.accepted_at),
         "decided_at": _time(case.decided_at),
         "closed_at": _time(case.closed_at),
-        "open_tasks": [task_json(t) for t in tasks if t.state == "open"],
-        "history": [task_json(t) for t in tasks if t.state != "open"],
+        "open_tasks": [task_json(t, assignee=who) for t, who in tasks if t.state == "open"],
+        "history": [task_json(t, assignee=who) for t, who in tasks if t.state != "open"],
     }
 
 

@@ -150,6 +150,8 @@ def receive_case(
     if not applicant.name.strip() or not applicant.id_number.strip():
         raise InvalidInput("applicant name and id_number are required")
     missing = _missing_materials(item, list(materials))
+    if refusal is None:
+        form = check_form(item.entry.get("form", []), form or {}, "application form")
     now = utcnow()
     case = Case(
         case_no=_new_case_no(now),
@@ -187,8 +189,7 @@ def receive_case(
         case.status = "supplement_required"
         events.add("supplement_required", {"missing": missing})
     else:
-        clean_form = check_form(item.entry.get("form", []), case.form, "application form")
-        _accept(db, case, item, clean_form, actor, events)
+        _accept(db, case, item, case.form, actor, events)
     events.write(db)
     case.event_seq, case.last_hash = events.seq, events.last_hash
     case.version += 1
@@ -641,8 +642,10 @@ def can_view_case(actor: User, case: Case) -> bool:
     return case.applicant_user_id is not None and case.applicant_user_id == actor.id
 
 
-def get_case(actor: User, case_no: str) -> tuple[Case, Item, int | None, list[Task]]:
-    """Return a case with its item, diagram version number and open tasks."""
+def get_case(
+    actor: User, case_no: str
+) -> tuple[Case, Item, int | None, list[tuple[Task, str | None]]]:
+    """Return a case with its item, diagram version number and tasks with their assignees."""
     db = session()
     row = db.execute(
         sa.select(Case, Item, DiagramVersion.version)
@@ -658,11 +661,7 @@ def get_case(actor: User, case_no: str) -> tuple[Case, Item, int | None, list[Ta
         .where(Task.case_id == row.Case.id)
         .order_by(Task.created_at, Task.name)
     ).all()
-    tasks = []
-    for task_row in rows:
-        task_row.Task.assignee = task_row.username
-        tasks.append(task_row.Task)
-    return row.Case, row.Item, row.version, tasks
+    return row.Case, row.Item, row.version, [(r.Task, r.username) for r in rows]
 
 
 def list_open_tasks(actor: User) -> list[tuple[Task, str, str]]:
