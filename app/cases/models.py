@@ -31,6 +31,7 @@ class Case(Base):
     __table_args__ = (
         sa.Index("ix_cases_item_status", "item_id", "status"),
         sa.Index("ix_cases_received_at", "received_at"),
+        sa.Index("ix_cases_decided_at", "decided_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +55,8 @@ class Case(Base):
     accepted_at: Mapped[dt.datetime | None]
     decided_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
+    due_at: Mapped[dt.datetime | None]  # promised completion (承诺时限)
+    statutory_due_at: Mapped[dt.datetime | None]  # statutory limit (法定时限)
     state: Mapped[str | None] = deferred(mapped_column(sa.Text))
     serializer_version: Mapped[str | None] = mapped_column(sa.String(32))
     version: Mapped[int] = mapped_column(default=0)
@@ -68,7 +71,21 @@ class Task(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        sa.Index("ix_tasks_assignee_state", "assignee_id", "state"),
+        # the inbox: an official's open tasks, oldest first
+        sa.Index(
+            "ix_tasks_open_by_assignee",
+            "assignee_id",
+            "created_at",
+            postgresql_where=sa.text("state = 'open'"),
+            sqlite_where=sa.text("state = 'open'"),
+        ),
+        # the e-supervision scan: open tasks by due time
+        sa.Index(
+            "ix_tasks_open_due",
+            "due_at",
+            postgresql_where=sa.text("state = 'open'"),
+            sqlite_where=sa.text("state = 'open'"),
+        ),
         sa.Index("ix_tasks_case", "case_id"),
     )
 
@@ -85,6 +102,7 @@ class Task(Base):
     is_decision: Mapped[bool] = mapped_column(default=False)
     outcomes: Mapped[str] = mapped_column(sa.String(64), default="approve")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[dt.datetime | None]  # stage time limit (环节时限)
     completed_at: Mapped[dt.datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     outcome: Mapped[str | None] = mapped_column(sa.String(16))
