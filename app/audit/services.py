@@ -27,7 +27,7 @@ def _canonical(value: Any) -> Any:
 
 
 def event_hash(
-    case_id: int,
+    case_no: str,
     seq: int,
     type_: str,
     actor: str,
@@ -38,7 +38,7 @@ def event_hash(
 ) -> str:
     """Return the sha256 that seals one event and chains it to the previous one."""
     body = {
-        "case_id": case_id,
+        "case_no": case_no,
         "seq": seq,
         "type": type_,
         "actor": actor,
@@ -58,9 +58,14 @@ def jsonable(value: Any) -> Any:
 
 @dataclass
 class EventBatch:
-    """Events of one case collected during one operation, written with one INSERT."""
+    """Events of one case collected during one operation, written with one INSERT.
 
-    case_id: int
+    Hashes chain on the case number, which exists before the case row does, so a new
+    case and its first events are written without a second round trip.
+    """
+
+    case_no: str
+    case_id: int | None
     seq: int
     last_hash: str
     actor_id: int | None
@@ -73,11 +78,10 @@ class EventBatch:
         self.seq += 1
         payload = jsonable(data or {})
         digest = event_hash(
-            self.case_id, self.seq, type_, self.actor, self.at, task_id, payload, self.last_hash
+            self.case_no, self.seq, type_, self.actor, self.at, task_id, payload, self.last_hash
         )
         self.rows.append(
             {
-                "case_id": self.case_id,
                 "seq": self.seq,
                 "type": type_,
                 "actor_id": self.actor_id,
@@ -93,8 +97,11 @@ class EventBatch:
 
     def write(self, db: Session) -> None:
         """Insert the collected events in one statement."""
+        if self.case_id is None:
+            raise ValueError("events need the case row first")
         if self.rows:
-            db.connection().execute(Event.__table__.insert(), self.rows)
+            rows = [{**row, "case_id": self.case_id} for row in self.rows]
+            db.connection().execute(Event.__table__.insert(), rows)
 
 
 @dataclass
@@ -113,7 +120,7 @@ def verify_chain(db: Session, case_id: int) -> ChainReport:
     from ..cases.models import Case
 
     case = db.execute(
-        sa.select(Case.event_seq, Case.last_hash).where(Case.id == case_id)
+        sa.select(Case.case_no, Case.event_seq, Case.last_hash).where(Case.id == case_id)
     ).one_or_none()
     if case is None:
         return ChainReport(case_id, False, 0, None, "case not found")
@@ -128,7 +135,7 @@ def verify_chain(db: Session, case_id: int) -> ChainReport:
         if ev.prev_hash != prev:
             return ChainReport(case_id, False, len(events), ev.seq, "previous-hash link broken")
         digest = event_hash(
-            ev.case_id, ev.seq, ev.type, ev.actor, ev.at, ev.task_id, ev.data, ev.prev_hash
+            case.case_no, ev.seq, ev.type, ev.actor, ev.at, ev.task_id, ev.data, ev.prev_hash
         )
         if digest != ev.hash:
             return ChainReport(

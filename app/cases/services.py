@@ -121,6 +121,7 @@ def _new_query_code() -> str:
 
 def _batch(case: Case, actor: User | None) -> EventBatch:
     return EventBatch(
+        case_no=case.case_no,
         case_id=case.id,
         seq=case.event_seq,
         last_hash=case.last_hash or GENESIS,
@@ -146,7 +147,7 @@ def receive_case(
     """Register an application at the window; accept it, or ask for every missing material."""
     _require_role(actor, "clerk")
     db = session()
-    item = _item_by_code(db, item_code)
+    item, version_id = _item_and_latest_version(db, item_code)
     if not applicant.name.strip() or not applicant.id_number.strip():
         raise InvalidInput("applicant name and id_number are required")
     missing = _missing_materials(item, list(materials))
@@ -170,8 +171,6 @@ def receive_case(
         event_seq=0,
         last_hash=GENESIS,
     )
-    db.add(case)
-    db.flush()
     events = _batch(case, actor)
     events.at = now
     events.add(
@@ -183,17 +182,34 @@ def receive_case(
             "form": case.form,
         },
     )
+    rows: list[dict] = []
+    run = None
     if refusal is not None:
         _refuse(case, events, refusal)
     elif missing:
         case.status = "supplement_required"
         events.add("supplement_required", {"missing": missing})
     else:
-        _accept(db, case, item, case.form, actor, events)
-    events.write(db)
+        rows, run = _accept(db, case, version_id, case.form, actor, events)
     case.event_seq, case.last_hash = events.seq, events.last_hash
-    case.version += 1
+    case.version = 1
+    # Everything is known now: one INSERT for the case, one for its tasks, one for its events.
+    db.add(case)
+    db.flush()
+    _write_new_rows(db, case, rows, events, run)
     return case
+
+
+def _write_new_rows(
+    db: Session, case: Case, rows: list[dict], events: EventBatch, run: WorkflowRun | None
+) -> None:
+    """Insert the task rows and events of a case whose row now exists."""
+    events.case_id = case.id
+    if rows:
+        db.connection().execute(TASKS.insert(), [{**r, "case_id": case.id} for r in rows])
+    events.write(db)
+    if run is not None:
+        _keep_live(case.id, case.version, run)
 
 
 def _refuse(case: Case, events: EventBatch, refusal: dict) -> None:
@@ -207,24 +223,38 @@ def _refuse(case: Case, events: EventBatch, refusal: dict) -> None:
     events.add("case_refused", {"reason": reason, "legal_basis": basis})
 
 
-def _latest_version(db: Session, item: Item) -> DiagramVersion:
-    version = db.scalars(
-        sa.select(DiagramVersion)
-        .where(DiagramVersion.item_id == item.id)
+def _item_and_latest_version(db: Session, code: str) -> tuple[Item, int | None]:
+    """Return an active item and the id of its newest diagram version, in one query."""
+    newest = (
+        sa.select(DiagramVersion.id)
+        .where(DiagramVersion.item_id == Item.id)
         .order_by(DiagramVersion.version.desc())
         .limit(1)
+        .scalar_subquery()
+    )
+    row = db.execute(
+        sa.select(Item, newest.label("version_id")).where(
+            Item.code == code, Item.active.is_(True)
+        )
     ).first()
-    if version is None:
-        raise Conflict(f"item '{item.code}' has no deployed diagram")
-    return version
+    if row is None:
+        raise NotFound(f"no item with code '{code}'")
+    return row.Item, row.version_id
 
 
 def _accept(
-    db: Session, case: Case, item: Item, form: dict, actor: User, events: EventBatch
-) -> None:
-    version = _latest_version(db, item)
+    db: Session,
+    case: Case,
+    version_id: int | None,
+    form: dict,
+    actor: User,
+    events: EventBatch,
+) -> tuple[list[dict], WorkflowRun]:
+    """Start the workflow, complete its acceptance task; return the task rows to insert."""
+    if version_id is None:
+        raise Conflict("this item has no deployed diagram")
     rt = runtime()
-    diagram = rt.diagram(db, version.id)
+    diagram = rt.diagram(db, version_id)
     try:
         run, steps = rt.engine.start(diagram, form)
     except EngineError as exc:
@@ -232,18 +262,16 @@ def _accept(
     case.form = form
     case.status = "accepted"
     case.accepted_at = events.at
-    case.diagram_version_id = version.id
+    case.diagram_version_id = version_id
     case.serializer_version = rt.engine.serializer_version
     events.add(
         "case_accepted",
-        {
-            "diagram_version": version.version,
-            "process": version.process_id,
-            "steps": [s["node"] for s in steps],
-        },
+        {"diagram_version_id": version_id, "process": diagram.process_id,
+         "steps": [s["node"] for s in steps]},
     )
     _gateway_events(steps, events)
-    rows = _new_task_rows(db, case, run.ready_tasks(), events)
+    posts = find_posts(db, {n.post for n in diagram.user_tasks() if n.post})
+    rows = _new_task_rows(posts, run.ready_tasks(), events)
     for row in [r for r in rows if r["stage"] == "acceptance"]:
         row["assignee_id"] = actor.id
         row["assignment_reason"] = "accepted at the window by the receiving clerk"
@@ -264,14 +292,12 @@ def _accept(
             _completion_data(row["spec_id"], "approve", "受理", {}, step),
             row["id"],
         )
-        rows.extend(_plan_step(db, case, step, events))
+        rows.extend(_plan_step(db, case, step, events, posts=posts))
         for other in rows:
             if other["id"] in step.cancelled:
                 other.update(state="cancelled", completed_at=events.at)
-    if rows:
-        db.connection().execute(TASKS.insert(), rows)
     case.state = rt.engine.serialize(run)
-    _keep_live(case.id, case.version + 1, run)  # the caller moves the row version by one
+    return rows, run
 
 
 def _keep_live(case_id: int, version: int, run: WorkflowRun) -> None:
@@ -279,16 +305,14 @@ def _keep_live(case_id: int, version: int, run: WorkflowRun) -> None:
     on_commit(lambda: cache.put(case_id, version, run))
 
 
-def _new_task_rows(
-    db: Session, case: Case, ready: list[ReadyTask], events: EventBatch
-) -> list[dict]:
-    posts = find_posts(db, {t.post for t in ready if t.post})
+def _new_task_rows(posts: dict, ready: list[ReadyTask], events: EventBatch) -> list[dict]:
+    """Build task rows for newly ready tasks, assigned through their posts."""
     rows = []
     for task in ready:
         assignment = assign_to_post(posts.get(task.post or ""), task.post)
         row = {
             "id": task.id,
-            "case_id": case.id,
+            "case_id": events.case_id,
             "spec_id": task.spec_id,
             "name": task.name,
             "stage": task.stage,
@@ -341,14 +365,23 @@ def _gateway_events(steps: list[dict], events: EventBatch) -> None:
 
 
 def _plan_step(
-    db: Session, case: Case, step: StepResult, events: EventBatch, rejection: dict | None = None
+    db: Session,
+    case: Case,
+    step: StepResult,
+    events: EventBatch,
+    rejection: dict | None = None,
+    posts: dict | None = None,
 ) -> list[dict]:
     """Record what the engine did after a completion; return the new task rows to insert.
 
     Only reads happen here, so the caller can write the version-checked case row first.
     """
     _gateway_events(step.engine_steps, events)
-    rows = _new_task_rows(db, case, step.created, events) if step.created else []
+    rows = []
+    if step.created:
+        if posts is None:
+            posts = find_posts(db, {t.post for t in step.created if t.post})
+        rows = _new_task_rows(posts, step.created, events)
     for task_id in step.cancelled:
         events.add("task_cancelled", {}, task_id)
     if step.finished:
@@ -440,12 +473,17 @@ def submit_supplement(
     case.materials, case.missing_materials = given, missing
     events = _batch(case, actor)
     events.add("materials_supplemented", {"materials": sorted(set(materials)), "missing": missing})
+    rows: list[dict] = []
+    run = None
     if missing:
         events.add("supplement_required", {"missing": missing})
     else:
         clean_form = check_form(item.entry.get("form", []), case.form, "application form")
-        _accept(db, case, item, clean_form, actor, events)
-    _finish(case, events)
+        _, version_id = _item_and_latest_version(db, item.code)
+        rows, run = _accept(db, case, version_id, clean_form, actor, events)
+    case.event_seq, case.last_hash = events.seq, events.last_hash
+    case.version += 1
+    _write_new_rows(db, case, rows, events, run)
     return case
 
 
@@ -545,6 +583,7 @@ def complete_task(
     if row is None:
         raise NotFound(f"no task {task_id}")
     task: Task = row.Task
+    db.expunge(task)  # the row is written with one Core UPDATE below, never flushed by the ORM
     if task.assignee_id != actor.id:
         raise Forbidden("this task is not assigned to you")
     if task.state != "open":
@@ -574,6 +613,7 @@ def complete_task(
         state = db.execute(sa.select(Case.state).where(Case.id == case_id)).scalar_one()
         run = rt.engine.restore(diagram, state)
     events = EventBatch(
+        case_no=row.case_no,
         case_id=case_id,
         seq=row.event_seq,
         last_hash=row.last_hash,
