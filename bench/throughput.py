@@ -1,14 +1,17 @@
 """Task completions per second on the joint-approval item: raw engine, service layer, HTTP.
 
-    python -m bench.throughput [--cases N] [--database URL]
+    python -m bench.throughput [--cases N] [--database URL ...] [--clients K] [--workers W]
 
 (a) raw SpiffWorkflow: parse once, run each case, serialize and deserialize the whole
     workflow (spec included, as the library does by default) after every step;
-(b) OneWindow's service layer with its database (SQLite in a temporary folder unless
-    --database is given): receive_case, then complete_task for every user task;
-(c) the same through the HTTP API, served by gunicorn in a child process.
-All three run the same diagram and the same decisions, in one run, and the ratios b/a
-and c/a are printed.
+(b) OneWindow's service layer with its database: receive_case, then complete_task for
+    every task the previous step opened (no re-reading between steps), one thread;
+(c) the same through the HTTP API: gunicorn with W workers on loopback, K client threads
+    each running its own cases over keep-alive connections.
+All three run the same diagram with the same decisions in one run; b/a and c/a are the
+ratios. Without --database it runs on a new SQLite file and, if PostgreSQL answers at
+OW_BENCH_PG (default postgresql+psycopg://postgres@127.0.0.1:5432/test), on a new
+PostgreSQL database that it drops afterwards.
 """
 
 from __future__ import annotations
@@ -18,15 +21,20 @@ import http.client
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import sqlalchemy as sa  # noqa: E402
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.camunda.parser import CamundaParser  # noqa: E402
@@ -37,9 +45,34 @@ ITEM = "joint-investment"
 DIAGRAM = ROOT / "bpmn" / f"{ITEM}.bpmn"
 PROCESS = "Process_joint_investment"
 TASKS_PER_CASE = 6  # acceptance, four parallel reviews, the joint decision
+PG_ADMIN = os.environ.get("OW_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def _form() -> dict:
+@dataclass
+class Run:
+    """Figures of one way of running the cases."""
+
+    name: str
+    tasks: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    statements: dict[str, float] = field(default_factory=dict)
+    rss_mb: float | None = None
+
+    @property
+    def rate(self) -> float:
+        """Return completed user tasks per second."""
+        return self.tasks / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float | None:
+        """Return the p-th percentile latency in ms, if latencies were taken."""
+        if not self.latencies_ms:
+            return None
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def _payload() -> dict:
     import tomllib
 
     entry = tomllib.loads((ROOT / "bpmn" / f"{ITEM}.toml").read_text("utf-8"))
@@ -52,15 +85,15 @@ def _form() -> dict:
     return {"form": form, "materials": materials}
 
 
-def bench_raw(cases: int) -> float:
-    """Return tasks/s of the bare engine, serializing and deserializing after every step."""
+def bench_raw(cases: int) -> Run:
+    """Run the bare engine, serializing and deserializing after every step."""
     parser = CamundaParser()
     parser.add_bpmn_file(str(DIAGRAM))
     spec = parser.get_spec(PROCESS)
     subs = parser.get_subprocess_specs(PROCESS)
     serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
-    form = _form()["form"]
-    done = 0
+    form = _payload()["form"]
+    run = Run("(a) raw SpiffWorkflow, serialize+deserialize every step")
     started = time.perf_counter()
     for _ in range(cases):
         workflow = BpmnWorkflow(spec, subs)
@@ -74,20 +107,21 @@ def bench_raw(cases: int) -> float:
             if not ready:
                 break
             task = ready[0]
-            task.data.update({"outcome": "approve", "comment": "同意", **form})
+            task.data.update({"outcome": "approve", "comment": "同意"})
             var = task.task_spec.extensions.get("outcomeVar")
             if var:
                 task.data[var] = "approve"
             task.run()
             workflow.do_engine_steps()
             state = serializer.serialize_json(workflow)
-            done += 1
-    elapsed = time.perf_counter() - started
-    assert done == cases * TASKS_PER_CASE, done
-    return done / elapsed
+            run.tasks += 1
+    run.seconds = time.perf_counter() - started
+    assert run.tasks == cases * TASKS_PER_CASE, run.tasks
+    return run
 
 
-def _prepare_database(url: str) -> None:
+def prepare_database(url: str) -> None:
+    """Migrate an empty database and load the demo centre into it."""
     from app import create_app
     from app.cli import upgrade_database
     from app.demo import load_demo
@@ -100,10 +134,8 @@ def _prepare_database(url: str) -> None:
     app.extensions["ow_engine"].dispose()
 
 
-def bench_service(url: str, cases: int) -> float:
-    """Return tasks/s through the service functions, with the database."""
-    import sqlalchemy as sa
-
+def bench_service(url: str, cases: int) -> Run:
+    """Run the cases through the service functions, counting statements per operation."""
     from app import create_app
     from app.cases import services
     from app.db import session
@@ -111,42 +143,63 @@ def bench_service(url: str, cases: int) -> float:
     from config import Config
 
     app = create_app(Config, DATABASE_URL=url)
-    payload = _form()
-    done = 0
+    payload = _payload()
+    counts = {"statements": 0, "commits": 0}
+
+    def on_statement(*_args) -> None:
+        counts["statements"] += 1
+
+    def on_commit(_conn) -> None:
+        counts["commits"] += 1
+
+    engine = app.extensions["ow_engine"]
+    run = Run("(b) service layer + database, 1 thread")
     with app.app_context():
         users = {u.id: u for u in session().scalars(sa.select(User))}
-        clerk = next(u for u in users.values() if u.has_role("clerk"))
-        started = time.perf_counter()
-        for _ in range(cases):
+    clerk = next(u for u in users.values() if u.has_role("clerk"))
+    applicant = services.Applicant("李华", "330102199001011234", "13800001111")
+    sa.event.listen(engine, "before_cursor_execute", on_statement)
+    sa.event.listen(engine, "commit", on_commit)
+    per_op: dict[str, list[int]] = {"create": [], "complete": []}
+    started = time.perf_counter()
+    for _ in range(cases):
+        counts["statements"] = 0
+        with app.app_context():
+            received = services.receive_case(
+                clerk, ITEM, applicant, payload["materials"], payload["form"]
+            )
+        per_op["create"].append(counts["statements"])
+        run.tasks += 1  # the acceptance task
+        waiting = list(received.opened)
+        while waiting:
+            task = waiting.pop(0)
+            counts["statements"] = 0
             with app.app_context():
-                case = services.receive_case(
-                    clerk,
-                    ITEM,
-                    services.Applicant("李华", "330102199001011234", "13800001111"),
-                    payload["materials"],
-                    payload["form"],
+                done = services.complete_task(
+                    users[task["assignee_id"]], task["id"], "approve", "同意"
                 )
-                done += 1  # the acceptance task
-                case_no = case.case_no
-            while True:
-                with app.app_context():
-                    _case, _item, _v, tasks = services.get_case(clerk, case_no)
-                    open_tasks = [t for t, _who in tasks if t.state == "open"]
-                if not open_tasks:
-                    break
-                for task in open_tasks:
-                    with app.app_context():
-                        services.complete_task(users[task.assignee_id], task.id, "approve", "同意")
-                    done += 1
-        elapsed = time.perf_counter() - started
-    app.extensions["ow_engine"].dispose()
-    assert done == cases * TASKS_PER_CASE, done
-    return done / elapsed
+            per_op["complete"].append(counts["statements"])
+            waiting.extend(done.opened)
+            run.tasks += 1
+    run.seconds = time.perf_counter() - started
+    sa.event.remove(engine, "before_cursor_execute", on_statement)
+    sa.event.remove(engine, "commit", on_commit)
+    engine.dispose()
+    run.statements = {
+        "create": statistics.mean(per_op["create"]),
+        "complete": statistics.mean(per_op["complete"]),
+        "complete max": max(per_op["complete"]),
+        "commits/op": counts["commits"] / (len(per_op["create"]) + len(per_op["complete"])),
+    }
+    assert run.tasks == cases * TASKS_PER_CASE, run.tasks
+    return run
 
 
 class _Http:
+    """One keep-alive connection speaking JSON."""
+
     def __init__(self, port: int) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     def call(self, method: str, path: str, token: str | None = None, body: dict | None = None):
         headers = {"Content-Type": "application/json"}
@@ -167,101 +220,175 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def bench_http(url: str, cases: int) -> float:
-    """Return tasks/s through the HTTP API served by gunicorn (one worker)."""
+def _rss_mb(pid: int) -> float:
+    """Return the resident memory of a process and its children, in MB."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for each in pids:
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def _tokens(url: str, client: _Http) -> tuple[dict[int, str], str]:
     import tomllib
 
+    centre = tomllib.loads((ROOT / "bpmn" / "centre.toml").read_text("utf-8"))
+    password = centre["centre"]["demo_password"]
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        ids = dict(conn.execute(sa.text("SELECT username, id FROM users")).all())
+    engine.dispose()
+    tokens = {}
+    for user in centre["users"]:
+        body = {"username": user["username"], "password": password}
+        tokens[ids[user["username"]]] = client.call("POST", "/auth/token", body=body)["token"]
+    clerk = next(u["username"] for u in centre["users"] if "clerk" in u["roles"])
+    return tokens, tokens[ids[clerk]]
+
+
+def bench_http(url: str, cases: int, clients: int, workers: int) -> Run:
+    """Run the cases through the HTTP API from several client threads."""
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=url)
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "1",
-            "--threads",
-            "4",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    run = Run(f"(c) HTTP API, gunicorn {workers} workers, {clients} client threads")
     try:
-        for _ in range(100):
+        for _ in range(200):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
                 time.sleep(0.1)
-        client = _Http(port)
-        centre = tomllib.loads((ROOT / "bpmn" / "centre.toml").read_text("utf-8"))
-        password = centre["centre"]["demo_password"]
-        tokens = {
-            u["username"]: client.call(
-                "POST", "/auth/token", body={"username": u["username"], "password": password}
-            )["token"]
-            for u in centre["users"]
-        }
-        clerk = next(u["username"] for u in centre["users"] if "clerk" in u["roles"])
-        payload = _form()
-        body = {
-            "item_code": ITEM,
-            "applicant": {"name": "李华", "id_number": "330102199001011234"},
-            **payload,
-        }
-        done = 0
-        started = time.perf_counter()
-        for _ in range(cases):
-            case_no = client.call("POST", "/cases", tokens[clerk], body)["case_no"]
-            done += 1
-            while True:
-                open_tasks = client.call("GET", f"/cases/{case_no}", tokens[clerk])["open_tasks"]
-                if not open_tasks:
-                    break
-                for task in open_tasks:
-                    client.call(
-                        "POST",
-                        f"/tasks/{task['id']}/complete",
-                        tokens[task["assignee"]],
-                        {"outcome": "approve", "comment": "同意"},
-                    )
+        tokens, clerk_token = _tokens(url, _Http(port))
+        body = {"item_code": ITEM, "applicant": {"name": "李华", "id_number": "330102199001011234"},
+                **_payload()}  # fmt: skip
+        lock = threading.Lock()
+        errors: list[str] = []
+
+        def client_loop(count: int) -> None:
+            client = _Http(port)
+            latencies, done = [], 0
+            try:
+                for _ in range(count):
+                    created = client.call("POST", "/cases", clerk_token, body)
                     done += 1
-        elapsed = time.perf_counter() - started
+                    waiting = list(created["open_tasks"])
+                    while waiting:
+                        task = waiting.pop(0)
+                        t0 = time.perf_counter()
+                        result = client.call(
+                            "POST", f"/tasks/{task['id']}/complete",
+                            tokens[task["assignee_id"]], {"outcome": "approve", "comment": "同意"},
+                        )  # fmt: skip
+                        latencies.append((time.perf_counter() - t0) * 1000)
+                        waiting.extend(result["next_tasks"])
+                        done += 1
+            except Exception as exc:  # report, don't hang the other threads
+                errors.append(repr(exc))
+            with lock:
+                run.tasks += done
+                run.latencies_ms.extend(latencies)
+
+        shares = [cases // clients + (1 if i < cases % clients else 0) for i in range(clients)]
+        threads = [threading.Thread(target=client_loop, args=(n,)) for n in shares]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        run.seconds = time.perf_counter() - started
+        run.rss_mb = _rss_mb(server.pid)
+        if errors:
+            raise RuntimeError(f"{len(errors)} client errors, first: {errors[0]}")
     finally:
         server.terminate()
-        server.wait(timeout=10)
-    assert done == cases * TASKS_PER_CASE, done
-    return done / elapsed
+        server.wait(timeout=20)
+    assert run.tasks == cases * TASKS_PER_CASE, run.tasks
+    return run
+
+
+def _new_pg_database() -> str | None:
+    """Create a fresh PostgreSQL database for the run; None if PostgreSQL is not there."""
+    name = f"ow_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError:
+        return None
+    finally:
+        admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def run_all(url: str, cases: int, clients: int, workers: int) -> list[Run]:
+    """Run (a), (b) and (c) on one database and return their figures."""
+    prepare_database(url)
+    bench_raw(max(5, cases // 10))  # warm up imports and caches
+    return [
+        bench_raw(cases),
+        bench_service(url, cases),
+        bench_http(url, cases, clients, workers),
+    ]
+
+
+def print_table(title: str, runs: list[Run]) -> None:
+    """Print the figures of one database as a table."""
+    raw = runs[0].rate
+    print(f"\n{title}")
+    print(f"{'run':62} {'tasks/s':>8} {'ratio':>6} {'p50 ms':>7} {'p95 ms':>7} {'RSS MB':>7}")
+    for run in runs:
+        cells = [run.percentile(50), run.percentile(95), run.rss_mb]
+        extra = " ".join(f"{c:7.1f}" if c is not None else f"{'':>7}" for c in cells)
+        print(f"{run.name:62} {run.rate:8.1f} {run.rate / raw:6.2f} {extra}")
+    for run in runs:
+        if run.statements:
+            figures = ", ".join(f"{k} {v:.2f}" for k, v in run.statements.items())
+            print(f"SQL statements per operation (service layer): {figures}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", type=int, default=200)
-    parser.add_argument("--database", help="database URL (default: a new SQLite file)")
+    parser.add_argument("--cases", type=int, default=300)
+    parser.add_argument("--database", action="append", help="database URL (repeatable)")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    print(f"joint-approval item, {args.cases} cases x {TASKS_PER_CASE} user tasks; "
+          f"{os.cpu_count()} cores")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database or f"sqlite:///{tmp}/bench.sqlite3"
-        _prepare_database(url)
-        bench_raw(max(5, args.cases // 10))  # warm up imports and caches
-        raw = bench_raw(args.cases)
-        service = bench_service(url, args.cases)
-        http_rate = bench_http(url, args.cases)
-    db_kind = url.split(":", 1)[0]
-    print(f"joint-approval item, {args.cases} cases x {TASKS_PER_CASE} user tasks, {db_kind}")
-    print(f"(a) raw SpiffWorkflow, serialize+deserialize every step: {raw:8.1f} tasks/s")
-    print(
-        f"(b) service layer + database:                            {service:8.1f} tasks/s"
-        f"   b/a = {service / raw:.2f}"
-    )
-    print(
-        f"(c) HTTP API (gunicorn, 1 worker):                        {http_rate:8.1f} tasks/s"
-        f"   c/a = {http_rate / raw:.2f}"
-    )
+        targets = args.database or [f"sqlite:///{tmp}/bench.sqlite3"]
+        made = None
+        if not args.database:
+            made = _new_pg_database()
+            if made:
+                targets.append(made)
+            else:
+                print(f"(PostgreSQL not reachable at {PG_ADMIN}: SQLite only)")
+        try:
+            for url in targets:
+                runs = run_all(url, args.cases, args.clients, args.workers)
+                print_table(url.split(":", 1)[0].split("+")[0], runs)
+        finally:
+            if made:
+                _drop_pg_database(made)
 
 
 if __name__ == "__main__":

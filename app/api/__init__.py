@@ -14,7 +14,7 @@ from ..cases import services as cases
 from ..catalogue import services as catalogue
 from ..errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from .openapi import openapi_document
-from .schemas import case_json, event_json, item_json, task_json
+from .schemas import case_json, event_json, item_json, opened_json, task_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger("onewindow.api")
@@ -110,7 +110,7 @@ def create_case():
     refusal = body.get("refusal")
     if refusal is not None and not isinstance(refusal, dict):
         raise InvalidInput("'refusal' must be an object with reason and legal_basis")
-    case = cases.receive_case(
+    received = cases.receive_case(
         g.user,
         _text(body, "item_code", True),
         cases.Applicant(
@@ -122,7 +122,13 @@ def create_case():
         form,
         refusal,
     )
-    payload = {"case_no": case.case_no, "query_code": case.query_code, "status": case.status}
+    case = received.subject
+    payload = {
+        "case_no": case.case_no,
+        "query_code": case.query_code,
+        "status": case.status,
+        "open_tasks": [opened_json(t) for t in received.opened],
+    }
     if case.status == "supplement_required":
         payload["missing"] = case.missing_materials
     return jsonify(payload), 201
@@ -208,10 +214,12 @@ def complete(task_id: str):
     data = body.get("data", {})
     if not isinstance(data, dict):
         raise InvalidInput("'data' must be an object")
-    task = cases.complete_task(
+    done = cases.complete_task(
         g.user, parsed, _text(body, "outcome", True), _text(body, "comment"), data
     )
-    return jsonify(task_json(task))
+    payload = task_json(done.subject, assignee=g.user.username)
+    payload["next_tasks"] = [opened_json(t) for t in done.opened]
+    return jsonify(payload)
 
 
 @bp.get("/openapi.json")

@@ -85,3 +85,15 @@ def event_json(event) -> dict:
         "prev_hash": event.prev_hash,
         "hash": event.hash,
     }
+
+
+def opened_json(row: dict) -> dict:
+    """Return a task an operation just opened (who it went to and why)."""
+    return {
+        "id": str(row["id"]),
+        "spec_id": row["spec_id"],
+        "name": row["name"],
+        "stage": row["stage"],
+        "assignee_id": row["assignee_id"],
+        "assignment_reason": row["assignment_reason"],
+    }

@@ -30,6 +30,19 @@ QUERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What an operation left behind: the case or task, and the tasks it opened."""
+
+    subject: Any
+    opened: list[dict]
+
+
+def _opened(rows: list[dict]) -> list[dict]:
+    keys = ("id", "spec_id", "name", "stage", "post_id", "assignee_id", "assignment_reason")
+    return [{k: r[k] for k in keys} for r in rows if r["state"] == "open"]
+
+
+@dataclass(frozen=True)
 class Applicant:
     """Who applies: a citizen or a company."""
 
@@ -143,7 +156,7 @@ def receive_case(
     materials: list[str],
     form: dict,
     refusal: dict | None = None,
-) -> Case:
+) -> Outcome:
     """Register an application at the window; accept it, or ask for every missing material."""
     _require_role(actor, "clerk")
     db = session()
@@ -197,7 +210,7 @@ def receive_case(
     db.add(case)
     db.flush()
     _write_new_rows(db, case, rows, events, run)
-    return case
+    return Outcome(case, _opened(rows))
 
 
 def _write_new_rows(
@@ -233,9 +246,7 @@ def _item_and_latest_version(db: Session, code: str) -> tuple[Item, int | None]:
         .scalar_subquery()
     )
     row = db.execute(
-        sa.select(Item, newest.label("version_id")).where(
-            Item.code == code, Item.active.is_(True)
-        )
+        sa.select(Item, newest.label("version_id")).where(Item.code == code, Item.active.is_(True))
     ).first()
     if row is None:
         raise NotFound(f"no item with code '{code}'")
@@ -266,8 +277,11 @@ def _accept(
     case.serializer_version = rt.engine.serializer_version
     events.add(
         "case_accepted",
-        {"diagram_version_id": version_id, "process": diagram.process_id,
-         "steps": [s["node"] for s in steps]},
+        {
+            "diagram_version_id": version_id,
+            "process": diagram.process_id,
+            "steps": [s["node"] for s in steps],
+        },
     )
     _gateway_events(steps, events)
     posts = find_posts(db, {n.post for n in diagram.user_tasks() if n.post})
@@ -562,7 +576,7 @@ def _check_decision_input(outcome: str, comment: str, data: dict) -> None:
 @transactional
 def complete_task(
     actor: User, task_id: uuid.UUID, outcome: str, comment: str = "", data: dict | None = None
-) -> Task:
+) -> Outcome:
     """Complete an official's task with an outcome; the case moves on in the same commit."""
     db = session()
     data = dict(data or {})
@@ -669,7 +683,7 @@ def complete_task(
     task.state = "completed"
     task.outcome, task.comment, task.data = outcome, comment or None, clean
     task.completed_at, task.completed_by_id = events.at, actor.id
-    return task
+    return Outcome(task, _opened(new_rows))
 
 
 # --- reading ----------------------------------------------------------------------------------
