@@ -101,13 +101,6 @@ def check_form(fields: list[dict], form: dict, where: str) -> dict:
     return clean
 
 
-def _item_by_code(db: Session, code: str) -> Item:
-    item = db.scalars(sa.select(Item).where(Item.code == code, Item.active.is_(True))).first()
-    if item is None:
-        raise NotFound(f"no item with code '{code}'")
-    return item
-
-
 def _missing_materials(item: Item, materials: list[str]) -> list[dict]:
     listed = {m["code"]: m for m in item.entry.get("materials", [])}
     unknown = [code for code in materials if code not in listed]
