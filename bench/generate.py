@@ -287,11 +287,11 @@ class Org:
 
     items: list[ItemPlan]
     usernames: dict[int | None, str]
-    user_rows: list[tuple]
-    dept_rows: list[tuple]
-    post_rows: list[tuple]
-    item_rows: list[tuple]
-    version_rows: list[tuple]
+    user_rows: list[dict]
+    dept_rows: list[dict]
+    post_rows: list[dict]
+    item_rows: list[dict]
+    version_rows: list[dict]
 
 
 def _person(rnd: random.Random) -> str:
@@ -378,11 +378,11 @@ class OrgBuilder:
         self.created = dt.datetime.combine(REFERENCE_NOW.date() - dt.timedelta(days=400), dt.time())
         self.ids = {t: IdSource(conn, t) for t in ("departments", "users", "posts", "items")}
         self.version_ids = IdSource(conn, "diagram_versions")
-        self.dept_rows: list[tuple] = []
-        self.user_rows: list[tuple] = []
-        self.post_rows: list[tuple] = []
-        self.item_rows: list[tuple] = []
-        self.version_rows: list[tuple] = []
+        self.dept_rows: list[dict] = []
+        self.user_rows: list[dict] = []
+        self.post_rows: list[dict] = []
+        self.item_rows: list[dict] = []
+        self.version_rows: list[dict] = []
         self.usernames: dict[int | None, str] = {None: "system"}
         self.pools: dict[tuple[int, str], list[int]] = defaultdict(list)
         self.heads: dict[int, int] = {}
@@ -392,7 +392,9 @@ class OrgBuilder:
     def department(self, code: str, name: str, kind: str, parent: int | None) -> int:
         """Add a department and return its id."""
         dept_id = self.ids["departments"].next()
-        self.dept_rows.append((dept_id, code, name, kind, parent))
+        self.dept_rows.append(
+            {"id": dept_id, "code": code, "name": name, "kind": kind, "parent_id": parent}
+        )
         self.dept_codes[dept_id] = code
         return dept_id
 
@@ -403,18 +405,17 @@ class OrgBuilder:
         username = f"{GEN}{county:02d}_{role}_{self.user_count[county]:04d}"
         self.usernames[user_id] = username
         self.user_rows.append(
-            (
-                user_id,
-                username,
-                _person(self.rnd),
-                self.password_hash,
-                role,
-                _phone(self.rnd),
-                None,
-                dept,
-                True,
-                self.created,
-            )
+            {
+                "id": user_id,
+                "username": username,
+                "name": _person(self.rnd),
+                "password_hash": self.password_hash,
+                "roles": role,
+                "phone": _phone(self.rnd),
+                "department_id": dept,
+                "active": True,
+                "created_at": self.created,
+            }
         )
         return user_id
 
@@ -480,51 +481,50 @@ class OrgBuilder:
         )
         entry.pop("promised_rules", None)
         self.item_rows.append(
-            (
-                item_id,
-                code,
-                full_name,
-                template.kind,
-                dept,
-                template.process_id,
-                statutory,
-                promised,
-                json.dumps(entry),
-                True,
-            )
+            {
+                "id": item_id,
+                "code": code,
+                "name": full_name,
+                "kind": template.kind,
+                "department_id": dept,
+                "process_id": template.process_id,
+                "statutory_days": statutory,
+                "promised_days": promised,
+                "entry": json.dumps(entry),
+                "active": True,
+            }
         )
         version = template.version
         self.version_rows.append(
-            (
-                version_id,
-                item_id,
-                1,
-                version["process_id"],
-                version["filename"],
-                version["content"],
-                version["hash"],
-                f"bench: copy of {template.code}",
-                None,
-                self.created,
-            )
+            {
+                "id": version_id,
+                "item_id": item_id,
+                "version": 1,
+                "process_id": version["process_id"],
+                "filename": version["filename"],
+                "content": version["content"],
+                "content_hash": version["hash"],
+                "comment": f"bench: copy of {template.code}",
+                "deployed_at": self.created,
+            }
         )
         depts = {
             spec: county["bureaus"][JOINT_BUREAUS[spec]] if spec in JOINT_BUREAUS else dept
             for spec in template.stages
         }
         return ItemPlan(
-            item_id,
-            code,
-            full_name,
-            template,
-            dept,
-            version_id,
-            promised,
-            statutory,
-            0.0,
-            template.kind in ("joint",) or "规划" in name or "工程" in name,
-            county["window"],
-            depts,
+            id=item_id,
+            code=code,
+            name=full_name,
+            template=template,
+            department_id=dept,
+            version_id=version_id,
+            promised=promised,
+            statutory=statutory,
+            share=0.0,
+            company=template.kind == "joint" or "规划" in name or "工程" in name,
+            window_dept=county["window"],
+            stage_depts=depts,
         )
 
     def posts(self, plans: list[ItemPlan], n_cases: int, work_days: int) -> None:
@@ -554,7 +554,14 @@ class OrgBuilder:
                     )
                     posts.append(post)
                     made.append((post, (dept, role), county))
-                    self.post_rows.append([post.id, post.code, f"{plan.name}·{names}岗{n}", dept])
+                    self.post_rows.append(
+                        {
+                            "id": post.id,
+                            "code": post.code,
+                            "name": f"{plan.name}·{names}岗{n}",
+                            "department_id": dept,
+                        }
+                    )
                 plan.posts[key] = posts
             plan.clerks = [p.a for p in plan.posts["window"]]
         for post, pool, county in made:
@@ -562,7 +569,7 @@ class OrgBuilder:
                 self.pools[pool].append(self.user(county, pool[0], pool[1]))
             post.b = self.rnd.choice([u for u in self.pools[pool] if u != post.a])
         for row, (post, _pool, _county) in zip(self.post_rows, made, strict=True):
-            row.extend((post.a, post.b, post.leader))
+            row.update(a_user_id=post.a, b_user_id=post.b, leader_user_id=post.leader)
 
     def _head(self, county: int, dept: int) -> int:
         if dept not in self.heads:
@@ -582,7 +589,7 @@ class OrgBuilder:
             self.usernames,
             self.user_rows,
             self.dept_rows,
-            [tuple(r) for r in self.post_rows],
+            self.post_rows,
             self.item_rows,
             self.version_rows,
         )
@@ -599,18 +606,18 @@ def demo_items(conn: psycopg.Connection, templates: dict[str, Template]) -> list
     plans = []
     for template in templates.values():
         plan = ItemPlan(
-            template.item_id,
-            template.code,
-            template.code,
-            template,
-            template.department_id,
-            template.version["id"],
-            template.promised,
-            template.statutory,
-            DEMO_ITEM_SHARE,
-            template.kind == "joint",
-            template.department_id,
-            {s: template.department_id for s in template.stages},
+            id=template.item_id,
+            code=template.code,
+            name=template.code,
+            template=template,
+            department_id=template.department_id,
+            version_id=template.version["id"],
+            promised=template.promised,
+            statutory=template.statutory,
+            share=DEMO_ITEM_SHARE,
+            company=template.kind == "joint",
+            window_dept=template.department_id,
+            stage_depts={s: template.department_id for s in template.stages},
         )
         for stage in template.stages.values():
             plan.posts.setdefault(stage.key, [posts[stage.post]])
@@ -641,69 +648,21 @@ def build_org(conn: psycopg.Connection, rnd: random.Random, n_cases: int, pw_has
 def write_org(conn: psycopg.Connection, org: Org) -> None:
     """Insert the generated departments, users, items, diagram versions and posts."""
     tables = (
-        ("departments", ("id", "code", "name", "kind", "parent_id"), org.dept_rows),
-        (
-            "users",
-            (
-                "id",
-                "username",
-                "name",
-                "password_hash",
-                "roles",
-                "phone",
-                "id_number",
-                "department_id",
-                "active",
-                "created_at",
-            ),
-            org.user_rows,
-        ),
-        (
-            "items",
-            (
-                "id",
-                "code",
-                "name",
-                "kind",
-                "department_id",
-                "process_id",
-                "statutory_days",
-                "promised_days",
-                "entry",
-                "active",
-            ),
-            org.item_rows,
-        ),
-        (
-            "diagram_versions",
-            (
-                "id",
-                "item_id",
-                "version",
-                "process_id",
-                "filename",
-                "content",
-                "content_hash",
-                "comment",
-                "deployed_by_id",
-                "deployed_at",
-            ),
-            org.version_rows,
-        ),
-        (
-            "posts",
-            ("id", "code", "name", "department_id", "a_user_id", "b_user_id", "leader_user_id"),
-            org.post_rows,
-        ),
+        ("departments", org.dept_rows),
+        ("users", org.user_rows),
+        ("items", org.item_rows),
+        ("diagram_versions", org.version_rows),
+        ("posts", org.post_rows),
     )
     with conn.cursor() as cur:
-        for table, columns, rows in tables:
+        for table, rows in tables:
+            columns = list(rows[0])
             query = sql.SQL("COPY {} ({}) FROM STDIN").format(
                 sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
             )
             with cur.copy(query) as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row([row[c] for c in columns])
 
 
 # --- what happens to a case -------------------------------------------------------------------
@@ -1289,11 +1248,15 @@ class Stream:
             self.rows += len(lines)
 
     def close(self, ok: bool) -> None:
-        """End the COPY and commit it, or drop the connection (which rolls it back)."""
+        """End the COPY and commit it, or abort it and roll back."""
         try:
             if ok:
                 self._copy_cm.__exit__(None, None, None)
                 self.conn.commit()
+            else:
+                aborted = RuntimeError("generation failed")
+                self._copy_cm.__exit__(RuntimeError, aborted, None)
+                self.conn.rollback()
         finally:
             self.conn.close()
 
@@ -1395,10 +1358,10 @@ def prepare(url: str, force: bool) -> None:
 
 
 def wipe(conn: psycopg.Connection) -> None:
-    """Remove cases, tasks, events and what an earlier run generated."""
+    """Remove cases, tasks, events (and rows referring to them) and an earlier run's data."""
     like = f"{GEN}-%"
     with conn.transaction():
-        conn.execute("TRUNCATE cases, tasks, events")
+        conn.execute("TRUNCATE cases, tasks, events CASCADE")  # and tables that refer to them
         conn.execute("DELETE FROM posts WHERE code LIKE %s", [like])
         conn.execute(
             "DELETE FROM diagram_versions WHERE item_id IN"

@@ -58,6 +58,7 @@ class Run:
     latencies_ms: list[float] = field(default_factory=list)
     statements: dict[str, float] = field(default_factory=dict)
     rss_mb: float | None = None
+    memory: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -300,13 +301,25 @@ def bench_http(url: str, cases: int, clients: int, workers: int) -> Run:
 
         shares = [cases // clients + (1 if i < cases % clients else 0) for i in range(clients)]
         threads = [threading.Thread(target=client_loop, args=(n,)) for n in shares]
+        samples: list[float] = [_rss_mb(server.pid)]
+        finished = threading.Event()
+
+        def sample_memory() -> None:
+            while not finished.wait(0.5):
+                samples.append(_rss_mb(server.pid))
+
+        sampler = threading.Thread(target=sample_memory)
         started = time.perf_counter()
+        sampler.start()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         run.seconds = time.perf_counter() - started
+        finished.set()
+        sampler.join()
         run.rss_mb = _rss_mb(server.pid)
+        run.memory = {"start": samples[0], "max": max(samples), "end": run.rss_mb}
         if errors:
             raise RuntimeError(f"{len(errors)} client errors, first: {errors[0]}")
     finally:
@@ -359,6 +372,9 @@ def print_table(title: str, runs: list[Run]) -> None:
         extra = " ".join(f"{c:7.1f}" if c is not None else f"{'':>7}" for c in cells)
         print(f"{run.name:62} {run.rate:8.1f} {run.rate / raw:6.2f} {extra}")
     for run in runs:
+        if run.memory:
+            figures = ", ".join(f"{k} {v:.0f} MB" for k, v in run.memory.items())
+            print(f"server resident memory (all workers) during (c): {figures}")
         if run.statements:
             figures = ", ".join(f"{k} {v:.2f}" for k, v in run.statements.items())
             print(f"SQL statements per operation (service layer): {figures}")

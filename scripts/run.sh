@@ -10,4 +10,4 @@ export FLASK_APP=app
 BIND="${OW_BIND:-127.0.0.1:5000}"
 echo "OneWindow is serving on http://$BIND (API: http://$BIND/api/v1/openapi.json)"
 exec .venv/bin/gunicorn --workers "${OW_WORKERS:-1}" --threads "${OW_THREADS:-8}" \
-  --bind "$BIND" "app:create_app()"
+  --bind "$BIND" "app.wsgi:app"

@@ -8,6 +8,7 @@ version the case is pinned to.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -20,6 +21,7 @@ from uuid import UUID
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
@@ -84,6 +86,7 @@ class NodeInfo:
     properties: dict[str, str] = field(default_factory=dict)
     form: tuple[FormField, ...] = ()
     outgoing: tuple[tuple[str, str], ...] = ()  # (flow id, target id)
+    timer: bool = False  # carries a timerEventDefinition
 
     @property
     def post(self) -> str | None:
@@ -143,6 +146,11 @@ class CompiledDiagram:
         """Return the user tasks of the diagram in document order."""
         return [n for n in self.nodes.values() if n.type == "userTask"]
 
+    @property
+    def has_timers(self) -> bool:
+        """Return whether any event of the diagram waits for a timer."""
+        return any(n.timer for n in self.nodes.values())
+
 
 @dataclass(frozen=True)
 class ReadyTask:
@@ -160,11 +168,20 @@ class ReadyTask:
     form: tuple[FormField, ...]
 
 
+@dataclass(frozen=True)
+class WaitingTimer:
+    """A timer event waiting in a workflow, due at a UTC time (naive)."""
+
+    task_id: UUID
+    node_id: str
+    due_at: dt.datetime
+
+
 @dataclass
 class StepResult:
-    """What happened when a user task was completed and the engine ran on."""
+    """What happened when a user task was completed (or timers fired) and the engine ran on."""
 
-    completed: ReadyTask
+    completed: ReadyTask | None
     engine_steps: list[dict] = field(default_factory=list)
     created: list[ReadyTask] = field(default_factory=list)
     cancelled: list[UUID] = field(default_factory=list)
@@ -244,6 +261,7 @@ def extract_nodes(root: etree._Element, process_id: str) -> dict[str, NodeInfo]:
             properties=_properties(element),
             form=_form(element) if kind == "userTask" else (),
             outgoing=tuple(outgoing.get(node_id, ())),
+            timer=element.find(f"{{{BPMN_NS}}}timerEventDefinition") is not None,
         )
     return nodes
 
@@ -473,6 +491,45 @@ class WorkflowRun:
         if isinstance(inner, ExpressionError):
             message = f"expression '{inner.expression}' failed: {inner.message}"
         return EngineError(message, spec_id)
+
+    def waiting_timers(self) -> list[WaitingTimer]:
+        """Return the timer events this workflow waits for, with their due times."""
+        timers = []
+        for wf in (self.workflow, *self.workflow.subprocesses.values()):
+            for task in wf.tasks.values():
+                if task.state != TaskState.WAITING:
+                    continue
+                definition = getattr(task.task_spec, "event_definition", None)
+                if not isinstance(definition, TimerEventDefinition):
+                    continue
+                value = definition.details(task).value
+                if not value:
+                    continue
+                due = dt.datetime.fromisoformat(str(value))
+                if due.tzinfo is not None:
+                    due = due.astimezone(dt.UTC).replace(tzinfo=None)
+                timers.append(WaitingTimer(task.id, task.task_spec.bpmn_id, due))
+        return timers
+
+    def fire_timers(self) -> StepResult:
+        """Fire every timer that is due now and run the engine on."""
+        before = {t.id for t in self._ready_manual()}
+        try:
+            self.workflow.refresh_timers()
+        except SpiffWorkflowException as exc:
+            raise self._engine_error(exc) from None
+        steps = self.run_engine()
+        ready = self._ready_manual()
+        after = {t.id for t in ready}
+        result = StepResult(
+            completed=None,
+            engine_steps=steps,
+            created=[self._view(t) for t in ready if t.id not in before],
+            cancelled=sorted(before - after, key=str),
+            finished=self.workflow.is_completed(),
+        )
+        result.result = self.result() if result.finished else None
+        return result
 
     def complete(self, task_id: UUID | str, outcome: str, data: dict[str, Any]) -> StepResult:
         """Complete a ready user task with an outcome and form data, then run the engine."""

@@ -108,3 +108,26 @@ class Task(Base):
     outcome: Mapped[str | None] = mapped_column(sa.String(16))
     comment: Mapped[str | None] = mapped_column(sa.Text)
     data: Mapped[dict | None] = mapped_column(sa.JSON)
+
+
+class Timer(Base):
+    """A BPMN timer event a case waits for; the scheduler fires it at its due time."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        sa.Index(
+            "ix_timers_waiting_due",
+            "due_at",
+            postgresql_where=sa.text("state = 'waiting'"),
+            sqlite_where=sa.text("state = 'waiting'"),
+        ),
+        sa.Index("ix_timers_case", "case_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)  # the engine's task id
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    node_id: Mapped[str] = mapped_column(sa.String(200))
+    due_at: Mapped[dt.datetime]
+    state: Mapped[str] = mapped_column(sa.String(16), default="waiting")  # waiting|fired|done
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    fired_at: Mapped[dt.datetime | None]

@@ -20,6 +20,7 @@ from ..db import on_commit, session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, StaleCase
 from ..org.models import User
 from ..org.services import assign_to_post, find_posts
+from . import timers
 from .models import OPEN_CASE_STATUSES, Case, Task
 from .runtime import runtime
 
@@ -213,6 +214,8 @@ def _write_new_rows(
     events.case_id = case.id
     if rows:
         db.connection().execute(TASKS.insert(), [{**r, "case_id": case.id} for r in rows])
+    if run is not None and run.diagram.has_timers:
+        timers.write_changes(db, case.id, [], run.waiting_timers(), (), events.at)
     events.write(db)
     if run is not None:
         _keep_live(case.id, case.version, run)
@@ -531,6 +534,7 @@ def withdraw_case(actor: User, case_no: str, reason: str) -> Case:
         )
     for task_id in open_ids:
         events.add("task_cancelled", {"reason": "case withdrawn"}, task_id)
+    timers.close_all(db, case.id)
     events.add("case_withdrawn", {"reason": reason.strip()})
     case.status, case.closed_at = "withdrawn", events.at
     _finish(case, events)
@@ -575,17 +579,7 @@ def complete_task(
     data = dict(data or {})
     comment = (comment or "").strip()
     row = db.execute(
-        sa.select(
-            Task,
-            Case.version,
-            Case.status,
-            Case.case_no,
-            Case.event_seq,
-            Case.last_hash,
-            Case.diagram_version_id,
-        )
-        .join(Case, Case.id == Task.case_id)
-        .where(Task.id == task_id)
+        sa.select(Task, *HEAD_COLUMNS).join(Case, Case.id == Task.case_id).where(Task.id == task_id)
     ).first()
     if row is None:
         raise NotFound(f"no task {task_id}")
@@ -614,35 +608,107 @@ def complete_task(
     extra = {k: data.pop(k) for k in ("legal_basis",) if k in data}
     clean = check_form(form_fields, data, "task form")
     clean.update(extra)
-    case_id, version = task.case_id, row.version
-    run = rt.cache.take(case_id, version)
-    if run is None:
-        state = db.execute(sa.select(Case.state).where(Case.id == case_id)).scalar_one()
-        run = rt.engine.restore(diagram, state)
-    events = EventBatch(
-        case_no=row.case_no,
-        case_id=case_id,
-        seq=row.event_seq,
-        last_hash=row.last_hash,
-        actor_id=actor.id,
-        actor=actor.username,
-    )
+    head = _Head.of(row, task.case_id)
+    run = _live_run(db, diagram, head)
+    timers_before = run.waiting_timers() if diagram.has_timers else []
+    events = _head_batch(head, actor)
     try:
         step = run.complete(task.id, outcome, {**clean, "comment": comment})
     except EngineError as exc:
         raise Conflict(f"the workflow could not continue: {exc.message}") from None
-    completed = {
+    events.add(
+        "task_completed", _completion_data(task.spec_id, outcome, comment, clean, step), task.id
+    )
+    rejection = {"comment": comment, **clean} if outcome == "reject" else None
+    completion = {
+        "state": "completed",
+        "completed_at": events.at,
+        "completed_by_id": actor.id,
         "outcome": outcome,
         "comment": comment or None,
         "data": clean,
     }
-    events.add(
-        "task_completed", _completion_data(task.spec_id, outcome, comment, clean, step), task.id
+    new_rows = _commit_step(
+        db, head, run, step, events, timers_before, rejection=rejection,
+        completed_task=(task.id, completion),
+    )  # fmt: skip
+    for key, value in completion.items():
+        setattr(task, key, value)
+    return Outcome(task, _opened(new_rows))
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The case row as a step sees it: identity, version and the head of its chain."""
+
+    id: int
+    case_no: str
+    status: str
+    version: int
+    event_seq: int
+    last_hash: str
+    diagram_version_id: int
+
+    @classmethod
+    def of(cls, row: Any, case_id: int) -> _Head:
+        """Build from a row carrying the case columns."""
+        return cls(
+            case_id,
+            row.case_no,
+            row.status,
+            row.version,
+            row.event_seq,
+            row.last_hash,
+            row.diagram_version_id,
+        )
+
+
+HEAD_COLUMNS = (
+    Case.case_no,
+    Case.status,
+    Case.version,
+    Case.event_seq,
+    Case.last_hash,
+    Case.diagram_version_id,
+)
+
+
+def _head_batch(head: _Head, actor: User | None) -> EventBatch:
+    return EventBatch(
+        case_no=head.case_no,
+        case_id=head.id,
+        seq=head.event_seq,
+        last_hash=head.last_hash,
+        actor_id=actor.id if actor else None,
+        actor=actor.username if actor else "system",
     )
-    holder = Case(id=case_id, case_no=row.case_no, status=row.status)
-    rejection = {"comment": comment, **clean} if outcome == "reject" else None
+
+
+def _live_run(db: Session, diagram, head: _Head) -> WorkflowRun:
+    """Take the live workflow of this row version, or restore it from the stored state."""
+    rt = runtime()
+    run = rt.cache.take(head.id, head.version)
+    if run is None:
+        state = db.execute(sa.select(Case.state).where(Case.id == head.id)).scalar_one()
+        run = rt.engine.restore(diagram, state)
+    return run
+
+
+def _commit_step(
+    db: Session,
+    head: _Head,
+    run: WorkflowRun,
+    step: StepResult,
+    events: EventBatch,
+    timers_before: list,
+    rejection: dict | None = None,
+    completed_task: tuple[uuid.UUID, dict] | None = None,
+    fired: tuple[uuid.UUID, ...] = (),
+) -> list[dict]:
+    """Write one engine step: case row (version-checked, first), tasks, timers, events."""
+    holder = Case(id=head.id, case_no=head.case_no, status=head.status)
     new_rows = _plan_step(db, holder, step, events, rejection)
-    values: dict[str, Any] = {"status": "in_progress" if row.status == "accepted" else row.status}
+    values: dict[str, Any] = {"status": "in_progress" if head.status == "accepted" else head.status}
     if step.finished:
         values.update(
             status=holder.status,
@@ -655,28 +721,67 @@ def complete_task(
     _save_case_row(
         db,
         holder,
-        version,
+        head.version,
         {
-            "state": rt.engine.serialize(run),
+            "state": runtime().engine.serialize(run),
             "event_seq": events.seq,
             "last_hash": events.last_hash,
             **values,
         },
     )
-    updated = db.connection().execute(
-        TASKS.update()
-        .where(TASKS.c.id == task.id, TASKS.c.state == "open")
-        .values(state="completed", completed_at=events.at, completed_by_id=actor.id, **completed)
-    )
-    if updated.rowcount != 1:
-        raise StaleCase(f"task {task_id} changed meanwhile")
+    if completed_task is not None:
+        task_id, completion = completed_task
+        updated = db.connection().execute(
+            TASKS.update()
+            .where(TASKS.c.id == task_id, TASKS.c.state == "open")
+            .values(**completion)
+        )
+        if updated.rowcount != 1:
+            raise StaleCase(f"task {task_id} changed meanwhile")
     _write_step(db, new_rows, step, events.at)
+    if run.diagram.has_timers:
+        timers.write_changes(db, head.id, timers_before, run.waiting_timers(), fired, events.at)
     events.write(db)
-    _keep_live(case_id, version + 1, run)
-    task.state = "completed"
-    task.outcome, task.comment, task.data = outcome, comment or None, clean
-    task.completed_at, task.completed_by_id = events.at, actor.id
-    return Outcome(task, _opened(new_rows))
+    _keep_live(head.id, head.version + 1, run)
+    return new_rows
+
+
+@transactional
+def fire_timer(timer_id: uuid.UUID) -> bool:
+    """Fire one due timer of a case if it is still waiting; return whether it fired."""
+    from .models import Timer
+
+    db = session()
+    query = (
+        sa.select(Timer.case_id, *HEAD_COLUMNS)
+        .join(Case, Case.id == Timer.case_id)
+        .where(Timer.id == timer_id, Timer.state == "waiting")
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Timer, skip_locked=True)
+    row = db.execute(query).first()
+    if row is None:
+        return False  # fired, closed or claimed by another process meanwhile
+    head = _Head.of(row, row.case_id)
+    diagram = runtime().diagram(db, head.diagram_version_id)
+    run = _live_run(db, diagram, head)
+    before = run.waiting_timers()
+    now = utcnow()
+    step = run.fire_timers()
+    still = {t.task_id for t in run.waiting_timers()}
+    if timer_id in still:
+        return False  # not due yet by the engine's clock; the scheduler comes back for it
+    fired = tuple(t.task_id for t in before if t.task_id not in still and t.due_at <= now)
+    events = _head_batch(head, None)
+    for timer in before:
+        if timer.task_id in fired:
+            events.add(
+                "timer_fired",
+                {"node": timer.node_id, "due_at": timer.due_at.isoformat(),
+                 "steps": [s["node"] for s in step.engine_steps]},
+            )  # fmt: skip
+    _commit_step(db, head, run, step, events, before, fired=fired)
+    return True
 
 
 # --- reading ----------------------------------------------------------------------------------

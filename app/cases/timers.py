@@ -1,0 +1,84 @@
+"""The timers table: which BPMN timer events cases wait for, and when they are due."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from workflows.engine import WaitingTimer
+
+from ..db import on_commit
+from .models import Timer
+
+TIMERS = Timer.__table__
+
+
+def write_changes(
+    db: Session,
+    case_id: int,
+    before: list[WaitingTimer],
+    after: list[WaitingTimer],
+    fired: tuple[uuid.UUID, ...],
+    at: dt.datetime,
+) -> None:
+    """Insert timers the step started waiting for; close the ones it no longer waits for."""
+    known = {t.task_id for t in before}
+    still = {t.task_id for t in after}
+    new = [t for t in after if t.task_id not in known]
+    fired_now = [t for t in fired if t not in still]
+    gone = [t for t in known - still if t not in fired_now]
+    conn = db.connection()
+    if new:
+        conn.execute(
+            TIMERS.insert(),
+            [
+                {"id": t.task_id, "case_id": case_id, "node_id": t.node_id, "due_at": t.due_at,
+                 "state": "waiting", "created_at": at, "fired_at": None}
+                for t in new
+            ],
+        )  # fmt: skip
+        announce(db, min(t.due_at for t in new))
+    if fired_now:
+        conn.execute(
+            TIMERS.update().where(TIMERS.c.id.in_(fired_now)).values(state="fired", fired_at=at)
+        )
+    if gone:
+        conn.execute(TIMERS.update().where(TIMERS.c.id.in_(gone)).values(state="done"))
+
+
+def close_all(db: Session, case_id: int) -> None:
+    """Stop waiting for any timer of a case (it was withdrawn)."""
+    db.connection().execute(
+        TIMERS.update()
+        .where(TIMERS.c.case_id == case_id, TIMERS.c.state == "waiting")
+        .values(state="done")
+    )
+
+
+def announce(db: Session, due: dt.datetime) -> None:
+    """Tell the scheduler (this process now, others through PostgreSQL) of a new due time."""
+    from ..scheduler import wake
+
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(sa.select(sa.func.pg_notify("ow_timers", due.isoformat())))
+    on_commit(lambda: wake(due))
+
+
+def next_due(db: Session) -> dt.datetime | None:
+    """Return the earliest due time of a waiting timer."""
+    return db.scalar(sa.select(sa.func.min(Timer.due_at)).where(Timer.state == "waiting"))
+
+
+def due_ids(db: Session, now: dt.datetime, limit: int = 200) -> list[uuid.UUID]:
+    """Return waiting timers that are due, earliest first."""
+    return list(
+        db.scalars(
+            sa.select(Timer.id)
+            .where(Timer.state == "waiting", Timer.due_at <= now)
+            .order_by(Timer.due_at)
+            .limit(limit)
+        )
+    )

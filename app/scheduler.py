@@ -1,0 +1,165 @@
+"""The background scheduler: fires BPMN timers at their due time, one leader at a time.
+
+It does not poll on a fixed period: after each round it sleeps until the earliest due
+time in the database. A step that creates an earlier timer wakes it at once (in this
+process directly, in other processes through PostgreSQL's LISTEN/NOTIFY). Several app
+processes may run a scheduler; a lock (a PostgreSQL advisory lock, or a file lock next
+to the SQLite database) lets exactly one of them fire timers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import threading
+from pathlib import Path
+
+import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask, current_app
+
+from .db import get_engine, session, utcnow
+
+log = logging.getLogger("onewindow.scheduler")
+ADVISORY_KEY = 0x4F57_0001  # "OW" 1
+FALLBACK_SECONDS = 30  # a safety net only: wake-ups normally come from the steps themselves
+
+
+class LeaderLock:
+    """Hold the right to fire timers; at most one process holds it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn = None
+        self._file = None
+
+    def acquire(self) -> bool:
+        """Take the lock if nobody holds it; return whether this process holds it."""
+        if self._conn is not None or self._file is not None:
+            return True
+        if self.url.startswith("postgresql"):
+            engine = get_engine()
+            conn = engine.connect()
+            got = conn.execute(sa.select(sa.func.pg_try_advisory_lock(ADVISORY_KEY))).scalar()
+            conn.commit()
+            if got:
+                self._conn = conn
+            else:
+                conn.close()
+            return bool(got)
+        path = Path(sa.engine.make_url(self.url).database or "onewindow").with_suffix(".lock")
+        handle = path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        """Give the lock up."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class TimerScheduler:
+    """Fire due timers; sleep until the next due time."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.leader = LeaderLock(app.config["DATABASE_URL"])
+        self.scheduler = BackgroundScheduler(timezone=dt.UTC)
+        self._next: dt.datetime | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.fired = 0
+
+    def start(self) -> None:
+        """Start the scheduler thread (and the PostgreSQL listener)."""
+        self.scheduler.start()
+        self.scheduler.add_job(
+            self.round, "interval", seconds=FALLBACK_SECONDS, id="timers-fallback",
+            max_instances=1, coalesce=True,
+        )  # fmt: skip
+        self.schedule(utcnow())
+        if self.app.config["DATABASE_URL"].startswith("postgresql"):
+            threading.Thread(target=self._listen, name="ow-timer-listen", daemon=True).start()
+
+    def shutdown(self) -> None:
+        """Stop firing and give up leadership."""
+        self._stop.set()
+        self.scheduler.shutdown(wait=True)
+        self.leader.release()
+
+    def schedule(self, when: dt.datetime) -> None:
+        """Run a round at `when` (naive UTC) unless one is already due earlier."""
+        with self._lock:
+            if self._next is not None and self._next <= when:
+                return
+            self._next = when
+        self.scheduler.add_job(
+            self.round, "date", run_date=when.replace(tzinfo=dt.UTC), id="timers",
+            replace_existing=True, max_instances=1, misfire_grace_time=None,
+        )  # fmt: skip
+
+    def round(self) -> None:
+        """Fire every due timer, then sleep until the next due time."""
+        from .cases.services import fire_timer
+        from .cases.timers import due_ids, next_due
+
+        with self._lock:
+            self._next = None
+        with self.app.app_context():
+            if not self.leader.acquire():
+                return
+            while not self._stop.is_set():
+                due = due_ids(session(), utcnow())
+                if not due:
+                    break
+                for timer_id in due:
+                    try:
+                        self.fired += bool(fire_timer(timer_id))
+                    except Exception:
+                        log.exception("timer %s could not fire; it stays waiting", timer_id)
+                session().close()
+            upcoming = next_due(session())
+        if upcoming is not None and not self._stop.is_set():
+            self.schedule(max(upcoming, utcnow()))
+
+    def _listen(self) -> None:
+        import psycopg
+
+        url = sa.engine.make_url(self.app.config["DATABASE_URL"]).set(drivername="postgresql")
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(url.render_as_string(hide_password=False),
+                                     autocommit=True) as conn:  # fmt: skip
+                    conn.execute("LISTEN ow_timers")
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self.schedule(dt.datetime.fromisoformat(note.payload))
+            except psycopg.Error:
+                log.warning("timer listener lost its connection; reconnecting")
+                self._stop.wait(1.0)
+
+
+def wake(due: dt.datetime) -> None:
+    """Tell this process's scheduler, if it runs, about a new due time."""
+    scheduler = current_app.extensions.get("ow_scheduler")
+    if scheduler is not None:
+        scheduler.schedule(due)
+
+
+def start_scheduler(app: Flask) -> TimerScheduler:
+    """Start the timer scheduler for an app (once)."""
+    if "ow_scheduler" not in app.extensions:
+        scheduler = TimerScheduler(app)
+        app.extensions["ow_scheduler"] = scheduler
+        scheduler.start()
+    return app.extensions["ow_scheduler"]

@@ -1,0 +1,119 @@
+"""BPMN timers in cases: stored with their due time, fired once by the scheduler on time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from app.audit.services import verify_chain
+from app.cases.models import Case, Timer
+from app.cases.services import fire_timer
+from app.catalogue.models import Item
+from app.catalogue.services import deploy_version
+from app.db import session, utcnow
+from app.org.models import Department
+from app.scheduler import TimerScheduler
+from tests.apiclient import POSTS, Api
+from tests.workflows.test_timers import TIMER
+
+DIAGRAM = TIMER.replace(
+    'camunda:candidateGroups="review_post"', 'camunda:candidateGroups="housing_review"'
+).replace('camunda:candidateGroups="leader_post"', 'camunda:candidateGroups="housing_chief"')
+
+
+@pytest.fixture
+def timer_app(demo_app):
+    """Add an item whose procedure waits for a public-notice period (公示期)."""
+    with demo_app.app_context():
+        db = session()
+        department = db.scalars(sa.select(Department)).first()
+        item = Item(
+            code="notice-test", name="公示期测试事项", kind="promised", department_id=department.id,
+            process_id="P", statutory_days=20, promised_days=10,
+            entry={"materials": [], "form": [
+                {"id": "notice_ends", "label": "公示截止", "type": "string", "required": True}]},
+        )  # fmt: skip
+        db.add(item)
+        db.flush()
+        deploy_version(item, DIAGRAM.encode(), "notice.bpmn", None, "test")
+        db.commit()
+    return demo_app
+
+
+def _apply(api: Api, due: dt.datetime) -> str:
+    return api.apply("notice-test", {"notice_ends": due.isoformat() + "+00:00"}, materials=[])[
+        "case_no"
+    ]
+
+
+def _timers(app, case_no: str) -> list[Timer]:
+    with app.app_context():
+        db = session()
+        case_id = db.scalar(sa.select(Case.id).where(Case.case_no == case_no))
+        return list(db.scalars(sa.select(Timer).where(Timer.case_id == case_id)))
+
+
+def test_timer_is_stored_and_fires_only_when_due(timer_app, monkeypatch):
+    api = Api(timer_app.test_client())
+    due = utcnow() + dt.timedelta(hours=2)
+    case_no = _apply(api, due)
+    [timer] = _timers(timer_app, case_no)
+    assert timer.state == "waiting" and timer.node_id == "wait"
+    assert abs((timer.due_at - due).total_seconds()) < 1
+    assert api.open_tasks(case_no) == []
+    with timer_app.app_context():
+        assert fire_timer(timer.id) is False  # two hours early
+    import SpiffWorkflow.bpmn.specs.event_definitions.timer as timer_module
+
+    class Later(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime.now(tz) + dt.timedelta(hours=3)
+
+    monkeypatch.setattr(timer_module, "datetime", Later)
+    monkeypatch.setattr("app.cases.services.utcnow", lambda: utcnow() + dt.timedelta(hours=3))
+    with timer_app.app_context():
+        assert fire_timer(timer.id) is True
+        assert fire_timer(timer.id) is False  # twice does not fire twice
+    [review] = api.open_tasks(case_no)
+    assert review["spec_id"] == "review" and review["assignee"] == POSTS["housing_review"]["a"]
+    states = {t.node_id: t.state for t in _timers(timer_app, case_no)}
+    assert states == {"wait": "fired", "remind": "waiting"}  # the 2-hour reminder now waits
+    events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
+    assert [e["data"]["node"] for e in events if e["type"] == "timer_fired"] == ["wait"]
+    with timer_app.app_context():
+        db = session()
+        assert verify_chain(db, db.scalar(sa.select(Case.id).where(Case.case_no == case_no))).ok
+
+
+def test_withdrawal_stops_the_timers(timer_app):
+    api = Api(timer_app.test_client())
+    case_no = _apply(api, utcnow() + dt.timedelta(days=5))
+    api.call("POST", f"/cases/{case_no}/withdraw", "clerk_liu", json={"reason": "申请人撤回"})
+    assert [t.state for t in _timers(timer_app, case_no)] == ["done"]
+
+
+def test_scheduler_wakes_at_the_due_time_without_polling(timer_app):
+    api = Api(timer_app.test_client())
+    scheduler = TimerScheduler(timer_app)
+    timer_app.extensions["ow_scheduler"] = scheduler
+    scheduler.start()
+    try:
+        time.sleep(0.3)  # the first round finds nothing due and sleeps (fallback: 30 s)
+        due = utcnow() + dt.timedelta(seconds=1.5)
+        case_no = _apply(api, due)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not api.open_tasks(case_no):
+            time.sleep(0.05)
+        [review] = api.open_tasks(case_no)
+        [fired] = [t for t in _timers(timer_app, case_no) if t.node_id == "wait"]
+        assert fired.state == "fired"
+        lateness = (fired.fired_at - fired.due_at).total_seconds()
+        assert 0 <= lateness < 2, lateness
+        assert review["spec_id"] == "review"
+        assert scheduler.fired == 1
+    finally:
+        scheduler.shutdown()
