@@ -86,7 +86,31 @@ def verify_chains_command() -> None:
         raise SystemExit(1)
 
 
+@click.command("run-scheduler")
+@with_appcontext
+def run_scheduler_command() -> None:
+    """Run only the timer scheduler (for a dedicated scheduler process)."""
+    import signal
+
+    from .scheduler import start_scheduler
+
+    scheduler = start_scheduler(current_app._get_current_object())
+    click.echo("timer scheduler running; Ctrl-C stops it")
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.shutdown()
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (init_db, load_demo_command, deploy_command, verify_chains_command):
+    for command in (
+        init_db,
+        load_demo_command,
+        deploy_command,
+        verify_chains_command,
+        run_scheduler_command,
+    ):
         app.cli.add_command(command)

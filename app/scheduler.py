@@ -77,6 +77,8 @@ class TimerScheduler:
         self.scheduler = BackgroundScheduler(timezone=dt.UTC)
         self._next: dt.datetime | None = None
         self._lock = threading.Lock()
+        self._running = threading.Lock()
+        self._again = False
         self._stop = threading.Event()
         self.fired = 0
 
@@ -103,9 +105,10 @@ class TimerScheduler:
             if self._next is not None and self._next <= when:
                 return
             self._next = when
+        # Several instances may be due at once; round() itself lets only one work at a time.
         self.scheduler.add_job(
             self.round, "date", run_date=when.replace(tzinfo=dt.UTC), id="timers",
-            replace_existing=True, max_instances=1, misfire_grace_time=None,
+            replace_existing=True, max_instances=4, misfire_grace_time=None,
         )  # fmt: skip
 
     def round(self) -> None:
@@ -115,22 +118,32 @@ class TimerScheduler:
 
         with self._lock:
             self._next = None
-        with self.app.app_context():
-            if not self.leader.acquire():
-                return
-            while not self._stop.is_set():
-                due = due_ids(session(), utcnow())
-                if not due:
-                    break
-                for timer_id in due:
-                    try:
-                        self.fired += bool(fire_timer(timer_id))
-                    except Exception:
-                        log.exception("timer %s could not fire; it stays waiting", timer_id)
-                session().close()
-            upcoming = next_due(session())
+        if not self._running.acquire(blocking=False):
+            self._again = True  # the round under way goes once more before it sleeps
+            return
+        try:
+            with self.app.app_context():
+                if not self.leader.acquire():
+                    return
+                self._fire_until_none_due(fire_timer, due_ids)
+                upcoming = next_due(session())
+        finally:
+            self._running.release()
         if upcoming is not None and not self._stop.is_set():
             self.schedule(max(upcoming, utcnow()))
+
+    def _fire_until_none_due(self, fire_timer, due_ids) -> None:
+        while not self._stop.is_set():
+            self._again = False
+            due = due_ids(session(), utcnow())
+            for timer_id in due:
+                try:
+                    self.fired += bool(fire_timer(timer_id))
+                except Exception:
+                    log.exception("timer %s could not fire; it stays waiting", timer_id)
+            session().close()
+            if not due and not self._again:
+                return
 
     def _listen(self) -> None:
         import psycopg

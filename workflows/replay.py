@@ -1,0 +1,826 @@
+"""Rebuild a case's workflow state from its audit log and check the log against its diagram.
+
+The audit log of a case records the inputs of every engine move (the application form, each
+completed task with its outcome, comment and form data, each fired timer) and what each move
+did (gateway choices, tasks opened and cancelled, the decision). `replay` feeds the inputs to
+a fresh workflow of the pinned diagram version, up to any event; `verify` re-executes the
+whole log and names the first event whose record the re-execution contradicts.
+
+Events are dicts with the keys `seq`, `type`, `actor`, `at`, `task_id` and `data`, in log
+order, as `GET /cases/{no}/events` returns them. The engine moves at `case_accepted` (start),
+at each `task_completed` and at each group of consecutive `timer_fired` events; the events
+that follow in the same batch (`gateway_taken`, `task_created`, `task_assigned`,
+`task_cancelled`, `case_decided`) record what that move did, so the state at them is the state
+after the move. Task ids differ between runs: logged ids are mapped to re-executed tasks
+through the `task_created` events (by spec id, in order). A replay never serializes.
+
+`EventLog` writes the events app/cases/services.py writes for the same engine steps, without a
+database, for simulations, tests and benchmarks; the tests of the real service check that both
+agree with the replayer.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import threading
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from .engine import CompiledDiagram, Engine, ReadyTask, StepResult, WorkflowRun
+from .errors import EngineError, OneWindowError
+
+ACCEPT_COMMENT = "受理"  # what the receiving clerk's acceptance task is completed with
+DECISIONS = ("approved", "denied")
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayStep:
+    """One event of the log as a step of the replay timeline."""
+
+    index: int  # 0-based position in the event list
+    seq: int
+    type: str
+    actor: str | None
+    at: Any  # as given: ISO text from the API, a datetime from the database
+
+
+class OpenTask(NamedTuple):
+    """A user task open at a point of the replay."""
+
+    spec_id: str
+    name: str
+    post: str | None
+
+
+@dataclass
+class Divergence:
+    """The first event whose record the re-execution contradicts.
+
+    `expected` is what the re-execution of the diagram says the log should record there,
+    `actual` what the log records.
+    """
+
+    seq: int
+    expected: Any
+    actual: Any
+    message: str
+
+    def __str__(self) -> str:
+        return f"event {self.seq}: {self.message}"
+
+
+@dataclass
+class ReplayState:
+    """The state of a case's workflow after one event of its log."""
+
+    seq: int  # the seq of the last event applied; 0 before the first
+    step: ReplayStep | None  # the last event applied
+    started: bool  # whether the workflow was started (the case was accepted)
+    data: dict  # the workflow data
+    open_tasks: list[OpenTask]
+    open_task_ids: list[str | None]  # the logged task ids of open_tasks, where known
+    completed_tasks: list[str]  # spec ids of completed user tasks, in order
+    path: list[str]  # node ids completed so far, in order (user tasks and engine steps)
+    gateways: dict[str, list[str]]  # gateway id -> flows taken, over every visit, in order
+    gateway_log: list[tuple[str, list[str]]]  # (gateway id, flows) per visit, in order
+    finished: bool
+    result: str | None  # approved / denied from the end event reached
+    withdrawn: bool = False
+    divergence: Divergence | None = None  # the first contradiction met on the way, if any
+
+
+class ReplayError(OneWindowError):
+    """The log cannot be re-executed past one event (e.g. it completes a task never opened)."""
+
+    def __init__(self, divergence: Divergence) -> None:
+        super().__init__(str(divergence))
+        self.divergence = divergence
+
+
+class _Stop(Exception):
+    """Raised inside a verification at the first divergence."""
+
+
+# --- the replayer --------------------------------------------------------------------------
+
+
+def _brief(event: dict) -> dict:
+    """Return the type and the telling fields of an event, for divergence reports."""
+    data = event.get("data") or {}
+    keys = ("spec", "outcome", "gateway", "flows", "decision", "node", "reason")
+    brief = {"type": event.get("type")}
+    brief.update({k: data[k] for k in keys if k in data})
+    if event.get("task_id"):
+        brief["task_id"] = str(event["task_id"])
+    return brief
+
+
+def expected_decision(result: str | None) -> str:
+    """Return the decision the case service records for an end result (as `_decide` does)."""
+    return result if result in DECISIONS else "approved"
+
+
+class _Replayer:
+    """Apply the events of one log, one at a time, to a fresh workflow."""
+
+    def __init__(
+        self, diagram: CompiledDiagram, events: Sequence[dict], engine: Engine, strict: bool
+    ) -> None:
+        self.diagram = diagram
+        self.events = events
+        self.engine = engine
+        self.strict = strict  # stop at the first divergence (verification)
+        self.run: WorkflowRun | None = None
+        self.form: dict = {}
+        self.ids: dict[str, UUID] = {}  # logged task id -> re-executed task id
+        self.logged: dict[UUID, str] = {}  # re-executed task id -> logged task id
+        self.specs: dict[UUID, str] = {}  # re-executed task id -> spec id
+        self.dropped: set[UUID] = set()  # cancelled outside the engine (withdrawal)
+        self.completed: list[str] = []
+        self.path: list[str] = []
+        self.gateway_log: list[tuple[str, list[str]]] = []
+        self.withdrawn = False
+        self.divergence: Divergence | None = None
+        self.index = -1
+        self.seq = 0
+        # what the last move did that the log has not recorded yet, by phase
+        self.want_gateways: deque[tuple[str, list[str]]] = deque()
+        self.want_created: list[ReadyTask] = []
+        self.want_cancelled: list[UUID] = []
+        self.want_decision: str | None = None
+        self.timer_group: list[str] = []  # timer nodes fired with an earlier timer_fired
+
+    # -- driving --
+
+    def apply(self, index: int) -> None:
+        """Apply the event at `index` of the log."""
+        event = self.events[index]
+        self.index, self.seq = index, int(event["seq"])
+        handler = getattr(self, f"_on_{event.get('type')}", None)
+        if handler is not None:
+            handler(event, event.get("data") or {})
+
+    def note(self, divergence: Divergence) -> None:
+        """Keep the first divergence; a verification stops at it."""
+        if self.divergence is None:
+            self.divergence = divergence
+        if self.strict:
+            raise _Stop
+
+    def fail(self, divergence: Divergence) -> None:
+        """Stop: the log cannot be re-executed past this event."""
+        if self.divergence is None:
+            self.divergence = divergence
+        if self.strict:
+            raise _Stop
+        raise ReplayError(divergence)
+
+    def unrecorded(self) -> list[dict]:
+        """Return what the last move did that the log has not recorded, in log order."""
+        missing: list[dict] = [
+            {"type": "gateway_taken", "gateway": g, "flows": f} for g, f in self.want_gateways
+        ]
+        missing += [{"type": "task_created", "spec": t.spec_id} for t in self.want_created]
+        missing += [
+            {"type": "task_cancelled", "spec": self.specs.get(i), "task_id": self.logged.get(i)}
+            for i in self.want_cancelled
+        ]
+        if self.want_decision is not None:
+            missing.append({"type": "case_decided", "decision": self.want_decision})
+        return missing
+
+    def check_recorded(self, event: dict, before: str | None = None) -> None:
+        """Note a divergence if the last move did something the log skipped before `event`.
+
+        `before` names the first kind of record that may still be pending (the service
+        writes gateways, then created tasks, then cancellations, then the decision).
+        """
+        order = ["gateway_taken", "task_created", "task_cancelled", "case_decided"]
+        allowed = order[order.index(before) :] if before else []
+        missing = [m for m in self.unrecorded() if m["type"] not in allowed]
+        if missing:
+            first = missing[0]
+            self.note(
+                Divergence(
+                    self.seq,
+                    first,
+                    _brief(event),
+                    f"the re-execution's {first['type']} "
+                    f"({', '.join(f'{k}={v}' for k, v in first.items() if k != 'type')}) "
+                    f"is not in the log before this {event.get('type')}",
+                )
+            )
+
+    def moved(
+        self,
+        prefix: list[str],
+        steps: list[dict],
+        created: list[ReadyTask],
+        cancelled: Iterable[UUID],
+        finished: bool,
+        result: str | None,
+    ) -> None:
+        """Record an engine move and what the log must now record about it."""
+        self.path.extend(prefix)
+        self.path.extend(s["node"] for s in steps)
+        gateways = [(s["node"], list(s["flows"])) for s in steps if "flows" in s]
+        self.gateway_log.extend(gateways)
+        self.want_gateways = deque(gateways)
+        self.want_created = list(created)
+        for task in created:
+            self.specs[task.id] = task.spec_id
+        self.want_cancelled = [c for c in cancelled if c not in self.dropped]
+        self.want_decision = expected_decision(result) if finished else None
+
+    def compare_steps(self, event: dict, data: dict, steps: list[dict]) -> None:
+        """Note a divergence if the engine steps the event records differ from re-executed."""
+        if "steps" not in data:
+            return
+        nodes = [s["node"] for s in steps]
+        if list(data["steps"] or []) != nodes:
+            self.note(
+                Divergence(
+                    self.seq,
+                    nodes,
+                    list(data["steps"] or []),
+                    f"{event.get('type')} records engine steps {data['steps']}, "
+                    f"the re-execution ran {nodes}",
+                )
+            )
+
+    def open_tasks(self) -> list[ReadyTask]:
+        """Return the re-executed user tasks open now."""
+        if self.run is None or self.withdrawn:
+            return []
+        return [t for t in self.run.ready_tasks() if t.id not in self.dropped]
+
+    # -- window events --
+
+    def _on_case_received(self, event: dict, data: dict) -> None:
+        self.form = copy.deepcopy(dict(data.get("form") or {}))
+
+    def _on_materials_supplemented(self, event: dict, data: dict) -> None:
+        # the service does not log a supplemented form yet; take it when it does
+        if isinstance(data.get("form"), dict):
+            self.form.update(copy.deepcopy(data["form"]))
+
+    def _on_case_accepted(self, event: dict, data: dict) -> None:
+        if self.run is not None:
+            self.fail(
+                Divergence(self.seq, None, _brief(event), "the case is accepted a second time")
+            )
+            return
+        if isinstance(data.get("form"), dict):
+            self.form = copy.deepcopy(data["form"])
+        process = data.get("process")
+        if process is not None and process != self.diagram.process_id:
+            self.note(
+                Divergence(
+                    self.seq,
+                    self.diagram.process_id,
+                    process,
+                    f"the case ran process '{process}', the diagram is '{self.diagram.process_id}'",
+                )
+            )
+        try:
+            self.run, steps = self.engine.start(self.diagram, copy.deepcopy(self.form))
+        except EngineError as exc:
+            self.fail(Divergence(self.seq, None, _brief(event), f"cannot start: {exc.message}"))
+            return
+        self.compare_steps(event, data, steps)
+        finished = self.run.is_completed
+        self.moved([], steps, self.run.ready_tasks(), (), finished, self.run.result())
+
+    def _on_case_withdrawn(self, event: dict, data: dict) -> None:
+        self.check_recorded(event)
+        still = self.open_tasks()
+        if still:
+            self.note(
+                Divergence(
+                    self.seq,
+                    [{"spec": t.spec_id, "task_id": self.logged.get(t.id)} for t in still],
+                    None,
+                    "the withdrawal did not cancel "
+                    + ", ".join(t.spec_id for t in still)
+                    + ", open in the re-execution",
+                )
+            )
+        self.withdrawn = True
+
+    # -- engine moves --
+
+    def find_ready(self, event: dict, spec: str | None) -> ReadyTask | None:
+        """Return the open task an event completes: its mapped id, else the first of its spec."""
+        ready = self.open_tasks()
+        logged = str(event["task_id"]) if event.get("task_id") else None
+        if logged is not None and logged in self.ids:
+            mine = self.ids[logged]
+            found = next((t for t in ready if t.id == mine), None)
+            if found is not None and found.spec_id != spec:
+                self.fail(
+                    Divergence(
+                        self.seq,
+                        found.spec_id,
+                        spec,
+                        f"task {logged} is a {found.spec_id} task, the event says {spec}",
+                    )
+                )
+            return found
+        candidates = [t for t in ready if t.spec_id == spec]
+        unmapped = [t for t in candidates if t.id not in self.logged]
+        return (unmapped or candidates or [None])[0]
+
+    def _on_task_completed(self, event: dict, data: dict) -> None:
+        self.check_recorded(event)
+        spec = data.get("spec")
+        task = self.find_ready(event, spec) if self.run is not None else None
+        if task is None:
+            self.fail(
+                Divergence(
+                    self.seq,
+                    sorted(t.spec_id for t in self.open_tasks()),
+                    spec,
+                    f"task {spec} is not open in the re-execution",
+                )
+            )
+            return
+        payload = {**(data.get("data") or {}), "comment": data.get("comment") or ""}
+        try:
+            step = self.run.complete(task.id, data.get("outcome") or "approve", payload)
+        except EngineError as exc:
+            self.fail(
+                Divergence(self.seq, None, _brief(event), f"cannot complete {spec}: {exc.message}")
+            )
+            return
+        self.completed.append(task.spec_id)
+        self.compare_steps(event, data, step.engine_steps)
+        self.moved(
+            [task.spec_id], step.engine_steps, step.created, step.cancelled, step.finished,
+            step.result,
+        )  # fmt: skip
+
+    def _on_timer_fired(self, event: dict, data: dict) -> None:
+        node = data.get("node")
+        if node in self.timer_group:  # fired with the first timer_fired of its batch
+            self.timer_group.remove(node)
+            return
+        self.check_recorded(event)
+        group = [node]
+        for later in self.events[self.index + 1 :]:
+            if later.get("type") != "timer_fired":
+                break
+            group.append((later.get("data") or {}).get("node"))
+        step = self.fire(event, group)
+        if step is None:
+            return
+        self.timer_group = group[1:]
+        self.compare_steps(event, data, step.engine_steps)
+        self.moved([], step.engine_steps, step.created, step.cancelled, step.finished, step.result)
+
+    def fire(self, event: dict, nodes: list[str]) -> StepResult | None:
+        """Fire the named waiting timers whatever the clock says, then run the engine."""
+        run = self.run
+        waiting = []
+        if run is not None:
+            for wf in (run.workflow, *run.workflow.subprocesses.values()):
+                waiting += [
+                    t
+                    for t in wf.tasks.values()
+                    if t.state == TaskState.WAITING
+                    and isinstance(
+                        getattr(t.task_spec, "event_definition", None), TimerEventDefinition
+                    )
+                    and not isinstance(t.task_spec.event_definition, CycleTimerEventDefinition)
+                ]
+        chosen = []
+        for node in nodes:
+            task = next((t for t in waiting if t.task_spec.bpmn_id == node), None)
+            if task is None:
+                self.fail(
+                    Divergence(
+                        self.seq,
+                        sorted(t.task_spec.bpmn_id for t in waiting),
+                        node,
+                        f"timer {node} is not waiting in the re-execution",
+                    )
+                )
+                return None
+            waiting.remove(task)
+            chosen.append(task)
+        before = {t.id for t in run.ready_tasks()}
+        try:
+            for task in chosen:
+                task._set_internal_data(event_fired=True)
+                task.task_spec._update(task)
+        except SpiffWorkflowException as exc:
+            self.fail(Divergence(self.seq, None, _brief(event), f"cannot fire timer: {exc}"))
+            return None
+        try:
+            steps = run.run_engine()
+        except EngineError as exc:
+            self.fail(Divergence(self.seq, None, _brief(event), exc.message))
+            return None
+        ready = run.ready_tasks()
+        after = {t.id for t in ready}
+        finished = run.is_completed
+        return StepResult(
+            completed=None,
+            engine_steps=steps,
+            created=[t for t in ready if t.id not in before],
+            cancelled=sorted(before - after, key=str),
+            finished=finished,
+            result=run.result() if finished else None,
+        )
+
+    # -- what a move did --
+
+    def _on_gateway_taken(self, event: dict, data: dict) -> None:
+        actual = {"gateway": data.get("gateway"), "flows": list(data.get("flows") or [])}
+        if not self.want_gateways:
+            self.note(
+                Divergence(
+                    self.seq,
+                    None,
+                    actual,
+                    f"the re-execution took no gateway here, the log records "
+                    f"{actual['gateway']} -> {actual['flows']}",
+                )
+            )
+            return
+        gateway, flows = self.want_gateways.popleft()
+        if (gateway, flows) != (actual["gateway"], actual["flows"]):
+            self.note(
+                Divergence(
+                    self.seq,
+                    {"gateway": gateway, "flows": flows},
+                    actual,
+                    f"the re-execution took {gateway} -> {flows}, the log records "
+                    f"{actual['gateway']} -> {actual['flows']}",
+                )
+            )
+
+    def _on_task_created(self, event: dict, data: dict) -> None:
+        self.check_recorded(event, before="task_created")
+        spec = data.get("spec")
+        logged = str(event["task_id"]) if event.get("task_id") else None
+        task = next((t for t in self.want_created if t.spec_id == spec), None)
+        if task is None:
+            self.note(
+                Divergence(
+                    self.seq,
+                    [t.spec_id for t in self.want_created],
+                    spec,
+                    f"the re-execution did not open a {spec} task here",
+                )
+            )
+            # map it anyway, so that a replay can go on
+            task = next(
+                (t for t in self.open_tasks() if t.spec_id == spec and t.id not in self.logged),
+                None,
+            )
+        else:
+            self.want_created.remove(task)
+        if task is not None and logged is not None:
+            self.ids[logged] = task.id
+            self.logged[task.id] = logged
+
+    def _on_task_cancelled(self, event: dict, data: dict) -> None:
+        logged = str(event["task_id"]) if event.get("task_id") else None
+        mine = self.ids.get(logged) if logged else None
+        if data.get("reason"):  # cancelled by the window (withdrawal), not by the engine
+            self.check_recorded(event)
+            if mine is None or mine not in {t.id for t in self.open_tasks()}:
+                self.note(
+                    Divergence(
+                        self.seq,
+                        [self.logged.get(t.id) for t in self.open_tasks()],
+                        logged,
+                        f"task {logged} is not open in the re-execution",
+                    )
+                )
+                return
+            self.dropped.add(mine)
+            return
+        self.check_recorded(event, before="task_cancelled")
+        if mine is None or mine not in self.want_cancelled:
+            self.note(
+                Divergence(
+                    self.seq,
+                    [self.logged.get(i) for i in self.want_cancelled],
+                    logged,
+                    f"the re-execution did not cancel task {logged} here",
+                )
+            )
+            return
+        self.want_cancelled.remove(mine)
+
+    def _on_case_decided(self, event: dict, data: dict) -> None:
+        self.check_recorded(event, before="case_decided")
+        decision = data.get("decision")
+        if self.want_decision is None:
+            self.note(
+                Divergence(
+                    self.seq,
+                    None,
+                    decision,
+                    f"the log decides '{decision}', the re-execution has not ended here",
+                )
+            )
+            return
+        wanted, self.want_decision = self.want_decision, None
+        if decision != wanted:
+            self.note(
+                Divergence(
+                    self.seq,
+                    wanted,
+                    decision,
+                    f"the log decides '{decision}', the re-execution ends '{wanted}'",
+                )
+            )
+
+    # -- reading the state --
+
+    def state(self) -> ReplayState:
+        """Return the state after the last event applied."""
+        step = None
+        if self.index >= 0:
+            event = self.events[self.index]
+            step = ReplayStep(
+                self.index, self.seq, event.get("type"), event.get("actor"), event.get("at")
+            )
+        run = self.run
+        open_tasks = self.open_tasks()
+        gateways: dict[str, list[str]] = {}
+        for gateway, flows in self.gateway_log:
+            gateways.setdefault(gateway, []).extend(flows)
+        finished = run is not None and run.is_completed
+        return ReplayState(
+            seq=self.seq,
+            step=step,
+            started=run is not None,
+            data=copy.deepcopy(run.data) if run is not None else {},
+            open_tasks=[OpenTask(t.spec_id, t.name, t.post) for t in open_tasks],
+            open_task_ids=[self.logged.get(t.id) for t in open_tasks],
+            completed_tasks=list(self.completed),
+            path=list(self.path),
+            gateways=gateways,
+            gateway_log=[(g, list(f)) for g, f in self.gateway_log],
+            finished=finished,
+            result=run.result() if finished else None,
+            withdrawn=self.withdrawn,
+            divergence=self.divergence,
+        )
+
+
+_default_engine: Engine | None = None
+_default_lock = threading.Lock()
+
+
+def default_engine() -> Engine:
+    """Return the engine replays use when none is given (one per process)."""
+    global _default_engine
+    with _default_lock:
+        if _default_engine is None:
+            _default_engine = Engine()
+        return _default_engine
+
+
+def timeline(events: Sequence[dict]) -> list[ReplayStep]:
+    """Return the steps an auditor can move through: one per event, in log order."""
+    return [
+        ReplayStep(i, int(e["seq"]), e.get("type"), e.get("actor"), e.get("at"))
+        for i, e in enumerate(events)
+    ]
+
+
+def replay(
+    diagram: CompiledDiagram,
+    events: Sequence[dict],
+    upto_seq: int | None = None,
+    engine: Engine | None = None,
+) -> ReplayState:
+    """Rebuild the workflow state after the event `upto_seq` (every event when None).
+
+    Raise ReplayError when the log cannot be re-executed that far; a contradiction that
+    does not stop the re-execution is reported in the state's `divergence`.
+    """
+    replayer = _Replayer(diagram, events, engine or default_engine(), strict=False)
+    for index, event in enumerate(events):
+        if upto_seq is not None and int(event["seq"]) > upto_seq:
+            break
+        replayer.apply(index)
+        if upto_seq is not None and int(event["seq"]) == upto_seq:
+            break
+    return replayer.state()
+
+
+def replay_all(
+    diagram: CompiledDiagram, events: Sequence[dict], engine: Engine | None = None
+) -> list[ReplayState]:
+    """Return the state after every event, in one pass (the auditor's whole timeline)."""
+    replayer = _Replayer(diagram, events, engine or default_engine(), strict=False)
+    states = []
+    for index in range(len(events)):
+        replayer.apply(index)
+        states.append(replayer.state())
+    return states
+
+
+def verify(
+    diagram: CompiledDiagram, events: Sequence[dict], engine: Engine | None = None
+) -> Divergence | None:
+    """Re-execute the whole log; return None if it agrees, else the first divergence.
+
+    Checked: every gateway choice, every task opened and cancelled (by spec, in the order
+    the service writes them), the engine steps each move records, the decision, and that
+    every completed task was open. The hash chain (gaps, edits) is verify_chain's job.
+    """
+    replayer = _Replayer(diagram, events, engine or default_engine(), strict=True)
+    try:
+        for index in range(len(events)):
+            replayer.apply(index)
+    except _Stop:
+        return replayer.divergence
+    missing = replayer.unrecorded()
+    if missing:
+        last = int(events[-1]["seq"]) if events else 0
+        first = missing[0]
+        return Divergence(
+            last + 1,
+            first,
+            None,
+            f"the log ends before the re-execution's {first['type']} "
+            f"({', '.join(f'{k}={v}' for k, v in first.items() if k != 'type')})",
+        )
+    return None
+
+
+# --- writing a log without the service ------------------------------------------------------
+
+
+@dataclass
+class EventLog:
+    """Write the events app/cases/services.py writes for engine steps, without a database."""
+
+    actor: str = "system"
+    start: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 11, 23, 9, 0))
+    events: list[dict] = field(default_factory=list)
+    batches: int = 0
+
+    def _at(self) -> str:
+        self.batches += 1
+        return (self.start + dt.timedelta(minutes=self.batches)).isoformat(timespec="microseconds")
+
+    def add(self, type_: str, data: dict, task_id: UUID | str | None = None, **where: Any) -> dict:
+        """Append one event; `actor` and `at` come from `where` or the log's defaults."""
+        event = {
+            "seq": len(self.events) + 1,
+            "type": type_,
+            "actor": where.get("actor", self.actor),
+            "at": where.get("at") or self._at(),
+            "task_id": str(task_id) if task_id else None,
+            "data": copy.deepcopy(data),
+        }
+        self.events.append(event)
+        return event
+
+    def _plan(self, step: StepResult, actor: str, at: str) -> None:
+        for s in step.engine_steps:
+            if "flows" in s:
+                self.add(
+                    "gateway_taken",
+                    {"gateway": s["node"], "flows": s["flows"]},
+                    actor=actor,
+                    at=at,
+                )
+        self._created(step.created, actor, at)
+        for task_id in step.cancelled:
+            self.add("task_cancelled", {}, task_id, actor=actor, at=at)
+        if step.finished:
+            self.add(
+                "case_decided",
+                {"decision": expected_decision(step.result), "reason": None, "legal_basis": None},
+                actor=actor,
+                at=at,
+            )
+
+    def _created(self, tasks: list[ReadyTask], actor: str, at: str) -> None:
+        for task in tasks:
+            self.add(
+                "task_created",
+                {"spec": task.spec_id, "name": task.name, "stage": task.stage, "post": task.post},
+                task.id,
+                actor=actor,
+                at=at,
+            )
+            self.add(
+                "task_assigned",
+                {"assignee_id": None, "reason": "simulated"},
+                task.id,
+                actor=actor,
+                at=at,
+            )
+
+    def receive(
+        self,
+        engine: Engine,
+        diagram: CompiledDiagram,
+        form: dict,
+        clerk: str = "clerk",
+        item: str = "",
+    ) -> WorkflowRun:
+        """Receive and accept an application as `receive_case` does; return the running case."""
+        at = self._at()
+        self.add(
+            "case_received",
+            {"item": item, "applicant": "", "materials": [], "form": form},
+            actor=clerk,
+            at=at,
+        )
+        run, steps = engine.start(diagram, copy.deepcopy(form))
+        self.add(
+            "case_accepted",
+            {
+                "diagram_version_id": None,
+                "process": diagram.process_id,
+                "steps": [s["node"] for s in steps],
+            },
+            actor=clerk,
+            at=at,
+        )
+        for s in steps:
+            if "flows" in s:
+                self.add(
+                    "gateway_taken", {"gateway": s["node"], "flows": s["flows"]}, actor=clerk, at=at
+                )
+        ready = run.ready_tasks()
+        self._created(ready, clerk, at)
+        for task in [t for t in ready if t.stage == "acceptance"]:
+            step = run.complete(task.id, "approve", {"comment": ACCEPT_COMMENT})
+            self._completed(task, "approve", ACCEPT_COMMENT, {}, step, clerk, at)
+        return run
+
+    def _completed(
+        self,
+        task: ReadyTask,
+        outcome: str,
+        comment: str,
+        data: dict,
+        step: StepResult,
+        actor: str,
+        at: str,
+    ) -> None:
+        self.add(
+            "task_completed",
+            {
+                "spec": task.spec_id,
+                "outcome": outcome,
+                "comment": comment,
+                "data": data,
+                "steps": [s["node"] for s in step.engine_steps],
+            },
+            task.id,
+            actor=actor,
+            at=at,
+        )
+        self._plan(step, actor, at)
+
+    def complete(
+        self,
+        run: WorkflowRun,
+        spec_id: str,
+        outcome: str = "approve",
+        comment: str = "",
+        data: dict | None = None,
+        actor: str | None = None,
+    ) -> StepResult:
+        """Complete the first open task of a spec as `complete_task` does; log the batch."""
+        task = next((t for t in run.ready_tasks() if t.spec_id == spec_id), None)
+        if task is None:
+            open_specs = [t.spec_id for t in run.ready_tasks()]
+            raise EngineError(f"no open {spec_id} task; open: {open_specs}", spec_id)
+        clean = dict(data or {})
+        step = run.complete(task.id, outcome, {**clean, "comment": comment})
+        self._completed(task, outcome, comment, clean, step, actor or self.actor, self._at())
+        return step
+
+    def withdraw(self, run: WorkflowRun, reason: str, actor: str = "clerk") -> None:
+        """Withdraw the case as `withdraw_case` does: cancel every open task."""
+        at = self._at()
+        for task in run.ready_tasks():
+            self.add("task_cancelled", {"reason": "case withdrawn"}, task.id, actor=actor, at=at)
+        self.add("case_withdrawn", {"reason": reason}, actor=actor, at=at)
