@@ -14,6 +14,10 @@ that follow in the same batch (`gateway_taken`, `task_created`, `task_assigned`,
 after the move. Task ids differ between runs: logged ids are mapped to re-executed tasks
 through the `task_created` events (by spec id, in order). A replay never serializes.
 
+Timers: a `timer_fired` event fires the named waiting timer whatever the clock says. The
+engine reads the wall clock, though, so a date timer that was still waiting in the original
+run but lies in the past at replay time fires early, and `verify` reports that divergence.
+
 `EventLog` writes the events app/cases/services.py writes for the same engine steps, without a
 database, for simulations, tests and benchmarks; the tests of the real service check that both
 agree with the replayer.
@@ -25,7 +29,7 @@ import copy
 import datetime as dt
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -106,9 +110,10 @@ class ReplayState:
 class ReplayError(OneWindowError):
     """The log cannot be re-executed past one event (e.g. it completes a task never opened)."""
 
-    def __init__(self, divergence: Divergence) -> None:
+    def __init__(self, divergence: Divergence, first: Divergence | None = None) -> None:
         super().__init__(str(divergence))
-        self.divergence = divergence
+        self.divergence = divergence  # the event the replay cannot get past
+        self.first = first or divergence  # the first contradiction met, maybe earlier
 
 
 class _Stop(Exception):
@@ -132,6 +137,36 @@ def _brief(event: dict) -> dict:
 def expected_decision(result: str | None) -> str:
     """Return the decision the case service records for an end result (as `_decide` does)."""
     return result if result in DECISIONS else "approved"
+
+
+def _waiting_timers(run: WorkflowRun) -> list:
+    """Return the workflow's tasks waiting for a (date or duration) timer."""
+    waiting = []
+    for wf in (run.workflow, *run.workflow.subprocesses.values()):
+        for task in wf.tasks.values():
+            definition = getattr(task.task_spec, "event_definition", None)
+            if (
+                task.state == TaskState.WAITING
+                and isinstance(definition, TimerEventDefinition)
+                and not isinstance(definition, CycleTimerEventDefinition)
+            ):
+                waiting.append(task)
+    return waiting
+
+
+def _step_result(run: WorkflowRun, before: set[UUID], steps: list[dict]) -> StepResult:
+    """Describe an engine move that was not a task completion (timers firing)."""
+    ready = run.ready_tasks()
+    after = {t.id for t in ready}
+    finished = run.is_completed
+    return StepResult(
+        completed=None,
+        engine_steps=steps,
+        created=[t for t in ready if t.id not in before],
+        cancelled=sorted(before - after, key=str),
+        finished=finished,
+        result=run.result() if finished else None,
+    )
 
 
 class _Replayer:
@@ -163,6 +198,18 @@ class _Replayer:
         self.want_cancelled: list[UUID] = []
         self.want_decision: str | None = None
         self.timer_group: list[str] = []  # timer nodes fired with an earlier timer_fired
+        self.handlers: dict[str, Callable[[dict, dict], None]] = {
+            "case_received": self._on_case_received,
+            "materials_supplemented": self._on_materials_supplemented,
+            "case_accepted": self._on_case_accepted,
+            "task_completed": self._on_task_completed,
+            "timer_fired": self._on_timer_fired,
+            "gateway_taken": self._on_gateway_taken,
+            "task_created": self._on_task_created,
+            "task_cancelled": self._on_task_cancelled,
+            "case_decided": self._on_case_decided,
+            "case_withdrawn": self._on_case_withdrawn,
+        }  # other events (task_assigned, case_closed, ...) do not touch the workflow
 
     # -- driving --
 
@@ -170,7 +217,7 @@ class _Replayer:
         """Apply the event at `index` of the log."""
         event = self.events[index]
         self.index, self.seq = index, int(event["seq"])
-        handler = getattr(self, f"_on_{event.get('type')}", None)
+        handler = self.handlers.get(event.get("type"))
         if handler is not None:
             handler(event, event.get("data") or {})
 
@@ -187,7 +234,7 @@ class _Replayer:
             self.divergence = divergence
         if self.strict:
             raise _Stop
-        raise ReplayError(divergence)
+        raise ReplayError(divergence, self.divergence)
 
     def unrecorded(self) -> list[dict]:
         """Return what the last move did that the log has not recorded, in log order."""
@@ -369,12 +416,18 @@ class _Replayer:
         self.completed.append(task.spec_id)
         self.compare_steps(event, data, step.engine_steps)
         self.moved(
-            [task.spec_id], step.engine_steps, step.created, step.cancelled, step.finished,
+            [task.spec_id],
+            step.engine_steps,
+            step.created,
+            step.cancelled,
+            step.finished,
             step.result,
-        )  # fmt: skip
+        )
 
     def _on_timer_fired(self, event: dict, data: dict) -> None:
         node = data.get("node")
+        if self.index == 0 or self.events[self.index - 1].get("type") != "timer_fired":
+            self.timer_group = []
         if node in self.timer_group:  # fired with the first timer_fired of its batch
             self.timer_group.remove(node)
             return
@@ -394,18 +447,7 @@ class _Replayer:
     def fire(self, event: dict, nodes: list[str]) -> StepResult | None:
         """Fire the named waiting timers whatever the clock says, then run the engine."""
         run = self.run
-        waiting = []
-        if run is not None:
-            for wf in (run.workflow, *run.workflow.subprocesses.values()):
-                waiting += [
-                    t
-                    for t in wf.tasks.values()
-                    if t.state == TaskState.WAITING
-                    and isinstance(
-                        getattr(t.task_spec, "event_definition", None), TimerEventDefinition
-                    )
-                    and not isinstance(t.task_spec.event_definition, CycleTimerEventDefinition)
-                ]
+        waiting = _waiting_timers(run) if run is not None else []
         chosen = []
         for node in nodes:
             task = next((t for t in waiting if t.task_spec.bpmn_id == node), None)
@@ -426,25 +468,14 @@ class _Replayer:
             for task in chosen:
                 task._set_internal_data(event_fired=True)
                 task.task_spec._update(task)
+            steps = run.run_engine()
         except SpiffWorkflowException as exc:
             self.fail(Divergence(self.seq, None, _brief(event), f"cannot fire timer: {exc}"))
             return None
-        try:
-            steps = run.run_engine()
         except EngineError as exc:
             self.fail(Divergence(self.seq, None, _brief(event), exc.message))
             return None
-        ready = run.ready_tasks()
-        after = {t.id for t in ready}
-        finished = run.is_completed
-        return StepResult(
-            completed=None,
-            engine_steps=steps,
-            created=[t for t in ready if t.id not in before],
-            cancelled=sorted(before - after, key=str),
-            finished=finished,
-            result=run.result() if finished else None,
-        )
+        return _step_result(run, before, steps)
 
     # -- what a move did --
 
@@ -501,32 +532,22 @@ class _Replayer:
     def _on_task_cancelled(self, event: dict, data: dict) -> None:
         logged = str(event["task_id"]) if event.get("task_id") else None
         mine = self.ids.get(logged) if logged else None
-        if data.get("reason"):  # cancelled by the window (withdrawal), not by the engine
+        if mine is not None and mine in self.want_cancelled:  # dropped by the engine's move
+            self.check_recorded(event, before="task_cancelled")
+            self.want_cancelled.remove(mine)
+            return
+        if data.get("reason"):  # cancelled at the window (withdrawal): the task must be open
             self.check_recorded(event)
-            if mine is None or mine not in {t.id for t in self.open_tasks()}:
-                self.note(
-                    Divergence(
-                        self.seq,
-                        [self.logged.get(t.id) for t in self.open_tasks()],
-                        logged,
-                        f"task {logged} is not open in the re-execution",
-                    )
-                )
+            if mine is not None and mine in {t.id for t in self.open_tasks()}:
+                self.dropped.add(mine)
                 return
-            self.dropped.add(mine)
-            return
-        self.check_recorded(event, before="task_cancelled")
-        if mine is None or mine not in self.want_cancelled:
-            self.note(
-                Divergence(
-                    self.seq,
-                    [self.logged.get(i) for i in self.want_cancelled],
-                    logged,
-                    f"the re-execution did not cancel task {logged} here",
-                )
-            )
-            return
-        self.want_cancelled.remove(mine)
+            expected = [self.logged.get(t.id) for t in self.open_tasks()]
+            message = f"task {logged} is not open in the re-execution"
+        else:
+            self.check_recorded(event, before="task_cancelled")
+            expected = [self.logged.get(i) for i in self.want_cancelled]
+            message = f"the re-execution did not cancel task {logged} here"
+        self.note(Divergence(self.seq, expected, logged, message))
 
     def _on_case_decided(self, event: dict, data: dict) -> None:
         self.check_recorded(event, before="case_decided")
@@ -824,3 +845,23 @@ class EventLog:
         for task in run.ready_tasks():
             self.add("task_cancelled", {"reason": "case withdrawn"}, task.id, actor=actor, at=at)
         self.add("case_withdrawn", {"reason": reason}, actor=actor, at=at)
+
+    def fire_due_timers(self, run: WorkflowRun, actor: str = "system") -> StepResult:
+        """Fire the timers that are due now as `fire_timer` does; log one batch."""
+        waiting = {t.id: t.task_spec.bpmn_id for t in _waiting_timers(run)}
+        before = {t.id for t in run.ready_tasks()}
+        run.workflow.refresh_timers()
+        steps = run.run_engine()
+        step = _step_result(run, before, steps)
+        still = {t.id for t in _waiting_timers(run)}
+        at = self._at()
+        for task_id, node in waiting.items():
+            if task_id not in still:
+                self.add(
+                    "timer_fired",
+                    {"node": node, "due_at": None, "steps": [s["node"] for s in steps]},
+                    actor=actor,
+                    at=at,
+                )
+        self._plan(step, actor, at)
+        return step
