@@ -158,7 +158,8 @@ class TimerScheduler:
                         for note in conn.notifies(timeout=1.0):
                             self.schedule(dt.datetime.fromisoformat(note.payload))
             except psycopg.Error:
-                log.warning("timer listener lost its connection; reconnecting")
+                if not self._stop.is_set():
+                    log.warning("timer listener lost its connection; reconnecting")
                 self._stop.wait(1.0)
 
 
