@@ -21,6 +21,7 @@ CASE_STATUSES = (
     "withdrawn",
 )
 OPEN_CASE_STATUSES = ("received", "supplement_required", "accepted", "in_progress")
+OPEN_CASES_SQL = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_CASE_STATUSES) + ")"
 TASK_STATES = ("open", "completed", "cancelled")
 
 
@@ -32,6 +33,14 @@ class Case(Base):
         sa.Index("ix_cases_item_status", "item_id", "status"),
         sa.Index("ix_cases_received_at", "received_at"),
         sa.Index("ix_cases_decided_at", "decided_at"),
+        sa.Index("ix_cases_accepted_at", "accepted_at"),
+        # the e-supervision scan over open cases by promised due time
+        sa.Index(
+            "ix_cases_open_due",
+            "due_at",
+            postgresql_where=sa.text(OPEN_CASES_SQL),
+            sqlite_where=sa.text(OPEN_CASES_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
