@@ -6,8 +6,8 @@ run:   ## set up and serve the demo centre on SQLite
 test:  ## set up and run every test, on SQLite and PostgreSQL
 	scripts/test.sh
 
-bench: ## run the throughput benchmark (raw engine vs service vs HTTP)
-	scripts/setup.sh dev && .venv/bin/python -m bench.throughput
+bench: ## run every benchmark (BENCH_ARGS="--scale-database URL" for the 1M-case database)
+	scripts/setup.sh dev && .venv/bin/python -m bench.all $(BENCH_ARGS)
 
 lint:
 	.venv/bin/ruff check app workflows tests bench config.py && .venv/bin/ruff format --check app workflows tests bench config.py

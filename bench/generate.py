@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import json
 import random
+import re
 import sys
 import time
 from collections import defaultdict
@@ -1157,8 +1158,18 @@ class Schema:
     indexes: list[tuple[str, str, str]]  # table, name, definition
 
     def signature(self) -> list[tuple[str, ...]]:
-        """Return everything that must be the same after loading, sorted."""
-        return sorted([("c", *c) for c in self.constraints] + [("i", *i) for i in self.indexes])
+        """Return everything that must be the same after loading, sorted.
+
+        Index definitions are compared without casts and parentheses: PostgreSQL prints a
+        re-created partial index's `IN (...)` predicate with its casts arranged differently.
+        """
+        indexes = [(t, n, _bare(d)) for t, n, d in self.indexes]
+        return sorted([("c", *c) for c in self.constraints] + [("i", *i) for i in indexes])
+
+
+def _bare(definition: str) -> str:
+    """Return an index definition without casts, parentheses and spacing."""
+    return re.sub(r"::[a-z ]+(\[\])?|[()\s]", "", definition)
 
 
 def read_schema(conn: psycopg.Connection) -> Schema:

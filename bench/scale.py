@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import re
 import statistics
@@ -39,7 +40,7 @@ from app.catalogue.models import Item  # noqa: E402
 from app.org.models import User  # noqa: E402
 from bench.generate import REFERENCE_NOW, WORK_DAY, calendar_for  # noqa: E402
 
-PLANS = ROOT / "bench" / "plans"
+PLANS = ROOT / "bench" / "plans"  # --plans changes it (bench.all sends small runs elsewhere)
 OUT = ROOT / "bench" / "out"
 CASES, TASKS, ITEMS, USERS = Case.__table__, Task.__table__, Item.__table__, User.__table__
 BUDGET_MS = {
@@ -242,8 +243,9 @@ def explain(engine: sa.Engine, name: str, statements: list[tuple[str, Any]], not
             parts += [f"-- parameters: {parameters!r}", "", *plan]
         conn.rollback()
     text = "\n".join(parts) + "\n"
-    PLANS.mkdir(parents=True, exist_ok=True)
-    (PLANS / f"{name}.txt").write_text(text, encoding="utf-8")
+    plans = Path(os.environ.get("OW_PLANS_DIR") or PLANS)
+    plans.mkdir(parents=True, exist_ok=True)
+    (plans / f"{name}.txt").write_text(text, encoding="utf-8")
     return text
 
 
@@ -473,7 +475,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     out = OUT / f"scale-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     payload = {"figures": figures, "results": [asdict(r) for r in results]}
     out.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
-    print(f"\nsaved {out.relative_to(ROOT)}; plans in {PLANS.relative_to(ROOT)}/")
+    print(f"\nsaved {out.relative_to(ROOT)}; plans in {os.environ.get('OW_PLANS_DIR') or PLANS}/")
     engine.dispose()
 
 

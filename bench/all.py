@@ -1,0 +1,78 @@
+"""Run every benchmark of the performance budget, one after another.
+
+    python -m bench.all [--scale-database URL | --scale-cases N] [--quick]
+
+1. throughput: raw engine (a), service layer (b), HTTP with several client threads (c),
+   SQL statements and commits per operation, latencies, server memory; SQLite and PostgreSQL;
+2. timers: 10,000 waiting BPMN timers, lateness p50/p99, burst capacity; both databases;
+3. replay: the state at every step of a 50+-event case, and a full re-execution;
+4. scale: inbox, case page, supervision scans and monthly statistics on a generated
+   PostgreSQL database: the one given (e.g. the 1,000,000-case `ow_scale`), or one
+   generated now with --scale-cases cases (default 20,000) and dropped afterwards.
+Each part prints its own table; budgets are printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.throughput import PG_ADMIN  # noqa: E402
+
+
+def _run(title: str, *args: str, env: dict | None = None) -> None:
+    print(f"\n{'=' * 78}\n{title}\n{'=' * 78}", flush=True)
+    subprocess.run([sys.executable, "-m", *args], cwd=ROOT, check=True,
+                   env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def _scale(database: str | None, cases: int) -> None:
+    if database:
+        _run("scale (given database)", "bench.scale", "--database", database)
+        return
+    name = f"ow_scale_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError:
+        print("PostgreSQL is not reachable: scale benchmark skipped")
+        return
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        _run(f"generate {cases:,} cases", "bench.generate", "--database", url,
+             "--cases", str(cases))  # fmt: skip
+        # the committed plans in bench/plans are the 1,000,000-case ones; keep them
+        _run(f"scale ({cases:,} cases)", "bench.scale", "--database", url,
+             env={"OW_PLANS_DIR": str(ROOT / "bench" / "out" / "plans-small")})  # fmt: skip
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale-database", help="a database filled by bench.generate")
+    parser.add_argument("--scale-cases", type=int, default=20000)
+    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    args = parser.parse_args()
+    cases, timers, observe = ("60", "1000", "15") if args.quick else ("300", "10000", "90")
+    _run("throughput", "bench.throughput", "--cases", cases)
+    _run("timers", "bench.timers", "--timers", timers, "--observe", observe,
+         "--burst", "200" if args.quick else "1000")  # fmt: skip
+    _run("replay", "bench.replay")
+    _scale(args.scale_database, args.scale_cases)
+
+
+if __name__ == "__main__":
+    main()
