@@ -311,6 +311,9 @@ def _accept(
 
 
 def _keep_live(case_id: int, version: int, run: WorkflowRun) -> None:
+    """Keep the live workflow after the commit, unless it has ended (it never steps again)."""
+    if run.is_completed:
+        return
     cache = runtime().cache
     on_commit(lambda: cache.put(case_id, version, run))
 
