@@ -8,7 +8,9 @@
 3. replay: the state at every step of a 50+-event case, and a full re-execution;
 4. scale: inbox, case page, supervision scans and monthly statistics on a generated
    PostgreSQL database: the one given (e.g. the 1,000,000-case `ow_scale`), or one
-   generated now with --scale-cases cases (default 20,000) and dropped afterwards.
+   generated now with --scale-cases cases (default 20,000) and dropped afterwards;
+5. memory: with --scale-database, the server's resident memory over a --soak-minutes run
+   against that database (bench.soak).
 Each part prints its own table; budgets are printed beside the figures.
 """
 
@@ -64,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale-database", help="a database filled by bench.generate")
     parser.add_argument("--scale-cases", type=int, default=20000)
+    parser.add_argument("--soak-minutes", type=float, default=5.0)
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
     args = parser.parse_args()
     cases, timers, observe = ("60", "1000", "15") if args.quick else ("300", "10000", "90")
@@ -72,6 +75,9 @@ def main() -> None:
          "--burst", "200" if args.quick else "1000")  # fmt: skip
     _run("replay", "bench.replay")
     _scale(args.scale_database, args.scale_cases)
+    if args.scale_database:
+        _run("memory over a long run", "bench.soak", "--database", args.scale_database,
+             "--minutes", str(args.soak_minutes))  # fmt: skip
 
 
 if __name__ == "__main__":
