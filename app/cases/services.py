@@ -276,6 +276,7 @@ def _accept(
         {
             "diagram_version_id": version_id,
             "process": diagram.process_id,
+            "form": form,
             "steps": [s["node"] for s in steps],
         },
     )
@@ -485,7 +486,10 @@ def submit_supplement(
         case.form = {**case.form, **form}
     case.materials, case.missing_materials = given, missing
     events = _batch(case, actor)
-    events.add("materials_supplemented", {"materials": sorted(set(materials)), "missing": missing})
+    events.add(
+        "materials_supplemented",
+        {"materials": sorted(set(materials)), "missing": missing, "form": case.form},
+    )
     rows: list[dict] = []
     run = None
     if missing:
