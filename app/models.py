@@ -4,4 +4,4 @@ from .audit.models import Event  # noqa: F401
 from .cases.models import Case, Task, Timer  # noqa: F401
 from .catalogue.models import DiagramVersion, Item  # noqa: F401
 from .db import Base  # noqa: F401
-from .org.models import Department, Post, User  # noqa: F401
+from .org.models import Absence, CheckIn, Department, Post, User  # noqa: F401

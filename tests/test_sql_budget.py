@@ -82,8 +82,9 @@ def _complete(
 
 def _expected(created: bool, denied: bool = False) -> int:
     # read task+case, UPDATE case (state, version), UPDATE task, INSERT events;
-    # new tasks: SELECT posts + INSERT tasks; a denial: SELECT earlier rejections
-    return AUTH + 4 + (2 if created else 0) + (1 if denied else 0)
+    # new tasks: SELECT posts with holders, SELECT who is away, INSERT tasks;
+    # a denial: SELECT earlier rejections
+    return AUTH + 4 + (3 if created else 0) + (1 if denied else 0)
 
 
 PATHS = {
@@ -134,9 +135,10 @@ def test_case_creation_and_inbox_counts(counted):
     api, counter = counted
     with counter.measure():
         created = api.apply("joint-investment", sample_form("joint-investment"))
-    # SELECT item with its newest version, SELECT posts, INSERT case, INSERT tasks, INSERT events
+    # SELECT item with its newest version, SELECT posts with holders, SELECT who is away,
+    # INSERT case, INSERT tasks, INSERT events
     assert created["status"] == "accepted"
-    assert (len(counter.statements), counter.commits) == (AUTH + 5, 1), counter.statements
+    assert (len(counter.statements), counter.commits) == (AUTH + 6, 1), counter.statements
     with counter.measure():
         missing = api.apply("house-initial", sample_form("house-initial"), materials=[])
     assert missing["status"] == "supplement_required"

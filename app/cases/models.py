@@ -71,6 +71,9 @@ class Case(Base):
     version: Mapped[int] = mapped_column(default=0)
     event_seq: Mapped[int] = mapped_column(default=0)
     last_hash: Mapped[str] = mapped_column(sa.String(64), default="")
+    # four-eyes: who decided the last decision stage, and which stage (BPMN task id) it was
+    last_decider_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    last_decision_spec: Mapped[str | None] = mapped_column(sa.String(200))
 
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
@@ -107,6 +110,8 @@ class Task(Base):
     post_id: Mapped[int | None] = mapped_column(sa.ForeignKey("posts.id"))
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     assignment_reason: Mapped[str | None] = mapped_column(sa.String(300))
+    acting_for_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # B acts for A
+    started_at: Mapped[dt.datetime | None]  # first opened by its holder
     state: Mapped[str] = mapped_column(sa.String(16), default="open")
     is_decision: Mapped[bool] = mapped_column(default=False)
     outcomes: Mapped[str] = mapped_column(sa.String(64), default="approve")

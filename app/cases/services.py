@@ -19,7 +19,7 @@ from ..catalogue.models import DiagramVersion, Item
 from ..db import on_commit, session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, StaleCase
 from ..org.models import User
-from ..org.services import assign_to_post, find_posts
+from ..org.services import Staffing, staffing
 from . import timers
 from .models import OPEN_CASE_STATUSES, Case, Task
 from .runtime import runtime
@@ -281,8 +281,9 @@ def _accept(
         },
     )
     _gateway_events(steps, events)
-    posts = find_posts(db, {n.post for n in diagram.user_tasks() if n.post})
-    rows = _new_task_rows(posts, run.ready_tasks(), events)
+    staff = staffing(db, {n.post for n in diagram.user_tasks() if n.post}, events.at)
+    guard = Guard(case.applicant_id_number, None)
+    rows = _new_task_rows(staff, run.ready_tasks(), events, guard)
     for row in [r for r in rows if r["stage"] == "acceptance"]:
         row["assignee_id"] = actor.id
         row["assignment_reason"] = "accepted at the window by the receiving clerk"
@@ -303,7 +304,7 @@ def _accept(
             _completion_data(row["spec_id"], "approve", "受理", {}, step),
             row["id"],
         )
-        rows.extend(_plan_step(db, case, step, events, posts=posts))
+        rows.extend(_plan_step(db, case, step, events, guard, staff=staff))
         for other in rows:
             if other["id"] in step.cancelled:
                 other.update(state="cancelled", completed_at=events.at)
@@ -319,11 +320,40 @@ def _keep_live(case_id: int, version: int, run: WorkflowRun) -> None:
     on_commit(lambda: cache.put(case_id, version, run))
 
 
-def _new_task_rows(posts: dict, ready: list[ReadyTask], events: EventBatch) -> list[dict]:
-    """Build task rows for newly ready tasks, assigned through their posts."""
+@dataclass(frozen=True)
+class Guard:
+    """Who may not hold the next tasks of a case: its applicant; for a decision stage, the
+    person who decided the previous one (four-eyes)."""
+
+    applicant_id_number: str
+    last_decider_id: int | None
+    last_decision_spec: str | None = None
+
+    def excluded(self, staff: Staffing, task: ReadyTask) -> dict[int, str]:
+        """Return the people excluded from a new task, with the reason.
+
+        Redoing the same stage after a return is not a second stage: whoever returned it
+        may decide it again.
+        """
+        excluded = staff.applicant_among_holders(self.applicant_id_number)
+        if (
+            task.is_decision
+            and self.last_decider_id is not None
+            and self.last_decision_spec != task.spec_id
+        ):
+            excluded.setdefault(
+                self.last_decider_id, "decided the previous stage of this case (four-eyes)"
+            )
+        return excluded
+
+
+def _new_task_rows(
+    staff: Staffing, ready: list[ReadyTask], events: EventBatch, guard: Guard
+) -> list[dict]:
+    """Build task rows for newly ready tasks, assigned through their posts (A/B/leader)."""
     rows = []
     for task in ready:
-        assignment = assign_to_post(posts.get(task.post or ""), task.post)
+        assignment = staff.holder(task.post, guard.excluded(staff, task))
         row = {
             "id": task.id,
             "case_id": events.case_id,
@@ -333,6 +363,7 @@ def _new_task_rows(posts: dict, ready: list[ReadyTask], events: EventBatch) -> l
             "lane": task.lane,
             "post_id": assignment.post_id,
             "assignee_id": assignment.assignee_id,
+            "acting_for_id": assignment.acting_for_id,
             "assignment_reason": assignment.reason,
             "state": "open",
             "is_decision": task.is_decision,
@@ -352,9 +383,12 @@ def _new_task_rows(posts: dict, ready: list[ReadyTask], events: EventBatch) -> l
         )
         events.add(
             "task_assigned",
-            {"assignee_id": assignment.assignee_id, "reason": assignment.reason},
+            {"assignee_id": assignment.assignee_id, "acting_for_id": assignment.acting_for_id,
+             "reason": assignment.reason},
             task.id,
-        )
+        )  # fmt: skip
+        if assignment.escalated:
+            events.add("task_escalated", {"reason": assignment.reason}, task.id)
     return rows
 
 
@@ -383,8 +417,9 @@ def _plan_step(
     case: Case,
     step: StepResult,
     events: EventBatch,
+    guard: Guard,
     rejection: dict | None = None,
-    posts: dict | None = None,
+    staff: Staffing | None = None,
 ) -> list[dict]:
     """Record what the engine did after a completion; return the new task rows to insert.
 
@@ -393,9 +428,9 @@ def _plan_step(
     _gateway_events(step.engine_steps, events)
     rows = []
     if step.created:
-        if posts is None:
-            posts = find_posts(db, {t.post for t in step.created if t.post})
-        rows = _new_task_rows(posts, step.created, events)
+        if staff is None:
+            staff = staffing(db, {t.post for t in step.created if t.post}, events.at)
+        rows = _new_task_rows(staff, step.created, events, guard)
     for task_id in step.cancelled:
         events.add("task_cancelled", {}, task_id)
     if step.finished:
@@ -577,6 +612,18 @@ def _check_decision_input(outcome: str, comment: str, data: dict) -> None:
         raise InvalidInput("a return needs a reason (comment)")
 
 
+def _check_may_decide(actor: User, task: Task, head: _Head) -> None:
+    """Refuse an official who applied for the case, or who decided its previous stage."""
+    if actor.id_number and actor.id_number == head.applicant_id_number:
+        raise Forbidden("you are the applicant of this case and may not handle it")
+    if (
+        task.is_decision
+        and head.last_decider_id == actor.id
+        and head.last_decision_spec != task.spec_id
+    ):
+        raise Forbidden("you decided the previous stage of this case (four-eyes)")
+
+
 @transactional
 def complete_task(
     actor: User, task_id: uuid.UUID, outcome: str, comment: str = "", data: dict | None = None
@@ -616,6 +663,7 @@ def complete_task(
     clean = check_form(form_fields, data, "task form")
     clean.update(extra)
     head = _Head.of(row, task.case_id)
+    _check_may_decide(actor, task, head)
     run = _live_run(db, diagram, head)
     timers_before = run.waiting_timers() if diagram.has_timers else []
     events = _head_batch(head, actor)
@@ -638,6 +686,7 @@ def complete_task(
     new_rows = _commit_step(
         db, head, run, step, events, timers_before, rejection=rejection,
         completed_task=(task.id, completion),
+        decided=(actor.id, task.spec_id) if task.is_decision else None,
     )  # fmt: skip
     for key, value in completion.items():
         setattr(task, key, value)
@@ -650,6 +699,9 @@ class _Head:
 
     id: int
     case_no: str
+    applicant_id_number: str
+    last_decider_id: int | None
+    last_decision_spec: str | None
     status: str
     version: int
     event_seq: int
@@ -662,6 +714,9 @@ class _Head:
         return cls(
             case_id,
             row.case_no,
+            row.applicant_id_number,
+            row.last_decider_id,
+            row.last_decision_spec,
             row.status,
             row.version,
             row.event_seq,
@@ -672,6 +727,9 @@ class _Head:
 
 HEAD_COLUMNS = (
     Case.case_no,
+    Case.applicant_id_number,
+    Case.last_decider_id,
+    Case.last_decision_spec,
     Case.status,
     Case.version,
     Case.event_seq,
@@ -711,11 +769,16 @@ def _commit_step(
     rejection: dict | None = None,
     completed_task: tuple[uuid.UUID, dict] | None = None,
     fired: tuple[uuid.UUID, ...] = (),
+    decided: tuple[int, str] | None = None,
 ) -> list[dict]:
     """Write one engine step: case row (version-checked, first), tasks, timers, events."""
     holder = Case(id=head.id, case_no=head.case_no, status=head.status)
-    new_rows = _plan_step(db, holder, step, events, rejection)
+    decider, spec = decided or (head.last_decider_id, head.last_decision_spec)
+    guard = Guard(head.applicant_id_number, decider, spec)
+    new_rows = _plan_step(db, holder, step, events, guard, rejection)
     values: dict[str, Any] = {"status": "in_progress" if head.status == "accepted" else head.status}
+    if decided is not None:
+        values.update(last_decider_id=decider, last_decision_spec=spec)
     if step.finished:
         values.update(
             status=holder.status,

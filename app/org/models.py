@@ -63,3 +63,36 @@ class Post(Base):
     a_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     b_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     leader_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # when A comes back, tasks B has not started go back to A
+    return_to_a: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+
+
+ABSENCE_KINDS = ("leave", "trip", "sick", "other")
+
+
+class Absence(Base):
+    """A period a person is away (leave, business trip, sick leave); tasks move to B."""
+
+    __tablename__ = "absences"
+    __table_args__ = (sa.Index("ix_absences_user_ends", "user_id", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    reason: Mapped[str] = mapped_column(sa.String(300), default="")
+    registered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    cancelled_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CheckIn(Base):
+    """A person's daily check-in (考勤); without one by the deadline they count as away."""
+
+    __tablename__ = "checkins"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime]

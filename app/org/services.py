@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .models import Post, User
+from .presence import Assignment, away_at, candidate_ids, choose_holder
 
 
 def hash_password(password: str) -> str:
@@ -22,13 +24,49 @@ def check_password(user: User, password: str) -> bool:
     return bool(user.password_hash) and check_password_hash(user.password_hash, password)
 
 
-@dataclass(frozen=True)
-class Assignment:
-    """Who gets a new task and why."""
+@dataclass
+class Staffing:
+    """The posts a step may assign to, who is away now, and the holders' ID numbers."""
 
-    post_id: int | None
-    assignee_id: int | None
-    reason: str
+    posts: dict[str, Post]
+    away: dict[int, str]
+    id_numbers: dict[int, str]
+
+    def holder(self, label: str | None, excluded: dict[int, str]) -> Assignment:
+        """Return who gets a task of the post named `label`."""
+        return choose_holder(self.posts.get(label or ""), label, self.away, excluded)
+
+    def applicant_among_holders(self, applicant_id_number: str) -> dict[int, str]:
+        """Return the holders who are the case's applicant (they may not handle it)."""
+        return {
+            uid: "is the applicant of this case"
+            for uid, number in self.id_numbers.items()
+            if number and number == applicant_id_number
+        }
+
+
+def staffing(db: Session, names: set[str], at: dt.datetime) -> Staffing:
+    """Load the posts by code or name with their holders' ID numbers, and who is away."""
+    if not names:
+        return Staffing({}, {}, {})
+    a, b, lead = aliased(User), aliased(User), aliased(User)
+    rows = db.execute(
+        sa.select(Post, a.id_number, b.id_number, lead.id_number)
+        .outerjoin(a, a.id == Post.a_user_id)
+        .outerjoin(b, b.id == Post.b_user_id)
+        .outerjoin(lead, lead.id == Post.leader_user_id)
+        .where(sa.or_(Post.code.in_(names), Post.name.in_(names)))
+    ).all()
+    posts: dict[str, Post] = {}
+    id_numbers: dict[int, str] = {}
+    for post, a_number, b_number, lead_number in rows:
+        posts[post.code] = posts[post.name] = post
+        for uid, number in ((post.a_user_id, a_number), (post.b_user_id, b_number),
+                            (post.leader_user_id, lead_number)):  # fmt: skip
+            if uid and number:
+                id_numbers[uid] = number
+    unique = list({p.id: p for p in posts.values()}.values())
+    return Staffing(posts, away_at(db, candidate_ids(unique), at), id_numbers)
 
 
 def find_posts(db: Session, names: set[str]) -> dict[str, Post]:
@@ -41,16 +79,3 @@ def find_posts(db: Session, names: set[str]) -> dict[str, Post]:
         found[post.code] = post
         found[post.name] = post
     return found
-
-
-def assign_to_post(post: Post | None, lane: str | None) -> Assignment:
-    """Pick the holder of a post for a new task (the first handler, A)."""
-    if post is None:
-        return Assignment(None, None, f"no post named '{lane}': left unassigned")
-    if post.a_user_id is not None:
-        return Assignment(post.id, post.a_user_id, f"assigned to A of post {post.code}")
-    if post.b_user_id is not None:
-        return Assignment(post.id, post.b_user_id, f"post {post.code} has no A: assigned to B")
-    return Assignment(
-        post.id, post.leader_user_id, f"post {post.code} has no handler: to its leader"
-    )

@@ -1,0 +1,115 @@
+"""Who is away at a given moment, and who therefore holds a post's task (A/B backup).
+
+A person is away while an absence of theirs covers the moment, and, where check-in is
+enforced, on a working day after the check-in deadline until they check in. A task of a
+post goes to A if A is present, else to B acting for A, else to the post's leader; if all
+three are away it waits unassigned in the post's queue and supervision is told. Four-eyes
+and "not your own application" exclude people the same way absence does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from .models import Absence, CheckIn, Post
+
+KIND_NAMES = {"leave": "on leave", "trip": "on a business trip", "sick": "on sick leave",
+              "other": "away", "no_checkin": "not checked in today"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Who gets a task, for whom they act, and why."""
+
+    post_id: int | None
+    assignee_id: int | None
+    acting_for_id: int | None
+    reason: str
+    escalated: bool = False
+
+
+def _local(at: dt.datetime) -> dt.datetime:
+    zone = ZoneInfo(current_app.config.get("CENTRE_TIMEZONE", "Asia/Shanghai"))
+    return at.replace(tzinfo=dt.UTC).astimezone(zone)
+
+
+def _checkin_deadline_passed(at: dt.datetime) -> dt.date | None:
+    """Return the local day whose check-in deadline has passed at `at`, if enforced."""
+    if not current_app.config.get("CHECKIN_ENFORCED", False):
+        return None
+    local = _local(at)
+    if local.weekday() >= 5:
+        return None
+    hour, minute = map(int, current_app.config.get("CHECKIN_DEADLINE", "09:00").split(":"))
+    if (local.hour, local.minute) < (hour, minute):
+        return None
+    return local.date()
+
+
+def away_at(db: Session, user_ids: set[int], at: dt.datetime) -> dict[int, str]:
+    """Return the people among `user_ids` who are away at `at`, with a reason each."""
+    ids = {u for u in user_ids if u is not None}
+    if not ids:
+        return {}
+    away: dict[int, str] = {}
+    rows = db.execute(
+        sa.select(Absence.user_id, Absence.kind, Absence.ends_at).where(
+            Absence.user_id.in_(ids),
+            Absence.cancelled_at.is_(None),
+            Absence.starts_at <= at,
+            Absence.ends_at > at,
+        )
+    )
+    for user_id, kind, ends_at in rows:
+        until = _local(ends_at).strftime("%Y-%m-%d %H:%M")
+        away[user_id] = f"{KIND_NAMES.get(kind, 'away')} until {until}"
+    day = _checkin_deadline_passed(at)
+    if day is not None:
+        checked = set(
+            db.scalars(
+                sa.select(CheckIn.user_id).where(CheckIn.user_id.in_(ids), CheckIn.day == day)
+            )
+        )
+        for user_id in ids - checked - set(away):
+            away[user_id] = KIND_NAMES["no_checkin"]
+    return away
+
+
+def choose_holder(
+    post: Post | None, label: str | None, away: dict[int, str], excluded: dict[int, str]
+) -> Assignment:
+    """Pick A, else B acting for A, else the leader; record why each earlier one was passed."""
+    if post is None:
+        return Assignment(None, None, None, f"no post named '{label}': waiting unassigned", True)
+    passed: list[str] = []
+    candidates = (("A", post.a_user_id), ("B", post.b_user_id), ("leader", post.leader_user_id))
+    for role, user_id in candidates:
+        if user_id is None:
+            passed.append(f"{role} not set")
+            continue
+        why = excluded.get(user_id) or away.get(user_id)
+        if why:
+            passed.append(f"{role} {why}")
+            continue
+        acting_for = post.a_user_id if role != "A" else None
+        reason = f"assigned to {role} of {post.code}"
+        if passed:
+            reason += ": " + "; ".join(passed)
+        return Assignment(post.id, user_id, acting_for, reason, escalated=role == "leader")
+    return Assignment(
+        post.id, None, None,
+        f"nobody of {post.code} can take it ({'; '.join(passed)}): waiting in the post's "
+        "queue, supervision told",
+        escalated=True,
+    )  # fmt: skip
+
+
+def candidate_ids(posts: list[Post]) -> set[int]:
+    """Return everyone who could hold a task of these posts."""
+    return {u for p in posts for u in (p.a_user_id, p.b_user_id, p.leader_user_id) if u}
