@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from functools import wraps
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth.services import authenticate, issue_token, user_from_token
 from ..cases import services as cases
 from ..catalogue import services as catalogue
 from ..errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
+from ..org import absences
 from .openapi import openapi_document
-from .schemas import case_json, event_json, item_json, opened_json, task_json
+from .schemas import absence_json, case_json, event_json, item_json, opened_json, task_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger("onewindow.api")
@@ -220,6 +223,46 @@ def complete(task_id: str):
     payload = task_json(done.subject, assignee=g.user.username)
     payload["next_tasks"] = [opened_json(t) for t in done.opened]
     return jsonify(payload)
+
+
+def _moment(body: dict, key: str) -> dt.datetime:
+    """Parse an ISO time; without an offset it is the centre's local time. Return naive UTC."""
+    raw = _text(body, key, True)
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"'{key}' must be an ISO 8601 time, e.g. 2026-11-24T09:00") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(current_app.config["CENTRE_TIMEZONE"]))
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+@bp.post("/absences")
+@login_required
+def create_absence():
+    body = _json_body()
+    user_id = body.get("user_id", g.user.id)
+    if not isinstance(user_id, int):
+        raise InvalidInput("'user_id' must be a user id")
+    absence = absences.register_absence(
+        g.user, user_id, _text(body, "kind", True), _moment(body, "starts_at"),
+        _moment(body, "ends_at"), _text(body, "reason"), bool(body.get("confirm", False)),
+    )  # fmt: skip
+    return jsonify(absence_json(absence)), 201
+
+
+@bp.delete("/absences/<int:absence_id>")
+@login_required
+def end_absence(absence_id: int):
+    return jsonify(absence_json(absences.cancel_absence(g.user, absence_id)))
+
+
+@bp.post("/checkin")
+@login_required
+def checkin():
+    record = absences.check_in(g.user)
+    return jsonify({"user_id": record.user_id, "day": record.day.isoformat(),
+                    "at": record.at.isoformat(timespec="seconds") + "Z"})  # fmt: skip
 
 
 @bp.get("/openapi.json")

@@ -97,3 +97,17 @@ def opened_json(row: dict) -> dict:
         "assignee_id": row["assignee_id"],
         "assignment_reason": row["assignment_reason"],
     }
+
+
+def absence_json(absence) -> dict:
+    """Return an absence."""
+    return {
+        "id": absence.id,
+        "user_id": absence.user_id,
+        "kind": absence.kind,
+        "starts_at": _time(absence.starts_at),
+        "ends_at": _time(absence.ends_at),
+        "reason": absence.reason,
+        "confirmed_by_id": absence.confirmed_by_id,
+        "cancelled_at": _time(absence.cancelled_at),
+    }

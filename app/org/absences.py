@@ -1,0 +1,284 @@
+"""Absences and check-ins, and keeping every open task with someone who is present.
+
+`reconcile` is the one place that moves tasks: away holders' open tasks go to the next
+present holder of the post (B acting for A, then the leader); tasks B holds for A and has
+not started go back to A once A is present (if the post says so). Each move is an event
+in the case's log and bumps the case's row version. It runs when an absence is registered
+or cancelled, at each check-in, and from the scheduler at every absence boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from ..db import session, transactional, utcnow
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from .models import ABSENCE_KINDS, Absence, CheckIn, Post, User
+from .presence import _checkin_deadline_passed, _local, away_at, choose_holder
+
+
+def now() -> dt.datetime:
+    """Return the current time (naive UTC); tests replace the clock through app config."""
+    clock = current_app.config.get("CLOCK")
+    return clock() if clock else utcnow()
+
+
+def _may_register_for(db: Session, actor: User, user_id: int) -> bool:
+    if actor.id == user_id or actor.has_role("admin"):
+        return True
+    led = db.scalar(
+        sa.select(sa.func.count())
+        .select_from(Post)
+        .where(
+            Post.leader_user_id == actor.id,
+            sa.or_(Post.a_user_id == user_id, Post.b_user_id == user_id),
+        )
+    )
+    return bool(led)
+
+
+def _partner_conflicts(
+    db: Session, user_id: int, starts_at: dt.datetime, ends_at: dt.datetime
+) -> list[tuple[Post, Absence]]:
+    """Return posts where the user's A/B partner is away during part of the period."""
+    posts = db.scalars(
+        sa.select(Post).where(sa.or_(Post.a_user_id == user_id, Post.b_user_id == user_id))
+    ).all()
+    conflicts = []
+    for post in posts:
+        partner = post.b_user_id if post.a_user_id == user_id else post.a_user_id
+        if partner is None:
+            continue
+        overlap = db.scalars(
+            sa.select(Absence).where(
+                Absence.user_id == partner,
+                Absence.cancelled_at.is_(None),
+                Absence.starts_at < ends_at,
+                Absence.ends_at > starts_at,
+            )
+        ).first()
+        if overlap is not None:
+            conflicts.append((post, overlap))
+    return conflicts
+
+
+@transactional
+def register_absence(
+    actor: User,
+    user_id: int,
+    kind: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    reason: str = "",
+    confirm: bool = False,
+) -> Absence:
+    """Register leave, a business trip or sick leave; move the person's tasks if it has begun.
+
+    A and B of one post may not be away at the same time: such an absence is refused unless
+    the post's leader (or an admin) confirms it. Sick leave is taken as it comes; the tasks
+    then escalate to the leader and supervision is told (in the case logs).
+    """
+    db = session()
+    if kind not in ABSENCE_KINDS:
+        raise InvalidInput(f"kind must be one of: {', '.join(ABSENCE_KINDS)}")
+    if ends_at <= starts_at:
+        raise InvalidInput("an absence must end after it starts")
+    if db.get(User, user_id) is None:
+        raise NotFound(f"no user {user_id}")
+    if not _may_register_for(db, actor, user_id):
+        raise Forbidden("only the person, their post's leader or an admin registers an absence")
+    conflicts = _partner_conflicts(db, user_id, starts_at, ends_at)
+    if conflicts and kind != "sick":
+        leaders = {post.leader_user_id for post, _ in conflicts}
+        if not (confirm and (actor.id in leaders or actor.has_role("admin"))):
+            post, other = conflicts[0]
+            fmt = "%Y-%m-%d %H:%M"
+            span = f"{_local(other.starts_at):{fmt}} to {_local(other.ends_at):{fmt}}"
+            raise Conflict(
+                f"the other handler of post {post.code} is away from {span}; "
+                "A and B may not be away together unless the post's leader confirms"
+            )
+    absence = Absence(
+        user_id=user_id, kind=kind, starts_at=starts_at, ends_at=ends_at, reason=reason.strip(),
+        registered_by_id=actor.id, confirmed_by_id=actor.id if conflicts else None,
+    )  # fmt: skip
+    db.add(absence)
+    db.flush()
+    _reconcile(db, now())
+    return absence
+
+
+@transactional
+def cancel_absence(actor: User, absence_id: int) -> Absence:
+    """Cancel (or end early) an absence; tasks B holds and has not started go back to A."""
+    db = session()
+    absence = db.get(Absence, absence_id)
+    if absence is None:
+        raise NotFound(f"no absence {absence_id}")
+    if not _may_register_for(db, actor, absence.user_id):
+        raise Forbidden("only the person, their post's leader or an admin changes an absence")
+    if absence.cancelled_at is None:
+        absence.cancelled_at = now()
+        db.flush()
+    _reconcile(db, now())
+    return absence
+
+
+@transactional
+def check_in(actor: User) -> CheckIn:
+    """Record today's check-in (考勤) for the actor."""
+    db = session()
+    at = now()
+    day = _local(at).date()
+    existing = db.get(CheckIn, (actor.id, day))
+    if existing is not None:
+        return existing
+    record = CheckIn(user_id=actor.id, day=day, at=at)
+    db.add(record)
+    db.flush()
+    _reconcile(db, at)
+    return record
+
+
+@transactional
+def reconcile(at: dt.datetime | None = None) -> int:
+    """Move open tasks away from absent holders and back to returning A; return the moves."""
+    return _reconcile(session(), at or now())
+
+
+def _reconcile(db: Session, at: dt.datetime) -> int:
+    from ..cases.models import Case, Task
+
+    suspects = _possibly_away(db, at)
+    open_tasks = db.execute(
+        sa.select(Task.id, Task.case_id, Task.assignee_id, Task.acting_for_id, Task.started_at,
+                  Task.is_decision, Task.spec_id, Case.applicant_id_number,
+                  Case.last_decider_id, Case.last_decision_spec, Post)
+        .join(Post, Post.id == Task.post_id)
+        .join(Case, Case.id == Task.case_id)
+        .where(
+            Task.state == "open",
+            sa.or_(Task.assignee_id.in_(suspects), Task.assignee_id.is_(None),
+                   Task.acting_for_id.is_not(None)),
+        )
+    ).all()  # fmt: skip
+    if not open_tasks:
+        return 0
+    people = {
+        u
+        for r in open_tasks
+        for u in (r.Post.a_user_id, r.Post.b_user_id, r.Post.leader_user_id, r.assignee_id)
+        if u
+    }
+    away = away_at(db, people, at)
+    id_numbers = dict(
+        db.execute(sa.select(User.id, User.id_number).where(User.id.in_(people))).all()
+    )
+    moves: dict[int, list[tuple]] = defaultdict(list)
+    for row in open_tasks:
+        post = row.Post
+        holder_away = row.assignee_id is None or row.assignee_id in away
+        a_back = (
+            row.acting_for_id is not None
+            and row.started_at is None
+            and post.return_to_a
+            and post.a_user_id not in away
+            and row.assignee_id != post.a_user_id
+        )
+        if not holder_away and not a_back:
+            continue
+        choice = choose_holder(post, post.code, away, _excluded(row, id_numbers))
+        if choice.assignee_id == row.assignee_id:
+            continue
+        moves[row.case_id].append((row, choice))
+    for case_id, case_moves in moves.items():
+        _write_moves(db, case_id, case_moves, at)
+    return sum(len(m) for m in moves.values())
+
+
+def _possibly_away(db: Session, at: dt.datetime):
+    """Return a query of the people who may be away at `at` (absent, or not checked in)."""
+    absent = sa.select(Absence.user_id).where(
+        Absence.cancelled_at.is_(None), Absence.starts_at <= at, Absence.ends_at > at
+    )
+    day = _checkin_deadline_passed(at)
+    if day is None:
+        return absent
+    checked = sa.select(CheckIn.user_id).where(CheckIn.day == day)
+    return sa.union(absent, sa.select(User.id).where(User.id.not_in(checked)))
+
+
+def _excluded(row, id_numbers: dict[int, str | None]) -> dict[int, str]:
+    """Return who may not hold this task: the applicant; for a decision, the last decider."""
+    excluded = {
+        uid: "is the applicant of this case"
+        for uid, number in id_numbers.items()
+        if number and number == row.applicant_id_number
+    }
+    if (
+        row.is_decision
+        and row.last_decider_id is not None
+        and row.last_decision_spec != row.spec_id
+    ):
+        excluded.setdefault(row.last_decider_id, "decided the previous stage of this case")
+    return excluded
+
+
+def _write_moves(db: Session, case_id: int, moves: list[tuple], at: dt.datetime) -> None:
+    """Reassign the tasks of one case and log each move in the case's chain."""
+    from ..audit.services import EventBatch
+    from ..cases.models import Case, Task
+
+    case = db.execute(
+        sa.select(Case.case_no, Case.event_seq, Case.last_hash, Case.version)
+        .where(Case.id == case_id)
+    ).one()  # fmt: skip
+    events = EventBatch(case.case_no, case_id, case.event_seq, case.last_hash, None, "system")
+    events.at = at
+    for row, choice in moves:
+        db.execute(
+            sa.update(Task)
+            .where(Task.id == row.id, Task.state == "open")
+            .values(assignee_id=choice.assignee_id, acting_for_id=choice.acting_for_id,
+                    assignment_reason=choice.reason)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        events.add(
+            "task_reassigned",
+            {"from": row.assignee_id, "to": choice.assignee_id,
+             "acting_for_id": choice.acting_for_id, "reason": choice.reason},
+            row.id,
+        )  # fmt: skip
+        if choice.escalated:
+            events.add("task_escalated", {"reason": choice.reason}, row.id)
+    updated = db.execute(
+        sa.update(Case)
+        .where(Case.id == case_id, Case.version == case.version)
+        .values(version=case.version + 1, event_seq=events.seq, last_hash=events.last_hash)
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount != 1:
+        from ..errors import StaleCase
+
+        raise StaleCase(f"case {case.case_no} changed meanwhile")
+    events.write(db)
+
+
+def next_boundary(db: Session, at: dt.datetime) -> dt.datetime | None:
+    """Return the next moment an absence starts or ends after `at`."""
+    starts = db.scalar(
+        sa.select(sa.func.min(Absence.starts_at)).where(
+            Absence.cancelled_at.is_(None), Absence.starts_at > at
+        )
+    )
+    ends = db.scalar(
+        sa.select(sa.func.min(Absence.ends_at)).where(
+            Absence.cancelled_at.is_(None), Absence.ends_at > at
+        )
+    )
+    return min((t for t in (starts, ends) if t is not None), default=None)

@@ -1,0 +1,128 @@
+"""A/B backup (AB角): tasks never wait with someone who is away; every move is logged."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from app.db import session
+from app.org.models import User
+from tests.apiclient import POSTS, Api, sample_form
+
+LEAVE = {"kind": "leave", "starts_at": "2026-01-01T08:00", "ends_at": "2036-01-01T18:00",
+         "reason": "年休假"}  # fmt: skip
+
+
+@pytest.fixture
+def api(client) -> Api:
+    return Api(client)
+
+
+def _uid(app, username: str) -> int:
+    with app.app_context():
+        return session().scalar(sa.select(User.id).where(User.username == username))
+
+
+def _leave(api: Api, user: str, who: str | None = None, expect: int = 201, **extra) -> dict:
+    body = {**LEAVE, **extra}
+    if who is not None:
+        body["user_id"] = _uid(api.client.application, who)
+    return api.call("POST", "/absences", user, expect, json=body)
+
+
+def test_new_task_goes_to_b_when_a_is_on_leave(api):
+    a, b = POSTS["housing_review"]["a"], POSTS["housing_review"]["b"]
+    _leave(api, a)
+    case_no = api.apply("house-cancellation", sample_form("house-cancellation"))["case_no"]
+    [task] = api.open_tasks(case_no)
+    assert task["assignee"] == b
+    assert (
+        "assigned to B of housing_review: A on leave until 2036-01-01 18:00"
+        == task["assignment_reason"]
+    )
+    api.work(case_no, "Task_review", "approve", "同意（B角代办）")
+    events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
+    assigned = [e for e in events if e["type"] == "task_assigned"]
+    assert any("A on leave" in e["data"]["reason"] for e in assigned)
+    assert any(e["data"]["acting_for_id"] == _uid(api.client.application, a) for e in assigned)
+
+
+def test_absence_moves_open_tasks_to_b_and_back_when_a_returns(api):
+    a, b = POSTS["ndrc_review"]["a"], POSTS["ndrc_review"]["b"]
+    case_no = api.apply("joint-investment", sample_form("joint-investment"))["case_no"]
+    before = {t["spec_id"]: t["assignee"] for t in api.open_tasks(case_no)}
+    assert before["Task_ndrc"] == a
+    absence = _leave(api, a)
+    after = {t["spec_id"]: t for t in api.open_tasks(case_no)}
+    assert after["Task_ndrc"]["assignee"] == b
+    assert after["Task_land"]["assignee"] == before["Task_land"]  # others untouched
+    events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
+    [moved] = [e for e in events if e["type"] == "task_reassigned"]
+    assert moved["data"]["to"] == _uid(api.client.application, b)
+    # A comes back: the task B has not started goes back to A
+    api.call("DELETE", f"/absences/{absence['id']}", a)
+    back = {t["spec_id"]: t["assignee"] for t in api.open_tasks(case_no)}
+    assert back["Task_ndrc"] == a
+
+
+def test_a_and_b_away_together_needs_the_leader(api):
+    post = POSTS["env_review"]
+    _leave(api, post["a"])
+    body = _leave(api, post["b"], expect=409)
+    assert "A and B may not be away together" in body["message"]
+    body = _leave(api, post["leader"], who=post["b"], confirm=True)
+    assert body["confirmed_by_id"] == _uid(api.client.application, post["leader"])
+    case_no = api.apply("joint-investment", sample_form("joint-investment"))["case_no"]
+    env = next(t for t in api.open_tasks(case_no) if t["spec_id"] == "Task_env")
+    assert env["assignee"] == post["leader"]
+    events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
+    assert any(e["type"] == "task_escalated" for e in events)
+
+
+def test_sick_leave_is_taken_as_it_comes_and_escalates(api):
+    post = POSTS["land_review"]
+    case_no = api.apply("joint-investment", sample_form("joint-investment"))["case_no"]
+    _leave(api, post["a"])
+    _leave(api, post["b"], kind="sick", reason="急诊")
+    land = next(t for t in api.open_tasks(case_no) if t["spec_id"] == "Task_land")
+    assert land["assignee"] == post["leader"]
+    assert (
+        "A on leave" in land["assignment_reason"] and "B on sick leave" in land["assignment_reason"]
+    )
+
+
+def test_only_the_person_their_leader_or_admin_registers_an_absence(api):
+    a = POSTS["housing_review"]["a"]
+    body = _leave(api, "official_shi", who=a, expect=403)
+    assert "leader" in body["message"]
+    _leave(api, POSTS["housing_review"]["leader"], who=a)
+    api.call("POST", "/absences", a, 400, json={**LEAVE, "ends_at": "2025-01-01T00:00"})
+
+
+def test_four_eyes_skips_the_previous_decider(api):
+    # 局长 away: the head stage would go to B (deputy_xie), who decided the collective stage
+    _leave(api, POSTS["planning_head"]["a"])
+    case_no = api.apply("planning-permit", sample_form("planning-permit", floor_area=50000))[
+        "case_no"
+    ]
+    api.work(case_no, "Task_lead")
+    api.work(case_no, "Task_deputy")
+    [collective] = api.open_tasks(case_no)
+    api.work(case_no, "Task_collective")
+    [head] = api.open_tasks(case_no)
+    assert collective["assignee"] == POSTS["planning_head"]["b"]
+    assert head["assignee"] == POSTS["planning_head"]["leader"]
+    assert "four-eyes" in head["assignment_reason"]
+
+
+def test_nobody_handles_their_own_application(demo_app, api):
+    official = POSTS["housing_review"]["a"]
+    with demo_app.app_context():
+        db = session()
+        db.execute(sa.update(User).where(User.username == official).values(
+            id_number="330102199001011234"))  # fmt: skip
+        db.commit()
+    case_no = api.apply("house-cancellation", sample_form("house-cancellation"))["case_no"]
+    [task] = api.open_tasks(case_no)
+    assert task["assignee"] == POSTS["housing_review"]["b"]
+    assert "applicant" in task["assignment_reason"]
