@@ -85,11 +85,15 @@ class TimerScheduler:
     def start(self) -> None:
         """Start the scheduler thread (and the PostgreSQL listener)."""
         self.scheduler.start()
-        self.scheduler.add_job(
-            self.round, "interval", seconds=FALLBACK_SECONDS, id="timers-fallback",
-            max_instances=1, coalesce=True,
-        )  # fmt: skip
+        for job, name in (
+            (self.round, "timers-fallback"),
+            (self.presence_round, "presence-fallback"),
+        ):
+            self.scheduler.add_job(
+                job, "interval", seconds=FALLBACK_SECONDS, id=name, max_instances=1, coalesce=True,
+            )  # fmt: skip
         self.schedule(utcnow())
+        self.schedule_presence(utcnow())
         if self.app.config["DATABASE_URL"].startswith("postgresql"):
             threading.Thread(target=self._listen, name="ow-timer-listen", daemon=True).start()
 
@@ -132,6 +136,28 @@ class TimerScheduler:
         if upcoming is not None and not self._stop.is_set():
             self.schedule(max(upcoming, utcnow()))
 
+    def schedule_presence(self, when: dt.datetime) -> None:
+        """Reconcile task holders at `when` (an absence starts or ends, a check-in deadline)."""
+        self.scheduler.add_job(
+            self.presence_round, "date", run_date=when.replace(tzinfo=dt.UTC),
+            id=f"presence-{when.isoformat()}", replace_existing=True, misfire_grace_time=None,
+        )  # fmt: skip
+
+    def presence_round(self) -> None:
+        """Move tasks away from people who just left and back to those who returned."""
+        from .org.absences import next_boundary, reconcile
+
+        with self.app.app_context():
+            if not self.leader.acquire():
+                return
+            try:
+                reconcile()
+            except Exception:
+                log.exception("reconciling task holders failed; the next boundary retries")
+            upcoming = next_boundary(session(), utcnow())
+        if upcoming is not None and not self._stop.is_set():
+            self.schedule_presence(upcoming)
+
     def _fire_until_none_due(self, fire_timer, due_ids) -> None:
         while not self._stop.is_set():
             self._again = False
@@ -161,6 +187,15 @@ class TimerScheduler:
                 if not self._stop.is_set():
                     log.warning("timer listener lost its connection; reconnecting")
                 self._stop.wait(1.0)
+
+
+def wake_presence(*moments: dt.datetime) -> None:
+    """Tell this process's scheduler about absence boundaries registered just now."""
+    scheduler = current_app.extensions.get("ow_scheduler")
+    if scheduler is not None:
+        for moment in moments:
+            if moment > utcnow():
+                scheduler.schedule_presence(moment)
 
 
 def wake(due: dt.datetime) -> None:

@@ -37,8 +37,8 @@ def test_new_task_goes_to_b_when_a_is_on_leave(api):
     [task] = api.open_tasks(case_no)
     assert task["assignee"] == b
     assert (
-        "assigned to B of housing_review: A on leave until 2036-01-01 18:00"
-        == task["assignment_reason"]
+        task["assignment_reason"]
+        == "assigned to B of housing_review: A on leave until 2036-01-01 18:00"
     )
     api.work(case_no, "Task_review", "approve", "同意（B角代办）")
     events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
@@ -126,3 +126,30 @@ def test_nobody_handles_their_own_application(demo_app, api):
     [task] = api.open_tasks(case_no)
     assert task["assignee"] == POSTS["housing_review"]["b"]
     assert "applicant" in task["assignment_reason"]
+
+
+def test_scheduler_moves_tasks_when_a_later_absence_begins(demo_app, api):
+    import datetime as dt
+    import time
+
+    from app.db import utcnow
+    from app.scheduler import TimerScheduler
+
+    a, b = POSTS["env_review"]["a"], POSTS["env_review"]["b"]
+    case_no = api.apply("joint-investment", sample_form("joint-investment"))["case_no"]
+    scheduler = TimerScheduler(demo_app)
+    demo_app.extensions["ow_scheduler"] = scheduler
+    scheduler.start()
+    try:
+        begins = utcnow() + dt.timedelta(seconds=1.5)
+        _leave(api, a, starts_at=begins.isoformat() + "+00:00",
+               ends_at=(begins + dt.timedelta(days=2)).isoformat() + "+00:00")  # fmt: skip
+        env = lambda: next(t for t in api.open_tasks(case_no) if t["spec_id"] == "Task_env")  # noqa: E731
+        assert env()["assignee"] == a  # not yet
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and env()["assignee"] != b:
+            time.sleep(0.1)
+        assert env()["assignee"] == b
+        assert "A on leave" in env()["assignment_reason"]
+    finally:
+        scheduler.shutdown()

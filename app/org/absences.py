@@ -16,16 +16,16 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from ..db import session, transactional, utcnow
+from ..db import on_commit, session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..scheduler import wake_presence
 from .models import ABSENCE_KINDS, Absence, CheckIn, Post, User
 from .presence import _checkin_deadline_passed, _local, away_at, choose_holder
 
 
 def now() -> dt.datetime:
-    """Return the current time (naive UTC); tests replace the clock through app config."""
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock else utcnow()
+    """Return the current time (naive UTC), on the app's clock."""
+    return utcnow()
 
 
 def _may_register_for(db: Session, actor: User, user_id: int) -> bool:
@@ -110,6 +110,7 @@ def register_absence(
     db.add(absence)
     db.flush()
     _reconcile(db, now())
+    on_commit(lambda: wake_presence(starts_at, ends_at))
     return absence
 
 
@@ -269,8 +270,23 @@ def _write_moves(db: Session, case_id: int, moves: list[tuple], at: dt.datetime)
     events.write(db)
 
 
+def next_checkin_deadline(at: dt.datetime) -> dt.datetime | None:
+    """Return the next check-in deadline after `at` (naive UTC), if check-in is enforced."""
+    if not current_app.config.get("CHECKIN_ENFORCED", False):
+        return None
+    hour, minute = map(int, current_app.config.get("CHECKIN_DEADLINE", "09:00").split(":"))
+    local = _local(at)
+    day = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if day <= local:
+        day += dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 def next_boundary(db: Session, at: dt.datetime) -> dt.datetime | None:
-    """Return the next moment an absence starts or ends after `at`."""
+    """Return the next moment someone's presence may change: an absence starts or ends, or
+    the check-in deadline passes."""
     starts = db.scalar(
         sa.select(sa.func.min(Absence.starts_at)).where(
             Absence.cancelled_at.is_(None), Absence.starts_at > at
@@ -281,4 +297,5 @@ def next_boundary(db: Session, at: dt.datetime) -> dt.datetime | None:
             Absence.cancelled_at.is_(None), Absence.ends_at > at
         )
     )
-    return min((t for t in (starts, ends) if t is not None), default=None)
+    deadline = next_checkin_deadline(at)
+    return min((t for t in (starts, ends, deadline) if t is not None), default=None)
