@@ -28,6 +28,8 @@ class Config:
     AUTH_CACHE_SECONDS = float(os.environ.get("OW_AUTH_CACHE_SECONDS", 10))
     PASSWORD_HASH_METHOD = os.environ.get("OW_PASSWORD_HASH", "scrypt")
     WORKFLOW_CACHE_SIZE = int(os.environ.get("OW_WORKFLOW_CACHE_SIZE", 2000))
+    CHECKIN_ENFORCED = _env_bool("OW_CHECKIN_ENFORCED", False)  # no check-in by the deadline = away
+    CHECKIN_DEADLINE = os.environ.get("OW_CHECKIN_DEADLINE", "09:00")  # centre local time
     SCHEDULER_ENABLED = _env_bool("OW_SCHEDULER", True)  # in app.wsgi and run-scheduler
     WRITE_RETRIES = int(os.environ.get("OW_WRITE_RETRIES", 8))
     CENTRE_TIMEZONE = os.environ.get("OW_TIMEZONE", "Asia/Shanghai")
