@@ -153,3 +153,19 @@ def test_scheduler_moves_tasks_when_a_later_absence_begins(demo_app, api):
         assert "A on leave" in env()["assignment_reason"]
     finally:
         scheduler.shutdown()
+
+
+def test_a_task_b_has_opened_stays_with_b_when_a_returns(api):
+    a, b = POSTS["construction_review"]["a"], POSTS["construction_review"]["b"]
+    absence = _leave(api, a)
+    case_no = api.apply("joint-investment", sample_form("joint-investment"))["case_no"]
+    task = next(t for t in api.open_tasks(case_no) if t["spec_id"] == "Task_construction")
+    assert task["assignee"] == b
+    api.call("GET", f"/tasks/{task['id']}", "official_shi", 403)  # another official
+    shown = api.call("GET", f"/tasks/{task['id']}", b)
+    assert shown["started_at"] and shown["acting_for_id"] == _uid(api.client.application, a)
+    assert shown["case_no"] == case_no and shown["materials"]
+    assert api.call("GET", f"/tasks/{task['id']}", "auditor_sun")["id"] == task["id"]
+    api.call("DELETE", f"/absences/{absence['id']}", a)
+    again = next(t for t in api.open_tasks(case_no) if t["spec_id"] == "Task_construction")
+    assert again["assignee"] == b  # B started it: it stays with B

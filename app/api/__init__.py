@@ -206,6 +206,27 @@ def tasks():
     )
 
 
+@bp.get("/tasks/<task_id>")
+@login_required
+def task_detail(task_id: str):
+    try:
+        parsed = uuid.UUID(task_id)
+    except ValueError:
+        raise NotFound(f"no task {task_id}") from None
+    task, case, form = cases.open_task(g.user, parsed)
+    payload = task_json(task)
+    payload.update(
+        case_no=case.case_no,
+        case_status=case.status,
+        applicant=case.applicant_name,
+        materials=case.materials,
+        started_at=task.started_at.isoformat(timespec="seconds") + "Z" if task.started_at else None,
+        acting_for_id=task.acting_for_id,
+        form=form,
+    )
+    return jsonify(payload)
+
+
 @bp.post("/tasks/<task_id>/complete")
 @login_required
 def complete(task_id: str):

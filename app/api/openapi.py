@@ -257,6 +257,39 @@ def openapi_document() -> dict:
                     ],
                 )
             },
+            "/tasks/{id}": {
+                "get": _op(
+                    "A task with its case, materials and form; opening it as its holder starts it",
+                    {"200": _json(_ref("Task"))},
+                    params=[_path_param("id")],
+                )
+            },
+            "/absences": {
+                "post": _op(
+                    "Register leave, a business trip or sick leave; tasks move to B when it begins",
+                    {"201": _json(obj, "Created")},
+                    {
+                        "type": "object",
+                        "required": ["kind", "starts_at", "ends_at"],
+                        "properties": {
+                            "user_id": {"type": "integer"},
+                            "kind": {"type": "string", "enum": ["leave", "trip", "sick", "other"]},
+                            "starts_at": {"type": "string"},
+                            "ends_at": {"type": "string"},
+                            "reason": {"type": "string"},
+                            "confirm": {"type": "boolean"},
+                        },
+                    },
+                )
+            },
+            "/absences/{absence_id}": {
+                "delete": _op(
+                    "End an absence early; tasks B has not started go back to A",
+                    {"200": _json(obj)},
+                    params=[_path_param("absence_id")],
+                )
+            },
+            "/checkin": {"post": _op("Check in for today (考勤)", {"200": _json(obj)})},
             "/tasks/{id}/complete": {
                 "post": _op(
                     "Complete a task: approve, return or reject",

@@ -886,6 +886,31 @@ def get_case(
     return row.Case, row.Item, row.version, [(r.Task, r.username) for r in rows]
 
 
+READ_ANY_TASK_ROLES = ("auditor", "supervisor", "admin")
+
+
+@transactional
+def open_task(actor: User, task_id: uuid.UUID) -> tuple[Task, Case, list[dict]]:
+    """Show a task with its case and form; its holder opening it marks it started.
+
+    A task B has started stays with B when A comes back.
+    """
+    db = session()
+    row = db.execute(
+        sa.select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.id == task_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    task, case = row.Task, row.Case
+    if task.assignee_id != actor.id and not actor.has_role(*READ_ANY_TASK_ROLES):
+        raise Forbidden("this task is not assigned to you")
+    if task.assignee_id == actor.id and task.state == "open" and task.started_at is None:
+        task.started_at = utcnow()
+    node = runtime().diagram(db, case.diagram_version_id).nodes.get(task.spec_id)
+    form = [f.as_dict() for f in (node.form if node else ())]
+    return task, case, form
+
+
 def list_open_tasks(actor: User) -> list[tuple[Task, str, str]]:
     """Return the actor's open tasks with case number and item name, oldest first."""
     db = session()
