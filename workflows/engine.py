@@ -518,14 +518,20 @@ class WorkflowRun:
             self.workflow.refresh_timers()
         except SpiffWorkflowException as exc:
             raise self._engine_error(exc) from None
-        steps = self.run_engine()
+        return self._step_result(None, before, self.run_engine())
+
+    def _step_result(
+        self, completed: ReadyTask | None, before: set, steps: list[dict]
+    ) -> StepResult:
+        """Compare the ready user tasks with those before the step: opened, dropped, the end."""
         ready = self._ready_manual()
         after = {t.id for t in ready}
+        done = {completed.id} if completed is not None else set()
         result = StepResult(
-            completed=None,
+            completed=completed,
             engine_steps=steps,
             created=[self._view(t) for t in ready if t.id not in before],
-            cancelled=sorted(before - after, key=str),
+            cancelled=sorted(before - after - done, key=str),
             finished=self.workflow.is_completed(),
         )
         result.result = self.result() if result.finished else None
@@ -561,18 +567,7 @@ class WorkflowRun:
             task.run()
         except SpiffWorkflowException as exc:
             raise self._engine_error(exc) from None
-        steps = self.run_engine()
-        ready = self._ready_manual()
-        after = {t.id for t in ready}
-        result = StepResult(
-            completed=view,
-            engine_steps=steps,
-            created=[self._view(t) for t in ready if t.id not in before],
-            cancelled=sorted(before - after - {task_uuid}, key=str),
-            finished=self.workflow.is_completed(),
-        )
-        result.result = self.result() if result.finished else None
-        return result
+        return self._step_result(view, before, self.run_engine())
 
 
 class Engine:

@@ -206,13 +206,17 @@ def tasks():
     )
 
 
+def _task_uuid(task_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(task_id)
+    except ValueError:
+        raise NotFound(f"no task {task_id}") from None
+
+
 @bp.get("/tasks/<task_id>")
 @login_required
 def task_detail(task_id: str):
-    try:
-        parsed = uuid.UUID(task_id)
-    except ValueError:
-        raise NotFound(f"no task {task_id}") from None
+    parsed = _task_uuid(task_id)
     task, case, form = cases.open_task(g.user, parsed)
     payload = task_json(task)
     payload.update(
@@ -230,10 +234,7 @@ def task_detail(task_id: str):
 @bp.post("/tasks/<task_id>/complete")
 @login_required
 def complete(task_id: str):
-    try:
-        parsed = uuid.UUID(task_id)
-    except ValueError:
-        raise NotFound(f"no task {task_id}") from None
+    parsed = _task_uuid(task_id)
     body = _json_body()
     data = body.get("data", {})
     if not isinstance(data, dict):

@@ -19,6 +19,7 @@ from ..catalogue.models import DiagramVersion, Item
 from ..db import on_commit, session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, StaleCase
 from ..org.models import User
+from ..org.presence import exclusions
 from ..org.services import Staffing, staffing
 from . import timers
 from .models import OPEN_CASE_STATUSES, Case, Task
@@ -330,21 +331,15 @@ class Guard:
     last_decision_spec: str | None = None
 
     def excluded(self, staff: Staffing, task: ReadyTask) -> dict[int, str]:
-        """Return the people excluded from a new task, with the reason.
-
-        Redoing the same stage after a return is not a second stage: whoever returned it
-        may decide it again.
-        """
-        excluded = staff.applicant_among_holders(self.applicant_id_number)
-        if (
-            task.is_decision
-            and self.last_decider_id is not None
-            and self.last_decision_spec != task.spec_id
-        ):
-            excluded.setdefault(
-                self.last_decider_id, "decided the previous stage of this case (four-eyes)"
-            )
-        return excluded
+        """Return the people excluded from a new task, with the reason."""
+        return exclusions(
+            staff.id_numbers,
+            self.applicant_id_number,
+            task.spec_id,
+            task.is_decision,
+            self.last_decider_id,
+            self.last_decision_spec,
+        )
 
 
 def _new_task_rows(

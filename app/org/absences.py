@@ -20,7 +20,7 @@ from ..db import on_commit, session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..scheduler import wake_presence
 from .models import ABSENCE_KINDS, Absence, CheckIn, Post, User
-from .presence import _checkin_deadline_passed, _local, away_at, choose_holder
+from .presence import _checkin_deadline_passed, _local, away_at, choose_holder, exclusions
 
 
 def now() -> dt.datetime:
@@ -215,19 +215,8 @@ def _possibly_away(db: Session, at: dt.datetime):
 
 
 def _excluded(row, id_numbers: dict[int, str | None]) -> dict[int, str]:
-    """Return who may not hold this task: the applicant; for a decision, the last decider."""
-    excluded = {
-        uid: "is the applicant of this case"
-        for uid, number in id_numbers.items()
-        if number and number == row.applicant_id_number
-    }
-    if (
-        row.is_decision
-        and row.last_decider_id is not None
-        and row.last_decision_spec != row.spec_id
-    ):
-        excluded.setdefault(row.last_decider_id, "decided the previous stage of this case")
-    return excluded
+    return exclusions(id_numbers, row.applicant_id_number, row.spec_id, row.is_decision,
+                      row.last_decider_id, row.last_decision_spec)  # fmt: skip
 
 
 def _write_moves(db: Session, case_id: int, moves: list[tuple], at: dt.datetime) -> None:

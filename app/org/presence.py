@@ -113,3 +113,27 @@ def choose_holder(
 def candidate_ids(posts: list[Post]) -> set[int]:
     """Return everyone who could hold a task of these posts."""
     return {u for p in posts for u in (p.a_user_id, p.b_user_id, p.leader_user_id) if u}
+
+
+def exclusions(
+    id_numbers: dict[int, str | None],
+    applicant_id_number: str,
+    task_spec: str,
+    is_decision: bool,
+    last_decider_id: int | None,
+    last_decision_spec: str | None,
+) -> dict[int, str]:
+    """Return who may not hold a task of a case, with the reason.
+
+    The applicant never handles their own case. For a decision stage, whoever decided the
+    previous, different decision stage is excluded (four-eyes); redoing a returned stage is
+    not a new stage, so whoever returned it may decide it again.
+    """
+    excluded = {
+        uid: "is the applicant of this case"
+        for uid, number in id_numbers.items()
+        if number and number == applicant_id_number
+    }
+    if is_decision and last_decider_id is not None and last_decision_spec != task_spec:
+        excluded.setdefault(last_decider_id, "decided the previous stage of this case (four-eyes)")
+    return excluded

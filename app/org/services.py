@@ -36,14 +36,6 @@ class Staffing:
         """Return who gets a task of the post named `label`."""
         return choose_holder(self.posts.get(label or ""), label, self.away, excluded)
 
-    def applicant_among_holders(self, applicant_id_number: str) -> dict[int, str]:
-        """Return the holders who are the case's applicant (they may not handle it)."""
-        return {
-            uid: "is the applicant of this case"
-            for uid, number in self.id_numbers.items()
-            if number and number == applicant_id_number
-        }
-
 
 def staffing(db: Session, names: set[str], at: dt.datetime) -> Staffing:
     """Load the posts by code or name with their holders' ID numbers, and who is away."""
@@ -67,15 +59,3 @@ def staffing(db: Session, names: set[str], at: dt.datetime) -> Staffing:
                 id_numbers[uid] = number
     unique = list({p.id: p for p in posts.values()}.values())
     return Staffing(posts, away_at(db, candidate_ids(unique), at), id_numbers)
-
-
-def find_posts(db: Session, names: set[str]) -> dict[str, Post]:
-    """Return posts by code or by exact name, for lanes and candidate groups."""
-    if not names:
-        return {}
-    posts = db.scalars(sa.select(Post).where(sa.or_(Post.code.in_(names), Post.name.in_(names))))
-    found: dict[str, Post] = {}
-    for post in posts:
-        found[post.code] = post
-        found[post.name] = post
-    return found
