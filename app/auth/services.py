@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 import sqlalchemy as sa
@@ -11,7 +10,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ..db import session
 from ..errors import Unauthorized
-from ..org.models import User
+from ..org.models import User, password_stamp
 from ..org.services import check_password
 
 _TOKEN_SALT = "onewindow-api-token"
@@ -19,11 +18,6 @@ _TOKEN_SALT = "onewindow-api-token"
 
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_TOKEN_SALT)
-
-
-def _password_stamp(user: User) -> str:
-    """Return a short stamp of the password hash, so a password change revokes tokens."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:12]
 
 
 def authenticate(username: str, password: str) -> User:
@@ -36,7 +30,7 @@ def authenticate(username: str, password: str) -> User:
 
 def issue_token(user: User) -> str:
     """Return a signed token naming the user."""
-    return _serializer().dumps({"uid": user.id, "pw": _password_stamp(user)})
+    return _serializer().dumps({"uid": user.id, "pw": password_stamp(user)})
 
 
 _RECENT_MAX = 10_000
@@ -72,6 +66,6 @@ def _check_token(token: str) -> User:
     except BadSignature:
         raise Unauthorized("invalid token") from None
     user = session().get(User, payload.get("uid"))
-    if user is None or not user.active or payload.get("pw") != _password_stamp(user):
+    if user is None or not user.active or payload.get("pw") != password_stamp(user):
         raise Unauthorized("invalid token")
     return user

@@ -18,14 +18,14 @@ from ..audit.services import GENESIS, EventBatch
 from ..catalogue.models import DiagramVersion, Item
 from ..db import on_commit, session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, StaleCase
-from ..org.models import User
+from ..org.models import Post, User
 from ..org.presence import exclusions
 from ..org.services import Staffing, staffing
 from . import timers
 from .models import OPEN_CASE_STATUSES, Case, Task
 from .runtime import runtime
 
-STAFF_VIEW_ROLES = ("clerk", "official", "leader", "supervisor", "auditor", "admin", "analyst")
+READ_ALL_CASES_ROLES = ("clerk", "supervisor", "auditor", "admin")
 TASKS = Task.__table__
 CASES = Case.__table__
 QUERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -853,10 +853,29 @@ def fire_timer(timer_id: uuid.UUID) -> bool:
 
 
 def can_view_case(actor: User, case: Case) -> bool:
-    """Return whether the actor may read the case."""
-    if actor.has_role(*STAFF_VIEW_ROLES):
+    """Return whether the actor may read the case.
+
+    The window, supervision, audit and admin read every case. An official or leader reads
+    the cases they hold, held or decided a task of, stand in for, or lead the post of. An
+    applicant reads their own. Analysts work on diagrams and figures, not on cases.
+    """
+    if actor.has_role(*READ_ALL_CASES_ROLES):
         return True
-    return case.applicant_user_id is not None and case.applicant_user_id == actor.id
+    if case.applicant_user_id is not None and case.applicant_user_id == actor.id:
+        return True
+    if not actor.has_role("official", "leader"):
+        return False
+    led = sa.select(Post.id).where(Post.leader_user_id == actor.id)
+    involved = sa.exists().where(
+        Task.case_id == case.id,
+        sa.or_(
+            Task.assignee_id == actor.id,
+            Task.completed_by_id == actor.id,
+            Task.acting_for_id == actor.id,
+            Task.post_id.in_(led),
+        ),
+    )
+    return bool(session().scalar(sa.select(involved)))
 
 
 def get_case(
@@ -884,6 +903,20 @@ def get_case(
 READ_ANY_TASK_ROLES = ("auditor", "supervisor", "admin")
 
 
+def can_view_task(db: Session, actor: User, task: Task) -> bool:
+    """Return whether the actor may read a task: its holder; supervision, audit and admin;
+    the post's leader; any holder of the post while the task waits to be claimed."""
+    if task.assignee_id == actor.id or actor.has_role(*READ_ANY_TASK_ROLES):
+        return True
+    post = db.get(Post, task.post_id) if task.post_id else None
+    if post is None:
+        return False
+    if post.leader_user_id == actor.id:
+        return True
+    unclaimed = task.assignee_id is None and task.state == "open"
+    return unclaimed and actor.id in (post.a_user_id, post.b_user_id)
+
+
 @transactional
 def open_task(actor: User, task_id: uuid.UUID) -> tuple[Task, Case, list[dict]]:
     """Show a task with its case and form; its holder opening it marks it started.
@@ -897,7 +930,7 @@ def open_task(actor: User, task_id: uuid.UUID) -> tuple[Task, Case, list[dict]]:
     if row is None:
         raise NotFound(f"no task {task_id}")
     task, case = row.Task, row.Case
-    if task.assignee_id != actor.id and not actor.has_role(*READ_ANY_TASK_ROLES):
+    if not can_view_task(db, actor, task):
         raise Forbidden("this task is not assigned to you")
     if task.assignee_id == actor.id and task.state == "open" and task.started_at is None:
         task.started_at = utcnow()

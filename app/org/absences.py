@@ -20,7 +20,14 @@ from ..db import on_commit, session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..scheduler import wake_presence
 from .models import ABSENCE_KINDS, Absence, CheckIn, Post, User
-from .presence import _checkin_deadline_passed, _local, away_at, choose_holder, exclusions
+from .presence import (
+    Assignment,
+    _checkin_deadline_passed,
+    _local,
+    away_at,
+    choose_holder,
+    exclusions,
+)
 
 
 def now() -> dt.datetime:
@@ -183,6 +190,16 @@ def _reconcile(db: Session, at: dt.datetime) -> int:
     moves: dict[int, list[tuple]] = defaultdict(list)
     for row in open_tasks:
         post = row.Post
+        if post.shared:
+            # a shared post's task waits in its queue until claimed; a claimer who goes
+            # away puts it back there
+            if row.assignee_id is None or row.assignee_id not in away:
+                continue
+            back = Assignment(post.id, None, None,
+                              f"back in the queue of {post.code}: its holder is "
+                              f"{away[row.assignee_id]}")  # fmt: skip
+            moves[row.case_id].append((row, back))
+            continue
         holder_away = row.assignee_id is None or row.assignee_id in away
         a_back = (
             row.acting_for_id is not None
@@ -220,43 +237,9 @@ def _excluded(row, id_numbers: dict[int, str | None]) -> dict[int, str]:
 
 
 def _write_moves(db: Session, case_id: int, moves: list[tuple], at: dt.datetime) -> None:
-    """Reassign the tasks of one case and log each move in the case's chain."""
-    from ..audit.services import EventBatch
-    from ..cases.models import Case, Task
+    from ..cases.work import write_reassignments
 
-    case = db.execute(
-        sa.select(Case.case_no, Case.event_seq, Case.last_hash, Case.version)
-        .where(Case.id == case_id)
-    ).one()  # fmt: skip
-    events = EventBatch(case.case_no, case_id, case.event_seq, case.last_hash, None, "system")
-    events.at = at
-    for row, choice in moves:
-        db.execute(
-            sa.update(Task)
-            .where(Task.id == row.id, Task.state == "open")
-            .values(assignee_id=choice.assignee_id, acting_for_id=choice.acting_for_id,
-                    assignment_reason=choice.reason)
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
-        events.add(
-            "task_reassigned",
-            {"from": row.assignee_id, "to": choice.assignee_id,
-             "acting_for_id": choice.acting_for_id, "reason": choice.reason},
-            row.id,
-        )  # fmt: skip
-        if choice.escalated:
-            events.add("task_escalated", {"reason": choice.reason}, row.id)
-    updated = db.execute(
-        sa.update(Case)
-        .where(Case.id == case_id, Case.version == case.version)
-        .values(version=case.version + 1, event_seq=events.seq, last_hash=events.last_hash)
-        .execution_options(synchronize_session=False)
-    )
-    if updated.rowcount != 1:
-        from ..errors import StaleCase
-
-        raise StaleCase(f"case {case.case_no} changed meanwhile")
-    events.write(db)
+    write_reassignments(db, case_id, moves, at)
 
 
 def next_checkin_deadline(at: dt.datetime) -> dt.datetime | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import sqlalchemy as sa
+from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, utcnow
@@ -25,7 +27,7 @@ class Department(Base):
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
 
 
-class User(Base):
+class User(UserMixin, Base):
     """A person who logs in: staff member or applicant."""
 
     __tablename__ = "users"
@@ -50,6 +52,20 @@ class User(Base):
         """Return whether the user holds any of the given roles."""
         return bool(self.role_set.intersection(roles))
 
+    @property
+    def is_active(self) -> bool:  # Flask-Login: a deactivated account cannot log in
+        return bool(self.active)
+
+    def get_id(self) -> str:
+        """Return the session id: the user id and a stamp of the password hash, so a
+        password change ends every session of the account."""
+        return f"{self.id}:{password_stamp(self)}"
+
+
+def password_stamp(user: User) -> str:
+    """Return a short stamp of the password hash (sessions and tokens carry it)."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:12]
+
 
 class Post(Base):
     """A post (岗位) named by diagram lanes: first handler A, second handler B, leader."""
@@ -65,6 +81,8 @@ class Post(Base):
     leader_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     # when A comes back, tasks B has not started go back to A
     return_to_a: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # a shared post offers its tasks to every present holder; the first to claim does it
+    shared: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 ABSENCE_KINDS = ("leave", "trip", "sick", "other")

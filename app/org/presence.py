@@ -87,6 +87,13 @@ def choose_holder(
     """Pick A, else B acting for A, else the leader; record why each earlier one was passed."""
     if post is None:
         return Assignment(None, None, None, f"no post named '{label}': waiting unassigned", True)
+    if post.shared:
+        return Assignment(
+            post.id,
+            None,
+            None,
+            f"offered to the holders of {post.code}: the first to claim it does it",
+        )
     passed: list[str] = []
     candidates = (("A", post.a_user_id), ("B", post.b_user_id), ("leader", post.leader_user_id))
     for role, user_id in candidates:
