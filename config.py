@@ -33,6 +33,14 @@ class Config:
     SCHEDULER_ENABLED = _env_bool("OW_SCHEDULER", True)  # in app.wsgi and run-scheduler
     WRITE_RETRIES = int(os.environ.get("OW_WRITE_RETRIES", 8))
     CENTRE_TIMEZONE = os.environ.get("OW_TIMEZONE", "Asia/Shanghai")
+    DEFAULT_LANGUAGE = os.environ.get("OW_LANGUAGE", "zh")  # zh or en; users switch per session
+    # web sessions end after this long without a request, and this long after log-in
+    PERMANENT_SESSION_LIFETIME = 60 * int(os.environ.get("OW_SESSION_IDLE_MINUTES", 30))
+    WEB_SESSION_MAX_HOURS = int(os.environ.get("OW_SESSION_MAX_HOURS", 12))
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("OW_SECURE_COOKIES", False)  # true behind HTTPS
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     JSON_AS_ASCII = False
     TESTING = False

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from config import Config
 
-from . import db
+from . import db, web
 from .cases import runtime
 
 
@@ -32,13 +32,15 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     from .cli import init_app as init_cli
 
     app.register_blueprint(api_bp)
+    web.init_app(app)
+    web.csrf.exempt(api_bp)  # the API takes bearer tokens, never cookies
     init_cli(app)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if request.path.startswith("/api/"):
             return jsonify({"error": exc.name, "message": exc.description}), exc.code
-        return exc
+        return web.error_page(exc)
 
     @app.errorhandler(500)
     def _server_error(exc):
@@ -50,10 +52,6 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
                     "message": "something went wrong; it has been logged",
                 }
             ), 500
-        return "Something went wrong; it has been logged.", 500
-
-    @app.get("/")
-    def index():
-        return jsonify({"service": "OneWindow", "api": "/api/v1/openapi.json"})
+        return web.error_page(exc)
 
     return app

@@ -61,7 +61,10 @@ def _coerce_field(spec: dict, value: Any) -> Any:
     if kind == "long":
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise ValueError("must be a whole number")
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
     if kind == "boolean":
         if isinstance(value, bool):
             return value
@@ -72,7 +75,10 @@ def _coerce_field(spec: dict, value: Any) -> Any:
             raise ValueError("must be one of " + ", ".join(map(str, options)))
         return value
     if kind == "date":
-        return dt.date.fromisoformat(str(value)).isoformat()
+        try:
+            return dt.date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            raise ValueError("must be a date like 2026-11-23") from None
     if not isinstance(value, str):
         raise ValueError("must be text")
     return value.strip()
@@ -882,6 +888,21 @@ def get_case(
     actor: User, case_no: str
 ) -> tuple[Case, Item, int | None, list[tuple[Task, str | None]]]:
     """Return a case with its item, diagram version number and tasks with their assignees."""
+    found = _case_detail(case_no)
+    if found is None or not can_view_case(actor, found[0]):
+        raise NotFound(f"no case '{case_no}'")
+    return found
+
+
+def case_for_task(case_no: str) -> tuple[Case, Item, int | None, list[tuple[Task, str | None]]]:
+    """Return the case of a task the caller has already been allowed to read."""
+    found = _case_detail(case_no)
+    if found is None:
+        raise NotFound(f"no case '{case_no}'")
+    return found
+
+
+def _case_detail(case_no: str):
     db = session()
     row = db.execute(
         sa.select(Case, Item, DiagramVersion.version)
@@ -889,8 +910,8 @@ def get_case(
         .outerjoin(DiagramVersion, DiagramVersion.id == Case.diagram_version_id)
         .where(Case.case_no == case_no)
     ).first()
-    if row is None or not can_view_case(actor, row.Case):
-        raise NotFound(f"no case '{case_no}'")
+    if row is None:
+        return None
     rows = db.execute(
         sa.select(Task, User.username)
         .outerjoin(User, User.id == Task.assignee_id)
@@ -898,6 +919,26 @@ def get_case(
         .order_by(Task.created_at, Task.name)
     ).all()
     return row.Case, row.Item, row.version, [(r.Task, r.username) for r in rows]
+
+
+def find_cases(actor: User, text: str, limit: int = 50) -> list[tuple[Case, str]]:
+    """Find cases by case number or applicant name that the actor may read, newest first."""
+    text = text.strip()
+    if not text:
+        return []
+    pattern = f"%{text}%"
+    rows = (
+        session()
+        .execute(
+            sa.select(Case, Item.name)
+            .join(Item, Item.id == Case.item_id)
+            .where(sa.or_(Case.case_no.like(pattern), Case.applicant_name.like(pattern)))
+            .order_by(Case.received_at.desc())
+            .limit(limit * 4)
+        )
+        .all()
+    )
+    return [(r.Case, r.name) for r in rows if can_view_case(actor, r.Case)][:limit]
 
 
 READ_ANY_TASK_ROLES = ("auditor", "supervisor", "admin")
@@ -954,12 +995,12 @@ def list_open_tasks(actor: User) -> list[tuple[Task, str, str]]:
     return [(r.Task, r.case_no, r.name) for r in rows]
 
 
-def case_events(actor: User, case_no: str) -> list:
-    """Return the audit events of a case in order."""
+def case_events(actor: User, case_no: str, allowed: bool = False) -> list:
+    """Return the audit events of a case in order (`allowed`: the caller checked access)."""
     from ..audit.models import Event
 
     db = session()
     case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).first()
-    if case is None or not can_view_case(actor, case):
+    if case is None or not (allowed or can_view_case(actor, case)):
         raise NotFound(f"no case '{case_no}'")
     return list(db.scalars(sa.select(Event).where(Event.case_id == case.id).order_by(Event.seq)))

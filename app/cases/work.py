@@ -23,6 +23,7 @@ from .models import Case, Task
 
 # how close a due time is: overdue, within a day, comfortable, no limit
 DUE_SOON = dt.timedelta(hours=24)
+COLOURS = ("overdue", "soon", "ok", "none")
 
 
 def due_colour(due_at: dt.datetime | None, now: dt.datetime) -> str:
@@ -126,6 +127,17 @@ def done_list(actor: User, limit: int = 200) -> list[InboxRow]:
         .limit(limit)
     )
     return _rows(db, query, utcnow())
+
+
+def people_named(ids: set[int | None]) -> dict[int, str]:
+    """Return display names ("Name (username)") of users by id."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    rows = session().execute(
+        sa.select(User.id, User.name, User.username).where(User.id.in_(wanted))
+    )
+    return {r.id: f"{r.name} ({r.username})" for r in rows}
 
 
 def _posts_held(db: Session, actor: User):

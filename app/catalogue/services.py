@@ -20,6 +20,11 @@ def list_items() -> list[Item]:
     return list(session().scalars(sa.select(Item).where(Item.active.is_(True)).order_by(Item.code)))
 
 
+def materials_of(item: Item) -> list[dict]:
+    """Return the item's materials list (code, name, form, count, required, note)."""
+    return list(item.entry.get("materials", []))
+
+
 def get_item(code: str) -> tuple[Item, int | None]:
     """Return an active item and the number of its newest diagram version."""
     db = session()

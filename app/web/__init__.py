@@ -1,0 +1,205 @@
+"""The web application for staff: log-in, inbox, tasks, window, absences, admin.
+
+Sessions come from Flask-Login, every form carries a CSRF token (Flask-WTF), pages speak
+Simplified Chinese by default and English on request (Flask-Babel). Every view checks the
+role and, through the services, the object; a refusal is a 403 page and a log line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user, login_required, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from ..db import session as db_session
+from ..db import utcnow
+from ..errors import AppError, Forbidden
+from ..org.models import User, password_stamp
+
+LANGUAGES = {"zh": "中文", "en": "English"}
+log = logging.getLogger("onewindow.security")
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+bp = Blueprint("web", __name__)
+
+
+def _locale() -> str:
+    lang = session.get("lang")
+    return lang if lang in LANGUAGES else current_app.config.get("DEFAULT_LANGUAGE", "zh")
+
+
+@login_manager.user_loader
+def _load_user(session_id: str) -> User | None:
+    user_id, _sep, stamp = session_id.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db_session().get(User, int(user_id))
+    if user is None or not user.active or stamp != password_stamp(user):
+        return None
+    return user
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Return `target` if it is a path on this site, else `default` (no open redirects)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def role_required(*roles: str):
+    """Require a logged-in user holding one of `roles`; others get a logged 403."""
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if not current_user.has_role(*roles):
+                raise Forbidden(_("This page needs one of the roles: %(roles)s",
+                                  roles=", ".join(role_name(r) for r in roles)))  # fmt: skip
+            return view(*args, **kwargs)
+
+        wrapper.roles = roles
+        return wrapper
+
+    return decorate
+
+
+def role_name(role: str) -> str:
+    """Return the display name of a role in the current language."""
+    names = {
+        "clerk": _("window clerk"),
+        "official": _("official"),
+        "leader": _("leader"),
+        "supervisor": _("supervisor"),
+        "auditor": _("auditor"),
+        "analyst": _("analyst"),
+        "admin": _("admin"),
+        "applicant": _("applicant"),
+    }
+    return names.get(role, role)
+
+
+def local_time(value: dt.datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """Format a stored (naive UTC) time in the centre's time zone."""
+    if value is None:
+        return "—"
+    return format_datetime(value.replace(tzinfo=dt.UTC), fmt)
+
+
+def _log_forbidden(message: str) -> None:
+    user = getattr(current_user, "username", None) or "anonymous"
+    log.warning("forbidden: %s %s by %s: %s", request.method, request.path, user, message)
+
+
+def init_app(app: Flask) -> None:
+    """Wire sessions, CSRF, languages, error pages and headers, and the page blueprints."""
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["CENTRE_TIMEZONE"])
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    login_manager.session_protection = "strong"
+    login_manager.login_message = None
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_locale)
+
+    from . import admin, people, views, window  # noqa: F401  (routes on bp)
+
+    app.register_blueprint(bp)
+    from . import present
+
+    app.jinja_env.globals.update(
+        LANGUAGES=LANGUAGES, role_name=role_name, local_time=local_time, get_locale=get_locale,
+        status_name=present.status_name, outcome_name=present.outcome_name,
+        colour_name=present.colour_name, event_name=present.event_name,
+        event_detail=present.event_detail, mask_id=present.mask_id,
+        mask_phone=present.mask_phone,
+    )  # fmt: skip
+    app.jinja_env.filters["role_name"] = role_name
+
+    @app.before_request
+    def _session_limits():
+        if request.path.startswith(("/api/", "/static/")) or not current_user.is_authenticated:
+            return None
+        started = session.get("login_at")
+        limit = dt.timedelta(hours=app.config["WEB_SESSION_MAX_HOURS"])
+        if started is None or utcnow() - dt.datetime.fromisoformat(started) > limit:
+            logout_user()
+            session.clear()
+            return redirect(url_for("web.login", next=request.full_path))
+        g.user = current_user
+        return None
+
+    @app.after_request
+    def _headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.path.startswith("/api/"):
+            resp.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            )
+            resp.headers.setdefault("X-Frame-Options", "DENY")
+            if current_user.is_authenticated:
+                resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        _log_forbidden(f"CSRF: {exc.description}")
+        message = _("The form was out of date or not sent from this site. Reload and try again.")
+        return render_template("error.html", status=400, message=message), 400
+
+
+@bp.errorhandler(AppError)
+def _app_error(exc: AppError):
+    if isinstance(exc, Forbidden):
+        _log_forbidden(exc.message)
+    return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+
+def error_page(exc) -> tuple[str, int]:
+    """Render an HTTP error (404, 405, 413 ...) as a page."""
+    code = getattr(exc, "code", 500) or 500
+    if code == 403:
+        _log_forbidden(getattr(exc, "description", ""))
+    messages = {
+        403: _("You may not see this page."),
+        404: _("There is no such page, or you may not see it."),
+        405: _("This address does not take that kind of request."),
+        413: _("The upload is too large."),
+    }
+    message = messages.get(code, _("Something went wrong; it has been logged."))
+    return render_template("error.html", status=code, message=message), code
+
+
+def forbid_unless(allowed: bool, message: str) -> None:
+    """Raise a logged 403 unless `allowed`."""
+    if not allowed:
+        raise Forbidden(message)
+
+
+__all__ = ["abort", "bp", "error_page", "forbid_unless", "role_required", "safe_next"]

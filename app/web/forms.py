@@ -1,0 +1,154 @@
+"""WTForms classes for the fixed forms; diagram and item forms are built from their fields."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from ..org.models import ABSENCE_KINDS, ROLES
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+class LanguageForm(FlaskForm):
+    lang = StringField(validators=[DataRequired(), Length(max=5)])
+
+
+class CompleteForm(FlaskForm):
+    """Outcome and comment; the diagram's own fields are read from the request as f_<id>."""
+
+    outcome = StringField(validators=[DataRequired(), Length(max=16)])
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
+
+
+class TransferForm(FlaskForm):
+    to_user = SelectField(_l("Transfer to"), coerce=int, validators=[DataRequired()])
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=300)])
+
+
+class ClaimForm(FlaskForm):
+    """Only the CSRF token."""
+
+
+class SupplementForm(FlaskForm):
+    """Materials are read from the request as a list of codes."""
+
+
+class RefuseForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+    legal_basis = StringField(_l("Legal basis"), validators=[DataRequired(), Length(max=500)])
+
+
+class WithdrawForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
+class ReceiveForm(FlaskForm):
+    """Applicant data; materials and the item's form fields are read from the request."""
+
+    applicant_name = StringField(_l("Applicant"), validators=[DataRequired(), Length(max=200)])
+    applicant_id_number = StringField(
+        _l("ID number (or unified social credit code)"),
+        validators=[DataRequired(), Length(min=6, max=40)],
+    )
+    applicant_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
+    decision = SelectField(
+        _l("Decision at the window"),
+        choices=[
+            ("accept", _l("Accept (or ask for the missing materials)")),
+            ("refuse", _l("Refuse: not within this centre's remit or not a licensing matter")),
+        ],
+        default="accept",
+    )
+    refuse_reason = TextAreaField(_l("Reason for refusal"), validators=[Length(max=2000)])
+    refuse_basis = StringField(_l("Legal basis of refusal"), validators=[Length(max=500)])
+
+
+class AbsenceForm(FlaskForm):
+    user_id = SelectField(_l("Who"), coerce=int)
+    kind = SelectField(
+        _l("Kind"),
+        choices=[(k, k) for k in ABSENCE_KINDS],
+        validators=[DataRequired()],
+    )
+    starts_at = DateTimeLocalField(_l("From"), validators=[DataRequired()])
+    ends_at = DateTimeLocalField(_l("Until"), validators=[DataRequired()])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=300)])
+    confirm = BooleanField(_l("I am the post's leader and confirm A and B away together"))
+
+
+class DepartmentForm(FlaskForm):
+    code = StringField(
+        _l("Code"), validators=[DataRequired(), Length(max=64), Regexp(r"^[a-z0-9_]+$")]
+    )
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    kind = SelectField(
+        _l("Kind"),
+        choices=[
+            ("centre", "centre"),
+            ("bureau", "bureau"),
+            ("section", "section"),
+            ("supervision", "supervision"),
+        ],  # fmt: skip
+    )
+    parent_id = SelectField(_l("Part of"), coerce=int, validators=[Optional()])
+
+
+class UserForm(FlaskForm):
+    username = StringField(
+        _l("Username"),
+        validators=[DataRequired(), Length(max=64), Regexp(r"^[a-z0-9_.]+$")],
+    )
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    roles = SelectMultipleField(_l("Roles"), choices=[(r, r) for r in ROLES if r != "applicant"])
+    department_id = SelectField(_l("Department"), coerce=int, validators=[Optional()])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
+    id_number = StringField(_l("ID number"), validators=[Optional(), Length(max=30)])
+    password = PasswordField(
+        _l("New password (leave empty to keep)"), validators=[Optional(), Length(min=8, max=200)]
+    )
+    active = BooleanField(_l("Active"), default=True)
+
+
+class PostForm(FlaskForm):
+    code = StringField(
+        _l("Code"), validators=[DataRequired(), Length(max=64), Regexp(r"^[a-z0-9_]+$")]
+    )
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    department_id = SelectField(_l("Department"), coerce=int, validators=[DataRequired()])
+    a_user_id = SelectField(_l("A (first handler)"), coerce=int, validators=[Optional()])
+    b_user_id = SelectField(_l("B (second handler)"), coerce=int, validators=[Optional()])
+    leader_user_id = SelectField(_l("Leader"), coerce=int, validators=[Optional()])
+    return_to_a = BooleanField(_l("When A returns, tasks B has not started go back to A"))
+    shared = BooleanField(_l("Shared: any holder claims a task (any-one-of)"))
+
+
+def form_values(fields: list[dict], formdata, prefix: str = "") -> dict:
+    """Read a diagram's or item's form fields from posted data, typed for `check_form`.
+
+    Empty inputs are left out (so a required one is reported missing); a checkbox is a
+    boolean; everything else stays text and is checked and converted by the service.
+    """
+    values: dict = {}
+    for field in fields:
+        name = prefix + field["id"]
+        if field.get("type") == "boolean":
+            values[field["id"]] = formdata.get(name) in ("on", "true", "1")
+            continue
+        raw = formdata.get(name, "")
+        if raw.strip():
+            values[field["id"]] = raw.strip()
+    return values

@@ -1,0 +1,111 @@
+"""Words for statuses, outcomes and audit events on pages, in the current language."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+
+def status_name(status: str) -> str:
+    names = {
+        "received": _("received"),
+        "supplement_required": _("waiting for supplements"),
+        "refused": _("refused at the window"),
+        "accepted": _("accepted"),
+        "in_progress": _("in progress"),
+        "decided": _("decided"),
+        "closed": _("closed"),
+        "withdrawn": _("withdrawn"),
+        "open": _("open"),
+        "completed": _("completed"),
+        "cancelled": _("cancelled"),
+    }
+    return names.get(status, status)
+
+
+def outcome_name(outcome: str | None) -> str:
+    names = {
+        "approve": _("approve"),
+        "return": _("return"),
+        "reject": _("reject"),
+        "approved": _("approved"),
+        "denied": _("denied"),
+    }
+    return names.get(outcome or "", outcome or "—")
+
+
+def colour_name(colour: str) -> str:
+    names = {
+        "overdue": _("overdue"),
+        "soon": _("due within a day"),
+        "ok": _("on time"),
+        "none": _("no time limit"),
+    }
+    return names.get(colour, colour)
+
+
+def event_name(kind: str) -> str:
+    names = {
+        "case_received": _("application received"),
+        "case_accepted": _("case accepted"),
+        "supplement_required": _("supplements required"),
+        "materials_supplemented": _("materials supplemented"),
+        "case_refused": _("refused"),
+        "case_withdrawn": _("withdrawn"),
+        "case_closed": _("closed"),
+        "case_decided": _("decided"),
+        "task_created": _("task created"),
+        "task_assigned": _("task assigned"),
+        "task_reassigned": _("task moved"),
+        "task_transferred": _("task transferred"),
+        "task_claimed": _("task claimed"),
+        "task_escalated": _("task escalated"),
+        "task_completed": _("task completed"),
+        "task_cancelled": _("task cancelled"),
+        "gateway_taken": _("path chosen"),
+        "timer_fired": _("timer fired"),
+    }
+    return names.get(kind, kind)
+
+
+def event_detail(event, people: dict[int, str]) -> str:
+    """Return a one-line description of an event's data for the history."""
+    data = event.data or {}
+    who = people.get(data.get("to") or data.get("assignee_id"), None)
+    parts: list[str] = []
+    if "name" in data:
+        parts.append(str(data["name"]))
+    if who:
+        parts.append("→ " + who)
+    if data.get("acting_for_id"):
+        parts.append(_("acting for %(name)s", name=people.get(data["acting_for_id"], "?")))
+    if "outcome" in data:
+        parts.append(outcome_name(data["outcome"]))
+    for key in ("comment", "reason", "note", "legal_basis"):
+        if data.get(key):
+            parts.append(str(data[key]))
+    if "missing" in data and data["missing"]:
+        parts.append(_("missing: %(list)s", list=", ".join(m.get("name", m.get("code", "?"))
+                                                          for m in data["missing"])))  # fmt: skip
+    if "decision" in data:
+        parts.append(outcome_name(data["decision"]))
+    if "flows" in data:
+        parts.append(", ".join(map(str, data["flows"])))
+    return " · ".join(parts)
+
+
+def mask_id(number: str | None) -> str:
+    """Mask an ID number to its first 3 and last 4 characters (PIPL: lists and pages)."""
+    if not number:
+        return "—"
+    if len(number) <= 7:
+        return "*" * len(number)
+    return number[:3] + "*" * (len(number) - 7) + number[-4:]
+
+
+def mask_phone(phone: str | None) -> str:
+    """Mask a phone number to its first 3 and last 4 digits."""
+    if not phone:
+        return "—"
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
