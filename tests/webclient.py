@@ -52,4 +52,5 @@ class Web:
         self.username = username
         resp = self.post("/login", {"username": username, "password": password, "lang": lang},
                          expect=expect)  # fmt: skip
+        self.token = ""  # a new session gets a new CSRF token, read from the next page
         return resp

@@ -13,9 +13,11 @@ from werkzeug.exceptions import HTTPException
 
 from ..auth.services import authenticate, issue_token, user_from_token
 from ..cases import services as cases
+from ..cases import work
 from ..catalogue import services as catalogue
 from ..errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from ..org import absences
+from ..org import services as org_services
 from .openapi import openapi_document
 from .schemas import absence_json, case_json, event_json, item_json, opened_json, task_json
 
@@ -285,6 +287,41 @@ def checkin():
     record = absences.check_in(g.user)
     return jsonify({"user_id": record.user_id, "day": record.day.isoformat(),
                     "at": record.at.isoformat(timespec="seconds") + "Z"})  # fmt: skip
+
+
+@bp.get("/posts")
+@login_required
+def posts():
+    if not g.user.has_role("clerk", "official", "leader", "supervisor", "auditor", "admin"):
+        raise Forbidden("posts are listed for staff only")
+    return jsonify({"posts": org_services.list_posts()})
+
+
+@bp.get("/tasks/queue")
+@login_required
+def task_queue():
+    rows = work.claimable(g.user)
+    return jsonify(
+        {"tasks": [task_json(r.task, case_no=r.case_no, item_name=r.item_name) for r in rows]}
+    )
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id: str):
+    task = work.claim_task(g.user, _task_uuid(task_id))
+    return jsonify({"id": str(task.id), "assignee": g.user.username, "state": "open"})
+
+
+@bp.post("/tasks/<task_id>/transfer")
+@login_required
+def transfer(task_id: str):
+    body = _json_body()
+    to_user_id = body.get("to_user_id")
+    if not isinstance(to_user_id, int) or isinstance(to_user_id, bool):
+        raise InvalidInput("'to_user_id' must be a user id")
+    task = work.transfer_task(g.user, _task_uuid(task_id), to_user_id, _text(body, "reason", True))
+    return jsonify({"id": str(task.id), "assignee_id": to_user_id, "state": "open"})
 
 
 @bp.get("/openapi.json")

@@ -290,6 +290,39 @@ def openapi_document() -> dict:
                 )
             },
             "/checkin": {"post": _op("Check in for today (考勤)", {"200": _json(obj)})},
+            "/posts": {
+                "get": _op(
+                    "Posts (岗位) with their A, B and leader, and who is away now",
+                    {"200": _json(obj)},
+                )
+            },
+            "/tasks/queue": {
+                "get": _op(
+                    "Unassigned tasks of posts you hold, waiting to be claimed", {"200": _json(obj)}
+                )
+            },
+            "/tasks/{id}/claim": {
+                "post": _op(
+                    "Claim an unassigned task of a post you hold; the first claim wins",
+                    {"200": _json(_ref("Task"))},
+                    params=[_path_param("id")],
+                )
+            },
+            "/tasks/{id}/transfer": {
+                "post": _op(
+                    "Transfer a task to another holder of its post (转办), with a reason",
+                    {"200": _json(_ref("Task"))},
+                    {
+                        "type": "object",
+                        "required": ["to_user_id", "reason"],
+                        "properties": {
+                            "to_user_id": {"type": "integer"},
+                            "reason": {"type": "string"},
+                        },
+                    },
+                    params=[_path_param("id")],
+                )
+            },
             "/tasks/{id}/complete": {
                 "post": _op(
                     "Complete a task: approve, return or reject",

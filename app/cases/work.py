@@ -183,7 +183,9 @@ def _load(db: Session, task_id: uuid.UUID):
 
 
 def _excluded_from(db: Session, case: Case, task: Task, user_ids: set[int]) -> dict[int, str]:
-    numbers = dict(db.execute(sa.select(User.id, User.id_number).where(User.id.in_(user_ids))))
+    numbers = dict(
+        db.execute(sa.select(User.id, User.id_number).where(User.id.in_(user_ids))).all()
+    )
     return exclusions(numbers, case.applicant_id_number, task.spec_id, task.is_decision,
                       case.last_decider_id, case.last_decision_spec)  # fmt: skip
 

@@ -129,7 +129,7 @@ def _rehome_tasks(db, post: Post, actor: User) -> int:
         return 0
     now = utcnow()
     away = away_at(db, holders, now)
-    numbers = dict(db.execute(sa.select(User.id, User.id_number).where(User.id.in_(holders))))
+    numbers = dict(db.execute(sa.select(User.id, User.id_number).where(User.id.in_(holders))).all())
     moves = defaultdict(list)
     for row in rows:
         excluded = exclusions(numbers, row.applicant_id_number, row.spec_id, row.is_decision,

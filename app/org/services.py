@@ -59,3 +59,26 @@ def staffing(db: Session, names: set[str], at: dt.datetime) -> Staffing:
                 id_numbers[uid] = number
     unique = list({p.id: p for p in posts.values()}.values())
     return Staffing(posts, away_at(db, candidate_ids(unique), at), id_numbers)
+
+
+def list_posts() -> list[dict]:
+    """Return every post with its holders (username) and who of them is away now."""
+    from ..db import session, utcnow
+
+    db = session()
+    posts = list(db.scalars(sa.select(Post).order_by(Post.code)))
+    ids = candidate_ids(posts)
+    names = dict(db.execute(sa.select(User.id, User.username).where(User.id.in_(ids))).all())
+    away = away_at(db, ids, utcnow())
+    out = []
+    for post in posts:
+        entry = {"id": post.id, "code": post.code, "name": post.name,
+                 "department_id": post.department_id, "return_to_a": post.return_to_a,
+                 "shared": post.shared}  # fmt: skip
+        for key, uid in (("a", post.a_user_id), ("b", post.b_user_id),
+                         ("leader", post.leader_user_id)):  # fmt: skip
+            entry[key] = (
+                {"id": uid, "username": names.get(uid), "away": away.get(uid)} if uid else None
+            )
+        out.append(entry)
+    return out

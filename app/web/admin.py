@@ -12,7 +12,7 @@ from ..errors import AppError, NotFound
 from ..org import admin as org_admin
 from ..org.models import Department, Post, User
 from . import bp, role_required
-from .forms import DepartmentForm, PostForm, UserForm
+from .forms import DepartmentForm, PostForm, UserForm, choices
 
 NONE = (0, "—")
 
@@ -40,7 +40,9 @@ def admin_departments(dept_id: int | None = None):
     if dept_id and dept is None:
         raise NotFound(_("There is no such department."))
     form = DepartmentForm(obj=dept if request.method == "GET" else None)
-    form.parent_id.choices = [NONE] + [(d.id, d.name) for d in _departments() if d.id != dept_id]
+    form.parent_id.choices = choices(
+        [NONE] + [(d.id, d.name) for d in _departments() if d.id != dept_id]
+    )
     if request.method == "GET" and dept is not None:
         form.parent_id.data = dept.parent_id or 0
     if form.validate_on_submit():
@@ -74,7 +76,7 @@ def admin_user(user_id: int | None = None):
     if user_id and user is None:
         raise NotFound(_("There is no such user."))
     form = UserForm(obj=user if request.method == "GET" else None)
-    form.department_id.choices = [NONE] + [(d.id, d.name) for d in _departments()]
+    form.department_id.choices = choices([NONE] + [(d.id, d.name) for d in _departments()])
     if request.method == "GET" and user is not None:
         form.roles.data = sorted(user.role_set)
         form.department_id.data = user.department_id or 0
@@ -116,7 +118,8 @@ def admin_post(post_id: int | None = None):
     if request.method == "GET" and post is None:
         form.return_to_a.data = True
     people = [NONE] + [(u.id, f"{u.name} ({u.username})") for u in _users() if u.active]
-    form.department_id.choices = [(d.id, d.name) for d in _departments()]
+    people = choices(people)
+    form.department_id.choices = choices([(d.id, d.name) for d in _departments()])
     for field in (form.a_user_id, form.b_user_id, form.leader_user_id):
         field.choices = people
         if request.method == "GET" and post is not None:

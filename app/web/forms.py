@@ -13,9 +13,15 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from ..org.models import ABSENCE_KINDS, ROLES
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """Return (value, label) pairs as WTForms select choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class LoginForm(FlaskForm):
@@ -67,10 +73,12 @@ class ReceiveForm(FlaskForm):
     applicant_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
     decision = SelectField(
         _l("Decision at the window"),
-        choices=[
-            ("accept", _l("Accept (or ask for the missing materials)")),
-            ("refuse", _l("Refuse: not within this centre's remit or not a licensing matter")),
-        ],
+        choices=choices(
+            [
+                ("accept", _l("Accept (or ask for the missing materials)")),
+                ("refuse", _l("Refuse: not within this centre's remit or not a licensing matter")),
+            ]
+        ),
         default="accept",
     )
     refuse_reason = TextAreaField(_l("Reason for refusal"), validators=[Length(max=2000)])
@@ -81,7 +89,7 @@ class AbsenceForm(FlaskForm):
     user_id = SelectField(_l("Who"), coerce=int)
     kind = SelectField(
         _l("Kind"),
-        choices=[(k, k) for k in ABSENCE_KINDS],
+        choices=choices((k, k) for k in ABSENCE_KINDS),
         validators=[DataRequired()],
     )
     starts_at = DateTimeLocalField(_l("From"), validators=[DataRequired()])
@@ -113,7 +121,9 @@ class UserForm(FlaskForm):
         validators=[DataRequired(), Length(max=64), Regexp(r"^[a-z0-9_.]+$")],
     )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    roles = SelectMultipleField(_l("Roles"), choices=[(r, r) for r in ROLES if r != "applicant"])
+    roles = SelectMultipleField(
+        _l("Roles"), choices=choices((r, r) for r in ROLES if r != "applicant")
+    )
     department_id = SelectField(_l("Department"), coerce=int, validators=[Optional()])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
     id_number = StringField(_l("ID number"), validators=[Optional(), Length(max=30)])

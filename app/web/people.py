@@ -15,7 +15,7 @@ from ..errors import AppError
 from ..org import absences
 from ..org.models import Absence, CheckIn, Post, User
 from . import bp, role_required
-from .forms import AbsenceForm, ClaimForm
+from .forms import AbsenceForm, ClaimForm, choices
 
 STAFF = ("clerk", "official", "leader", "supervisor", "auditor", "analyst", "admin")
 
@@ -61,11 +61,11 @@ def _page(form: AbsenceForm, people: list[User], status: int = 200):
 def absences_page():
     people = _people_i_register_for()
     form = AbsenceForm()
-    form.user_id.choices = [(p.id, f"{p.name} ({p.username})") for p in people]
-    form.kind.choices = [
+    form.user_id.choices = choices([(p.id, f"{p.name} ({p.username})") for p in people])
+    form.kind.choices = choices([
         ("leave", _("leave")), ("trip", _("business trip")), ("sick", _("sick leave")),
         ("other", _("other")),
-    ]  # fmt: skip
+    ])  # fmt: skip
     if form.user_id.data is None:
         form.user_id.data = current_user.id
     if not form.is_submitted():

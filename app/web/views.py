@@ -18,7 +18,15 @@ from ..db import utcnow
 from ..errors import AppError, NotFound, Unauthorized
 from ..org.models import Post
 from . import LANGUAGES, bp, role_required, safe_next
-from .forms import ClaimForm, CompleteForm, LanguageForm, LoginForm, TransferForm, form_values
+from .forms import (
+    ClaimForm,
+    CompleteForm,
+    LanguageForm,
+    LoginForm,
+    TransferForm,
+    choices,
+    form_values,
+)
 
 log = logging.getLogger("onewindow.security")
 OFFICIAL_ROLES = ("official", "leader")
@@ -146,11 +154,13 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
     )  # fmt: skip
     transfer = TransferForm()
     if post:
-        transfer.to_user.choices = [
-            (uid, f"{role} · {people.get(uid, uid)}")
-            for role, uid in work.holders(post)
-            if uid != task.assignee_id
-        ]
+        transfer.to_user.choices = choices(
+            [
+                (uid, f"{role} · {people.get(uid, uid)}")
+                for role, uid in work.holders(post)
+                if uid != task.assignee_id
+            ]
+        )
     may_work = task.assignee_id == current_user.id and task.state == "open"
     may_transfer = task.state == "open" and post is not None and (
         may_work or post.leader_user_id == current_user.id or current_user.has_role("admin")
@@ -217,7 +227,9 @@ def complete(task_id: str):
 def transfer(task_id: str):
     parsed = _task_id(task_id)
     form = TransferForm()
-    form.to_user.choices = [(int(v), v) for v in request.form.getlist("to_user") if v.isdigit()]
+    form.to_user.choices = choices(
+        [(int(v), v) for v in request.form.getlist("to_user") if v.isdigit()]
+    )
     if not form.validate_on_submit():
         flash(_("Choose who takes the task and give a reason."), "error")
         return _render_task(parsed, status=400)
