@@ -27,6 +27,8 @@ class Web:
 
     def get(self, path: str, expect: int | None = 200, **kw):
         resp = self.client.get(path, **kw)
+        resp.get_data()  # read it all, then let go of any file behind it (static files)
+        resp.close()
         if expect is not None:
             assert resp.status_code == expect, (path, resp.status_code, resp.text[:500])
         if resp.mimetype == "text/html":

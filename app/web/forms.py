@@ -105,12 +105,7 @@ class DepartmentForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(
         _l("Kind"),
-        choices=[
-            ("centre", "centre"),
-            ("bureau", "bureau"),
-            ("section", "section"),
-            ("supervision", "supervision"),
-        ],  # fmt: skip
+        choices=choices((k, k) for k in ("centre", "bureau", "section", "supervision")),
     )
     parent_id = SelectField(_l("Part of"), coerce=int, validators=[Optional()])
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..db import session, utcnow
-from ..errors import AppError
+from ..errors import AppError, Forbidden
 from ..org import absences
 from ..org.models import Absence, CheckIn, Post, User
 from . import bp, role_required
@@ -68,6 +68,8 @@ def absences_page():
     ])  # fmt: skip
     if form.user_id.data is None:
         form.user_id.data = current_user.id
+    if form.is_submitted() and form.user_id.data not in {p.id for p in people}:
+        raise Forbidden(_("Only the person, their post's leader or an admin registers an absence."))
     if not form.is_submitted():
         return _page(form, people)
     if not form.validate():

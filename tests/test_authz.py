@@ -1,0 +1,358 @@
+"""Who may see and do what: every route, with every role, against real objects.
+
+Each route is listed once with the people allowed to use it on the objects of a scene; all
+others must be refused (401 or a redirect to log-in for nobody, 403 for a role or an
+object that is not theirs, 404 where even the existence of a case is not theirs to know).
+A refused change leaves the case exactly as it was. A new route that is not listed here
+fails `test_every_route_is_in_the_matrix`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+import sqlalchemy as sa
+
+from app.audit.models import Event
+from app.cases.models import Case, Task
+from app.db import session
+from app.org.models import Absence, Department, Post, User
+from tests.apiclient import Api, sample_form
+from tests.webclient import Web
+
+JOINT = "joint-investment"
+# one person per role, plus a second official with no part in the scene's case
+PEOPLE = {
+    "anonymous": None,
+    "clerk": "clerk_liu",
+    "official": "official_xiao",  # A of ndrc_review: holds the scene's Task_ndrc
+    "other_official": "official_zhao",  # house registration; nothing to do with the case
+    "leader": "leader_yuan",  # leader of ndrc_review
+    "env_a": "official_shi",  # A of env_review (shared in the claim scene)
+    "supervisor": "supervisor_wu",
+    "auditor": "auditor_sun",
+    "analyst": "analyst_zhou",
+    "admin": "admin",
+}
+STAFF = set(PEOPLE) - {"anonymous"}
+
+
+@dataclass
+class Scene:
+    """A demo centre with one joint-approval case and the ids routes need."""
+
+    app: object
+    case_no: str
+    task_id: str  # Task_ndrc, held by official_xiao
+    env_task_id: str
+    absence_id: int
+    ids: dict[str, int] = field(default_factory=dict)
+
+    def case_state(self) -> tuple:
+        with self.app.app_context():
+            db = session()
+            case = db.scalars(sa.select(Case).where(Case.case_no == self.case_no)).one()
+            events = db.scalar(
+                sa.select(sa.func.count()).select_from(Event).where(Event.case_id == case.id)
+            )
+            tasks = db.execute(
+                sa.select(Task.id, Task.assignee_id, Task.state).where(Task.case_id == case.id)
+            ).all()
+            return case.status, case.version, events, sorted(map(tuple, tasks))
+
+
+def _scene(app, shared_env: bool = False, supplement: bool = False, decided: bool = False):
+    with app.app_context():
+        db = session()
+        if shared_env:
+            db.execute(sa.update(Post).where(Post.code == "env_review").values(shared=True))
+            db.commit()
+    api = Api(app.test_client())
+    materials = None
+    if supplement:
+        from tests.apiclient import required_materials
+
+        materials = required_materials(JOINT)[:-1]
+    case_no = api.apply(JOINT, sample_form(JOINT), materials=materials)["case_no"]
+    if decided:
+        for spec, field_id in (("Task_ndrc", "ndrc_opinion"), ("Task_land", "land_opinion"),
+                               ("Task_construction", "construction_opinion"),
+                               ("Task_env", "env_opinion")):  # fmt: skip
+            api.work(case_no, spec, data={field_id: "同意"})
+        api.work(case_no, "Task_issue")
+        assert api.case(case_no)["status"] == "decided"
+    leave = {"kind": "leave", "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-03T09:00"}
+    absence_id = api.call("POST", "/absences", "official_shi", 201, json=leave)["id"]
+    with app.app_context():
+        db = session()
+        ids = dict(db.execute(sa.select(User.username, User.id)).all())
+        ids["post"] = db.scalar(sa.select(Post.id).where(Post.code == "ndrc_review"))
+        ids["dept"] = db.scalar(sa.select(Department.id).where(Department.code == "ndrc"))
+        tasks = dict(
+            db.execute(
+                sa.select(Task.spec_id, Task.id)
+                .join(Case, Case.id == Task.case_id)
+                .where(Case.case_no == case_no)
+            ).all()
+        )
+    return Scene(app, case_no, str(tasks.get("Task_ndrc")), str(tasks.get("Task_env")),
+                 absence_id, ids)  # fmt: skip
+
+
+# --- reading -------------------------------------------------------------------------------
+
+READ_ALL = {"clerk", "supervisor", "auditor", "admin"}
+CASE_READERS = READ_ALL | {"official", "leader", "env_a"}  # env_a holds Task_env
+TASK_READERS = {"official", "leader", "supervisor", "auditor", "admin"}
+OFFICIALS = {"official", "other_official", "leader", "env_a"}
+
+# endpoint -> (path template, who may)
+WEB_GETS = {
+    "web.home": ("/", STAFF),
+    "web.inbox": ("/inbox", OFFICIALS),
+    "web.done": ("/done", OFFICIALS),
+    "web.task": ("/tasks/{task_id}", TASK_READERS),
+    "web.case": ("/cases/{case_no}", CASE_READERS),
+    "web.case_search": ("/cases?q={case_no}", STAFF - {"analyst"}),
+    "web.window": ("/window", {"clerk"}),
+    "web.receive": (f"/window/receive/{JOINT}", {"clerk"}),
+    "web.absences_page": ("/absences", STAFF),
+    "web.admin_users": ("/admin/users", {"admin"}),
+    "web.admin_user": ("/admin/users/{official}", {"admin"}),
+    "web.admin_posts": ("/admin/posts", {"admin"}),
+    "web.admin_post": ("/admin/posts/{post}", {"admin"}),
+    "web.admin_departments": ("/admin/departments/{dept}", {"admin"}),
+}
+API_GETS = {
+    "api.tasks": ("/tasks", STAFF),
+    "api.task_queue": ("/tasks/queue", STAFF),
+    "api.task_detail": ("/tasks/{task_id}", TASK_READERS),
+    "api.get_case": ("/cases/{case_no}", CASE_READERS),
+    "api.events": ("/cases/{case_no}/events", CASE_READERS),
+    "api.posts": ("/posts", STAFF - {"analyst"}),
+    "api.items": ("/items", STAFF | {"anonymous"}),
+    "api.item": (f"/items/{JOINT}", STAFF | {"anonymous"}),
+    "api.openapi": ("/openapi.json", STAFF | {"anonymous"}),
+}
+PUBLIC = {"web.login": "/login", "static": "/static/app.css"}
+
+
+def _path(template: str, scene: Scene) -> str:
+    return template.format(
+        task_id=scene.task_id, case_no=scene.case_no, official=scene.ids["official_xiao"],
+        post=scene.ids["post"], dept=scene.ids["dept"],
+    )  # fmt: skip
+
+
+def test_every_route_is_in_the_matrix(app):
+    covered = (set(WEB_GETS) | set(API_GETS) | set(PUBLIC) | set(WEB_POSTS) | set(API_CHANGES)
+               | {"api.token"})  # fmt: skip
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - covered == set(), "routes missing from the authorization matrix"
+    assert covered - endpoints == set(), "matrix lists routes that do not exist"
+
+
+def test_who_may_read_what(demo_app):
+    scene = _scene(demo_app)
+    webs = {role: Web(demo_app, user) for role, user in PEOPLE.items()}
+    api = Api(demo_app.test_client())
+    for endpoint, (template, allowed) in WEB_GETS.items():
+        path = _path(template, scene)
+        for role, web in webs.items():
+            resp = web.get(path, expect=None)
+            if role == "anonymous":
+                assert resp.status_code == 302 and "/login" in resp.headers["Location"], path
+            elif role in allowed:
+                assert resp.status_code in (200, 302), (endpoint, role, resp.status_code)
+                assert "/login" not in resp.headers.get("Location", ""), (endpoint, role)
+            else:
+                assert resp.status_code in (403, 404), (endpoint, role, resp.status_code)
+    for endpoint, (template, allowed) in API_GETS.items():
+        path = _path(template, scene)
+        for role, user in PEOPLE.items():
+            if role == "anonymous":
+                resp = api.client.get(f"/api/v1{path}")
+                expected = {200} if role in allowed else {401}
+            else:
+                resp = api.client.get(
+                    f"/api/v1{path}", headers={"Authorization": f"Bearer {api.token(user)}"}
+                )
+                expected = {200} if role in allowed else {403, 404}
+            assert resp.status_code in expected, (endpoint, role, resp.status_code)
+    for endpoint, path in PUBLIC.items():
+        assert webs["anonymous"].get(path, expect=None).status_code == 200, endpoint
+
+
+def test_an_official_cannot_reach_another_officials_task_or_an_unrelated_case(demo_app):
+    scene = _scene(demo_app)
+    zhao = Web(demo_app, "official_zhao")
+    assert zhao.get(f"/tasks/{scene.task_id}", expect=403)
+    assert "李华" not in zhao.get(f"/cases/{scene.case_no}", expect=404).text
+    found = zhao.get(f"/cases?q={scene.case_no}").text
+    assert "李华" not in found and "No case you may see matches" in found
+    # the applicant of one case cannot read another applicant's case through the API
+    api = Api(demo_app.test_client())
+    api.call("GET", f"/cases/{scene.case_no}", "analyst_zhou", 404)
+
+
+# --- changing -------------------------------------------------------------------------------
+
+
+REFUSAL = {"reason": "不属于本中心职权范围", "legal_basis": "《行政许可法》第三十二条"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """A POST (or DELETE) with a valid body, and who may make it."""
+
+    path: str
+    allowed: set[str]
+    body: dict = field(default_factory=dict)
+    scene: dict = field(default_factory=dict)
+    case_unchanged: bool = True  # refusals must leave the case as it was
+
+
+WEB_POSTS = {
+    "web.complete": Change("/tasks/{task_id}/complete", {"official"},
+                           {"outcome": "approve", "f_ndrc_opinion": "同意"}),
+    "web.transfer": Change("/tasks/{task_id}/transfer", {"official", "leader", "admin"},
+                           {"to_user": "{official_cheng}", "reason": "工作调整"}),
+    "web.claim": Change("/tasks/{env_task_id}/claim", {"env_a"}, scene={"shared_env": True}),
+    "web.receive": Change(f"/window/receive/{JOINT}", {"clerk"},
+                          {"applicant_name": "某公司", "applicant_id_number": "91330100MA2H000009",
+                           "decision": "accept", "materials": ["identity"],
+                           **{f"a_{k}": str(v) for k, v in sample_form(JOINT).items()}},
+                          case_unchanged=False),
+    "web.supplement": Change("/cases/{case_no}/supplement", {"clerk"},
+                             {"materials": ["commitment"]}, scene={"supplement": True}),
+    "web.refuse": Change("/cases/{case_no}/refuse", {"clerk"},
+                         REFUSAL,
+                         scene={"supplement": True}),
+    "web.withdraw": Change("/cases/{case_no}/withdraw", {"clerk"}, {"reason": "申请人撤回"}),
+    "web.absences_page": Change("/absences", {"env_a", "admin"},
+                                {"user_id": "{official_shi}", "kind": "trip",
+                                 "starts_at": "2031-01-01T09:00", "ends_at": "2031-01-02T09:00"}),
+    "web.end_absence": Change("/absences/{absence_id}/end", {"env_a", "admin"}),
+    "web.checkin": Change("/checkin", STAFF),
+    "web.logout": Change("/logout", STAFF),
+    "web.language": Change("/language", STAFF | {"anonymous"}, {"lang": "en"}),
+    "web.admin_user": Change("/admin/users/new", {"admin"},
+                             {"username": "new_person", "name": "新人", "roles": ["official"],
+                              "department_id": "0", "password": "long-enough-1", "active": "y"}),
+    "web.admin_post": Change("/admin/posts/new", {"admin"},
+                             {"code": "new_post", "name": "新岗位", "department_id": "{dept}",
+                              "a_user_id": "{official_zhao}", "b_user_id": "{official_qian}",
+                              "leader_user_id": "0"}),
+    "web.admin_departments": Change("/admin/departments", {"admin"},
+                                    {"code": "new_dept", "name": "新部门", "kind": "bureau",
+                                     "parent_id": "0"}),
+}  # fmt: skip
+API_CHANGES = {
+    "api.create_case": Change("/cases", {"clerk"}, case_unchanged=False),
+    "api.complete": Change("/tasks/{task_id}/complete", {"official"},
+                           {"outcome": "approve", "data": {"ndrc_opinion": "同意"}}),
+    "api.transfer": Change("/tasks/{task_id}/transfer", {"official", "leader", "admin"},
+                           {"to_user_id": "{official_cheng}", "reason": "工作调整"}),
+    "api.claim": Change("/tasks/{env_task_id}/claim", {"env_a"}, scene={"shared_env": True}),
+    "api.supplement": Change("/cases/{case_no}/supplement", {"clerk"},
+                             {"materials": ["commitment"]}, scene={"supplement": True}),
+    "api.refuse": Change("/cases/{case_no}/refuse", {"clerk"},
+                         REFUSAL,
+                         scene={"supplement": True}),
+    "api.withdraw": Change("/cases/{case_no}/withdraw", {"clerk"}, {"reason": "申请人撤回"}),
+    "api.close": Change("/cases/{case_no}/close", {"clerk"}, {"note": "归档"},
+                        scene={"decided": True}),
+    "api.create_absence": Change("/absences", {"env_a", "admin"},
+                                 {"user_id": "{official_shi}", "kind": "trip",
+                                  "starts_at": "2031-01-01T09:00",
+                                  "ends_at": "2031-01-02T09:00"}),
+    "api.end_absence": Change("/absences/{absence_id}", {"env_a", "admin"}),
+    "api.checkin": Change("/checkin", STAFF),
+}  # fmt: skip
+
+
+def _fill(value, scene: Scene):
+    if isinstance(value, str):
+        if value.startswith("{") and value.endswith("}") and value[1:-1] in scene.ids:
+            return str(scene.ids[value[1:-1]])
+        return value.format(case_no=scene.case_no, task_id=scene.task_id,
+                            env_task_id=scene.env_task_id, absence_id=scene.absence_id)  # fmt: skip
+    if isinstance(value, list):
+        return [_fill(v, scene) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, scene) for k, v in value.items()}
+    return value
+
+
+def _order(allowed: set[str]) -> list[str]:
+    """Refused people first, then one allowed person (the change happens once)."""
+    refused = [r for r in PEOPLE if r not in allowed]
+    return refused + [r for r in PEOPLE if r in allowed][:1]
+
+
+@pytest.mark.parametrize("endpoint", sorted(WEB_POSTS))
+def test_who_may_change_what_on_the_web(demo_app, endpoint):
+    change = WEB_POSTS[endpoint]
+    scene = _scene(demo_app, **change.scene)
+    path, body = _fill(change.path, scene), _fill(change.body, scene)
+    for role in _order(change.allowed):
+        before = scene.case_state()
+        web = Web(demo_app, PEOPLE[role])
+        resp = web.post(path, body, expect=None)
+        if role in change.allowed:
+            assert resp.status_code == 302, (endpoint, role, resp.status_code, resp.text[:300])
+            if endpoint != "web.logout":
+                assert "/login" not in resp.headers["Location"], (endpoint, role)
+            flash = web.get(resp.headers["Location"], expect=None).text
+            assert 'class="flash error"' not in flash, (endpoint, role, flash[-1500:])
+        else:
+            if role == "anonymous":
+                assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+            else:
+                assert resp.status_code in (403, 404), (endpoint, role, resp.status_code)
+            if change.case_unchanged:
+                assert scene.case_state() == before, (endpoint, role)
+
+
+@pytest.mark.parametrize("endpoint", sorted(API_CHANGES))
+def test_who_may_change_what_through_the_api(demo_app, endpoint):
+    change = API_CHANGES[endpoint]
+    scene = _scene(demo_app, **change.scene)
+    path, body = _fill(change.path, scene), _fill(change.body, scene)
+    if endpoint == "api.create_case":
+        body = {"item_code": JOINT, "form": sample_form(JOINT), "materials": [],
+                "applicant": {"name": "王五", "id_number": "330102199001019999"}}  # fmt: skip
+    for key in ("to_user_id", "user_id"):
+        if key in body:
+            body[key] = int(body[key])
+    method = "DELETE" if endpoint == "api.end_absence" else "POST"
+    api = Api(demo_app.test_client())
+    for role in _order(change.allowed):
+        before = scene.case_state()
+        headers = {"Authorization": f"Bearer {api.token(PEOPLE[role])}"} if PEOPLE[role] else {}
+        resp = api.client.open(f"/api/v1{path}", method=method, json=body, headers=headers)
+        if role in change.allowed:
+            assert resp.status_code in (200, 201), (endpoint, role, resp.get_json())
+        else:
+            expected = {401} if role == "anonymous" else {403, 404}
+            assert resp.status_code in expected, (endpoint, role, resp.status_code)
+            if change.case_unchanged:
+                assert scene.case_state() == before, (endpoint, role)
+
+
+def test_refusals_are_logged(demo_app, caplog):
+    scene = _scene(demo_app)
+    Web(demo_app, "official_zhao").get(f"/tasks/{scene.task_id}", expect=403)
+    Web(demo_app, "auditor_sun").post(f"/tasks/{scene.task_id}/complete",
+                                      {"outcome": "approve"}, expect=403)  # fmt: skip
+    lines = [r.getMessage() for r in caplog.records if r.name == "onewindow.security"]
+    assert any("forbidden: GET /tasks/" in m and "official_zhao" in m for m in lines), lines
+    assert any("forbidden: POST /tasks/" in m and "auditor_sun" in m for m in lines), lines
+
+
+def test_the_absence_of_someone_else_is_not_yours_to_end(demo_app):
+    scene = _scene(demo_app)
+    Web(demo_app, "official_xiao").post(f"/absences/{scene.absence_id}/end", expect=403)
+    with demo_app.app_context():
+        assert session().get(Absence, scene.absence_id).cancelled_at is None
