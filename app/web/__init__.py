@@ -33,6 +33,7 @@ from ..db import session as db_session
 from ..db import utcnow
 from ..errors import AppError, Forbidden
 from ..org.models import User, password_stamp
+from . import i18n
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 log = logging.getLogger("onewindow.security")
@@ -123,6 +124,7 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
     login_manager.login_message = None
     csrf.init_app(app)
+    i18n.compile_stale_catalogues(app)
     babel.init_app(app, locale_selector=_locale)
 
     from . import admin, people, views, window  # noqa: F401  (routes on bp)
