@@ -110,8 +110,8 @@ OFFICIALS = {"official", "other_official", "leader", "env_a"}
 # endpoint -> (path template, who may)
 WEB_GETS = {
     "web.home": ("/", STAFF),
-    "web.inbox": ("/inbox", OFFICIALS),
-    "web.done": ("/done", OFFICIALS),
+    "web.inbox": ("/inbox", OFFICIALS | {"clerk"}),
+    "web.done": ("/done", OFFICIALS | {"clerk"}),
     "web.task": ("/tasks/{task_id}", TASK_READERS),
     "web.case": ("/cases/{case_no}", CASE_READERS),
     "web.case_search": ("/cases?q={case_no}", STAFF - {"analyst"}),

@@ -51,6 +51,7 @@ class Web:
 
     def login(self, username: str, password: str = PASSWORD, lang: str = "en", expect=302):
         self.get("/login")
+        self.post("/language", {"lang": lang, "next": "/login"})
         self.username = username
         resp = self.post("/login", {"username": username, "password": password, "lang": lang},
                          expect=expect)  # fmt: skip

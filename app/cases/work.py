@@ -140,6 +140,11 @@ def people_named(ids: set[int | None]) -> dict[int, str]:
     return {r.id: f"{r.name} ({r.username})" for r in rows}
 
 
+def away_now(user_ids: set[int]) -> dict[int, str]:
+    """Return who among `user_ids` is away now, with the reason."""
+    return away_at(session(), user_ids, utcnow())
+
+
 def _posts_held(db: Session, actor: User):
     return sa.select(Post.id).where(
         sa.or_(

@@ -137,7 +137,8 @@ def init_app(app: Flask) -> None:
         status_name=present.status_name, outcome_name=present.outcome_name,
         colour_name=present.colour_name, event_name=present.event_name,
         event_detail=present.event_detail, mask_id=present.mask_id,
-        mask_phone=present.mask_phone,
+        mask_phone=present.mask_phone, stage_name=present.stage_name,
+        material_form=present.material_form,
     )  # fmt: skip
     app.jinja_env.filters["role_name"] = role_name
 

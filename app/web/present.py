@@ -109,3 +109,33 @@ def mask_phone(phone: str | None) -> str:
     if len(phone) <= 7:
         return "*" * len(phone)
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def stage_name(stage: str | None) -> str:
+    """Return the display name of a diagram stage (camunda:property 'stage')."""
+    names = {
+        "acceptance": _("acceptance"),
+        "review": _("review"),
+        "lead": _("handling"),
+        "survey": _("site survey"),
+        "co_handling": _("parallel review"),
+        "chief": _("section chief approval"),
+        "deputy": _("deputy head approval"),
+        "head": _("head approval"),
+        "collective": _("collective decision"),
+        "decision": _("decision"),
+        "denial": _("denial notice"),
+        "issue": _("decision and licence issue"),
+    }
+    return names.get(stage or "", stage or "—")
+
+
+def material_form(form: str | None) -> str:
+    """Return how a material is handed in: original, copy, or both."""
+    names = {
+        "original": _("original"),
+        "copy": _("copy"),
+        "original_and_copy": _("original and copy"),
+        "electronic": _("electronic"),
+    }
+    return names.get(form or "", form or "")

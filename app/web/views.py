@@ -29,7 +29,7 @@ from .forms import (
 )
 
 log = logging.getLogger("onewindow.security")
-OFFICIAL_ROLES = ("official", "leader")
+TASK_HOLDER_ROLES = ("official", "leader", "clerk")  # clerks hold window stages (发证)
 STAFF_HOME = (
     ("official", "web.inbox"),
     ("leader", "web.inbox"),
@@ -60,11 +60,13 @@ def login():
             log.warning("failed log-in for %r from %s", form.username.data, request.remote_addr)
             flash(_("Wrong username or password."), "error")
             return render_template("login.html", form=form), 401
-        session.clear()
+        lang = request.form.get("lang") or session.get("lang")
+        session.clear()  # a fresh session (and CSRF token) for the logged-in user
         login_user(user)
         session.permanent = True
         session["login_at"] = utcnow().isoformat()
-        session["lang"] = request.form.get("lang") or session.get("lang") or None
+        if lang in LANGUAGES:
+            session["lang"] = lang
         log.info("log-in: %s from %s", user.username, request.remote_addr)
         return redirect(safe_next(request.args.get("next"), url_for("web.home")))
     return render_template("login.html", form=form)
@@ -107,7 +109,7 @@ def _inbox_filter() -> work.InboxFilter:
 
 
 @bp.get("/inbox")
-@role_required(*OFFICIAL_ROLES)
+@role_required(*TASK_HOLDER_ROLES)
 def inbox():
     flt = _inbox_filter()
     rows = work.inbox(current_user, flt)
@@ -130,7 +132,7 @@ def inbox():
 
 
 @bp.get("/done")
-@role_required(*OFFICIAL_ROLES)
+@role_required(*TASK_HOLDER_ROLES)
 def done():
     return render_template("done.html", rows=work.done_list(current_user))
 
@@ -148,17 +150,17 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
     events = cases.case_events(current_user, case.case_no, allowed=True)
     post = db_session().get(Post, task.post_id) if task.post_id else None
     people = work.people_named(
-        {t.assignee_id for t, _n in tasks} | {t.completed_by_id for t, _n in tasks}
-        | {task.acting_for_id} | {e.actor_id for e in events}
+        _people_of(tasks, events) | {task.acting_for_id}
         | ({uid for _r, uid in work.holders(post)} if post else set())
     )  # fmt: skip
     transfer = TransferForm()
     if post:
+        away = work.away_now({uid for _r, uid in work.holders(post)})
         transfer.to_user.choices = choices(
             [
                 (uid, f"{role} · {people.get(uid, uid)}")
                 for role, uid in work.holders(post)
-                if uid != task.assignee_id
+                if uid != task.assignee_id and uid not in away
             ]
         )
     may_work = task.assignee_id == current_user.id and task.state == "open"
@@ -189,6 +191,18 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
         claim_form=ClaimForm(),
         materials=catalogue.materials_of(item),
     ), status
+
+
+def _people_of(tasks, events) -> set:
+    """Return the ids of everyone a case page names: holders, deciders, actors, stand-ins."""
+    ids = set()
+    for t, _username in tasks:
+        ids |= {t.assignee_id, t.completed_by_id, t.acting_for_id}
+    for e in events:
+        ids.add(e.actor_id)
+        data = e.data or {}
+        ids |= {data.get(k) for k in ("to", "from", "assignee_id", "acting_for_id")}
+    return {i for i in ids if isinstance(i, int)}
 
 
 @bp.get("/tasks/<task_id>")
@@ -277,10 +291,7 @@ def case_search():
 def case(case_no: str):
     case_row, item, version, tasks = cases.get_case(current_user, case_no)
     events = cases.case_events(current_user, case_no)
-    people = work.people_named(
-        {t.assignee_id for t, _n in tasks} | {t.completed_by_id for t, _n in tasks}
-        | {e.actor_id for e in events} | {case_row.received_by_id}
-    )  # fmt: skip
+    people = work.people_named(_people_of(tasks, events) | {case_row.received_by_id})
     from .forms import RefuseForm, SupplementForm, WithdrawForm
 
     return render_template(
