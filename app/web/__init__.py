@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
-    abort,
     current_app,
     g,
     redirect,
@@ -199,10 +198,4 @@ def error_page(exc) -> tuple[str, int]:
     return render_template("error.html", status=code, message=message), code
 
 
-def forbid_unless(allowed: bool, message: str) -> None:
-    """Raise a logged 403 unless `allowed`."""
-    if not allowed:
-        raise Forbidden(message)
-
-
-__all__ = ["abort", "bp", "error_page", "forbid_unless", "role_required", "safe_next"]
+__all__ = ["bp", "error_page", "role_required", "safe_next"]

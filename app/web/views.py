@@ -23,7 +23,10 @@ from .forms import (
     CompleteForm,
     LanguageForm,
     LoginForm,
+    RefuseForm,
+    SupplementForm,
     TransferForm,
+    WithdrawForm,
     choices,
     form_values,
 )
@@ -292,8 +295,6 @@ def case(case_no: str):
     case_row, item, version, tasks = cases.get_case(current_user, case_no)
     events = cases.case_events(current_user, case_no)
     people = work.people_named(_people_of(tasks, events) | {case_row.received_by_id})
-    from .forms import RefuseForm, SupplementForm, WithdrawForm
-
     return render_template(
         "case.html",
         case=case_row,
