@@ -9,4 +9,4 @@ fi
 REQ=requirements.txt
 [ "${1:-}" = "dev" ] && REQ=requirements-dev.txt
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$REQ"
-.venv/bin/pybabel compile -q -d app/translations
+.venv/bin/pybabel -q compile -d app/translations
