@@ -33,6 +33,9 @@ class Config:
     SCHEDULER_ENABLED = _env_bool("OW_SCHEDULER", True)  # in app.wsgi and run-scheduler
     WRITE_RETRIES = int(os.environ.get("OW_WRITE_RETRIES", 8))
     CENTRE_TIMEZONE = os.environ.get("OW_TIMEZONE", "Asia/Shanghai")
+    OFFICE_HOURS = os.environ.get("OW_OFFICE_HOURS", "09:00-17:00")  # centre local time
+    CALENDAR_CACHE_SECONDS = float(os.environ.get("OW_CALENDAR_CACHE_SECONDS", 300))
+    WARN_DAYS = int(os.environ.get("OW_WARN_DAYS", 1))  # yellow card this many working days ahead
     DEFAULT_LANGUAGE = os.environ.get("OW_LANGUAGE", "zh")  # zh or en; users switch per session
     # web sessions end after this long without a request, and this long after log-in
     PERMANENT_SESSION_LIFETIME = 60 * int(os.environ.get("OW_SESSION_IDLE_MINUTES", 30))
@@ -53,3 +56,4 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     AUTH_CACHE_SECONDS = 0
+    CALENDAR_CACHE_SECONDS = None  # kept until a year is added in this process

@@ -27,9 +27,16 @@ def upgrade_database(url: str) -> None:
 @click.command("init-db")
 @with_appcontext
 def init_db() -> None:
-    """Create or upgrade the database schema."""
+    """Create or upgrade the database schema; seed the working-day calendar."""
+    from .calendar.services import seed_from_package
+    from .db import session
+
     upgrade_database(current_app.config["DATABASE_URL"])
+    added = seed_from_package(session())
+    session().commit()
     click.echo("database is at the newest schema")
+    if added:
+        click.echo(f"working-day calendar: added {added[0]}–{added[-1]} from chinese-calendar")
 
 
 @click.command("load-demo")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from .calendar.services import forget as forget_calendar
+from .calendar.services import seed_from_package
 from .catalogue.models import Item
 from .catalogue.services import deploy_version
 from .db import session, transactional
@@ -100,6 +102,8 @@ def _load_item(path: Path, departments: dict[str, Department]) -> Item:
 def load_demo(bpmn_dir: Path) -> dict[str, int]:
     """Create or update the demo centre from a folder; return how many of each were loaded."""
     centre = _read_toml(bpmn_dir / "centre.toml")
+    seed_from_package(session())
+    forget_calendar()
     departments = _load_departments(centre)
     users = _load_users(centre, departments)
     _load_posts(centre, departments, users)

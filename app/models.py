@@ -1,7 +1,9 @@
 """Import every model so the metadata knows all tables (for Alembic and tests)."""
 
 from .audit.models import Event  # noqa: F401
-from .cases.models import Case, Task, Timer  # noqa: F401
+from .calendar.models import CalendarDay, CalendarYear  # noqa: F401
+from .cases.models import Case, CasePause, Task, Timer  # noqa: F401
 from .catalogue.models import DiagramVersion, Item  # noqa: F401
 from .db import Base  # noqa: F401
 from .org.models import Absence, CheckIn, Department, Post, User  # noqa: F401
+from .supervision.models import Notification, WarningCard  # noqa: F401

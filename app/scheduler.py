@@ -1,4 +1,4 @@
-"""The background scheduler: fires BPMN timers at their due time, one leader at a time.
+"""The background scheduler: BPMN timers, yellow and red cards, A/B moves; one leader acts.
 
 It does not poll on a fixed period: after each round it sleeps until the earliest due
 time in the database. A step that creates an earlier timer wakes it at once (in this
@@ -81,6 +81,7 @@ class TimerScheduler:
         self._again = False
         self._stop = threading.Event()
         self.fired = 0
+        self.warned = 0
 
     def start(self) -> None:
         """Start the scheduler thread (and the PostgreSQL listener)."""
@@ -88,12 +89,14 @@ class TimerScheduler:
         for job, name in (
             (self.round, "timers-fallback"),
             (self.presence_round, "presence-fallback"),
+            (self.warning_round, "warnings-fallback"),
         ):
             self.scheduler.add_job(
                 job, "interval", seconds=FALLBACK_SECONDS, id=name, max_instances=1, coalesce=True,
             )  # fmt: skip
         self.schedule(utcnow())
         self.schedule_presence(utcnow())
+        self.schedule_warnings(utcnow())
         if self.app.config["DATABASE_URL"].startswith("postgresql"):
             threading.Thread(target=self._listen, name="ow-timer-listen", daemon=True).start()
 
@@ -157,6 +160,33 @@ class TimerScheduler:
             upcoming = next_boundary(session(), utcnow())
         if upcoming is not None and not self._stop.is_set():
             self.schedule_presence(upcoming)
+
+    def schedule_warnings(self, when: dt.datetime) -> None:
+        """Scan for yellow and red cards at `when` (the next warning or due time)."""
+        self.scheduler.add_job(
+            self.warning_round, "date", run_date=when.replace(tzinfo=dt.UTC), id="warnings",
+            replace_existing=True, misfire_grace_time=None,
+        )  # fmt: skip
+
+    def warning_round(self) -> None:
+        """Issue the cards that are due, close finished ones, sleep until the next threshold.
+
+        Running it twice, or in two processes at once, issues each card once: the cards
+        table holds one row per subject and level.
+        """
+        from .supervision.services import next_threshold, scan
+
+        with self.app.app_context():
+            if not self.leader.acquire():
+                return
+            try:
+                self.warned += scan()
+            except Exception:
+                log.exception("issuing warnings failed; the next round retries")
+            upcoming = next_threshold(session(), utcnow())
+        if upcoming is not None and not self._stop.is_set():
+            # a red card is due strictly after the due time
+            self.schedule_warnings(upcoming + dt.timedelta(seconds=1))
 
     def _fire_until_none_due(self, fire_timer, due_ids) -> None:
         while not self._stop.is_set():

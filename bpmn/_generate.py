@@ -72,6 +72,8 @@ class Node:
     form_key: str = ""
     fields: list[Field] = field(default_factory=list)
     doc: str = ""
+    # a non-interrupting boundary timer that moves the open task to its post's leader
+    escalate_after: str = ""     # ISO 8601 duration, e.g. P5D
     # end events
     result: str = ""
 
@@ -165,7 +167,7 @@ HOUSE_INITIAL = Diagram(
                      opinion("survey_opinion", "查勘意见")],
              doc="发证 30 本（含）以上的项目，现场核对房屋坐落、幢号、层数与测绘成果是否一致。"),
         task("Task_review", "登记审核", "housing_review", 4, "review", "3d",
-             fields=[opinion("review_opinion")],
+             fields=[opinion("review_opinion")], escalate_after="P5D",
              doc="审查权属来源、规划与竣工材料、测绘成果，提出初审意见报科长审核。"),
         task("Task_chief", "科长审核", "housing_chief", 5, "chief", "1d",
              "approve,return,reject", decision=True,
@@ -475,6 +477,8 @@ def build(d: Diagram, posts: dict[str, str]) -> etree._ElementTree:
         for n in d.nodes:
             if n.lane == lane:
                 E(BPMN, "flowNodeRef", lane_el).text = n.id
+                if n.escalate_after:
+                    E(BPMN, "flowNodeRef", lane_el).text = f"Timer_escalate_{n.id}"
 
     incoming = {n.id: [f.id for f in d.flows if f.target == n.id] for n in d.nodes}
     outgoing = {n.id: [f.id for f in d.flows if f.source == n.id] for n in d.nodes}
@@ -515,6 +519,15 @@ def build(d: Diagram, posts: dict[str, str]) -> etree._ElementTree:
             E(BPMN, "incoming", el).text = fid
         for fid in outgoing[n.id]:
             E(BPMN, "outgoing", el).text = fid
+        if n.escalate_after:
+            timer = E(BPMN, "boundaryEvent", proc, id=f"Timer_escalate_{n.id}",
+                      name="超时升级至科长", attachedToRef=n.id, cancelActivity="false")
+            E(BPMN, "documentation", timer).text = (
+                "环节超过时限仍未办结时，任务不撤销，转由本岗位负责人（领导）督办处理。")
+            pe = E(CAMUNDA, "properties", E(BPMN, "extensionElements", timer))
+            E(CAMUNDA, "property", pe, name="escalate", value="leader")
+            ted = E(BPMN, "timerEventDefinition", timer, id=f"TimerDef_escalate_{n.id}")
+            E(BPMN, "timeDuration", ted).text = f'"{n.escalate_after}"'
 
     for f in d.flows:
         attrs = {"id": f.id, "sourceRef": f.source, "targetRef": f.target}
@@ -557,6 +570,12 @@ def build(d: Diagram, posts: dict[str, str]) -> etree._ElementTree:
             # upper left, between the gateway and the node before it
             label = E(BPMNDI, "BPMNLabel", shape)
             bounds(label, b.left - 72, b.top - 22, 70, 27)
+        if n.escalate_after:  # on the task's lower edge, right side
+            shape = E(BPMNDI, "BPMNShape", plane, id=f"Timer_escalate_{n.id}_di",
+                      bpmnElement=f"Timer_escalate_{n.id}")
+            bounds(shape, b.right - 46, b.bottom - 18, 36, 36)
+            label = E(BPMNDI, "BPMNLabel", shape)
+            bounds(label, b.right - 10, b.bottom + 4, 84, 14)
     for f in d.flows:
         edge = E(BPMNDI, "BPMNEdge", plane, id=f"{f.id}_di", bpmnElement=f.id)
         pts = lay.route(f)

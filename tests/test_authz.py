@@ -62,7 +62,8 @@ class Scene:
             return case.status, case.version, events, sorted(map(tuple, tasks))
 
 
-def _scene(app, shared_env: bool = False, supplement: bool = False, decided: bool = False):
+def _scene(app, shared_env: bool = False, supplement: bool = False, decided: bool = False,
+           paused: bool = False):  # fmt: skip
     with app.app_context():
         db = session()
         if shared_env:
@@ -82,6 +83,8 @@ def _scene(app, shared_env: bool = False, supplement: bool = False, decided: boo
             api.work(case_no, spec, data={field_id: "同意"})
         api.work(case_no, "Task_issue")
         assert api.case(case_no)["status"] == "decided"
+    if paused:
+        api.call("POST", f"/cases/{case_no}/pause", "clerk_liu", json=PAUSE)
     leave = {"kind": "leave", "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-03T09:00"}
     absence_id = api.call("POST", "/absences", "official_shi", 201, json=leave)["id"]
     with app.app_context():
@@ -131,6 +134,8 @@ API_GETS = {
     "api.get_case": ("/cases/{case_no}", CASE_READERS),
     "api.events": ("/cases/{case_no}/events", CASE_READERS),
     "api.posts": ("/posts", STAFF - {"analyst"}),
+    "api.transfer_card": ("/cases/{case_no}/card", CASE_READERS),
+    "api.notifications": ("/notifications", STAFF),
     "api.items": ("/items", STAFF | {"anonymous"}),
     "api.item": (f"/items/{JOINT}", STAFF | {"anonymous"}),
     "api.openapi": ("/openapi.json", STAFF | {"anonymous"}),
@@ -199,6 +204,9 @@ def test_an_official_cannot_reach_another_officials_task_or_an_unrelated_case(de
 # --- changing -------------------------------------------------------------------------------
 
 
+# pause and resume: the window, admin, holders of the case's open tasks and their leaders
+TIME_KEEPERS = {"clerk", "admin", "official", "leader", "env_a"}
+PAUSE = {"kind": "expert_review", "reason": "组织专家评审", "expected_days": 3}
 REFUSAL = {"reason": "不属于本中心职权范围", "legal_basis": "《行政许可法》第三十二条"}
 
 
@@ -269,6 +277,11 @@ API_CHANGES = {
                                   "ends_at": "2031-01-02T09:00"}),
     "api.end_absence": Change("/absences/{absence_id}", {"env_a", "admin"}),
     "api.checkin": Change("/checkin", STAFF),
+    "api.pause": Change("/cases/{case_no}/pause", TIME_KEEPERS, PAUSE),
+    "api.resume": Change("/cases/{case_no}/resume", TIME_KEEPERS, scene={"paused": True}),
+    "api.extend": Change("/cases/{case_no}/extend", {"leader"},
+                         {"days": 5, "reason": "需组织专家论证"}),
+    "api.urge": Change("/cases/{case_no}/urge", {"supervisor"}, {"text": "请加快办理"}),
 }  # fmt: skip
 
 

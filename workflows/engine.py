@@ -87,6 +87,7 @@ class NodeInfo:
     form: tuple[FormField, ...] = ()
     outgoing: tuple[tuple[str, str], ...] = ()  # (flow id, target id)
     timer: bool = False  # carries a timerEventDefinition
+    attached_to: str | None = None  # a boundary event's task
 
     @property
     def post(self) -> str | None:
@@ -262,6 +263,7 @@ def extract_nodes(root: etree._Element, process_id: str) -> dict[str, NodeInfo]:
             form=_form(element) if kind == "userTask" else (),
             outgoing=tuple(outgoing.get(node_id, ())),
             timer=element.find(f"{{{BPMN_NS}}}timerEventDefinition") is not None,
+            attached_to=element.get("attachedToRef"),
         )
     return nodes
 

@@ -291,7 +291,14 @@ def _check_reachability(graph: _Graph, node_id: str, node: etree._Element, out: 
         return
     if kind not in ("startEvent", "boundaryEvent") and not graph.incoming.get(node_id):
         out.warning("unreachable", node, f"{describe(node)} has no incoming flow and can never run")
-    if kind != "endEvent" and node_id not in graph.attached and not graph.outgoing.get(node_id):
+    # a boundary timer that only escalates its task (property escalate) needs no path of its own
+    escalates = kind == "boundaryEvent" and bool(properties(node).get("escalate"))
+    if (
+        kind != "endEvent"
+        and not escalates
+        and node_id not in graph.attached
+        and not graph.outgoing.get(node_id)
+    ):
         out.warning(
             "dead-end",
             node,

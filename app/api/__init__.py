@@ -12,12 +12,14 @@ from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth.services import authenticate, issue_token, user_from_token
+from ..cases import deadlines, work
 from ..cases import services as cases
-from ..cases import work
 from ..catalogue import services as catalogue
 from ..errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from ..org import absences
 from ..org import services as org_services
+from ..supervision import reports
+from ..supervision import services as supervision
 from .openapi import openapi_document
 from .schemas import absence_json, case_json, event_json, item_json, opened_json, task_json
 
@@ -203,9 +205,10 @@ def tasks():
         raise InvalidInput("only assignee=me is supported")
     rows = cases.list_open_tasks(g.user)
     me = g.user.username
-    return jsonify(
-        {"tasks": [task_json(t, case_no=no, item_name=name, assignee=me) for t, no, name in rows]}
-    )
+    return jsonify({"tasks": [
+        {**task_json(t, case_no=no, item_name=name, assignee=me), "warning": card}
+        for t, no, name, card in rows
+    ]})  # fmt: skip
 
 
 def _task_uuid(task_id: str) -> uuid.UUID:
@@ -287,6 +290,66 @@ def checkin():
     record = absences.check_in(g.user)
     return jsonify({"user_id": record.user_id, "day": record.day.isoformat(),
                     "at": record.at.isoformat(timespec="seconds") + "Z"})  # fmt: skip
+
+
+def _int(body: dict, key: str) -> int:
+    value = body.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(f"'{key}' must be a whole number")
+    return value
+
+
+@bp.post("/cases/<case_no>/pause")
+@login_required
+def pause(case_no: str):
+    body = _json_body()
+    deadlines.pause_case(g.user, case_no, _text(body, "kind", True), _text(body, "reason", True),
+                         _int(body, "expected_days"))  # fmt: skip
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/resume")
+@login_required
+def resume(case_no: str):
+    deadlines.resume_case(g.user, case_no)
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/extend")
+@login_required
+def extend(case_no: str):
+    body = _json_body()
+    deadlines.extend_case(g.user, case_no, _int(body, "days"), _text(body, "reason", True))
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/urge")
+@login_required
+def urge(case_no: str):
+    body = _json_body()
+    task_id = body.get("task_id")
+    told = supervision.urge(g.user, case_no, _text(body, "text", True),
+                            _task_uuid(task_id) if task_id else None)  # fmt: skip
+    return jsonify({"case_no": case_no, "notified": told}), 201
+
+
+@bp.get("/cases/<case_no>/card")
+@login_required
+def transfer_card(case_no: str):
+    return jsonify(reports.transfer_card(g.user, case_no))
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    rows = supervision.notifications_for(g.user)
+    return jsonify({"notifications": [
+        {"id": n.id, "kind": n.kind, "text": n.text, "case_id": n.case_id,
+         "task_id": str(n.task_id) if n.task_id else None,
+         "created_at": n.created_at.isoformat(timespec="seconds") + "Z",
+         "read": n.read_at is not None}
+        for n in rows
+    ]})  # fmt: skip
 
 
 @bp.get("/posts")

@@ -44,6 +44,9 @@ def task_json(
         "completed_at": _time(task.completed_at),
         "outcome": task.outcome,
         "comment": task.comment,
+        "time_limit": task.time_limit,
+        "due_at": _time(task.due_at),
+        "due_provisional": bool(task.due_provisional),
     }
     if case_no is not None:
         data["case_no"] = case_no
@@ -68,6 +71,13 @@ def case_json(case, item, version: int | None, tasks: list[tuple]) -> dict:
         "accepted_at": _time(case.accepted_at),
         "decided_at": _time(case.decided_at),
         "closed_at": _time(case.closed_at),
+        "promised_days": case.promised_days,
+        "due_at": _time(case.due_at),
+        "statutory_due_at": _time(case.statutory_due_at),
+        "due_provisional": bool(case.due_provisional),
+        "paused_at": _time(case.paused_at),
+        "paused_days": case.paused_days or 0,
+        "extended_days": case.extended_days or 0,
         "open_tasks": [task_json(t, assignee=who) for t, who in tasks if t.state == "open"],
         "history": [task_json(t, assignee=who) for t, who in tasks if t.state != "open"],
     }

@@ -66,6 +66,12 @@ class Case(Base):
     closed_at: Mapped[dt.datetime | None]
     due_at: Mapped[dt.datetime | None]  # promised completion (承诺时限)
     statutory_due_at: Mapped[dt.datetime | None]  # statutory limit (法定时限)
+    promised_days: Mapped[int | None]  # working days promised for this case (item rules)
+    due_provisional: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    yellow_at: Mapped[dt.datetime | None]  # when the case's yellow card is due
+    paused_at: Mapped[dt.datetime | None]  # paused (挂起) since; the clock stops
+    paused_days: Mapped[int] = mapped_column(default=0, server_default="0")  # working days
+    extended_days: Mapped[int] = mapped_column(default=0, server_default="0")  # 延期
     state: Mapped[str | None] = deferred(mapped_column(sa.Text))
     serializer_version: Mapped[str | None] = mapped_column(sa.String(32))
     version: Mapped[int] = mapped_column(default=0)
@@ -117,6 +123,10 @@ class Task(Base):
     outcomes: Mapped[str] = mapped_column(sa.String(64), default="approve")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     due_at: Mapped[dt.datetime | None]  # stage time limit (环节时限)
+    time_limit: Mapped[str | None] = mapped_column(sa.String(16))  # e.g. 3d, 4h
+    yellow_at: Mapped[dt.datetime | None]
+    due_provisional: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    shift_days: Mapped[int] = mapped_column(default=0, server_default="0")  # pauses while open
     completed_at: Mapped[dt.datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     outcome: Mapped[str | None] = mapped_column(sa.String(16))
@@ -145,3 +155,27 @@ class Timer(Base):
     state: Mapped[str] = mapped_column(sa.String(16), default="waiting")  # waiting|fired|done
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     fired_at: Mapped[dt.datetime | None]
+
+
+PAUSE_KINDS = (
+    "hearing", "tendering", "auction", "inspection", "testing", "quarantine", "appraisal",
+    "expert_review", "supplement",
+)  # fmt: skip
+
+
+class CasePause(Base):
+    """A period the time limit stops (Licensing Law art. 45, or supplements after acceptance)."""
+
+    __tablename__ = "case_pauses"
+    __table_args__ = (sa.Index("ix_case_pauses_case", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(sa.String(24))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    expected_days: Mapped[int]  # told to the applicant
+    started_at: Mapped[dt.datetime]
+    started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    ended_at: Mapped[dt.datetime | None]
+    ended_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    working_days: Mapped[int | None]  # how long it lasted, in working days

@@ -15,13 +15,14 @@ from workflows.engine import ReadyTask, StepResult, WorkflowRun
 from workflows.errors import EngineError
 
 from ..audit.services import GENESIS, EventBatch
+from ..calendar.services import calendar
 from ..catalogue.models import DiagramVersion, Item
 from ..db import on_commit, session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, StaleCase
 from ..org.models import Post, User
 from ..org.presence import exclusions
 from ..org.services import Staffing, staffing
-from . import timers
+from . import deadlines, timers
 from .models import OPEN_CASE_STATUSES, Case, Task
 from .runtime import runtime
 
@@ -204,7 +205,7 @@ def receive_case(
         case.status = "supplement_required"
         events.add("supplement_required", {"missing": missing})
     else:
-        rows, run = _accept(db, case, version_id, case.form, actor, events)
+        rows, run = _accept(db, case, item, version_id, case.form, actor, events)
     case.event_seq, case.last_hash = events.seq, events.last_hash
     case.version = 1
     # Everything is known now: one INSERT for the case, one for its tasks, one for its events.
@@ -259,6 +260,7 @@ def _item_and_latest_version(db: Session, code: str) -> tuple[Item, int | None]:
 def _accept(
     db: Session,
     case: Case,
+    item: Item,
     version_id: int | None,
     form: dict,
     actor: User,
@@ -278,6 +280,7 @@ def _accept(
     case.accepted_at = events.at
     case.diagram_version_id = version_id
     case.serializer_version = rt.engine.serializer_version
+    deadlines.set_case_dues(case, item)
     events.add(
         "case_accepted",
         {
@@ -285,6 +288,10 @@ def _accept(
             "process": diagram.process_id,
             "form": form,
             "steps": [s["node"] for s in steps],
+            "promised_days": case.promised_days,
+            "due_at": case.due_at,
+            "statutory_due_at": case.statutory_due_at,
+            "due_provisional": case.due_provisional,
         },
     )
     _gateway_events(steps, events)
@@ -348,13 +355,19 @@ class Guard:
         )
 
 
+NO_DUE = {"due_at": None, "yellow_at": None, "due_provisional": False, "time_limit": None,
+          "shift_days": 0}  # fmt: skip
+
+
 def _new_task_rows(
     staff: Staffing, ready: list[ReadyTask], events: EventBatch, guard: Guard
 ) -> list[dict]:
     """Build task rows for newly ready tasks, assigned through their posts (A/B/leader)."""
     rows = []
+    cal = calendar() if any(t.time_limit for t in ready) else None
     for task in ready:
         assignment = staff.holder(task.post, guard.excluded(staff, task))
+        due = deadlines.task_due_values(cal, events.at, task.time_limit) if cal else NO_DUE
         row = {
             "id": task.id,
             "case_id": events.case_id,
@@ -375,6 +388,7 @@ def _new_task_rows(
             "outcome": None,
             "comment": None,
             "data": None,
+            **due,
         }
         rows.append(row)
         events.add(
@@ -533,7 +547,7 @@ def submit_supplement(
     else:
         clean_form = check_form(item.entry.get("form", []), case.form, "application form")
         _, version_id = _item_and_latest_version(db, item.code)
-        rows, run = _accept(db, case, version_id, clean_form, actor, events)
+        rows, run = _accept(db, case, item, version_id, clean_form, actor, events)
     case.event_seq, case.last_hash = events.seq, events.last_hash
     case.version += 1
     _write_new_rows(db, case, rows, events, run)
@@ -852,6 +866,18 @@ def fire_timer(timer_id: uuid.UUID) -> bool:
                  "steps": [s["node"] for s in step.engine_steps]},
             )  # fmt: skip
     _commit_step(db, head, run, step, events, before, fired=fired)
+    escalating = [
+        node.attached_to
+        for t in before
+        if t.task_id in fired
+        and (node := diagram.nodes.get(t.node_id)) is not None
+        and node.attached_to
+        and node.properties.get("escalate") == "leader"
+    ]
+    if escalating:
+        from .work import escalate_to_leader
+
+        escalate_to_leader(db, head.id, escalating, now, "the stage's time limit has passed")
     return True
 
 
@@ -980,11 +1006,25 @@ def open_task(actor: User, task_id: uuid.UUID) -> tuple[Task, Case, list[dict]]:
     return task, case, form
 
 
-def list_open_tasks(actor: User) -> list[tuple[Task, str, str]]:
-    """Return the actor's open tasks with case number and item name, oldest first."""
+def list_open_tasks(actor: User) -> list[tuple[Task, str, str, str | None]]:
+    """Return the actor's open tasks with case number, item name and the task's worst open
+    card (red, yellow or None), oldest first."""
+    from ..supervision.models import WarningCard
+
     db = session()
+    card = (
+        sa.select(sa.func.max(WarningCard.level))  # 'yellow' > 'red': max is yellow, see below
+        .where(WarningCard.task_id == Task.id, WarningCard.closed_at.is_(None))
+        .scalar_subquery()
+    )
+    red = (
+        sa.select(sa.func.count())
+        .where(WarningCard.task_id == Task.id, WarningCard.level == "red",
+               WarningCard.closed_at.is_(None))
+        .scalar_subquery()
+    )  # fmt: skip
     rows = db.execute(
-        sa.select(Task, Case.case_no, Item.name)
+        sa.select(Task, Case.case_no, Item.name, card.label("card"), red.label("red"))
         .join(Case, Case.id == Task.case_id)
         .join(Item, Item.id == Case.item_id)
         # a literal, so PostgreSQL always plans with the partial inbox index
@@ -992,7 +1032,7 @@ def list_open_tasks(actor: User) -> list[tuple[Task, str, str]]:
         .order_by(Task.created_at)
         .limit(500)
     ).all()
-    return [(r.Task, r.case_no, r.name) for r in rows]
+    return [(r.Task, r.case_no, r.name, "red" if r.red else r.card) for r in rows]
 
 
 def case_events(actor: User, case_no: str, allowed: bool = False) -> list:

@@ -267,6 +267,43 @@ def transfer_task(actor: User, task_id: uuid.UUID, to_user_id: int, reason: str)
     return task
 
 
+class CaseLog:
+    """Append events to one case's chain outside a workflow step, then bump its version.
+
+    `open()` reads the chain head; `close()` writes the case row (version-checked, with any
+    extra column values) and the events. Used by moves, claims, transfers, warnings,
+    pauses and recomputed due dates.
+    """
+
+    def __init__(self, db: Session, case_id: int, at: dt.datetime, actor: User | None) -> None:
+        self.db, self.case_id = db, case_id
+        head = db.execute(
+            sa.select(Case.case_no, Case.event_seq, Case.last_hash, Case.version)
+            .where(Case.id == case_id)
+        ).one()  # fmt: skip
+        self.case_no, self.version = head.case_no, head.version
+        self.events = EventBatch(
+            head.case_no, case_id, head.event_seq, head.last_hash,
+            actor.id if actor else None, actor.username if actor else "system",
+        )  # fmt: skip
+        self.events.at = at
+
+    def add(self, kind: str, data: dict, task_id: uuid.UUID | None = None) -> None:
+        self.events.add(kind, data, task_id)
+
+    def close(self, **values) -> None:
+        updated = self.db.execute(
+            sa.update(Case)
+            .where(Case.id == self.case_id, Case.version == self.version)
+            .values(version=self.version + 1, event_seq=self.events.seq,
+                    last_hash=self.events.last_hash, **values)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        if updated.rowcount != 1:
+            raise StaleCase(f"case {self.case_no} changed meanwhile")
+        self.events.write(self.db)
+
+
 def write_reassignments(
     db: Session,
     case_id: int,
@@ -280,15 +317,7 @@ def write_reassignments(
 
     `moves` holds (task, Assignment) pairs; the task needs `id` and `assignee_id`.
     """
-    case = db.execute(
-        sa.select(Case.case_no, Case.event_seq, Case.last_hash, Case.version)
-        .where(Case.id == case_id)
-    ).one()  # fmt: skip
-    events = EventBatch(
-        case.case_no, case_id, case.event_seq, case.last_hash,
-        actor.id if actor else None, actor.username if actor else "system",
-    )  # fmt: skip
-    events.at = at
+    log = CaseLog(db, case_id, at, actor)
     for task, choice in moves:
         values = {"assignee_id": choice.assignee_id, "acting_for_id": choice.acting_for_id,
                   "assignment_reason": choice.reason}  # fmt: skip
@@ -305,20 +334,38 @@ def write_reassignments(
         )  # fmt: skip
         if changed.rowcount != 1:
             raise Conflict("the task changed meanwhile (claimed, moved or completed); reload")
-        events.add(
+        log.add(
             kind,
             {"from": task.assignee_id, "to": choice.assignee_id,
              "acting_for_id": choice.acting_for_id, "reason": choice.reason},
             task.id,
         )  # fmt: skip
         if choice.escalated:
-            events.add("task_escalated", {"reason": choice.reason}, task.id)
-    updated = db.execute(
-        sa.update(Case)
-        .where(Case.id == case_id, Case.version == case.version)
-        .values(version=case.version + 1, event_seq=events.seq, last_hash=events.last_hash)
-        .execution_options(synchronize_session=False)
-    )
-    if updated.rowcount != 1:
-        raise StaleCase(f"case {case.case_no} changed meanwhile")
-    events.write(db)
+            log.add("task_escalated", {"reason": choice.reason}, task.id)
+    log.close()
+
+
+def escalate_to_leader(db: Session, case_id: int, spec_ids: list[str], at: dt.datetime,
+                       why: str) -> int:  # fmt: skip
+    """Move the case's open tasks of these diagram tasks to their post's leader (a boundary
+    timer with property escalate=leader fired); the leader is told. Return the moves."""
+    from ..supervision.models import Notification
+
+    rows = db.execute(
+        sa.select(Task.id, Task.assignee_id, Task.name, Post)
+        .join(Post, Post.id == Task.post_id)
+        .where(Task.case_id == case_id, Task.state == "open", Task.spec_id.in_(spec_ids))
+    ).all()
+    moves = []
+    for row in rows:
+        leader = row.Post.leader_user_id
+        if leader is None or leader == row.assignee_id:
+            continue
+        reason = f"escalated to the leader of {row.Post.code}: {why}"
+        # held in the leader's own right: the absence rules do not send it back to A
+        moves.append((row, Assignment(row.Post.id, leader, None, reason, True)))
+        db.add(Notification(user_id=leader, kind="escalation", case_id=case_id, task_id=row.id,
+                            text=f"升级督办：{row.name} — {why}", created_at=at))  # fmt: skip
+    if moves:
+        write_reassignments(db, case_id, moves, at)
+    return len(moves)

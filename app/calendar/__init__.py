@@ -1,0 +1,1 @@
+"""Working days: Chinese statutory holidays and make-up working days, office hours, due dates."""

@@ -1,0 +1,81 @@
+"""Adding a year to the working-day calendar (from the State Council's annual notice)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+
+from ..db import session, transactional
+from ..errors import Conflict, Forbidden, InvalidInput
+from ..org.models import User
+from .models import CalendarDay, CalendarYear
+from .services import forget, load
+
+log = logging.getLogger("onewindow.calendar")
+
+
+def parse_days(text: str, year: int) -> list[tuple[dt.date, str]]:
+    """Read lines like '2027-01-01 元旦' or '2027-02-10..2027-02-16 春节'; name every error
+    with its line number."""
+    days: list[tuple[dt.date, str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        span, _sep, name = line.partition(" ")
+        first, _dots, last = span.partition("..")
+        try:
+            start = dt.date.fromisoformat(first)
+            end = dt.date.fromisoformat(last) if last else start
+        except ValueError:
+            raise InvalidInput(f"line {number}: '{span}' is not a date like 2027-01-01 "
+                               "or a range like 2027-02-10..2027-02-16") from None  # fmt: skip
+        if end < start or (end - start).days > 31:
+            raise InvalidInput(
+                f"line {number}: the range must run forward and span a month at most"
+            )
+        if start.year != year or end.year != year:
+            raise InvalidInput(f"line {number}: {span} is not in {year}")
+        day = start
+        while day <= end:
+            days.append((day, name.strip()))
+            day += dt.timedelta(days=1)
+    return days
+
+
+@transactional
+def add_year(actor: User, year: int, source: str, holidays: list[tuple[dt.date, str]],
+             workdays: list[tuple[dt.date, str]]) -> int:  # fmt: skip
+    """Store a year's holidays and make-up working days; recompute every provisional due
+    date; return how many cases' dates changed."""
+    from ..cases.deadlines import recompute_provisional
+
+    if not actor.has_role("admin"):
+        raise Forbidden("only an admin adds a calendar year")
+    if not 2000 <= year <= 2100:
+        raise InvalidInput("the year must lie between 2000 and 2100")
+    if not (source or "").strip():
+        raise InvalidInput("say where the dates come from (the State Council notice)")
+    db = session()
+    if db.get(CalendarYear, year) is not None:
+        raise Conflict(f"{year} is already in the calendar")
+    both = {d for d, _ in holidays} & {d for d, _ in workdays}
+    if both:
+        raise InvalidInput(f"{min(both)} is listed both as a holiday and as a working day")
+    weekday_work = [d for d, _ in workdays if d.weekday() < 5]
+    if weekday_work:
+        raise InvalidInput(f"{weekday_work[0]} is a weekday; make-up working days fall on weekends")
+    db.add(CalendarYear(year=year, source=source.strip(), added_by_id=actor.id))
+    span = CalendarDay.day.between(dt.date(year, 1, 1), dt.date(year, 12, 31))
+    db.execute(sa.delete(CalendarDay).where(span))
+    rows = [{"day": d, "kind": "holiday", "name": n} for d, n in holidays]
+    rows += [{"day": d, "kind": "workday", "name": n} for d, n in workdays]
+    if rows:
+        db.execute(sa.insert(CalendarDay), rows)
+    db.flush()
+    forget()
+    changed = recompute_provisional(db, load(db))
+    log.info("calendar year %d added by %s; %d cases recomputed", year, actor.username, changed)
+    return changed

@@ -1,0 +1,305 @@
+"""Time limits of cases and tasks: due dates, pauses (挂起), extensions (延期), recomputation.
+
+A case's promised and statutory due dates count working days from acceptance; paused
+working days and approved extension days are added on top, so a due date can always be
+recomputed from the case row (as happens when a missing calendar year is added). A task's
+stage due date counts its diagram `timeLimit` from its creation, plus the working days its
+case was paused while it was open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+
+from workflows.errors import OneWindowError
+from workflows.expressions import evaluate
+
+from ..calendar.services import Due, WorkCalendar, calendar
+from ..catalogue.models import Item
+from ..db import session, transactional, utcnow
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..org.models import Post, User
+from .models import OPEN_CASE_STATUSES, PAUSE_KINDS, Case, CasePause, Task
+from .work import CaseLog
+
+log = logging.getLogger("onewindow.deadlines")
+EXTENSION_DAYS = {"joint": 15}  # Licensing Law art. 42: 10 more days, 15 for joint handling
+
+
+def promised_days(item: Item, form: dict) -> int:
+    """Return the working days promised for an application: 0 for 即办件, else the first
+    catalogue rule whose condition holds for the form, else the item's default."""
+    if item.kind == "immediate":
+        return 0
+    for rule in item.entry.get("promised_rules", []):
+        try:
+            if evaluate(rule["when"], dict(form)):
+                return int(rule["days"])
+        except (OneWindowError, KeyError, TypeError, ValueError):
+            continue
+    return item.promised_days
+
+
+def warn_days(item: Item, default: int = 1) -> int:
+    """Return how many working days ahead of a due date the yellow card comes for an item."""
+    return int(item.entry.get("warn_days", default))
+
+
+def extension_limit(item: Item) -> int:
+    """Return the most working days a case of this item may be extended by."""
+    return int(item.entry.get("extension_days", EXTENSION_DAYS.get(item.kind, 10)))
+
+
+def case_due_values(cal: WorkCalendar, case: Case, item: Item) -> dict:
+    """Return the due columns of a case from its acceptance, pauses and extensions."""
+    extra = (case.paused_days or 0) + (case.extended_days or 0)
+    due = cal.due_in_days(case.accepted_at, (case.promised_days or 0) + extra)
+    statutory = cal.due_in_days(case.accepted_at, item.statutory_days + extra)
+    return {
+        "due_at": due.at,
+        "statutory_due_at": statutory.at,
+        "due_provisional": due.provisional or statutory.provisional,
+        "yellow_at": cal.warn_at(case.accepted_at, due.at, warn_days(item)),
+    }
+
+
+def set_case_dues(case: Case, item: Item) -> None:
+    """Give a case being accepted its promised and statutory due dates."""
+    case.promised_days = promised_days(item, case.form or {})
+    for key, value in case_due_values(calendar(), case, item).items():
+        setattr(case, key, value)
+
+
+def parse_limit(text: str | None) -> tuple[float, str] | None:
+    """Return a stored limit such as '3d' or '4h' as (3.0, 'd')."""
+    if not text or text[-1] not in "dh":
+        return None
+    try:
+        return float(text[:-1]), text[-1]
+    except ValueError:
+        return None
+
+
+def task_due_values(cal: WorkCalendar, created_at: dt.datetime,
+                    limit: tuple[float, str] | None, shift_days: int = 0) -> dict:  # fmt: skip
+    """Return the due columns of a task with a stage limit (empty values without one)."""
+    if limit is None:
+        return {"due_at": None, "yellow_at": None, "due_provisional": False,
+                "time_limit": None, "shift_days": shift_days}  # fmt: skip
+    due = cal.shift(cal.due(created_at, limit), shift_days)
+    days = 1 if limit[1] == "d" else 0
+    if days:
+        yellow = cal.warn_at(created_at, due.at, days)
+    else:
+        yellow = created_at + (due.at - created_at) / 2
+    return {"due_at": due.at, "yellow_at": yellow, "due_provisional": due.provisional,
+            "time_limit": f"{limit[0]:g}{limit[1]}", "shift_days": shift_days}  # fmt: skip
+
+
+# --- pauses and extensions ---------------------------------------------------------------------
+
+
+def _open_case(db, case_no: str) -> Case:
+    case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).first()
+    if case is None:
+        raise NotFound(f"no case '{case_no}'")
+    if case.status not in OPEN_CASE_STATUSES or case.accepted_at is None:
+        raise Conflict(f"case {case_no} is {case.status}; only an accepted, open case has a clock")
+    return case
+
+
+def may_manage_time(db, actor: User, case: Case) -> bool:
+    """The window, an admin, the holder of an open task of the case or that post's leader."""
+    if actor.has_role("clerk", "admin"):
+        return True
+    holds = db.scalar(
+        sa.select(sa.func.count())
+        .select_from(Task)
+        .outerjoin(Post, Post.id == Task.post_id)
+        .where(
+            Task.case_id == case.id,
+            Task.state == "open",
+            sa.or_(Task.assignee_id == actor.id, Post.leader_user_id == actor.id),
+        )
+    )
+    return bool(holds)
+
+
+@transactional
+def pause_case(actor: User, case_no: str, kind: str, reason: str, expected_days: int) -> CasePause:
+    """Stop a case's clock for an excluded period; the applicant is told why and how long."""
+    db = session()
+    case = _open_case(db, case_no)
+    if not may_manage_time(db, actor, case):
+        raise Forbidden("only the window, the case's handlers and their leaders pause a case")
+    if kind not in PAUSE_KINDS:
+        raise InvalidInput(f"kind must be one of: {', '.join(PAUSE_KINDS)}")
+    if not (reason or "").strip():
+        raise InvalidInput("a pause needs a reason for the applicant")
+    if not isinstance(expected_days, int) or not 1 <= expected_days <= 365:
+        raise InvalidInput("expected_days must be a whole number of working days from 1 to 365")
+    if case.paused_at is not None:
+        raise Conflict(f"case {case_no} is already paused")
+    now = utcnow()
+    pause = CasePause(
+        case_id=case.id, kind=kind, reason=reason.strip(), expected_days=expected_days,
+        started_at=now, started_by_id=actor.id,
+    )  # fmt: skip
+    db.add(pause)
+    db.flush()
+    entry = CaseLog(db, case.id, now, actor)
+    entry.add("case_paused", {"kind": kind, "reason": reason.strip(),
+                              "expected_days": expected_days})  # fmt: skip
+    entry.close(paused_at=now)
+    db.expire(case)
+    return pause
+
+
+@transactional
+def resume_case(actor: User, case_no: str) -> CasePause:
+    """Start the clock again; every due date of the case and its open tasks moves later by
+    the working days the pause lasted."""
+    db = session()
+    case = _open_case(db, case_no)
+    if not may_manage_time(db, actor, case):
+        raise Forbidden("only the window, the case's handlers and their leaders resume a case")
+    if case.paused_at is None:
+        raise Conflict(f"case {case_no} is not paused")
+    pause = db.scalars(
+        sa.select(CasePause).where(CasePause.case_id == case.id, CasePause.ended_at.is_(None))
+    ).one()
+    now = utcnow()
+    cal = calendar()
+    days = cal.working_days_between(case.paused_at, now)
+    pause.ended_at, pause.ended_by_id, pause.working_days = now, actor.id, days
+    item = db.get(Item, case.item_id)
+    paused_days = (case.paused_days or 0) + days
+    values = case_due_values(cal, _with(case, paused_days=paused_days), item)
+    _shift_open_tasks(db, cal, case.id, days)
+    entry = CaseLog(db, case.id, now, actor)
+    entry.add("case_resumed", {"working_days": days, "due_at": values["due_at"],
+                               "statutory_due_at": values["statutory_due_at"]})  # fmt: skip
+    db.expire(case)
+    entry.close(paused_at=None, paused_days=paused_days, **values)
+    return pause
+
+
+def _with(case: Case, **changes) -> SimpleNamespace:
+    """Return the counting fields of a case with some changed, leaving the row untouched."""
+    fields = {k: getattr(case, k) for k in
+              ("accepted_at", "promised_days", "paused_days", "extended_days")}  # fmt: skip
+    return SimpleNamespace(**{**fields, **changes})
+
+
+def _shift_open_tasks(db, cal: WorkCalendar, case_id: int, days: int) -> None:
+    if days <= 0:
+        return
+    rows = db.execute(
+        sa.select(
+            Task.id, Task.due_at, Task.yellow_at, Task.due_provisional, Task.shift_days
+        ).where(Task.case_id == case_id, Task.state == "open", Task.due_at.is_not(None))
+    ).all()
+    for row in rows:
+        due = cal.shift(Due(row.due_at, row.due_provisional), days)
+        yellow = cal.shift(Due(row.yellow_at, False), days).at if row.yellow_at else None
+        db.execute(
+            sa.update(Task).where(Task.id == row.id)
+            .values(due_at=due.at, yellow_at=yellow, due_provisional=due.provisional,
+                    shift_days=row.shift_days + days)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+
+
+def _may_extend(db, actor: User, case: Case, item: Item) -> bool:
+    if not actor.has_role("leader"):
+        return False
+    if actor.department_id is not None and actor.department_id == item.department_id:
+        return True
+    leads = db.scalar(
+        sa.select(sa.func.count()).select_from(Task).join(Post, Post.id == Task.post_id)
+        .where(Task.case_id == case.id, Task.state == "open", Post.leader_user_id == actor.id)
+    )  # fmt: skip
+    return bool(leads)
+
+
+@transactional
+def extend_case(actor: User, case_no: str, days: int, reason: str) -> Case:
+    """Extend a case's limit (延期) with a leader's approval and a reason for the applicant."""
+    db = session()
+    case = _open_case(db, case_no)
+    item = db.get(Item, case.item_id)
+    if not _may_extend(db, actor, case, item):
+        raise Forbidden(
+            "an extension needs the approval of a leader (负责人批准) of the item's department "
+            "or of a post handling the case"
+        )
+    limit = extension_limit(item)
+    if not isinstance(days, int) or days < 1:
+        raise InvalidInput("days must be a whole number of working days, at least 1")
+    if (case.extended_days or 0) + days > limit:
+        raise InvalidInput(
+            f"the law allows at most {limit} extra working days for this item; "
+            f"{case.extended_days or 0} are already granted"
+        )
+    if not (reason or "").strip():
+        raise InvalidInput("an extension needs a reason for the applicant")
+    now = utcnow()
+    extended = (case.extended_days or 0) + days
+    values = case_due_values(calendar(), _with(case, extended_days=extended), item)
+    entry = CaseLog(db, case.id, now, actor)
+    entry.add("case_extended", {"days": days, "reason": reason.strip(),
+                                "approved_by": actor.username, "due_at": values["due_at"],
+                                "statutory_due_at": values["statutory_due_at"]})  # fmt: skip
+    db.expire(case)
+    entry.close(extended_days=extended, **values)
+    log.info("case %s extended by %d days by %s", case_no, days, actor.username)
+    return db.get(Case, case.id)
+
+
+# --- recomputing provisional due dates ---------------------------------------------------------
+
+
+def recompute_provisional(db, cal: WorkCalendar | None = None) -> int:
+    """Recompute every open case's and task's provisional due date with the calendar as it
+    is now; log each case whose dates changed. Return how many cases changed."""
+    cal = cal or calendar()
+    now = utcnow()
+    changed = 0
+    cases = db.execute(
+        sa.select(Case, Item).join(Item, Item.id == Case.item_id).where(
+            Case.status.in_(OPEN_CASE_STATUSES), Case.accepted_at.is_not(None),
+            sa.or_(Case.due_provisional.is_(True), Case.id.in_(
+                sa.select(Task.case_id).where(Task.state == "open",
+                                              Task.due_provisional.is_(True)))),
+        )
+    ).all()  # fmt: skip
+    for case, item in cases:
+        values = case_due_values(cal, case, item)
+        tasks = db.execute(
+            sa.select(Task.id, Task.created_at, Task.time_limit, Task.shift_days, Task.due_at)
+            .where(Task.case_id == case.id, Task.state == "open",
+                   Task.due_provisional.is_(True))
+        ).all()  # fmt: skip
+        task_values = {
+            t.id: task_due_values(cal, t.created_at, parse_limit(t.time_limit), t.shift_days)
+            for t in tasks
+        }
+        if values["due_at"] == case.due_at and not task_values and not case.due_provisional:
+            continue
+        entry = CaseLog(db, case.id, now, None)
+        entry.add("due_dates_recomputed", {
+            "due_at": values["due_at"], "statutory_due_at": values["statutory_due_at"],
+            "provisional": values["due_provisional"],
+            "tasks": {str(k): v["due_at"] for k, v in task_values.items()},
+        })  # fmt: skip
+        for task_id, tv in task_values.items():
+            db.execute(sa.update(Task).where(Task.id == task_id).values(**tv)
+                       .execution_options(synchronize_session=False))  # fmt: skip
+        db.expire(case)
+        entry.close(**values)
+        changed += 1
+    return changed

@@ -1,0 +1,180 @@
+"""The transfer card (转接登记卡), the delay report and the supervision overview.
+
+The transfer card lists, per stage of a case: when the task arrived, when it was done and
+handed on, who handled it, its limit and due time, and how far it overran (in working
+hours of office time, so a weekend does not count against anyone).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from ..calendar.services import WorkCalendar, calendar
+from ..cases.models import OPEN_CASE_STATUSES, Case, Task
+from ..cases.services import can_view_case
+from ..catalogue.models import Item
+from ..db import session, utcnow
+from ..errors import NotFound
+from ..org.models import Department, Post, User
+from .models import Notification, WarningCard
+
+
+def overrun_hours(cal: WorkCalendar, due: dt.datetime | None, done: dt.datetime | None) -> float:
+    """Return the office hours between a due time and when the work was done (0 if on time)."""
+    if due is None or done is None or done <= due:
+        return 0.0
+    start, end = cal.local(due), cal.local(done)
+    total = 0.0
+    day = start.date()
+    while day <= end.date():
+        if cal.is_working_day(day):
+            lo = max(start, dt.datetime.combine(day, cal.opens, start.tzinfo))
+            hi = min(end, dt.datetime.combine(day, cal.closes, start.tzinfo))
+            if hi > lo:
+                total += (hi - lo).total_seconds() / 3600
+        day += dt.timedelta(days=1)
+    return round(total, 2)
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def transfer_card(actor: User, case_no: str) -> dict:
+    """Return the transfer card of a case the actor may read."""
+    db = session()
+    row = db.execute(
+        sa.select(Case, Item.name).join(Item, Item.id == Case.item_id)
+        .where(Case.case_no == case_no)
+    ).first()  # fmt: skip
+    if row is None or not can_view_case(actor, row.Case):
+        raise NotFound(f"no case '{case_no}'")
+    case = row.Case
+    cal = calendar()
+    now = utcnow()
+    tasks = db.execute(
+        sa.select(Task, User.username, User.name, Post.code)
+        .outerjoin(User, User.id == sa.func.coalesce(Task.completed_by_id, Task.assignee_id))
+        .outerjoin(Post, Post.id == Task.post_id)
+        .where(Task.case_id == case.id, Task.state != "cancelled")
+        .order_by(Task.created_at, Task.name)
+    ).all()
+    stages = []
+    for t, username, name, post in tasks:
+        done = t.completed_at if t.state == "completed" else None
+        over = overrun_hours(cal, t.due_at, done or now)
+        stages.append({
+            "task_id": str(t.id), "task": t.name, "stage": t.stage, "post": post,
+            "handler": username, "handler_name": name,
+            "acting_for_id": t.acting_for_id, "received_at": _time(t.created_at),
+            "completed_at": _time(done), "handed_on_at": _time(done), "outcome": t.outcome,
+            "time_limit": t.time_limit, "due_at": _time(t.due_at),
+            "overrun_hours": over, "overran": over > 0, "open": t.state == "open",
+        })  # fmt: skip
+    finished = case.decided_at or case.closed_at
+    late = overrun_hours(cal, case.due_at, finished or now)
+    return {
+        "case_no": case.case_no,
+        "item": row.name,
+        "status": case.status,
+        "accepted_at": _time(case.accepted_at),
+        "due_at": _time(case.due_at),
+        "statutory_due_at": _time(case.statutory_due_at),
+        "decided_at": _time(case.decided_at),
+        "paused_days": case.paused_days or 0,
+        "extended_days": case.extended_days or 0,
+        "late_hours": late,
+        "stages": stages,
+        "culprits": [s for s in stages if s["overran"]],
+    }
+
+
+def delay_report(limit: int = 200) -> list[dict]:
+    """Return late cases (decided after their due time, or open past it) with the stages and
+    handlers that overran, worst first."""
+    db = session()
+    now = utcnow()
+    cal = calendar()
+    late_cases = db.execute(
+        sa.select(Case.id, Case.case_no, Case.due_at, Case.decided_at, Case.status, Item.name)
+        .join(Item, Item.id == Case.item_id)
+        .where(Case.due_at.is_not(None), Case.paused_at.is_(None),
+               sa.or_(Case.decided_at > Case.due_at,
+                      sa.and_(Case.status.in_(OPEN_CASE_STATUSES), Case.due_at < now)))
+        .order_by(Case.due_at)
+        .limit(limit)
+    ).all()  # fmt: skip
+    out = []
+    for c in late_cases:
+        stages = db.execute(
+            sa.select(Task.name, Task.stage, Task.due_at, Task.completed_at, Task.state,
+                      User.username)
+            .outerjoin(User, User.id == sa.func.coalesce(Task.completed_by_id, Task.assignee_id))
+            .where(Task.case_id == c.id, Task.state != "cancelled", Task.due_at.is_not(None))
+        ).all()  # fmt: skip
+        culprits = []
+        for s in stages:
+            over = overrun_hours(cal, s.due_at, s.completed_at if s.state == "completed" else now)
+            if over > 0:
+                culprits.append({"task": s.name, "stage": s.stage, "handler": s.username,
+                                 "overrun_hours": over})  # fmt: skip
+        out.append({
+            "case_no": c.case_no, "item": c.name, "status": c.status,
+            "due_at": _time(c.due_at), "decided_at": _time(c.decided_at),
+            "late_hours": overrun_hours(cal, c.due_at, c.decided_at or now),
+            "culprits": sorted(culprits, key=lambda x: -x["overrun_hours"]),
+        })  # fmt: skip
+    return sorted(out, key=lambda x: -x["late_hours"])
+
+
+def overview() -> dict:
+    """Open cards by department and item, overdue cases, urging notices, and each
+    department's on-time rate over completed tasks with a limit."""
+    db = session()
+    now = utcnow()
+    cards = db.execute(
+        sa.select(Department.name, Item.name, WarningCard.level, sa.func.count())
+        .select_from(WarningCard)
+        .join(Case, Case.id == WarningCard.case_id)
+        .join(Item, Item.id == Case.item_id)
+        .outerjoin(Post, Post.id == WarningCard.post_id)
+        .outerjoin(Department, Department.id == sa.func.coalesce(Post.department_id,
+                                                                 Item.department_id))
+        .where(WarningCard.closed_at.is_(None))
+        .group_by(Department.name, Item.name, WarningCard.level)
+        .order_by(Department.name, Item.name)
+    ).all()  # fmt: skip
+    overdue = db.execute(
+        sa.select(Case.case_no, Case.due_at, Case.applicant_name, Item.name)
+        .join(Item, Item.id == Case.item_id)
+        .where(Case.status.in_(OPEN_CASE_STATUSES), Case.due_at < now,
+               Case.paused_at.is_(None))
+        .order_by(Case.due_at).limit(200)
+    ).all()  # fmt: skip
+    urgings = db.execute(
+        sa.select(Notification.text, Notification.created_at, User.username)
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.kind == "urging")
+        .order_by(Notification.created_at.desc()).limit(50)
+    ).all()  # fmt: skip
+    on_time = sa.case((Task.completed_at <= Task.due_at, 1), else_=0)
+    rates = db.execute(
+        sa.select(Department.name, sa.func.count(), sa.func.sum(on_time))
+        .select_from(Task)
+        .join(Post, Post.id == Task.post_id)
+        .join(Department, Department.id == Post.department_id)
+        .where(Task.state == "completed", Task.due_at.is_not(None))
+        .group_by(Department.name)
+        .order_by(Department.name)
+    ).all()  # fmt: skip
+    return {
+        "cards": [{"department": d or "—", "item": i, "level": lv, "count": n}
+                  for d, i, lv, n in cards],
+        "overdue": [{"case_no": c.case_no, "due_at": c.due_at, "applicant": c.applicant_name,
+                     "item": c.name} for c in overdue],
+        "urgings": [{"text": u.text, "at": u.created_at, "to": u.username} for u in urgings],
+        "rates": [{"department": d, "completed": n, "on_time": int(k or 0),
+                   "rate": round(100 * (k or 0) / n, 1) if n else None} for d, n, k in rates],
+    }  # fmt: skip
