@@ -337,3 +337,29 @@ def test_calendar_table_is_seeded_from_the_package(demo_app):
         forget()
         assert calendar().is_working_day(dt.date(2026, 10, 10))
         assert deadlines.parse_limit("4h") == (4.0, "h")
+
+
+def test_the_transfer_card_of_a_late_case_names_the_stage_and_handler_who_overran(demo_app, clock):
+    from tests.webclient import Web
+
+    api = Api(demo_app.test_client())
+    clock.now = utc(2026, 11, 2, 10)
+    case_no = api.apply("house-initial", sample_form("house-initial", certificates=5))["case_no"]
+    clock.now = utc(2026, 11, 9, 11)  # review due Thu 5 Nov 17:00: done Mon 9 Nov 11:00
+    api.work(case_no, "Task_review", data={"review_opinion": "同意"})
+    clock.now = utc(2026, 11, 9, 15)  # the chief is on time
+    api.work(case_no, "Task_chief", data={"chief_opinion": "同意"})
+    clock.now = utc(2026, 11, 16, 10)  # issue: due 2 days after 9 Nov (11 Nov), done 16 Nov
+    api.work(case_no, "Task_issue", data={"certificate_no": "示2026第001号"})
+    card = api.call("GET", f"/cases/{case_no}/card", "supervisor_wu")
+    stages = {s["task"]: s for s in card["stages"]}
+    # review: Fri 6 Nov 09-17 (8 h) + Mon 9 Nov 09-11 (2 h) after its due time
+    assert stages["登记审核"]["overrun_hours"] == 10 and stages["登记审核"]["handler"] == (
+        "official_zhao")
+    assert stages["科长审核"]["overran"] is False
+    assert {c["handler"] for c in card["culprits"]} == {"official_zhao", "clerk_zhang"}
+    assert card["late_hours"] > 0 and card["status"] == "decided"
+    page = Web(demo_app, "supervisor_wu").get(f"/cases/{case_no}/card").text
+    assert "official_zhao" in page and 'class="row-overdue"' in page
+    report = Web(demo_app, "supervisor_wu").get("/supervision").text
+    assert case_no in report and "official_zhao" in report

@@ -1013,18 +1013,12 @@ def list_open_tasks(actor: User) -> list[tuple[Task, str, str, str | None]]:
 
     db = session()
     card = (
-        sa.select(sa.func.max(WarningCard.level))  # 'yellow' > 'red': max is yellow, see below
+        sa.select(sa.func.min(WarningCard.level))  # 'red' sorts before 'yellow'
         .where(WarningCard.task_id == Task.id, WarningCard.closed_at.is_(None))
         .scalar_subquery()
     )
-    red = (
-        sa.select(sa.func.count())
-        .where(WarningCard.task_id == Task.id, WarningCard.level == "red",
-               WarningCard.closed_at.is_(None))
-        .scalar_subquery()
-    )  # fmt: skip
     rows = db.execute(
-        sa.select(Task, Case.case_no, Item.name, card.label("card"), red.label("red"))
+        sa.select(Task, Case.case_no, Item.name, card.label("card"))
         .join(Case, Case.id == Task.case_id)
         .join(Item, Item.id == Case.item_id)
         # a literal, so PostgreSQL always plans with the partial inbox index
@@ -1032,7 +1026,7 @@ def list_open_tasks(actor: User) -> list[tuple[Task, str, str, str | None]]:
         .order_by(Task.created_at)
         .limit(500)
     ).all()
-    return [(r.Task, r.case_no, r.name, "red" if r.red else r.card) for r in rows]
+    return [(r.Task, r.case_no, r.name, r.card) for r in rows]
 
 
 def case_events(actor: User, case_no: str, allowed: bool = False) -> list:

@@ -50,6 +50,7 @@ class InboxRow:
     due_at: dt.datetime | None
     acting_for: str | None
     colour: str
+    card: str | None = None  # the task's open yellow or red card
 
 
 @dataclass(frozen=True)
@@ -72,18 +73,25 @@ def _rows(db: Session, query, now: dt.datetime) -> list[InboxRow]:
         due = r.Task.due_at or r.case_due
         out.append(
             InboxRow(r.Task, r.case_no, r.item_code, r.item_name, r.applicant_name,
-                     r.received_at, due, r.acting_for, due_colour(due, now))
+                     r.received_at, due, r.acting_for, due_colour(due, now), r.card)
         )  # fmt: skip
     return out
 
 
 def _base_query():
+    from ..supervision.models import WarningCard
+
     acting = aliased(User)
+    card = (
+        sa.select(sa.func.min(WarningCard.level))  # 'red' sorts before 'yellow'
+        .where(WarningCard.task_id == Task.id, WarningCard.closed_at.is_(None))
+        .scalar_subquery()
+    )
     return (
         sa.select(
             Task, Case.case_no, Case.applicant_name, Case.received_at,
             Case.due_at.label("case_due"), Item.code.label("item_code"),
-            Item.name.label("item_name"), acting.name.label("acting_for"),
+            Item.name.label("item_name"), acting.name.label("acting_for"), card.label("card"),
         )
         .join(Case, Case.id == Task.case_id)
         .join(Item, Item.id == Case.item_id)

@@ -230,7 +230,7 @@ def urge(actor: User, case_no: str, text: str, task_id: uuid.UUID | None = None)
         for uid, tid in sorted(people.items())
     ])  # fmt: skip
     entry = CaseLog(db, case.id, now, actor)
-    entry.add("case_urged", {"text": text, "to": sorted(people)}, task_id)
+    entry.add("case_urged", {"text": text, "recipients": sorted(people)}, task_id)
     db.expire(case)
     entry.close()
     return len(people)

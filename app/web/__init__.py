@@ -126,7 +126,7 @@ def init_app(app: Flask) -> None:
     i18n.compile_stale_catalogues(app)
     babel.init_app(app, locale_selector=_locale)
 
-    from . import admin, people, views, window  # noqa: F401  (routes on bp)
+    from . import admin, people, supervise, views, window  # noqa: F401  (routes on bp)
 
     app.register_blueprint(bp)
     from . import present
@@ -140,6 +140,14 @@ def init_app(app: Flask) -> None:
         material_form=present.material_form,
     )  # fmt: skip
     app.jinja_env.filters["role_name"] = role_name
+
+    @app.context_processor
+    def _unread():
+        if request.path.startswith("/api/") or not current_user.is_authenticated:
+            return {}
+        from ..supervision.services import unread_count
+
+        return {"unread": unread_count(current_user)}
 
     @app.before_request
     def _session_limits():

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -14,7 +15,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from ..org.models import ABSENCE_KINDS, ROLES
 
@@ -139,6 +140,34 @@ class PostForm(FlaskForm):
     leader_user_id = SelectField(_l("Leader"), coerce=int, validators=[Optional()])
     return_to_a = BooleanField(_l("When A returns, tasks B has not started go back to A"))
     shared = BooleanField(_l("Shared: any holder claims a task (any-one-of)"))
+
+
+class PauseForm(FlaskForm):
+    kind = SelectField(_l("Why the clock stops"), validators=[DataRequired()])
+    reason = StringField(_l("Reason told to the applicant"),
+                         validators=[DataRequired(), Length(max=500)])  # fmt: skip
+    expected_days = IntegerField(
+        _l("Expected working days"), validators=[DataRequired(), NumberRange(min=1, max=365)]
+    )
+
+
+class ExtendForm(FlaskForm):
+    days = IntegerField(_l("Extra working days"), validators=[DataRequired(), NumberRange(1, 30)])
+    reason = StringField(_l("Reason told to the applicant"),
+                         validators=[DataRequired(), Length(max=500)])  # fmt: skip
+
+
+class UrgeForm(FlaskForm):
+    text = StringField(_l("Urging notice"), validators=[DataRequired(), Length(max=500)])
+
+
+class YearForm(FlaskForm):
+    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(2000, 2100)])
+    source = StringField(_l("Source (State Council notice)"),
+                         validators=[DataRequired(), Length(max=300)])  # fmt: skip
+    holidays = TextAreaField(_l("Holidays, one per line: 2027-01-01 元旦 or a range "
+                                "2027-02-10..2027-02-16 春节"))  # fmt: skip
+    workdays = TextAreaField(_l("Make-up working days (调休上班), one per line"))
 
 
 def form_values(fields: list[dict], formdata, prefix: str = "") -> dict:

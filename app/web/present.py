@@ -63,6 +63,12 @@ def event_name(kind: str) -> str:
         "task_cancelled": _("task cancelled"),
         "gateway_taken": _("path chosen"),
         "timer_fired": _("timer fired"),
+        "warning_issued": _("warning card"),
+        "case_paused": _("paused"),
+        "case_resumed": _("resumed"),
+        "case_extended": _("extended"),
+        "case_urged": _("urging notice"),
+        "due_dates_recomputed": _("due dates recomputed"),
     }
     return names.get(kind, kind)
 
@@ -139,3 +145,19 @@ def material_form(form: str | None) -> str:
         "electronic": _("electronic"),
     }
     return names.get(form or "", form or "")
+
+
+def pause_kind_name(kind: str) -> str:
+    """Return why a case's clock stops (Licensing Law art. 45, or supplements)."""
+    names = {
+        "hearing": _("hearing"),
+        "tendering": _("tendering"),
+        "auction": _("auction"),
+        "inspection": _("inspection"),
+        "testing": _("testing"),
+        "quarantine": _("quarantine"),
+        "appraisal": _("appraisal"),
+        "expert_review": _("expert review"),
+        "supplement": _("supplements after acceptance"),
+    }
+    return names.get(kind, kind)

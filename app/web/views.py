@@ -12,6 +12,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..auth.services import authenticate
 from ..cases import services as cases
 from ..cases import work
+from ..cases.models import PAUSE_KINDS
 from ..catalogue import services as catalogue
 from ..db import session as db_session
 from ..db import utcnow
@@ -21,15 +22,19 @@ from . import LANGUAGES, bp, role_required, safe_next
 from .forms import (
     ClaimForm,
     CompleteForm,
+    ExtendForm,
     LanguageForm,
     LoginForm,
+    PauseForm,
     RefuseForm,
     SupplementForm,
     TransferForm,
+    UrgeForm,
     WithdrawForm,
     choices,
     form_values,
 )
+from .present import pause_kind_name
 
 log = logging.getLogger("onewindow.security")
 TASK_HOLDER_ROLES = ("official", "leader", "clerk")  # clerks hold window stages (发证)
@@ -204,7 +209,9 @@ def _people_of(tasks, events) -> set:
     for e in events:
         ids.add(e.actor_id)
         data = e.data or {}
-        ids |= {data.get(k) for k in ("to", "from", "assignee_id", "acting_for_id")}
+        for key in ("to", "from", "assignee_id", "acting_for_id", "holder_id", "recipients"):
+            value = data.get(key)
+            ids |= set(value) if isinstance(value, list) else {value}
     return {i for i in ids if isinstance(i, int)}
 
 
@@ -308,4 +315,13 @@ def case(case_no: str):
         supplement_form=SupplementForm(),
         refuse_form=RefuseForm(),
         withdraw_form=WithdrawForm(),
+        pause_form=_pause_form(),
+        extend_form=ExtendForm(),
+        urge_form=UrgeForm(),
     )
+
+
+def _pause_form() -> PauseForm:
+    form = PauseForm()
+    form.kind.choices = choices((k, pause_kind_name(k)) for k in PAUSE_KINDS)
+    return form
