@@ -4,7 +4,6 @@ provisional dates, yellow and red cards, escalation by a boundary timer."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -13,7 +12,6 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app import create_app
 from app.audit.models import Event
 from app.calendar.models import CalendarDay, CalendarYear
 from app.calendar.services import WorkCalendar, calendar, forget
@@ -22,7 +20,7 @@ from app.cases.models import Case, Task
 from app.db import session
 from app.supervision import services as supervision
 from app.supervision.models import Notification, WarningCard
-from config import BASE_DIR, TestConfig
+from config import BASE_DIR
 from tests.apiclient import Api, sample_form
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -192,8 +190,10 @@ def test_extension_needs_a_leader_and_stays_within_the_law(demo_app, clock):
     api.call("POST", f"/cases/{case_no}/extend", "leader_wang", json=body)
     after = _case(demo_app, case_no)
     cal = _package_calendar()
-    assert local(after.statutory_due_at).date() == cal.add_working_days(
-        local(before.statutory_due_at).date(), 5)[0]
+    assert (
+        local(after.statutory_due_at).date()
+        == cal.add_working_days(local(before.statutory_due_at).date(), 5)[0]
+    )
     events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
     extended = [e for e in events if e["type"] == "case_extended"]
     assert extended[0]["actor"] == "leader_wang" and extended[0]["data"]["days"] == 5
@@ -223,16 +223,20 @@ def test_yellow_then_red_exactly_once_each_and_told_to_the_right_people(demo_app
     assert _cards(demo_app) == [(f"task:{review.id.hex}", "red"),
                                 (f"task:{review.id.hex}", "yellow")]  # fmt: skip
     with demo_app.app_context():
-        told = session().execute(
-            sa.select(Notification.kind, sa.func.count()).group_by(Notification.kind)
-        ).all()
+        told = (
+            session()
+            .execute(sa.select(Notification.kind, sa.func.count()).group_by(Notification.kind))
+            .all()
+        )
         # the holder (official_zhao), the post's leader (leader_wang), two supervisors
         assert dict(told) == {"yellow": 4, "red": 4}
     inbox = api.call("GET", "/tasks", "official_zhao")["tasks"]
     assert inbox[0]["warning"] == "red"
     events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
     assert [e["data"]["level"] for e in events if e["type"] == "warning_issued"] == [
-        "yellow", "red"]
+        "yellow",
+        "red",
+    ]
     # done: the cards close
     api.work(case_no, "Task_review", data={"review_opinion": "同意"})
     with demo_app.app_context():
@@ -241,38 +245,56 @@ def test_yellow_then_red_exactly_once_each_and_told_to_the_right_people(demo_app
                                 .where(WarningCard.closed_at.is_(None))) == 0  # fmt: skip
 
 
-def test_two_schedulers_issue_each_card_once(demo_app, clock, database_url):
+SCANNER = """
+import datetime as dt, sys, time
+from app import create_app
+from app.supervision.services import scan
+from config import BASE_DIR, TestConfig
+now = dt.datetime.fromisoformat(sys.argv[2])
+app = create_app(TestConfig, DATABASE_URL=sys.argv[1], BPMN_DIR=BASE_DIR / "bpmn",
+                 CLOCK=lambda: now)
+start = float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))  # both processes begin at the same moment
+issued = 0
+with app.app_context():
+    for _ in range(3):  # and each scans three times
+        issued += scan()
+print(issued)
+"""
+
+
+def test_two_scheduler_processes_issue_each_card_once(demo_app, clock, database_url):
+    import subprocess
+    import sys
+    import time
+
     api = Api(demo_app.test_client())
     clock.now = utc(2026, 11, 2, 10)
     for _ in range(3):
         api.apply("house-initial", sample_form("house-initial", certificates=5))
-    clock.now = utc(2026, 11, 30, 10)  # every task and case past yellow and red
-    apps = [create_app(TestConfig, DATABASE_URL=database_url, BPMN_DIR=BASE_DIR / "bpmn",
-                       CLOCK=clock) for _ in range(2)]  # fmt: skip
-    barrier = threading.Barrier(2)
-    issued = []
-
-    def run(app):
-        with app.app_context():
-            barrier.wait()
-            issued.append(supervision.scan())
-
-    threads = [threading.Thread(target=run, args=(a,)) for a in apps]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for a in apps:
-        a.extensions["ow_engine"].dispose()
+    later = utc(2026, 11, 30, 10)  # every task and case past both its yellow and red time
+    start = time.time() + 3
+    procs = [
+        subprocess.Popen([sys.executable, "-c", SCANNER, database_url, later.isoformat(),
+                          str(start)], cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+        for _ in range(2)
+    ]  # fmt: skip
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-2000:] for _out, err in outputs]
+    issued = [int(out.strip().splitlines()[-1]) for out, _err in outputs]
     cards = _cards(demo_app)
-    # 3 review tasks and 3 cases, each yellow and red
+    # 3 review tasks and 3 cases, each a yellow and a red card, each once
     assert len(cards) == 12 and len(set(cards)) == 12
-    assert sum(issued) == 12
+    assert sum(issued) == 12, issued
     with demo_app.app_context():
         logged = session().scalar(
             sa.select(sa.func.count()).select_from(Event).where(Event.type == "warning_issued")
         )
+        told = session().scalar(sa.select(sa.func.count()).select_from(Notification))
     assert logged == 12
+    # each task card: holder, leader, two supervisors; each case card: the same four
+    assert told == 12 * 4
 
 
 def test_a_paused_case_gets_no_cards(demo_app, clock):
@@ -355,7 +377,8 @@ def test_the_transfer_card_of_a_late_case_names_the_stage_and_handler_who_overra
     stages = {s["task"]: s for s in card["stages"]}
     # review: Fri 6 Nov 09-17 (8 h) + Mon 9 Nov 09-11 (2 h) after its due time
     assert stages["登记审核"]["overrun_hours"] == 10 and stages["登记审核"]["handler"] == (
-        "official_zhao")
+        "official_zhao"
+    )
     assert stages["科长审核"]["overran"] is False
     assert {c["handler"] for c in card["culprits"]} == {"official_zhao", "clerk_zhang"}
     assert card["late_hours"] > 0 and card["status"] == "decided"

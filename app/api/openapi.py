@@ -290,6 +290,82 @@ def openapi_document() -> dict:
                 )
             },
             "/checkin": {"post": _op("Check in for today (考勤)", {"200": _json(obj)})},
+            "/cases/{case_no}/pause": {
+                "post": _op(
+                    "Pause a case's clock (挂起) for an excluded period; the applicant is told",
+                    {"200": _json(obj)},
+                    {
+                        "type": "object",
+                        "required": ["kind", "reason", "expected_days"],
+                        "properties": {
+                            "kind": {
+                                "type": "string",
+                                "enum": [
+                                    "hearing",
+                                    "tendering",
+                                    "auction",
+                                    "inspection",
+                                    "testing",
+                                    "quarantine",
+                                    "appraisal",
+                                    "expert_review",
+                                    "supplement",
+                                ],
+                            },
+                            "reason": {"type": "string"},
+                            "expected_days": {"type": "integer", "minimum": 1, "maximum": 365},
+                        },
+                    },
+                    params=case_no,
+                )
+            },
+            "/cases/{case_no}/resume": {
+                "post": _op(
+                    "Resume the clock; due dates move by the paused working days",
+                    {"200": _json(obj)},
+                    params=case_no,
+                )
+            },
+            "/cases/{case_no}/extend": {
+                "post": _op(
+                    "Extend the limit (延期) with a leader's approval and a reason",
+                    {"200": _json(obj)},
+                    {
+                        "type": "object",
+                        "required": ["days", "reason"],
+                        "properties": {
+                            "days": {"type": "integer", "minimum": 1},
+                            "reason": {"type": "string"},
+                        },
+                    },
+                    params=case_no,
+                )
+            },
+            "/cases/{case_no}/urge": {
+                "post": _op(
+                    "Send an urging notice (督办) to the handlers of the case",
+                    {"201": _json(obj, "Sent")},
+                    {
+                        "type": "object",
+                        "required": ["text"],
+                        "properties": {"text": {"type": "string"}, "task_id": {"type": "string"}},
+                    },
+                    params=case_no,
+                )
+            },
+            "/cases/{case_no}/card": {
+                "get": _op(
+                    "The transfer card: per stage arrival, completion, handler, limit, overrun",
+                    {"200": _json(obj)},
+                    params=case_no,
+                )
+            },
+            "/notifications": {
+                "get": _op(
+                    "Your messages: yellow and red cards, urging notices, escalations",
+                    {"200": _json(obj)},
+                )
+            },
             "/posts": {
                 "get": _op(
                     "Posts (岗位) with their A, B and leader, and who is away now",

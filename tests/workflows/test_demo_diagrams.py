@@ -39,8 +39,14 @@ NS = {
     "camunda": "http://camunda.org/schema/1.0/bpmn",
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",
 }
-FLOW_NODES = ("startEvent", "endEvent", "userTask", "exclusiveGateway", "parallelGateway",
-              "boundaryEvent")
+FLOW_NODES = (
+    "startEvent",
+    "endEvent",
+    "userTask",
+    "exclusiveGateway",
+    "parallelGateway",
+    "boundaryEvent",
+)
 DECISION_STAGES = {"chief", "deputy", "head", "collective", "co_handling"}
 HOURS_PER_DAY = 8
 
