@@ -299,8 +299,12 @@ def _accept(
     guard = Guard(case.applicant_id_number, None)
     rows = _new_task_rows(staff, run.ready_tasks(), events, guard)
     for row in [r for r in rows if r["stage"] == "acceptance"]:
-        row["assignee_id"] = actor.id
-        row["assignment_reason"] = "accepted at the window by the receiving clerk"
+        reason = "accepted at the window by the receiving clerk"
+        if row["assignee_id"] != actor.id:
+            moved = {"from": row["assignee_id"], "to": actor.id, "acting_for_id": None,
+                     "reason": reason}  # fmt: skip
+            events.add("task_reassigned", moved, row["id"])
+        row.update(assignee_id=actor.id, acting_for_id=None, assignment_reason=reason)
         try:
             step = run.complete(row["id"], "approve", {"comment": "受理"})
         except EngineError as exc:

@@ -140,6 +140,7 @@ def init_app(app: Flask) -> None:
         material_form=present.material_form,
     )  # fmt: skip
     app.jinja_env.filters["role_name"] = role_name
+    app.jinja_env.filters["local"] = present.iso_local
 
     @app.context_processor
     def _unread():

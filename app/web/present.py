@@ -92,6 +92,17 @@ def event_detail(event, people: dict[int, str]) -> str:
     if "missing" in data and data["missing"]:
         parts.append(_("missing: %(list)s", list=", ".join(m.get("name", m.get("code", "?"))
                                                           for m in data["missing"])))  # fmt: skip
+    if data.get("level") in ("yellow", "red"):
+        parts.append(_("red card") if data["level"] == "red" else _("yellow card"))
+    if "kind" in data and "expected_days" in data:
+        parts.append(pause_kind_name(data["kind"]))
+        parts.append(_("%(n)d working days", n=data["expected_days"]))
+    if "working_days" in data:
+        parts.append(_("%(n)d working days", n=data["working_days"]))
+    if "days" in data:
+        parts.append(_("%(n)d working days", n=data["days"]))
+    if data.get("due_at") and event.type != "timer_fired":
+        parts.append(_("due %(at)s", at=iso_local(data["due_at"])))
     if "decision" in data:
         parts.append(outcome_name(data["decision"]))
     if "flows" in data:
@@ -161,3 +172,21 @@ def pause_kind_name(kind: str) -> str:
         "supplement": _("supplements after acceptance"),
     }
     return names.get(kind, kind)
+
+
+def iso_local(value) -> str:
+    """Format a stored ISO time (UTC, with or without 'Z') in the centre's zone."""
+    import datetime as dt
+
+    from . import local_time
+
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.rstrip("Z"))
+        except ValueError:
+            return value
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return local_time(value)
