@@ -93,6 +93,33 @@ def verify_chains_command() -> None:
         raise SystemExit(1)
 
 
+@click.command("verify-cases")
+@with_appcontext
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="received on or after (UTC)")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="received before (UTC)")
+def verify_cases_command(since, until) -> None:
+    """Verify the cases of a period: hash chain and re-execution; print a summary."""
+    from .audit.review import verify_period
+    from .db import session
+
+    results = verify_period(session(), since, until)
+    broken = 0
+    for case_no, result in results:
+        if result.ok:
+            continue
+        broken += 1
+        if not result.chain.ok:
+            click.echo(f"{case_no}: chain broken at event {result.chain.first_bad_seq}: "
+                       f"{result.chain.problem}")  # fmt: skip
+        if result.divergence is not None:
+            click.echo(f"{case_no}: re-execution diverges at {result.divergence}")
+        if result.error:
+            click.echo(f"{case_no}: {result.error}")
+    click.echo(f"{len(results)} cases verified: {len(results) - broken} intact, {broken} not")
+    if broken:
+        raise SystemExit(1)
+
+
 @click.command("run-scheduler")
 @with_appcontext
 def run_scheduler_command() -> None:
@@ -118,6 +145,7 @@ def init_app(app: Flask) -> None:
         load_demo_command,
         deploy_command,
         verify_chains_command,
+        verify_cases_command,
         run_scheduler_command,
     ):
         app.cli.add_command(command)

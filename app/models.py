@@ -1,6 +1,6 @@
 """Import every model so the metadata knows all tables (for Alembic and tests)."""
 
-from .audit.models import Event  # noqa: F401
+from .audit.models import AuditView, Event  # noqa: F401
 from .calendar.models import CalendarDay, CalendarYear  # noqa: F401
 from .cases.models import Case, CasePause, Task, Timer  # noqa: F401
 from .catalogue.models import DiagramVersion, Item  # noqa: F401

@@ -109,6 +109,7 @@ READ_ALL = {"clerk", "supervisor", "auditor", "admin"}
 CASE_READERS = READ_ALL | {"official", "leader", "env_a"}  # env_a holds Task_env
 TASK_READERS = {"official", "leader", "supervisor", "auditor", "admin"}
 OFFICIALS = {"official", "other_official", "leader", "env_a"}
+AUDITORS = {"auditor", "supervisor", "admin"}
 
 # endpoint -> (path template, who may)
 WEB_GETS = {
@@ -130,6 +131,11 @@ WEB_GETS = {
     "web.supervision_page": ("/supervision", {"supervisor", "leader", "admin", "auditor"}),
     "web.notifications": ("/notifications", STAFF),
     "web.admin_calendar": ("/admin/calendar", {"admin"}),
+    "web.audit_home": ("/audit", AUDITORS),
+    "web.audit_timeline": ("/audit/cases/{case_no}", AUDITORS),
+    "web.audit_replay": ("/audit/cases/{case_no}/replay?step=3", AUDITORS),
+    "web.audit_verify": ("/audit/cases/{case_no}/verify", AUDITORS),
+    "web.audit_export": ("/audit/export.csv", AUDITORS),
 }
 API_GETS = {
     "api.tasks": ("/tasks", STAFF),

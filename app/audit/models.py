@@ -30,3 +30,16 @@ class Event(Base):
     data: Mapped[dict] = mapped_column(sa.JSON)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditView(Base):
+    """Who opened which case (or export) in the audit pages, and when."""
+
+    __tablename__ = "audit_views"
+    __table_args__ = (sa.Index("ix_audit_views_case", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
+    page: Mapped[str] = mapped_column(sa.String(40))  # timeline | replay | verify | export
+    at: Mapped[dt.datetime]

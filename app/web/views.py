@@ -43,8 +43,8 @@ STAFF_HOME = (
     ("leader", "web.inbox"),
     ("clerk", "web.window"),
     ("admin", "web.admin_users"),
-    ("supervisor", "web.case_search"),
-    ("auditor", "web.case_search"),
+    ("supervisor", "web.supervision_page"),
+    ("auditor", "web.audit_home"),
 )
 
 

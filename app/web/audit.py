@@ -1,0 +1,178 @@
+"""The auditors' pages: case timeline, step-by-step replay, verification, exports.
+
+Everything here reads; nothing changes a case. Each page an auditor opens is logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import Response, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+
+from ..audit import export
+from ..audit import review as audit
+from ..cases.models import Task
+from ..cases.services import case_for_task
+from ..cases.work import people_named
+from ..db import session
+from ..errors import InvalidInput
+from . import bp, role_required
+from .views import _people_of
+
+AUDIT_ROLES = audit.AUDIT_ROLES
+
+
+def _diagram_svg(file: audit.CaseFile, highlight: dict[str, str]) -> Markup | None:
+    """Render the case's pinned diagram with highlights (None if it cannot be drawn)."""
+    if file.version is None:
+        return None
+    try:
+        from workflows.render import render_svg
+    except ImportError:  # pragma: no cover - the renderer ships with workflows/
+        return None
+    from workflows.errors import OneWindowError
+
+    try:
+        svg = render_svg(file.version.content.encode("utf-8"), filename=file.version.filename,
+                         highlight=highlight)  # fmt: skip
+    except OneWindowError:
+        return None
+    return Markup(svg)  # built by our renderer from escaped text; no scripts or styles
+
+
+def _highlight(state, diagram, late: set[str]) -> dict[str, str]:
+    marks: dict[str, str] = {}
+    if state is None:
+        return marks
+    done = set(state.path)
+    for node in state.path:
+        marks[node] = "completed"
+    for spec in late & done:
+        marks[spec] = "late"
+    for task in state.open_tasks:
+        marks[task.spec_id] = "active"
+    if diagram is not None:
+        chosen = {flow for flows in state.gateways.values() for flow in flows}
+        for node_id, info in diagram.nodes.items():
+            for flow_id, target in info.outgoing:
+                is_gateway = node_id in state.gateways
+                if (is_gateway and flow_id in chosen) or (
+                    not is_gateway and node_id in done and (target in done or target in marks)
+                ):
+                    marks[flow_id] = "taken"
+    return marks
+
+
+def _late_specs(case_id: int) -> set[str]:
+    rows = session().execute(
+        sa.select(Task.spec_id).where(
+            Task.case_id == case_id, Task.due_at.is_not(None), Task.completed_at > Task.due_at
+        )
+    )
+    return {r.spec_id for r in rows}
+
+
+@bp.get("/audit")
+@role_required(*AUDIT_ROLES)
+def audit_home():
+    return render_template("audit/home.html", today=dt.date.today().isoformat())
+
+
+@bp.get("/audit/cases/<case_no>")
+@role_required(*AUDIT_ROLES)
+def audit_timeline(case_no: str):
+    file = audit.open_case_file(current_user, case_no, "timeline")
+    kinds = sorted({e.type for e in file.events})
+    actors = sorted({e.actor for e in file.events})
+    want_kind, want_actor = request.args.get("type", ""), request.args.get("actor", "")
+    states = audit.states(file)
+    before_after = {}
+    for index, event in enumerate(file.events):
+        if event.type == "task_completed" and index < len(states):
+            after = states[index].data
+            before = states[index - 1].data if index > 0 else {}
+            changed = {k: (before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
+                       if before.get(k) != after.get(k)}  # fmt: skip
+            before_after[event.seq] = changed
+    shown = [
+        e
+        for e in file.events
+        if (not want_kind or e.type == want_kind) and (not want_actor or e.actor == want_actor)
+    ]
+    _c, _i, _v, tasks = case_for_task(case_no)
+    people = people_named(_people_of(tasks, file.events))
+    return render_template("audit/timeline.html", file=file, events=shown, kinds=kinds,
+                           actors=actors, want_kind=want_kind, want_actor=want_actor,
+                           before_after=before_after, people=people,
+                           task_names={str(t.id): t.name for t, _n in tasks})  # fmt: skip
+
+
+@bp.get("/audit/cases/<case_no>/replay")
+@role_required(*AUDIT_ROLES)
+def audit_replay(case_no: str):
+    file = audit.open_case_file(current_user, case_no, "replay")
+    states = audit.states(file)
+    last = len(file.events)
+    try:
+        step = int(request.args.get("step", last))
+    except ValueError:
+        raise InvalidInput(_("The step must be a number.")) from None
+    step = max(0, min(step, last))
+    state = states[step - 1] if step > 0 and step <= len(states) else None
+    diagram = file.diagram()
+    svg = _diagram_svg(file, _highlight(state, diagram, _late_specs(file.case.id)))
+    seq = file.events[step - 1].seq if step > 0 else 0
+    holders = audit.holders_at(file.events, seq)
+    people = people_named({u for u in holders.values() if isinstance(u, int)})
+    _c, _i, _v, tasks = case_for_task(case_no)
+    names = {str(t.id): t.name for t, _n in tasks}
+    return render_template("audit/replay.html", file=file, step=step, last=last, state=state,
+                           event=file.events[step - 1] if step > 0 else None, svg=svg,
+                           holders=holders, people=people, names=names)  # fmt: skip
+
+
+@bp.get("/audit/cases/<case_no>/verify")
+@role_required(*AUDIT_ROLES)
+def audit_verify(case_no: str):
+    file = audit.open_case_file(current_user, case_no, "verify")
+    result = audit.verify_case(session(), file.case, file.events)
+    return render_template("audit/verify.html", file=file, result=result)
+
+
+def _period() -> dict:
+    zone = ZoneInfo(current_app.config["CENTRE_TIMEZONE"])
+    out: dict = {"item": request.args.get("item") or None}
+    for key in ("since", "until"):
+        raw = request.args.get(key)
+        if raw:
+            try:
+                day = dt.date.fromisoformat(raw)
+            except ValueError:
+                raise InvalidInput(_("'%(key)s' must be a date like 2026-11-01", key=key)) from None
+            local = dt.datetime.combine(day, dt.time(), zone)
+            out[key] = local.astimezone(dt.UTC).replace(tzinfo=None)
+    return out
+
+
+@bp.get("/audit/export.<kind>")
+@role_required(*AUDIT_ROLES)
+def audit_export(kind: str):
+    if kind not in ("xes", "csv"):
+        raise InvalidInput(_("Exports are XES or CSV."))
+    db = session()
+    period = _period()
+    numbers = [n for n in request.args.getlist("case") if n]
+    ids = export.case_ids(db, case_nos=numbers, **period)
+    audit.log_view(current_user, None, "export")
+    log = export.traces(db, ids)
+    stamp = dt.date.today().isoformat()
+    if kind == "xes":
+        return Response(export.to_xes(log), mimetype="application/xml", headers={
+            "Content-Disposition": f'attachment; filename="onewindow-{stamp}.xes"'})  # fmt: skip
+    return Response(export.to_csv(log), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="onewindow-{stamp}.csv"'})  # fmt: skip
