@@ -1361,7 +1361,8 @@ class _Renderer:
             )
 
         if kind == "exclusiveGateway":
-            if (shape.di.get("isMarkerVisible") or "true").strip().lower() != "false":
+            # BPMN DI: the X shows only when isMarkerVisible is true (its default is false)
+            if (shape.di.get("isMarkerVisible") or "false").strip().lower() == "true":
                 cross = self._cross(12.0, 2.6)
                 poly([((px - py) * math.sqrt(0.5), (px + py) * math.sqrt(0.5)) for px, py in cross])
         elif kind == "parallelGateway":
