@@ -92,5 +92,3 @@ def generate(app, count: int, seed: int = 7, finish: float = 1.0) -> list[str]:
 def item_codes() -> list[str]:
     """Return the demo item codes."""
     return sorted(FORMS)
-
-

@@ -28,7 +28,8 @@ def finished(demo_app):
     numbers = []
     for _ in range(2):
         case_no = api.apply("house-initial", sample_form("house-initial", certificates=45))[
-            "case_no"]
+            "case_no"
+        ]
         for spec in ("Task_survey", "Task_review", "Task_chief", "Task_issue"):
             api.work(case_no, spec)
         numbers.append(case_no)
@@ -147,7 +148,8 @@ def test_pm4py_reads_the_xes_of_1000_cases_and_they_fit_the_diagrams(demo_app, t
         net, im, fm = pm4py.convert_to_petri_net(pm4py.read_bpmn(str(BASE_DIR / "bpmn" /
                                                                      f"{code}.bpmn")))  # fmt: skip
         fitness = pm4py.fitness_token_based_replay(
-            finished_cases[finished_cases["case:item"] == code], net, im, fm)
+            finished_cases[finished_cases["case:item"] == code], net, im, fm
+        )
         assert fitness["log_fitness"] == 1.0, (code, fitness)
     # a tampered log does not fit: the first trace's events in reverse order
     first = log["case:concept:name"].iloc[0]
@@ -175,7 +177,11 @@ def test_exports_and_views_through_the_pages(demo_app):
     today = dt.date.today().isoformat()
     assert case_no not in auditor.get(f"/audit/export.csv?until={today}").text
     auditor.get(f"/audit/cases/{case_no}")
+    auditor.get(f"/cases/{case_no}")
+    api.call("GET", f"/cases/{case_no}/events", "auditor_sun")
     with demo_app.app_context():
-        pages = session().scalars(sa.select(AuditView.page)).all()
-    assert "timeline" in pages and "export" in pages
+        rows = session().execute(sa.select(AuditView.page, AuditView.case_id)).all()
+    pages = [p for p, _c in rows]
+    assert {"timeline", "export", "case", "api:events"} <= set(pages)
+    assert all(c is not None for p, c in rows if p != "export")
     Web(demo_app, "official_zhao").get("/audit/export.xes", expect=403)

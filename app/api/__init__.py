@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from ..audit.review import note_if_auditor
 from ..auth.services import authenticate, issue_token, user_from_token
 from ..cases import deadlines, work
 from ..cases import services as cases
@@ -143,6 +144,7 @@ def create_case():
 
 def _case_response(case_no: str):
     case, item_row, version, tasks = cases.get_case(g.user, case_no)
+    note_if_auditor(g.user, case.id, "api:case")
     return jsonify(case_json(case, item_row, version, tasks))
 
 
@@ -192,9 +194,10 @@ def close(case_no: str):
 @bp.get("/cases/<case_no>/events")
 @login_required
 def events(case_no: str):
-    return jsonify(
-        {"case_no": case_no, "events": [event_json(e) for e in cases.case_events(g.user, case_no)]}
-    )
+    rows = cases.case_events(g.user, case_no)
+    if rows:
+        note_if_auditor(g.user, rows[0].case_id, "api:events")
+    return jsonify({"case_no": case_no, "events": [event_json(e) for e in rows]})
 
 
 @bp.get("/tasks")

@@ -77,6 +77,12 @@ def open_case_file(actor: User, case_no: str, page: str) -> CaseFile:
     return CaseFile(row.Case, row.Item, row.DiagramVersion, events)
 
 
+def note_if_auditor(actor: User, case_id: int, page: str) -> None:
+    """Log an auditor's look at a case on the ordinary pages and the API as well."""
+    if actor.has_role("auditor"):
+        log_view(actor, case_id, page)
+
+
 @transactional
 def log_view(actor: User, case_id: int | None, page: str) -> None:
     """Record that someone looked at a case (or an export) in the audit pages."""

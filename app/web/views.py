@@ -9,6 +9,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..audit.review import note_if_auditor
 from ..auth.services import authenticate
 from ..cases import services as cases
 from ..cases import work
@@ -154,6 +155,7 @@ def _task_id(task_id: str) -> uuid.UUID:
 
 def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=None, status=200):
     task, case, fields = cases.open_task(current_user, task_id)
+    note_if_auditor(current_user, case.id, "task")
     case_row, item, version, tasks = cases.case_for_task(case.case_no)
     events = cases.case_events(current_user, case.case_no, allowed=True)
     post = db_session().get(Post, task.post_id) if task.post_id else None
@@ -300,6 +302,7 @@ def case_search():
 @login_required
 def case(case_no: str):
     case_row, item, version, tasks = cases.get_case(current_user, case_no)
+    note_if_auditor(current_user, case_row.id, "case")
     events = cases.case_events(current_user, case_no)
     people = work.people_named(_people_of(tasks, events) | {case_row.received_by_id})
     return render_template(
