@@ -21,6 +21,7 @@ class WarningCard(Base):
         # one card per subject and level, whoever issues it: the database keeps it once
         sa.UniqueConstraint("subject", "level"),
         sa.Index("ix_warnings_case", "case_id"),
+        sa.Index("ix_warnings_task", "task_id"),
         sa.Index(
             "ix_warnings_open",
             "issued_at",
