@@ -3,6 +3,7 @@
 from .audit.models import AuditView, Event  # noqa: F401
 from .calendar.models import CalendarDay, CalendarYear  # noqa: F401
 from .cases.models import Case, CasePause, Task, Timer  # noqa: F401
+from .catalogue.drafts import DiagramDraft  # noqa: F401
 from .catalogue.models import DiagramVersion, Item  # noqa: F401
 from .db import Base  # noqa: F401
 from .org.models import Absence, CheckIn, Department, Post, User  # noqa: F401

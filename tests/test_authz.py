@@ -18,10 +18,12 @@ from app.audit.models import Event
 from app.cases.models import Case, Task
 from app.db import session
 from app.org.models import Absence, Department, Post, User
+from config import BASE_DIR
 from tests.apiclient import Api, sample_form
 from tests.webclient import Web
 
 JOINT = "joint-investment"
+JOINT_XML = (BASE_DIR / "bpmn" / f"{JOINT}.bpmn").read_text("utf-8")
 # one person per role, plus a second official with no part in the scene's case
 PEOPLE = {
     "anonymous": None,
@@ -63,7 +65,7 @@ class Scene:
 
 
 def _scene(app, shared_env: bool = False, supplement: bool = False, decided: bool = False,
-           paused: bool = False):  # fmt: skip
+           paused: bool = False, draft: bool = False):  # fmt: skip
     with app.app_context():
         db = session()
         if shared_env:
@@ -85,6 +87,11 @@ def _scene(app, shared_env: bool = False, supplement: bool = False, decided: boo
         assert api.case(case_no)["status"] == "decided"
     if paused:
         api.call("POST", f"/cases/{case_no}/pause", "clerk_liu", json=PAUSE)
+    if draft:  # the joint diagram with its first task renamed, saved by the analyst
+        xml = JOINT_XML.replace('name="项目核准"', 'name="项目核准（含节能审查）"', 1)
+        resp = api.client.put(f"/api/v1/items/{JOINT}/draft", data=xml.encode(),
+                              headers={"Authorization": f"Bearer {api.token('analyst_zhou')}"})
+        assert resp.status_code == 200 and resp.get_json()["errors"] == 0, resp.get_json()
     leave = {"kind": "leave", "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-03T09:00"}
     absence_id = api.call("POST", "/absences", "official_shi", 201, json=leave)["id"]
     with app.app_context():
@@ -146,6 +153,8 @@ API_GETS = {
     "api.posts": ("/posts", STAFF - {"analyst"}),
     "api.transfer_card": ("/cases/{case_no}/card", CASE_READERS),
     "api.notifications": ("/notifications", STAFF),
+    "api.item_versions": (f"/items/{JOINT}/versions", {"analyst", "auditor", "admin"}),
+    "api.item_version_xml": (f"/items/{JOINT}/versions/1/bpmn", {"analyst", "auditor", "admin"}),
     "api.items": ("/items", STAFF | {"anonymous"}),
     "api.item": (f"/items/{JOINT}", STAFF | {"anonymous"}),
     "api.openapi": ("/openapi.json", STAFF | {"anonymous"}),
@@ -229,6 +238,8 @@ class Change:
     body: dict = field(default_factory=dict)
     scene: dict = field(default_factory=dict)
     case_unchanged: bool = True  # refusals must leave the case as it was
+    method: str = "POST"
+    raw: bool = False  # send the body as the diagram XML, not JSON
 
 
 WEB_POSTS = {
@@ -302,6 +313,9 @@ API_CHANGES = {
     "api.extend": Change("/cases/{case_no}/extend", {"leader"},
                          {"days": 5, "reason": "需组织专家论证"}),
     "api.urge": Change("/cases/{case_no}/urge", {"supervisor"}, {"text": "请加快办理"}),
+    "api.save_draft": Change(f"/items/{JOINT}/draft", {"analyst"}, method="PUT", raw=True),
+    "api.deploy": Change(f"/items/{JOINT}/deploy", {"analyst"}, {"comment": "调整并联审批"},
+                         scene={"draft": True}),
 }  # fmt: skip
 
 
@@ -359,12 +373,13 @@ def test_who_may_change_what_through_the_api(demo_app, endpoint):
     for key in ("to_user_id", "user_id"):
         if key in body:
             body[key] = int(body[key])
-    method = "DELETE" if endpoint == "api.end_absence" else "POST"
+    method = "DELETE" if endpoint == "api.end_absence" else change.method
     api = Api(demo_app.test_client())
     for role in _order(change.allowed):
         before = scene.case_state()
         headers = {"Authorization": f"Bearer {api.token(PEOPLE[role])}"} if PEOPLE[role] else {}
-        resp = api.client.open(f"/api/v1{path}", method=method, json=body, headers=headers)
+        payload = {"data": JOINT_XML.encode()} if change.raw else {"json": body}
+        resp = api.client.open(f"/api/v1{path}", method=method, headers=headers, **payload)
         if role in change.allowed:
             assert resp.status_code in (200, 201), (endpoint, role, resp.get_json())
         else:

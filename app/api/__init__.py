@@ -15,6 +15,7 @@ from ..audit.review import note_if_auditor
 from ..auth.services import authenticate, issue_token, user_from_token
 from ..cases import deadlines, work
 from ..cases import services as cases
+from ..catalogue import drafts
 from ..catalogue import services as catalogue
 from ..errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from ..org import absences
@@ -388,6 +389,52 @@ def transfer(task_id: str):
         raise InvalidInput("'to_user_id' must be a user id")
     task = work.transfer_task(g.user, _task_uuid(task_id), to_user_id, _text(body, "reason", True))
     return jsonify({"id": str(task.id), "assignee_id": to_user_id, "state": "open"})
+
+
+@bp.get("/items/<code>/versions")
+@login_required
+def item_versions(code: str):
+    if not g.user.has_role("analyst", "auditor", "admin"):
+        raise Forbidden("diagram versions are for analysts, auditors and admins")
+    return jsonify({"item": code, "versions": [
+        {"version": v.version, "comment": v.comment, "deployed_by_id": v.deployed_by_id,
+         "deployed_at": v.deployed_at.isoformat(timespec="seconds") + "Z",
+         "content_hash": v.content_hash}
+        for v in drafts.versions(code)
+    ]})  # fmt: skip
+
+
+@bp.get("/items/<code>/versions/<int:number>/bpmn")
+@login_required
+def item_version_xml(code: str, number: int):
+    if not g.user.has_role("analyst", "auditor", "admin"):
+        raise Forbidden("diagram versions are for analysts, auditors and admins")
+    found = [v for v in drafts.versions(code) if v.version == number]
+    if not found:
+        raise NotFound(f"item {code} has no version {number}")
+    return current_app.response_class(found[0].content, mimetype="application/xml")
+
+
+@bp.put("/items/<code>/draft")
+@login_required
+def save_draft(code: str):
+    content = request.get_data(as_text=True)
+    if not content.strip():
+        raise InvalidInput("send the diagram's XML as the request body")
+    based_on = request.args.get("based_on", type=int)
+    draft, findings = drafts.save_draft(g.user, code, content, based_on)
+    errors = sum(1 for f in findings if f.severity == "error")
+    return jsonify({"item": code, "saved_at": draft.saved_at.isoformat(timespec="seconds") + "Z",
+                    "errors": errors, "warnings": len(findings) - errors,
+                    "findings": [f.as_dict() for f in findings]})  # fmt: skip
+
+
+@bp.post("/items/<code>/deploy")
+@login_required
+def deploy(code: str):
+    body = _json_body()
+    version = drafts.deploy_draft(g.user, code, _text(body, "comment", True))
+    return jsonify({"item": code, "version": version.version, "comment": version.comment}), 201
 
 
 @bp.get("/openapi.json")

@@ -1,0 +1,172 @@
+"""Analysts' drafts: save a diagram with its validation report, deploy it as a new version.
+
+The report is the loader's (XSD, then lint) plus what only the centre knows: lanes and
+candidate groups must name existing posts, and the stage limits along the longest path
+should fit in the item's promised limit. Errors block deployment; warnings do not. Every
+finding names the element (and line), so the modeler can select it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+from lxml import etree
+from sqlalchemy.orm import Mapped, mapped_column
+
+from workflows.errors import DiagramError, Finding
+from workflows.lint import lint, properties
+from workflows.loader import BPMN_NS, parse_bpmn, validate_xsd
+
+from ..db import Base, session, transactional, utcnow
+from ..errors import Forbidden, InvalidInput, NotFound
+from ..org.models import Post, User
+from .models import DiagramVersion, Item
+from .services import deploy_version
+
+log = logging.getLogger("onewindow.analysts")
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+HOURS_PER_DAY = 8
+
+
+class DiagramDraft(Base):
+    """The draft an analyst is editing for an item (one per item), not yet deployed."""
+
+    __tablename__ = "diagram_drafts"
+
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("items.id"), primary_key=True)
+    content: Mapped[str] = mapped_column(sa.Text)
+    based_on_version: Mapped[int | None]
+    saved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    saved_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def _require_analyst(actor: User) -> None:
+    if not actor.has_role("analyst"):
+        raise Forbidden("only process analysts edit and deploy diagrams")
+
+
+def _item(code: str) -> Item:
+    item = session().scalars(sa.select(Item).where(Item.code == code)).first()
+    if item is None:
+        raise NotFound(f"no item with code '{code}'")
+    return item
+
+
+def _limit_days(element) -> float:
+    text = properties(element).get("timeLimit", "").strip()
+    if len(text) < 2 or text[-1] not in "dh":
+        return 0.0
+    try:
+        value = float(text[:-1])
+    except ValueError:
+        return 0.0
+    return value if text[-1] == "d" else value / HOURS_PER_DAY
+
+
+def centre_findings(tree: etree._ElementTree, item: Item, filename: str) -> list[Finding]:
+    """Check the diagram against the centre: existing posts, limits within the promise."""
+    findings: list[Finding] = []
+    db = session()
+    posts = {name for row in db.execute(sa.select(Post.code, Post.name)) for name in row}
+    ns = {"bpmn": BPMN_NS}
+    lane_of = {}
+    for lane in tree.iterfind(".//bpmn:lane", ns):
+        for ref in lane.iterfind("bpmn:flowNodeRef", ns):
+            lane_of[(ref.text or "").strip()] = lane
+    for task in tree.iterfind(".//bpmn:userTask", ns):
+        group = task.get(f"{{{CAMUNDA_NS}}}candidateGroups")
+        lane = lane_of.get(task.get("id"))
+        name = (group or (lane.get("name") if lane is not None else "") or "").strip()
+        if name and name not in posts:
+            findings.append(Finding(
+                "error", "unknown-post",
+                f"user task '{task.get('name') or task.get('id')}' is assigned to '{name}', "
+                "which is no post of this centre (use a post's code or name)",
+                task.get("id"), task.sourceline, filename,
+            ))  # fmt: skip
+    # the longest path of stage limits through the flows (loops are cut)
+    nodes = {el.get("id"): el for el in tree.iter() if el.get("id")}
+    outgoing: dict[str, list[str]] = {}
+    for flow in tree.iterfind(".//bpmn:sequenceFlow", ns):
+        outgoing.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
+    best: dict[str, float] = {}
+
+    def longest(node_id: str, on_path: frozenset) -> float:
+        if node_id in best:
+            return best[node_id]
+        own = _limit_days(nodes[node_id]) if node_id in nodes else 0.0
+        after = [longest(n, on_path | {node_id}) for n in outgoing.get(node_id, [])
+                 if n not in on_path and n != node_id]  # fmt: skip
+        best[node_id] = own + max(after, default=0.0)
+        return best[node_id]
+
+    starts = [el.get("id") for el in tree.iterfind(".//bpmn:process/bpmn:startEvent", ns)]
+    total = max((longest(s, frozenset()) for s in starts), default=0.0)
+    promised = item.promised_days if item.kind != "immediate" else 1
+    if total > promised:
+        findings.append(Finding(
+            "warning", "limits-exceed-promise",
+            f"the stage limits along the longest path add up to {total:g} working days, more "
+            f"than the {promised} days this item promises",
+            starts[0] if starts else None, None, filename,
+        ))  # fmt: skip
+    return findings
+
+
+def report(item: Item, content: bytes, filename: str) -> list[Finding]:
+    """Return every finding for a diagram: parse, XSD, lint, centre checks."""
+    try:
+        tree = parse_bpmn(content, filename)
+    except DiagramError as exc:
+        return list(exc.findings) or [Finding("error", "parse", exc.summary, None, None, filename)]
+    found = validate_xsd(tree, filename) + lint(tree, filename)
+    return found + centre_findings(tree, item, filename)
+
+
+@transactional
+def save_draft(actor: User, code: str, content: str, based_on: int | None = None):
+    """Store the analyst's draft (errors and all) and return it with its findings."""
+    _require_analyst(actor)
+    item = _item(code)
+    data = content.encode("utf-8")
+    findings = report(item, data, f"{code}.bpmn")
+    db = session()
+    draft = db.get(DiagramDraft, item.id) or DiagramDraft(item_id=item.id)
+    draft.content, draft.based_on_version = content, based_on
+    draft.saved_by_id, draft.saved_at = actor.id, utcnow()
+    db.add(draft)
+    return draft, findings
+
+
+@transactional
+def deploy_draft(actor: User, code: str, comment: str) -> DiagramVersion:
+    """Deploy the item's draft as its newest version; refuse while it has errors."""
+    _require_analyst(actor)
+    item = _item(code)
+    db = session()
+    draft = db.get(DiagramDraft, item.id)
+    if draft is None:
+        raise InvalidInput("there is no draft of this item to deploy; save one first")
+    if not (comment or "").strip():
+        raise InvalidInput("say what changed (the comment is kept with the version)")
+    findings = report(item, draft.content.encode("utf-8"), f"{code}.bpmn")
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise InvalidInput(f"the draft has {len(errors)} error(s); fix them before deploying",
+                           findings=[f.as_dict() for f in findings])  # fmt: skip
+    version = deploy_version(item, draft.content.encode("utf-8"), f"{code}.bpmn", actor,
+                             comment.strip())  # fmt: skip
+    db.delete(draft)
+    log.info("item %s version %d deployed by %s", code, version.version, actor.username)
+    return version
+
+
+def versions(code: str) -> list[DiagramVersion]:
+    """Return an item's deployed versions, newest first."""
+    item = _item(code)
+    return list(session().scalars(
+        sa.select(DiagramVersion).where(DiagramVersion.item_id == item.id)
+        .order_by(DiagramVersion.version.desc())
+    ))  # fmt: skip
