@@ -10,3 +10,4 @@ REQ=requirements.txt
 [ "${1:-}" = "dev" ] && REQ=requirements-dev.txt
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$REQ"
 .venv/bin/pybabel -q compile -d app/translations
+scripts/build_modeler.sh

@@ -143,7 +143,12 @@ WEB_GETS = {
     "web.audit_replay": ("/audit/cases/{case_no}/replay?step=3", AUDITORS),
     "web.audit_verify": ("/audit/cases/{case_no}/verify", AUDITORS),
     "web.audit_export": ("/audit/export.csv", AUDITORS),
+    "web.analyst_home": ("/analyst", {"analyst"}),
+    "web.analyst_edit": (f"/analyst/items/{JOINT}/edit", {"analyst"}),
+    "web.analyst_xml": (f"/analyst/items/{JOINT}/bpmn?version=1", {"analyst"}),
 }
+# the modeler's JSON posts (XML body, CSRF token in a header): see test_modeler_posts
+MODELER_POSTS = {"web.analyst_save", "web.analyst_deploy"}
 API_GETS = {
     "api.tasks": ("/tasks", STAFF),
     "api.task_queue": ("/tasks/queue", STAFF),
@@ -171,7 +176,7 @@ def _path(template: str, scene: Scene) -> str:
 
 def test_every_route_is_in_the_matrix(app):
     covered = (set(WEB_GETS) | set(API_GETS) | set(PUBLIC) | set(WEB_POSTS) | set(API_CHANGES)
-               | {"api.token"})  # fmt: skip
+               | MODELER_POSTS | {"api.token"})  # fmt: skip
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     assert endpoints - covered == set(), "routes missing from the authorization matrix"
     assert covered - endpoints == set(), "matrix lists routes that do not exist"
@@ -404,3 +409,27 @@ def test_the_absence_of_someone_else_is_not_yours_to_end(demo_app):
     Web(demo_app, "official_xiao").post(f"/absences/{scene.absence_id}/end", expect=403)
     with demo_app.app_context():
         assert session().get(Absence, scene.absence_id).cancelled_at is None
+
+
+def test_modeler_posts(demo_app):
+    """Only analysts save drafts and deploy from the modeler; the CSRF header is required."""
+    save, deploy = f"/analyst/items/{JOINT}/draft", f"/analyst/items/{JOINT}/deploy"
+    for role, user in PEOPLE.items():
+        web = Web(demo_app, user)
+        if user:
+            web.get("/absences")  # any page gives the session's CSRF token
+        token = web.token
+        headers = {"X-CSRFToken": token, "Content-Type": "application/xml"}
+        resp = web.client.post(save, data=JOINT_XML.encode(), headers=headers)
+        if role == "analyst":
+            assert resp.status_code == 200 and resp.get_json()["errors"] == 0
+            done = web.client.post(deploy, json={"comment": "同一版本"},
+                                   headers={"X-CSRFToken": token})  # fmt: skip
+            assert done.status_code == 201, done.get_json()
+            forged = web.client.post(save, data=JOINT_XML.encode(),
+                                     headers={"Content-Type": "application/xml"})  # fmt: skip
+            assert forged.status_code == 400  # no CSRF token
+        elif role == "anonymous":
+            assert resp.status_code in (302, 400)
+        else:
+            assert resp.status_code == 403, (role, resp.status_code)

@@ -104,7 +104,9 @@ def centre_findings(tree: etree._ElementTree, item: Item, filename: str) -> list
 
     starts = [el.get("id") for el in tree.iterfind(".//bpmn:process/bpmn:startEvent", ns)]
     total = max((longest(s, frozenset()) for s in starts), default=0.0)
-    promised = item.promised_days if item.kind != "immediate" else 1
+    # the longest promise this item makes (its rules may promise more for large cases)
+    rules = [int(r.get("days", 0)) for r in item.entry.get("promised_rules", [])]
+    promised = max([item.promised_days, *rules]) if item.kind != "immediate" else 1
     if total > promised:
         findings.append(Finding(
             "warning", "limits-exceed-promise",

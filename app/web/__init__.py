@@ -126,7 +126,15 @@ def init_app(app: Flask) -> None:
     i18n.compile_stale_catalogues(app)
     babel.init_app(app, locale_selector=_locale)
 
-    from . import admin, audit, people, supervise, views, window  # noqa: F401  (routes on bp)
+    from . import (  # noqa: F401  (routes on bp)
+        admin,
+        analysts,
+        audit,
+        people,
+        supervise,
+        views,
+        window,
+    )
 
     app.register_blueprint(bp)
     from . import present

@@ -46,6 +46,7 @@ STAFF_HOME = (
     ("admin", "web.admin_users"),
     ("supervisor", "web.supervision_page"),
     ("auditor", "web.audit_home"),
+    ("analyst", "web.analyst_home"),
 )
 
 

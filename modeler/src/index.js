@@ -1,0 +1,124 @@
+// The analysts' modeler: bpmn-js with the Camunda 7 properties panel, so lanes, candidate
+// groups, forms (camunda:formData) and our properties (stage, timeLimit) are edited in the
+// browser. Save stores a draft and shows its validation report; clicking a finding selects
+// its element; Deploy makes the draft the item's newest version. No inline script: the page
+// passes its URLs and CSRF token as data attributes.
+import Modeler from 'bpmn-js/lib/Modeler';
+import {
+  BpmnPropertiesPanelModule,
+  BpmnPropertiesProviderModule,
+  CamundaPlatformPropertiesProviderModule,
+} from 'bpmn-js-properties-panel';
+import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
+
+const root = document.getElementById('modeler');
+const urls = root.dataset;
+const report = document.getElementById('report');
+const status = document.getElementById('status');
+
+const modeler = new Modeler({
+  container: '#canvas',
+  propertiesPanel: { parent: '#properties' },
+  additionalModules: [
+    BpmnPropertiesPanelModule,
+    BpmnPropertiesProviderModule,
+    CamundaPlatformPropertiesProviderModule,
+  ],
+  moddleExtensions: { camunda: camundaModdle },
+});
+window.oneWindowModeler = modeler; // for the browser tests
+
+function say(text, kind) {
+  status.textContent = text;
+  status.className = 'flash ' + (kind || 'info');
+}
+
+function select(elementId) {
+  const registry = modeler.get('elementRegistry');
+  const element = elementId && registry.get(elementId);
+  if (!element) {
+    return;
+  }
+  modeler.get('selection').select(element);
+  modeler.get('canvas').scrollToElement(element);
+}
+
+function showReport(findings) {
+  report.replaceChildren();
+  for (const finding of findings) {
+    const item = document.createElement('li');
+    item.className = 'finding ' + finding.severity;
+    item.dataset.code = finding.code;
+    if (finding.element_id) {
+      item.dataset.element = finding.element_id;
+    }
+    const where = [finding.element_id, finding.line ? 'line ' + finding.line : null]
+      .filter(Boolean).join(', ');
+    item.textContent = `${finding.severity}: ${finding.message}` + (where ? ` (${where})` : '');
+    item.addEventListener('click', () => select(finding.element_id));
+    report.appendChild(item);
+  }
+}
+
+async function post(url, body, type) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': type, 'X-CSRFToken': urls.csrf },
+    body,
+    credentials: 'same-origin',
+  });
+  let data = {};
+  try {
+    data = await response.json();
+  } catch (error) {
+    data = { message: response.statusText };
+  }
+  return { ok: response.ok, data };
+}
+
+async function save() {
+  const { xml } = await modeler.saveXML({ format: true });
+  const { ok, data } = await post(urls.saveUrl, xml, 'application/xml');
+  if (!ok) {
+    say(data.message || 'saving failed', 'error');
+    return;
+  }
+  showReport(data.findings || []);
+  root.dataset.errors = String(data.errors);
+  root.dataset.warnings = String(data.warnings);
+  say(data.summary, data.errors ? 'error' : data.warnings ? 'info' : 'success');
+}
+
+async function deploy() {
+  const comment = document.getElementById('comment').value;
+  await save();
+  const { ok, data } = await post(urls.deployUrl, JSON.stringify({ comment }),
+    'application/json');
+  if (!ok) {
+    if (data.findings) {
+      showReport(data.findings);
+    }
+    say(data.message || 'deploying failed', 'error');
+    return;
+  }
+  root.dataset.deployed = String(data.version);
+  say(data.summary, 'success');
+}
+
+async function open() {
+  const response = await fetch(urls.xmlUrl, { credentials: 'same-origin' });
+  const xml = await response.text();
+  try {
+    const { warnings } = await modeler.importXML(xml);
+    root.dataset.loaded = 'true';
+    root.dataset.importWarnings = String(warnings.length);
+    modeler.get('canvas').zoom('fit-viewport');
+  } catch (error) {
+    root.dataset.loaded = 'error';
+    say('the diagram could not be opened: ' + error.message, 'error');
+  }
+}
+
+document.getElementById('save').addEventListener('click', save);
+document.getElementById('deploy').addEventListener('click', deploy);
+open();
