@@ -94,3 +94,16 @@ def test_every_reference_model_gets_a_report_without_a_crash(demo_app, name):
         item = session().query(Item).filter_by(code="planning-permit").one()
         findings = report(item, (REFERENCE_DIR / name).read_bytes(), name)
     assert all(f.severity in ("error", "warning") and f.message for f in findings)
+
+
+def test_diagram_xml_is_served_so_that_nothing_in_it_runs(demo_app):
+    from tests.webclient import Web
+
+    api = Api(demo_app.test_client())
+    auth = {"Authorization": f"Bearer {api.token('analyst_zhou')}"}
+    resp = api.client.get("/api/v1/items/planning-permit/versions/1/bpmn", headers=auth)
+    assert resp.status_code == 200 and resp.mimetype == "application/xml"
+    assert "sandbox" in resp.headers["Content-Security-Policy"]
+    page = Web(demo_app, "analyst_zhou").get("/analyst/items/planning-permit/bpmn")
+    assert "sandbox" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Content-Type-Options"] == "nosniff"

@@ -412,7 +412,9 @@ def item_version_xml(code: str, number: int):
     found = [v for v in drafts.versions(code) if v.version == number]
     if not found:
         raise NotFound(f"item {code} has no version {number}")
-    return current_app.response_class(found[0].content, mimetype="application/xml")
+    resp = current_app.response_class(found[0].content, mimetype="application/xml")
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return resp
 
 
 @bp.put("/items/<code>/draft")

@@ -55,6 +55,13 @@ def analyst_edit(code: str):
     return resp
 
 
+def _xml_response(content: str):
+    """Serve diagram XML so that no browser ever runs anything inside it."""
+    resp = current_app.response_class(content, mimetype="application/xml")
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return resp
+
+
 @bp.get("/analyst/items/<code>/bpmn")
 @role_required("analyst")
 def analyst_xml(code: str):
@@ -64,11 +71,11 @@ def analyst_xml(code: str):
         item = session().scalars(sa.select(Item).where(Item.code == code)).one()
         draft = session().get(drafts.DiagramDraft, item.id)
         if draft is not None:
-            return current_app.response_class(draft.content, mimetype="application/xml")
+            return _xml_response(draft.content)
     chosen = [v for v in versions if wanted is None or v.version == wanted]
     if not chosen:
         raise NotFound(_("There is no such version."))
-    return current_app.response_class(chosen[0].content, mimetype="application/xml")
+    return _xml_response(chosen[0].content)
 
 
 @bp.post("/analyst/items/<code>/draft")
