@@ -89,8 +89,11 @@ def _scene(app, shared_env: bool = False, supplement: bool = False, decided: boo
         api.call("POST", f"/cases/{case_no}/pause", "clerk_liu", json=PAUSE)
     if draft:  # the joint diagram with its first task renamed, saved by the analyst
         xml = JOINT_XML.replace('name="项目核准"', 'name="项目核准（含节能审查）"', 1)
-        resp = api.client.put(f"/api/v1/items/{JOINT}/draft", data=xml.encode(),
-                              headers={"Authorization": f"Bearer {api.token('analyst_zhou')}"})
+        resp = api.client.put(
+            f"/api/v1/items/{JOINT}/draft",
+            data=xml.encode(),
+            headers={"Authorization": f"Bearer {api.token('analyst_zhou')}"},
+        )
         assert resp.status_code == 200 and resp.get_json()["errors"] == 0, resp.get_json()
     leave = {"kind": "leave", "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-03T09:00"}
     absence_id = api.call("POST", "/absences", "official_shi", 201, json=leave)["id"]

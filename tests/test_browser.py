@@ -10,21 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from app.cases.models import Case, Task
 from app.db import session
 from config import BASE_DIR
 from tests.apiclient import PASSWORD, item_entry
 
-CHROMIUM = os.environ.get("OW_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SHOTS = Path(os.environ.get("OW_SCREENSHOTS", BASE_DIR / "build" / "screenshots"))
 JOINT = "joint-investment"
@@ -35,31 +30,6 @@ DEPARTMENTS = [
     ("construction_review", "official_tang", "Task_construction", "construction_opinion"),
     ("env_review", "official_lv", "Task_env", "env_opinion"),  # B: A (official_shi) on leave
 ]
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"Chromium is not installed at {CHROMIUM} (scripts/test.sh installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def live_server(demo_app):
-    server = make_server("127.0.0.1", 0, demo_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 class Person:

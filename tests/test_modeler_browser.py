@@ -12,7 +12,7 @@ import pytest
 
 from config import BASE_DIR
 from tests.apiclient import Api, sample_form
-from tests.test_browser import IN_CI, SHOTS, Person, browser, live_server  # noqa: F401
+from tests.test_browser import IN_CI, SHOTS, Person
 from tests.workflows.test_reference_models import REFERENCE_DIR
 
 BUNDLE = BASE_DIR / "app" / "static" / "modeler" / "modeler.js"
@@ -68,7 +68,7 @@ def _save(page) -> list[dict]:
 
 
 def test_an_analyst_adds_a_stage_in_the_browser_and_deploys_it(
-    built, browser, live_server, demo_app, request  # noqa: F811  (fixtures)
+    built, browser, live_server, demo_app, request
 ):
     shots = SHOTS / request.node.callspec.params["database_url"] / "modeler"
     api = Api(demo_app.test_client())
@@ -135,9 +135,7 @@ def test_an_analyst_adds_a_stage_in_the_browser_and_deploys_it(
     assert [t["spec_id"] for t in done["next_tasks"]] == ["Task_lead"]
 
 
-def test_every_reference_model_opens_in_the_modeler(
-    built, browser, live_server, demo_app  # noqa: F811  (fixtures)
-):
+def test_every_reference_model_opens_in_the_modeler(built, browser, live_server, demo_app):
     analyst = Person(browser, live_server, SHOTS)
     _open(analyst, live_server, "planning-permit")
     failures = {}
