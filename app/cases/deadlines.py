@@ -84,9 +84,10 @@ def parse_limit(text: str | None) -> tuple[float, str] | None:
         return None
 
 
-def task_due_values(cal: WorkCalendar, created_at: dt.datetime,
+def task_due_values(cal: WorkCalendar | None, created_at: dt.datetime,
                     limit: tuple[float, str] | None, shift_days: int = 0) -> dict:  # fmt: skip
-    """Return the due columns of a task with a stage limit (empty values without one)."""
+    """Return the due columns of a task with a stage limit (empty values without one; the
+    calendar is only read when there is a limit)."""
     if limit is None:
         return {"due_at": None, "yellow_at": None, "due_provisional": False,
                 "time_limit": None, "shift_days": shift_days}  # fmt: skip

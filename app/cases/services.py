@@ -359,10 +359,6 @@ class Guard:
         )
 
 
-NO_DUE = {"due_at": None, "yellow_at": None, "due_provisional": False, "time_limit": None,
-          "shift_days": 0}  # fmt: skip
-
-
 def _new_task_rows(
     staff: Staffing, ready: list[ReadyTask], events: EventBatch, guard: Guard
 ) -> list[dict]:
@@ -371,7 +367,7 @@ def _new_task_rows(
     cal = calendar() if any(t.time_limit for t in ready) else None
     for task in ready:
         assignment = staff.holder(task.post, guard.excluded(staff, task))
-        due = deadlines.task_due_values(cal, events.at, task.time_limit) if cal else NO_DUE
+        due = deadlines.task_due_values(cal, events.at, task.time_limit)
         row = {
             "id": task.id,
             "case_id": events.case_id,
@@ -1013,14 +1009,10 @@ def open_task(actor: User, task_id: uuid.UUID) -> tuple[Task, Case, list[dict]]:
 def list_open_tasks(actor: User) -> list[tuple[Task, str, str, str | None]]:
     """Return the actor's open tasks with case number, item name and the task's worst open
     card (red, yellow or None), oldest first."""
-    from ..supervision.models import WarningCard
+    from .work import open_card_level
 
     db = session()
-    card = (
-        sa.select(sa.func.min(WarningCard.level))  # 'red' sorts before 'yellow'
-        .where(WarningCard.task_id == Task.id, WarningCard.closed_at.is_(None))
-        .scalar_subquery()
-    )
+    card = open_card_level()
     rows = db.execute(
         sa.select(Task, Case.case_no, Item.name, card.label("card"))
         .join(Case, Case.id == Task.case_id)

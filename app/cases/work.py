@@ -78,15 +78,20 @@ def _rows(db: Session, query, now: dt.datetime) -> list[InboxRow]:
     return out
 
 
-def _base_query():
+def open_card_level():
+    """Return a correlated subquery: a task's worst open card, 'red' or 'yellow' (or NULL)."""
     from ..supervision.models import WarningCard
 
-    acting = aliased(User)
-    card = (
+    return (
         sa.select(sa.func.min(WarningCard.level))  # 'red' sorts before 'yellow'
         .where(WarningCard.task_id == Task.id, WarningCard.closed_at.is_(None))
         .scalar_subquery()
     )
+
+
+def _base_query():
+    acting = aliased(User)
+    card = open_card_level()
     return (
         sa.select(
             Task, Case.case_no, Case.applicant_name, Case.received_at,
@@ -135,6 +140,20 @@ def done_list(actor: User, limit: int = 200) -> list[InboxRow]:
         .limit(limit)
     )
     return _rows(db, query, utcnow())
+
+
+def case_people_ids(tasks, events) -> set[int]:
+    """Return the ids of everyone a case page names: holders, deciders, actors, stand-ins."""
+    ids = set()
+    for t, _username in tasks:
+        ids |= {t.assignee_id, t.completed_by_id, t.acting_for_id}
+    for e in events:
+        ids.add(e.actor_id)
+        data = e.data or {}
+        for key in ("to", "from", "assignee_id", "acting_for_id", "holder_id", "recipients"):
+            value = data.get(key)
+            ids |= set(value) if isinstance(value, list) else {value}
+    return {i for i in ids if isinstance(i, int)}
 
 
 def people_named(ids: set[int | None]) -> dict[int, str]:
@@ -236,7 +255,7 @@ def claim_task(actor: User, task_id: uuid.UUID) -> Task:
     acting_for = post.a_user_id if role != "A" and not post.shared else None
     choice = Assignment(post.id, actor.id, acting_for, f"claimed by {actor.username} ({role})")
     write_reassignments(db, case.id, [(task, choice)], now, actor, kind="task_claimed",
-                        only_if_unassigned=True)  # fmt: skip
+                        only_if_unassigned=True, started_at=now)  # fmt: skip
     return task
 
 
@@ -271,7 +290,8 @@ def transfer_task(actor: User, task_id: uuid.UUID, to_user_id: int, reason: str)
         f"transferred by {actor.username} to {roles[to_user_id]} "
         f"{target.username if target else to_user_id}: {reason}",
     )  # fmt: skip
-    write_reassignments(db, case.id, [(task, choice)], now, actor, kind="task_transferred")
+    write_reassignments(db, case.id, [(task, choice)], now, actor, kind="task_transferred",
+                        started_at=None)  # fmt: skip
     return task
 
 
@@ -320,19 +340,19 @@ def write_reassignments(
     actor: User | None = None,
     kind: str = "task_reassigned",
     only_if_unassigned: bool = False,
+    started_at: object = ...,
 ) -> None:
     """Give tasks of one case new holders and log each change in the case's chain.
 
     `moves` holds (task, Assignment) pairs; the task needs `id` and `assignee_id`.
+    `started_at`, when given, is written too (a claim starts the task, a transfer resets it).
     """
     log = CaseLog(db, case_id, at, actor)
     for task, choice in moves:
         values = {"assignee_id": choice.assignee_id, "acting_for_id": choice.acting_for_id,
                   "assignment_reason": choice.reason}  # fmt: skip
-        if kind == "task_claimed":
-            values["started_at"] = at
-        elif kind == "task_transferred":
-            values["started_at"] = None
+        if started_at is not ...:
+            values["started_at"] = started_at
         where = [Task.id == task.id, Task.state == "open"]
         if only_if_unassigned:
             where.append(Task.assignee_id.is_(None))

@@ -161,6 +161,7 @@ def reconcile(at: dt.datetime | None = None) -> int:
 
 def _reconcile(db: Session, at: dt.datetime) -> int:
     from ..cases.models import Case, Task
+    from ..cases.work import write_reassignments
 
     suspects = _possibly_away(db, at)
     open_tasks = db.execute(
@@ -215,7 +216,7 @@ def _reconcile(db: Session, at: dt.datetime) -> int:
             continue
         moves[row.case_id].append((row, choice))
     for case_id, case_moves in moves.items():
-        _write_moves(db, case_id, case_moves, at)
+        write_reassignments(db, case_id, case_moves, at)
     return sum(len(m) for m in moves.values())
 
 
@@ -234,12 +235,6 @@ def _possibly_away(db: Session, at: dt.datetime):
 def _excluded(row, id_numbers: dict[int, str | None]) -> dict[int, str]:
     return exclusions(id_numbers, row.applicant_id_number, row.spec_id, row.is_decision,
                       row.last_decider_id, row.last_decision_spec)  # fmt: skip
-
-
-def _write_moves(db: Session, case_id: int, moves: list[tuple], at: dt.datetime) -> None:
-    from ..cases.work import write_reassignments
-
-    write_reassignments(db, case_id, moves, at)
 
 
 def next_checkin_deadline(at: dt.datetime) -> dt.datetime | None:

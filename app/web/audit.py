@@ -18,11 +18,10 @@ from ..audit import export
 from ..audit import review as audit
 from ..cases.models import Task
 from ..cases.services import case_for_task
-from ..cases.work import people_named
+from ..cases.work import case_people_ids, people_named
 from ..db import session
 from ..errors import InvalidInput
 from . import bp, role_required
-from .views import _people_of
 
 AUDIT_ROLES = audit.AUDIT_ROLES
 
@@ -105,7 +104,7 @@ def audit_timeline(case_no: str):
         if (not want_kind or e.type == want_kind) and (not want_actor or e.actor == want_actor)
     ]
     _c, _i, _v, tasks = case_for_task(case_no)
-    people = people_named(_people_of(tasks, file.events))
+    people = people_named(case_people_ids(tasks, file.events))
     return render_template("audit/timeline.html", file=file, events=shown, kinds=kinds,
                            actors=actors, want_kind=want_kind, want_actor=want_actor,
                            before_after=before_after, people=people,

@@ -161,7 +161,7 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
     events = cases.case_events(current_user, case.case_no, allowed=True)
     post = db_session().get(Post, task.post_id) if task.post_id else None
     people = work.people_named(
-        _people_of(tasks, events) | {task.acting_for_id}
+        work.case_people_ids(tasks, events) | {task.acting_for_id}
         | ({uid for _r, uid in work.holders(post)} if post else set())
     )  # fmt: skip
     transfer = TransferForm()
@@ -202,20 +202,6 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
         claim_form=ClaimForm(),
         materials=catalogue.materials_of(item),
     ), status
-
-
-def _people_of(tasks, events) -> set:
-    """Return the ids of everyone a case page names: holders, deciders, actors, stand-ins."""
-    ids = set()
-    for t, _username in tasks:
-        ids |= {t.assignee_id, t.completed_by_id, t.acting_for_id}
-    for e in events:
-        ids.add(e.actor_id)
-        data = e.data or {}
-        for key in ("to", "from", "assignee_id", "acting_for_id", "holder_id", "recipients"):
-            value = data.get(key)
-            ids |= set(value) if isinstance(value, list) else {value}
-    return {i for i in ids if isinstance(i, int)}
 
 
 @bp.get("/tasks/<task_id>")
@@ -305,7 +291,7 @@ def case(case_no: str):
     case_row, item, version, tasks = cases.get_case(current_user, case_no)
     note_if_auditor(current_user, case_row.id, "case")
     events = cases.case_events(current_user, case_no)
-    people = work.people_named(_people_of(tasks, events) | {case_row.received_by_id})
+    people = work.people_named(work.case_people_ids(tasks, events) | {case_row.received_by_id})
     return render_template(
         "case.html",
         case=case_row,
