@@ -8,6 +8,7 @@ stage allows it, so the cases take every path of the demo diagrams.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -38,11 +39,21 @@ def _value(field: dict, rnd: random.Random):
     return "同意"
 
 
-def generate(app, count: int, seed: int = 7, finish: float = 1.0) -> list[str]:
+def generate(
+    app,
+    count: int,
+    seed: int = 7,
+    finish: float = 1.0,
+    items: Sequence[str] | None = None,
+    before_step: Callable[[random.Random], None] | None = None,
+) -> list[str]:
     """Create `count` cases and work them; return their case numbers.
 
     `finish` is the share of cases worked to their end; the rest stop after a few steps.
+    `items` limits the item codes; `before_step` runs before every receipt and completion
+    (a test moves its clock there).
     """
+    step = before_step or (lambda _rnd: None)
     rnd = random.Random(seed)
     out = []
     with app.app_context():
@@ -50,10 +61,11 @@ def generate(app, count: int, seed: int = 7, finish: float = 1.0) -> list[str]:
         users = {u.id: u for u in db.scalars(sa.select(User))}
         clerk = next(u for u in users.values() if u.username == "clerk_liu")
         for n in range(count):
-            code = rnd.choice(sorted(FORMS))
+            code = rnd.choice(sorted(items or FORMS))
             form = sample_form(code, **FORMS[code](rnd))
             applicant = cases.Applicant(name=f"申请人{n}", id_number=f"3301021990{n:08d}",
                                         phone="13800000000")  # fmt: skip
+            step(rnd)
             received = cases.receive_case(clerk, code, applicant, required_materials(code), form)
             case_no = received.subject.case_no
             out.append(case_no)
@@ -84,6 +96,7 @@ def generate(app, count: int, seed: int = 7, finish: float = 1.0) -> list[str]:
                     data["legal_basis"] = "《中华人民共和国行政许可法》第三十八条"
                 elif pick == "return":
                     comment = "材料需补充说明"
+                step(rnd)
                 cases.complete_task(users[task.assignee_id], task.id, pick, comment, data)
                 db.expire_all()
     return out

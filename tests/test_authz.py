@@ -149,6 +149,10 @@ WEB_GETS = {
     "web.analyst_home": ("/analyst", {"analyst"}),
     "web.analyst_edit": (f"/analyst/items/{JOINT}/edit", {"analyst"}),
     "web.analyst_xml": (f"/analyst/items/{JOINT}/bpmn?version=1", {"analyst"}),
+    "web.analyst_diff": (f"/analyst/items/{JOINT}/diff", {"analyst"}),
+    # the dry run's POST stores nothing: test_analysts_runs checks who may post it
+    "web.analyst_dryrun": (f"/analyst/items/{JOINT}/dryrun", {"analyst"}),
+    "web.analyst_stuck": (f"/analyst/items/{JOINT}/stuck", {"analyst", "supervisor", "admin"}),
 }
 # the modeler's JSON posts (XML body, CSRF token in a header): see test_modeler_posts
 MODELER_POSTS = {"web.analyst_save", "web.analyst_deploy"}

@@ -25,8 +25,8 @@ ADD_TASK = """() => {
   const placed = modeling.createShape(shape, at, lane);
   modeling.reconnectEnd(reg.get('Flow_accepted'), placed,
                         { x: placed.x, y: placed.y + placed.height / 2 });
-  modeling.connect(placed, lead, { type: 'bpmn:SequenceFlow' });
-  return placed.id;
+  const flow = modeling.connect(placed, lead, { type: 'bpmn:SequenceFlow' });
+  return { task: placed.id, flow: flow.id };
 }"""
 
 
@@ -77,7 +77,8 @@ def test_an_analyst_adds_a_stage_in_the_browser_and_deploys_it(
     analyst = Person(browser, live_server, shots)
     _open(analyst, live_server, "planning-permit")
     page = analyst.page
-    task_id = page.evaluate(ADD_TASK)
+    added = page.evaluate(ADD_TASK)
+    task_id = added["task"]
     page.click(f"g[data-element-id={task_id}]")
     # name, post and a form field, in the properties panel
     _group(page, "General")
@@ -124,6 +125,23 @@ def test_an_analyst_adds_a_stage_in_the_browser_and_deploys_it(
     page.wait_for_selector("#modeler[data-deployed]", state="attached")
     assert page.get_attribute("#modeler", "data-deployed") == "2"
     analyst.shot("3-deployed")
+    # the difference of the two versions names exactly the new task and the flows changed
+    page.goto(f"{live_server}/analyst/items/planning-permit/diff?old=1&new=2")
+    rows = page.locator("#differences tbody tr").evaluate_all(
+        "trs => trs.map(t => [t.dataset.change, t.dataset.element])"
+    )
+    assert sorted(map(tuple, rows)) == sorted(
+        [("added", task_id), ("added", added["flow"]), ("changed", "Flow_accepted")]
+    ), rows
+    changed = page.locator("#differences tr[data-element=Flow_accepted]").inner_text()
+    assert "Task_lead" in changed and task_id in changed  # target: the lead, now the new task
+    states = page.locator("svg g[data-state]").evaluate_all(
+        "gs => gs.map(g => [g.dataset.elementId, g.dataset.state])"
+    )
+    assert sorted(map(tuple, states)) == sorted(
+        [(task_id, "added"), (added["flow"], "added"), ("Flow_accepted", "changed")]
+    )
+    analyst.shot("4-difference")
     analyst.close()
 
     after = api.apply("planning-permit", sample_form("planning-permit"))["case_no"]
@@ -151,3 +169,33 @@ def test_every_reference_model_opens_in_the_modeler(built, browser, live_server,
     analyst.close()
     assert failures == {}
     assert len(list(REFERENCE_DIR.glob("*.bpmn"))) >= 20
+
+
+def test_an_analyst_dry_runs_a_procedure_and_sees_where_cases_get_stuck(
+    browser, live_server, demo_app, request
+):
+    from tests.test_analysts_runs import timed_joint_cases
+
+    shots = SHOTS / request.node.callspec.params["database_url"] / "analyst"
+    timed_joint_cases(demo_app, 16)
+    analyst = Person(browser, live_server, shots)
+    analyst.login("analyst_zhou")
+    page = analyst.page
+    page.goto(f"{live_server}/analyst/items/joint-investment/stuck")
+    rows = page.locator("#stuck tbody tr").count()
+    assert rows == 7
+    hot = page.locator("svg g[data-state=heat5]").count()
+    assert hot >= 1 and page.locator("svg g[data-note-for]").count() >= 6
+    analyst.shot("1-where-cases-get-stuck")
+    page.goto(f"{live_server}/analyst/items/joint-investment/dryrun")
+    page.click("button[value='choose:Task_accept:approve']")
+    ready = page.locator("[data-ready]").evaluate_all("els => els.map(e => e.dataset.ready)")
+    assert sorted(ready) == sorted(["Task_ndrc", "Task_land", "Task_construction", "Task_env"])
+    page.fill("input[name=f_Task_env_env_opinion]", "不符合环评要求")
+    page.click("button[value='choose:Task_env:reject']")
+    assert "Task_env" not in page.locator("[data-ready]").evaluate_all(
+        "els => els.map(e => e.dataset.ready)"
+    )
+    assert page.locator("svg g[data-element-id=Task_env][data-state=completed]").count() == 1
+    analyst.shot("2-dry-run")
+    analyst.close()

@@ -81,6 +81,18 @@ def _package_calendar() -> WorkCalendar:
                         "Asia/Shanghai", "09:00-17:00")  # fmt: skip
 
 
+def test_office_time_between_counts_office_hours_of_working_days_only():
+    cal = _package_calendar()
+    hours = lambda a, b: cal.office_time_between(a, b).total_seconds() / 3600  # noqa: E731
+    assert hours(utc(2026, 11, 20, 16), utc(2026, 11, 23, 10)) == 2  # Friday 16:00 to Monday
+    assert hours(utc(2026, 11, 20, 18), utc(2026, 11, 21, 12)) == 0  # after hours, Saturday
+    assert hours(utc(2026, 11, 23, 8), utc(2026, 11, 23, 20)) == 8  # one whole office day
+    # National Day 2026: 1-7 October off; Thursday 8, Friday 9 and Saturday 10 (调休) worked
+    assert hours(utc(2026, 9, 30, 16), utc(2026, 10, 10, 10)) == 1 + 8 + 8 + 1
+    assert hours(utc(2026, 11, 23, 12), utc(2026, 11, 23, 11)) == 0  # backwards: nothing
+    assert cal.office_day == dt.timedelta(hours=8)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.dates(min_value=dt.date(2004, 1, 1), max_value=dt.date(2026, 12, 31)))
 def test_every_day_of_every_published_year_agrees_with_chinese_calendar(day):

@@ -2,7 +2,9 @@
 
 `render_svg` draws one BPMNDiagram of a file (its BPMNShape bounds and BPMNEdge waypoints)
 as a standalone SVG document with optional highlighting of flow nodes and sequence flows
-("completed", "active", "taken", "late").
+("completed", "active", "taken", "late"; "added", "removed", "changed" for the difference
+of two versions; "heat1" to "heat5" for a heat map) and optional short notes drawn above
+shapes (a heat map's figures).
 
 The SVG is meant to be embedded inline in pages served under a Content-Security-Policy
 that forbids inline styles and scripts, so it uses presentation attributes only: no
@@ -73,7 +75,19 @@ STATES: dict[str, Paint] = {
     "active": Paint("#dd6b20", "#fffaf0", 3.0),
     "taken": Paint("#2f855a", "#f0fff4", 2.5),
     "late": Paint("#c53030", "#fff5f5", 2.0),
+    # the difference between two versions
+    "added": Paint("#276749", "#c6f6d5", 3.0),
+    "removed": Paint("#9b2c2c", "#fed7d7", 3.0),
+    "changed": Paint("#975a16", "#fefcbf", 3.0),
+    # a heat map, from little to much
+    "heat1": Paint("#8a6d1f", "#fffbea", 1.5),
+    "heat2": Paint("#a16207", "#fef3c7", 2.0),
+    "heat3": Paint("#b45309", "#fde68a", 2.0),
+    "heat4": Paint("#c2410c", "#fdba74", 2.5),
+    "heat5": Paint("#b91c1c", "#f87171", 3.0),
 }
+NOTE_FILL = "#1a202c"
+NOTE_BACK = "#fffff0"
 PLAIN = Paint(STROKE, FILL, 0.0)
 
 TASKS = {
@@ -266,14 +280,16 @@ def render_svg(
     *,
     filename: str = "<diagram>",
     highlight: dict[str, str] | None = None,
+    notes: dict[str, str] | None = None,
     diagram_index: int = 0,
 ) -> str:
     """Draw one BPMNDiagram of a BPMN 2.0 file as a standalone SVG document string.
 
     highlight maps element ids (flow nodes, sequence flows) to "completed", "active",
-    "taken" or "late"; ids not drawn in the diagram are ignored. Raises DiagramError when
-    the file is refused by the loader, has no BPMNDiagram or has no diagram_index-th one,
-    and ValueError for an unknown highlight state.
+    "taken", "late", "added", "removed", "changed" or "heat1".."heat5"; notes maps element
+    ids to a short text drawn above the shape; ids not drawn in the diagram are ignored.
+    Raises DiagramError when the file is refused by the loader, has no BPMNDiagram or has
+    no diagram_index-th one, and ValueError for an unknown highlight state.
     """
     highlight = dict(highlight or {})
     unknown = sorted({state for state in highlight.values() if state not in STATES})
@@ -303,8 +319,10 @@ def render_svg(
         )
         raise DiagramError(f"{filename}: cannot draw the diagram", [finding])
     digest = hashlib.sha256(data)
-    digest.update(repr((diagram_index, sorted(highlight.items()))).encode())
+    notes = {key: str(value)[:80] for key, value in (notes or {}).items()}
+    digest.update(repr((diagram_index, sorted(highlight.items()), sorted(notes.items()))).encode())
     renderer = _Renderer(root, diagrams[diagram_index], highlight, "ow" + digest.hexdigest()[:8])
+    renderer.notes = notes
     return renderer.render()
 
 
@@ -330,6 +348,7 @@ class _Renderer:
         self.root = root
         self.diagram = diagram
         self.highlight = highlight
+        self.notes: dict[str, str] = {}
         self.prefix = prefix
         self.index: dict[str, etree._Element] = {}
         for element in root.iter(f"{{{BPMN_NS}}}*"):
@@ -575,6 +594,9 @@ class _Renderer:
         for layer in layers[4:]:
             for shape in layer:
                 self._draw_shape(canvas, shape)
+        for shape in shapes:
+            if shape.element_id in self.notes:
+                self._draw_note(canvas, shape, self.notes[shape.element_id])
 
         if not math.isfinite(self.min_x):
             self.min_x = self.min_y = 0.0
@@ -592,6 +614,20 @@ class _Renderer:
         if not len(self.defs):
             self.svg.remove(self.defs)
         return etree.tostring(self.svg, encoding="unicode")
+
+    def _draw_note(self, canvas: etree._Element, shape: _Shape, text: str) -> None:
+        """Draw a short text on a pale box just above a shape's top edge."""
+        width = text_width(text, LABEL_SIZE) + 6
+        height = LABEL_SIZE * LINE_FACTOR + 2
+        x = shape.box.x + shape.box.w / 2 - width / 2
+        y = shape.box.y - height - 2
+        group = self._sub(canvas, "g", data_note_for=shape.element_id)
+        self._sub(group, "rect", x=x, y=y, width=width, height=height, rx=3, fill=NOTE_BACK,
+                  stroke=NOTE_FILL, stroke_width=0.5)  # fmt: skip
+        label = self._sub(group, "text", x=x + width / 2, y=y + height - 4, font_size=LABEL_SIZE,
+                          fill=NOTE_FILL, text_anchor="middle")  # fmt: skip
+        label.text = text
+        self._extend(x, y, x + width, y + height)
 
     def _is_expanded(self, shape: _Shape) -> bool:
         """isExpanded when the DI says; else a sub-process is expanded if its children show."""

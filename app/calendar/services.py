@@ -92,6 +92,30 @@ class WorkCalendar:
 
     # --- times --------------------------------------------------------------------------
 
+    @property
+    def office_day(self) -> dt.timedelta:
+        """Return the length of one day's office hours."""
+        return dt.datetime.combine(dt.date.min, self.closes) - dt.datetime.combine(
+            dt.date.min, self.opens
+        )
+
+    def office_time_between(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+        """Return the office time on working days between two stored (naive UTC) times."""
+        if end <= start:
+            return dt.timedelta(0)
+        first, last = self.local(start), self.local(end)
+        total = dt.timedelta(0)
+        day = first.date()
+        while day <= last.date():
+            if self.is_working_day(day):
+                opens = dt.datetime.combine(day, self.opens, self.zone)
+                closes = dt.datetime.combine(day, self.closes, self.zone)
+                lo, hi = max(opens, first), min(closes, last)
+                if hi > lo:
+                    total += hi - lo
+            day += dt.timedelta(days=1)
+        return total
+
     def local(self, at: dt.datetime) -> dt.datetime:
         """Return a stored (naive UTC) time in the centre's zone."""
         return at.replace(tzinfo=dt.UTC).astimezone(self.zone)

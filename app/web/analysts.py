@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app, jsonify, make_response, render_template, request, url_for
+from flask import current_app, flash, jsonify, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
-from ..catalogue import drafts
+from workflows import dryrun
+from workflows.diff import diff_diagrams
+from workflows.engine import compile_diagram
+from workflows.errors import DiagramError, OneWindowError
+from workflows.render import render_svg
+
+from ..cases.services import check_form
+from ..cases.work import people_named
+from ..catalogue import drafts, stuck
 from ..catalogue.models import Item
 from ..db import session
 from ..errors import AppError, InvalidInput, NotFound
 from . import bp, role_required
+from .forms import form_values
+
+DRY_RUN_MAX_TEXT = 20_000
 
 # diagram-js sets style attributes on the SVG it draws: this page allows inline styles
 # (never inline scripts)
@@ -35,8 +49,10 @@ def analyst_home():
     db = session()
     items = list(db.scalars(sa.select(Item).order_by(Item.code)))
     waiting = {d.item_id: d for d in db.scalars(sa.select(drafts.DiagramDraft))}
-    return render_template("analyst/home.html", items=items, drafts=waiting,
-                           versions={i.code: drafts.versions(i.code) for i in items})  # fmt: skip
+    listed = {i.code: drafts.versions(i.code) for i in items}
+    authors = people_named({v.deployed_by_id for vs in listed.values() for v in vs})
+    return render_template("analyst/home.html", items=items, drafts=waiting, versions=listed,
+                           people=authors)  # fmt: skip
 
 
 @bp.get("/analyst/items/<code>/edit")
@@ -105,3 +121,180 @@ def analyst_deploy(code: str):
         return _json_error(exc)
     summary = _("Deployed as version %(v)d; new cases follow it.", v=version.version)
     return jsonify({"version": version.version, "summary": summary}), 201
+
+
+# --- versions: their difference, a dry run, where cases get stuck --------------------------
+
+
+def _diagram(code: str, which: str | None):
+    """Return (label, xml text) of 'draft' or a version number (default: the newest)."""
+    item = _item_or_404(code)
+    if which == "draft":
+        draft = session().get(drafts.DiagramDraft, item.id)
+        if draft is None:
+            raise NotFound(_("This item has no draft."))
+        return "draft", draft.content
+    found = drafts.versions(code)
+    if which not in (None, ""):
+        if not str(which).isdigit():
+            raise NotFound(_("There is no such version."))
+        found = [v for v in found if v.version == int(which)]
+    if not found:
+        raise NotFound(_("There is no such version."))
+    return str(found[0].version), found[0].content
+
+
+def _item_or_404(code: str) -> Item:
+    item = session().scalars(sa.select(Item).where(Item.code == code)).first()
+    if item is None:
+        raise NotFound(_("There is no such item."))
+    return item
+
+
+def _svg(content: str, filename: str, highlight=None, notes=None) -> Markup | None:
+    try:
+        svg = render_svg(content.encode("utf-8"), filename=filename, highlight=highlight,
+                         notes=notes)  # fmt: skip
+    except OneWindowError:
+        return None
+    return Markup(svg)  # built by our renderer from escaped text; no scripts or styles
+
+
+@bp.get("/analyst/items/<code>/diff")
+@role_required("analyst")
+def analyst_diff(code: str):
+    item = _item_or_404(code)
+    listed = drafts.versions(code)
+    has_draft = session().get(drafts.DiagramDraft, item.id) is not None
+    new = request.args.get("new") or ("draft" if has_draft else None)
+    new_label, new_xml = _diagram(code, new)
+    old = request.args.get("old")
+    if not old:
+        older = [v.version for v in listed if new_label == "draft" or v.version < int(new_label)]
+        old = str(older[0]) if older else new_label
+    old_label, old_xml = _diagram(code, old)
+    try:
+        difference = diff_diagrams(old_xml.encode("utf-8"), new_xml.encode("utf-8"),
+                                   old_name=f"{code} v{old_label}",
+                                   new_name=f"{code} v{new_label}")  # fmt: skip
+    except OneWindowError as exc:
+        flash(exc.message, "error")
+        difference = None
+    return render_template(
+        "analyst/diff.html", item=item, versions=listed, has_draft=has_draft,
+        old=old_label, new=new_label, diff=difference,
+        old_svg=_svg(old_xml, f"{code}.bpmn", difference.highlight_old() if difference else None),
+        new_svg=_svg(new_xml, f"{code}.bpmn", difference.highlight_new() if difference else None),
+    )  # fmt: skip
+
+
+def _sample_data(item: Item) -> dict:
+    """An application form for the dry run: each field's default or a plain sample."""
+    samples = {"long": 10, "boolean": True, "date": dt.date.today().isoformat()}
+    out = {}
+    for field in item.entry.get("form", []):
+        options = field.get("options") or []
+        if field.get("default") not in (None, ""):
+            out[field["id"]] = field["default"]
+        elif options:
+            first = options[0]
+            out[field["id"]] = first[0] if isinstance(first, list | tuple) else first
+        else:
+            out[field["id"]] = samples.get(field.get("type"), "示例")
+    return out
+
+
+def _with_choices(fields: list[dict]) -> list[dict]:
+    return [{**f, "choices": [(o["id"], o["name"]) for o in f.get("options", [])]} for f in fields]
+
+
+def _dry_input(item: Item) -> tuple[str, dict, list[dryrun.Choice]]:
+    """Read the sample data and the choices so far from the posted form (ValueError if bad)."""
+    text = request.form.get("data") or json.dumps(_sample_data(item), ensure_ascii=False,
+                                                  indent=1)  # fmt: skip
+    if request.method != "POST":
+        return text, json.loads(text), []
+    if len(text) > DRY_RUN_MAX_TEXT or len(request.form.get("steps", "")) > 100_000:
+        raise ValueError(_("the sample data or the steps are too long"))
+    data = json.loads(text)  # json.JSONDecodeError is a ValueError and says where
+    if not isinstance(data, dict):
+        raise ValueError(_("the sample data must be a JSON object"))
+    raw = json.loads(request.form.get("steps") or "[]")
+    if not isinstance(raw, list):
+        raise ValueError(_("the steps must be a list"))
+    return text, data, [dryrun.Choice.from_dict(s) for s in raw][: dryrun.MAX_STEPS]
+
+
+@bp.route("/analyst/items/<code>/dryrun", methods=["GET", "POST"])
+@role_required("analyst")
+def analyst_dryrun(code: str):
+    """Run a draft or a version with sample data, choosing an outcome at each user task.
+
+    The choices so far travel in the form, so nothing is stored; each request runs the
+    diagram again from its start.
+    """
+    item = _item_or_404(code)
+    has_draft = session().get(drafts.DiagramDraft, item.id) is not None
+    label, content = _diagram(code, request.values.get("source") or ("draft" if has_draft else ""))
+    xml, filename = content.encode("utf-8"), f"{code}.bpmn"
+    problem, result, data_text = None, None, request.form.get("data", "")
+    try:
+        data_text, data, steps = _dry_input(item)
+        data_ok = True
+    except ValueError as exc:
+        problem, data, steps = _("The sample data is not valid: %(e)s", e=str(exc)), {}, []
+        data_ok = False
+    action = request.form.get("action", "")
+    try:
+        if problem is None and action == "undo":
+            steps = steps[:-1]
+        elif problem is None and action == "restart":
+            steps = []
+        elif problem is None and action.startswith("choose:"):
+            spec_id, _sep, outcome = action.removeprefix("choose:").partition(":")
+            ready = {t.spec_id: t for t in dryrun.dry_run(xml, filename, data, steps).ready}
+            task = ready.get(spec_id)
+            if task is None:
+                problem = _("That task is not waiting for a decision.")
+            else:
+                fields = [f.as_dict() for f in task.form]
+                values = form_values(fields, request.form, prefix=f"f_{spec_id}_")
+                try:
+                    clean = check_form(fields, values, task.name)
+                    steps.append(dryrun.Choice(spec_id, outcome, clean))
+                except AppError as exc:
+                    wrong = exc.details.get("fields", {})
+                    problem = "; ".join([exc.message, *(f"{k}: {v}" for k, v in wrong.items())])
+        if data_ok:
+            result = dryrun.dry_run(xml, filename, data, steps)
+    except DiagramError as exc:
+        problem = exc.message
+    names = {}
+    if result is not None:
+        names = {k: n.name for k, n in compile_diagram(xml, filename).nodes.items()}
+    ready_forms = {t.spec_id: _with_choices([f.as_dict() for f in t.form])
+                   for t in (result.ready if result else [])}  # fmt: skip
+    return render_template(
+        "analyst/dryrun.html", item=item, source=label, has_draft=has_draft,
+        versions=drafts.versions(code), data_text=data_text, problem=problem, result=result,
+        steps_json=json.dumps([s.as_dict() for s in steps], ensure_ascii=False),
+        ready_forms=ready_forms, names=names,
+        data_json=json.dumps(result.data, ensure_ascii=False, indent=1, default=str)
+        if result else "",
+        svg=_svg(content, filename, result.highlight() if result else None),
+    )  # fmt: skip
+
+
+@bp.get("/analyst/items/<code>/stuck")
+@role_required("analyst", "supervisor", "admin")
+def analyst_stuck(code: str):
+    item = _item_or_404(code)
+    wanted = request.args.get("version", type=int)
+    try:
+        figures = stuck.where_stuck(code, wanted)
+    except LookupError:
+        raise NotFound(_("There is no such version.")) from None
+    svg = _svg(figures.version.content, figures.version.filename, figures.highlight(),
+               figures.notes())  # fmt: skip
+    return render_template("analyst/stuck.html", item=item, figures=figures, svg=svg,
+                           versions=drafts.versions(code))  # fmt: skip

@@ -14,6 +14,7 @@ from ..calendar import admin as calendar_admin
 from ..calendar.models import CalendarYear
 from ..cases import deadlines
 from ..cases.models import PAUSE_KINDS
+from ..catalogue.models import Item
 from ..db import session
 from ..errors import AppError, InvalidInput
 from ..supervision import reports
@@ -94,8 +95,9 @@ def card(case_no: str):
 @bp.get("/supervision")
 @role_required("supervisor", "leader", "admin", "auditor")
 def supervision_page():
+    items = session().scalars(sa.select(Item).order_by(Item.code))
     return render_template("supervision.html", data=reports.overview(),
-                           delays=reports.delay_report(50))  # fmt: skip
+                           delays=reports.delay_report(50), items=list(items))  # fmt: skip
 
 
 @bp.get("/notifications")
