@@ -220,3 +220,20 @@ def test_the_heat_map_of_joint_approval_matches_a_hand_count(demo_app):
     notes = {g.get("data-note-for"): g.text_content() for g in noted}
     for spec in p90:
         assert re.match(rf"{len(passed[spec])} \| {waiting[spec]} \| ", notes[spec]), notes[spec]
+
+
+def test_every_deploy_is_listed_with_its_author_time_and_comment(demo_app):
+    api = Api(demo_app.test_client())
+    _save(api, _with_precheck("planning_lead"))
+    api.call("POST", "/items/planning-permit/deploy", "analyst_zhou", 201,
+             json={"comment": "受理后增加规划条件预审"})  # fmt: skip
+    page = Web(demo_app, "analyst_zhou").get("/analyst")
+    doc = lxml_html.fromstring(page.text)
+    row = [tr for tr in doc.xpath("//tr") if "planning-permit" in tr.text_content()][0]
+    text = row.text_content()
+    assert "v2" in text and "v1" in text and "受理后增加规划条件预审" in text
+    assert "(analyst_zhou)" in text  # who deployed it
+    diff_link = row.xpath(".//a[contains(@href, '/diff?')]")[0].get("href")
+    assert "old=1" in diff_link and "new=2" in diff_link
+    diff = Web(demo_app, "analyst_zhou").get(diff_link)
+    assert 'data-element="Task_precheck"' in diff.text
