@@ -129,8 +129,11 @@ def init_app(app: Flask) -> None:
     from . import (  # noqa: F401  (routes on bp)
         admin,
         analysts,
+        applicant,
         audit,
+        complaints,
         people,
+        public,
         supervise,
         views,
         window,
