@@ -44,7 +44,17 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("OW_SECURE_COOKIES", False)  # true behind HTTPS
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
-    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # one request; an upload is one file
+    UPLOAD_DIR = Path(os.environ.get("OW_UPLOAD_DIR", BASE_DIR / "instance" / "uploads"))
+    UPLOAD_MAX_BYTES = int(os.environ.get("OW_UPLOAD_MAX_BYTES", 5 * 1024 * 1024))
+    # a command that scans one file (its path is appended): exit 0 clean, 1 infected
+    UPLOAD_SCAN_COMMAND = os.environ.get("OW_UPLOAD_SCAN_COMMAND", "")
+    SEAL_IMAGE = os.environ.get("OW_SEAL_IMAGE", "")  # PNG of the approval seal; default drawn
+    PDF_FONT = os.environ.get("OW_PDF_FONT", "")  # a TrueType CJK font to embed in notices
+    # public progress query: failures allowed per client and per case number, and the window
+    QUERY_FAILURES_PER_CLIENT = int(os.environ.get("OW_QUERY_FAILURES_PER_CLIENT", 10))
+    QUERY_FAILURES_PER_CASE = int(os.environ.get("OW_QUERY_FAILURES_PER_CASE", 20))
+    QUERY_WINDOW_MINUTES = int(os.environ.get("OW_QUERY_WINDOW_MINUTES", 60))
     JSON_AS_ASCII = False
     TESTING = False
 

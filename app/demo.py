@@ -58,6 +58,7 @@ def _load_users(centre: dict, departments: dict[str, Department]) -> dict[str, U
         user.name = spec["name"]
         user.roles = " ".join(spec.get("roles", []))
         user.phone = spec.get("phone")
+        user.id_number = spec.get("id_number")
         user.department_id = dept.id if dept else None
         db.add(user)
         users[user.username] = user

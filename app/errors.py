@@ -45,5 +45,11 @@ class Conflict(AppError):
     status = 409
 
 
+class TooManyRequests(AppError):
+    """The caller has tried too often; wait and try again."""
+
+    status = 429
+
+
 class StaleCase(OneWindowError):
     """Another request changed the case first; the operation is retried."""

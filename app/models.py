@@ -1,10 +1,24 @@
 """Import every model so the metadata knows all tables (for Alembic and tests)."""
 
+from .applicants.models import (  # noqa: F401
+    Evaluation,
+    FollowUp,
+    OnlineApplication,
+    QueryAttempt,
+    Upload,
+)
 from .audit.models import AuditView, Event  # noqa: F401
 from .calendar.models import CalendarDay, CalendarYear  # noqa: F401
 from .cases.models import Case, CasePause, Task, Timer  # noqa: F401
 from .catalogue.drafts import DiagramDraft  # noqa: F401
 from .catalogue.models import DiagramVersion, Item  # noqa: F401
+from .complaints.models import (  # noqa: F401
+    Complaint,
+    ComplaintCounter,
+    ComplaintEvent,
+    ComplaintNote,
+    ComplaintWarning,
+)
 from .db import Base  # noqa: F401
 from .org.models import Absence, CheckIn, Department, Post, User  # noqa: F401
 from .supervision.models import Notification, WarningCard  # noqa: F401

@@ -174,6 +174,7 @@ class TimerScheduler:
         Running it twice, or in two processes at once, issues each card once: the cards
         table holds one row per subject and level.
         """
+        from .complaints import services as complaints
         from .supervision.services import next_threshold, scan
 
         with self.app.app_context():
@@ -183,7 +184,13 @@ class TimerScheduler:
                 self.warned += scan()
             except Exception:
                 log.exception("issuing warnings failed; the next round retries")
-            upcoming = next_threshold(session(), utcnow())
+            try:  # complaints not replied in time: their cards, once each, the same way
+                self.warned += complaints.scan()
+            except Exception:
+                log.exception("issuing complaint warnings failed; the next round retries")
+            moments = (next_threshold(session(), utcnow()),
+                       complaints.next_threshold(session(), utcnow()))  # fmt: skip
+            upcoming = min((m for m in moments if m is not None), default=None)
         if upcoming is not None and not self._stop.is_set():
             # a red card is due strictly after the due time
             self.schedule_warnings(upcoming + dt.timedelta(seconds=1))

@@ -88,9 +88,10 @@ def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def app(database_url):
-    """Return a fresh app on an empty database."""
-    application = create_app(TestConfig, DATABASE_URL=database_url, BPMN_DIR=BASE_DIR / "bpmn")
+def app(database_url, tmp_path):
+    """Return a fresh app on an empty database (uploads go to the test's directory)."""
+    application = create_app(TestConfig, DATABASE_URL=database_url, BPMN_DIR=BASE_DIR / "bpmn",
+                             UPLOAD_DIR=tmp_path / "uploads")  # fmt: skip
     yield application
     application.extensions["ow_engine"].dispose()
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 import sqlalchemy as sa
 
+from app.applicants.models import FollowUp
 from app.audit.models import Event
 from app.cases.models import Case, Task
 from app.db import session
@@ -36,8 +37,14 @@ PEOPLE = {
     "auditor": "auditor_sun",
     "analyst": "analyst_zhou",
     "admin": "admin",
+    "applicant": "applicant_he",  # applies online in the scene
+    "other_applicant": "applicant_hengtai",
 }
-STAFF = set(PEOPLE) - {"anonymous"}
+APPLICANTS = {"applicant", "other_applicant"}
+STAFF = set(PEOPLE) - {"anonymous"} - APPLICANTS
+EVERYONE = STAFF | APPLICANTS  # logged in
+ONLINE_READERS = {"applicant", "clerk", "supervisor", "auditor", "admin"}
+FOLLOW_UP_READERS = {"supervisor", "auditor", "admin"}
 
 
 @dataclass
@@ -64,8 +71,41 @@ class Scene:
             return case.status, case.version, events, sorted(map(tuple, tasks))
 
 
+def _online(app, ids: dict, stop_at: str, rated: bool) -> None:
+    """applicant_he's online application (with one upload), and a badly rated case."""
+    import io
+
+    from app.applicants import applications, evaluations
+
+    with app.app_context():
+        db = session()
+        he = db.scalars(sa.select(User).where(User.username == "applicant_he")).one()
+        clerk = db.scalars(sa.select(User).where(User.username == "clerk_liu")).one()
+        form = {"certificate_no": "示房权证第1号", "house_address": "东路 8 号",
+                "cancel_reason": "房屋灭失"}  # fmt: skip
+        online = applications.start(he, "house-cancellation", form)
+        up = applications.attach(he, online.number, "application", io.BytesIO(b"%PDF-1.4 x"),
+                                 "申请书.pdf")  # fmt: skip
+        ids["application"], ids["upload"] = online.number, up.id
+        if stop_at != "draft":
+            applications.submit(he, online.number)
+        if stop_at == "supplement_required":
+            applications.request_supplements(clerk, online.number, ["certificate"], "")
+    if rated:
+        api = Api(app.test_client())
+        rated_no = api.apply("house-cancellation", sample_form("house-cancellation"))["case_no"]
+        api.work(rated_no, "Task_review", data={"review_opinion": "同意"})
+        api.work(rated_no, "Task_issue")
+        with app.app_context():
+            case = session().scalars(sa.select(Case).where(Case.case_no == rated_no)).one()
+            evaluations.rate(case, 1, "态度差", "online")
+            ids["follow_up"] = session().scalar(sa.select(sa.func.max(FollowUp.id)))
+            ids["rated_case"] = rated_no
+
+
 def _scene(app, shared_env: bool = False, supplement: bool = False, decided: bool = False,
-           paused: bool = False, draft: bool = False):  # fmt: skip
+           paused: bool = False, draft: bool = False, online: str = "",
+           rated: bool = False):  # fmt: skip
     with app.app_context():
         db = session()
         if shared_env:
@@ -95,6 +135,9 @@ def _scene(app, shared_env: bool = False, supplement: bool = False, decided: boo
             headers={"Authorization": f"Bearer {api.token('analyst_zhou')}"},
         )
         assert resp.status_code == 200 and resp.get_json()["errors"] == 0, resp.get_json()
+    online_ids: dict = {}
+    if online or rated:
+        _online(app, online_ids, online or "submitted", rated)
     leave = {"kind": "leave", "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-03T09:00"}
     absence_id = api.call("POST", "/absences", "official_shi", 201, json=leave)["id"]
     with app.app_context():
@@ -102,6 +145,7 @@ def _scene(app, shared_env: bool = False, supplement: bool = False, decided: boo
         ids = dict(db.execute(sa.select(User.username, User.id)).all())
         ids["post"] = db.scalar(sa.select(Post.id).where(Post.code == "ndrc_review"))
         ids["dept"] = db.scalar(sa.select(Department.id).where(Department.code == "ndrc"))
+        ids.update(online_ids)
         tasks = dict(
             db.execute(
                 sa.select(Task.spec_id, Task.id)
@@ -123,7 +167,7 @@ AUDITORS = {"auditor", "supervisor", "admin"}
 
 # endpoint -> (path template, who may)
 WEB_GETS = {
-    "web.home": ("/", STAFF),
+    "web.home": ("/", EVERYONE),
     "web.inbox": ("/inbox", OFFICIALS | {"clerk"}),
     "web.done": ("/done", OFFICIALS | {"clerk"}),
     "web.task": ("/tasks/{task_id}", TASK_READERS),
@@ -139,7 +183,7 @@ WEB_GETS = {
     "web.admin_departments": ("/admin/departments/{dept}", {"admin"}),
     "web.card": ("/cases/{case_no}/card", CASE_READERS),
     "web.supervision_page": ("/supervision", {"supervisor", "leader", "admin", "auditor"}),
-    "web.notifications": ("/notifications", STAFF),
+    "web.notifications": ("/notifications", EVERYONE),
     "web.admin_calendar": ("/admin/calendar", {"admin"}),
     "web.audit_home": ("/audit", AUDITORS),
     "web.audit_timeline": ("/audit/cases/{case_no}", AUDITORS),
@@ -153,6 +197,23 @@ WEB_GETS = {
     # the dry run's POST stores nothing: test_analysts_runs checks who may post it
     "web.analyst_dryrun": (f"/analyst/items/{JOINT}/dryrun", {"analyst"}),
     "web.analyst_stuck": (f"/analyst/items/{JOINT}/stuck", {"analyst", "supervisor", "admin"}),
+    "web.apply_home": ("/apply", APPLICANTS),
+    "web.apply_item": ("/apply/house-cancellation", APPLICANTS),
+    "web.my_home": ("/my", APPLICANTS),
+    "web.my_application": ("/my/applications/{application}", ONLINE_READERS),
+    "web.my_file": ("/my/applications/{application}/files/{upload}", ONLINE_READERS),
+    "web.application_notice": (
+        "/my/applications/{application}/supplement-notice.pdf",
+        ONLINE_READERS,
+    ),
+    "web.case_notice": (
+        "/cases/{case_no}/notices/commitment.pdf",
+        {"clerk", "supervisor", "auditor", "admin"},
+    ),  # and its own applicant
+    "web.online_queue": ("/window/online", {"clerk"}),
+    "web.window_rate": ("/window/rate/{case_no}", {"clerk"}),
+    "web.follow_up_list": ("/followups", FOLLOW_UP_READERS),
+    "web.follow_up": ("/followups/{follow_up}", FOLLOW_UP_READERS),
 }
 # the modeler's JSON posts (XML body, CSRF token in a header): see test_modeler_posts
 MODELER_POSTS = {"web.analyst_save", "web.analyst_deploy"}
@@ -167,30 +228,39 @@ API_GETS = {
     "api.notifications": ("/notifications", STAFF),
     "api.item_versions": (f"/items/{JOINT}/versions", {"analyst", "auditor", "admin"}),
     "api.item_version_xml": (f"/items/{JOINT}/versions/1/bpmn", {"analyst", "auditor", "admin"}),
-    "api.items": ("/items", STAFF | {"anonymous"}),
-    "api.item": (f"/items/{JOINT}", STAFF | {"anonymous"}),
-    "api.openapi": ("/openapi.json", STAFF | {"anonymous"}),
+    "api.items": ("/items", EVERYONE | {"anonymous"}),
+    "api.item": (f"/items/{JOINT}", EVERYONE | {"anonymous"}),
+    "api.openapi": ("/openapi.json", EVERYONE | {"anonymous"}),
 }
-PUBLIC = {"web.login": "/login", "static": "/static/app.css"}
+PUBLIC = {
+    "web.login": "/login",
+    "static": "/static/app.css",
+    "web.track": "/track",
+    "web.evaluation_figures": "/figures/evaluations",
+}
+# tested on their own: an upload (multipart, one file per request) and the rating with the
+# query code (public, proves ownership by the code): tests/test_applicants.py
+SEPARATE = {"web.my_upload", "web.track_rate"}
 
 
 def _path(template: str, scene: Scene) -> str:
     return template.format(
         task_id=scene.task_id, case_no=scene.case_no, official=scene.ids["official_xiao"],
         post=scene.ids["post"], dept=scene.ids["dept"],
+        **{k: scene.ids.get(k, "") for k in ("application", "upload", "follow_up", "rated_case")},
     )  # fmt: skip
 
 
 def test_every_route_is_in_the_matrix(app):
     covered = (set(WEB_GETS) | set(API_GETS) | set(PUBLIC) | set(WEB_POSTS) | set(API_CHANGES)
-               | MODELER_POSTS | {"api.token"})  # fmt: skip
+               | MODELER_POSTS | SEPARATE | {"api.token"})  # fmt: skip
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     assert endpoints - covered == set(), "routes missing from the authorization matrix"
     assert covered - endpoints == set(), "matrix lists routes that do not exist"
 
 
 def test_who_may_read_what(demo_app):
-    scene = _scene(demo_app)
+    scene = _scene(demo_app, online="supplement_required", rated=True)
     webs = {role: Web(demo_app, user) for role, user in PEOPLE.items()}
     api = Api(demo_app.test_client())
     for endpoint, (template, allowed) in WEB_GETS.items():
@@ -276,8 +346,8 @@ WEB_POSTS = {
                                  "starts_at": "2031-01-01T09:00", "ends_at": "2031-01-02T09:00"}),
     "web.end_absence": Change("/absences/{absence_id}/end", {"env_a", "admin"}),
     "web.checkin": Change("/checkin", STAFF),
-    "web.logout": Change("/logout", STAFF),
-    "web.language": Change("/language", STAFF | {"anonymous"}, {"lang": "en"}),
+    "web.logout": Change("/logout", EVERYONE),
+    "web.language": Change("/language", EVERYONE | {"anonymous"}, {"lang": "en"}),
     "web.admin_user": Change("/admin/users/new", {"admin"},
                              {"username": "new_person", "name": "新人", "roles": ["official"],
                               "department_id": "0", "password": "long-enough-1", "active": "y"}),
@@ -291,7 +361,19 @@ WEB_POSTS = {
     "web.extend": Change("/cases/{case_no}/extend", {"leader"},
                          {"days": "5", "reason": "需组织专家论证"}),
     "web.urge": Change("/cases/{case_no}/urge", {"supervisor"}, {"text": "请加快办理"}),
-    "web.notifications_read": Change("/notifications/read", STAFF),
+    "web.notifications_read": Change("/notifications/read", EVERYONE),
+    "web.apply_item": Change("/apply/house-cancellation", APPLICANTS,
+                             {"a_certificate_no": "示房权证第2号", "a_house_address": "西路 1 号",
+                              "a_cancel_reason": "房屋灭失"}),
+    "web.my_application_action": Change("/my/applications/{application}/withdraw",
+                                        {"applicant"}, scene={"online": "submitted"}),
+    "web.online_review": Change("/window/online/{application}/invite", {"clerk"},
+                                {"note": "请携带原件到一楼窗口"}, scene={"online": "submitted"}),
+    "web.window_rate": Change("/window/rate/{case_no}", {"clerk"}, {"level": "5"},
+                              scene={"decided": True}, case_unchanged=False),
+    "web.follow_up": Change("/followups/{follow_up}", {"supervisor"},
+                            {"contact_note": "已电话回访", "rectification": "已整改",
+                             "second_level": "4"}, scene={"rated": True}),
     "web.admin_calendar": Change("/admin/calendar", {"admin"},
                                  {"year": "2031", "source": "国办发明电〔2030〕1号",
                                   "holidays": "2031-01-01 元旦", "workdays": ""}),
@@ -336,7 +418,9 @@ def _fill(value, scene: Scene):
         if value.startswith("{") and value.endswith("}") and value[1:-1] in scene.ids:
             return str(scene.ids[value[1:-1]])
         return value.format(case_no=scene.case_no, task_id=scene.task_id,
-                            env_task_id=scene.env_task_id, absence_id=scene.absence_id)  # fmt: skip
+                            env_task_id=scene.env_task_id, absence_id=scene.absence_id,
+                            **{k: scene.ids.get(k, "") for k in ("application", "follow_up",
+                                                                 "rated_case")})  # fmt: skip
     if isinstance(value, list):
         return [_fill(v, scene) for v in value]
     if isinstance(value, dict):
@@ -424,7 +508,7 @@ def test_modeler_posts(demo_app):
     for role, user in PEOPLE.items():
         web = Web(demo_app, user)
         if user:
-            web.get("/absences")  # any page gives the session's CSRF token
+            web.get("/notifications")  # any page gives the session's CSRF token
         token = web.token
         headers = {"X-CSRFToken": token, "Content-Type": "application/xml"}
         resp = web.client.post(save, data=JOINT_XML.encode(), headers=headers)

@@ -40,7 +40,7 @@ class Web:
         body = dict(data or {})
         if csrf:
             if not self.token:
-                self.get("/login" if not self.username else "/absences")
+                self.get("/login" if not self.username else "/notifications")
             body.setdefault("csrf_token", self.token)
         resp = self.client.post(path, data=body, **kw)
         if expect is not None:

@@ -20,6 +20,7 @@ from ..catalogue import services as catalogue
 from ..errors import AppError, Forbidden, InvalidInput, NotFound, Unauthorized
 from ..org import absences
 from ..org import services as org_services
+from ..org.models import STAFF_ROLES
 from ..supervision import reports
 from ..supervision import services as supervision
 from .openapi import openapi_document
@@ -57,7 +58,11 @@ def _json_body() -> dict:
 
 
 def login_required(view):
-    """Require a valid bearer token; the user is in g.user."""
+    """Require a valid bearer token of a staff member; the user is in g.user.
+
+    The API is the centre's: applicants use the web pages, which show them their own
+    applications and cases only.
+    """
 
     @wraps(view)
     def wrapper(*args, **kwargs):
@@ -65,6 +70,8 @@ def login_required(view):
         if not header.startswith("Bearer "):
             raise Unauthorized("missing bearer token")
         g.user = user_from_token(header[7:].strip())
+        if not g.user.role_set & STAFF_ROLES:
+            raise Forbidden("the API is for the centre's staff")
         return view(*args, **kwargs)
 
     return wrapper

@@ -1,5 +1,346 @@
-"""Applicants online: apply, upload materials, follow progress, rate the service."""
+"""Applicants online: apply, upload materials, follow progress, rate the service; the
+clerks' pre-review of online applications; the supervision office's follow-ups."""
 
 from __future__ import annotations
 
-from . import bp  # noqa: F401
+import sqlalchemy as sa
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ..applicants import applications, documents, evaluations, tracking, uploads
+from ..applicants.models import LEVELS, Upload
+from ..calendar.services import calendar
+from ..cases.models import Case
+from ..catalogue.models import Item
+from ..db import session, utcnow
+from ..errors import AppError, NotFound
+from . import bp, role_required
+from .forms import form_values
+from .window import item_fields
+
+
+def _status_names() -> dict[str, str]:
+    return {
+        "draft": _("draft, not handed in"),
+        "submitted": _("handed in, waiting for pre-review"),
+        "supplement_required": _("supplements asked for"),
+        "invited": _("invited to the window"),
+        "accepted": _("accepted"),
+        "withdrawn": _("withdrawn"),
+    }
+
+
+def _level_names() -> dict[int, str]:
+    return {
+        5: _("very satisfied"),
+        4: _("satisfied"),
+        3: _("fairly satisfied"),
+        2: _("dissatisfied"),
+        1: _("very dissatisfied"),
+    }
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+# --- applying -------------------------------------------------------------------------------
+
+
+@bp.get("/apply")
+@role_required("applicant")
+def apply_home():
+    items = session().scalars(sa.select(Item).where(Item.active).order_by(Item.code))
+    return render_template("applicant/apply_home.html", items=list(items))
+
+
+@bp.route("/apply/<code>", methods=["GET", "POST"])
+@role_required("applicant")
+def apply_item(code: str):
+    item = session().scalars(sa.select(Item).where(Item.code == code, Item.active)).first()
+    if item is None:
+        raise NotFound(_("There is no such item."))
+    fields, errors, status = item_fields(item), {}, 200
+    if request.method == "POST":
+        try:
+            app = applications.start(current_user, code, form_values(fields, request.form, "a_"))
+        except AppError as exc:
+            if exc.status == 403:
+                raise
+            flash(exc.message, "error")
+            errors, status = exc.details.get("fields", {}), exc.status
+        else:
+            flash(_("Application %(no)s saved as a draft: now upload the materials.",
+                    no=app.number), "success")  # fmt: skip
+            return redirect(url_for("web.my_application", number=app.number))
+    return render_template("applicant/apply.html", item=item, fields=fields, errors=errors,
+                           values=request.form), status  # fmt: skip
+
+
+@bp.get("/my")
+@role_required("applicant")
+def my_home():
+    return render_template("applicant/my.html", rows=applications.mine(current_user),
+                           names=_status_names())  # fmt: skip
+
+
+def _application_page(number: str, status: int = 200):
+    app = applications.get(current_user, number)
+    item = session().get(Item, app.item_id)
+    case = session().get(Case, app.case_id) if app.case_id else None
+    have = {}
+    for up in applications.current_uploads(app.id):
+        have.setdefault(up.material_code, []).append(up)
+    return render_template(
+        "applicant/application.html", app=app, item=item, case=case,
+        materials=applications.materials_of(item), have=have, names=_status_names(),
+        fields=item_fields(item),
+        notices=_notices(case) if case else [],
+        may_change=app.applicant_user_id == current_user.id
+        and app.status in ("draft", "supplement_required"),
+        review_overdue=applications.review_overdue(app),
+    ), status  # fmt: skip
+
+
+@bp.get("/my/applications/<number>")
+@role_required("applicant", "clerk", "supervisor", "auditor", "admin")
+def my_application(number: str):
+    return _application_page(number)
+
+
+@bp.post("/my/applications/<number>/upload")
+@role_required("applicant")
+def my_upload(number: str):
+    file = request.files.get("file")
+    material = request.form.get("material", "")
+    try:
+        if file is None or not file.filename:
+            raise AppError(_("Choose a file to upload."))
+        applications.attach(current_user, number, material, file.stream, file.filename)
+    except AppError as exc:
+        if exc.status in (403, 404):
+            raise
+        flash(exc.message, "error")
+        return _application_page(number, exc.status)
+    flash(_("Uploaded."), "success")
+    return redirect(url_for("web.my_application", number=number))
+
+
+@bp.post("/my/applications/<number>/<action>")
+@role_required("applicant")
+def my_application_action(number: str, action: str):
+    steps = {"submit": applications.submit, "withdraw": applications.withdraw}
+    if action not in steps:
+        abort(404)
+    try:
+        steps[action](current_user, number)
+    except AppError as exc:
+        if exc.status in (403, 404):
+            raise
+        flash(exc.message, "error")
+        return _application_page(number, exc.status)
+    done = {"submit": _("Handed in: the window will pre-review it within five working days."),
+            "withdraw": _("The application is withdrawn.")}  # fmt: skip
+    flash(done[action], "success")
+    return redirect(url_for("web.my_application", number=number))
+
+
+@bp.get("/my/applications/<number>/files/<int:upload_id>")
+@role_required("applicant", "clerk", "supervisor", "auditor", "admin")
+def my_file(number: str, upload_id: int):
+    app = applications.get(current_user, number)
+    row = session().get(Upload, upload_id)
+    if row is None or row.application_id != app.id:
+        raise NotFound(_("There is no such file."))
+    resp = send_file(uploads.path_of(row.stored_name), mimetype=row.content_type,
+                     as_attachment=True, download_name=row.filename)  # fmt: skip
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return resp
+
+
+def _notices(case: Case) -> list[tuple[str, str]]:
+    out = []
+    if case.accepted_at:
+        out += [("receipt", _("Acceptance receipt (PDF)")),
+                ("commitment", _("Commitment notice (PDF)"))]  # fmt: skip
+    if case.decision:
+        out.append(("decision", _("Decision letter (PDF)")))
+    return out
+
+
+def _pdf(content: bytes, name: str):
+    resp = current_app.response_class(content, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/cases/<case_no>/notices/<kind>.pdf")
+@login_required
+def case_notice(case_no: str, kind: str):
+    return _pdf(documents.case_notice(current_user, case_no, kind), f"{case_no}-{kind}.pdf")
+
+
+@bp.get("/my/applications/<number>/supplement-notice.pdf")
+@role_required("applicant", "clerk", "supervisor", "auditor", "admin")
+def application_notice(number: str):
+    app = applications.get(current_user, number)
+    try:
+        content = documents.application_notice(app)
+    except AppError as exc:
+        raise NotFound(exc.message) from None
+    return _pdf(content, f"{number}-supplement.pdf")
+
+
+# --- the clerk's pre-review --------------------------------------------------------------------
+
+
+@bp.get("/window/online")
+@role_required("clerk")
+def online_queue():
+    return render_template("applicant/queue.html", rows=applications.waiting_review(),
+                           names=_status_names(), now=utcnow())  # fmt: skip
+
+
+@bp.post("/window/online/<number>/<action>")
+@role_required("clerk")
+def online_review(number: str, action: str):
+    note = request.form.get("note", "")
+    try:
+        if action == "supplements":
+            applications.request_supplements(current_user, number,
+                                             request.form.getlist("missing"), note)  # fmt: skip
+            flash(_("The applicant has been told every missing material at once."), "success")
+        elif action == "invite":
+            applications.invite(current_user, number, note)
+            flash(_("The applicant has been invited to the window."), "success")
+        elif action == "accept":
+            case = applications.accept(current_user, number)
+            flash(_("Accepted as case %(no)s.", no=case.case_no), "success")
+        else:
+            abort(404)
+    except AppError as exc:
+        if exc.status in (403, 404):
+            raise
+        flash(exc.message, "error")
+        return _application_page(number, exc.status)
+    return redirect(url_for("web.my_application", number=number))
+
+
+# --- the public progress query and the rating ---------------------------------------------------
+
+
+@bp.route("/track", methods=["GET", "POST"])
+def track():
+    progress, status = None, 200
+    case_no = request.values.get("case_no", "")
+    if request.method == "POST":
+        try:
+            case = tracking.find_case(_client(), case_no, request.form.get("code", ""))
+            progress = tracking.progress(case)
+        except AppError as exc:
+            flash(exc.message, "error")
+            status = exc.status
+    return render_template("applicant/track.html", progress=progress, case_no=case_no,
+                           code=request.form.get("code", "") if progress else "",
+                           levels=_level_names(), names=_status_names()), status  # fmt: skip
+
+
+@bp.post("/track/rate")
+def track_rate():
+    """Rate a decided case online, proving it is yours with the query code again."""
+    try:
+        case = tracking.find_case(_client(), request.form.get("case_no", ""),
+                                  request.form.get("code", ""))  # fmt: skip
+        evaluations.rate(case, request.form.get("level"), request.form.get("comment", ""),
+                         "online")  # fmt: skip
+    except AppError as exc:
+        flash(exc.message, "error")
+        page = render_template("applicant/track.html", progress=None,
+                               case_no=request.form.get("case_no", ""), code="",
+                               levels=_level_names(), names=_status_names())  # fmt: skip
+        return page, exc.status
+    flash(_("Thank you for your rating."), "success")
+    return render_template("applicant/track.html", progress=tracking.progress(case),
+                           case_no=case.case_no, code=request.form.get("code", ""),
+                           levels=_level_names(), names=_status_names())  # fmt: skip
+
+
+@bp.route("/window/rate/<case_no>", methods=["GET", "POST"])
+@role_required("clerk")
+def window_rate(case_no: str):
+    """The tablet at the window: the applicant taps one of five faces."""
+    case = session().scalars(sa.select(Case).where(Case.case_no == case_no)).first()
+    if case is None:
+        raise NotFound(_("There is no such case."))
+    if request.method == "POST":
+        try:
+            evaluations.rate(case, request.form.get("level"), request.form.get("comment", ""),
+                             "window", current_user)  # fmt: skip
+        except AppError as exc:
+            if exc.status == 403:
+                raise
+            flash(exc.message, "error")
+            return render_template("applicant/tablet.html", case=case,
+                                   levels=_level_names()), exc.status  # fmt: skip
+        flash(_("Thank you for your rating."), "success")
+        return redirect(url_for("web.window"))
+    return render_template("applicant/tablet.html", case=case, levels=_level_names())
+
+
+# --- the supervision office's follow-ups ---------------------------------------------------------
+
+
+@bp.get("/followups")
+@role_required("supervisor", "auditor", "admin")
+def follow_up_list():
+    return render_template("applicant/followups.html", rows=evaluations.follow_ups(),
+                           levels=_level_names())  # fmt: skip
+
+
+@bp.route("/followups/<int:follow_id>", methods=["GET", "POST"])
+@role_required("supervisor", "auditor", "admin")
+def follow_up(follow_id: int):
+    errors, status = {}, 200
+    if request.method == "POST":
+        try:
+            evaluations.close_follow_up(
+                current_user, follow_id, request.form.get("contact_note", ""),
+                request.form.get("rectification", ""), request.form.get("second_level"),
+                request.form.get("second_comment", ""),
+            )  # fmt: skip
+        except AppError as exc:
+            if exc.status in (403, 404):
+                raise
+            flash(exc.message, "error")
+            errors, status = exc.details.get("fields", {}), exc.status
+        else:
+            flash(_("The follow-up is closed."), "success")
+            return redirect(url_for("web.follow_up_list"))
+    view = evaluations.get_follow_up(follow_id)
+    return render_template("applicant/followup.html", view=view, levels=_level_names(),
+                           errors=errors, values=request.form), status  # fmt: skip
+
+
+@bp.get("/figures/evaluations")
+def evaluation_figures():
+    """Published monthly figures of the ratings (no personal data)."""
+    this_month = calendar().local(utcnow()).strftime("%Y-%m")
+    try:
+        figures = evaluations.monthly(request.args.get("month") or this_month)
+    except AppError as exc:
+        flash(exc.message, "error")
+        figures = evaluations.monthly(this_month)
+    return render_template("applicant/figures.html", figures=figures, levels=_level_names(),
+                           level_names=LEVELS)  # fmt: skip

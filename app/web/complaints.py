@@ -1,5 +1,296 @@
-"""The complaints and hotline (12319) register of the supervision office."""
+"""The complaints and hotline (12319) register of the supervision office.
+
+The office (supervisors, admins) registers, assigns, replies and archives; the officials
+and leaders of the department a ticket is assigned to see it and add investigation notes;
+auditors read everything. A page shows only the forms its viewer may use, and the services
+check every POST again against the ticket. Department staff do not learn who complained:
+the complainant's name and phone are masked for everyone but the office.
+"""
 
 from __future__ import annotations
 
-from . import bp  # noqa: F401
+import datetime as dt
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..calendar.services import calendar
+from ..complaints import figures as complaint_figures
+from ..complaints import services as complaints
+from ..complaints.models import CHANNELS, OPEN_STATUSES, REPLY_DAYS, STATUSES
+from ..db import utcnow
+from ..errors import AppError, Forbidden
+from . import bp, role_required
+from .forms import (
+    ClaimForm,
+    ComplaintAssignForm,
+    ComplaintFilterForm,
+    ComplaintForm,
+    ComplaintNoteForm,
+    ComplaintReplyForm,
+    choices,
+)
+
+READERS = ("supervisor", "admin", "auditor", "official", "leader")
+OFFICE = complaints.OFFICE_ROLES
+INVESTIGATORS = ("official", "leader", "admin")
+PAGE_SIZE = 50
+
+
+def channel_name(channel: str) -> str:
+    names = {
+        "phone": _("phone (12319 hotline)"),
+        "letter": _("letter"),
+        "online": _("online"),
+        "visit": _("in person"),
+    }
+    return names.get(channel, channel)
+
+
+def ticket_status_name(status: str) -> str:
+    names = {
+        "registered": _("registered"),
+        "assigned": _("assigned"),
+        "investigating": _("under investigation"),
+        "replied": _("replied"),
+        "archived": _("archived"),
+    }
+    return names.get(status, status)
+
+
+def action_name(action: str) -> str:
+    names = {
+        "registered": _("registered"),
+        "assigned": _("assigned"),
+        "reassigned": _("assigned elsewhere"),
+        "note_added": _("investigation note"),
+        "replied": _("replied"),
+        "archived": _("archived"),
+        "warning_issued": _("warning card"),
+    }
+    return names.get(action, action)
+
+
+def action_detail(event) -> str:
+    """Return a one-line description of a history row's data."""
+    data = event.data or {}
+    parts: list[str] = []
+    if data.get("channel"):
+        parts.append(channel_name(data["channel"]))
+    if data.get("department"):
+        parts.append("→ " + data["department"])
+    if data.get("level") in ("yellow", "red"):
+        parts.append(_("red card") if data["level"] == "red" else _("yellow card"))
+    if "on_time" in data:
+        parts.append(_("on time") if data["on_time"] else _("late"))
+    if data.get("note_id"):
+        parts.append(f"#{data['note_id']}")
+    return " · ".join(parts)
+
+
+def mask_name(name: str | None) -> str:
+    """Keep the first character of a name (张**): staff of the department complained about
+    do not learn who complained."""
+    if not name:
+        return "—"
+    return name[0] + "*" * max(1, len(name) - 1)
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value}%"
+
+
+def _today() -> dt.date:
+    return calendar().local(utcnow()).date()
+
+
+def _day(raw: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _helpers() -> dict:
+    return {"channel_name": channel_name, "ticket_status_name": ticket_status_name,
+            "action_name": action_name, "action_detail": action_detail, "mask_name": mask_name,
+            "pct": _pct}  # fmt: skip
+
+
+@bp.get("/complaints")
+@role_required(*READERS)
+def complaints_page():
+    form = ComplaintFilterForm(request.args)
+    departments = complaints.departments_for(current_user)
+    form.status.choices = choices([("", _("All"))] + [(s, ticket_status_name(s))
+                                                      for s in STATUSES])  # fmt: skip
+    form.channel.choices = choices([("", _("All"))] + [(c, channel_name(c)) for c in CHANNELS])
+    form.department_id.choices = choices([(0, _("All"))] + [(d.id, d.name) for d in departments])
+    status = 200
+    if not form.validate():
+        flash(_("Some filters were not understood and are left out."), "error")
+        status = 400
+    today = _today()
+    since = _day(form.since.data) if not form.since.errors else None
+    until = _day(form.until.data) if not form.until.errors else None
+    since, until = since or today.replace(day=1), until or today
+    if since > until:
+        since, until = until, since
+    channel = form.channel.data if not form.channel.errors else ""
+    dept = form.department_id.data if not form.department_id.errors else None
+    flt = complaints.Filter(
+        since=since, until=until, channel=channel or "", department_id=dept or None,
+        status=(form.status.data or "") if not form.status.errors else "",
+        overdue=bool(form.overdue.data),
+    )  # fmt: skip
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows, total = complaints.find(current_user, flt, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    scope = complaints.visible_departments(current_user)
+    overall = complaint_figures.figures(since, until, flt.department_id, flt.channel or None,
+                                        scope)  # fmt: skip
+    per_department = complaint_figures.by_department(since, until, flt.channel or None, scope)
+    per_channel = complaint_figures.by_channel(since, until, flt.department_id, scope)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template(
+        "complaints/list.html", form=form, rows=rows, total=total, page=page,
+        pages=max(1, -(-total // PAGE_SIZE)), args=args, since=since, until=until,
+        overall=overall, per_department=per_department, per_channel=per_channel,
+        office=current_user.has_role(*OFFICE), **_helpers(),
+    ), status  # fmt: skip
+
+
+def _register_form() -> ComplaintForm:
+    form = ComplaintForm()
+    form.channel.choices = choices(
+        (c, f"{channel_name(c)} · " + _("%(n)d working days", n=REPLY_DAYS[c])) for c in CHANNELS
+    )
+    form.department_id.choices = choices(
+        [(0, _("not yet"))] + [(d.id, d.name) for d in complaints.assignable_departments()]
+    )
+    return form
+
+
+@bp.route("/complaints/new", methods=["GET", "POST"])
+@role_required(*OFFICE)
+def complaint_new():
+    form = _register_form()
+    status = 200
+    if form.validate_on_submit():
+        received = form.received_at.data
+        if received is not None:  # the form speaks centre-local time
+            received = calendar().utc(received.date(), received.time())
+        new = complaints.NewComplaint(
+            channel=form.channel.data, complainant_name=form.complainant_name.data,
+            complainant_phone=form.complainant_phone.data, subject=form.subject.data,
+            content=form.content.data, received_at=received, case_no=form.case_no.data,
+            department_id=form.department_id.data or None,
+        )  # fmt: skip
+        try:
+            ticket = complaints.register(current_user, new)
+        except AppError as exc:
+            if exc.status == 403:
+                raise
+            field = getattr(form, exc.details.get("field", ""), None)
+            if field is not None:
+                field.errors = [*field.errors, exc.message]
+            else:
+                flash(exc.message, "error")
+            status = exc.status
+        else:
+            flash(_("Complaint %(no)s is registered; the reply is due by %(at)s.",
+                    no=ticket.number, at=calendar().local(ticket.due_at)
+                    .strftime("%Y-%m-%d %H:%M")), "success")  # fmt: skip
+            return redirect(url_for("web.complaint", number=ticket.number))
+    elif form.is_submitted():
+        status = 400
+    return render_template("complaints/new.html", form=form, **_helpers()), status
+
+
+@bp.get("/complaints/<number>")
+@role_required(*READERS)
+def complaint(number: str):
+    ticket = complaints.get(current_user, number)
+    assign_form = ComplaintAssignForm(department_id=ticket.department_id)
+    assign_form.department_id.choices = choices(
+        [(0, "—")] + [(d.id, d.name) for d in complaints.assignable_departments()]
+    )
+    people = complaints.names(ticket.registered_by_id, ticket.replied_by_id,
+                              ticket.archived_by_id)  # fmt: skip
+    now = utcnow()
+    return render_template(
+        "complaints/detail.html", ticket=ticket, may=complaints.allowed(current_user, ticket),
+        notes=complaints.notes_of(ticket), history=complaints.history_of(ticket),
+        cards=complaints.warnings_of(ticket), people=people,
+        department=complaints.department_name(ticket.department_id),
+        case_no=complaints.case_number(ticket.case_id),
+        overdue=ticket.status in OPEN_STATUSES and ticket.due_at < now,
+        late=ticket.replied_at is not None and ticket.replied_at > ticket.due_at,
+        contact=current_user.has_role(*OFFICE), assign_form=assign_form,
+        note_form=ComplaintNoteForm(), reply_form=ComplaintReplyForm(), archive_form=ClaimForm(),
+        **_helpers(),
+    )  # fmt: skip
+
+
+def _back(number: str):
+    return redirect(url_for("web.complaint", number=number))
+
+
+def _run(number: str, action, done: str):
+    """Run a change of a ticket; show its refusal on the ticket's page (403, 404 raised)."""
+    try:
+        action()
+    except AppError as exc:
+        if exc.status in (403, 404):
+            raise
+        flash(exc.message, "error")
+        return _back(number)
+    flash(done, "success")
+    return _back(number)
+
+
+@bp.post("/complaints/<number>/assign")
+@role_required(*OFFICE)
+def complaint_assign(number: str):
+    form = ComplaintAssignForm()
+    form.department_id.choices = choices(
+        (d.id, d.name) for d in complaints.assignable_departments()
+    )
+    if not form.validate_on_submit():
+        flash(_("Choose the department the complaint concerns."), "error")
+        return _back(number)
+    return _run(number, lambda: complaints.assign(current_user, number, form.department_id.data),
+                _("The complaint is assigned; the department's leaders are told."))  # fmt: skip
+
+
+@bp.post("/complaints/<number>/notes")
+@role_required(*INVESTIGATORS)
+def complaint_note(number: str):
+    form = ComplaintNoteForm()
+    if not form.validate_on_submit():
+        if not complaints.may_investigate(current_user, complaints.get(current_user, number)):
+            raise Forbidden(_("Only the department the complaint is assigned to adds notes."))
+        flash(_("An investigation note needs its text (at most 4000 characters)."), "error")
+        return _back(number)
+    return _run(number, lambda: complaints.add_note(current_user, number, form.text.data),
+                _("The note is recorded."))  # fmt: skip
+
+
+@bp.post("/complaints/<number>/reply")
+@role_required(*OFFICE)
+def complaint_reply(number: str):
+    form = ComplaintReplyForm()
+    if not form.validate_on_submit():
+        flash(_("A reply needs its text (at most 4000 characters)."), "error")
+        return _back(number)
+    return _run(number, lambda: complaints.reply(current_user, number, form.text.data),
+                _("The reply is recorded."))  # fmt: skip
+
+
+@bp.post("/complaints/<number>/archive")
+@role_required(*OFFICE)
+def complaint_archive(number: str):
+    if not ClaimForm().validate_on_submit():
+        return _back(number)
+    return _run(number, lambda: complaints.archive(current_user, number),
+                _("The complaint is archived."))  # fmt: skip

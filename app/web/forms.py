@@ -186,3 +186,48 @@ def form_values(fields: list[dict], formdata, prefix: str = "") -> dict:
         if raw.strip():
             values[field["id"]] = raw.strip()
     return values
+
+
+# --- complaints and the 12319 hotline (choices are set by the views, in the page's language) --
+
+
+class ComplaintForm(FlaskForm):
+    """A complaint as the supervision office writes it down (投诉登记)."""
+
+    channel = SelectField(_l("Channel"), validators=[DataRequired()])
+    received_at = DateTimeLocalField(_l("Received (empty: now)"), validators=[Optional()])
+    complainant_name = StringField(_l("Complainant"),
+                                   validators=[DataRequired(), Length(max=100)])  # fmt: skip
+    complainant_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30)])
+    case_no = StringField(_l("Case number it concerns"), validators=[Optional(), Length(max=32)])
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    content = TextAreaField(_l("Complaint"), validators=[DataRequired(), Length(max=4000)])
+    department_id = SelectField(_l("Assign to"), coerce=int, validators=[Optional()])
+
+
+class ComplaintAssignForm(FlaskForm):
+    department_id = SelectField(_l("Department"), coerce=int, validators=[DataRequired()])
+
+
+class ComplaintNoteForm(FlaskForm):
+    text = TextAreaField(_l("Investigation note"), validators=[DataRequired(), Length(max=4000)])
+
+
+class ComplaintReplyForm(FlaskForm):
+    text = TextAreaField(_l("Reply to the complainant"),
+                         validators=[DataRequired(), Length(max=4000)])  # fmt: skip
+
+
+class ComplaintFilterForm(FlaskForm):
+    """The register's filters, read from the query string (a GET: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    since = StringField(_l("Received from"),
+                        validators=[Optional(), Regexp(r"^\d{4}-\d{2}-\d{2}$")])  # fmt: skip
+    until = StringField(_l("until"), validators=[Optional(), Regexp(r"^\d{4}-\d{2}-\d{2}$")])
+    status = SelectField(_l("Status"), validators=[Optional()])
+    channel = SelectField(_l("Channel"), validators=[Optional()])
+    department_id = SelectField(_l("Department"), coerce=int, validators=[Optional()])
+    overdue = BooleanField(_l("Overdue only"))

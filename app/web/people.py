@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from ..db import session, utcnow
 from ..errors import AppError, Forbidden
@@ -100,7 +100,7 @@ def end_absence(absence_id: int):
 
 
 @bp.post("/checkin")
-@login_required
+@role_required(*STAFF)
 def checkin():
     if not ClaimForm().validate_on_submit():
         flash(_("The form was incomplete."), "error")

@@ -47,6 +47,7 @@ STAFF_HOME = (
     ("supervisor", "web.supervision_page"),
     ("auditor", "web.audit_home"),
     ("analyst", "web.analyst_home"),
+    ("applicant", "web.my_home"),
 )
 
 

@@ -1,0 +1,1 @@
+"""What applicants do online: apply and upload materials, follow progress, rate the service."""

@@ -1,0 +1,248 @@
+"""Online applications: the applicant fills in the form and uploads materials; a clerk
+pre-reviews (预审) and asks once for everything missing (一次性告知), invites the applicant
+to the window, or accepts the application as a case.
+
+The Licensing Law (art. 32) gives five working days to tell an applicant what is missing;
+`review_due_at` holds that limit and the clerks' list shows it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import BinaryIO
+
+import sqlalchemy as sa
+
+from ..calendar.services import calendar
+from ..cases import services as cases
+from ..cases.models import Case
+from ..catalogue.models import Item
+from ..db import on_rollback, session, transactional, utcnow
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..org.models import User
+from ..supervision.models import Notification
+from . import uploads
+from .models import OnlineApplication, Upload
+
+REVIEW_DAYS = 5
+STAFF_READERS = ("clerk", "supervisor", "auditor", "admin")
+
+
+def _item(code: str) -> Item:
+    item = session().scalars(sa.select(Item).where(Item.code == code, Item.active)).first()
+    if item is None:
+        raise NotFound(f"no item with code '{code}'")
+    return item
+
+
+def _log(app: OnlineApplication, actor: User, what: str, note: str = "") -> None:
+    entry = {"at": utcnow().isoformat(timespec="seconds"), "who": actor.username,
+             "name": actor.name, "what": what, "note": note}  # fmt: skip
+    app.history = [*(app.history or []), entry]
+
+
+def materials_of(item: Item) -> list[dict]:
+    """Return the item's materials list (code, name, form, count, required, note)."""
+    return list(item.entry.get("materials", []))
+
+
+def get(actor: User, number: str, for_update: bool = False) -> OnlineApplication:
+    """Return an application its applicant or window staff may see; 404 for anyone else."""
+    query = sa.select(OnlineApplication).where(OnlineApplication.number == number)
+    app = session().scalars(query.with_for_update() if for_update else query).first()
+    if app is None or not (app.applicant_user_id == actor.id or actor.has_role(*STAFF_READERS)):
+        raise NotFound("there is no such application")
+    return app
+
+
+def current_uploads(app_id: int) -> list[Upload]:
+    return list(session().scalars(
+        sa.select(Upload).where(Upload.application_id == app_id, Upload.replaced_at.is_(None))
+        .order_by(Upload.material_code, Upload.uploaded_at)
+    ))  # fmt: skip
+
+
+def mine(actor: User) -> list[tuple[OnlineApplication, Item, Case | None]]:
+    """Return the actor's applications, newest first, with their item and case."""
+    rows = session().execute(
+        sa.select(OnlineApplication, Item, Case)
+        .join(Item, Item.id == OnlineApplication.item_id)
+        .outerjoin(Case, Case.id == OnlineApplication.case_id)
+        .where(OnlineApplication.applicant_user_id == actor.id)
+        .order_by(OnlineApplication.id.desc())
+    ).all()  # fmt: skip
+    return [(r.OnlineApplication, r.Item, r.Case) for r in rows]
+
+
+def waiting_review() -> list[tuple[OnlineApplication, Item]]:
+    """Return applications waiting for a clerk, the oldest review deadline first."""
+    rows = session().execute(
+        sa.select(OnlineApplication, Item).join(Item, Item.id == OnlineApplication.item_id)
+        .where(OnlineApplication.status.in_(("submitted", "supplement_required", "invited")))
+        .order_by(OnlineApplication.review_due_at)
+    ).all()  # fmt: skip
+    return [(r.OnlineApplication, r.Item) for r in rows]
+
+
+@transactional
+def start(actor: User, item_code: str, form: dict) -> OnlineApplication:
+    """Open a draft application of an item with its form filled in (checked)."""
+    if not actor.has_role("applicant"):
+        raise Forbidden("only applicants apply online")
+    if not (actor.id_number or "").strip():
+        raise InvalidInput("your account has no ID number; add it before applying")
+    item = _item(item_code)
+    clean = cases.check_form(item.entry.get("form", []), form or {}, "application form")
+    now = utcnow()
+    app = OnlineApplication(
+        number=f"WS{now:%Y%m%d}{secrets.randbelow(10**6):06d}", item_id=item.id,
+        applicant_user_id=actor.id, applicant_name=actor.name,
+        applicant_id_number=actor.id_number, applicant_phone=actor.phone, form=clean,
+        status="draft", submitted_at=now, review_due_at=now, missing=[], history=[],
+    )  # fmt: skip
+    _log(app, actor, "draft")
+    session().add(app)
+    session().flush()
+    return app
+
+
+def _own(actor: User, number: str) -> OnlineApplication:
+    app = get(actor, number, for_update=True)
+    if app.applicant_user_id != actor.id:
+        raise Forbidden("only the applicant changes an application")
+    return app
+
+
+@transactional
+def attach(actor: User, number: str, material_code: str, stream: BinaryIO,
+           filename: str | None) -> Upload:  # fmt: skip
+    """Store a material file for a draft or for a supplement; it replaces an older one."""
+    app = _own(actor, number)
+    if app.status not in ("draft", "supplement_required"):
+        raise Conflict("materials can be added to a draft or when supplements are asked for")
+    item = session().get(Item, app.item_id)
+    names = {m["code"]: m["name"] for m in materials_of(item)}
+    if material_code not in names:
+        raise InvalidInput(f"'{material_code}' is not a material of this item",
+                           field="material")  # fmt: skip
+    stored = uploads.store(stream, filename)
+    on_rollback(lambda: uploads.discard(stored.stored_name))
+    now = utcnow()
+    session().execute(
+        sa.update(Upload)
+        .where(Upload.application_id == app.id, Upload.material_code == material_code,
+               Upload.replaced_at.is_(None))
+        .values(replaced_at=now)
+    )  # fmt: skip
+    row = Upload(application_id=app.id, material_code=material_code,
+                 filename=stored.filename, stored_name=stored.stored_name,
+                 content_type=stored.content_type, size=stored.size, sha256=stored.sha256,
+                 scan=stored.scan, uploaded_at=now)  # fmt: skip
+    session().add(row)
+    _log(app, actor, "uploaded", f"{names[material_code]}: {stored.filename}")
+    return row
+
+
+@transactional
+def submit(actor: User, number: str) -> OnlineApplication:
+    """Hand the application in for pre-review (again, after supplements)."""
+    app = _own(actor, number)
+    if app.status not in ("draft", "supplement_required"):
+        raise Conflict("this application has been handed in already")
+    if not current_uploads(app.id):
+        raise InvalidInput("upload at least one material before handing in")
+    now = utcnow()
+    again = app.status == "supplement_required"
+    app.status, app.submitted_at = "submitted", now
+    app.review_due_at = calendar().due_in_days(now, REVIEW_DAYS).at
+    _log(app, actor, "resubmitted" if again else "submitted")
+    return app
+
+
+@transactional
+def withdraw(actor: User, number: str) -> OnlineApplication:
+    app = _own(actor, number)
+    if app.status in ("accepted", "withdrawn"):
+        raise Conflict("this application cannot be withdrawn any more")
+    app.status = "withdrawn"
+    _log(app, actor, "withdrawn")
+    return app
+
+
+def _for_review(actor: User, number: str) -> tuple[OnlineApplication, Item]:
+    if not actor.has_role("clerk"):
+        raise Forbidden("only window clerks pre-review applications")
+    app = get(actor, number, for_update=True)
+    if app.status != "submitted":
+        raise Conflict("this application is not waiting for a pre-review")
+    return app, session().get(Item, app.item_id)
+
+
+def _tell(user_id: int, kind: str, text: str, case_id: int | None = None) -> None:
+    session().add(Notification(user_id=user_id, kind=kind, text=text, case_id=case_id,
+                               created_at=utcnow()))  # fmt: skip
+
+
+@transactional
+def request_supplements(actor: User, number: str, codes: list[str], note: str) -> OnlineApplication:
+    """Tell the applicant, at once, every material that is missing or unusable."""
+    app, item = _for_review(actor, number)
+    names = {m["code"]: m["name"] for m in materials_of(item)}
+    unknown = sorted(set(codes) - set(names))
+    if unknown:
+        raise InvalidInput(f"unknown material codes: {', '.join(unknown)}", field="missing")
+    if not codes:
+        raise InvalidInput("name at least one missing material", field="missing")
+    order = [m["code"] for m in materials_of(item)]
+    app.missing = [{"code": c, "name": names[c]} for c in order if c in set(codes)]
+    app.status, app.review_note = "supplement_required", (note or "").strip() or None
+    app.reviewed_by_id, app.reviewed_at = actor.id, utcnow()
+    listed = "、".join(m["name"] for m in app.missing)
+    _log(app, actor, "supplements requested", listed)
+    _tell(app.applicant_user_id, "supplement", f"{app.number}: 请补正材料：{listed}")
+    return app
+
+
+@transactional
+def invite(actor: User, number: str, note: str) -> OnlineApplication:
+    """Ask the applicant to come to the window (with the originals)."""
+    app, _item_row = _for_review(actor, number)
+    if not (note or "").strip():
+        raise InvalidInput("say what to bring and when", field="note")
+    app.status, app.review_note = "invited", note.strip()
+    app.reviewed_by_id, app.reviewed_at = actor.id, utcnow()
+    _log(app, actor, "invited to the window", note.strip())
+    _tell(app.applicant_user_id, "invitation", f"{app.number}: {note.strip()}")
+    return app
+
+
+@transactional
+def accept(actor: User, number: str) -> Case:
+    """Accept the application: register and accept it as a case, in this transaction."""
+    app, item = _for_review(actor, number)
+    have = sorted({u.material_code for u in current_uploads(app.id)})
+    applicant = cases.Applicant(app.applicant_name, app.applicant_id_number, app.applicant_phone)
+    # receive_case's own body (without its transaction) so both rows commit together
+    outcome = cases.receive_case.__wrapped__(actor, item.code, applicant, have, dict(app.form))
+    case = outcome.subject
+    if case.status == "supplement_required":
+        missing = "、".join(m["name"] for m in case.missing_materials)
+        raise InvalidInput(f"required materials are missing: {missing}; ask for them first",
+                           field="missing")  # fmt: skip
+    case.applicant_user_id = app.applicant_user_id
+    app.status, app.case_id = "accepted", case.id
+    app.reviewed_by_id, app.reviewed_at = actor.id, utcnow()
+    _log(app, actor, "accepted", case.case_no)
+    _tell(
+        app.applicant_user_id,
+        "accepted",
+        f"{app.number}: 已受理，办件编号 {case.case_no}，查询码 {case.query_code}",
+        case.id,
+    )
+    return case
+
+
+def review_overdue(app: OnlineApplication, now: dt.datetime | None = None) -> bool:
+    """Whether the five working days to tell what is missing have passed."""
+    return app.status == "submitted" and (now or utcnow()) > app.review_due_at

@@ -1,0 +1,123 @@
+"""The public progress query (办件查询): case number and query code, throttled.
+
+Every failed query is written down under two keys, the client's address and the case
+number asked for. Once either has too many failures within the window, every query under
+it is refused (429) before any case is looked at, so neither one client nor many clients
+together can guess their way into a case. The answer to a wrong number and to a wrong
+code is the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..cases.models import Case, Task
+from ..catalogue.models import Item
+from ..db import session, transactional, utcnow
+from ..errors import NotFound, TooManyRequests
+from .models import Evaluation, QueryAttempt
+
+MAX_TEXT = 40
+
+
+@dataclass
+class Progress:
+    """What the applicant sees of their case: no one else's name, no internal notes."""
+
+    case_no: str
+    item_name: str
+    window: str
+    status: str
+    decision: str | None
+    stages: list[str]
+    received_at: dt.datetime
+    accepted_at: dt.datetime | None
+    due_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    paused: bool
+    missing: list[str] = field(default_factory=list)
+    may_rate: bool = False
+    rated: int | None = None
+
+
+def _limits() -> tuple[int, int, dt.timedelta]:
+    cfg = current_app.config
+    return (int(cfg["QUERY_FAILURES_PER_CLIENT"]), int(cfg["QUERY_FAILURES_PER_CASE"]),
+            dt.timedelta(minutes=int(cfg["QUERY_WINDOW_MINUTES"])))  # fmt: skip
+
+
+def _failures(key: str, since: dt.datetime) -> int:
+    return session().scalar(
+        sa.select(sa.func.count()).select_from(QueryAttempt)
+        .where(QueryAttempt.key == key, QueryAttempt.at > since)
+    ) or 0  # fmt: skip
+
+
+@transactional
+def _record_failure(keys: list[str]) -> None:
+    now = utcnow()
+    session().execute(sa.insert(QueryAttempt), [{"key": k, "at": now} for k in keys])
+
+
+def check_throttle(client: str, case_no: str) -> None:
+    """Refuse (429) when the client or the case number has failed too often lately."""
+    per_client, per_case, window = _limits()
+    since = utcnow() - window
+    if _failures(f"ip:{client}", since) >= per_client:
+        raise TooManyRequests("too many wrong queries from your address; try again later")
+    if _failures(f"case:{case_no}", since) >= per_case:
+        raise TooManyRequests("too many wrong queries for this case number; try again later")
+
+
+def find_case(client: str, case_no: str, code: str) -> Case:
+    """Return the case whose number and query code both match, or fail and count it."""
+    case_no = (case_no or "").strip()[:MAX_TEXT]
+    code = (code or "").strip().upper()[:MAX_TEXT]
+    check_throttle(client, case_no)
+    case = None
+    if case_no and code:
+        case = session().scalars(sa.select(Case).where(Case.case_no == case_no)).first()
+    if case is None or not hmac.compare_digest(case.query_code.encode(), code.encode()):
+        _record_failure([f"ip:{client}", f"case:{case_no}"])
+        raise NotFound("no case matches this case number and query code")
+    return case
+
+
+def progress(case: Case) -> Progress:
+    """Return what the applicant may see of their case."""
+    db = session()
+    item = db.get(Item, case.item_id)
+    stages = list(dict.fromkeys(db.scalars(
+        sa.select(Task.name).where(Task.case_id == case.id, Task.state == "open")
+        .order_by(Task.created_at)
+    )))  # fmt: skip
+    rated = db.scalar(sa.select(Evaluation.level).where(Evaluation.case_id == case.id,
+                                                        Evaluation.round == 1))  # fmt: skip
+    decided = case.status in ("decided", "closed") and case.decision is not None
+    return Progress(
+        case_no=case.case_no, item_name=item.name, window=item.entry.get("window", ""),
+        status=case.status, decision=case.decision, stages=stages,
+        received_at=case.received_at, accepted_at=case.accepted_at, due_at=case.due_at,
+        decided_at=case.decided_at, paused=case.paused_at is not None,
+        missing=[m.get("name", "") for m in (case.missing_materials or [])]
+        if case.status == "supplement_required" else [],
+        may_rate=decided and rated is None, rated=rated,
+    )  # fmt: skip
+
+
+def forget_before(at: dt.datetime) -> int:
+    """Delete failure records older than `at` (the scheduler keeps the table small)."""
+    done = session().execute(sa.delete(QueryAttempt).where(QueryAttempt.at < at))
+    session().commit()
+    return done.rowcount or 0
+
+
+def require_found(case: Case | None) -> Case:
+    if case is None:
+        raise NotFound("no case matches this case number and query code")
+    return case
