@@ -296,3 +296,78 @@ def test_the_window_tablet_takes_a_rating_for_a_decided_case(demo_app):
     assert (row.level, row.channel, row.round) == (5, "window", 1)
     with demo_app.app_context():
         assert session().scalar(sa.select(sa.func.count()).select_from(FollowUp)) == 0
+
+
+def test_published_monthly_figures_match_a_hand_count(demo_app):
+    from app.applicants import evaluations
+    from app.org.models import User
+    from tests.casegen import generate
+
+    numbers = generate(demo_app, 36, seed=4, items=["house-cancellation", "planning-permit"])
+    zone = dt.timezone(dt.timedelta(hours=8))
+    rnd = random.Random(9)
+    months = {"2026-10": [], "2026-11": []}
+    edge = {  # the last minutes of October and the first of November, local time
+        0: dt.datetime(2026, 10, 31, 23, 30, tzinfo=zone),
+        1: dt.datetime(2026, 11, 1, 0, 30, tzinfo=zone),
+    }
+    with demo_app.app_context():
+        db = session()
+        clerk = db.scalars(sa.select(User).where(User.username == "clerk_liu")).one()
+        sup = db.scalars(sa.select(User).where(User.username == "supervisor_wu")).one()
+        decided = [c for c in db.scalars(sa.select(Case).where(Case.case_no.in_(numbers)))
+                   if c.status == "decided"]  # fmt: skip
+        assert len(decided) >= 20
+        for n, case in enumerate(decided):
+            local = edge.get(n) or dt.datetime(2026, rnd.choice([10, 11]), rnd.randint(2, 27),
+                                               rnd.randint(9, 16), tzinfo=zone)  # fmt: skip
+            at = local.astimezone(dt.UTC).replace(tzinfo=None)
+            demo_app.config["CLOCK"] = lambda at=at: at
+            level = rnd.choice([5, 5, 5, 4, 4, 3, 2, 1])
+            channel = rnd.choice(["window", "online"])
+            evaluations.rate(case, level, "办事慢" if level <= 2 else "", channel,
+                             clerk if channel == "window" else None)  # fmt: skip
+            record = {"level": level, "dept": case.item_id, "closed": None, "second": None}
+            if level <= 2 and rnd.random() < 0.8:
+                late = rnd.random() < 0.4
+                closing = at + (dt.timedelta(days=20) if late else dt.timedelta(hours=1))
+                demo_app.config["CLOCK"] = lambda closing=closing: closing
+                follow = db.scalars(sa.select(FollowUp).where(FollowUp.case_id == case.id)).one()
+                second = rnd.choice([None, 1, 3, 4])
+                evaluations.close_follow_up(sup, follow.id, "已回访", "已整改", second)
+                record.update(closed="late" if late else "on_time", second=second)
+            months[local.strftime("%Y-%m")].append(record)
+        from app.catalogue.models import Item
+        from app.org.models import Department
+
+        dept_of = {i.id: db.get(Department, i.department_id).name
+                   for i in db.scalars(sa.select(Item))}  # fmt: skip
+    assert months["2026-10"] and months["2026-11"]
+    web = Web(demo_app)
+    for month, records in months.items():
+        page = web.get(f"/figures/evaluations?month={month}").text
+        shown = dict(re.findall(r'data-k="(\w+)">([^<]*)<', page))
+        bad = [r for r in records if r["level"] <= 2]
+        satisfied = sum(r["level"] >= 3 for r in records)
+        expected = {
+            "total": str(len(records)),
+            **{f"level{lv}": str(sum(r["level"] == lv for r in records)) for lv in range(1, 6)},
+            "rate": f"{100 * satisfied / len(records):.1f} %",
+            "follow_ups": str(len(bad)),
+            "closed": str(sum(r["closed"] is not None for r in bad)),
+            "closed_on_time": str(sum(r["closed"] == "on_time" for r in bad)),
+            "better_after": str(sum(r["second"] is not None and r["second"] > r["level"]
+                                    for r in bad)),
+        }  # fmt: skip
+        assert shown == expected, month
+        per_dept: dict[str, list[int]] = {}
+        for r in records:
+            row = per_dept.setdefault(dept_of[r["dept"]], [0, 0])
+            row[0] += 1
+            row[1] += r["level"] <= 2
+        table = re.search(r'id="evaluation-departments">(.*?)</table>', page, re.S).group(1)
+        rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">(\d+)</td>"
+                          r"<td class=\"num\">(\d+)</td></tr>", table)  # fmt: skip
+        assert {name: [int(a), int(b)] for name, a, b in rows} == per_dept
+    # no personal data on the public page
+    assert "何晓峰" not in page and "办事慢" not in page

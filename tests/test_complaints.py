@@ -13,6 +13,8 @@ import chinese_calendar
 import pytest
 import sqlalchemy as sa
 
+from app.calendar import admin as calendar_admin
+from app.calendar.services import load as calendar_load
 from app.cases.services import Applicant, receive_case
 from app.complaints import figures as complaint_figures
 from app.complaints import services as complaints
@@ -162,9 +164,21 @@ def test_a_ticket_on_a_year_without_a_calendar_is_provisional(demo_app, clock):
     clock.now = utc(2026, 12, 30, 10)  # 3 working days reach into 2027, not yet published
     number = _register(demo_app, "phone")
     with demo_app.app_context():
-        ticket = session().scalars(sa.select(Complaint).where(Complaint.number == number)).one()
-        assert ticket.due_provisional
-        assert local(ticket.due_at).date() > dt.date(2026, 12, 31)
+        db = session()
+        ticket = db.scalars(sa.select(Complaint).where(Complaint.number == number)).one()
+        assert ticket.due_provisional  # 12-31, 01-01 (a weekday, so far), 01-04
+        assert local(ticket.due_at) == dt.datetime(2027, 1, 4, 17, 0)
+        # the State Council publishes 2027: New Year's Day is off
+        calendar_admin.add_year(_user("admin"), 2027, "国办发明电〔2026〕1号",
+                                [(dt.date(2027, 1, 1), "元旦")], [])  # fmt: skip
+        assert complaints.recompute_provisional(db, calendar_load(db)) == 1
+        db.commit()
+        assert complaints.recompute_provisional(db, calendar_load(db)) == 0
+        db.expire_all()
+        ticket = db.scalars(sa.select(Complaint).where(Complaint.number == number)).one()
+        assert not ticket.due_provisional
+        assert local(ticket.due_at) == dt.datetime(2027, 1, 5, 17, 0)
+        assert complaints.history_of(ticket)[-1][0].action == "due_recomputed"
 
 
 # --- input -------------------------------------------------------------------------------------
@@ -488,10 +502,11 @@ def test_figures_match_a_hand_count(demo_app, clock):
                         "replied": replied_at})  # fmt: skip
     now = utc(2026, 12, 10, 12)
     clock.now = now
+    any_dept = object()  # any department, unassigned ones too
 
-    def hand(since, until, dept=None, channel=None) -> complaint_figures.Figures:
+    def hand(since, until, dept=any_dept, channel=None) -> complaint_figures.Figures:
         chosen = [t for t in tickets if since <= local(t["received"]).date() <= until
-                  and (dept is None or t["dept"] == dept)
+                  and (dept is any_dept or t["dept"] == dept)
                   and (channel is None or t["channel"] == channel)]  # fmt: skip
         done = [t for t in chosen if t["replied"]]
         return complaint_figures.Figures(
@@ -512,7 +527,8 @@ def test_figures_match_a_hand_count(demo_app, clock):
             assert got == expected, (since, until)
             for dept in depts.values():
                 assert complaint_figures.figures(since, until, department_id=dept) == hand(
-                    since, until, dept=dept)
+                    since, until, dept=dept
+                )
             for channel, figs in complaint_figures.by_channel(since, until):
                 assert figs == hand(since, until, channel=channel), channel
             for dept_id, _name, figs in complaint_figures.by_department(since, until):
@@ -525,9 +541,11 @@ def test_figures_match_a_hand_count(demo_app, clock):
         figs = complaint_figures.figures(*periods[0])
         assert figs.completion_rate == complaint_figures.rate(month.completed, month.received)
         assert float(figs.completion_rate) == pytest.approx(
-            100 * month.completed / month.received, abs=0.05)
+            100 * month.completed / month.received, abs=0.05
+        )
         assert float(figs.on_time_rate) == pytest.approx(
-            100 * month.on_time / month.completed, abs=0.05)
+            100 * month.on_time / month.completed, abs=0.05
+        )
     # the page shows the month's figures at the top
     page = Web(demo_app, "auditor_sun").get("/complaints?since=2026-11-01&until=2026-11-30").text
     assert f"<b>{month.received}</b>" in page and f"<b>{figs.completion_rate}%</b>" in page

@@ -225,8 +225,11 @@ def test_a_cff_font_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
     cff = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
     if not os.path.isfile(cff):
         pytest.skip("no Noto CJK (CFF) font on this machine")
+    first_try = cff not in notices_pdf._registered
     choice = cjk_font(cff)
     assert choice.path != cff
+    if first_try:
+        assert any(cff in r.getMessage() for r in caplog.records), "the skip is logged"
     assert not choice.embedded or choice.path in notices_pdf.DEFAULT_FONTS
 
 
@@ -236,6 +239,7 @@ def test_a_cff_font_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
 def test_acceptance_receipt(poppler: None) -> None:
     pdf, pages = _render("acceptance-receipt", acceptance_receipt(CENTRE, FACTS, MATERIALS))
     _check_fonts(pdf)
+    assert len(pages) == 1, "nine materials, the notes and the seal fit on one page"
     text = _compact(_text(pdf))
     for expected in (
         "受理通知书",
@@ -271,6 +275,7 @@ def test_supplement_notice_lists_every_missing_material_numbered(poppler: None) 
     )
     pdf, pages = _render("supplement-notice", data)
     _check_fonts(pdf)
+    assert len(pages) == 1
     text = _compact(_text(pdf))
     assert "补正材料一次性告知书" in text
     assert "第三十二条第一款第（四）项" in text
@@ -293,6 +298,7 @@ def test_refusal_notice_states_reason_basis_and_rights(poppler: None) -> None:
     )
     pdf, pages = _render("refusal-notice", data)
     _check_fonts(pdf)
+    assert len(pages) == 1
     text = _compact(_text(pdf))
     for expected in (
         "不予受理决定书",
@@ -332,6 +338,17 @@ def test_commitment_notice_three_copies_with_fields_qr_and_seal(poppler: None) -
             assert _compact(value) in text, (page, value)
         assert _red_pixels(pages[page - 1]) > 500, f"no seal on page {page}"
     _check_qr(pdf, qr_payload(FACTS), pages=3)
+
+
+def test_commitment_notice_copies_stay_one_page_each(poppler: None) -> None:
+    long_item = CaseFacts(
+        **{**FACTS.__dict__, "item_name": "建设项目用地预审与选址意见书核发（含划拨用地项目）" * 3}
+    )
+    opinion = "经核查，该件受理程序规范，承诺时限符合规定，请受理单位按时办结。" * 10
+    pdf, pages = _render("commitment-notice-long", commitment_notice(CENTRE, long_item, opinion))
+    assert len(pages) == 3
+    for page, mark in enumerate(COPY_MARKS, 1):
+        assert mark in _compact(_text(pdf, page))
 
 
 def _check_qr(pdf: Path, payload: str, pages: int) -> None:
@@ -389,6 +406,7 @@ def test_decision_letter(poppler: None, approved: bool) -> None:
     name = "decision-approval" if approved else "decision-denial"
     pdf, pages = _render(name, data)
     _check_fonts(pdf)
+    assert len(pages) == 1
     text = _compact(_text(pdf))
     title = "准予行政许可决定书" if approved else "不予行政许可决定书"
     assert title in text

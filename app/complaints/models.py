@@ -17,7 +17,7 @@ STATUSES = ("registered", "assigned", "investigating", "replied", "archived")
 OPEN_STATUSES = ("registered", "assigned", "investigating")
 OPEN_SQL = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 ACTIONS = ("registered", "assigned", "reassigned", "note_added", "replied", "archived",
-           "warning_issued")  # fmt: skip
+           "warning_issued", "due_recomputed")  # fmt: skip
 
 
 class Complaint(Base):

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ..calendar.services import calendar
+from ..calendar.services import WorkCalendar, calendar
 from ..cases.models import Case
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -215,9 +215,10 @@ def _received_at(value: dt.datetime | None, now: dt.datetime) -> dt.datetime:
     return value.replace(microsecond=0)
 
 
-def reply_deadline(channel: str, received_at: dt.datetime) -> tuple[dt.datetime, bool, dt.datetime]:
+def reply_deadline(channel: str, received_at: dt.datetime, cal: WorkCalendar | None = None
+                   ) -> tuple[dt.datetime, bool, dt.datetime]:  # fmt: skip
     """Return the reply deadline, whether it is provisional, and the yellow-card time."""
-    cal = calendar()
+    cal = cal or calendar()
     due = cal.due_in_days(received_at, REPLY_DAYS[channel])
     yellow = cal.warn_at(received_at, due.at, current_app.config.get("WARN_DAYS", 1))
     return due.at, due.provisional, yellow
@@ -397,6 +398,28 @@ def archive(actor: User, number: str) -> Complaint:
     ticket.status = "archived"
     _log(db, ticket, actor, "archived", now)
     return ticket
+
+
+def recompute_provisional(db: Session, cal: WorkCalendar | None = None) -> int:
+    """Recompute the deadline of every open ticket whose deadline rests on a year the
+    calendar did not know (call it in the transaction that adds the year); log each change;
+    return how many tickets changed."""
+    cal = cal or calendar()
+    now = utcnow()
+    changed = 0
+    tickets = db.scalars(sa.select(Complaint).where(
+        Complaint.status.in_(OPEN_STATUSES), Complaint.due_provisional.is_(True)))  # fmt: skip
+    for ticket in tickets.all():
+        due_at, provisional, yellow_at = reply_deadline(ticket.channel, ticket.received_at, cal)
+        if (due_at, provisional) == (ticket.due_at, ticket.due_provisional):
+            continue
+        data = {"due_at": due_at.isoformat(), "was": ticket.due_at.isoformat(),
+                "provisional": provisional}  # fmt: skip
+        ticket.due_at, ticket.due_provisional, ticket.yellow_at = due_at, provisional, yellow_at
+        _log(db, ticket, None, "due_recomputed", now, data)
+        changed += 1
+    db.flush()
+    return changed
 
 
 # --- reading ---------------------------------------------------------------------------------

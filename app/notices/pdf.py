@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode import qr, qrencoder
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_LEFT, TA_RIGHT
+from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -237,9 +237,6 @@ def _datetime(t: datetime) -> str:
     return f"{t.year}年{t.month}月{t.day}日 {t.hour:02d}时{t.minute:02d}分"
 
 
-_BLANK = "&nbsp;" * 2  # one CJK character's width of blank in a Paragraph
-
-
 def _esc(text: str) -> str:
     """Escape user text for a Paragraph (reportlab's mini-markup is XML)."""
     return escape(text or "").replace("\n", "<br/>")
@@ -264,7 +261,6 @@ class _Styles:
         self.body = ParagraphStyle(
             "body-indent", parent=base, firstLineIndent=24, alignment=TA_JUSTIFY
         )
-        self.plain = base
         self.addressee = ParagraphStyle("addressee", parent=base, spaceBefore=6)
         self.centre = ParagraphStyle(
             "centre", parent=base, fontSize=15, leading=22, alignment=TA_CENTER
@@ -272,10 +268,8 @@ class _Styles:
         self.number = ParagraphStyle(
             "number", parent=base, fontSize=11.5, leading=18, alignment=TA_CENTER
         )
-        self.right = ParagraphStyle("right", parent=base, alignment=TA_RIGHT)
         self.cell = ParagraphStyle("cell", parent=base, fontSize=11, leading=15)
         self.cell_c = ParagraphStyle("cell-c", parent=self.cell, alignment=TA_CENTER)
-        self.cell_r = ParagraphStyle("cell-r", parent=self.cell, alignment=TA_RIGHT)
         self.label = ParagraphStyle("label", parent=self.cell, alignment=TA_CENTER)
         self.note = ParagraphStyle(
             "note", parent=base, fontSize=10, leading=15, leftIndent=20, firstLineIndent=-20
@@ -283,7 +277,6 @@ class _Styles:
         self.copy = ParagraphStyle(
             "copy", parent=base, fontSize=12.5, leading=18, alignment=TA_CENTER
         )
-        self.small = ParagraphStyle("small", parent=base, fontSize=9, leading=12.5)
 
 
 # --- flowables --------------------------------------------------------------------------------
@@ -322,6 +315,35 @@ class _Title(Flowable):
         self.canv.setLineWidth(self.size * 0.025)
         text.textOut(self.text)
         self.canv.drawText(text)
+
+
+class _SignLine(Flowable):
+    """A right-aligned line to sign and date by hand: "签名：      年    月    日".
+
+    Drawn, not a Paragraph: a Paragraph collapses runs of spaces, and the CID fallback font
+    has no glyph for a no-break space.
+    """
+
+    PARTS = (("签名：", 12), ("年", 3), ("月", 3), ("日", 1))  # text, blank after (chars)
+
+    def __init__(self, font: str, size: float = 11) -> None:
+        super().__init__()
+        self.font = font
+        self.size = size
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        self.width = availWidth
+        self.height = self.size * 1.5
+        return self.width, self.height
+
+    def draw(self) -> None:
+        widths = [pdfmetrics.stringWidth(t, self.font, self.size) for t, _ in self.PARTS]
+        total = sum(widths) + sum(blank for _, blank in self.PARTS) * self.size
+        x = self.width - total
+        self.canv.setFont(self.font, self.size)
+        for (text, blank), width in zip(self.PARTS, widths, strict=True):
+            self.canv.drawString(x, self.size * 0.4, text)
+            x += width + blank * self.size
 
 
 class _SignatureBlock(Flowable):
@@ -647,7 +669,9 @@ def _limits(facts: CaseFacts) -> str:
     if facts.promised_due:
         parts.append(f"{_date(facts.promised_due)}前")
     days = []
-    if facts.promised_days is not None:
+    if facts.promised_days == 0:
+        days.append("即办件，当日办结")
+    elif facts.promised_days is not None:
         days.append(f"承诺 {facts.promised_days} 个工作日")
     if facts.statutory_days is not None:
         days.append(f"法定 {facts.statutory_days} 个工作日")
@@ -910,8 +934,7 @@ def commitment_notice(
         opinion: list[Flowable] = [
             Paragraph(_esc(supervision_opinion) if supervision_opinion else "", st.cell),
             Spacer(1, 8 * mm if supervision_opinion else 18 * mm),
-            # Paragraphs collapse runs of spaces: keep the blanks to write in with &nbsp;.
-            Paragraph(f"签名：{_BLANK * 14}年{_BLANK * 4}月{_BLANK * 4}日{_BLANK * 2}", st.cell_r),
+            _SignLine(font.name),
         ]
         table = _field_table(
             [

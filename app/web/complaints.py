@@ -31,6 +31,7 @@ from .forms import (
     ComplaintReplyForm,
     choices,
 )
+from .present import iso_local
 
 READERS = ("supervisor", "admin", "auditor", "official", "leader")
 OFFICE = complaints.OFFICE_ROLES
@@ -68,6 +69,7 @@ def action_name(action: str) -> str:
         "replied": _("replied"),
         "archived": _("archived"),
         "warning_issued": _("warning card"),
+        "due_recomputed": _("due dates recomputed"),
     }
     return names.get(action, action)
 
@@ -84,6 +86,8 @@ def action_detail(event) -> str:
         parts.append(_("red card") if data["level"] == "red" else _("yellow card"))
     if "on_time" in data:
         parts.append(_("on time") if data["on_time"] else _("late"))
+    if data.get("due_at") and event.action == "due_recomputed":
+        parts.append(_("due %(at)s", at=iso_local(data["due_at"])))
     if data.get("note_id"):
         parts.append(f"#{data['note_id']}")
     return " · ".join(parts)

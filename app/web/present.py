@@ -69,6 +69,10 @@ def event_name(kind: str) -> str:
         "case_extended": _("extended"),
         "case_urged": _("urging notice"),
         "due_dates_recomputed": _("due dates recomputed"),
+        "notice_issued": _("notice issued"),
+        "evaluated": _("rated by the applicant"),
+        "follow_up_opened": _("follow-up opened"),
+        "follow_up_closed": _("follow-up closed"),
     }
     return names.get(kind, kind)
 
