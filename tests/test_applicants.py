@@ -371,3 +371,63 @@ def test_published_monthly_figures_match_a_hand_count(demo_app):
         assert {name: [int(a), int(b)] for name, a, b in rows} == per_dept
     # no personal data on the public page
     assert "何晓峰" not in page and "办事慢" not in page
+
+
+def test_an_open_follow_up_warns_the_supervision_office_once_yellow_once_red(no_csrf):
+    from app.applicants import evaluations
+
+    demo_app = no_csrf
+    case_no, code = _case(demo_app)
+    _decide(demo_app, case_no)
+    demo_app.test_client().post("/track/rate", data={"case_no": case_no, "code": code,
+                                                     "level": "1", "comment": "太慢"})  # fmt: skip
+    with demo_app.app_context():
+        follow = session().scalars(sa.select(FollowUp)).one()
+        due, opened = follow.due_at, follow.opened_at
+        supervisors = len(session().execute(sa.text(
+            "select id from users where roles like '%supervisor%'")).all())  # fmt: skip
+
+    def cards(kind: str) -> int:
+        return session().scalar(sa.select(sa.func.count()).select_from(Notification)
+                                .where(Notification.kind == kind))  # fmt: skip
+
+    with demo_app.app_context():
+        assert evaluations.scan_follow_ups(opened + dt.timedelta(minutes=5)) == 0
+        warn = evaluations.next_follow_up_threshold(opened)
+        assert opened < warn < due
+        assert evaluations.scan_follow_ups(warn) == 1
+        assert evaluations.scan_follow_ups(warn + dt.timedelta(hours=1)) == 0
+        assert (cards("yellow"), cards("red")) == (supervisors, 0)
+        assert evaluations.next_follow_up_threshold(warn) == due
+        late = due + dt.timedelta(seconds=1)
+        assert evaluations.scan_follow_ups(late) == 1 and evaluations.scan_follow_ups(late) == 0
+        assert (cards("yellow"), cards("red")) == (supervisors, supervisors)
+        assert evaluations.next_follow_up_threshold(late) is None
+
+
+@pytest.mark.parametrize("kind", ["receipt", "commitment", "supplement", "refusal", "decision"])
+def test_the_window_prints_each_notice_of_a_case_and_it_is_logged(demo_app, kind):
+    from tests.apiclient import required_materials
+
+    api = Api(demo_app.test_client())
+    materials = required_materials(ITEM)[:-1] if kind in ("supplement", "refusal") else None
+    case_no = api.apply(ITEM, sample_form(ITEM), materials=materials)["case_no"]
+    clerk = Web(demo_app, "clerk_liu")
+    if kind == "refusal":
+        refusal = {"reason": "不属于本中心职权范围", "legal_basis": "《行政许可法》第三十二条"}
+        clerk.post(f"/cases/{case_no}/refuse", refusal)
+    if kind == "decision":
+        _decide(demo_app, case_no)
+    page = clerk.get(f"/cases/{case_no}").text
+    assert f'data-notice="{kind}"' in page
+    pdf = clerk.get(f"/cases/{case_no}/notices/{kind}.pdf")
+    assert pdf.data.startswith(b"%PDF") and pdf.headers["Cache-Control"] == "no-store"
+    with demo_app.app_context():
+        logged = session().scalars(
+            sa.select(Event.data).join(Case, Case.id == Event.case_id)
+            .where(Case.case_no == case_no, Event.type == "notice_issued")
+        ).all()  # fmt: skip
+    assert [d["kind"] for d in logged] == [kind]
+    # a notice the case does not have (yet) is a clear 409 page, and nothing is logged
+    other = {"decision": "refusal"}.get(kind, "decision")
+    clerk.get(f"/cases/{case_no}/notices/{other}.pdf", expect=409)

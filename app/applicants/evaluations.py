@@ -249,3 +249,51 @@ def monthly(month: str) -> MonthFigures:
                          seconds[f.second_evaluation_id] > firsts_by_id[f.evaluation_id].level),
         by_department=sorted((k, v[0], v[1]) for k, v in per_dept.items()),
     )  # fmt: skip
+
+
+def _warn_at(follow: FollowUp) -> dt.datetime:
+    return calendar().warn_at(follow.opened_at, follow.due_at)
+
+
+def scan_follow_ups(now: dt.datetime | None = None) -> int:
+    """Warn the supervision office of follow-ups near or past their due time, once each.
+
+    The `warned` column moves "" → yellow → red with a conditional UPDATE, so two
+    schedulers scanning at once warn once.
+    """
+    db = session()
+    now = now or utcnow()
+    issued = 0
+    for follow in list(
+        db.scalars(sa.select(FollowUp).where(FollowUp.status == "open", FollowUp.warned != "red"))
+    ):
+        level = "red" if now > follow.due_at else "yellow" if now >= _warn_at(follow) else ""
+        if not level or level == follow.warned:
+            continue
+        won = db.execute(
+            sa.update(FollowUp).where(FollowUp.id == follow.id, FollowUp.warned == follow.warned)
+            .values(warned=level).execution_options(synchronize_session=False)
+        ).rowcount  # fmt: skip
+        if won != 1:
+            continue
+        case_no = db.scalar(sa.select(Case.case_no).where(Case.id == follow.case_id))
+        text = (f"{case_no}: 差评回访{'已超期' if level == 'red' else '即将到期'}，"
+                f"期限 {calendar().local(follow.due_at):%Y-%m-%d %H:%M}")  # fmt: skip
+        db.execute(sa.insert(Notification), [
+            {"user_id": uid, "kind": level, "text": text, "case_id": follow.case_id,
+             "created_at": now} for uid in _supervisors()
+        ])  # fmt: skip
+        issued += 1
+    db.commit()
+    return issued
+
+
+def next_follow_up_threshold(now: dt.datetime) -> dt.datetime | None:
+    """When the next follow-up card falls due (for the scheduler to sleep until)."""
+    moments = []
+    for follow in session().scalars(
+        sa.select(FollowUp).where(FollowUp.status == "open", FollowUp.warned != "red")
+    ):
+        moments.append(follow.due_at if follow.warned == "yellow" else _warn_at(follow))
+    upcoming = [m for m in moments if m > now]
+    return min(upcoming, default=None)
