@@ -431,3 +431,38 @@ def test_the_window_prints_each_notice_of_a_case_and_it_is_logged(demo_app, kind
     # a notice the case does not have (yet) is a clear 409 page, and nothing is logged
     other = {"decision": "refusal"}.get(kind, "decision")
     clerk.get(f"/cases/{case_no}/notices/{other}.pdf", expect=409)
+
+
+def test_an_applicant_opens_an_account_with_a_checked_id_number(demo_app):
+    from app.applicants.accounts import valid_credit_code, valid_resident_id
+
+    assert valid_resident_id("330102199003071230") and not valid_resident_id("330102199003071231")
+    assert not valid_resident_id("330102199002301230")  # 30 February
+    assert valid_credit_code("91330100MA2H00000L") and not valid_credit_code("91330100MA2H00000M")
+    web = Web(demo_app)
+    body = {"username": "zhang_san", "name": "张三", "id_number": "110105198511020046",
+            "phone": "13912345000", "password": "long-enough-pw"}  # fmt: skip
+    bad = web.post("/register", {**body, "id_number": "110105198511020047", "phone": "123",
+                                 "password": "short"}, expect=400)  # fmt: skip
+    assert "not a valid resident ID number" in bad.text and "at least 10 characters" in bad.text
+    web.post("/register", body)
+    taken = web.post("/register", body, expect=400)
+    assert "this user name is taken" in taken.text
+    me = Web(demo_app)
+    me.login("zhang_san", password="long-enough-pw")
+    assert me.get("/my").status_code == 200
+    me.get("/inbox", expect=403)  # an applicant is no staff member
+    with demo_app.app_context():
+        from app.org.models import User
+
+        user = session().scalars(sa.select(User).where(User.username == "zhang_san")).one()
+        assert (user.roles, user.id_number, user.name) == (
+            "applicant",
+            "110105198511020046",
+            "张三",
+        )
+    # registration is throttled per address
+    demo_app.config["REGISTRATIONS_PER_CLIENT"] = 2
+    web.post("/register", {**body, "username": "li_si"})
+    blocked = web.post("/register", {**body, "username": "wang_wu"}, expect=429)
+    assert "too many accounts" in blocked.text

@@ -17,7 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..applicants import applications, documents, evaluations, tracking, uploads
+from ..applicants import accounts, applications, documents, evaluations, tracking, uploads
 from ..applicants.models import LEVELS, Upload
 from ..calendar.services import calendar
 from ..cases.models import Case
@@ -344,3 +344,25 @@ def evaluation_figures():
         figures = evaluations.monthly(this_month)
     return render_template("applicant/figures.html", figures=figures, levels=_level_names(),
                            level_names=LEVELS)  # fmt: skip
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    """An applicant opens an account (a person by ID number, an organisation by its code)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("web.home"))
+    errors, status = {}, 200
+    if request.method == "POST":
+        form = request.form
+        try:
+            accounts.register(_client(), form.get("username", ""), form.get("name", ""),
+                              form.get("id_number", ""), form.get("phone", ""),
+                              form.get("password", ""))  # fmt: skip
+        except AppError as exc:
+            flash(exc.message, "error")
+            errors, status = exc.details.get("fields", {}), exc.status
+        else:
+            flash(_("Your account is open: log in to apply online."), "success")
+            return redirect(url_for("web.login"))
+    return render_template("applicant/register.html", errors=errors,
+                           values=request.form), status  # fmt: skip
