@@ -41,6 +41,7 @@ PEOPLE = {
     "other_applicant": "applicant_hengtai",
 }
 APPLICANTS = {"applicant", "other_applicant"}
+SCENE_IDS = ("application", "upload", "follow_up", "rated_case", "complaint")
 STAFF = set(PEOPLE) - {"anonymous"} - APPLICANTS
 EVERYONE = STAFF | APPLICANTS  # logged in
 ONLINE_READERS = {"applicant", "clerk", "supervisor", "auditor", "admin"}
@@ -103,9 +104,31 @@ def _online(app, ids: dict, stop_at: str, rated: bool) -> None:
             ids["rated_case"] = rated_no
 
 
+def _complaint(app, ids: dict, status: str) -> None:
+    """A phone complaint about the ndrc, taken as far as `status`."""
+    from app.complaints import services as complaints
+
+    with app.app_context():
+        db = session()
+
+        def user(name: str) -> User:
+            return db.scalars(sa.select(User).where(User.username == name)).one()
+
+        ndrc = db.scalar(sa.select(Department.id).where(Department.code == "ndrc"))
+        number = complaints.register(user("supervisor_wu"), complaints.NewComplaint(
+            channel="phone", complainant_name="王小明", complainant_phone="13912345678",
+            subject="办理超时", content="材料交齐两周无消息",
+            department_id=None if status == "registered" else ndrc)).number  # fmt: skip
+        if status in ("investigating", "replied"):
+            complaints.add_note(user("official_xiao"), number, "已核查")
+        if status == "replied":
+            complaints.reply(user("supervisor_wu"), number, "已答复")
+        ids["complaint"] = number
+
+
 def _scene(app, shared_env: bool = False, supplement: bool = False, decided: bool = False,
            paused: bool = False, draft: bool = False, online: str = "",
-           rated: bool = False):  # fmt: skip
+           rated: bool = False, complaint: str = ""):  # fmt: skip
     with app.app_context():
         db = session()
         if shared_env:
@@ -138,6 +161,8 @@ def _scene(app, shared_env: bool = False, supplement: bool = False, decided: boo
     online_ids: dict = {}
     if online or rated:
         _online(app, online_ids, online or "submitted", rated)
+    if complaint:
+        _complaint(app, online_ids, complaint)
     leave = {"kind": "leave", "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-03T09:00"}
     absence_id = api.call("POST", "/absences", "official_shi", 201, json=leave)["id"]
     with app.app_context():
@@ -214,6 +239,13 @@ WEB_GETS = {
     "web.window_rate": ("/window/rate/{case_no}", {"clerk"}),
     "web.follow_up_list": ("/followups", FOLLOW_UP_READERS),
     "web.follow_up": ("/followups/{follow_up}", FOLLOW_UP_READERS),
+    # officials and leaders see their own departments' tickets (test_complaints checks which)
+    "web.complaints_page": ("/complaints", OFFICIALS | {"supervisor", "auditor", "admin"}),
+    "web.complaint_new": ("/complaints/new", {"supervisor", "admin"}),
+    "web.complaint": (
+        "/complaints/{complaint}",
+        {"supervisor", "auditor", "admin", "official", "leader"},
+    ),
 }
 # the modeler's JSON posts (XML body, CSRF token in a header): see test_modeler_posts
 MODELER_POSTS = {"web.analyst_save", "web.analyst_deploy"}
@@ -237,6 +269,11 @@ PUBLIC = {
     "static": "/static/app.css",
     "web.track": "/track",
     "web.evaluation_figures": "/figures/evaluations",
+    "web.guide_catalogue": "/guide",
+    "web.guide_page": f"/guide/{JOINT}",
+    "web.results": "/results",
+    "web.results_feed": "/results.atom",
+    "web.register": "/register",
 }
 # tested on their own: an upload (multipart, one file per request) and the rating with the
 # query code (public, proves ownership by the code): tests/test_applicants.py
@@ -247,7 +284,7 @@ def _path(template: str, scene: Scene) -> str:
     return template.format(
         task_id=scene.task_id, case_no=scene.case_no, official=scene.ids["official_xiao"],
         post=scene.ids["post"], dept=scene.ids["dept"],
-        **{k: scene.ids.get(k, "") for k in ("application", "upload", "follow_up", "rated_case")},
+        **{k: scene.ids.get(k, "") for k in SCENE_IDS},
     )  # fmt: skip
 
 
@@ -260,7 +297,7 @@ def test_every_route_is_in_the_matrix(app):
 
 
 def test_who_may_read_what(demo_app):
-    scene = _scene(demo_app, online="supplement_required", rated=True)
+    scene = _scene(demo_app, online="supplement_required", rated=True, complaint="assigned")
     webs = {role: Web(demo_app, user) for role, user in PEOPLE.items()}
     api = Api(demo_app.test_client())
     for endpoint, (template, allowed) in WEB_GETS.items():
@@ -371,6 +408,19 @@ WEB_POSTS = {
                                 {"note": "请携带原件到一楼窗口"}, scene={"online": "submitted"}),
     "web.window_rate": Change("/window/rate/{case_no}", {"clerk"}, {"level": "5"},
                               scene={"decided": True}, case_unchanged=False),
+    "web.complaint_new": Change("/complaints/new", {"supervisor", "admin"},
+                                {"channel": "phone", "complainant_name": "王小明",
+                                 "complainant_phone": "13912345678", "subject": "办理超时",
+                                 "content": "材料交齐两周无消息", "department_id": "0"}),
+    "web.complaint_assign": Change("/complaints/{complaint}/assign", {"supervisor", "admin"},
+                                   {"department_id": "{dept}"},
+                                   scene={"complaint": "registered"}),
+    "web.complaint_note": Change("/complaints/{complaint}/notes", {"official", "leader", "admin"},
+                                 {"text": "已核查"}, scene={"complaint": "assigned"}),
+    "web.complaint_reply": Change("/complaints/{complaint}/reply", {"supervisor", "admin"},
+                                  {"text": "已答复"}, scene={"complaint": "investigating"}),
+    "web.complaint_archive": Change("/complaints/{complaint}/archive", {"supervisor", "admin"},
+                                    scene={"complaint": "replied"}),
     "web.follow_up": Change("/followups/{follow_up}", {"supervisor"},
                             {"contact_note": "已电话回访", "rectification": "已整改",
                              "second_level": "4"}, scene={"rated": True}),
@@ -419,8 +469,7 @@ def _fill(value, scene: Scene):
             return str(scene.ids[value[1:-1]])
         return value.format(case_no=scene.case_no, task_id=scene.task_id,
                             env_task_id=scene.env_task_id, absence_id=scene.absence_id,
-                            **{k: scene.ids.get(k, "") for k in ("application", "follow_up",
-                                                                 "rated_case")})  # fmt: skip
+                            **{k: scene.ids.get(k, "") for k in SCENE_IDS})  # fmt: skip
     if isinstance(value, list):
         return [_fill(v, scene) for v in value]
     if isinstance(value, dict):

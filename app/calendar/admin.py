@@ -77,5 +77,9 @@ def add_year(actor: User, year: int, source: str, holidays: list[tuple[dt.date, 
     db.flush()
     forget()
     changed = recompute_provisional(db, load(db))
-    log.info("calendar year %d added by %s; %d cases recomputed", year, actor.username, changed)
+    from ..complaints.services import recompute_provisional as recompute_tickets
+
+    tickets = recompute_tickets(db, load(db))
+    log.info("calendar year %d added by %s; %d cases and %d complaints recomputed", year,
+             actor.username, changed, tickets)  # fmt: skip
     return changed
