@@ -174,6 +174,7 @@ class TimerScheduler:
         Running it twice, or in two processes at once, issues each card once: the cards
         table holds one row per subject and level.
         """
+        from .applicants import evaluations, tracking
         from .complaints import services as complaints
         from .supervision.services import next_threshold, scan
 
@@ -188,8 +189,14 @@ class TimerScheduler:
                 self.warned += complaints.scan()
             except Exception:
                 log.exception("issuing complaint warnings failed; the next round retries")
+            try:  # follow-ups of bad ratings near or past their five working days
+                self.warned += evaluations.scan_follow_ups()
+                tracking.forget_before(utcnow() - dt.timedelta(days=1))
+            except Exception:
+                log.exception("follow-up warnings failed; the next round retries")
             moments = (next_threshold(session(), utcnow()),
-                       complaints.next_threshold(session(), utcnow()))  # fmt: skip
+                       complaints.next_threshold(session(), utcnow()),
+                       evaluations.next_follow_up_threshold(utcnow()))  # fmt: skip
             upcoming = min((m for m in moments if m is not None), default=None)
         if upcoming is not None and not self._stop.is_set():
             # a red card is due strictly after the due time

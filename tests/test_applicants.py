@@ -399,10 +399,25 @@ def test_an_open_follow_up_warns_the_supervision_office_once_yellow_once_red(no_
         assert evaluations.scan_follow_ups(warn + dt.timedelta(hours=1)) == 0
         assert (cards("yellow"), cards("red")) == (supervisors, 0)
         assert evaluations.next_follow_up_threshold(warn) == due
-        late = due + dt.timedelta(seconds=1)
-        assert evaluations.scan_follow_ups(late) == 1 and evaluations.scan_follow_ups(late) == 0
+    late = due + dt.timedelta(seconds=1)
+    demo_app.config["CLOCK"] = lambda: late
+    with demo_app.app_context():  # two failed queries: one two days old, one just now
+        session().add_all([QueryAttempt(key="ip:10.9.9.9", at=late - dt.timedelta(days=2)),
+                           QueryAttempt(key="ip:10.9.9.9", at=late)])  # fmt: skip
+        session().commit()
+    from app.scheduler import TimerScheduler
+
+    scheduler = TimerScheduler(demo_app)  # the scheduler's warning round, twice
+    try:
+        scheduler.warning_round()
+        scheduler.warning_round()
+    finally:
+        scheduler.leader.release()
+    with demo_app.app_context():
         assert (cards("yellow"), cards("red")) == (supervisors, supervisors)
         assert evaluations.next_follow_up_threshold(late) is None
+        # failed-query records older than a day are purged by the round
+        assert session().scalars(sa.select(QueryAttempt.at)).all() == [late]
 
 
 @pytest.mark.parametrize("kind", ["receipt", "commitment", "supplement", "refusal", "decision"])
