@@ -130,9 +130,16 @@ def test_centre_organisation():
 
     users = {u["username"]: u for u in c["users"]}
     assert len(users) == len(c["users"])
-    assert 25 <= len(users) <= 35
+    staff = [u for u in c["users"] if "applicant" not in u["roles"]]
+    applicants = [u for u in c["users"] if "applicant" in u["roles"]]
+    assert 25 <= len(staff) <= 35 and len(applicants) == 2
+    for u in applicants:  # online applicants: no department, an ID number that checks out
+        from app.applicants.accounts import valid_credit_code, valid_resident_id
+
+        assert u["roles"] == ["applicant"] and "department" not in u, u
+        assert valid_resident_id(u["id_number"]) or valid_credit_code(u["id_number"]), u
     valid_roles = {"clerk", "official", "leader", "supervisor", "auditor", "analyst", "admin"}
-    for u in c["users"]:
+    for u in staff:
         assert u["username"].isascii()
         assert u["department"] in departments, u
         assert u["roles"] and set(u["roles"]) <= valid_roles, u
