@@ -24,6 +24,7 @@ from .db import get_engine, session, utcnow
 log = logging.getLogger("onewindow.scheduler")
 ADVISORY_KEY = 0x4F57_0001  # "OW" 1
 FALLBACK_SECONDS = 30  # a safety net only: wake-ups normally come from the steps themselves
+STATS_START_DELAY = dt.timedelta(seconds=5)
 
 
 class LeaderLock:
@@ -97,6 +98,17 @@ class TimerScheduler:
         self.schedule(utcnow())
         self.schedule_presence(utcnow())
         self.schedule_warnings(utcnow())
+        # the statistics cache: soon after start-up (not in the same instant as the rounds
+        # above, which take the leader lock), then at ten past every hour in the centre's
+        # zone: the round after midnight rolls the day, the others find nothing to do
+        self.scheduler.add_job(
+            self.stats_round, "date", run_date=dt.datetime.now(dt.UTC) + STATS_START_DELAY,
+            id="stats-rollup-start", max_instances=1, misfire_grace_time=None,
+        )  # fmt: skip
+        self.scheduler.add_job(
+            self.stats_round, "cron", minute=10, timezone=self.app.config["CENTRE_TIMEZONE"],
+            id="stats-rollup", max_instances=1, coalesce=True, misfire_grace_time=None,
+        )  # fmt: skip
         if self.app.config["DATABASE_URL"].startswith("postgresql"):
             threading.Thread(target=self._listen, name="ow-timer-listen", daemon=True).start()
 
@@ -201,6 +213,19 @@ class TimerScheduler:
         if upcoming is not None and not self._stop.is_set():
             # a red card is due strictly after the due time
             self.schedule_warnings(upcoming + dt.timedelta(seconds=1))
+
+    def stats_round(self) -> None:
+        """Roll the unsettled days of the statistics cache (app.stats.rollup); rolling a day
+        again writes the same rows, so a repeated or concurrent round does no harm."""
+        from .stats.rollup import catch_up
+
+        with self.app.app_context():
+            if not self.leader.acquire():
+                return
+            try:
+                catch_up(session())
+            except Exception:
+                log.exception("rolling up the statistics failed; the next round retries")
 
     def _fire_until_none_due(self, fire_timer, due_ids) -> None:
         while not self._stop.is_set():

@@ -41,6 +41,7 @@ PEOPLE = {
     "other_applicant": "applicant_hengtai",
 }
 APPLICANTS = {"applicant", "other_applicant"}
+STATS = {"leader", "supervisor", "auditor", "admin"}
 SCENE_IDS = ("application", "upload", "follow_up", "rated_case", "complaint")
 STAFF = set(PEOPLE) - {"anonymous"} - APPLICANTS
 EVERYONE = STAFF | APPLICANTS  # logged in
@@ -242,6 +243,9 @@ WEB_GETS = {
     # officials and leaders see their own departments' tickets (test_complaints checks which)
     "web.complaints_page": ("/complaints", OFFICIALS | {"supervisor", "auditor", "admin"}),
     "web.complaint_new": ("/complaints/new", {"supervisor", "admin"}),
+    "web.stats_page": ("/stats?period=2026-11", STATS),
+    "web.stats_export": ("/stats/export.csv?period=2026-11", STATS),
+    "web.stats_report": ("/stats/report.pdf?month=2026-11", STATS),
     "web.complaint": (
         "/complaints/{complaint}",
         {"supervisor", "auditor", "admin", "official", "leader"},
@@ -274,6 +278,7 @@ PUBLIC = {
     "web.results": "/results",
     "web.results_feed": "/results.atom",
     "web.register": "/register",
+    "web.public_figures": "/figures?month=2026-11",
 }
 # tested on their own: an upload (multipart, one file per request) and the rating with the
 # query code (public, proves ownership by the code): tests/test_applicants.py

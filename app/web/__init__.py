@@ -134,6 +134,7 @@ def init_app(app: Flask) -> None:
         complaints,
         people,
         public,
+        stats,
         supervise,
         views,
         window,
