@@ -13,7 +13,7 @@ from .catalogue.models import Item
 from .catalogue.services import deploy_version
 from .db import session, transactional
 from .errors import InvalidInput
-from .org.models import Department, Post, User
+from .org.models import REGION_LEVELS, Department, Post, Region, User
 from .org.services import hash_password
 
 ITEM_FIELDS = ("code", "name", "kind", "department", "diagram", "process_id")
@@ -31,14 +31,38 @@ def _by_code(model, code: str):
     return session().scalars(sa.select(model).where(model.code == code)).first()
 
 
+def _load_regions(centre: dict) -> dict[str, Region]:
+    """The levels served: [[regions]] if given, else one region: the centre's own level."""
+    db = session()
+    info = centre["centre"]
+    specs = centre.get("regions") or [{"code": info.get("region", info["code"]),
+                                        "name": info.get("region_name", info["name"]),
+                                        "level": info.get("level", "city")}]  # fmt: skip
+    found: dict[str, Region] = {}
+    for spec in specs:
+        if spec["level"] not in REGION_LEVELS:
+            raise ValueError(f"region {spec['code']}: level must be one of {REGION_LEVELS}")
+        region = _by_code(Region, spec["code"]) or Region(code=spec["code"])
+        region.name, region.level = spec["name"], spec["level"]
+        parent = found.get(spec.get("parent") or "")
+        region.parent_id = parent.id if parent else None
+        db.add(region)
+        db.flush()
+        found[region.code] = region
+    return found
+
+
 def _load_departments(centre: dict) -> dict[str, Department]:
     db = session()
+    regions = _load_regions(centre)
+    home = next(iter(regions.values()))
     found: dict[str, Department] = {}
     for spec in centre.get("departments", []):
         dept = _by_code(Department, spec["code"]) or Department(code=spec["code"])
         dept.name, dept.kind = spec["name"], spec.get("kind", "bureau")
         parent = found.get(spec.get("parent") or "")
         dept.parent_id = parent.id if parent else None
+        dept.region_id = regions[spec["region"]].id if spec.get("region") else home.id
         db.add(dept)
         db.flush()
         found[dept.code] = dept

@@ -34,9 +34,14 @@ class LeaderLock:
         self.url = url
         self._conn = None
         self._file = None
+        self._mutex = threading.Lock()  # two rounds of one process must not both try
 
     def acquire(self) -> bool:
         """Take the lock if nobody holds it; return whether this process holds it."""
+        with self._mutex:
+            return self._acquire()
+
+    def _acquire(self) -> bool:
         if self._conn is not None or self._file is not None:
             return True
         if self.url.startswith("postgresql"):
@@ -60,13 +65,19 @@ class LeaderLock:
         return True
 
     def release(self) -> None:
-        """Give the lock up."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Give the lock up (a pooled connection keeps session locks: unlock first)."""
+        with self._mutex:
+            if self._conn is not None:
+                try:
+                    self._conn.execute(sa.select(sa.func.pg_advisory_unlock(ADVISORY_KEY)))
+                    self._conn.commit()
+                except sa.exc.DBAPIError:
+                    self._conn.invalidate()  # a broken connection: drop it, and its lock
+                self._conn.close()
+                self._conn = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 class TimerScheduler:

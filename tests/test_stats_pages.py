@@ -168,3 +168,59 @@ def test_who_may_see_the_statistics(demo_app):
     Web(demo_app).get("/stats", expect=302)
     bad = Web(demo_app, "supervisor_wu").get("/stats?period=2026-13", expect=400)
     assert "a period looks like" in bad.text
+
+
+def test_a_new_calendar_year_makes_the_statistics_cache_roll_again(demo_app):
+    from app.calendar import admin as calendar_admin
+    from app.org.models import User
+    from app.stats import rollup
+
+    clock = timed_cases(demo_app, count=6)
+    with demo_app.app_context():
+        db = session()
+        rolled = rollup.catch_up(db)
+        assert rolled and rollup.unsettled_days(db) == [rolled[-1]]  # yesterday, once more
+        admin = db.scalars(sa.select(User).where(User.username == "admin")).one()
+        calendar_admin.add_year(admin, 2027, "国办发明电〔2026〕1号",
+                                [(dt.date(2027, 1, 1), "元旦")], [])  # fmt: skip
+        again = rollup.unsettled_days(db)
+    # every day since 2026-01-01 that was rolled must be rolled again
+    assert set(rolled) <= set(again) and clock.now.year == 2026
+
+
+def test_figures_roll_up_from_a_county_to_the_city(demo_app):
+    """Two levels: the housing bureau serves a county under the demo city."""
+    from app.org.models import Department, Region
+
+    timed_cases(demo_app, count=30)
+    with demo_app.app_context():
+        db = session()
+        city = db.scalars(sa.select(Region)).one()
+        assert city.level == "city"
+        county = Region(code="demo-county", name="示范县", level="county", parent_id=city.id)
+        db.add(county)
+        db.flush()
+        housing = db.scalars(sa.select(Department).where(Department.code == "housing")).one()
+        below = [housing.id, *db.scalars(sa.select(Department.id)
+                                         .where(Department.parent_id == housing.id))]  # fmt: skip
+        db.execute(sa.update(Department).where(Department.id.in_(below))
+                   .values(region_id=county.id))  # fmt: skip
+        db.commit()
+        period = stats.Period.parse("2026-09-01..2026-10-31")
+        rows = {r.key: r for r in stats.register(period, "region")}
+        flat = {r.key: r for r in stats.register(period, "region", roll_up=False)}
+        total = stats.register(period, "total")[0].figures
+        bureau = {r.key: r for r in stats.register(period, "department")}[housing.id].figures
+        only_county = stats.register(period, "total", stats.Filters(region_id=county.id))[0]
+    assert rows[county.id].depth == 1 and rows[county.id].parent == city.id
+    assert rows[county.id].figures.summable() == bureau.summable() != total.summable()
+    assert rows[city.id].figures.summable() == total.summable()  # the city holds the county
+    city_alone = flat[city.id].figures
+    for name in stats.SUMMABLE:  # without roll-up the city row is the city's own figures
+        assert getattr(city_alone, name) == getattr(total, name) - getattr(bureau, name)
+    assert only_county.figures.summable() == bureau.summable()
+    page = Web(demo_app, "leader_chen").get(
+        f"/stats?period=2026-09-01..2026-10-31&grouping=region&region={county.id}"
+    )
+    shown = _table(page)
+    assert set(shown) == {str(county.id)} and shown[str(county.id)]["label"] == "示范县"

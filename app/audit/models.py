@@ -15,7 +15,10 @@ class Event(Base):
     """One append-only event of a case; `hash` covers the event and the previous hash."""
 
     __tablename__ = "events"
-    __table_args__ = (sa.UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "seq"),
+        sa.Index("ix_events_type_at", "type", "at"),  # the statistics read events by type
+    )
 
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True

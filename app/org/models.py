@@ -15,6 +15,24 @@ ROLES = ("clerk", "official", "leader", "supervisor", "auditor", "analyst", "adm
 STAFF_ROLES = frozenset(ROLES) - {"applicant"}
 
 
+REGION_LEVELS = ("province", "city", "county", "township")  # 四级服务体系
+
+
+class Region(Base):
+    """An administrative level the installation serves: province, city, county, township.
+
+    Each has its own centre and departments; figures roll up from a region to its parent.
+    """
+
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    level: Mapped[str] = mapped_column(sa.String(12))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"))
+
+
 class Department(Base):
     """A centre, bureau, section or supervision office."""
 
@@ -25,6 +43,7 @@ class Department(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[str] = mapped_column(sa.String(20), default="bureau")
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
+    region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"))
 
 
 class User(UserMixin, Base):

@@ -48,6 +48,10 @@ the office time they took (`created_at` to `completed_at`, in office days of the
 calendar). The official grouping counts the tasks each person completed and carries the
 task figures only; the other groupings count the tasks of their cases.
 
+Regions (the levels one installation serves: township, county, city, province) roll up the
+same way: a case counts under the region of its item's department, and with `roll_up` under
+every region above it too; a region filter takes the region and every region below it.
+
 Departments roll up their tree: with `roll_up` a department's row counts the items of the
 department and of every department below it; without, its own items only. A department
 filter takes the department and every department below it.
@@ -77,9 +81,9 @@ from ..complaints import figures as complaint_figures
 from ..complaints.figures import rate
 from ..db import session, utcnow
 from ..errors import InvalidInput
-from ..org.models import Department, User
+from ..org.models import Department, Region, User
 
-GROUPINGS = ("total", "item", "kind", "department", "window", "official")
+GROUPINGS = ("total", "item", "kind", "department", "region", "window", "official")
 UNITS = ("day", "week", "month", "quarter", "year")
 KIND_LABELS = {"immediate": "即办件", "promised": "承诺件", "joint": "联办件", "reported": "上报件"}
 TOTAL_LABEL = "合计"
@@ -243,6 +247,7 @@ class Filters:
     item_id: int | None = None
     kind: str | None = None
     department_id: int | None = None
+    region_id: int | None = None  # a region and every region below it (by the departments)
 
     @property
     def by_item(self) -> bool:
@@ -543,7 +548,14 @@ class _Org:
         self.items = {i.id: i for i in db.execute(
             sa.select(Item.id, Item.code, Item.name, Item.kind, Item.department_id))}  # fmt: skip
         self.departments = {d.id: d for d in db.execute(sa.select(
-            Department.id, Department.code, Department.name, Department.parent_id))}  # fmt: skip
+            Department.id, Department.code, Department.name, Department.parent_id,
+            Department.region_id))}  # fmt: skip
+        self.regions = {r.id: r for r in db.execute(sa.select(
+            Region.id, Region.code, Region.name, Region.level, Region.parent_id))}  # fmt: skip
+        self.region_children: dict[int | None, list[int]] = {}
+        for r in sorted(self.regions.values(), key=lambda r: r.code):
+            parent = r.parent_id if r.parent_id in self.regions else None
+            self.region_children.setdefault(parent, []).append(r.id)
         self.children: dict[int | None, list[int]] = {}
         for d in sorted(self.departments.values(), key=lambda d: d.code):
             parent = d.parent_id if d.parent_id in self.departments else None
@@ -567,6 +579,41 @@ class _Org:
                 found.add(current)
                 todo += self.children.get(current, [])
         return found
+
+    def region_of(self, department_id: int | None) -> int | None:
+        """Return the region a department serves in (None if it names none)."""
+        found = self.departments.get(department_id)
+        return found.region_id if found is not None else None
+
+    def region_subtree(self, region_id: int) -> set[int]:
+        """Return a region and every region below it."""
+        found, todo = set(), [region_id]
+        while todo:
+            current = todo.pop()
+            if current not in found:
+                found.add(current)
+                todo += self.region_children.get(current, [])
+        return found
+
+    def region_chain(self, region_id: int | None) -> list[int]:
+        """Return a region and the regions above it (township → county → city → province)."""
+        out: list[int] = []
+        while region_id in self.regions and region_id not in out:
+            out.append(region_id)
+            region_id = self.regions[region_id].parent_id
+        return out
+
+    def region_preorder(self) -> list[int]:
+        """Return every region, each before the ones below it, siblings by code."""
+        out: list[int] = []
+
+        def walk(parent: int | None) -> None:
+            for child in self.region_children.get(parent, []):
+                out.append(child)
+                walk(child)
+
+        walk(None)
+        return out
 
     def chain(self, department_id: int | None) -> list[int]:
         """Return a department and the departments above it, nearest first."""
@@ -607,11 +654,17 @@ class Register:
         self.grouping, self.filters, self.roll_up = grouping, filters, roll_up
         self.scope = (self.org.subtree(filters.department_id)
                       if filters.department_id is not None else None)  # fmt: skip
+        if filters.region_id is not None and filters.region_id not in self.org.regions:
+            raise InvalidInput("there is no such region", field="region_id")
+        self.region_scope = (self.org.region_subtree(filters.region_id)
+                             if filters.region_id is not None else None)  # fmt: skip
         self.allowed = {
             i.id for i in self.org.items.values()
             if (filters.item_id is None or i.id == filters.item_id)
             and (filters.kind is None or i.kind == filters.kind)
             and (self.scope is None or i.department_id in self.scope)
+            and (self.region_scope is None
+                 or self.org.region_of(i.department_id) in self.region_scope)
         }  # fmt: skip
 
     @property
@@ -625,6 +678,12 @@ class Register:
         keys = self.org.chain(department_id) if self.roll_up else [department_id]
         return [k for k in keys if self.scope is None or k in self.scope]
 
+    def _regions(self, region_id: int | None) -> list[int]:
+        if region_id is None:
+            return []
+        keys = self.org.region_chain(region_id) if self.roll_up else [region_id]
+        return [k for k in keys if self.region_scope is None or k in self.region_scope]
+
     def keys(self, item_id: int, window_id: int, official_id: int = 0) -> list[int | str]:
         """Return the rows a cell counts in."""
         if item_id not in self.allowed:
@@ -637,6 +696,8 @@ class Register:
             return [self.org.items[item_id].kind]
         if self.grouping == "department":
             return list(self._departments(self.org.items[item_id].department_id))
+        if self.grouping == "region":
+            return list(self._regions(self.org.region_of(self.org.items[item_id].department_id)))
         if self.grouping == "window":
             return [window_id]
         return [official_id]
@@ -644,8 +705,7 @@ class Register:
     def rows(self, cells: dict[Cell, Figures],
              tasks: dict[tuple[int, int, int], TaskFigures] | None = None,
              still_open: dict[Cell, int] | None = None,
-             complaints: list[tuple[int | None, str | None, complaint_figures.Figures]]
-             | None = None) -> list[Row]:  # fmt: skip
+             complaints: ByDepartment | None = None) -> list[Row]:  # fmt: skip
         """Return the rows of the grouping, in a fixed order.
 
         `cells` holds the summable figures (and the days taken) per item and window;
@@ -714,6 +774,19 @@ class Register:
                 above = [d for d in org.chain(department_id)[1:] if d in shown]
                 d = org.departments[department_id]
                 out.append((d.id, d.code, d.name, len(above), above[0] if above else None))
+            return out
+        if self.grouping == "region":
+            shown = {
+                r
+                for i in self.allowed
+                for r in self._regions(org.region_of(org.items[i].department_id))
+            }
+            out = []
+            for region_id in org.region_preorder():
+                if region_id in shown:
+                    above = [r for r in org.region_chain(region_id)[1:] if r in shown]
+                    r = org.regions[region_id]
+                    out.append((r.id, r.code, r.name, len(above), above[0] if above else None))
             return out
         people = set(tasks) if self.grouping == "official" else set(figures)
         ordered = sorted(people, key=lambda u: (u == 0, org.user(u)[0], u))

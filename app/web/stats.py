@@ -18,7 +18,7 @@ from ..cases.models import Case, Task
 from ..catalogue.models import ITEM_KINDS, Item
 from ..db import session, utcnow
 from ..errors import AppError, InvalidInput
-from ..org.models import Department
+from ..org.models import Department, Region
 from ..stats import charts, exports, report
 from ..stats import figures as stats
 from . import bp, role_required
@@ -63,7 +63,9 @@ def _query() -> Query:
     kind = request.args.get("kind") or None
     if kind is not None and kind not in ITEM_KINDS:
         raise InvalidInput("unknown item kind", field="kind")
-    filters = stats.Filters(item_id=_int("item"), kind=kind, department_id=_int("department"))
+    filters = stats.Filters(
+        item_id=_int("item"), kind=kind, department_id=_int("department"), region_id=_int("region")
+    )
     days = (period.until - period.since).days + 1
     default_unit = "day" if days <= 31 else "week" if days <= 190 else "month"
     unit = request.args.get("unit") or default_unit
@@ -172,7 +174,8 @@ def report_table(query: Query, rows: list[stats.Row]) -> exports.Table:
 
 def register_table(query: Query, rows: list[stats.Row]) -> exports.Table:
     names = {"total": _("Total"), "item": _("By item"), "kind": _("By item kind"),
-             "department": _("By department"), "window": _("By window clerk"),
+             "department": _("By department"), "region": _("By region"),
+             "window": _("By window clerk"),
              "official": _("By official")}  # fmt: skip
     values = [row_values(r) for r in rows]
     title = _("Register %(period)s, %(by)s", period=query.text, by=names[query.grouping])
@@ -219,7 +222,7 @@ def slowest_stages(query: Query, limit: int = 10) -> list[Stage]:
 
 def _item_scope(filters: stats.Filters) -> set[int] | None:
     """The item ids a filter keeps (None: every item), as the register reads the filter."""
-    if filters.item_id is None and filters.kind is None and filters.department_id is None:
+    if not (filters.item_id or filters.kind or filters.department_id or filters.region_id):
         return None
     return stats.Register(session(), "total", filters).allowed
 
@@ -233,7 +236,8 @@ def _charts(query: Query) -> dict[str, Markup]:
 
     trend = charts.line_chart(
         _("Received, accepted and completed"), labels,
-        [line(_("Cases received"), lambda f: f.received), line(_("Cases accepted"), lambda f: f.accepted),
+        [line(_("Cases received"), lambda f: f.received),
+         line(_("Cases accepted"), lambda f: f.accepted),
          line(_("Cases completed"), lambda f: f.completed)],
     )  # fmt: skip
     departments = [r for r in stats.register(query.period, "department", query.filters)
@@ -277,7 +281,9 @@ def _choices() -> dict:
     items = db.execute(sa.select(Item.id, Item.name).order_by(Item.code)).all()
     departments = db.execute(sa.select(Department.id, Department.name)
                              .order_by(Department.code)).all()  # fmt: skip
-    return {"items": items, "departments": departments, "kinds": ITEM_KINDS,
+    regions = db.execute(sa.select(Region.id, Region.name, Region.level)
+                         .order_by(Region.code)).all()  # fmt: skip
+    return {"items": items, "departments": departments, "kinds": ITEM_KINDS, "regions": regions,
             "kind_labels": stats.KIND_LABELS, "groupings": stats.GROUPINGS,
             "units": stats.UNITS}  # fmt: skip
 
