@@ -49,6 +49,10 @@ class Config:
     UPLOAD_MAX_BYTES = int(os.environ.get("OW_UPLOAD_MAX_BYTES", 5 * 1024 * 1024))
     # a command that scans one file (its path is appended): exit 0 clean, 1 infected
     UPLOAD_SCAN_COMMAND = os.environ.get("OW_UPLOAD_SCAN_COMMAND", "")
+    # failed log-ins allowed per user name and per client address within the window
+    LOGIN_FAILURES_PER_USER = int(os.environ.get("OW_LOGIN_FAILURES_PER_USER", 5))
+    LOGIN_FAILURES_PER_CLIENT = int(os.environ.get("OW_LOGIN_FAILURES_PER_CLIENT", 20))
+    LOGIN_WINDOW_MINUTES = int(os.environ.get("OW_LOGIN_WINDOW_MINUTES", 15))
     SEAL_IMAGE = os.environ.get("OW_SEAL_IMAGE", "")  # PNG of the approval seal; default drawn
     PDF_FONT = os.environ.get("OW_PDF_FONT", "")  # a TrueType CJK font to embed in notices
     # public progress query: failures allowed per client and per case number, and the window

@@ -98,7 +98,8 @@ def _string_list(body: dict, key: str) -> list[str]:
 @bp.post("/auth/token")
 def token():
     body = _json_body()
-    user = authenticate(_text(body, "username", True), _text(body, "password", True))
+    user = authenticate(_text(body, "username", True), _text(body, "password", True),
+                        request.remote_addr or "unknown")  # fmt: skip
     return jsonify({"token": issue_token(user), "username": user.username})
 
 

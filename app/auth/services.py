@@ -1,17 +1,27 @@
-"""Password log-in and signed, expiring API tokens."""
+"""Password log-in and signed, expiring API tokens.
+
+Failed log-ins are counted in the database (so every worker sees them) under the user
+name and under the client's address. With too many failures of either in the window,
+every log-in under it is refused (429) before the password is checked, the right one
+too, and the refusal is logged; a successful log-in clears its user name's count.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import time
 
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from ..db import session
-from ..errors import Unauthorized
+from ..db import session, transactional, utcnow
+from ..errors import TooManyRequests, Unauthorized
 from ..org.models import User, password_stamp
 from ..org.services import check_password
+
+security = logging.getLogger("onewindow.security")
 
 _TOKEN_SALT = "onewindow-api-token"
 
@@ -20,11 +30,48 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_TOKEN_SALT)
 
 
-def authenticate(username: str, password: str) -> User:
-    """Return the active user with these credentials, or raise Unauthorized."""
+def _failures(key: str, since: dt.datetime) -> int:
+    from ..applicants.models import QueryAttempt
+
+    return (
+        session().scalar(
+            sa.select(sa.func.count())
+            .select_from(QueryAttempt)
+            .where(QueryAttempt.key == key, QueryAttempt.at > since)
+        )
+        or 0
+    )
+
+
+@transactional
+def _record(keys: list[str], clear: str | None = None) -> None:
+    from ..applicants.models import QueryAttempt
+
+    db = session()
+    if clear:
+        db.execute(sa.delete(QueryAttempt).where(QueryAttempt.key == clear))
+    now = utcnow()
+    for key in keys:
+        db.add(QueryAttempt(key=key, at=now))
+
+
+def authenticate(username: str, password: str, client: str = "unknown") -> User:
+    """Return the active user with these credentials, or raise Unauthorized (wrong) or
+    TooManyRequests (too many failures lately for this user name or this address)."""
+    cfg = current_app.config
+    since = utcnow() - dt.timedelta(minutes=int(cfg.get("LOGIN_WINDOW_MINUTES", 15)))
+    by_user, by_client = f"login:user:{username[:64]}", f"login:ip:{client}"
+    if _failures(by_user, since) >= int(cfg.get("LOGIN_FAILURES_PER_USER", 5)) or _failures(
+        by_client, since
+    ) >= int(cfg.get("LOGIN_FAILURES_PER_CLIENT", 20)):
+        security.warning("log-in throttled for %r from %s", username, client)
+        raise TooManyRequests("too many failed log-ins; wait a quarter of an hour and try again")
     user = session().scalars(sa.select(User).where(User.username == username)).first()
     if user is None or not user.active or not check_password(user, password):
+        _record([by_user, by_client])
         raise Unauthorized("wrong username or password")
+    if _failures(by_user, since):
+        _record([], clear=by_user)
     return user
 
 

@@ -17,7 +17,7 @@ from ..cases.models import PAUSE_KINDS
 from ..catalogue import services as catalogue
 from ..db import session as db_session
 from ..db import utcnow
-from ..errors import AppError, NotFound, Unauthorized
+from ..errors import AppError, NotFound, TooManyRequests, Unauthorized
 from ..org.models import Post
 from . import LANGUAGES, bp, role_required, safe_next
 from .forms import (
@@ -66,11 +66,15 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = authenticate(form.username.data.strip(), form.password.data)
+            user = authenticate(form.username.data.strip(), form.password.data,
+                                request.remote_addr or "unknown")  # fmt: skip
         except Unauthorized:
             log.warning("failed log-in for %r from %s", form.username.data, request.remote_addr)
             flash(_("Wrong username or password."), "error")
             return render_template("login.html", form=form), 401
+        except TooManyRequests:
+            flash(_("Too many failed log-ins: wait a quarter of an hour and try again."), "error")
+            return render_template("login.html", form=form), 429
         lang = request.form.get("lang") or session.get("lang")
         session.clear()  # a fresh session (and CSRF token) for the logged-in user
         login_user(user)
