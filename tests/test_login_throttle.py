@@ -20,7 +20,8 @@ def test_five_wrong_passwords_lock_the_user_name_for_a_quarter_of_an_hour(demo_a
     Web(demo_app).login("official_zhao")
     # the API's token endpoint counts the same failures
     client = demo_app.test_client()
-    resp = client.post("/api/v1/auth/token", json={"username": "official_xiao", "password": PASSWORD})
+    body = {"username": "official_xiao", "password": PASSWORD}
+    resp = client.post("/api/v1/auth/token", json=body)
     assert resp.status_code == 429
     # a quarter of an hour later the right password works, and clears the count
     later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(minutes=16)
