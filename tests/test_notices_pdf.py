@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import shutil
-import subprocess
 import tomllib
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -33,11 +30,10 @@ from app.notices import (
     supplement_notice,
 )
 from app.notices import pdf as notices_pdf
+from tests.pdftools import render, require_poppler, run, text
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "notices"
-IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-POPPLER = ("pdftoppm", "pdftotext", "pdffonts", "pdfinfo")
 
 RIGHTS = (
     "如不服本决定，可在收到本决定书之日起六十日内依法申请行政复议，"
@@ -105,37 +101,20 @@ def _compact(text: str) -> str:
 @pytest.fixture(scope="module")
 def poppler() -> None:
     """Poppler's command-line tools, or skip (fail under CI)."""
-    missing = [tool for tool in POPPLER if shutil.which(tool) is None]
-    if missing:
-        message = f"poppler-utils missing ({', '.join(missing)}): apt-get install poppler-utils"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    OUT.mkdir(parents=True, exist_ok=True)
+    require_poppler(OUT)
 
 
 def _run(*args: str | Path) -> str:
-    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=True)
-    return done.stdout
+    return run(*args)
 
 
 def _render(name: str, data: bytes) -> tuple[Path, list[Path]]:
     """Write build/notices/<name>.pdf and its pages as PNGs; return both."""
-    pdf = OUT / f"{name}.pdf"
-    pdf.write_bytes(data)
-    mine = re.compile(rf"{re.escape(name)}-\d+\.png")
-    for old in OUT.iterdir():
-        if mine.fullmatch(old.name):
-            old.unlink()
-    _run("pdftoppm", "-r", "80", "-png", pdf, OUT / name)
-    pages = sorted(p for p in OUT.iterdir() if mine.fullmatch(p.name))
-    assert pages, f"pdftoppm rendered no page of {name}"
-    return pdf, pages
+    return render(OUT, name, data, dpi=80)
 
 
 def _text(pdf: Path, page: int | None = None) -> str:
-    pages = ["-f", str(page), "-l", str(page)] if page else []
-    return _run("pdftotext", "-layout", *pages, pdf, "-")
+    return text(pdf, page)
 
 
 def _info(pdf: Path) -> dict[str, str]:

@@ -10,10 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import re
-import shutil
-import subprocess
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -36,10 +32,10 @@ from app.stats.exports import (
     to_xlsx,
 )
 from app.stats.report import month_title, monthly_report
+from tests.pdftools import render, require_poppler, run, text
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "stats"
-IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 SVG = "{http://www.w3.org/2000/svg}"
 
 DEPARTMENTS = [
@@ -504,37 +500,21 @@ def test_month_title() -> None:
 @pytest.fixture(scope="module")
 def poppler() -> None:
     """Poppler's command-line tools, or skip (fail under CI)."""
-    missing = [t for t in ("pdftoppm", "pdftotext", "pdffonts", "pdfinfo") if not shutil.which(t)]
-    if missing:
-        message = f"poppler-utils missing ({', '.join(missing)}): apt-get install poppler-utils"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    OUT.mkdir(parents=True, exist_ok=True)
+    require_poppler(OUT)
 
 
 def _run(*args: str | Path) -> str:
-    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=True)
-    return done.stdout
+    return run(*args)
 
 
 def _render(name: str, data: bytes) -> tuple[Path, list[Path]]:
     """Write build/stats/<name>.pdf and its pages as PNGs; return both."""
-    pdf = OUT / f"{name}.pdf"
-    pdf.write_bytes(data)
-    mine = re.compile(rf"{re.escape(name)}-\d+\.png")
-    for old in OUT.iterdir():
-        if mine.fullmatch(old.name):
-            old.unlink()
-    _run("pdftoppm", "-r", "70", "-png", pdf, OUT / name)
-    pages = sorted(p for p in OUT.iterdir() if mine.fullmatch(p.name))
-    assert pages, f"pdftoppm rendered no page of {name}"
-    return pdf, pages
+    return render(OUT, name, data, dpi=70)
 
 
 def _text(pdf: Path, page: int | None = None) -> str:
-    pages = ["-f", str(page), "-l", str(page)] if page else []
-    return "".join(_run("pdftotext", "-layout", *pages, pdf, "-").split())
+    """The text without any white space (table cells and wrapped lines run together)."""
+    return "".join(text(pdf, page).split())
 
 
 def _pages(pdf: Path) -> int:
