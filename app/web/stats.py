@@ -16,6 +16,7 @@ from markupsafe import Markup
 from ..calendar.services import calendar
 from ..cases.models import Case, Task
 from ..catalogue.models import ITEM_KINDS, Item
+from ..catalogue.stuck import nearest_rank
 from ..db import session, utcnow
 from ..errors import AppError, InvalidInput
 from ..org.models import Department, Region
@@ -214,8 +215,7 @@ def slowest_stages(query: Query, limit: int = 10) -> list[Stage]:
         per.setdefault((item, name), []).append(spent)
     out = []
     for (item, name), spent in per.items():
-        ordered = sorted(spent)
-        p90 = ordered[max(0, -(-9 * len(ordered) // 10) - 1)]
+        p90 = nearest_rank(spent, 0.9)
         out.append(Stage(item, name, len(spent), sum(spent) / len(spent), p90))
     return sorted(out, key=lambda s: (-s.days_p90, s.item, s.name))[:limit]
 
