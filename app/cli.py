@@ -1,4 +1,5 @@
-"""Commands: `flask --app app init-db`, `load-demo`, `deploy`, `verify-chains`."""
+"""Commands: `flask --app app init-db`, `load-demo`, `deploy`, `verify-chains`, `backup`,
+`restore`."""
 
 from __future__ import annotations
 
@@ -140,6 +141,8 @@ def run_scheduler_command() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
+    from .backup import backup_command, restore_command
+
     for command in (
         init_db,
         load_demo_command,
@@ -147,5 +150,7 @@ def init_app(app: Flask) -> None:
         verify_chains_command,
         verify_cases_command,
         run_scheduler_command,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(command)
