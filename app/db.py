@@ -10,13 +10,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask, current_app, g, has_app_context, request
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from .errors import StaleCase
+from .errors import StaleCase, unavailable_response
 
 T = TypeVar("T")
 
@@ -79,6 +79,39 @@ def init_app(app: Flask) -> None:
         session = g.pop("ow_session", None)
         if session is not None:
             session.close()
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        if not is_unavailable(exc):
+            raise exc  # a fault of ours: the 500 handler logs it
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
+                           str(exc.orig).strip().splitlines()[0] if exc.orig else exc)  # fmt: skip
+        return unavailable_response()
+
+
+# PostgreSQL SQLSTATE classes: 08 connection exception, 53 insufficient resources (too many
+# connections), 57 operator intervention (shutdown, starting up, cancelled)
+_UNAVAILABLE_CLASSES = {"08", "53", "57"}
+_UNAVAILABLE_TEXT = (
+    "connection refused", "could not connect", "connection failed", "server closed the connection",
+    "connection is closed", "connection already closed", "terminating connection",
+    "the database system is", "consuming input failed", "connection timeout",
+    "database is locked", "unable to open database file",
+)  # fmt: skip
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means the database cannot be reached or is down (a 503),
+    as opposed to a fault of the application (a 500)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if code:
+        return code[:2] in _UNAVAILABLE_CLASSES
+    text = str(exc.orig).lower()
+    return any(part in text for part in _UNAVAILABLE_TEXT)
 
 
 def get_engine() -> sa.Engine:

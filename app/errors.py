@@ -53,3 +53,32 @@ class TooManyRequests(AppError):
 
 class StaleCase(OneWindowError):
     """Another request changed the case first; the operation is retried."""
+
+
+class Unavailable(AppError):
+    """The database cannot be reached; the request changed nothing, try again shortly."""
+
+    status = 503
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def unavailable_response():
+    """Answer 503 with Retry-After: JSON under /api/, else a page that needs no database.
+
+    The page is rendered as an anonymous visitor: the signed-in user, the unread count and
+    the other parts of the normal page layout would have to be read from the database.
+    """
+    from flask import current_app, g, jsonify, render_template, request
+
+    g._login_user = current_app.login_manager.anonymous_user()  # Flask-Login's request cache
+    if request.path.startswith("/api/"):
+        message = "the database cannot be reached; nothing was saved halfway, try again shortly"
+        resp = jsonify({"error": "Unavailable", "message": message})
+    else:
+        resp = current_app.make_response(render_template("error_503.html"))
+    resp.status_code = Unavailable.status
+    resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
