@@ -19,6 +19,8 @@ class Config:
     """Settings for running the service; defaults give the embedded SQLite demo."""
 
     SECRET_KEY = os.environ.get("OW_SECRET_KEY", "dev-only-change-me")
+    # base64 32-byte key(s) sealing ID and phone numbers at rest; the first seals (privacy.py)
+    DATA_KEY = os.environ.get("OW_DATA_KEY", "")
     DATABASE_URL = os.environ.get(
         "DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'onewindow.sqlite3'}"
     )
@@ -31,6 +33,8 @@ class Config:
     CHECKIN_ENFORCED = _env_bool("OW_CHECKIN_ENFORCED", False)  # no check-in by the deadline = away
     CHECKIN_DEADLINE = os.environ.get("OW_CHECKIN_DEADLINE", "09:00")  # centre local time
     SCHEDULER_ENABLED = _env_bool("OW_SCHEDULER", True)  # in app.wsgi and run-scheduler
+    # the scheduler's safety-net round, also how soon a waiting process takes over the leader lock
+    SCHEDULER_FALLBACK_SECONDS = float(os.environ.get("OW_SCHEDULER_FALLBACK_SECONDS", 30))
     WRITE_RETRIES = int(os.environ.get("OW_WRITE_RETRIES", 8))
     CENTRE_TIMEZONE = os.environ.get("OW_TIMEZONE", "Asia/Shanghai")
     OFFICE_HOURS = os.environ.get("OW_OFFICE_HOURS", "09:00-17:00")  # centre local time

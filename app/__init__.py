@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from config import Config
 
-from . import db, web
+from . import db, privacy, web
 from .cases import runtime
 
 
@@ -24,6 +24,7 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     logging.getLogger("spiff").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
+    privacy.configure(app.config)  # refuses to start without OW_DATA_KEY in production
     db.init_app(app)
     runtime.init_app(app)
 

@@ -21,5 +21,6 @@ from .complaints.models import (  # noqa: F401
 )
 from .db import Base  # noqa: F401
 from .org.models import Absence, CheckIn, Department, Post, Region, User  # noqa: F401
+from .privacy import PersonalDataView  # noqa: F401
 from .stats.rollup import StatDay, StatRoll  # noqa: F401
 from .supervision.models import Notification, WarningCard  # noqa: F401

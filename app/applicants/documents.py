@@ -15,6 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app, url_for
 
+from .. import privacy
 from ..calendar.services import calendar
 from ..cases.models import Case
 from ..cases.work import CaseLog
@@ -131,6 +132,9 @@ def case_notice(actor: User, case_no: str, kind: str) -> bytes:
     log = CaseLog(db, case.id, utcnow(), actor)
     log.add("notice_issued", {"kind": kind, "bytes": len(content)})
     log.close()
+    if kind == "commitment" and case.applicant_phone:  # the notice prints it in full
+        privacy.note_view(actor, "case", case.id, case.case_no, ["phone"],
+                          "notice: commitment notice")  # fmt: skip
     return content
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, utcnow
+from ..privacy import Encrypted
 
 APPLICATION_STATUSES = ("submitted", "supplement_required", "invited", "accepted", "withdrawn")
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
@@ -25,8 +26,8 @@ class OnlineApplication(Base):
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("items.id"))
     applicant_user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     applicant_name: Mapped[str] = mapped_column(sa.String(200))
-    applicant_id_number: Mapped[str] = mapped_column(sa.String(40))
-    applicant_phone: Mapped[str | None] = mapped_column(sa.String(30))
+    applicant_id_number: Mapped[str] = mapped_column(Encrypted)
+    applicant_phone: Mapped[str | None] = mapped_column(Encrypted)
     form: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     status: Mapped[str] = mapped_column(sa.String(24), default="submitted")
     submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from ..db import Base, utcnow
+from ..privacy import Encrypted
 
 CASE_STATUSES = (
     "received",
@@ -53,8 +54,8 @@ class Case(Base):
     decision_reason: Mapped[str | None] = mapped_column(sa.Text)
     legal_basis: Mapped[str | None] = mapped_column(sa.Text)
     applicant_name: Mapped[str] = mapped_column(sa.String(200))
-    applicant_id_number: Mapped[str] = mapped_column(sa.String(40))
-    applicant_phone: Mapped[str | None] = mapped_column(sa.String(30))
+    applicant_id_number: Mapped[str] = mapped_column(Encrypted)
+    applicant_phone: Mapped[str | None] = mapped_column(Encrypted)
     applicant_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     materials: Mapped[list] = mapped_column(sa.JSON, default=list)
     missing_materials: Mapped[list] = mapped_column(sa.JSON, default=list)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, utcnow
+from ..privacy import Encrypted
 
 # phone: the 12319 hotline or the office's own line; visit: in person at the office
 CHANNELS = ("phone", "letter", "online", "visit")
@@ -44,7 +45,7 @@ class Complaint(Base):
     registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     registered_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     complainant_name: Mapped[str] = mapped_column(sa.String(100))
-    complainant_phone: Mapped[str | None] = mapped_column(sa.String(30))
+    complainant_phone: Mapped[str | None] = mapped_column(Encrypted)
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
     subject: Mapped[str] = mapped_column(sa.String(200))
     content: Mapped[str] = mapped_column(sa.Text)

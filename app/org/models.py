@@ -10,6 +10,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, utcnow
+from ..privacy import Encrypted
 
 ROLES = ("clerk", "official", "leader", "supervisor", "auditor", "analyst", "admin", "applicant")
 STAFF_ROLES = frozenset(ROLES) - {"applicant"}
@@ -56,8 +57,8 @@ class User(UserMixin, Base):
     name: Mapped[str] = mapped_column(sa.String(100))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     roles: Mapped[str] = mapped_column(sa.String(200), default="")
-    phone: Mapped[str | None] = mapped_column(sa.String(30))
-    id_number: Mapped[str | None] = mapped_column(sa.String(30))
+    phone: Mapped[str | None] = mapped_column(Encrypted)
+    id_number: Mapped[str | None] = mapped_column(Encrypted)
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -7,6 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import privacy
 from ..db import session
 from ..errors import AppError, NotFound
 from ..org import admin as org_admin
@@ -78,6 +79,10 @@ def admin_user(user_id: int | None = None):
     form = UserForm(obj=user if request.method == "GET" else None)
     form.department_id.choices = choices([NONE] + [(d.id, d.name) for d in _departments()])
     if request.method == "GET" and user is not None:
+        fields = [f for f, v in (("id_number", user.id_number), ("phone", user.phone)) if v]
+        if fields:  # the edit form holds them in full
+            privacy.log_view(current_user, "user", user.id, user.username, fields,
+                             "admin: editing the account")  # fmt: skip
         form.roles.data = sorted(user.role_set)
         form.department_id.data = user.department_id or 0
     if form.validate_on_submit():

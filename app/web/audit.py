@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
+from .. import privacy
 from ..audit import export
 from ..audit import review as audit
 from ..cases.models import Task
@@ -175,3 +176,13 @@ def audit_export(kind: str):
             "Content-Disposition": f'attachment; filename="onewindow-{stamp}.xes"'})  # fmt: skip
     return Response(export.to_csv(log), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="onewindow-{stamp}.csv"'})  # fmt: skip
+
+
+@bp.get("/audit/personal-data")
+@role_required(*AUDIT_ROLES)
+def audit_personal_data():
+    """Who saw a person's full ID or phone number, whose, why and when (newest first)."""
+    ref = request.args.get("ref", "").strip()[:64]
+    who = request.args.get("user", "").strip()[:64]
+    rows = privacy.recent_views(ref=ref, username=who)
+    return render_template("audit/personal_data.html", rows=rows, ref=ref, who=who)

@@ -15,6 +15,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import privacy
 from ..calendar.services import calendar
 from ..complaints import figures as complaint_figures
 from ..complaints import services as complaints
@@ -222,6 +223,10 @@ def complaint(number: str):
     people = complaints.names(ticket.registered_by_id, ticket.replied_by_id,
                               ticket.archived_by_id)  # fmt: skip
     now = utcnow()
+    contact = current_user.has_role(*OFFICE)
+    if contact and ticket.complainant_phone:  # the office calls back: a full view, logged
+        privacy.log_view(current_user, "complaint", ticket.id, ticket.number, ["phone"],
+                         "complaint: calling the complainant back")  # fmt: skip
     return render_template(
         "complaints/detail.html", ticket=ticket, may=complaints.allowed(current_user, ticket),
         notes=complaints.notes_of(ticket), history=complaints.history_of(ticket),
@@ -230,7 +235,7 @@ def complaint(number: str):
         case_no=complaints.case_number(ticket.case_id),
         overdue=ticket.status in OPEN_STATUSES and ticket.due_at < now,
         late=ticket.replied_at is not None and ticket.replied_at > ticket.due_at,
-        contact=current_user.has_role(*OFFICE), assign_form=assign_form,
+        contact=contact, assign_form=assign_form,
         note_form=ComplaintNoteForm(), reply_form=ComplaintReplyForm(), archive_form=ClaimForm(),
         **_helpers(),
     )  # fmt: skip

@@ -161,6 +161,11 @@ class UrgeForm(FlaskForm):
     text = StringField(_l("Urging notice"), validators=[DataRequired(), Length(max=500)])
 
 
+class PersonalDataForm(FlaskForm):
+    purpose = StringField(_l("Why you need the full numbers"),
+                          validators=[DataRequired(), Length(max=200)])  # fmt: skip
+
+
 class YearForm(FlaskForm):
     year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(2000, 2100)])
     source = StringField(_l("Source (State Council notice)"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from .. import privacy
 from ..audit.review import note_if_auditor
 from ..auth.services import authenticate
 from ..cases import services as cases
@@ -27,6 +28,7 @@ from .forms import (
     LanguageForm,
     LoginForm,
     PauseForm,
+    PersonalDataForm,
     RefuseForm,
     SupplementForm,
     TransferForm,
@@ -314,6 +316,25 @@ def case(case_no: str):
         extend_form=ExtendForm(),
         urge_form=UrgeForm(),
     )
+
+
+@bp.post("/cases/<case_no>/personal-data")
+@role_required("clerk", "supervisor", "admin")
+def case_personal_data(case_no: str):
+    """The applicant's full ID and phone number, for a stated reason, and the view logged."""
+    case_row, item, _version, _tasks = cases.get_case(current_user, case_no)
+    form = PersonalDataForm()
+    if not form.validate_on_submit():
+        flash(_("Say why you need the full numbers."), "error")
+        return redirect(url_for("web.case", case_no=case_no))
+    fields = [f for f, v in (("id_number", case_row.applicant_id_number),
+                             ("phone", case_row.applicant_phone)) if v]  # fmt: skip
+    privacy.log_view(current_user, "case", case_row.id, case_row.case_no, fields,
+                     form.purpose.data.strip())  # fmt: skip
+    resp = make_response(render_template("personal_data.html", case=case_row, item=item,
+                                         purpose=form.purpose.data.strip()))  # fmt: skip
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def _pause_form() -> PauseForm:
