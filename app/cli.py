@@ -142,6 +142,7 @@ def run_scheduler_command() -> None:
 def init_app(app: Flask) -> None:
     """Register the commands."""
     from .backup import backup_command, restore_command
+    from .privacy import reencrypt_command
 
     for command in (
         init_db,
@@ -152,5 +153,6 @@ def init_app(app: Flask) -> None:
         run_scheduler_command,
         backup_command,
         restore_command,
+        reencrypt_command,
     ):
         app.cli.add_command(command)
