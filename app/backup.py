@@ -107,6 +107,8 @@ def _run(args: list[str], env: dict[str, str] | None, what: str) -> None:
         raise BackupError(f"{args[0]} is not installed (PostgreSQL client programs)") from None
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip()
+        if "lock timeout" in detail:
+            detail += " (is the service still running? stop it before restoring)"
         raise BackupError(f"{what} failed (exit {done.returncode}): {detail}")
 
 
@@ -117,7 +119,7 @@ def _snapshot_sqlite(url: str, target: Path) -> tuple[dict[str, int], str | None
     source_path = _sqlite_path(url)
     if not source_path.exists():
         raise BackupError(f"the database file {source_path} does not exist")
-    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
+    source = sqlite3.connect(source_path, timeout=30)  # only read by the backup API
     copy = sqlite3.connect(target)
     try:
         source.backup(copy)  # all pages in one step: one consistent snapshot
@@ -335,6 +337,8 @@ def _restore_sqlite(dump: Path, url: str) -> None:
 
 def _restore_pg(dump: Path, url: str) -> None:
     libpq, env = _pg_target(url)
+    # a table still in use (the service running) fails the restore instead of hanging it
+    env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + " -c lock_timeout=60s").strip()
     _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
           "--exit-on-error", f"--dbname={libpq}", str(dump)], env, "pg_restore")  # fmt: skip
 
