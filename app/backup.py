@@ -171,6 +171,8 @@ def _add_uploads(tar: tarfile.TarFile, upload_dir: Path) -> dict[str, str]:
     if not upload_dir.is_dir():
         return sums
     for path in sorted(upload_dir.iterdir()):
+        if path.name.startswith("."):
+            continue  # a file a restore was writing, not an upload
         try:
             fh = open(path, "rb")  # noqa: SIM115
         except (FileNotFoundError, IsADirectoryError):
@@ -205,7 +207,9 @@ def make_backup(url: str, upload_dir: Path, out: Path) -> dict:
             "members": {DB_MEMBER[kind]: _sha256(dump)},
         }
         try:
-            with tarfile.open(partial, "w") as tar:
+            # the archive holds personal data: readable by its owner only
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w") as tar:
                 tar.add(dump, arcname=DB_MEMBER[kind])
                 manifest["members"].update(_add_uploads(tar, upload_dir))
                 manifest["counts"]["files"] = len(manifest["members"]) - 1

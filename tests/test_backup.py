@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import random
+import sqlite3
 import tarfile
 import threading
 import uuid
@@ -241,3 +242,30 @@ def test_a_damaged_backup_or_a_target_with_cases_is_refused_and_left_alone(
     forced = _cli(target_app, "restore", "--force", str(file))
     assert forced.exit_code == 0, forced.output + forced.stderr
     assert "5 cases" in forced.output and "0 broken chains" in forced.output
+
+
+def test_a_backup_of_an_older_schema_is_upgraded_after_restoring(tmp_path):
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from app.backup import make_backup
+
+    old = tmp_path / "old.sqlite3"
+    cfg = AlembicConfig(str(BASE_DIR / "alembic.ini"))
+    cfg.set_main_option("script_location", str(BASE_DIR / "migrations"))
+    cfg.attributes["database_url"] = f"sqlite:///{old}"
+    command.upgrade(cfg, "0013")
+    file = tmp_path / "old.owbackup"
+    manifest = make_backup(f"sqlite:///{old}", tmp_path / "no-uploads", file)
+    assert manifest["schema_revision"] == "0013"
+    assert file.stat().st_mode & 0o077 == 0  # personal data: the owner's only
+
+    app = create_app(TestConfig, DATABASE_URL=f"sqlite:///{tmp_path / 'new.sqlite3'}",
+                     UPLOAD_DIR=tmp_path / "uploads")  # fmt: skip
+    result = _cli(app, "restore", str(file))
+    app.extensions["ow_engine"].dispose()
+    assert result.exit_code == 0, result.output
+    assert "schema upgraded from 0013 to the newest" in result.output
+    with sqlite3.connect(tmp_path / "new.sqlite3") as conn:
+        revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    assert revision != "0013"
