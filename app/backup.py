@@ -217,6 +217,11 @@ def make_backup(url: str, upload_dir: Path, out: Path) -> dict:
                 info = tarfile.TarInfo(MANIFEST)
                 info.size, info.mtime = len(data), int(dt.datetime.now().timestamp())
                 tar.addfile(info, io.BytesIO(data))
+            fd = os.open(partial, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # on disk before it takes the name of a finished backup
+            finally:
+                os.close(fd)
             os.replace(partial, out)
         finally:
             partial.unlink(missing_ok=True)
