@@ -23,7 +23,7 @@ from .db import get_engine, session, utcnow
 
 log = logging.getLogger("onewindow.scheduler")
 ADVISORY_KEY = 0x4F57_0001  # "OW" 1
-FALLBACK_SECONDS = 30  # a safety net only: wake-ups normally come from the steps themselves
+FALLBACK_SECONDS = 30  # a safety net only (SCHEDULER_FALLBACK_SECONDS); wake-ups come from steps
 STATS_START_DELAY = dt.timedelta(seconds=5)
 
 
@@ -42,6 +42,8 @@ class LeaderLock:
             return self._acquire()
 
     def _acquire(self) -> bool:
+        if self._conn is not None and not self._still_connected():
+            log.warning("the leader lock's connection is gone (a database restart?): taking again")
         if self._conn is not None or self._file is not None:
             return True
         if self.url.startswith("postgresql"):
@@ -63,6 +65,19 @@ class LeaderLock:
             return False
         self._file = handle
         return True
+
+    def _still_connected(self) -> bool:
+        """A session lock lives as long as its connection: check that the connection does;
+        if not, forget it (the lock went with it, another process may hold it now)."""
+        try:
+            self._conn.exec_driver_sql("SELECT 1")
+            self._conn.commit()
+            return True
+        except sa.exc.DBAPIError:
+            self._conn.invalidate()
+            self._conn.close()
+            self._conn = None
+            return False
 
     def release(self) -> None:
         """Give the lock up (a pooled connection keeps session locks: unlock first)."""
@@ -104,7 +119,8 @@ class TimerScheduler:
             (self.warning_round, "warnings-fallback"),
         ):
             self.scheduler.add_job(
-                job, "interval", seconds=FALLBACK_SECONDS, id=name, max_instances=1, coalesce=True,
+                job, "interval", seconds=self.app.config.get("SCHEDULER_FALLBACK_SECONDS",
+                FALLBACK_SECONDS), id=name, max_instances=1, coalesce=True,
             )  # fmt: skip
         self.schedule(utcnow())
         self.schedule_presence(utcnow())
