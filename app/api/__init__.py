@@ -57,6 +57,13 @@ def _json_body() -> dict:
     return body
 
 
+def _optional_json_body() -> dict:
+    """Return the JSON object sent, {} when no body was sent; anything else is refused."""
+    if not request.get_data(cache=True):
+        return {}
+    return _json_body()
+
+
 def login_required(view):
     """Require a valid bearer token of a staff member; the user is in g.user.
 
@@ -195,7 +202,7 @@ def withdraw(case_no: str):
 @bp.post("/cases/<case_no>/close")
 @login_required
 def close(case_no: str):
-    body = request.get_json(silent=True) or {}
+    body = _optional_json_body()
     cases.close_case(g.user, case_no, _text(body, "note"))
     return _case_response(case_no)
 
@@ -340,6 +347,8 @@ def extend(case_no: str):
 def urge(case_no: str):
     body = _json_body()
     task_id = body.get("task_id")
+    if task_id is not None and not isinstance(task_id, str):
+        raise InvalidInput("'task_id' must be a task id (text)")
     told = supervision.urge(g.user, case_no, _text(body, "text", True),
                             _task_uuid(task_id) if task_id else None)  # fmt: skip
     return jsonify({"case_no": case_no, "notified": told}), 201
@@ -431,7 +440,11 @@ def save_draft(code: str):
     content = request.get_data(as_text=True)
     if not content.strip():
         raise InvalidInput("send the diagram's XML as the request body")
-    based_on = request.args.get("based_on", type=int)
+    based_on = request.args.get("based_on")
+    if based_on is not None:
+        if not based_on.isdigit() or int(based_on) > 2**31 - 1:
+            raise InvalidInput("'based_on' must be a version number")
+        based_on = int(based_on)
     draft, findings = drafts.save_draft(g.user, code, content, based_on)
     errors = sum(1 for f in findings if f.severity == "error")
     return jsonify({"item": code, "saved_at": draft.saved_at.isoformat(timespec="seconds") + "Z",

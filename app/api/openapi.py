@@ -399,6 +399,83 @@ def openapi_document() -> dict:
                     params=[_path_param("id")],
                 )
             },
+            "/items/{code}/versions": {
+                "get": _op(
+                    "The deployed versions of an item's diagram (analysts, auditors, admins)",
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "item": {"type": "string"},
+                                    "versions": {"type": "array", "items": obj},
+                                },
+                            }
+                        )
+                    },
+                    params=[_path_param("code")],
+                )
+            },
+            "/items/{code}/versions/{number}/bpmn": {
+                "get": _op(
+                    "The BPMN XML of one deployed version",
+                    {
+                        "200": {
+                            "description": "The diagram",
+                            "content": {"application/xml": {"schema": {"type": "string"}}},
+                        }
+                    },
+                    params=[
+                        _path_param("code"),
+                        {
+                            "name": "number",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                    ],
+                )
+            },
+            "/items/{code}/draft": {
+                "put": {
+                    **_op(
+                        "Save the analyst's draft of an item's diagram, with its findings",
+                        {"200": _json(obj)},
+                        params=[
+                            _path_param("code"),
+                            {"name": "based_on", "in": "query", "schema": {"type": "integer"}},
+                        ],
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/xml": {"schema": {"type": "string"}}},
+                    },
+                }
+            },
+            "/items/{code}/deploy": {
+                "post": _op(
+                    "Deploy the item's draft as its newest version (refused while it has errors)",
+                    {
+                        "201": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "item": {"type": "string"},
+                                    "version": {"type": "integer"},
+                                    "comment": {"type": "string"},
+                                },
+                            },
+                            "Deployed",
+                        )
+                    },
+                    {
+                        "type": "object",
+                        "required": ["comment"],
+                        "properties": {"comment": {"type": "string"}},
+                    },
+                    params=[_path_param("code")],
+                )
+            },
             "/tasks/{id}/complete": {
                 "post": _op(
                     "Complete a task: approve, return or reject",

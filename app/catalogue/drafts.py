@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from lxml import etree
@@ -93,17 +94,34 @@ def centre_findings(tree: etree._ElementTree, item: Item, filename: str) -> list
         outgoing.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
     best: dict[str, float] = {}
 
-    def longest(node_id: str, on_path: frozenset) -> float:
-        if node_id in best:
-            return best[node_id]
-        own = _limit_days(nodes[node_id]) if node_id in nodes else 0.0
-        after = [longest(n, on_path | {node_id}) for n in outgoing.get(node_id, [])
-                 if n not in on_path and n != node_id]  # fmt: skip
-        best[node_id] = own + max(after, default=0.0)
-        return best[node_id]
+    def longest(start: str) -> float:
+        """Depth-first without recursion: an uploaded chain may be thousands of tasks long."""
+        on_path = {start}
+        stack: list[tuple[str, Iterator[str], list[float]]] = []
+        if start not in best:
+            stack.append((start, iter(outgoing.get(start, [])), []))
+        while stack:
+            node_id, successors, after = stack[-1]
+            for successor in successors:
+                if successor in on_path:
+                    continue  # a loop: cut
+                if successor in best:
+                    after.append(best[successor])
+                    continue
+                on_path.add(successor)
+                stack.append((successor, iter(outgoing.get(successor, [])), []))
+                break
+            else:
+                stack.pop()
+                on_path.discard(node_id)
+                own = _limit_days(nodes[node_id]) if node_id in nodes else 0.0
+                best[node_id] = own + max(after, default=0.0)
+                if stack:
+                    stack[-1][2].append(best[node_id])
+        return best[start]
 
     starts = [el.get("id") for el in tree.iterfind(".//bpmn:process/bpmn:startEvent", ns)]
-    total = max((longest(s, frozenset()) for s in starts), default=0.0)
+    total = max((longest(s) for s in starts), default=0.0)
     # the longest promise this item makes (its rules may promise more for large cases)
     rules = [int(r.get("days", 0)) for r in item.entry.get("promised_rules", [])]
     promised = max([item.promised_days, *rules]) if item.kind != "immediate" else 1
