@@ -78,14 +78,18 @@ def init_app(app: Flask) -> None:
     def _close_session(_exc):
         session = g.pop("ow_session", None)
         if session is not None:
-            session.close()
+            try:
+                session.close()  # rolls back what was not committed: nothing to lose
+            except DBAPIError:  # the connection died after the work: the answer stands
+                session.invalidate()
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError):
         if not is_unavailable(exc):
             raise exc  # a fault of ours: the 500 handler logs it
+        first_line = (str(exc.orig or exc).strip().splitlines() or [""])[0]
         app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
-                           str(exc.orig).strip().splitlines()[0] if exc.orig else exc)  # fmt: skip
+                           first_line)  # fmt: skip
         return unavailable_response()
 
 

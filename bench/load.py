@@ -65,6 +65,7 @@ WORKERS = (
 CLERKS = ("clerk_liu", "clerk_yang", "clerk_zhang", "clerk_li", "clerk_wei")
 BACKLOG = 400  # clerks wait while this many tasks are open, so inboxes stay realistic
 PG_CLUSTER = ("15", "main")
+KEEPALIVE = 1.0  # reuse a connection idle this long at most (gunicorn's keep-alive is 2 s)
 
 
 @dataclass
@@ -89,11 +90,15 @@ class Client:
     def __init__(self, port: int, tally: Tally, t0: float) -> None:
         self.port, self.tally, self.t0 = port, tally, t0
         self.conn: http.client.HTTPConnection | None = None
+        self.used = 0.0
 
     def call(self, kind: str, method: str, path: str, token: str, body: dict | None = None):
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         data = json.dumps(body).encode() if body is not None else None
         started = time.monotonic()
+        if self.conn is not None and started - self.used > KEEPALIVE:
+            self.conn.close()  # gunicorn closes idle keep-alive connections: don't race it
+            self.conn = None
         try:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -104,7 +109,8 @@ class Client:
             if self.conn is not None:
                 self.conn.close()
             self.conn, status, raw = None, 0, b""
-        ms = (time.monotonic() - started) * 1000
+        self.used = time.monotonic()
+        ms = (self.used - started) * 1000
         self.tally.note(kind, started - self.t0, ms, status)
         try:
             payload = json.loads(raw) if raw else None
@@ -302,6 +308,13 @@ def report(tally: Tally, seconds: float, checks: dict, raw_rate: float, marks: d
     tracebacks = log_text.count("Traceback (most recent call last)")
     print(f"5xx answers: {fives or 'none'}; connections cut: {cut}; server log: {unhandled} "
           f"unhandled errors, {tracebacks} tracebacks in all")  # fmt: skip
+    lines = log_text.splitlines()
+    ends = Counter(
+        next((x for x in lines[i + 1 :] if x and not x.startswith((" ", "Traceback"))), "?")
+        for i, line in enumerate(lines) if line.startswith("Traceback")
+    )  # fmt: skip
+    for text, n in ends.most_common(8):
+        print(f"  {n} x {text[:160]}")
     zero = ("completions answered 200 twice", "200 ", "201 ", "cases with", "of them, not")
     if not restart:
         zero += ("others not answered 200",)
@@ -400,6 +413,10 @@ def main() -> None:
         raw = bench_raw(args.raw_cases)
         log.seek(0)
         ok = report(tally, seconds, checks, raw.rate, marks, log.read(), args.restart_pg)
+        if not ok:
+            kept = Path(tempfile.gettempdir()) / f"ow-load-gunicorn-{int(time.time())}.log"
+            kept.write_text(Path(log.name).read_text())
+            print(f"server log kept at {kept}")
     finally:
         if server is not None:
             server.terminate()

@@ -484,6 +484,24 @@ def test_b_database_outage_answers_503_then_recovers_with_nothing_half_written(
         engine.dispose()
 
 
+def test_b_a_connection_lost_after_the_answer_was_made_is_no_error(pg_demo_url, tmp_path):
+    direct = sa.engine.make_url(pg_demo_url)
+    proxy = TcpProxy((direct.host or "127.0.0.1", direct.port or 5432))
+    via_proxy = direct.set(host="127.0.0.1", port=proxy.port)
+    app = create_app(TestConfig, DATABASE_URL=via_proxy.render_as_string(hide_password=False),
+                     UPLOAD_DIR=tmp_path / "uploads")  # fmt: skip
+    try:
+        with app.test_request_context("/api/v1/tasks"):
+            assert session().execute(sa.text("SELECT 1")).scalar() == 1  # a transaction is open
+            proxy.down()  # the request is done; closing its session meets a dead connection
+        proxy.up()
+        with app.test_request_context("/api/v1/tasks"):  # the pool recovers
+            assert session().execute(sa.text("SELECT 1")).scalar() == 1
+    finally:
+        proxy.down()
+        app.extensions["ow_engine"].dispose()
+
+
 def _count(engine: sa.Engine, table: str) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
