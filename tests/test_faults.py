@@ -474,8 +474,13 @@ def test_b_database_outage_answers_503_then_recovers_with_nothing_half_written(
         after = case_snapshot(engine, case_no)
         assert after["chain_ok"] and after["version"] == before["version"] + 1
         assert after["event_seq"] == len(after["events"])
-        assert [e for e in after["events"] if e[1] == "task_completed" and e[2] == task["id"]]
-        assert _count(engine, "cases") == cases_before
+        assert len([e for e in after["events"]
+                    if e[1] == "task_completed" and e[2] == task["id"]]) == 1  # fmt: skip
+        assert _count(engine, "cases") == cases_before  # the refused application left nothing
+        assert api.client.post("/api/v1/auth/token", json={"username": "clerk_liu",
+                               "password": "x"}).status_code == 401  # fmt: skip
+        api.apply("joint-investment", sample_form("joint-investment"))
+        assert _count(engine, "cases") == cases_before + 1
         with app.app_context():
             assert all(verify_chain(session(), cid).ok for cid in _ids(engine))
     finally:
