@@ -14,6 +14,7 @@ from .models import CalendarDay, CalendarYear
 from .services import forget, load
 
 log = logging.getLogger("onewindow.calendar")
+NAME_MAX = CalendarDay.__table__.c.name.type.length  # a longer name was a 500 on PostgreSQL
 
 
 def parse_days(text: str, year: int) -> list[tuple[dt.date, str]]:
@@ -38,9 +39,12 @@ def parse_days(text: str, year: int) -> list[tuple[dt.date, str]]:
             )
         if start.year != year or end.year != year:
             raise InvalidInput(f"line {number}: {span} is not in {year}")
+        name = name.strip()
+        if len(name) > NAME_MAX:
+            raise InvalidInput(f"line {number}: the name is longer than {NAME_MAX} characters")
         day = start
         while day <= end:
-            days.append((day, name.strip()))
+            days.append((day, name))
             day += dt.timedelta(days=1)
     return days
 
