@@ -517,6 +517,35 @@ def _ids(engine: sa.Engine) -> list[int]:
         return list(conn.execute(sa.text("SELECT id FROM cases")).scalars())
 
 
+def test_c_a_leader_whose_connection_died_no_longer_believes_it_leads(pg_demo_url, tmp_path):
+    from app.scheduler import LeaderLock
+
+    direct = sa.engine.make_url(pg_demo_url)
+    proxy = TcpProxy((direct.host or "127.0.0.1", direct.port or 5432))
+    url = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = create_app(TestConfig, DATABASE_URL=url, UPLOAD_DIR=tmp_path / "uploads")
+    engine = sa.create_engine(pg_demo_url, isolation_level="AUTOCOMMIT")
+    other = engine.connect()
+    lock = LeaderLock(url)
+    try:
+        with app.app_context():
+            assert lock.acquire()
+            proxy.down()  # the database restarts: the session, and its lock, are gone
+            proxy.up()
+            lock_sql = sa.text("SELECT pg_try_advisory_lock(:k)")
+            assert wait_for(lambda: other.execute(lock_sql, {"k": ADVISORY_KEY}).scalar(),
+                            what="another process to take the lock")  # fmt: skip
+            assert not lock.acquire()  # it sees it lost the lock instead of firing alongside
+            other.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+            assert lock.acquire()
+            lock.release()
+    finally:
+        proxy.down()
+        other.close()
+        engine.dispose()
+        app.extensions["ow_engine"].dispose()
+
+
 # --- c. the scheduler's leader killed --------------------------------------------------------
 
 
