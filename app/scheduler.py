@@ -224,19 +224,27 @@ class TimerScheduler:
                 self.warned += scan()
             except Exception:
                 log.exception("issuing warnings failed; the next round retries")
+                session().rollback()  # a dead connection must not fail the scans after it
             try:  # complaints not replied in time: their cards, once each, the same way
                 self.warned += complaints.scan()
             except Exception:
                 log.exception("issuing complaint warnings failed; the next round retries")
+                session().rollback()  # a dead connection must not fail the scans after it
             try:  # follow-ups of bad ratings near or past their five working days
                 self.warned += evaluations.scan_follow_ups()
                 tracking.forget_before(utcnow() - dt.timedelta(days=1))
             except Exception:
                 log.exception("follow-up warnings failed; the next round retries")
-            moments = (next_threshold(session(), utcnow()),
-                       complaints.next_threshold(session(), utcnow()),
-                       evaluations.next_follow_up_threshold(utcnow()))  # fmt: skip
-            upcoming = min((m for m in moments if m is not None), default=None)
+                session().rollback()  # a dead connection must not fail the scans after it
+            try:
+                moments = (next_threshold(session(), utcnow()),
+                           complaints.next_threshold(session(), utcnow()),
+                           evaluations.next_follow_up_threshold(utcnow()))  # fmt: skip
+                upcoming = min((m for m in moments if m is not None), default=None)
+            except Exception:  # the database is away: the fallback round looks again
+                log.exception("reading the next warning time failed; the fallback round retries")
+                session().rollback()
+                upcoming = None
         if upcoming is not None and not self._stop.is_set():
             # a red card is due strictly after the due time
             self.schedule_warnings(upcoming + dt.timedelta(seconds=1))
