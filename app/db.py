@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from .errors import StaleCase, unavailable_response
+from .errors import Conflict, StaleCase, unavailable_response
 
 T = TypeVar("T")
 
@@ -144,6 +144,9 @@ def _is_retryable(exc: Exception) -> bool:
     return False
 
 
+LOST_EVERY_RACE = "others changed this case at the same moment each time; reload and try again"
+
+
 def transactional(func: Callable[..., T]) -> Callable[..., T]:
     """Run a service operation in one transaction: commit once, retry on a lost race."""
 
@@ -165,7 +168,11 @@ def transactional(func: Callable[..., T]) -> Callable[..., T]:
                     callback()
                 db.info.pop("after_commit", None)
                 retryable = _is_retryable(exc) or _is_unique_race(exc, attempt)
-                if not retryable or attempt == retries:
+                if not retryable:
+                    raise
+                if attempt == retries:
+                    if isinstance(exc, StaleCase | StaleDataError):  # lost every race: say so
+                        raise Conflict(LOST_EVERY_RACE) from exc
                     raise
                 stats = current_app.extensions.setdefault("ow_stats", {})
                 stats["retries"] = stats.get("retries", 0) + 1

@@ -641,3 +641,23 @@ def test_c_scheduler_leader_killed_the_other_takes_over_and_cards_go_out_once(
         conn.close()
         engine.dispose()
         app.extensions["ow_engine"].dispose()
+
+
+def test_a_write_that_loses_every_race_is_a_clear_409_not_a_500(app):
+    """After WRITE_RETRIES lost races the caller gets a conflict with a message, and the
+    operation ran once per attempt."""
+    from app.db import LOST_EVERY_RACE, transactional
+    from app.errors import Conflict, StaleCase
+
+    tries = []
+
+    @transactional
+    def always_stale():
+        tries.append(1)
+        raise StaleCase("the case row moved")
+
+    app.config["WRITE_RETRIES"] = 2
+    with app.app_context(), pytest.raises(Conflict, match="reload and try again") as caught:
+        always_stale()
+    assert caught.value.status == 409 and str(caught.value) == LOST_EVERY_RACE
+    assert len(tries) == 3
