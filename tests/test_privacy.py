@@ -257,10 +257,12 @@ def test_every_full_view_is_logged_with_its_reason(demo_app, scene):
     ]
     # the log is readable by audit and supervision, filtered by whose data or by whom
     listing = Web(demo_app, "auditor_sun").get(f"/audit/personal-data?ref={case_no}").text
-    assert "领证时核验身份证" in listing and "notice: commitment notice" in listing
-    assert "admin: editing the account" not in listing
+    assert "领证时核验身份证" in listing and ">printing the commitment notice<" in listing
+    assert "editing the account" not in listing
     by_admin = Web(demo_app, "auditor_sun").get("/audit/personal-data?user=admin").text
-    assert "admin: editing the account" in by_admin and "领证时核验身份证" not in by_admin
+    assert ">editing the account<" in by_admin and "领证时核验身份证" not in by_admin
+    zh = Web(demo_app, "auditor_sun", lang="zh").get("/audit/personal-data?user=admin").text
+    assert ">修改账号<" in zh and "证件号码" in zh
     for username in ("clerk_liu", "official_xiao", "applicant_he"):
         resp = Web(demo_app, username).get("/audit/personal-data", expect=None)
         assert resp.status_code == 403, username

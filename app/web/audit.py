@@ -185,4 +185,11 @@ def audit_personal_data():
     ref = request.args.get("ref", "").strip()[:64]
     who = request.args.get("user", "").strip()[:64]
     rows = privacy.recent_views(ref=ref, username=who)
-    return render_template("audit/personal_data.html", rows=rows, ref=ref, who=who)
+    subjects = {"case": _("case"), "complaint": _("complaint"), "user": _("account"),
+                "application": _("online application")}  # fmt: skip
+    purposes = {"notice: commitment notice": _("printing the commitment notice"),
+                "complaint: calling the complainant back": _("calling the complainant back"),
+                "admin: editing the account": _("editing the account")}  # fmt: skip
+    fields = {"id_number": _("ID number"), "phone": _("Phone")}
+    return render_template("audit/personal_data.html", rows=rows, ref=ref, who=who,
+                           subjects=subjects, purposes=purposes, fields=fields)  # fmt: skip
