@@ -142,3 +142,33 @@ def test_a_draft_thousands_of_tasks_long_gets_its_report(demo_app):
     refused = api.call("POST", f"/items/{JOINT}/deploy", "analyst_zhou", 400,
                        json={"comment": "一条很长的链"})  # fmt: skip
     assert refused["message"], refused
+
+
+def test_text_longer_than_its_column_is_refused_not_a_500(demo_app):
+    """Found by probing the columns' lengths: each was a 500 (DataError) on PostgreSQL."""
+    from tests.test_xss import _user_id
+    from tests.webclient import Web
+
+    api = Api(demo_app.test_client())
+    body = {"item_code": JOINT, "form": sample_form(JOINT), "materials": []}
+    for field, size in (("name", 201), ("id_number", 41), ("phone", 31)):
+        applicant = {"name": "某公司", "id_number": "91330100MA2H000009", field: "长" * size}
+        refused = api.call(
+            "POST", "/cases", "clerk_liu", 400, json={**body, "applicant": applicant}
+        )
+        assert f"'{field}' is longer than" in refused["message"]
+    leave = {"kind": "trip", "starts_at": "2031-01-01T09:00", "ends_at": "2031-01-02T09:00"}
+    refused = api.call("POST", "/absences", "admin", 400, json={**leave, "reason": "长" * 301})
+    assert "longer than 300 characters" in refused["message"]
+    case_no = api.apply(JOINT, sample_form(JOINT))["case_no"]
+    [ndrc] = [t for t in api.open_tasks(case_no) if t["spec_id"] == "Task_ndrc"]
+    move = {"to_user_id": _user_id(demo_app, "official_cheng"), "reason": "长" * 141}
+    refused = api.call("POST", f"/tasks/{ndrc['id']}/transfer", "official_xiao", 400, json=move)
+    assert "at most 140 characters" in refused["message"]
+    web = Web(demo_app, "official_xiao")
+    web.get(f"/tasks/{ndrc['id']}")
+    too_long = {"to_user": str(move["to_user_id"]), "reason": "长" * 300}
+    page = web.post(f"/tasks/{ndrc['id']}/transfer", too_long, expect=None)
+    assert page.status_code in (302, 400), page.status_code
+    move["reason"] = "长" * 140
+    api.call("POST", f"/tasks/{ndrc['id']}/transfer", "official_xiao", json=move)

@@ -259,6 +259,11 @@ def claim_task(actor: User, task_id: uuid.UUID) -> Task:
     return task
 
 
+# the reason goes into the task's assignment_reason (300 characters) after "transferred by
+# <username> to <A|B|leader> <username>: " (up to 155); a longer one was a 500 on PostgreSQL
+TRANSFER_REASON_MAX = 140
+
+
 @transactional
 def transfer_task(actor: User, task_id: uuid.UUID, to_user_id: int, reason: str) -> Task:
     """Hand a task to another holder of the same post (转办), with a reason."""
@@ -266,6 +271,8 @@ def transfer_task(actor: User, task_id: uuid.UUID, to_user_id: int, reason: str)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("a transfer needs a reason")
+    if len(reason) > TRANSFER_REASON_MAX:
+        raise InvalidInput(f"a transfer reason is at most {TRANSFER_REASON_MAX} characters")
     task, case, post = _load(db, task_id)
     if post is None:
         raise Conflict("this task belongs to no post, so it has nobody to go to")

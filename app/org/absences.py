@@ -29,6 +29,8 @@ from .presence import (
     exclusions,
 )
 
+REASON_MAX = Absence.__table__.c.reason.type.length  # longer was a 500 on PostgreSQL
+
 
 def now() -> dt.datetime:
     """Return the current time (naive UTC), on the app's clock."""
@@ -95,6 +97,8 @@ def register_absence(
         raise InvalidInput(f"kind must be one of: {', '.join(ABSENCE_KINDS)}")
     if ends_at <= starts_at:
         raise InvalidInput("an absence must end after it starts")
+    if len(reason.strip()) > REASON_MAX:
+        raise InvalidInput(f"the reason is longer than {REASON_MAX} characters")
     if db.get(User, user_id) is None:
         raise NotFound(f"no user {user_id}")
     if not _may_register_for(db, actor, user_id):

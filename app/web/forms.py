@@ -43,7 +43,7 @@ class CompleteForm(FlaskForm):
 
 class TransferForm(FlaskForm):
     to_user = SelectField(_l("Transfer to"), coerce=int, validators=[DataRequired()])
-    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=300)])
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=140)])
 
 
 class ClaimForm(FlaskForm):
