@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import lxml.html
 import sqlalchemy as sa
 
-from app.applicants.models import FollowUp
+from app.applicants.models import FollowUp, Upload
 from app.db import session
 from app.org.models import Department, Post, User
 from config import BASE_DIR
@@ -280,11 +280,28 @@ def _store_everything(app) -> dict:
     _follow(admin, admin.post(f"/admin/users/{cheng_row.id}", user_form, expect=None),
             "rename a user")  # fmt: skip
 
+    # a file that is markup inside is refused; what is stored is only served as a sandboxed
+    # download
+    html_file = b"<html><body><script>alert(1)</script><svg onload=alert(1)></svg></body></html>"
+    for name in ("page.html", "image.svg", "letter.pdf"):
+        stored = he.post(f"/my/applications/{online}/upload", {
+            "material": "identity", "file": (io.BytesIO(html_file), name)},
+            expect=None, content_type="multipart/form-data")  # fmt: skip
+        assert stored.status_code == 400, (name, stored.status_code)  # refused by content
+    with app.app_context():
+        uploads = session().scalars(sa.select(Upload.id)).all()
+    for upload in uploads:
+        served = clerk.get(f"/my/applications/{online}/files/{upload}", expect=200)
+        assert served.headers["Content-Disposition"].startswith("attachment"), upload
+        assert "sandbox" in served.headers["Content-Security-Policy"], upload
+        assert served.headers["X-Content-Type-Options"] == "nosniff", upload
+        assert served.mimetype not in ("text/html", "image/svg+xml", "application/xhtml+xml")
+
     # a case of the deployed diagram: its first task carries the markup name into inboxes
     ids["new_case"] = api.apply(JOINT, sample_form(JOINT))["case_no"]
     with app.app_context():
         db = session()
-        ids["upload"] = 1
+        ids["upload"] = db.scalar(sa.select(sa.func.min(Upload.id)))
         ids["post"] = db.scalar(sa.select(Post.id).where(Post.code == "xss_post"))
         ids["dept"] = dept
         ids["official_xiao"] = _user_id(app, "xss_person")

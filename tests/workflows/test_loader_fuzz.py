@@ -35,7 +35,7 @@ from workflows.errors import DiagramError
 from workflows.loader import MAX_BPMN_BYTES, load_diagram
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-EXAMPLES = int(os.environ.get("OW_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("OW_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
