@@ -7,6 +7,7 @@ starts from empty tables. Under CI=true a missing PostgreSQL fails the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -67,7 +68,22 @@ def pg_url():
     admin.dispose()
 
 
-def _empty_pg(url: str) -> None:
+@contextlib.contextmanager
+def new_pg_database(prefix: str):
+    """Create a PostgreSQL database with no schema for one test; drop it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def empty_pg(url: str) -> None:
     engine = sa.create_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
@@ -83,7 +99,7 @@ def database_url(request, tmp_path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_url")
-    _empty_pg(url)
+    empty_pg(url)
     return url
 
 

@@ -16,7 +16,6 @@ import random
 import sqlite3
 import tarfile
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
@@ -34,7 +33,7 @@ from app.org.models import User
 from config import BASE_DIR, TestConfig
 from tests.apiclient import required_materials, sample_form
 from tests.casegen import _value, generate
-from tests.conftest import PG_ADMIN_URL, _pg_admin_engine
+from tests.conftest import new_pg_database
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -46,18 +45,8 @@ def target_url(database_url, tmp_path):
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'restored' / 'onewindow.sqlite3'}"
         return
-    name = f"ow_restore_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(
-            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name}
-        )  # fmt: skip
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    with new_pg_database("ow_restore") as url:
+        yield url
 
 
 @pytest.fixture

@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 
 from app import create_app
 from app.audit.services import verify_chain
-from app.db import Base, session
+from app.db import session
 from app.demo import load_demo
 from app.scheduler import ADVISORY_KEY
 from config import BASE_DIR, TestConfig
 from tests.apiclient import Api, required_materials, sample_form
+from tests.conftest import empty_pg
 from tests.webclient import Web
 
 WSGI = """
@@ -375,18 +376,10 @@ def _close(sock: socket.socket) -> None:
     sock.close()
 
 
-def _empty_pg(url: str) -> None:
-    engine = sa.create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 @pytest.fixture
 def pg_demo_url(pg_url, tmp_path) -> str:
     """The run's PostgreSQL database, emptied and holding the demo centre."""
-    _empty_pg(pg_url)
+    empty_pg(pg_url)
     app = create_app(TestConfig, DATABASE_URL=pg_url, UPLOAD_DIR=tmp_path / "uploads")
     with app.app_context():
         load_demo(BASE_DIR / "bpmn")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import uuid
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from app.org.models import User
 from app.privacy import Cipher, DataKeyError, PersonalDataView
 from config import BASE_DIR, TestConfig
 from tests.apiclient import Api, sample_form
-from tests.conftest import PG_ADMIN_URL, _pg_admin_engine
+from tests.conftest import new_pg_database
 from tests.webclient import Web
 
 ID_NUMBER, PHONE = "330102199001011234", "13800001111"  # tests.apiclient.Api.apply's applicant
@@ -168,14 +167,8 @@ def blank_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'blank.sqlite3'}"
         return
     request.getfixturevalue("pg_url")  # fails under CI=true when PostgreSQL is missing
-    name = f"ow_blank_{uuid.uuid4().hex[:10]}"
-    admin = _pg_admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_pg_database("ow_blank") as url:
+        yield url
 
 
 def test_the_migration_seals_what_was_stored_plain_and_its_downgrade_opens_it(blank_url):
