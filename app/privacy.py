@@ -25,7 +25,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import click
 import sqlalchemy as sa
@@ -219,9 +219,19 @@ class PersonalDataView(Base):
     at: Mapped[dt.datetime] = mapped_column()
 
 
-def note_view(actor, subject: str, subject_id: int, ref: str, fields: Iterable[str],
+# the reasons the system gives for the views it shows by itself (pages translate them)
+COMMITMENT_NOTICE = "notice: commitment notice"
+CALLING_BACK = "complaint: calling the complainant back"
+EDITING_ACCOUNT = "admin: editing the account"
+
+
+def note_view(actor, subject: str, subject_id: int, ref: str, shown: Mapping[str, str | None],
               purpose: str) -> None:  # fmt: skip
-    """Add a view row to the current transaction (the caller commits)."""
+    """Add a view row to the current transaction (the caller commits) for the fields of
+    `shown` that hold a value; nothing when none does."""
+    fields = [name for name, value in shown.items() if value]
+    if not fields:
+        return
     client = request.remote_addr if has_request_context() else None
     session().add(PersonalDataView(
         user_id=actor.id, username=actor.username, subject=subject, subject_id=subject_id,
@@ -231,10 +241,10 @@ def note_view(actor, subject: str, subject_id: int, ref: str, fields: Iterable[s
 
 
 @transactional
-def log_view(actor, subject: str, subject_id: int, ref: str, fields: Iterable[str],
+def log_view(actor, subject: str, subject_id: int, ref: str, shown: Mapping[str, str | None],
              purpose: str) -> None:  # fmt: skip
     """Record a view in its own transaction (pages that only read)."""
-    note_view(actor, subject, subject_id, ref, fields, purpose)
+    note_view(actor, subject, subject_id, ref, shown, purpose)
 
 
 @click.command("reencrypt")

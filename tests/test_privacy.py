@@ -248,6 +248,14 @@ def test_every_full_view_is_logged_with_its_reason(demo_app, scene):
         ("supervisor_wu", "complaint", number, "phone", "complaint: calling the complainant back"),
         ("admin", "user", "applicant_he", "id_number phone", "admin: editing the account"),
     ]
+    # a ticket with no phone shows no number: nothing to log
+    office = Web(demo_app, "supervisor_wu")
+    resp = office.post("/complaints/new", {
+        "channel": "letter", "complainant_name": "匿名", "complainant_phone": "",
+        "subject": "窗口态度", "content": "来信反映", "department_id": "0",
+    })  # fmt: skip
+    office.get(resp.headers["Location"])
+    assert len(_views(demo_app)) == len(seen) == 4
     # the log is readable by audit and supervision, filtered by whose data or by whom
     listing = Web(demo_app, "auditor_sun").get(f"/audit/personal-data?ref={case_no}").text
     assert "领证时核验身份证" in listing and ">printing the commitment notice<" in listing

@@ -132,9 +132,9 @@ def case_notice(actor: User, case_no: str, kind: str) -> bytes:
     log = CaseLog(db, case.id, utcnow(), actor)
     log.add("notice_issued", {"kind": kind, "bytes": len(content)})
     log.close()
-    if kind == "commitment" and case.applicant_phone:  # the notice prints it in full
-        privacy.note_view(actor, "case", case.id, case.case_no, ["phone"],
-                          "notice: commitment notice")  # fmt: skip
+    if kind == "commitment":  # the notice prints the phone in full
+        privacy.note_view(actor, "case", case.id, case.case_no,
+                          {"phone": case.applicant_phone}, privacy.COMMITMENT_NOTICE)  # fmt: skip
     return content
 
 

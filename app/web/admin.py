@@ -79,10 +79,9 @@ def admin_user(user_id: int | None = None):
     form = UserForm(obj=user if request.method == "GET" else None)
     form.department_id.choices = choices([NONE] + [(d.id, d.name) for d in _departments()])
     if request.method == "GET" and user is not None:
-        fields = [f for f, v in (("id_number", user.id_number), ("phone", user.phone)) if v]
-        if fields:  # the edit form holds them in full
-            privacy.log_view(current_user, "user", user.id, user.username, fields,
-                             "admin: editing the account")  # fmt: skip
+        shown = {"id_number": user.id_number, "phone": user.phone}  # in full in the form
+        privacy.log_view(current_user, "user", user.id, user.username, shown,
+                         privacy.EDITING_ACCOUNT)  # fmt: skip
         form.roles.data = sorted(user.role_set)
         form.department_id.data = user.department_id or 0
     if form.validate_on_submit():

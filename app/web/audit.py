@@ -187,9 +187,9 @@ def audit_personal_data():
     rows = privacy.recent_views(ref=ref, username=who)
     subjects = {"case": _("case"), "complaint": _("complaint"), "user": _("account"),
                 "application": _("online application")}  # fmt: skip
-    purposes = {"notice: commitment notice": _("printing the commitment notice"),
-                "complaint: calling the complainant back": _("calling the complainant back"),
-                "admin: editing the account": _("editing the account")}  # fmt: skip
+    purposes = {privacy.COMMITMENT_NOTICE: _("printing the commitment notice"),
+                privacy.CALLING_BACK: _("calling the complainant back"),
+                privacy.EDITING_ACCOUNT: _("editing the account")}  # fmt: skip
     fields = {"id_number": _("ID number"), "phone": _("Phone")}
     return render_template("audit/personal_data.html", rows=rows, ref=ref, who=who,
                            subjects=subjects, purposes=purposes, fields=fields)  # fmt: skip

@@ -224,9 +224,9 @@ def complaint(number: str):
                               ticket.archived_by_id)  # fmt: skip
     now = utcnow()
     contact = current_user.has_role(*OFFICE)
-    if contact and ticket.complainant_phone:  # the office calls back: a full view, logged
-        privacy.log_view(current_user, "complaint", ticket.id, ticket.number, ["phone"],
-                         "complaint: calling the complainant back")  # fmt: skip
+    if contact:  # the office calls back: a full view, logged
+        privacy.log_view(current_user, "complaint", ticket.id, ticket.number,
+                         {"phone": ticket.complainant_phone}, privacy.CALLING_BACK)  # fmt: skip
     return render_template(
         "complaints/detail.html", ticket=ticket, may=complaints.allowed(current_user, ticket),
         notes=complaints.notes_of(ticket), history=complaints.history_of(ticket),

@@ -327,9 +327,8 @@ def case_personal_data(case_no: str):
     if not form.validate_on_submit():
         flash(_("Say why you need the full numbers."), "error")
         return redirect(url_for("web.case", case_no=case_no))
-    fields = [f for f, v in (("id_number", case_row.applicant_id_number),
-                             ("phone", case_row.applicant_phone)) if v]  # fmt: skip
-    privacy.log_view(current_user, "case", case_row.id, case_row.case_no, fields,
+    shown = {"id_number": case_row.applicant_id_number, "phone": case_row.applicant_phone}
+    privacy.log_view(current_user, "case", case_row.id, case_row.case_no, shown,
                      form.purpose.data.strip())  # fmt: skip
     resp = make_response(render_template("personal_data.html", case=case_row, item=item,
                                          purpose=form.purpose.data.strip()))  # fmt: skip
