@@ -84,7 +84,7 @@ def login_required(view):
     return wrapper
 
 
-def _text(body: dict, key: str, required: bool = False, max_length: int | None = None) -> str:
+def _text(body: dict, key: str, required: bool = False) -> str:
     value = body.get(key, "")
     if value is None:
         value = ""
@@ -92,8 +92,6 @@ def _text(body: dict, key: str, required: bool = False, max_length: int | None =
         raise InvalidInput(f"'{key}' must be text")
     if required and not value.strip():
         raise InvalidInput(f"'{key}' is required")
-    if max_length is not None and len(value.strip()) > max_length:
-        raise InvalidInput(f"'{key}' is longer than {max_length} characters")
     return value
 
 
@@ -140,10 +138,9 @@ def create_case():
         g.user,
         _text(body, "item_code", True),
         cases.Applicant(
-            # the window's form has the same limits (longer was a 500 on PostgreSQL)
-            name=_text(applicant, "name", True, max_length=200),
-            id_number=_text(applicant, "id_number", True, max_length=40),
-            phone=_text(applicant, "phone", max_length=30),
+            name=_text(applicant, "name", True),
+            id_number=_text(applicant, "id_number", True),
+            phone=_text(applicant, "phone"),
         ),
         _string_list(body, "materials"),
         form,

@@ -53,6 +53,17 @@ class Applicant:
     id_number: str
     phone: str | None = None
 
+    # the window's form has the same limits (the name's column is 200; the numbers are sealed)
+    LIMITS = (("name", 200), ("id_number", 40), ("phone", 30))
+
+    def check(self) -> None:
+        """Refuse a missing name or ID number and any field longer than its limit."""
+        if not self.name.strip() or not self.id_number.strip():
+            raise InvalidInput("applicant name and id_number are required")
+        for field, limit in self.LIMITS:
+            if len((getattr(self, field) or "").strip()) > limit:
+                raise InvalidInput(f"the applicant's {field} is longer than {limit} characters")
+
 
 # --- input checks -----------------------------------------------------------------------------
 
@@ -163,8 +174,7 @@ def receive_case(
     _require_role(actor, "clerk")
     db = session()
     item, version_id = _item_and_latest_version(db, item_code)
-    if not applicant.name.strip() or not applicant.id_number.strip():
-        raise InvalidInput("applicant name and id_number are required")
+    applicant.check()
     missing = _missing_materials(item, list(materials))
     if refusal is None:
         form = check_form(item.entry.get("form", []), form or {}, "application form")
