@@ -76,3 +76,29 @@ class EngineError(OneWindowError):
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
+
+
+@dataclass
+class WorkflowFault(EngineError):
+    """A step ran into something that must stop the case (流程异常) instead of deciding it.
+
+    ``code`` says what kind: ``engine`` (SpiffWorkflow raised), ``expression``, ``step-limit``
+    (too many engine tasks in one step), ``time-limit`` (one step ran too long), ``no-result``
+    (an end event without a result), ``open-tasks`` (finished while work was left), ``timer``.
+    ``elements`` lists the diagram elements concerned (for a limit: those it was cycling
+    through) and ``cause`` the root cause in the engine's words.
+    """
+
+    code: str = "engine"
+    elements: tuple[str, ...] = ()
+    cause: str = ""
+
+    def as_dict(self) -> dict:
+        """Return the fault as a JSON-ready dict, as stored in the case's fault event."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "element": self.task_spec,
+            "elements": list(self.elements),
+            "cause": self.cause,
+        }
