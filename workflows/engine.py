@@ -30,6 +30,7 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
+from .compact import compact_workflow
 from .errors import DiagramError, EngineError, ExpressionError, Finding
 from .expressions import SafeScriptEngine
 from .loader import MAX_BPMN_BYTES, load_diagram
@@ -464,6 +465,7 @@ class WorkflowRun:
             raise self._engine_error(exc) from None
         except ExpressionError as exc:
             raise EngineError(f"expression failed: {exc.message}", exc.element_id) from None
+        compact_workflow(self.workflow)
         return [s for s in steps if s is not None]
 
     def _describe_step(self, task) -> dict | None:
