@@ -8,12 +8,14 @@ version the case is pinned to.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import re
 import threading
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -31,7 +33,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from .compact import compact_workflow
-from .errors import DiagramError, EngineError, ExpressionError, Finding
+from .errors import DiagramError, EngineError, ExpressionError, Finding, WorkflowFault
 from .expressions import SafeScriptEngine
 from .loader import MAX_BPMN_BYTES, load_diagram
 
@@ -41,6 +43,21 @@ NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 
 OUTCOMES = ("approve", "return", "reject")
 SERIALIZER_VERSION = f"ow1/spiff{SPIFF_SERIALIZER_VERSION}"
+RESULTS = ("approved", "denied")
+
+
+@dataclass(frozen=True)
+class StepLimits:
+    """How much one step (start, completion, timer firing, dry-run step) may do.
+
+    A step that runs more engine tasks or takes longer is stopped and rolled back: whatever
+    the diagram does, no request or scheduler tick is held longer than this.
+    """
+
+    max_tasks: int = 500
+    max_seconds: float = 1.0
+
+
 _TIME_LIMIT = re.compile(r"^(\d+(?:\.\d+)?)([dh])$")
 _FLOW_NODE_TAGS = {
     "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
@@ -390,6 +407,10 @@ def _make_serializer() -> BpmnWorkflowSerializer:
 # --- running ---------------------------------------------------------------------------------
 
 
+def _spec_id(task) -> str:
+    return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+
+
 class WorkflowRun:
     """One running workflow of a case, with the diagram it is pinned to."""
 
@@ -397,6 +418,9 @@ class WorkflowRun:
         self.engine = engine
         self.diagram = diagram
         self.workflow = workflow
+        self._deadline: float | None = None
+        self._ends_seen: list[str] = []  # top-level end events reached while this run was live
+        self._results_reached: list[str] = []
 
     def _view(self, task) -> ReadyTask:
         spec_id = task.task_spec.bpmn_id
@@ -441,32 +465,155 @@ class WorkflowRun:
         """Return whether the workflow has reached its end."""
         return self.workflow.is_completed()
 
+    def _all_tasks(self) -> list:
+        """Return every task of the workflow and its sub-workflows (no depth limit)."""
+        return [t for wf in (self.workflow, *self.workflow.subprocesses.values())
+                for t in wf.tasks.values()]  # fmt: skip
+
     def result(self) -> str | None:
         """Return approved/denied from the end event reached, if the workflow ended."""
         if not self.workflow.is_completed():
             return None
-        ends = self.workflow.get_tasks(state=TaskState.COMPLETED)
-        for task in reversed(ends):
+        return self._end_result(self._all_tasks())
+
+    def _end_result(self, tasks: list) -> str | None:
+        """Return the one result stated by the top-level end events that completed."""
+        results = set(self._results_reached)
+        for task in self.workflow.tasks.values():
+            if task.state != TaskState.COMPLETED:
+                continue
             node = self.diagram.nodes.get(getattr(task.task_spec, "bpmn_id", None) or "")
             if node is not None and node.type == "endEvent" and node.result:
-                return node.result
+                results.add(node.result)
+        if len(results) == 1:
+            return next(iter(results))
         return None
 
+    def check_finish(self) -> str:
+        """Return the result of a finished workflow, or raise the fault that stops the case.
+
+        A case is decided only when its workflow has reached an end event that states the
+        result and nothing of it is left ready or waiting.
+        """
+        tasks = self._all_tasks()
+        live = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+        left = [t for t in tasks if t.has_state(live)]
+        if left:
+            ids = tuple(dict.fromkeys(_spec_id(t) for t in left))
+            raise WorkflowFault(
+                "the engine reports the workflow finished while work is left: " + ", ".join(ids),
+                ids[0], code="open-tasks", elements=ids,
+            )  # fmt: skip
+        ends = self._ends_reached(tasks)
+        if not ends:
+            raise WorkflowFault(
+                "the workflow ended without reaching an end event", code="no-result"
+            )
+        stated = {self.diagram.nodes[e].result for e in ends if self.diagram.nodes[e].result}
+        stated |= set(self._results_reached)
+        bad = [e for e in ends if self.diagram.nodes[e].result not in RESULTS]
+        if bad:
+            raise WorkflowFault(
+                f"end event {bad[0]} states no result (approved or denied)",
+                bad[0], code="no-result", elements=tuple(bad),
+            )  # fmt: skip
+        if len(stated) != 1:
+            raise WorkflowFault(
+                "the end events reached state different results: " + ", ".join(sorted(stated)),
+                ends[0], code="no-result", elements=tuple(ends),
+            )  # fmt: skip
+        return next(iter(stated))
+
+    def _ends_reached(self, tasks: list) -> list[str]:
+        """Return the top-level end events that completed, in the order of the task map."""
+        ends = []
+        for task in self.workflow.tasks.values():
+            spec_id = getattr(task.task_spec, "bpmn_id", None)
+            node = self.diagram.nodes.get(spec_id or "")
+            if task.state == TaskState.COMPLETED and node is not None and node.type == "endEvent":
+                ends.append(spec_id)
+        ends.extend(e for e in self._ends_seen if e not in ends)
+        return ends
+
     def run_engine(self) -> list[dict]:
-        """Run every automatic step that can run now; return what ran."""
+        """Run every automatic step that can run now, within the step limits; return what ran."""
+        limits = self.engine.limits
+        deadline = self._deadline or time.monotonic() + limits.max_seconds
         steps: list[dict] = []
+        recent: deque[str] = deque(maxlen=64)
+        count = 0
+
+        def check(task) -> None:
+            nonlocal count
+            count += 1
+            spec_id = getattr(task.task_spec, "bpmn_id", None)
+            if spec_id:
+                recent.append(spec_id)
+            if count > limits.max_tasks:
+                raise self._limit_fault(
+                    "step-limit", f"one step ran more than {limits.max_tasks} engine tasks", recent
+                )
+            if time.monotonic() > deadline:
+                raise self._limit_fault(
+                    "time-limit", f"one step ran longer than {limits.max_seconds:g} s", recent
+                )
 
         def record(task) -> None:
-            steps.append(self._describe_step(task))
+            step = self._describe_step(task)
+            if step is not None:
+                steps.append(step)
+                if step["type"] == "endEvent" and task.workflow is self.workflow:
+                    self._ends_seen.append(step["node"])
+                    if "result" in step:
+                        self._results_reached.append(step["result"])
 
+        with self._engine_errors():
+            self.workflow.do_engine_steps(will_complete_task=check, did_complete_task=record)
+        compact_workflow(self.workflow)
+        return steps
+
+    def _limit_fault(self, code: str, what: str, recent: deque[str]) -> WorkflowFault:
+        cycle = tuple(dict.fromkeys(recent))
+        names = ", ".join(
+            f"{self.diagram.nodes[e].name} ({e})" if e in self.diagram.nodes else e for e in cycle
+        )
+        return WorkflowFault(
+            f"{what}; it was cycling through: {names}",
+            cycle[-1] if cycle else None, code=code, elements=cycle,
+        )  # fmt: skip
+
+    @contextlib.contextmanager
+    def _engine_errors(self):
+        """Turn anything the engine raises while running into a WorkflowFault with its cause."""
         try:
-            self.workflow.do_engine_steps(did_complete_task=record)
+            yield
+        except WorkflowFault:
+            raise
         except SpiffWorkflowException as exc:
             raise self._engine_error(exc) from None
         except ExpressionError as exc:
-            raise EngineError(f"expression failed: {exc.message}", exc.element_id) from None
-        compact_workflow(self.workflow)
-        return [s for s in steps if s is not None]
+            raise WorkflowFault(
+                f"expression failed: {exc.message}", exc.element_id, code="expression",
+                cause=exc.message,
+            ) from None  # fmt: skip
+        except RecursionError:
+            raise WorkflowFault("the workflow nests or loops too deeply", code="engine",
+                                cause="RecursionError") from None  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - whatever the engine raises stops the case
+            element = self._current_element()
+            raise WorkflowFault(
+                f"the engine failed: {type(exc).__name__}: {exc}", element, code="engine",
+                cause=f"{type(exc).__name__}: {exc}",
+            ) from None  # fmt: skip
+
+    def _current_element(self) -> str | None:
+        """Return the element the engine was most likely running (a ready automatic task)."""
+        for task in self._all_tasks():
+            if task.state in (TaskState.READY, TaskState.STARTED) and not task.task_spec.manual:
+                spec_id = getattr(task.task_spec, "bpmn_id", None)
+                if spec_id:
+                    return spec_id
+        return None
 
     def _describe_step(self, task) -> dict | None:
         spec = task.task_spec
@@ -487,14 +634,22 @@ class WorkflowRun:
             step["result"] = node.result
         return step
 
-    def _engine_error(self, exc: SpiffWorkflowException) -> EngineError:
+    def _engine_error(self, exc: SpiffWorkflowException) -> WorkflowFault:
         task = getattr(exc, "task", None)
         spec_id = getattr(getattr(task, "task_spec", None), "bpmn_id", None)
+        inner = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+        if isinstance(inner, WorkflowFault):
+            return inner
         message = str(exc).split("\n")[0]
-        inner = getattr(exc, "exception", None)
         if isinstance(inner, ExpressionError):
-            message = f"expression '{inner.expression}' failed: {inner.message}"
-        return EngineError(message, spec_id)
+            return WorkflowFault(
+                f"expression '{inner.expression}' failed: {inner.message}",
+                spec_id or inner.element_id, code="expression", cause=inner.message,
+            )  # fmt: skip
+        cause = f"{type(inner).__name__}: {inner}" if inner is not None else ""
+        if cause and str(inner) not in message:
+            message = f"{message} ({cause})"
+        return WorkflowFault(message, spec_id, code="engine", cause=cause or message)
 
     def waiting_timers(self) -> list[WaitingTimer]:
         """Return the timer events this workflow waits for, with their due times."""
@@ -518,11 +673,13 @@ class WorkflowRun:
     def fire_timers(self) -> StepResult:
         """Fire every timer that is due now and run the engine on."""
         before = {t.id for t in self._ready_manual()}
+        self._deadline = time.monotonic() + self.engine.limits.max_seconds
         try:
-            self.workflow.refresh_timers()
-        except SpiffWorkflowException as exc:
-            raise self._engine_error(exc) from None
-        return self._step_result(None, before, self.run_engine())
+            with self._engine_errors():
+                self.workflow.refresh_timers()
+            return self._step_result(None, before, self.run_engine())
+        finally:
+            self._deadline = None
 
     def _step_result(
         self, completed: ReadyTask | None, before: set, steps: list[dict]
@@ -536,10 +693,40 @@ class WorkflowRun:
             engine_steps=steps,
             created=[self._view(t) for t in ready if t.id not in before],
             cancelled=sorted(before - after - done, key=str),
-            finished=self.workflow.is_completed(),
+            finished=self._finished(ready),
         )
-        result.result = self.result() if result.finished else None
+        result.result = self.check_finish() if result.finished else None
+        if not result.finished and not ready and not self.waiting_timers():
+            self._check_not_stalled()
         return result
+
+    def _finished(self, ready: list) -> bool:
+        """Return whether the workflow ended; claiming it with user tasks ready is a fault."""
+        with self._engine_errors():
+            completed = self.workflow.is_completed()
+        if completed and ready:
+            ids = tuple(dict.fromkeys(_spec_id(t) for t in ready))
+            raise WorkflowFault(
+                "the engine reports the workflow finished while user tasks are ready: "
+                + ", ".join(ids), ids[0], code="open-tasks", elements=ids,
+            )  # fmt: skip
+        return completed
+
+    def _check_not_stalled(self) -> None:
+        """Raise when nothing is ready and nothing waits: the case could never move again."""
+        tasks = self._all_tasks()
+        waiting = [t for t in tasks if t.has_state(TaskState.WAITING | TaskState.READY |
+                                                   TaskState.STARTED)]  # fmt: skip
+        if any(not t.task_spec.manual and t.state == TaskState.WAITING
+               and getattr(t.task_spec, "event_definition", None) is not None
+               for t in waiting):  # fmt: skip
+            return  # waits for an event (message, signal, timer)
+        ids = tuple(dict.fromkeys(_spec_id(t) for t in waiting)) or ()
+        raise WorkflowFault(
+            "the workflow waits for nothing and cannot go on"
+            + (f": stopped at {', '.join(ids)}" if ids else ""),
+            ids[0] if ids else None, code="stalled", elements=ids,
+        )  # fmt: skip
 
     def complete(self, task_id: UUID | str, outcome: str, data: dict[str, Any]) -> StepResult:
         """Complete a ready user task with an outcome and form data, then run the engine."""
@@ -567,17 +754,20 @@ class WorkflowRun:
         if node is not None and node.outcome_var:
             payload[node.outcome_var] = outcome
         task.data.update(payload)
+        self._deadline = time.monotonic() + self.engine.limits.max_seconds
         try:
-            task.run()
-        except SpiffWorkflowException as exc:
-            raise self._engine_error(exc) from None
-        return self._step_result(view, before, self.run_engine())
+            with self._engine_errors():
+                task.run()
+            return self._step_result(view, before, self.run_engine())
+        finally:
+            self._deadline = None
 
 
 class Engine:
     """Start and restore workflows of compiled diagrams with the safe script engine."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: StepLimits | None = None) -> None:
+        self.limits = limits or StepLimits()
         self.script_engine = SafeScriptEngine()
         self.serializer = _make_serializer()
         self._lock = threading.Lock()
@@ -591,16 +781,28 @@ class Engine:
         self, diagram: CompiledDiagram, data: dict[str, Any] | None = None
     ) -> tuple[WorkflowRun, list[dict]]:
         """Start a workflow with start data and run it to the first user tasks."""
-        workflow = BpmnWorkflow(
-            diagram.spec, diagram.subprocess_specs, script_engine=self.script_engine
-        )
+        try:
+            workflow = BpmnWorkflow(
+                diagram.spec, diagram.subprocess_specs, script_engine=self.script_engine
+            )
+        except Exception as exc:  # noqa: BLE001 - a diagram the engine cannot start stops the case
+            cause = f"{type(exc).__name__}: {exc}"
+            raise WorkflowFault(
+                f"the workflow cannot start: {cause}", code="engine", cause=cause
+            ) from None
         start = workflow.task_tree
         if data:
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.data.update(data)
             start.data.update(data)
         run = WorkflowRun(self, diagram, workflow)
-        return run, run.run_engine()
+        steps = run.run_engine()
+        ready = run._ready_manual()
+        if run._finished(ready):
+            run.check_finish()
+        elif not ready and not run.waiting_timers():
+            run._check_not_stalled()
+        return run, steps
 
     def serialize(self, run: WorkflowRun) -> str:
         """Serialize the workflow state (without its spec) to JSON."""
