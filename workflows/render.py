@@ -269,10 +269,155 @@ def _diagrams(root: etree._Element) -> list[etree._Element]:
     return list(root.iter(f"{{{BPMNDI_NS}}}BPMNDiagram"))
 
 
+@dataclass(frozen=True)
+class DiagramInfo:
+    """One BPMNDiagram of a file, as a page lists it for the reader to choose."""
+
+    id: str  # the BPMNDiagram's id; "#n" (n from 1) when it has none or repeats one
+    index: int  # position in the file, from 0
+    name: str  # the diagram's own name, "" if none
+    shapes: int  # BPMNShape elements in its plane
+    shows_id: str  # id of the element its plane shows, "" if none
+    shows_kind: str  # "process", "collaboration", "subProcess", ... or "" if unknown
+    shows_name: str  # that element's name (a collaboration: its participants' names)
+    executable: bool  # shows the process that runs, or a collaboration with a pool for it
+    default: bool  # the diagram drawn when none is asked for
+
+    @property
+    def label(self) -> str:
+        """Return the diagram's name, else the name of what it shows, else its id."""
+        return self.name or self.shows_name or self.id
+
+    @property
+    def is_sub_process(self) -> bool:
+        """Return whether the diagram is a drill-down of a sub-process."""
+        return self.shows_kind in SUB_PROCESSES
+
+
+def _index_ids(root: etree._Element) -> dict[str, etree._Element]:
+    index: dict[str, etree._Element] = {}
+    for element in root.iter(f"{{{BPMN_NS}}}*"):
+        element_id = element.get("id")
+        if element_id:
+            index.setdefault(element_id, element)
+    return index
+
+
+def _ref(index: dict[str, etree._Element], ref: str | None) -> etree._Element | None:
+    """Find the element a reference names, with or without a namespace prefix."""
+    if not ref:
+        return None
+    found = index.get(ref)
+    if found is None and ":" in ref:
+        found = index.get(ref.split(":", 1)[1])
+    return found
+
+
+def _shown_name(index: dict[str, etree._Element], element: etree._Element) -> str:
+    name = (element.get("name") or "").strip()
+    if name or _local(element) != "collaboration":
+        return name
+    pools = [
+        (p.get("name") or "").strip() for p in element.iterchildren(f"{{{BPMN_NS}}}participant")
+    ]
+    return ", ".join(p for p in pools if p)
+
+
+def _describe(root: etree._Element, diagrams: list[etree._Element]) -> list[DiagramInfo]:
+    index = _index_ids(root)
+    runs = [
+        p for p in root.iterchildren(f"{{{BPMN_NS}}}process") if p.get("isExecutable") == "true"
+    ]
+    main = runs[0].get("id") if runs else None  # the process the engine runs (engine.py)
+    executable = {p.get("id") for p in runs}
+    seen: set[str] = set()
+    infos: list[tuple[tuple[int, int, int], dict]] = []
+    for position, diagram in enumerate(diagrams):
+        diagram_id = (diagram.get("id") or "").strip()
+        if not diagram_id or diagram_id in seen:
+            diagram_id = f"#{position + 1}"
+        seen.add(diagram_id)
+        plane = diagram.find(f"{{{BPMNDI_NS}}}BPMNPlane")
+        shapes = 0 if plane is None else sum(1 for _ in plane.iter(f"{{{BPMNDI_NS}}}BPMNShape"))
+        shown = _ref(index, plane.get("bpmnElement") if plane is not None else None)
+        processes: set[str | None] = set()
+        if shown is not None and _local(shown) == "process":
+            processes = {shown.get("id")}
+        elif shown is not None and _local(shown) == "collaboration":
+            for pool in shown.iterchildren(f"{{{BPMN_NS}}}participant"):
+                process = _ref(index, pool.get("processRef"))
+                processes.add(process.get("id") if process is not None else None)
+        runs_here = main is not None and main in processes, bool(processes & executable)
+        fields = {
+            "id": diagram_id,
+            "index": position,
+            "name": (diagram.get("name") or "").strip(),
+            "shapes": shapes,
+            "shows_id": shown.get("id") if shown is not None else "",
+            "shows_kind": _local(shown) if shown is not None else "",
+            "shows_name": _shown_name(index, shown) if shown is not None else "",
+            "executable": any(runs_here),
+        }
+        infos.append(((int(runs_here[0]), int(runs_here[1]), shapes), fields))
+    # the process that runs first, then any executable one, then the most shapes;
+    # the earliest of equals
+    best = max(range(len(infos)), key=lambda i: (infos[i][0], -i), default=-1)
+    return [DiagramInfo(**fields, default=i == best) for i, (_rank, fields) in enumerate(infos)]
+
+
+def list_diagrams(data: bytes, filename: str = "<diagram>") -> list[DiagramInfo]:
+    """List every BPMNDiagram of a file in document order; exactly one is the default.
+
+    The default shows the executable process (or a collaboration with a pool for it);
+    without one, it is the diagram with the most shapes. Raises DiagramError when the
+    loader refuses the file.
+    """
+    root = parse_bpmn(data, filename).getroot()
+    return _describe(root, _diagrams(root))
+
+
 def diagram_names(data: bytes, filename: str = "<diagram>") -> list[str]:
     """Return the name (or id) of each BPMNDiagram of a file, in document order."""
     root = parse_bpmn(data, filename).getroot()
     return [d.get("name") or d.get("id") or f"diagram {i}" for i, d in enumerate(_diagrams(root))]
+
+
+def _refuse(filename: str, code: str, message: str) -> DiagramError:
+    finding = Finding("error", code, message, filename=filename)
+    return DiagramError(f"{filename}: cannot draw the diagram", [finding])
+
+
+def _pick(
+    infos: list[DiagramInfo], filename: str, diagram_id: str | None, diagram_index: int | None
+) -> DiagramInfo:
+    """Return the diagram asked for by id or index, else the default one."""
+    if not infos:
+        raise _refuse(
+            filename,
+            "no-diagram",
+            "the file has no BPMNDiagram (diagram interchange) element, so there is no "
+            "layout to draw",
+        )
+    if diagram_id is not None:
+        for info in infos:
+            if info.id == diagram_id:
+                return info
+        known = ", ".join(info.id for info in infos)
+        raise _refuse(
+            filename,
+            "no-such-diagram",
+            f"the file has no BPMNDiagram with id '{diagram_id[:100]}' (it has: {known})",
+        )
+    if diagram_index is not None:
+        if not 0 <= diagram_index < len(infos):
+            raise _refuse(
+                filename,
+                "no-such-diagram",
+                f"diagram index {diagram_index} is out of range: the file has "
+                f"{len(infos)} BPMNDiagram element(s)",
+            )
+        return infos[diagram_index]
+    return next(info for info in infos if info.default)
 
 
 def render_svg(
@@ -281,15 +426,18 @@ def render_svg(
     filename: str = "<diagram>",
     highlight: dict[str, str] | None = None,
     notes: dict[str, str] | None = None,
-    diagram_index: int = 0,
+    diagram_id: str | None = None,
+    diagram_index: int | None = None,
 ) -> str:
     """Draw one BPMNDiagram of a BPMN 2.0 file as a standalone SVG document string.
 
+    The diagram is chosen by diagram_id (a DiagramInfo.id of list_diagrams), else by
+    diagram_index, else it is the file's default diagram (see list_diagrams).
     highlight maps element ids (flow nodes, sequence flows) to "completed", "active",
     "taken", "late", "added", "removed", "changed" or "heat1".."heat5"; notes maps element
     ids to a short text drawn above the shape; ids not drawn in the diagram are ignored.
-    Raises DiagramError when the file is refused by the loader, has no BPMNDiagram or has
-    no diagram_index-th one, and ValueError for an unknown highlight state.
+    Raises DiagramError when the file is refused by the loader, has no BPMNDiagram or not
+    the one asked for, and ValueError for an unknown highlight state.
     """
     highlight = dict(highlight or {})
     unknown = sorted({state for state in highlight.values() if state not in STATES})
@@ -300,28 +448,11 @@ def render_svg(
         )
     root = parse_bpmn(data, filename).getroot()
     diagrams = _diagrams(root)
-    if not diagrams:
-        finding = Finding(
-            "error",
-            "no-diagram",
-            "the file has no BPMNDiagram (diagram interchange) element, so there is no "
-            "layout to draw",
-            filename=filename,
-        )
-        raise DiagramError(f"{filename}: cannot draw the diagram", [finding])
-    if not 0 <= diagram_index < len(diagrams):
-        finding = Finding(
-            "error",
-            "no-such-diagram",
-            f"diagram index {diagram_index} is out of range: the file has "
-            f"{len(diagrams)} BPMNDiagram element(s)",
-            filename=filename,
-        )
-        raise DiagramError(f"{filename}: cannot draw the diagram", [finding])
+    chosen = _pick(_describe(root, diagrams), filename, diagram_id, diagram_index)
     digest = hashlib.sha256(data)
     notes = {key: str(value)[:80] for key, value in (notes or {}).items()}
-    digest.update(repr((diagram_index, sorted(highlight.items()), sorted(notes.items()))).encode())
-    renderer = _Renderer(root, diagrams[diagram_index], highlight, "ow" + digest.hexdigest()[:8])
+    digest.update(repr((chosen.index, sorted(highlight.items()), sorted(notes.items()))).encode())
+    renderer = _Renderer(root, diagrams[chosen.index], highlight, "ow" + digest.hexdigest()[:8])
     renderer.notes = notes
     return renderer.render()
 
@@ -350,11 +481,7 @@ class _Renderer:
         self.highlight = highlight
         self.notes: dict[str, str] = {}
         self.prefix = prefix
-        self.index: dict[str, etree._Element] = {}
-        for element in root.iter(f"{{{BPMN_NS}}}*"):
-            element_id = element.get("id")
-            if element_id:
-                self.index.setdefault(element_id, element)
+        self.index = _index_ids(root)
         self.font_sizes: dict[str, float] = {}
         for style in diagram.iter(f"{{{BPMNDI_NS}}}BPMNLabelStyle"):
             font = style.find(f"{{{DC_NS}}}Font")
@@ -385,12 +512,7 @@ class _Renderer:
         self.max_y = max(self.max_y, y if bottom is None else bottom)
 
     def _lookup(self, ref: str | None) -> etree._Element | None:
-        if not ref:
-            return None
-        found = self.index.get(ref)
-        if found is None and ":" in ref:
-            found = self.index.get(ref.split(":", 1)[1])
-        return found
+        return _ref(self.index, ref)
 
     def _highlighted(self, ref: str | None) -> bool:
         element = self._lookup(ref)

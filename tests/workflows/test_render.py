@@ -24,7 +24,7 @@ from config import BASE_DIR
 from tests.workflows.test_reference_models import REFERENCE_DIR
 from workflows.errors import DiagramError
 from workflows.loader import parse_bpmn
-from workflows.render import STATES, diagram_names, render_svg
+from workflows.render import STATES, diagram_names, list_diagrams, render_svg
 
 SVG = "http://www.w3.org/2000/svg"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -269,6 +269,135 @@ def test_diagrams_of_one_file_are_picked_by_index() -> None:
     first, second = (render_svg(data, diagram_index=i) for i in (0, 1))
     assert first != second
     assert set(groups_by_id(parse_svg(second))) - set(groups_by_id(parse_svg(first)))
+
+
+# --- a file of several diagrams: each listed, each drawn, the right one by default ---------
+
+SEVERAL = Path(__file__).parent / "data" / "several-diagrams.bpmn"
+
+
+def referenced_in(data: bytes, diagram_id: str) -> set[str]:
+    """Return the elements the DI of one BPMNDiagram (by id) refers to."""
+    root = parse_bpmn(data, "x.bpmn").getroot()
+    [diagram] = [d for d in root.iter(f"{{{BPMNDI}}}BPMNDiagram") if d.get("id") == diagram_id]
+    return {
+        di.get("bpmnElement")
+        for di in diagram.iter(f"{{{BPMNDI}}}BPMNShape", f"{{{BPMNDI}}}BPMNEdge")
+    }
+
+
+def test_every_diagram_of_a_file_is_listed_with_what_it_shows() -> None:
+    listed = list_diagrams(SEVERAL.read_bytes(), SEVERAL.name)
+    assert [(d.id, d.name, d.shapes, d.shows_kind, d.shows_id) for d in listed] == [
+        ("Diagram_supplement", "", 3, "subProcess", "Sub_supplement"),
+        ("Diagram_archive", "", 7, "process", "Process_archive"),
+        ("Diagram_main", "受理主流程", 5, "collaboration", "Collaboration_main"),
+    ]
+    # a diagram without a name is labelled by the sub-process or process it shows
+    assert [d.label for d in listed] == ["补正材料", "归档说明", "受理主流程"]
+    assert [d.is_sub_process for d in listed] == [True, False, False]
+    assert [d.executable for d in listed] == [False, False, True]
+    assert [d.index for d in listed] == [0, 1, 2]
+
+
+def test_each_diagram_is_drawn_with_its_own_shapes() -> None:
+    data = SEVERAL.read_bytes()
+    drawn_sets = {}
+    for info in list_diagrams(data):
+        svg = render_svg(data, filename=SEVERAL.name, diagram_id=info.id)
+        assert_clean(svg)
+        root = parse_svg(svg)
+        drawn = set(groups_by_id(root))
+        assert drawn == referenced_in(data, info.id), info.id
+        assert root.get("aria-label") == (info.name or info.id)
+        drawn_sets[info.id] = drawn
+    assert "Task_notify" in drawn_sets["Diagram_supplement"]
+    assert "Task_accept" not in drawn_sets["Diagram_supplement"]
+    assert {"Task_sort", "Task_shelve"} <= drawn_sets["Diagram_archive"]
+    assert {"Pool_main", "Task_accept", "Sub_supplement"} <= drawn_sets["Diagram_main"]
+    assert "Task_notify" not in drawn_sets["Diagram_main"]  # collapsed: its inside is drawn apart
+    types = {
+        g.get("data-element-id"): g.get("data-element-type")
+        for g in parse_svg(render_svg(data, diagram_id="Diagram_main")).iter(f"{{{SVG}}}g")
+    }
+    assert types["Sub_supplement"] == "subProcess" and types["Pool_main"] == "participant"
+
+
+def test_the_default_is_the_executable_diagram_not_the_first_nor_the_largest() -> None:
+    data = SEVERAL.read_bytes()
+    listed = list_diagrams(data)
+    assert [d.id for d in listed if d.default] == ["Diagram_main"]
+    assert render_svg(data) == render_svg(data, diagram_id="Diagram_main")
+    assert render_svg(data) != render_svg(data, diagram_index=0)
+
+
+def test_without_an_executable_process_the_default_is_the_largest() -> None:
+    data = SEVERAL.read_bytes().replace(b'isExecutable="true"', b'isExecutable="false"')
+    listed = list_diagrams(data)
+    assert [d.id for d in listed if d.default] == ["Diagram_archive"]
+    assert not any(d.executable for d in listed)
+    assert "Task_shelve" in groups_by_id(parse_svg(render_svg(data)))
+
+
+def test_a_diagram_without_an_id_or_with_a_repeated_one_gets_its_position() -> None:
+    data = (
+        SEVERAL.read_bytes()
+        .replace(b'<bpmndi:BPMNDiagram id="Diagram_supplement">', b"<bpmndi:BPMNDiagram>")
+        .replace(b'BPMNDiagram id="Diagram_archive"', b'BPMNDiagram id="Diagram_main"')
+    )
+    listed = list_diagrams(data)
+    assert [d.id for d in listed] == ["#1", "Diagram_main", "#3"]
+    assert [d.default for d in listed] == [False, False, True]
+    assert "Task_notify" in groups_by_id(parse_svg(render_svg(data, diagram_id="#1")))
+    assert "Task_accept" in groups_by_id(parse_svg(render_svg(data, diagram_id="#3")))
+
+
+def test_an_unknown_diagram_id_is_refused_with_the_ids_there_are() -> None:
+    with pytest.raises(DiagramError) as raised:
+        render_svg(SEVERAL.read_bytes(), filename=SEVERAL.name, diagram_id="Diagram_nowhere")
+    [finding] = raised.value.findings
+    assert finding.code == "no-such-diagram" and finding.filename == SEVERAL.name
+    assert "'Diagram_nowhere'" in finding.message
+    assert "Diagram_supplement, Diagram_archive, Diagram_main" in finding.message
+
+
+def test_highlights_apply_to_whichever_diagram_is_drawn() -> None:
+    data = SEVERAL.read_bytes()
+    marks = {"Task_accept": "completed", "Sub_supplement": "active", "Task_notify": "active",
+             "Flow_s1": "taken", "Task_bind": "heat3"}  # fmt: skip
+    expected = {
+        "Diagram_supplement": {"Task_notify": "active", "Flow_s1": "taken"},
+        "Diagram_archive": {"Task_bind": "heat3"},
+        "Diagram_main": {"Task_accept": "completed", "Sub_supplement": "active"},
+    }
+    for diagram_id, states in expected.items():
+        root = parse_svg(render_svg(data, diagram_id=diagram_id, highlight=marks,
+                                    notes={"Task_bind": "3 | 1"}))  # fmt: skip
+        shown = {
+            k: g.get("data-state") for k, g in groups_by_id(root).items() if g.get("data-state")
+        }
+        assert shown == states, diagram_id
+        notes = [g.get("data-note-for") for g in root.iter(f"{{{SVG}}}g") if g.get("data-note-for")]
+        assert notes == (["Task_bind"] if diagram_id == "Diagram_archive" else [])
+
+
+@pytest.mark.skipif(not REFERENCE_DIR.is_dir(), reason=MISSING)
+def test_reference_models_of_several_diagrams_are_listed_by_name() -> None:
+    onboarding = list_diagrams((REFERENCE_DIR / "C.4.0.bpmn").read_bytes())
+    assert [d.name for d in onboarding] == ["Onboarding employee", "IT", "Payroll", "Facilities"]
+    assert [d.shows_kind for d in onboarding] == ["collaboration"] * 4
+    assert [d.shapes for d in onboarding] == [27, 11, 9, 6]
+    customer = list_diagrams((REFERENCE_DIR / "C.5.0.bpmn").read_bytes())
+    assert [(d.name, d.shows_kind) for d in customer] == [
+        ("Create New Customer", "collaboration"),
+        ("Check for connected clients", "process"),
+    ]
+    # nothing there is executable: the default is the diagram with the most shapes
+    assert [d.default for d in onboarding] == [True, False, False, False]
+    assert [d.default for d in customer] == [True, False]
+    data = (REFERENCE_DIR / "C.5.0.bpmn").read_bytes()
+    second = render_svg(data, diagram_id=customer[1].id)
+    assert set(groups_by_id(parse_svg(second))) == referenced_in(data, customer[1].id)
 
 
 # Every kind of shape the renderer knows, one per cell: (tag, attributes, children).
