@@ -27,7 +27,6 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -36,6 +35,7 @@ from .compact import compact_workflow
 from .errors import DiagramError, EngineError, ExpressionError, Finding, WorkflowFault
 from .expressions import SafeScriptEngine
 from .loader import MAX_BPMN_BYTES, load_diagram
+from .timers import make_parser, timer_converters
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -315,7 +315,7 @@ def _pick_process(root: etree._Element, process_id: str | None, filename: str) -
 
 
 def _parse_with_spiff(root: etree._Element, process_id: str, filename: str) -> tuple[Any, dict]:
-    parser = CamundaParser()
+    parser = make_parser()
     try:
         parser.add_bpmn_xml(root, filename=filename)
         spec = parser.get_spec(process_id)
@@ -400,6 +400,7 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
 
 def _make_serializer() -> BpmnWorkflowSerializer:
     config = dict(CAMUNDA_CONFIG)
+    config.update(timer_converters())  # after SpiffWorkflow's: ours restore its timer names
     config[BpmnWorkflow] = _SpeclessWorkflowConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
