@@ -44,7 +44,7 @@ _NAME_SEPARATORS = re.compile(r"([、,，;；])")
 _QUERY_SEPARATORS = re.compile(r"[\s,、;]+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = {">=": "≥", "<=": "≤", "==": "=", "!=": "≠"}
-_SVG_CACHE: OrderedDict[str, str | None] = OrderedDict()
+_SVG_CACHE: OrderedDict[tuple[str, str | None], str | None] = OrderedDict()
 _SVG_CACHE_SIZE = 64
 
 
@@ -244,18 +244,20 @@ def guide(code: str) -> Guide | None:
     return Guide(item, chain[0], chain[-1], version)
 
 
-def procedure_svg(version: DiagramVersion | None) -> str | None:
-    """Return the diagram of a version as SVG (None if there is none or it cannot be drawn).
+def procedure_svg(version: DiagramVersion | None, diagram_id: str | None = None) -> str | None:
+    """Return a diagram of a version as SVG (None if there is none or it cannot be drawn).
 
+    diagram_id picks one BPMNDiagram of the file (default: the file's default diagram).
     Versions never change, so drawings are kept by content hash (the newest few)."""
     if version is None:
         return None
-    key = version.content_hash
+    key = (version.content_hash, diagram_id)
     if key in _SVG_CACHE:
         _SVG_CACHE.move_to_end(key)
         return _SVG_CACHE[key]
     try:
-        svg = render_svg(version.content.encode("utf-8"), filename=version.filename)
+        svg = render_svg(version.content.encode("utf-8"), filename=version.filename,
+                         diagram_id=diagram_id)  # fmt: skip
     except OneWindowError:
         svg = None
     _SVG_CACHE[key] = svg

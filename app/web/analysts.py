@@ -11,13 +11,11 @@ from flask import current_app, flash, jsonify, make_response, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup
 
 from workflows import dryrun
 from workflows.diff import diff_diagrams
 from workflows.engine import compile_diagram
 from workflows.errors import DiagramError, OneWindowError
-from workflows.render import render_svg
 
 from ..cases.services import check_form
 from ..cases.work import people_named
@@ -26,6 +24,7 @@ from ..catalogue.models import Item
 from ..db import session
 from ..errors import AppError, InvalidInput, NotFound
 from . import bp, role_required
+from .diagrams import asked_diagram, choose_diagram, draw
 from .forms import form_values
 
 DRY_RUN_MAX_TEXT = 20_000
@@ -151,15 +150,6 @@ def _item_or_404(code: str) -> Item:
     return item
 
 
-def _svg(content: str, filename: str, highlight=None, notes=None) -> Markup | None:
-    try:
-        svg = render_svg(content.encode("utf-8"), filename=filename, highlight=highlight,
-                         notes=notes)  # fmt: skip
-    except OneWindowError:
-        return None
-    return Markup(svg)  # built by our renderer from escaped text; no scripts or styles
-
-
 @bp.get("/analyst/items/<code>/diff")
 @role_required("analyst")
 def analyst_diff(code: str):
@@ -180,11 +170,16 @@ def analyst_diff(code: str):
     except OneWindowError as exc:
         flash(exc.message, "error")
         difference = None
+    # the chooser lists the newer file's diagrams; the older one shows the matching diagram
+    chooser = choose_diagram(new_xml, f"{code}.bpmn", asked_diagram())
+    old_diagram = chooser.matching(old_xml, f"{code}.bpmn")
     return render_template(
         "analyst/diff.html", item=item, versions=listed, has_draft=has_draft,
-        old=old_label, new=new_label, diff=difference,
-        old_svg=_svg(old_xml, f"{code}.bpmn", difference.highlight_old() if difference else None),
-        new_svg=_svg(new_xml, f"{code}.bpmn", difference.highlight_new() if difference else None),
+        old=old_label, new=new_label, diff=difference, chooser=chooser,
+        old_svg=draw(old_xml, f"{code}.bpmn", old_diagram,
+                     difference.highlight_old() if difference else None),
+        new_svg=draw(new_xml, f"{code}.bpmn", chooser.chosen_id,
+                     difference.highlight_new() if difference else None),
     )  # fmt: skip
 
 
@@ -237,6 +232,7 @@ def analyst_dryrun(code: str):
     has_draft = session().get(drafts.DiagramDraft, item.id) is not None
     label, content = _diagram(code, request.values.get("source") or ("draft" if has_draft else ""))
     xml, filename = content.encode("utf-8"), f"{code}.bpmn"
+    chooser = choose_diagram(content, filename, asked_diagram())
     problem, result, data_text = None, None, request.form.get("data", "")
     try:
         data_text, data, steps = _dry_input(item)
@@ -278,10 +274,10 @@ def analyst_dryrun(code: str):
         "analyst/dryrun.html", item=item, source=label, has_draft=has_draft,
         versions=drafts.versions(code), data_text=data_text, problem=problem, result=result,
         steps_json=json.dumps([s.as_dict() for s in steps], ensure_ascii=False),
-        ready_forms=ready_forms, names=names,
+        ready_forms=ready_forms, names=names, chooser=chooser,
         data_json=json.dumps(result.data, ensure_ascii=False, indent=1, default=str)
         if result else "",
-        svg=_svg(content, filename, result.highlight() if result else None),
+        svg=draw(content, filename, chooser.chosen_id, result.highlight() if result else None),
     )  # fmt: skip
 
 
@@ -294,7 +290,8 @@ def analyst_stuck(code: str):
         figures = stuck.where_stuck(code, wanted)
     except LookupError:
         raise NotFound(_("There is no such version.")) from None
-    svg = _svg(figures.version.content, figures.version.filename, figures.highlight(),
-               figures.notes())  # fmt: skip
+    chooser = choose_diagram(figures.version.content, figures.version.filename, asked_diagram())
+    svg = draw(figures.version.content, figures.version.filename, chooser.chosen_id,
+               figures.highlight(), figures.notes())  # fmt: skip
     return render_template("analyst/stuck.html", item=item, figures=figures, svg=svg,
-                           versions=drafts.versions(code))  # fmt: skip
+                           chooser=chooser, versions=drafts.versions(code))  # fmt: skip

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from flask import Response, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
 
 from .. import privacy
 from ..audit import export
@@ -23,26 +22,9 @@ from ..cases.work import case_people_ids, people_named
 from ..db import session
 from ..errors import InvalidInput
 from . import bp, role_required
+from .diagrams import asked_diagram, choose_diagram, draw
 
 AUDIT_ROLES = audit.AUDIT_ROLES
-
-
-def _diagram_svg(file: audit.CaseFile, highlight: dict[str, str]) -> Markup | None:
-    """Render the case's pinned diagram with highlights (None if it cannot be drawn)."""
-    if file.version is None:
-        return None
-    try:
-        from workflows.render import render_svg
-    except ImportError:  # pragma: no cover - the renderer ships with workflows/
-        return None
-    from workflows.errors import OneWindowError
-
-    try:
-        svg = render_svg(file.version.content.encode("utf-8"), filename=file.version.filename,
-                         highlight=highlight)  # fmt: skip
-    except OneWindowError:
-        return None
-    return Markup(svg)  # built by our renderer from escaped text; no scripts or styles
 
 
 def _highlight(state, diagram, late: set[str]) -> dict[str, str]:
@@ -125,7 +107,11 @@ def audit_replay(case_no: str):
     step = max(0, min(step, last))
     state = states[step - 1] if step > 0 and step <= len(states) else None
     diagram = file.diagram()
-    svg = _diagram_svg(file, _highlight(state, diagram, _late_specs(file.case.id)))
+    pinned = file.version  # the case's diagram version; its chosen diagram is drawn
+    content, filename = (pinned.content, pinned.filename) if pinned else (None, "<diagram>")
+    chooser = choose_diagram(content, filename, asked_diagram())
+    svg = draw(content, filename, chooser.chosen_id,
+               _highlight(state, diagram, _late_specs(file.case.id)))  # fmt: skip
     seq = file.events[step - 1].seq if step > 0 else 0
     holders = audit.holders_at(file.events, seq)
     people = people_named({u for u in holders.values() if isinstance(u, int)})
@@ -133,6 +119,7 @@ def audit_replay(case_no: str):
     names = {str(t.id): t.name for t, _n in tasks}
     return render_template("audit/replay.html", file=file, step=step, last=last, state=state,
                            event=file.events[step - 1] if step > 0 else None, svg=svg,
+                           chooser=chooser,
                            holders=holders, people=people, names=names)  # fmt: skip
 
 

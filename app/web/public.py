@@ -22,6 +22,7 @@ from ..db import session, utcnow
 from ..errors import InvalidInput, NotFound
 from ..org.models import Department
 from . import bp, local_time
+from .diagrams import asked_diagram, choose_diagram
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml"
@@ -66,9 +67,13 @@ def guide_page(code: str):
     found = public.guide(code)
     if found is None:
         raise NotFound(_("There is no such item."))
-    svg = public.procedure_svg(found.version)
+    version = found.version
+    chooser = choose_diagram(version.content if version else None,
+                             version.filename if version else "<diagram>", asked_diagram())
+    svg = public.procedure_svg(version, chooser.chosen_id)
     # drawn by our renderer from escaped text; no scripts or styles
-    return _render("public/guide.html", guide=found, svg=Markup(svg) if svg else None)
+    return _render("public/guide.html", guide=found, svg=Markup(svg) if svg else None,
+                   chooser=chooser)  # fmt: skip
 
 
 def _filter() -> public.ResultFilter:
