@@ -17,6 +17,8 @@ from lxml import etree
 
 from .errors import ExpressionError, Finding
 from .expressions import check_expression, check_script
+from .timers import KINDS as TIMER_KINDS
+from .timers import TimerValueError, check_timer, constant_string, parse_date, utc_now
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -478,15 +480,38 @@ def _lint_scripts(process: etree._Element, out: _Findings) -> None:
 
 
 def _lint_timers(process: etree._Element, out: _Findings) -> None:
-    times = {_q("timeDate"), _q("timeDuration"), _q("timeCycle")}
+    times = {_q(kind): kind for kind in TIMER_KINDS}
+    labels = dict(zip(TIMER_KINDS, ("timer date", "timer duration", "timer cycle"), strict=True))
+    now = utc_now()
     for timer in process.iter(_q("timerEventDefinition")):
-        if not any(child.tag in times for child in timer):
-            owner = _owner(timer)
+        owner = _owner(timer)
+        values = [child for child in timer if child.tag in times]
+        if not values:
             out.error(
                 "empty-expression",
                 owner,
                 f"timer of {describe(owner)} has no date, duration or cycle",
             )
+        for value in values:
+            # Only a constant can be checked now; an expression is checked when it is evaluated.
+            text = constant_string(value.text or "")
+            if text is None:
+                continue
+            kind, label = times[value.tag], labels[times[value.tag]]
+            try:
+                check_timer(kind, text, now)
+            except TimerValueError as exc:
+                message = f"{label} of {describe(owner)} is refused: {exc.message}"
+                where = (owner.get("id"), value.sourceline, out.filename)
+                out.items.append(Finding("error", "bad-timer", message, *where))
+                continue
+            if kind == "timeDate" and parse_date(text, now) < now:
+                message = (
+                    f'{label} of {describe(owner)} "{_clip(text)}" is already past: the timer '
+                    "fires as soon as a case reaches it"
+                )
+                where = (owner.get("id"), value.sourceline, out.filename)
+                out.items.append(Finding("warning", "past-timer", message, *where))
 
 
 def _lint_unsupported(process: etree._Element, out: _Findings) -> None:
