@@ -63,8 +63,16 @@ def analyst_edit(code: str):
     built = Path(current_app.static_folder, "modeler", "modeler.js").exists()
     version = request.args.get("version", type=int)
     xml_url = url_for("web.analyst_xml", code=code, version=version)
+    # the modeler opens the same file as analyst_xml serves, at the diagram chosen
+    has_draft = session().get(drafts.DiagramDraft, item.id) is not None
+    source = str(version) if version is not None else ("draft" if has_draft else None)
+    try:
+        content = _diagram(code, source)[1]
+    except NotFound:
+        content = None  # the modeler says the file cannot be opened
+    chooser = choose_diagram(content, f"{code}.bpmn", asked_diagram())
     page = render_template("analyst/edit.html", item=item, built=built, xml_url=xml_url,
-                           version=version, csrf=generate_csrf())  # fmt: skip
+                           version=version, csrf=generate_csrf(), chooser=chooser)  # fmt: skip
     resp = make_response(page)
     resp.headers["Content-Security-Policy"] = MODELER_CSP
     return resp

@@ -105,11 +105,46 @@ async function deploy() {
   say(data.summary, 'success');
 }
 
+// A diagram by the id the server lists: its BPMNDiagram id, or "#n" (n from 1) for one
+// without an id of its own.
+function findDiagram(id) {
+  const diagrams = modeler.getDefinitions().diagrams || [];
+  const position = /^#(\d+)$/.exec(id);
+  return position ? diagrams[Number(position[1]) - 1] : diagrams.find((d) => d.id === id);
+}
+
+// Show another diagram of the file (a pool, a process, a sub-process); edits made so far
+// stay in the file, which Save stores whole.
+async function show(id) {
+  const diagram = findDiagram(id);
+  if (!diagram) {
+    say('the file has no diagram ' + id, 'error');
+    return;
+  }
+  await modeler.open(diagram);
+  modeler.get('canvas').zoom('fit-viewport');
+  root.dataset.diagram = id;
+  const chooser = document.getElementById('diagram');
+  if (chooser) {
+    chooser.value = id;
+  }
+  const address = new URL(window.location.href);
+  address.searchParams.set('diagram', id);
+  window.history.replaceState(null, '', address);
+}
+
 async function open() {
   const response = await fetch(urls.xmlUrl, { credentials: 'same-origin' });
   const xml = await response.text();
   try {
     const { warnings } = await modeler.importXML(xml);
+    if (urls.diagram) {
+      // bpmn-js opens the first diagram; the server chose the executable or asked one
+      const diagram = findDiagram(urls.diagram);
+      if (diagram && diagram !== modeler.getDefinitions().diagrams[0]) {
+        await modeler.open(diagram);
+      }
+    }
     root.dataset.loaded = 'true';
     root.dataset.importWarnings = String(warnings.length);
     modeler.get('canvas').zoom('fit-viewport');
@@ -120,5 +155,9 @@ async function open() {
 }
 
 document.getElementById('save').addEventListener('click', save);
+const diagramChooser = document.getElementById('diagram');
+if (diagramChooser) {
+  diagramChooser.addEventListener('change', () => show(diagramChooser.value));
+}
 document.getElementById('deploy').addEventListener('click', deploy);
 open();
