@@ -36,6 +36,10 @@ class Config:
     # the scheduler's safety-net round, also how soon a waiting process takes over the leader lock
     SCHEDULER_FALLBACK_SECONDS = float(os.environ.get("OW_SCHEDULER_FALLBACK_SECONDS", 30))
     WRITE_RETRIES = int(os.environ.get("OW_WRITE_RETRIES", 8))
+    # one engine step (start, completion, timer, dry-run step): at most this many engine tasks
+    # and this many seconds, whatever the diagram does; past either the case stops (流程异常)
+    STEP_MAX_TASKS = int(os.environ.get("OW_STEP_MAX_TASKS", 500))
+    STEP_MAX_SECONDS = float(os.environ.get("OW_STEP_MAX_SECONDS", 1.0))
     CENTRE_TIMEZONE = os.environ.get("OW_TIMEZONE", "Asia/Shanghai")
     OFFICE_HOURS = os.environ.get("OW_OFFICE_HOURS", "09:00-17:00")  # centre local time
     CALENDAR_CACHE_SECONDS = float(os.environ.get("OW_CALENDAR_CACHE_SECONDS", 300))

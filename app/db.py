@@ -163,6 +163,11 @@ def transactional(func: Callable[..., T]) -> Callable[..., T]:
                     callback()
                 return result
             except Exception as exc:
+                if getattr(exc, "keep_changes", False):  # e.g. a case stopped in the fault state
+                    db.commit()
+                    for callback in db.info.pop("after_commit", []):
+                        callback()
+                    raise
                 db.rollback()
                 for callback in db.info.pop("after_rollback", []):
                     callback()

@@ -263,14 +263,26 @@ class TimerScheduler:
                 log.exception("rolling up the statistics failed; the next round retries")
 
     def _fire_until_none_due(self, fire_timer, due_ids) -> None:
+        from .cases.services import fail_timer
+
+        tried: set = set()  # timers this round could neither fire nor fail: never loop on them
         while not self._stop.is_set():
             self._again = False
-            due = due_ids(session(), utcnow())
+            due = [t for t in due_ids(session(), utcnow()) if t not in tried]
             for timer_id in due:
                 try:
-                    self.fired += bool(fire_timer(timer_id))
-                except Exception:
-                    log.exception("timer %s could not fire; it stays waiting", timer_id)
+                    fired = bool(fire_timer(timer_id))
+                    self.fired += fired
+                    if not fired:
+                        tried.add(timer_id)  # held, postponed or taken: not again this round
+                except Exception as exc:
+                    log.exception("timer %s could not fire; its case stops in the fault state",
+                                  timer_id)  # fmt: skip
+                    try:
+                        fail_timer(timer_id, f"{type(exc).__name__}: {exc}"[:500])
+                    except Exception:
+                        log.exception("timer %s could not be marked failed", timer_id)
+                        tried.add(timer_id)
             session().close()
             if not due and not self._again:
                 return

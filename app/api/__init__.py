@@ -199,6 +199,13 @@ def withdraw(case_no: str):
     return _case_response(case_no)
 
 
+@bp.post("/cases/<case_no>/retry")
+@login_required
+def retry(case_no: str):
+    cases.retry_case(g.user, case_no)
+    return _case_response(case_no)
+
+
 @bp.post("/cases/<case_no>/close")
 @login_required
 def close(case_no: str):

@@ -101,7 +101,9 @@ def progress(case: Case) -> Progress:
     decided = case.status in ("decided", "closed") and case.decision is not None
     return Progress(
         case_no=case.case_no, item_name=item.name, window=item.entry.get("window", ""),
-        status=case.status, decision=case.decision, stages=stages,
+        # a workflow fault is the centre's to repair: the applicant sees the case in progress
+        status="in_progress" if case.status == "fault" else case.status,
+        decision=case.decision, stages=stages,
         received_at=case.received_at, accepted_at=case.accepted_at, due_at=case.due_at,
         decided_at=case.decided_at, paused=case.paused_at is not None,
         missing=[m.get("name", "") for m in (case.missing_materials or [])]

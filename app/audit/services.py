@@ -95,6 +95,15 @@ class EventBatch:
         )
         self.last_hash = digest
 
+    def mark(self) -> tuple[int, str, int]:
+        """Return where the batch stands, to rewind to if the step that follows is undone."""
+        return self.seq, self.last_hash, len(self.rows)
+
+    def rewind(self, mark: tuple[int, str, int]) -> None:
+        """Drop the events added since `mark` (their step was rolled back)."""
+        self.seq, self.last_hash, count = mark
+        del self.rows[count:]
+
     def write(self, db: Session) -> None:
         """Insert the collected events in one statement."""
         if self.case_id is None:

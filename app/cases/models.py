@@ -17,11 +17,12 @@ CASE_STATUSES = (
     "refused",
     "accepted",
     "in_progress",
+    "fault",  # 流程异常: the workflow stopped unexpectedly; an admin retries or withdraws it
     "decided",
     "closed",
     "withdrawn",
 )
-OPEN_CASE_STATUSES = ("received", "supplement_required", "accepted", "in_progress")
+OPEN_CASE_STATUSES = ("received", "supplement_required", "accepted", "in_progress", "fault")
 OPEN_CASES_SQL = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_CASE_STATUSES) + ")"
 TASK_STATES = ("open", "completed", "cancelled")
 
@@ -153,9 +154,11 @@ class Timer(Base):
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
     node_id: Mapped[str] = mapped_column(sa.String(200))
     due_at: Mapped[dt.datetime]
-    state: Mapped[str] = mapped_column(sa.String(16), default="waiting")  # waiting|fired|done
+    # waiting | fired | done | held (its case is in the fault state) | failed (cannot be fired)
+    state: Mapped[str] = mapped_column(sa.String(16), default="waiting")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     fired_at: Mapped[dt.datetime | None]
+    failure: Mapped[str | None] = mapped_column(sa.Text)  # why it could not be fired
 
 
 PAUSE_KINDS = (

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
-from workflows.engine import CompiledDiagram, Engine, WorkflowRun, compile_diagram
+from workflows.engine import CompiledDiagram, Engine, StepLimits, WorkflowRun, compile_diagram
 
 from ..catalogue.models import DiagramVersion
 
@@ -60,8 +60,8 @@ class WorkflowCache:
 class Runtime:
     """What one app process keeps between requests."""
 
-    def __init__(self, cache_size: int) -> None:
-        self.engine = Engine()
+    def __init__(self, cache_size: int, limits: StepLimits | None = None) -> None:
+        self.engine = Engine(limits)
         self.cache = WorkflowCache(cache_size)
         self._diagrams: dict[int, CompiledDiagram] = {}
         self._lock = threading.Lock()
@@ -83,7 +83,11 @@ class Runtime:
 
 def init_app(app: Flask) -> None:
     """Create the process runtime for an app."""
-    app.extensions["ow_runtime"] = Runtime(app.config.get("WORKFLOW_CACHE_SIZE", 2000))
+    limits = StepLimits(
+        max_tasks=app.config.get("STEP_MAX_TASKS", 500),
+        max_seconds=app.config.get("STEP_MAX_SECONDS", 1.0),
+    )
+    app.extensions["ow_runtime"] = Runtime(app.config.get("WORKFLOW_CACHE_SIZE", 2000), limits)
 
 
 def runtime() -> Runtime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 import uuid
@@ -11,8 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from workflows.engine import ReadyTask, StepResult, WorkflowRun
-from workflows.errors import EngineError
+from workflows.engine import RESULTS, ReadyTask, StepResult, WorkflowRun
+from workflows.errors import EngineError, WorkflowFault
 
 from ..audit.services import GENESIS, EventBatch
 from ..calendar.services import calendar
@@ -22,7 +23,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound, StaleCase
 from ..org.models import Post, User
 from ..org.presence import exclusions
 from ..org.services import Staffing, staffing
-from . import deadlines, timers
+from . import deadlines, faults, timers
 from .models import OPEN_CASE_STATUSES, Case, Task
 from .runtime import runtime
 
@@ -222,7 +223,15 @@ def receive_case(
     db.add(case)
     db.flush()
     _write_new_rows(db, case, rows, events, run)
+    _alert_if_faulted(db, case, events)
     return Outcome(case, _opened(rows))
+
+
+def _alert_if_faulted(db: Session, case: Case, events: EventBatch) -> None:
+    """Raise the red card of a case whose workflow faulted at its start."""
+    if case.status == "fault":
+        fault = next(r for r in reversed(events.rows) if r["type"] == "case_faulted")
+        faults.alert(db, case.id, case.case_no, fault["seq"], fault["data"], events.at)
 
 
 def _write_new_rows(
@@ -276,25 +285,46 @@ def _accept(
     actor: User,
     events: EventBatch,
 ) -> tuple[list[dict], WorkflowRun]:
-    """Start the workflow, complete its acceptance task; return the task rows to insert."""
+    """Start the workflow, complete its acceptance task; return the task rows to insert.
+
+    When the workflow faults on its way to the first officials' tasks, the acceptance stands
+    (its time runs) but nothing of the workflow is kept: the case is stopped in the fault
+    state with the fault logged, no task rows and no run are returned, and the caller raises
+    the alert once the case row exists (`faults.alert`).
+    """
     if version_id is None:
         raise Conflict("this item has no deployed diagram")
     rt = runtime()
     diagram = rt.diagram(db, version_id)
-    try:
-        run, steps = rt.engine.start(diagram, form)
-    except EngineError as exc:
-        raise Conflict(f"the diagram failed to start: {exc.message}") from None
+    previous = case.status
     case.form = form
-    case.status = "accepted"
-    case.accepted_at = events.at
     case.diagram_version_id = version_id
     case.serializer_version = rt.engine.serializer_version
-    deadlines.set_case_dues(case, item)
+    if case.accepted_at is None:  # a retried start keeps the acceptance time and its dues
+        case.accepted_at = events.at
+        deadlines.set_case_dues(case, item)
+    mark = events.mark()
+    try:
+        return _start(db, case, diagram, form, actor, events)
+    except WorkflowFault as fault:
+        events.rewind(mark)
+        case.status = "fault"
+        case.state = None
+        events.add("case_faulted", faults.fault_data(fault, {"kind": "start"}, previous))
+        return [], None
+
+
+def _start(
+    db: Session, case: Case, diagram, form: dict, actor: User, events: EventBatch
+) -> tuple[list[dict], WorkflowRun]:
+    """Start the workflow and complete the acceptance task at the window."""
+    rt = runtime()
+    run, steps = rt.engine.start(diagram, form)
+    case.status = "accepted"
     events.add(
         "case_accepted",
         {
-            "diagram_version_id": version_id,
+            "diagram_version_id": case.diagram_version_id,
             "process": diagram.process_id,
             "form": form,
             "steps": [s["node"] for s in steps],
@@ -315,10 +345,7 @@ def _accept(
                      "reason": reason}  # fmt: skip
             events.add("task_reassigned", moved, row["id"])
         row.update(assignee_id=actor.id, acting_for_id=None, assignment_reason=reason)
-        try:
-            step = run.complete(row["id"], "approve", {"comment": "受理"})
-        except EngineError as exc:
-            raise Conflict(f"the workflow could not continue: {exc.message}") from None
+        step = run.complete(row["id"], "approve", {"comment": "受理"})
         row.update(
             state="completed",
             completed_at=events.at,
@@ -482,7 +509,9 @@ def _decide(
     events: EventBatch,
     rejection: dict | None = None,
 ) -> None:
-    decision = result if result in ("approved", "denied") else "approved"
+    if result not in RESULTS:  # the engine checks this; a decision is never a default
+        raise WorkflowFault(f"the workflow ended with result {result!r}", code="no-result")
+    decision = result
     reason = basis = None
     if decision == "denied":
         earlier = db.execute(
@@ -561,6 +590,7 @@ def submit_supplement(
     case.event_seq, case.last_hash = events.seq, events.last_hash
     case.version += 1
     _write_new_rows(db, case, rows, events, run)
+    _alert_if_faulted(db, case, events)
     return case
 
 
@@ -580,10 +610,13 @@ def refuse_case(actor: User, case_no: str, reason: str, legal_basis: str) -> Cas
 
 @transactional
 def withdraw_case(actor: User, case_no: str, reason: str) -> Case:
-    """Withdraw an open case at the applicant's request; its open tasks are cancelled."""
-    _require_role(actor, "clerk")
+    """Withdraw an open case at the applicant's request (or a faulted one, by an admin)."""
+    if not actor.has_role("clerk", "admin"):
+        raise Forbidden("this needs one of the roles: clerk, admin")
     db = session()
     case = _case_for_update(db, case_no)
+    if not actor.has_role("clerk") and case.status != "fault":
+        raise Forbidden("an administrator withdraws only a case stopped in the fault state")
     if case.status not in OPEN_CASE_STATUSES:
         raise Conflict(f"case {case_no} is {case.status} and cannot be withdrawn")
     if not (reason or "").strip():
@@ -602,6 +635,8 @@ def withdraw_case(actor: User, case_no: str, reason: str) -> Case:
     for task_id in open_ids:
         events.add("task_cancelled", {"reason": "case withdrawn"}, task_id)
     timers.close_all(db, case.id)
+    if case.status == "fault":
+        faults.release(db, case.id, events.at)
     events.add("case_withdrawn", {"reason": reason.strip()})
     case.status, case.closed_at = "withdrawn", events.at
     _finish(case, events)
@@ -622,6 +657,110 @@ def close_case(actor: User, case_no: str, note: str = "") -> Case:
     case.status, case.closed_at = "closed", events.at
     _finish(case, events)
     return case
+
+
+@transactional
+def retry_case(actor: User, case_no: str) -> Case:
+    """Run again the step that stopped a case in the fault state (an administrator's action).
+
+    A start is retried on the item's newest version (the fixed diagram, if one was deployed):
+    nothing of the workflow exists yet. A completion or a timer is retried on the version the
+    case runs on, as recorded: the official's outcome, comment and form data, or the timer.
+    If the step faults again the case stays stopped, with the new fault logged.
+    """
+    from ..audit.models import Event
+
+    _require_role(actor, "admin")
+    db = session()
+    case = _case_for_update(db, case_no)
+    if case.status != "fault":
+        raise Conflict(f"case {case_no} is {case.status}; only a faulted case is retried")
+    fault = db.scalars(
+        sa.select(Event)
+        .where(Event.case_id == case.id, Event.type == "case_faulted")
+        .order_by(Event.seq.desc())
+        .limit(1)
+    ).one()
+    step, previous = fault.data.get("step") or {}, fault.data.get("previous_status")
+    if step.get("kind") == "start":
+        return _retry_start(db, actor, case, fault.seq)
+    head = _Head.of(db.execute(sa.select(*HEAD_COLUMNS).where(Case.id == case.id)).one(), case.id)
+    head = dataclasses.replace(head, status=previous or "in_progress")
+    db.expunge(case)  # the row is written version-checked by the step below
+    events = _head_batch(head, actor)
+    events.add("case_retried", {"fault_seq": fault.seq, "step": step})
+    faults.release(db, case.id, events.at)
+    if step.get("kind") == "timer":
+        outcome = _retry_timer(db, head, uuid.UUID(step["timer_id"]), events)
+    elif step.get("kind") == "complete":
+        outcome = _retry_completion(db, head, step, events)
+    else:
+        raise Conflict(f"the failed step of case {case_no} cannot be retried ({step!r})")
+    if isinstance(outcome, faults.CaseFaulted):
+        raise outcome
+    return db.get(Case, case.id)
+
+
+def _retry_start(db: Session, actor: User, case: Case, fault_seq: int) -> Case:
+    item = db.get(Item, case.item_id)
+    _, version_id = _item_and_latest_version(db, item.code)
+    clerk = db.get(User, case.received_by_id) if case.received_by_id else actor
+    events = _batch(case, actor)
+    events.add("case_retried", {"fault_seq": fault_seq, "step": {"kind": "start"}})
+    faults.release(db, case.id, events.at)
+    rows, run = _accept(db, case, item, version_id, case.form, clerk or actor, events)
+    case.event_seq, case.last_hash = events.seq, events.last_hash
+    case.version += 1
+    _write_new_rows(db, case, rows, events, run)
+    _alert_if_faulted(db, case, events)
+    if case.status == "fault":
+        last = next(r for r in reversed(events.rows) if r["type"] == "case_faulted")["data"]
+        failure = WorkflowFault(last["message"], last.get("element"), code=last["code"])
+        raise faults.CaseFaulted(case.case_no, failure)
+    return case
+
+
+def _retry_timer(
+    db: Session, head: _Head, timer_id: uuid.UUID, events: EventBatch
+) -> faults.CaseFaulted | None:
+    from .models import Timer
+
+    db.execute(
+        sa.update(Timer)
+        .where(Timer.id == timer_id, Timer.state.in_(("failed", "held")))
+        .values(state="waiting", failure=None)
+        .execution_options(synchronize_session=False)
+    )
+    mark = events.mark()
+    if not _fire(db, head, timer_id, events):  # not due yet: the case simply waits again
+        _save_case_row(
+            db, Case(id=head.id, case_no=head.case_no), head.version,
+            {"status": head.status, "event_seq": events.seq, "last_hash": events.last_hash},
+        )  # fmt: skip
+        events.write(db)
+        return None
+    if events.rows[mark[2] :] and events.rows[-1]["type"] == "case_faulted":
+        data = events.rows[-1]["data"]
+        failure = WorkflowFault(data["message"], data.get("element"), code=data["code"])
+        return faults.CaseFaulted(head.case_no, failure)
+    return None
+
+
+def _retry_completion(
+    db: Session, head: _Head, step: dict, events: EventBatch
+) -> Outcome | faults.CaseFaulted:
+    task = db.get(Task, uuid.UUID(step["task_id"]))
+    if task is None or task.state != "open":
+        raise Conflict("the task whose completion failed is no longer open")
+    official = db.get(User, step.get("actor_id")) if step.get("actor_id") else None
+    if official is None:
+        raise Conflict("the official whose completion failed is no longer known")
+    db.expunge(task)
+    diagram = runtime().diagram(db, head.diagram_version_id)
+    return _complete(
+        db, head, diagram, task, official, step.get("outcome", "approve"),
+        step.get("comment") or "", dict(step.get("data") or {}), events,
+    )  # fmt: skip
 
 
 # --- officials' tasks -------------------------------------------------------------------------
@@ -689,33 +828,86 @@ def complete_task(
     clean.update(extra)
     head = _Head.of(row, task.case_id)
     _check_may_decide(actor, task, head)
+    if head.status == "fault":
+        raise Conflict(FAULTED)
+    events = _head_batch(head, actor)
+    done = _complete(db, head, diagram, task, actor, outcome, comment, clean, events)
+    if isinstance(done, faults.CaseFaulted):
+        raise done
+    return done
+
+
+FAULTED = (
+    "this case is stopped in the fault state (流程异常) until an administrator retries its "
+    "failed step or withdraws it; nothing can be completed meanwhile"
+)
+
+
+def _complete(
+    db: Session,
+    head: _Head,
+    diagram,
+    task: Task,
+    actor: User,
+    outcome: str,
+    comment: str,
+    clean: dict,
+    events: EventBatch,
+) -> Outcome | faults.CaseFaulted:
+    """Run one completion and write it; a fault stops the case instead (and is returned)."""
     run = _live_run(db, diagram, head)
     timers_before = run.waiting_timers() if diagram.has_timers else []
-    events = _head_batch(head, actor)
+    mark = events.mark()
     try:
         step = run.complete(task.id, outcome, {**clean, "comment": comment})
+        events.add(
+            "task_completed",
+            _completion_data(task.spec_id, outcome, comment, clean, step),
+            task.id,
+        )
+        rejection = {"comment": comment, **clean} if outcome == "reject" else None
+        completion = {
+            "state": "completed",
+            "completed_at": events.at,
+            "completed_by_id": actor.id,
+            "outcome": outcome,
+            "comment": comment or None,
+            "data": clean,
+        }
+        new_rows = _commit_step(
+            db, head, run, step, events, timers_before, rejection=rejection,
+            completed_task=(task.id, completion),
+            decided=(actor.id, task.spec_id) if task.is_decision else None,
+        )  # fmt: skip
+    except WorkflowFault as fault:
+        events.rewind(mark)
+        failed = {"kind": "complete", "task_id": str(task.id), "actor_id": actor.id,
+                  "outcome": outcome, "comment": comment, "data": clean}  # fmt: skip
+        return _stop(db, head, events, fault, failed)
     except EngineError as exc:
         raise Conflict(f"the workflow could not continue: {exc.message}") from None
-    events.add(
-        "task_completed", _completion_data(task.spec_id, outcome, comment, clean, step), task.id
-    )
-    rejection = {"comment": comment, **clean} if outcome == "reject" else None
-    completion = {
-        "state": "completed",
-        "completed_at": events.at,
-        "completed_by_id": actor.id,
-        "outcome": outcome,
-        "comment": comment or None,
-        "data": clean,
-    }
-    new_rows = _commit_step(
-        db, head, run, step, events, timers_before, rejection=rejection,
-        completed_task=(task.id, completion),
-        decided=(actor.id, task.spec_id) if task.is_decision else None,
-    )  # fmt: skip
     for key, value in completion.items():
         setattr(task, key, value)
     return Outcome(task, _opened(new_rows))
+
+
+def _stop(
+    db: Session,
+    head: _Head,
+    events: EventBatch,
+    fault: WorkflowFault,
+    step: dict,
+    failed_timer: uuid.UUID | None = None,
+) -> faults.CaseFaulted:
+    """Stop the case in the fault state (version-checked); return the error to tell."""
+    runtime().cache.take(head.id, -1)  # the live run may be half-stepped: never reuse it
+    faults.hold(db, head.id, head.case_no, events, fault, step, head.status, failed_timer)
+    _save_case_row(
+        db, Case(id=head.id, case_no=head.case_no), head.version,
+        {"status": "fault", "event_seq": events.seq, "last_hash": events.last_hash},
+    )  # fmt: skip
+    events.write(db)
+    return faults.CaseFaulted(head.case_no, fault)
 
 
 @dataclass(frozen=True)
@@ -858,24 +1050,70 @@ def fire_timer(timer_id: uuid.UUID) -> bool:
     if row is None:
         return False  # fired, closed or claimed by another process meanwhile
     head = _Head.of(row, row.case_id)
+    if head.status == "fault":
+        faults.hold_timers(db, head.id)  # they wait again when the case is retried
+        return False
+    events = _head_batch(head, None)
+    return _fire(db, head, timer_id, events)
+
+
+@transactional
+def fail_timer(timer_id: uuid.UUID, reason: str) -> bool:
+    """Stop the case of a timer that could not be fired at all; return whether it was waiting.
+
+    The scheduler calls this when firing raised something unexpected, so that no scheduler
+    tries the same timer again and again: the timer is marked failed, the case faults.
+    """
+    from .models import Timer
+
+    db = session()
+    row = db.execute(
+        sa.select(Timer.case_id, Timer.node_id, *HEAD_COLUMNS)
+        .join(Case, Case.id == Timer.case_id)
+        .where(Timer.id == timer_id, Timer.state == "waiting")
+    ).first()
+    if row is None:
+        return False
+    head = _Head.of(row, row.case_id)
+    fault = WorkflowFault(f"the timer could not be fired: {reason}", row.node_id, code="timer")
+    if head.status == "fault":
+        faults.hold_timers(db, head.id)
+        return True
+    step = {"kind": "timer", "timer_id": str(timer_id)}
+    _stop(db, head, _head_batch(head, None), fault, step, failed_timer=timer_id)
+    return True
+
+
+def _fire(db: Session, head: _Head, timer_id: uuid.UUID, events: EventBatch) -> bool:
+    """Fire the due timers of a case and write the step; a fault stops the case instead."""
     diagram = runtime().diagram(db, head.diagram_version_id)
     run = _live_run(db, diagram, head)
-    before = run.waiting_timers()
     now = utcnow()
-    step = run.fire_timers()
-    still = {t.task_id for t in run.waiting_timers()}
-    if timer_id in still:
-        return False  # not due yet by the engine's clock; the scheduler comes back for it
-    fired = tuple(t.task_id for t in before if t.task_id not in still and t.due_at <= now)
-    events = _head_batch(head, None)
-    for timer in before:
-        if timer.task_id in fired:
-            events.add(
-                "timer_fired",
-                {"node": timer.node_id, "due_at": timer.due_at.isoformat(),
-                 "steps": [s["node"] for s in step.engine_steps]},
-            )  # fmt: skip
-    _commit_step(db, head, run, step, events, before, fired=fired)
+    try:
+        before = run.waiting_timers()
+        step = run.fire_timers()
+        still = {t.task_id: t for t in run.waiting_timers()}
+        if timer_id in still:
+            # not due by the engine's clock: wait for that time, so the scheduler never spins
+            runtime().cache.take(head.id, -1)
+            timers.postpone(
+                db, timer_id, max(still[timer_id].due_at, now + dt.timedelta(seconds=1))
+            )
+            return False
+        fired = tuple(t.task_id for t in before if t.task_id not in still and t.due_at <= now)
+        for timer in before:
+            if timer.task_id in fired:
+                events.add(
+                    "timer_fired",
+                    {"node": timer.node_id, "due_at": timer.due_at.isoformat(),
+                     "steps": [s["node"] for s in step.engine_steps]},
+                )  # fmt: skip
+        _commit_step(db, head, run, step, events, before, fired=fired)
+    except WorkflowFault as fault:
+        events.rewind((head.event_seq, head.last_hash, 0))
+        failed = timer_id if fault.code == "timer" else None
+        _stop(db, head, events, fault, {"kind": "timer", "timer_id": str(timer_id)}, failed)
+        return True
     escalating = [
         node.attached_to
         for t in before

@@ -49,11 +49,21 @@ def write_changes(
         conn.execute(TIMERS.update().where(TIMERS.c.id.in_(gone)).values(state="done"))
 
 
+def postpone(db: Session, timer_id: uuid.UUID, due: dt.datetime) -> None:
+    """Move a waiting timer to the time the engine will fire it."""
+    db.connection().execute(
+        TIMERS.update()
+        .where(TIMERS.c.id == timer_id, TIMERS.c.state == "waiting")
+        .values(due_at=due)
+    )
+    announce(db, due)
+
+
 def close_all(db: Session, case_id: int) -> None:
     """Stop waiting for any timer of a case (it was withdrawn)."""
     db.connection().execute(
         TIMERS.update()
-        .where(TIMERS.c.case_id == case_id, TIMERS.c.state == "waiting")
+        .where(TIMERS.c.case_id == case_id, TIMERS.c.state.in_(("waiting", "held")))
         .values(state="done")
     )
 

@@ -12,6 +12,7 @@ def status_name(status: str) -> str:
         "refused": _("refused at the window"),
         "accepted": _("accepted"),
         "in_progress": _("in progress"),
+        "fault": _("workflow fault"),
         "decided": _("decided"),
         "closed": _("closed"),
         "withdrawn": _("withdrawn"),
@@ -20,6 +21,31 @@ def status_name(status: str) -> str:
         "cancelled": _("cancelled"),
     }
     return names.get(status, status)
+
+
+def fault_name(code: str) -> str:
+    """Say what kind of fault stopped a case, in the reader's language."""
+    names = {
+        "engine": _("the workflow engine could not run a step"),
+        "expression": _("an expression of the diagram failed or went past its limits"),
+        "step-limit": _("one step ran too many engine tasks (an endless loop?)"),
+        "time-limit": _("one step ran too long"),
+        "no-result": _("the workflow ended without a stated result"),
+        "open-tasks": _("the engine reported the end while work was left"),
+        "stalled": _("the workflow waits for nothing and cannot go on"),
+        "timer": _("a timer could not be set or fired"),
+    }
+    return names.get(code, _("the workflow stopped unexpectedly"))
+
+
+def fault_step_name(kind: str) -> str:
+    """Say which step of the case failed, in the reader's language."""
+    names = {
+        "start": _("the start of the workflow at acceptance"),
+        "complete": _("an official's completion"),
+        "timer": _("a timer"),
+    }
+    return names.get(kind, kind)
 
 
 def outcome_name(outcome: str | None) -> str:
@@ -53,6 +79,8 @@ def event_name(kind: str) -> str:
         "case_withdrawn": _("withdrawn"),
         "case_closed": _("closed"),
         "case_decided": _("decided"),
+        "case_faulted": _("workflow fault"),
+        "case_retried": _("failed step retried"),
         "task_created": _("task created"),
         "task_assigned": _("task assigned"),
         "task_reassigned": _("task moved"),

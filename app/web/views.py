@@ -299,9 +299,13 @@ def case(case_no: str):
     note_if_auditor(current_user, case_row.id, "case")
     events = cases.case_events(current_user, case_no)
     people = work.people_named(work.case_people_ids(tasks, events) | {case_row.received_by_id})
+    fault = None
+    if case_row.status == "fault":
+        fault = next((e for e in reversed(events) if e.type == "case_faulted"), None)
     return render_template(
         "case.html",
         case=case_row,
+        fault=fault,
         item=item,
         version=version,
         tasks=tasks,
@@ -316,6 +320,23 @@ def case(case_no: str):
         extend_form=ExtendForm(),
         urge_form=UrgeForm(),
     )
+
+
+@bp.post("/cases/<case_no>/retry")
+@role_required("admin")
+def case_retry(case_no: str):
+    """Run again the step that stopped a case in the fault state."""
+    if not ClaimForm().validate_on_submit():
+        return redirect(url_for("web.case", case_no=case_no))
+    try:
+        cases.retry_case(current_user, case_no)
+    except AppError as exc:
+        if exc.status in (403, 404):
+            raise
+        flash(_("The retry stopped again: %(reason)s", reason=exc.message), "error")
+    else:
+        flash(_("The failed step ran; the case goes on."), "success")
+    return redirect(url_for("web.case", case_no=case_no))
 
 
 @bp.post("/cases/<case_no>/personal-data")
