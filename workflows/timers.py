@@ -440,8 +440,9 @@ def constant_string(expression: str) -> str | None:
 
 def _fault(definition: Any, task: Any, value: Any, exc: TimerValueError) -> WorkflowFault:
     element = getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
+    shown = "" if _shown(value) in exc.reason else f" (value {_shown(value)})"
     return WorkflowFault(
-        message=f"timer '{element}' cannot wait for {_shown(value)}: {exc.message}",
+        message=f"timer '{element}' is refused{shown}: {exc.message}",
         task_spec=element,
         code="timer",
         elements=(element,),
