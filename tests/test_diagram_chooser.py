@@ -10,11 +10,15 @@ that names it.
 
 from __future__ import annotations
 
+from flask import render_template_string
+from flask_babel import force_locale
 from lxml import html as lxml_html
 
+from config import BASE_DIR
 from tests.apiclient import Api, sample_form
 from tests.test_analysts import PLANNING, _save
 from tests.webclient import Web
+from workflows.render import list_diagrams
 
 ITEM = "planning-permit"
 MAIN = "BPMNDiagram_planning_permit"
@@ -224,3 +228,20 @@ def test_a_file_of_one_diagram_shows_no_chooser(demo_app):
     page = Web(demo_app, "analyst_zhou").get(f"/analyst/items/{ITEM}/stuck")
     assert chooser(page) == [] and "Task_lead" in drawn(page)
     assert 'id="diagram-chooser"' not in page.text
+
+
+def test_labels_name_the_diagram_or_what_it_shows(app):
+    """A sub-process drill-down is named by its sub-process; an id shows only as code."""
+    several = BASE_DIR / "tests" / "workflows" / "data" / "several-diagrams.bpmn"
+    listed = list_diagrams(several.read_bytes().replace(' name="归档说明"'.encode(), b""))
+    template = (
+        '{% from "_diagrams.html" import diagram_label %}'
+        "{% for d in listed %}{{ diagram_label(d) }}|{% endfor %}"
+    )
+    expected = {
+        "en": "Sub-process: 补正材料|Diagram 2 <code>Diagram_archive</code>|受理主流程|",
+        "zh": "子流程：补正材料|图 2 <code>Diagram_archive</code>|受理主流程|",
+    }
+    for language, labels_there in expected.items():
+        with app.test_request_context(), force_locale(language):
+            assert render_template_string(template, listed=listed) == labels_there
