@@ -7,6 +7,7 @@ process whose diagram comes first, then the executable collaboration.
 
 from __future__ import annotations
 
+from tests.apiclient import PASSWORD
 from tests.test_browser import SHOTS, Person
 from tests.test_diagram_chooser import ARCHIVE, ITEM, MAIN, deploy_two_diagrams
 from tests.test_modeler_browser import _save, built  # noqa: F401 - built is a fixture
@@ -71,3 +72,37 @@ def test_the_modeler_opens_and_switches_the_diagrams_of_a_file(
     page.wait_for_selector("#modeler[data-loaded=true]", state="attached")
     assert page.evaluate(ROOT) == "Process_archive"
     analyst.close()
+
+
+def test_the_pages_switch_diagrams_without_javascript(browser, live_server, demo_app, request):
+    """With scripts off, the chooser's links and the dry run's buttons switch the drawing."""
+    deploy_two_diagrams(demo_app)
+    shots = SHOTS / request.node.callspec.params["database_url"] / "diagrams"
+    shots.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN",
+                                  java_script_enabled=False)  # fmt: skip
+    page = context.new_page()
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "analyst_zhou")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.goto(f"{live_server}/analyst/items/{ITEM}/stuck?version=2")
+    assert page.locator("svg g[data-element-id=Task_lead]").count() == 1
+    page.click(f"#diagram-chooser a[data-diagram={ARCHIVE}]")
+    page.wait_for_load_state()
+    assert "version=2" in page.url and f"diagram={ARCHIVE}" in page.url
+    assert page.locator("svg g[data-element-id=Archive_task]").count() == 1
+    assert page.locator("svg g[data-element-id=Task_lead]").count() == 0
+    page.screenshot(path=str(shots / "stuck-archive.png"), full_page=True)
+    page.goto(f"{live_server}/analyst/items/{ITEM}/dryrun")
+    page.click("button[data-outcome=approve]")
+    page.wait_for_load_state()
+    page.click(f"#diagram-chooser button[data-diagram={ARCHIVE}]")
+    page.wait_for_load_state()
+    assert page.locator("svg g[data-element-id=Archive_task]").count() == 1
+    steps = page.locator("#dry-steps li[data-step-task]").evaluate_all(
+        "ls => ls.map(l => l.dataset.stepTask)"
+    )
+    assert steps == ["Task_accept"]  # the choice made before is kept
+    page.screenshot(path=str(shots / "dryrun-archive.png"), full_page=True)
+    context.close()
