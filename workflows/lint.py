@@ -9,6 +9,8 @@ See docs/diagram-conventions.md for the contract being checked.
 
 from __future__ import annotations
 
+import ast
+import keyword
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -17,6 +19,7 @@ from lxml import etree
 
 from .errors import ExpressionError, Finding
 from .expressions import check_expression, check_script
+from .graphs import is_cycle, path_back, strongly_connected
 from .timers import KINDS as TIMER_KINDS
 from .timers import TimerValueError, check_timer, constant_string, parse_date, utc_now
 
@@ -169,8 +172,15 @@ class _Graph:
         }
 
 
-def lint(tree: etree._ElementTree, filename: str = "<diagram>") -> list[Finding]:
-    """Check the semantics the OneWindow runtime needs and return the findings."""
+def lint(
+    tree: etree._ElementTree, filename: str = "<diagram>", inputs: Iterable[str] | None = None
+) -> list[Finding]:
+    """Check the semantics the OneWindow runtime needs and return the findings.
+
+    ``inputs`` names the variables a case starts with (the item's application form fields),
+    when known: a multi-instance task reading a variable that neither they nor the diagram
+    set is then an error, not a warning.
+    """
     root = tree.getroot()
     ids = {element.get("id") for element in root.iter(etree.Element) if element.get("id")}
     out = _Findings(filename, ids)
@@ -181,7 +191,13 @@ def lint(tree: etree._ElementTree, filename: str = "<diagram>") -> list[Finding]
         return out.items
     for process in executable:
         _lint_process(process, out)
+        # a called process's end events return to the caller; they do not end the case
+        if process is executable[0] or process.get("id") not in called:
+            _lint_end_results(process, out)
+        _lint_cycles(process, by_id, out)
+        _lint_multi_instance(process, out, None if inputs is None else set(inputs))
     _lint_definitions(root, executable, out)
+    _lint_recursive_calls(executable, out)
     return out.items
 
 
@@ -213,7 +229,6 @@ def _lint_process(process: etree._Element, out: _Findings) -> None:
     _lint_timers(process, out)
     _lint_unsupported(process, out)
     _lint_event_definitions(process, out)
-    _lint_end_results(process, out)
     for lane in process.iter(_q("lane")):
         if not (lane.get("name") or "").strip():
             out.warning("unnamed-lane", lane, f"{describe(lane)} has no name; name it after a post")
@@ -548,14 +563,292 @@ def _lint_event_definitions(process: etree._Element, out: _Findings) -> None:
             )
 
 
+def _interrupts(sub: etree._Element) -> bool:
+    start = sub.find(_q("startEvent"))
+    return start is None or start.get("isInterrupting", "true") != "false"
+
+
+def _case_ends(process: etree._Element) -> Iterator[etree._Element]:
+    """Yield the end events that end a case: the process's own and its interrupting handlers'."""
+    yield from process.findall(_q("endEvent"))
+    for sub in process.iterchildren(*map(_q, CONTAINERS)):
+        if _is_event_subprocess(sub) and _interrupts(sub):
+            yield from sub.findall(_q("endEvent"))
+
+
 def _lint_end_results(process: etree._Element, out: _Findings) -> None:
-    for end in process.findall(_q("endEvent")):
+    for end in _case_ends(process):
         result = properties(end).get("result")
         if result in RESULTS:
             continue
         found = f"result '{result}'" if result is not None else "no 'result' property"
-        out.warning(
+        out.error(
             "missing-result",
             end,
-            f"{describe(end)} has {found}; expected 'approved' or 'denied'",
+            f"{describe(end)} ends the case but has {found}; set the property 'result' to "
+            "'approved' or 'denied' (no case may end without a decision)",
+        )
+
+
+# --- cycles, recursive calls -----------------------------------------------------------------
+
+# Flow nodes at which a case stops until a person, a timer or a message moves it on.
+WAITS = frozenset(
+    {"userTask", "manualTask", "receiveTask", "intermediateCatchEvent", "eventBasedGateway"}
+)
+WAITING_TRIGGERS = frozenset({"timer", "message", "signal", "conditional"})
+MAX_LISTED = 12
+
+
+def _contains_wait(
+    node: etree._Element, processes: dict[str, etree._Element], seen: set[str]
+) -> bool:
+    """Return whether a flow node waits, or a (called) sub-process it runs contains a wait."""
+    kind = _kind(node)
+    if kind in WAITS:
+        return True
+    if kind == "boundaryEvent":
+        return bool(WAITING_TRIGGERS & set(_definitions(node)))
+    if kind in CONTAINERS:
+        inner = node.iter(*map(_q, WAITS | {"boundaryEvent", "callActivity"}))
+        return any(_contains_wait(n, processes, seen) for n in inner if n is not node)
+    if kind == "callActivity":
+        called = node.get("calledElement") or ""
+        if called in seen or called not in processes:
+            return False
+        seen.add(called)
+        body = processes[called].iter(*map(_q, WAITS | {"boundaryEvent", "callActivity"}))
+        return any(_contains_wait(n, processes, seen) for n in body)
+    return False
+
+
+def _flow_edges(graph: _Graph) -> dict[str, list[str]]:
+    """Return the successors of each node: its sequence flows and its boundary events."""
+    edges: dict[str, list[str]] = defaultdict(list)
+    for flow in graph.flows:
+        source, target = flow.get("sourceRef"), flow.get("targetRef")
+        if source in graph.nodes and target in graph.nodes:
+            edges[source].append(target)
+    for node_id, node in graph.nodes.items():
+        host = node.get("attachedToRef")
+        if _kind(node) == "boundaryEvent" and host in graph.nodes:
+            edges[host].append(node_id)
+    return edges
+
+
+def _listed(elements: list[etree._Element]) -> str:
+    shown = ", ".join(describe(e) for e in elements[:MAX_LISTED])
+    rest = len(elements) - MAX_LISTED
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def _lint_cycles(
+    process: etree._Element, processes: dict[str, etree._Element], out: _Findings
+) -> None:
+    for container in [process, *process.iter(*map(_q, CONTAINERS))]:
+        graph = _Graph(container)
+        edges = _flow_edges(graph)
+        for component in strongly_connected(list(graph.nodes), edges):
+            if not is_cycle(component, edges):
+                continue
+            members = sorted((graph.nodes[i] for i in component), key=lambda e: e.sourceline or 0)
+            if any(_contains_wait(node, processes, set()) for node in members):
+                continue
+            out.error(
+                "cycle-without-wait",
+                members[0],
+                f"the loop through {_listed(members)} never waits for a person, a timer or a "
+                "message, so a case that enters it would run in circles; put a user task, a "
+                "timer or a message catch event on the loop",
+            )
+
+
+def _lint_recursive_calls(executable: list[etree._Element], out: _Findings) -> None:
+    ids = [p.get("id") for p in executable]
+    calls: dict[str, list[str]] = defaultdict(list)
+    first_call: dict[tuple[str, str], etree._Element] = {}
+    for process in executable:
+        for call in process.iter(_q("callActivity")):
+            called = call.get("calledElement")
+            if called in ids:
+                calls[process.get("id")].append(called)
+                first_call.setdefault((process.get("id"), called), call)
+    for component in strongly_connected(ids, calls):
+        if not is_cycle(component, calls):
+            continue
+        start = min(component, key=ids.index)
+        chain = path_back(start, calls, set(component))
+        call = first_call[(start, chain[1])]
+        out.error(
+            "recursive-call",
+            call,
+            f"{describe(call)} calls process '{chain[1]}', which calls back into itself: "
+            f"{' → '.join(chain)}; a case would open sub-processes without end",
+        )
+
+
+# --- multi-instance tasks --------------------------------------------------------------------
+
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$", re.ASCII)
+
+
+def _variables_set(element: etree._Element) -> set[str] | None:
+    """Return the variables an element sets when it completes; None when it may set anything."""
+    found: set[str] = set()
+    for node in element.iter(etree.Element):
+        kind = _kind(node)
+        if kind == "callActivity":
+            return None
+        if kind in ("userTask", "startEvent"):
+            path = "./bpmn:extensionElements/camunda:formData/camunda:formField"
+            found.update(f.get("id", "") for f in node.xpath(path, namespaces=NS))
+            if kind == "userTask":
+                found.add("outcome")
+                found.add(properties(node).get("outcomeVar", ""))
+        elif kind == "scriptTask" and node.find(_q("script")) is not None:
+            try:
+                assignments = check_script(node.find(_q("script")).text or "", node.get("id"))
+            except ExpressionError:
+                continue  # reported by _lint_scripts
+            found.update(target for target, _ in assignments)
+    return found
+
+
+def _set_before(task: etree._Element) -> set[str] | None:
+    """Return what the flow nodes from which task can be reached set; None if anything."""
+    found: set[str] = set()
+    node = task
+    while _kind(node) != "process" and node.getparent() is not None:
+        graph = _Graph(node.getparent())
+        incoming: dict[str, list[str]] = defaultdict(list)
+        for source, targets in _flow_edges(graph).items():
+            for target in targets:
+                incoming[target].append(source)
+        seen = {node.get("id")}
+        queue = [node.get("id")]
+        while queue:
+            for source in incoming.get(queue.pop(), []):
+                if source not in seen:
+                    seen.add(source)
+                    queue.append(source)
+                    variables = _variables_set(graph.nodes[source])
+                    if variables is None:
+                        return None
+                    found |= variables
+        node = node.getparent()
+    return found
+
+
+def _names_read(text: str) -> set[str]:
+    """Return the variables an expression reads (not the functions it calls)."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return set()  # reported by _lint_expressions
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    bound = {
+        n.id
+        for c in ast.walk(tree)
+        if isinstance(c, ast.comprehension)
+        for n in ast.walk(c.target)
+        if isinstance(n, ast.Name)
+    }
+    return {
+        n.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and id(n) not in called and n.id not in bound
+    }
+
+
+def _lint_multi_instance(process: etree._Element, out: _Findings, inputs: set[str] | None) -> None:
+    collection_attr = f"{{{CAMUNDA_NS}}}collection"
+    for loop in process.iter(_q("multiInstanceLoopCharacteristics")):
+        task = loop.getparent()
+        cardinality = loop.find(_q("loopCardinality"))
+        collection = loop.get(collection_attr)
+        if cardinality is None and not (collection or "").strip():
+            ignored = (
+                " (loopDataInputRef is not read by OneWindow's engine)"
+                if loop.find(_q("loopDataInputRef")) is not None
+                else ""
+            )
+            out.error(
+                "multi-instance-input",
+                task,
+                f"{describe(task)} is multi-instance but says neither how many instances "
+                f"(loopCardinality) nor over which list (camunda:collection){ignored}",
+            )
+            continue
+        read: set[str] = set()
+        if cardinality is not None:
+            read = _check_cardinality(task, (cardinality.text or "").strip(), out)
+        else:
+            read = _check_collection(task, loop, collection.strip(), out)
+        if read:
+            _check_inputs(task, read, inputs, out)
+
+
+def _check_cardinality(task: etree._Element, text: str, out: _Findings) -> set[str]:
+    if not text:
+        return set()  # an empty expression, reported by _lint_expressions
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return _names_read(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        out.error(
+            "multi-instance-input",
+            task,
+            f"loop cardinality `{_clip(text)}` of {describe(task)} is no positive whole number "
+            "nor an expression; write a number such as 3 or an expression such as "
+            "len(experts)",
+        )
+    return set()
+
+
+def _check_collection(
+    task: etree._Element, loop: etree._Element, collection: str, out: _Findings
+) -> set[str]:
+    if not _VARIABLE.match(collection) or keyword.iskeyword(collection):
+        out.error(
+            "multi-instance-input",
+            task,
+            f"camunda:collection '{_clip(collection)}' of {describe(task)} is not a variable "
+            "name; name the list variable itself, such as experts",
+        )
+        return set()
+    if not (loop.get(f"{{{CAMUNDA_NS}}}elementVariable") or "").strip():
+        out.error(
+            "multi-instance-input",
+            task,
+            f"{describe(task)} runs over camunda:collection '{collection}' but has no "
+            "camunda:elementVariable to receive each item",
+        )
+    return {collection}
+
+
+def _check_inputs(
+    task: etree._Element, read: set[str], inputs: set[str] | None, out: _Findings
+) -> None:
+    known = _set_before(task)
+    if known is None:
+        return  # a call activity before it may set anything
+    missing = sorted(read - known - (inputs or set()))
+    if not missing:
+        return
+    names = ", ".join(f"'{n}'" for n in missing)
+    if inputs is None:
+        out.warning(
+            "multi-instance-variable",
+            task,
+            f"{describe(task)} reads {names}, which nothing before it in the diagram sets; "
+            "it must be a field of the item's application form, or cases stop there",
+        )
+    else:
+        out.error(
+            "multi-instance-variable",
+            task,
+            f"{describe(task)} reads {names}, which neither a form field, script or task "
+            "before it in the diagram nor the item's application form sets; a case would "
+            "stop there",
         )

@@ -1,10 +1,14 @@
 """Server-side SVG rendering of BPMN 2.0 diagrams from their diagram interchange (DI).
 
-`render_svg` draws one BPMNDiagram of a file (its BPMNShape bounds and BPMNEdge waypoints)
-as a standalone SVG document with optional highlighting of flow nodes and sequence flows
-("completed", "active", "taken", "late"; "added", "removed", "changed" for the difference
-of two versions; "heat1" to "heat5" for a heat map) and optional short notes drawn above
-shapes (a heat map's figures).
+`list_diagrams` lists every BPMNDiagram of a file (id, name, number of shapes, and the
+process, collaboration or sub-process its plane shows) and marks the default one: the
+diagram of the executable process (or of a collaboration with a pool for it), else the one
+with the most shapes. `render_svg` draws one of them, by id or the default (its BPMNShape
+bounds and BPMNEdge waypoints) as a standalone SVG document with optional highlighting of
+flow nodes and sequence flows ("completed", "active", "taken", "late"; "added", "removed",
+"changed" for the difference of two versions; "heat1" to "heat5" for a heat map) and
+optional short notes drawn above shapes (a heat map's figures). Highlights and notes name
+elements, so they land on whichever diagram is drawn.
 
 The SVG is meant to be embedded inline in pages served under a Content-Security-Policy
 that forbids inline styles and scripts, so it uses presentation attributes only: no
