@@ -189,6 +189,8 @@ def lint(
     if not executable:
         _report_not_executable(root, processes, out)
         return out.items
+    called = {c.get("calledElement") for p in executable for c in p.iter(_q("callActivity"))}
+    by_id = {p.get("id"): p for p in executable}
     for process in executable:
         _lint_process(process, out)
         # a called process's end events return to the caller; they do not end the case

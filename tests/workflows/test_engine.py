@@ -102,10 +102,10 @@ def _parallel(n: int) -> str:
     </bpmn:sequenceFlow>
     <bpmn:userTask id="done" name="发证" camunda:candidateGroups="window" />
     <bpmn:sequenceFlow id="fe" sourceRef="done" targetRef="end" />
-    <bpmn:endEvent id="end" />
+    <bpmn:endEvent id="end"><bpmn:extensionElements><camunda:properties><camunda:property name="result" value="approved" /></camunda:properties></bpmn:extensionElements></bpmn:endEvent>
     <bpmn:userTask id="denied" name="不予许可" camunda:candidateGroups="window" />
     <bpmn:sequenceFlow id="fd" sourceRef="denied" targetRef="end2" />
-    <bpmn:endEvent id="end2" />
+    <bpmn:endEvent id="end2"><bpmn:extensionElements><camunda:properties><camunda:property name="result" value="denied" /></camunda:properties></bpmn:extensionElements></bpmn:endEvent>
   </bpmn:process>
 </bpmn:definitions>
 """

@@ -474,10 +474,71 @@ def test_event_sub_process_is_neither_unreachable_nor_a_dead_end() -> None:
 
 
 @pytest.mark.parametrize("replacement", ["", props(result="maybe")])
-def test_end_event_without_a_valid_result(replacement: str) -> None:
+def test_end_event_without_a_valid_result_refuses_the_diagram(replacement: str) -> None:
     text = variant((props(result="denied"), replacement))
-    finding = single(text, "missing-result", 'id="Denied"', "warning")
+    finding = single(text, "missing-result", 'id="Denied"')
     assert finding.element_id == "Denied"
+    assert "ends the case" in finding.message and "'approved' or 'denied'" in finding.message
+    with pytest.raises(DiagramError) as info:
+        load_diagram(text.encode(), "case.bpmn")
+    assert [f.code for f in info.value.findings if f.severity == "error"] == ["missing-result"]
+
+
+@pytest.mark.parametrize("definition", ["terminateEventDefinition", "errorEventDefinition"])
+def test_terminate_and_error_end_events_of_the_process_end_the_case(definition: str) -> None:
+    text = variant(
+        (props(result="denied"), f'<bpmn:{definition} id="Def"/>'),
+    )
+    assert single(text, "missing-result", 'id="Denied"').element_id == "Denied"
+    with_result = variant(
+        (props(result="denied"), props(result="denied") + f'<bpmn:{definition} id="Def"/>'),
+    )
+    assert only(run(with_result), "missing-result") == []
+
+
+SUB_PROCESS_END = """<bpmn:subProcess id="Inner" {attribute}>
+      <bpmn:startEvent id="InnerStart" {interrupting}/>
+      <bpmn:userTask id="InnerTask" camunda:candidateGroups="reviewer">{task}</bpmn:userTask>
+      <bpmn:endEvent id="InnerEnd"/>
+      <bpmn:sequenceFlow id="Inner_1" sourceRef="InnerStart" targetRef="InnerTask"/>
+      <bpmn:sequenceFlow id="Inner_2" sourceRef="InnerTask" targetRef="InnerEnd"/>
+    </bpmn:subProcess>"""
+
+
+def sub_process(attribute: str = "", interrupting: str = "") -> str:
+    xml = SUB_PROCESS_END.format(attribute=attribute, interrupting=interrupting, task=TASK_PROPS)
+    return add_nodes(xml)
+
+
+def test_end_events_inside_a_sub_process_need_no_result() -> None:
+    text = sub_process()
+    assert only(run(text), "missing-result") == []
+
+
+def test_an_interrupting_event_sub_process_ends_the_case_so_its_end_needs_a_result() -> None:
+    text = sub_process('triggeredByEvent="true"')
+    assert single(text, "missing-result", 'id="InnerEnd"').element_id == "InnerEnd"
+    text = sub_process('triggeredByEvent="true"', 'isInterrupting="false"')
+    assert only(run(text), "missing-result") == []
+
+
+CALLED = f"""  <bpmn:process id="Helper" isExecutable="true">
+    <bpmn:startEvent id="HelperStart"/>
+    <bpmn:userTask id="HelperTask" camunda:candidateGroups="reviewer">{TASK_PROPS}</bpmn:userTask>
+    <bpmn:endEvent id="HelperEnd"/>
+    <bpmn:sequenceFlow id="Helper_1" sourceRef="HelperStart" targetRef="HelperTask"/>
+    <bpmn:sequenceFlow id="Helper_2" sourceRef="HelperTask" targetRef="HelperEnd"/>
+  </bpmn:process>
+"""
+
+
+def test_end_events_of_a_called_process_return_to_the_caller_and_need_no_result() -> None:
+    call = '<bpmn:callActivity id="Call" calledElement="Helper"/>'
+    text = HEAD + add_nodes(call).removeprefix(HEAD).removesuffix(TAIL) + CALLED + TAIL
+    assert only(run(text), "missing-result") == []
+    # the same process, called by nobody, could be the one a case runs
+    alone = HEAD + GOOD_PROCESS + CALLED + TAIL
+    assert single(alone, "missing-result", 'id="HelperEnd"').element_id == "HelperEnd"
 
 
 def test_findings_survive_the_loader() -> None:
