@@ -678,6 +678,42 @@ def run_script(text: str, data: dict[str, Any], element_id: str | None = None) -
         evaluator.names = {}
 
 
+def _constant_parts(tree: ast.AST) -> list[ast.AST]:
+    """Return the largest parts of a syntax tree that name no variable (computable now)."""
+    parts, stack = [], [tree.body if isinstance(tree, ast.Expression) else tree]
+    while stack:
+        node = stack.pop()
+        if not any(isinstance(child, ast.Name) for child in ast.walk(node)):
+            if not isinstance(node, ast.Constant):
+                parts.append(node)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return parts
+
+
+def constant_limit(text: str, element_id: str | None = None) -> ExpressionLimit | None:
+    """Return the limit a checked expression is bound to pass whatever the data, if any.
+
+    Every part that names no variable (``9 ** 9 ** 9``, ``'9' * 10 ** 9``) is computed
+    now, within the limits, so what would pass one at run time is seen when the diagram
+    is loaded.
+    """
+    tree = check_expression(text, element_id)
+    evaluator = _evaluator()
+    for part in _constant_parts(tree):
+        evaluator.start({}, text.strip())
+        try:
+            _run(evaluator, ast.unparse(part), part)
+        except ExpressionLimit as exc:
+            _name_element(exc, element_id, text)
+            return exc
+        except ExpressionError:
+            continue  # an error that is not a limit is the run's to report, with the data
+        finally:
+            evaluator.names = {}
+    return None
+
+
 def _current_element() -> str | None:
     return getattr(_local, "element_id", None)
 

@@ -18,8 +18,9 @@ from collections.abc import Iterable, Iterator
 from lxml import etree
 
 from .errors import ExpressionError, Finding
-from .expressions import check_expression, check_script
+from .expressions import LIMITS, check_script, constant_limit
 from .graphs import is_cycle, path_back, strongly_connected
+from .juel import translate, translate_script
 from .timers import KINDS as TIMER_KINDS
 from .timers import TimerValueError, check_timer, constant_string, parse_date, utc_now
 
@@ -462,6 +463,10 @@ def _lint_expressions(process: etree._Element, out: _Findings) -> None:
         if not text.strip():
             out.error("empty-expression", owner, f"{label} of {describe(owner)} is empty")
             continue
+        translated = translate(text, "timer" if label in TIMER_LABELS else "condition")
+        if translated is not None:
+            out.error(translated.code, owner, f"{label} of {describe(owner)} {translated.advice()}")
+            continue
         if label in TIMER_LABELS and ISO_TIMER.fullmatch(text.strip()):
             out.error(
                 "unquoted-timer",
@@ -471,13 +476,61 @@ def _lint_expressions(process: etree._Element, out: _Findings) -> None:
             )
             continue
         try:
-            check_expression(text, owner.get("id"))
+            passed = constant_limit(text)
         except ExpressionError as exc:
             out.error(
                 "unsafe-expression",
                 owner,
                 f"{label} of {describe(owner)} `{_clip(text)}` is refused: {exc.message}",
             )
+            continue
+        if passed is not None:
+            out.error(
+                "expression-limit",
+                owner,
+                f"{label} of {describe(owner)} `{_clip(text)}` would stop every case that "
+                f"evaluates it: {passed.message}",
+            )
+
+
+# A script line whose value grows geometrically each time it runs: x = x * x, x = x ** 2,
+# x = x + x, x = [x, x]; on a cycle it passes a limit after a few rounds.
+_GROWING = (ast.Mult, ast.Pow, ast.Add)
+
+
+def _grows(target: str, value: ast.AST) -> bool:
+    def uses(node: ast.AST) -> bool:
+        return any(isinstance(n, ast.Name) and n.id == target for n in ast.walk(node))
+
+    if isinstance(value, ast.BinOp) and isinstance(value.op, _GROWING):
+        if isinstance(value.op, ast.Pow):
+            return uses(value.left)
+        return uses(value.left) and uses(value.right)
+    if isinstance(value, ast.List | ast.Tuple):
+        return sum(1 for element in value.elts if uses(element)) >= 2
+    return False
+
+
+def _on_cycle(process: etree._Element, task: etree._Element) -> bool:
+    """Return whether the task, or a sub-process holding it, can be reached from itself."""
+    successors: dict[str, list[str]] = defaultdict(list)
+    for flow in process.iter(_q("sequenceFlow")):
+        successors[flow.get("sourceRef")].append(flow.get("targetRef"))
+    for event in process.iter(_q("boundaryEvent")):
+        successors[event.get("attachedToRef")].append(event.get("id"))
+    node: etree._Element | None = task
+    while node is not None and node is not process:
+        start = node.get("id")
+        seen, stack = set(), list(successors.get(start, []))
+        while stack:
+            current = stack.pop()
+            if current == start:
+                return True
+            if current not in seen:
+                seen.add(current)
+                stack.extend(successors.get(current, []))
+        node = node.getparent()
+    return False
 
 
 def _lint_scripts(process: etree._Element, out: _Findings) -> None:
@@ -486,13 +539,62 @@ def _lint_scripts(process: etree._Element, out: _Findings) -> None:
         if script is None:
             out.error("missing-script", task, f"{describe(task)} has no inline script")
             continue
+        text = script.text or ""
+        translated = translate_script(text, task.get(f"{{{CAMUNDA_NS}}}resultVariable"))
+        if translated is not None:
+            out.error(translated.code, task, f"script of {describe(task)} {translated.advice()}")
+            continue
         try:
-            check_script(script.text or "", task.get("id"))
+            lines = check_script(text, task.get("id"))
         except ExpressionError as exc:
             out.error(
                 "unsafe-expression",
                 task,
                 f"script of {describe(task)} `{_clip(exc.expression)}` is refused: {exc.message}",
+            )
+            continue
+        _check_script_growth(process, task, script, lines, out)
+
+
+def _check_script_growth(
+    process: etree._Element,
+    task: etree._Element,
+    script: etree._Element,
+    lines: list[tuple[str, str]],
+    out: _Findings,
+) -> None:
+    numbered = [
+        (number, raw.strip())
+        for number, raw in enumerate((script.text or "").splitlines(), start=1)
+        if raw.strip() and not raw.strip().startswith("#")
+    ]
+    cycle: bool | None = None
+    for (number, line), (target, expression) in zip(numbered, lines, strict=False):
+        where = (script.sourceline or task.sourceline or 0) + number - 1
+        passed = constant_limit(expression)
+        if passed is not None:
+            message = (
+                f"script line {number} of {describe(task)} `{_clip(line)}` would stop every "
+                f"case that runs it: {passed.message}"
+            )
+            out.items.append(
+                Finding("error", "expression-limit", message, task.get("id"), where, out.filename)
+            )
+            continue
+        if not _grows(target, ast.parse(expression, mode="eval").body):
+            continue
+        cycle = _on_cycle(process, task) if cycle is None else cycle
+        if cycle:
+            limits = LIMITS
+            message = (
+                f"script line {number} of {describe(task)} `{_clip(line)}` at least doubles "
+                f"the size of '{target}' each time it runs, and the task is on a cycle: after "
+                f"a few rounds the case stops at the limit max_int_bits = {limits.max_int_bits} "
+                f"bits (numbers) or max_length = {limits.max_length} characters or items "
+                "(text, lists); compute it from the inputs instead of from its last value"
+            )
+            out.items.append(
+                Finding("error", "expression-limit", message, task.get("id"), where, out.filename)
             )
 
 
