@@ -314,6 +314,12 @@ def _pick_process(root: etree._Element, process_id: str | None, filename: str) -
     return executable[0]
 
 
+TOO_DEEP = (
+    "the diagram chains or nests elements too deeply for the engine to read (a few hundred "
+    "in a row at most); group them into sub-processes"
+)
+
+
 def _parse_with_spiff(root: etree._Element, process_id: str, filename: str) -> tuple[Any, dict]:
     parser = make_parser()
     try:
@@ -321,14 +327,20 @@ def _parse_with_spiff(root: etree._Element, process_id: str, filename: str) -> t
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
+        text = str(getattr(exc, "message", None) or exc).split("\n")[0]
+        if "RecursionError" in text:
+            text = TOO_DEEP
         finding = Finding(
             "error",
             "engine",
-            str(getattr(exc, "message", None) or exc).split("\n")[0],
+            text,
             getattr(exc, "id", None),
             getattr(exc, "line_number", None) or None,
             filename,
         )
+        raise DiagramError("the engine cannot parse the diagram", [finding]) from None
+    except RecursionError:
+        finding = Finding("error", "engine", TOO_DEEP, None, None, filename)
         raise DiagramError("the engine cannot parse the diagram", [finding]) from None
     except (SpiffWorkflowException, ExpressionError, KeyError, ValueError, TypeError) as exc:
         finding = Finding("error", "engine", f"{type(exc).__name__}: {exc}", None, None, filename)
