@@ -129,7 +129,7 @@ def _complaint(app, ids: dict, status: str) -> None:
 
 def _scene(app, shared_env: bool = False, supplement: bool = False, decided: bool = False,
            paused: bool = False, draft: bool = False, online: str = "",
-           rated: bool = False, complaint: str = ""):  # fmt: skip
+           rated: bool = False, complaint: str = "", faulted: bool = False):  # fmt: skip
     with app.app_context():
         db = session()
         if shared_env:
@@ -149,6 +149,18 @@ def _scene(app, shared_env: bool = False, supplement: bool = False, decided: boo
             api.work(case_no, spec, data={field_id: "同意"})
         api.work(case_no, "Task_issue")
         assert api.case(case_no)["status"] == "decided"
+    if faulted:  # a completion past the step limit stops the case (流程异常)
+        from workflows.engine import StepLimits
+
+        for spec, field_id in (("Task_land", "land_opinion"),
+                               ("Task_construction", "construction_opinion"),
+                               ("Task_env", "env_opinion")):  # fmt: skip
+            api.work(case_no, spec, data={field_id: "同意"})
+        engine = app.extensions["ow_runtime"].engine
+        engine.limits = StepLimits(max_tasks=0)  # the join after the last branch runs no more
+        api.work(case_no, "Task_ndrc", data={"ndrc_opinion": "同意"}, expect=409)
+        engine.limits = StepLimits()
+        assert api.case(case_no)["status"] == "fault"
     if paused:
         api.call("POST", f"/cases/{case_no}/pause", "clerk_liu", json=PAUSE)
     if draft:  # the joint diagram with its first task renamed, saved by the analyst
@@ -386,6 +398,7 @@ WEB_POSTS = {
                          REFUSAL,
                          scene={"supplement": True}),
     "web.withdraw": Change("/cases/{case_no}/withdraw", {"clerk"}, {"reason": "申请人撤回"}),
+    "web.case_retry": Change("/cases/{case_no}/retry", {"admin"}, scene={"faulted": True}),
     "web.absences_page": Change("/absences", {"env_a", "admin"},
                                 {"user_id": "{official_shi}", "kind": "trip",
                                  "starts_at": "2031-01-01T09:00", "ends_at": "2031-01-02T09:00"}),
@@ -452,6 +465,7 @@ API_CHANGES = {
                          REFUSAL,
                          scene={"supplement": True}),
     "api.withdraw": Change("/cases/{case_no}/withdraw", {"clerk"}, {"reason": "申请人撤回"}),
+    "api.retry": Change("/cases/{case_no}/retry", {"admin"}, scene={"faulted": True}),
     "api.close": Change("/cases/{case_no}/close", {"clerk"}, {"note": "归档"},
                         scene={"decided": True}),
     "api.create_absence": Change("/absences", {"env_a", "admin"},

@@ -215,6 +215,14 @@ def openapi_document() -> dict:
                     params=case_no,
                 )
             },
+            "/cases/{case_no}/retry": {
+                "post": _op(
+                    "Run again the step that stopped a case in the fault state (admin)",
+                    {"200": _json(_ref("Case"))},
+                    None,
+                    params=case_no,
+                )
+            },
             "/cases/{case_no}/close": {
                 "post": _op(
                     "Close a decided case when the result is handed over",
