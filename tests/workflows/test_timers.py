@@ -24,7 +24,9 @@ TIMER = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:sequenceFlow id="f4" sourceRef="remind" targetRef="escalated" />
     <bpmn:userTask id="escalated" name="督办" camunda:candidateGroups="leader_post" />
     <bpmn:sequenceFlow id="f5" sourceRef="escalated" targetRef="end" />
-    <bpmn:endEvent id="end" />
+    <bpmn:endEvent id="end"><bpmn:extensionElements><camunda:properties>
+      <camunda:property name="result" value="approved" />
+    </camunda:properties></bpmn:extensionElements></bpmn:endEvent>
   </bpmn:process>
 </bpmn:definitions>
 """
