@@ -444,7 +444,7 @@ def item_version_xml(code: str, number: int):
 @bp.put("/items/<code>/draft")
 @login_required
 def save_draft(code: str):
-    content = request.get_data(as_text=True)
+    content = request.get_data()  # bytes: the loader decodes them as the XML declares
     if not content.strip():
         raise InvalidInput("send the diagram's XML as the request body")
     based_on = request.args.get("based_on")

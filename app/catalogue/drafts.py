@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.errors import DiagramError, Finding
 from workflows.lint import lint, properties
-from workflows.loader import BPMN_NS, parse_bpmn, validate_xsd
+from workflows.loader import BPMN_NS, diagram_text, parse_bpmn, validate_xsd
 
 from ..db import Base, session, transactional, utcnow
 from ..errors import Forbidden, InvalidInput, NotFound
@@ -29,6 +29,10 @@ from .services import deploy_version
 log = logging.getLogger("onewindow.analysts")
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 HOURS_PER_DAY = 8
+
+
+class UnreadableDiagram(InvalidInput):
+    """Diagram bytes that are not in the encoding they declare; nothing is stored."""
 
 
 class DiagramDraft(Base):
@@ -141,20 +145,29 @@ def report(item: Item, content: bytes, filename: str) -> list[Finding]:
         tree = parse_bpmn(content, filename)
     except DiagramError as exc:
         return list(exc.findings) or [Finding("error", "parse", exc.summary, None, None, filename)]
-    found = validate_xsd(tree, filename) + lint(tree, filename)
+    # a case starts with the fields of the item's application form
+    inputs = [f["id"] for f in item.entry.get("form", []) if isinstance(f, dict) and f.get("id")]
+    found = validate_xsd(tree, filename) + lint(tree, filename, inputs)
     return found + centre_findings(tree, item, filename)
 
 
 @transactional
-def save_draft(actor: User, code: str, content: str, based_on: int | None = None):
+def save_draft(actor: User, code: str, content: bytes, based_on: int | None = None):
     """Store the analyst's draft (errors and all) and return it with its findings."""
     _require_analyst(actor)
     item = _item(code)
-    data = content.encode("utf-8")
-    findings = report(item, data, f"{code}.bpmn")
+    filename = f"{code}.bpmn"
+    try:
+        text = diagram_text(content, filename)
+    except DiagramError as exc:
+        raise UnreadableDiagram(
+            f"the diagram cannot be read: {exc.findings[0].message}",
+            findings=[f.as_dict() for f in exc.findings],
+        ) from None
+    findings = report(item, content, filename)
     db = session()
     draft = db.get(DiagramDraft, item.id) or DiagramDraft(item_id=item.id)
-    draft.content, draft.based_on_version = content, based_on
+    draft.content, draft.based_on_version = text, based_on
     draft.saved_by_id, draft.saved_at = actor.id, utcnow()
     db.add(draft)
     return draft, findings

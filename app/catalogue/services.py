@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from workflows.engine import compile_diagram
 from workflows.errors import DiagramError
+from workflows.loader import diagram_text
 
 from ..db import session, transactional
 from ..errors import InvalidInput, NotFound
@@ -43,6 +44,9 @@ def deploy_version(
     """Store a new immutable version of an item's diagram after it compiles; no commit."""
     db = session()
     try:
+        # stored as text: decoded as the file declares, its declaration relabelled UTF-8
+        text = diagram_text(content, filename)
+        content = text.encode("utf-8")
         compiled = compile_diagram(content, filename, item.process_id)
     except DiagramError as exc:
         raise InvalidInput(
@@ -63,7 +67,7 @@ def deploy_version(
         version=(latest.version + 1) if latest else 1,
         process_id=compiled.process_id,
         filename=filename,
-        content=content.decode("utf-8"),
+        content=text,
         content_hash=digest,
         comment=comment,
         deployed_by_id=actor.id if actor else None,

@@ -104,11 +104,15 @@ def analyst_xml(code: str):
 @bp.post("/analyst/items/<code>/draft")
 @role_required("analyst")
 def analyst_save(code: str):
-    content = request.get_data(as_text=True)
+    content = request.get_data()  # bytes: the loader decodes them as the XML declares
     try:
         if not content.strip():
             raise InvalidInput(_("The diagram is empty."))
         _draft, findings = drafts.save_draft(current_user, code, content)
+    except drafts.UnreadableDiagram as exc:
+        reason = exc.details["findings"][0]["message"]
+        return _json_error(InvalidInput(_("The diagram cannot be read: %(reason)s", reason=reason),
+                                        **exc.details))  # fmt: skip
     except AppError as exc:
         return _json_error(exc)
     errors = sum(1 for f in findings if f.severity == "error")
