@@ -159,7 +159,6 @@ _ALLOWED_NODES: tuple[type, ...] = (
     ast.Slice,
     ast.Attribute,
     ast.Call,
-    ast.keyword,
 )
 
 

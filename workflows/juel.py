@@ -393,13 +393,29 @@ def _targets(root: etree._Element) -> list[tuple[etree._Element, str | None, Tra
 
 
 _DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
+_ENCODING = re.compile(r"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def declared_encoding(content: str) -> str | None:
+    """Return the encoding the XML declaration of a diagram's text names, if any."""
+    declaration = _DECLARATION.match(content)
+    found = declaration and _ENCODING.search(declaration.group(0))
+    return found.group(1) if found else None
+
+
+def diagram_bytes(content: str) -> bytes:
+    """Encode a diagram's text in the encoding its XML declaration names (else UTF-8)."""
+    try:
+        return content.encode(declared_encoding(content) or "utf-8")
+    except (LookupError, UnicodeEncodeError):
+        return content.encode("utf-8")
 
 
 def rewrite_diagram(content: str) -> Rewritten:
     """Rewrite every translatable JUEL/FEEL expression of a diagram, keeping the rest as is."""
     from .loader import parse_bpmn
 
-    tree = parse_bpmn(content.encode("utf-8"), "draft.bpmn")
+    tree = parse_bpmn(diagram_bytes(content), "draft.bpmn")
     root = tree.getroot()
     targets = _targets(root)
     result = Rewritten(content)

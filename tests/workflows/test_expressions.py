@@ -30,6 +30,7 @@ UNSAFE = [
     "getattr(a, 'b')",
     "eval('1')",
     "exec('1')",
+    "sorted(y, key=len)",
 ]
 
 
@@ -165,7 +166,6 @@ HOSTILE = [
     ("1" + " + 1" * 400, "max_syntax_depth"),
     ("not " * 300 + "True", "max_syntax_depth"),
     (" + ".join(["len(sum(m, []))"] * 60), "max_total"),
-    ("sorted(m, key=str) == sorted(m, key=str)", "max_total"),
 ]
 
 
