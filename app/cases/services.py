@@ -305,7 +305,10 @@ def _accept(
         deadlines.set_case_dues(case, item)
     mark = events.mark()
     try:
-        return _start(db, case, diagram, form, actor, events)
+        rows, run = _start(db, case, diagram, form, actor, events)
+        if diagram.has_timers:
+            run.waiting_timers()  # a timer the engine cannot read faults here, not later
+        return rows, run
     except WorkflowFault as fault:
         events.rewind(mark)
         case.status = "fault"
@@ -856,9 +859,9 @@ def _complete(
 ) -> Outcome | faults.CaseFaulted:
     """Run one completion and write it; a fault stops the case instead (and is returned)."""
     run = _live_run(db, diagram, head)
-    timers_before = run.waiting_timers() if diagram.has_timers else []
     mark = events.mark()
     try:
+        timers_before = run.waiting_timers() if diagram.has_timers else []
         step = run.complete(task.id, outcome, {**clean, "comment": comment})
         events.add(
             "task_completed",
