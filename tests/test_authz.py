@@ -451,6 +451,9 @@ WEB_POSTS = {
     "web.admin_departments": Change("/admin/departments", {"admin"},
                                     {"code": "new_dept", "name": "新部门", "kind": "bureau",
                                      "parent_id": "0"}),
+    # the draft has no JUEL/FEEL: the analyst is told so (test_analysts_rewrite does the rest)
+    "web.analyst_rewrite": Change(f"/analyst/items/{JOINT}/draft/rewrite", {"analyst"},
+                                  scene={"draft": True}),
 }  # fmt: skip
 API_CHANGES = {
     "api.create_case": Change("/cases", {"clerk"}, case_unchanged=False),

@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from lxml import etree
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.errors import DiagramError, Finding
+from workflows.juel import CODES as JUEL_CODES
+from workflows.juel import Rewritten, diagram_bytes, rewrite_diagram
 from workflows.lint import lint, properties
 from workflows.loader import BPMN_NS, diagram_text, parse_bpmn, validate_xsd
 
@@ -171,6 +174,55 @@ def save_draft(actor: User, code: str, content: bytes, based_on: int | None = No
     draft.saved_by_id, draft.saved_at = actor.id, utcnow()
     db.add(draft)
     return draft, findings
+
+
+@dataclass(frozen=True)
+class DraftReport:
+    """The saved draft's findings, and how many JUEL/FEEL expressions can be rewritten."""
+
+    findings: list[Finding]
+    rewritable: int
+
+
+def draft_report(code: str) -> DraftReport | None:
+    """Return the report of an item's saved draft, or None when it has no draft."""
+    item = _item(code)
+    draft = session().get(DiagramDraft, item.id)
+    if draft is None:
+        return None
+    findings = report(item, diagram_bytes(draft.content), f"{code}.bpmn")
+    rewritable = 0
+    if any(f.code in JUEL_CODES.values() for f in findings):
+        try:
+            rewritable = len(rewrite_diagram(draft.content).rewritten)
+        except DiagramError:
+            rewritable = 0
+    return DraftReport(findings, rewritable)
+
+
+def apply_rewrites(actor: User, code: str) -> tuple[Rewritten, list[Finding]]:
+    """Rewrite the draft's translatable JUEL/FEEL expressions and save it as the new draft.
+
+    Everything else of the XML stays as it was, and the draft is saved through save_draft,
+    with its report. Returns what was rewritten and the new draft's findings; when nothing
+    can be rewritten the draft is left alone.
+    """
+    _require_analyst(actor)
+    item = _item(code)
+    draft = session().get(DiagramDraft, item.id)
+    if draft is None:
+        raise NotFound("this item has no draft")
+    try:
+        rewritten = rewrite_diagram(draft.content)
+    except DiagramError as exc:
+        raise InvalidInput(exc.message, findings=[f.as_dict() for f in exc.findings]) from None
+    if not rewritten.rewritten:
+        return rewritten, []
+    based_on = draft.based_on_version
+    _saved, findings = save_draft(actor, code, diagram_bytes(rewritten.content), based_on)
+    log.info("draft of %s: %d JUEL/FEEL expression(s) rewritten by %s", code,
+             len(rewritten.rewritten), actor.username)  # fmt: skip
+    return rewritten, findings
 
 
 @transactional

@@ -7,7 +7,16 @@ import json
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app, flash, jsonify, make_response, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -71,8 +80,10 @@ def analyst_edit(code: str):
     except NotFound:
         content = None  # the modeler says the file cannot be opened
     chooser = choose_diagram(content, f"{code}.bpmn", asked_diagram())
+    draft_report = drafts.draft_report(code) if source == "draft" else None
     page = render_template("analyst/edit.html", item=item, built=built, xml_url=xml_url,
-                           version=version, csrf=generate_csrf(), chooser=chooser)  # fmt: skip
+                           version=version, csrf=generate_csrf(), chooser=chooser,
+                           draft_report=draft_report)  # fmt: skip
     resp = make_response(page)
     resp.headers["Content-Security-Policy"] = MODELER_CSP
     return resp
@@ -132,6 +143,30 @@ def analyst_deploy(code: str):
         return _json_error(exc)
     summary = _("Deployed as version %(v)d; new cases follow it.", v=version.version)
     return jsonify({"version": version.version, "summary": summary}), 201
+
+
+@bp.post("/analyst/items/<code>/draft/rewrite")
+@role_required("analyst")
+def analyst_rewrite(code: str):
+    """Apply the suggested rewrites of the draft's JUEL/FEEL expressions; show the new report."""
+    item = _item_or_404(code)
+    if session().get(drafts.DiagramDraft, item.id) is None:
+        raise NotFound(_("This item has no draft."))
+    try:
+        rewritten, findings = drafts.apply_rewrites(current_user, code)
+    except AppError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("web.analyst_edit", code=code))
+    if not rewritten.rewritten:
+        flash(_("The draft has no JUEL or FEEL expression that can be rewritten."), "info")
+    else:
+        errors = sum(1 for f in findings if f.severity == "error")
+        summary = _(
+            "%(n)d expressions rewritten; draft saved: %(e)d errors, %(w)d warnings.",
+            n=len(rewritten.rewritten), e=errors, w=len(findings) - errors,
+        )  # fmt: skip
+        flash(summary, "error" if errors else "success")
+    return redirect(url_for("web.analyst_edit", code=code))
 
 
 # --- versions: their difference, a dry run, where cases get stuck --------------------------
