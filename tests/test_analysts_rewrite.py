@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from config import BASE_DIR
 from tests.apiclient import Api
 from tests.webclient import Web
@@ -119,3 +121,23 @@ def test_an_item_without_a_draft_has_nothing_to_rewrite(demo_app):
     page = web.get(EDIT).text
     assert "apply the suggested rewrites" not in page
     web.post(REWRITE, {}, expect=404)
+
+
+def test_expression_limits_come_from_the_app_config(database_url, monkeypatch):
+    from app import create_app
+    from config import TestConfig
+    from workflows import expressions
+    from workflows.errors import ExpressionError
+
+    try:
+        tight = create_app(TestConfig, DATABASE_URL=database_url, EXPRESSION_MAX_INT_BITS=64)
+        assert expressions.LIMITS.max_int_bits == 64
+        with pytest.raises(ExpressionError, match="max_int_bits = 64 bits"):
+            expressions.evaluate("2 ** 70 > 1", {})
+        tight.extensions["ow_engine"].dispose()
+        monkeypatch.setenv("OW_EXPRESSION_MAX_SECONDS", "0.25")
+        default = create_app(TestConfig, DATABASE_URL=database_url)
+        assert expressions.Limits(max_seconds=0.25) == expressions.LIMITS
+        default.extensions["ow_engine"].dispose()
+    finally:
+        expressions.LIMITS = expressions.Limits()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -59,19 +60,23 @@ LIMIT_UNITS = {
 }
 
 LIMITS = Limits()
-# Config keys (app config or environment) that override a limit, e.g. EXPRESSION_MAX_INT_BITS.
+# Config keys that override a limit, e.g. EXPRESSION_MAX_INT_BITS in the app's config or
+# OW_EXPRESSION_MAX_INT_BITS in the environment; the defaults stay those of Limits.
 CONFIG_PREFIX = "EXPRESSION_"
 
 
 def configure(config: Mapping[str, Any]) -> Limits:
-    """Override the limits from config keys EXPRESSION_<LIMIT> (e.g. EXPRESSION_MAX_SECONDS)."""
+    """Set the limits from config keys EXPRESSION_<LIMIT> (or OW_EXPRESSION_<LIMIT> variables)."""
     global LIMITS
     changes = {}
     for item in dataclasses.fields(Limits):
         key = CONFIG_PREFIX + item.name.upper()
-        if config.get(key) not in (None, ""):
-            changes[item.name] = type(getattr(LIMITS, item.name))(config[key])
-    LIMITS = dataclasses.replace(LIMITS, **changes)
+        value = config.get(key)
+        if value in (None, ""):
+            value = os.environ.get(f"OW_{key}")
+        if value not in (None, ""):
+            changes[item.name] = type(getattr(Limits(), item.name))(value)
+    LIMITS = dataclasses.replace(Limits(), **changes)
     _checked.cache_clear()
     _checked_script.cache_clear()
     return LIMITS

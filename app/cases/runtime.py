@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
+from workflows import expressions
 from workflows.engine import CompiledDiagram, Engine, StepLimits, WorkflowRun, compile_diagram
 
 from ..catalogue.models import DiagramVersion
@@ -88,6 +89,7 @@ def init_app(app: Flask) -> None:
         max_seconds=app.config.get("STEP_MAX_SECONDS", 1.0),
     )
     app.extensions["ow_runtime"] = Runtime(app.config.get("WORKFLOW_CACHE_SIZE", 2000), limits)
+    expressions.configure(app.config)  # EXPRESSION_* keys override the expression limits
 
 
 def runtime() -> Runtime:
