@@ -4,8 +4,8 @@ Every demo diagram and hand-made loops (a return loop, a loop through a parallel
 inclusive join, a call activity, an embedded sub-process, an event-based gateway, with
 boundary timers, with multi-instance tasks) are driven by a seeded random official for many
 steps, once with compaction and once without, restoring the stored state at every step. The
-ready user tasks, the gateway choices and the result must be the same, and with compaction
-the tree stays small.
+ready user tasks, the gateway choices, the process data and the result must be the same at
+every step, and with compaction the tree stays small.
 """
 
 from __future__ import annotations
@@ -321,12 +321,8 @@ def _ready(run: WorkflowRun) -> list:
 
 def _observe(run: WorkflowRun, step) -> tuple:
     choices = tuple((s["node"], tuple(s["flows"])) for s in step.engine_steps if "flows" in s)
-    return (
-        tuple(t.spec_id for t in _ready(run)),
-        choices,
-        step.finished,
-        step.result,
-    )
+    data = tuple(sorted((key, repr(value)) for key, value in run.data.items()))
+    return (tuple(t.spec_id for t in _ready(run)), choices, data, step.finished, step.result)
 
 
 def drive(
