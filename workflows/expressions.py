@@ -555,6 +555,10 @@ class _BoundedEval(EvalWithCompoundTypes):
         return max(*args, **kwargs)
 
     def _f_round(self, number: Any, ndigits: Any = None) -> Any:
+        # rounding an int to -n digits computes 10 ** n first
+        digits = int(self.limits.max_int_bits * math.log10(2)) + 2
+        if isinstance(ndigits, int) and abs(ndigits) > digits:
+            raise self.limit(f"rounding to {ndigits} digits", "max_int_bits")
         return self._build(round(number, ndigits), "round()")
 
     def _f_int(self, value: Any = 0, *base: int) -> int:

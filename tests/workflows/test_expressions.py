@@ -151,6 +151,7 @@ HOSTILE = [
         "max_int_bits",
     ),
     ("int('9' * 4000)", "max_int_bits"),
+    ("round(5, -10 ** 7)", "max_int_bits"),
     ("'9' * 10 ** 9", "max_length"),
     ("'9' * 1000000000", "max_length"),
     ("[1] * 10 ** 8", "max_length"),
