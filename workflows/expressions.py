@@ -699,20 +699,28 @@ def _constant_parts(tree: ast.AST) -> list[ast.AST]:
     return parts
 
 
-def constant_limit(text: str, element_id: str | None = None) -> ExpressionLimit | None:
+def constant_limit(
+    text: str, element_id: str | None = None, seconds: float | None = None
+) -> ExpressionLimit | None:
     """Return the limit a checked expression is bound to pass whatever the data, if any.
 
     Every part that names no variable (``9 ** 9 ** 9``, ``'9' * 10 ** 9``) is computed
     now, within the limits, so what would pass one at run time is seen when the diagram
-    is loaded.
+    is loaded. ``seconds`` (less than max_seconds) caps the time spent: running out of
+    it proves nothing, so nothing is returned then.
     """
     tree = check_expression(text, element_id)
     evaluator = _evaluator()
+    capped = seconds is not None and seconds < LIMITS.max_seconds
     for part in _constant_parts(tree):
         evaluator.start({}, text.strip())
+        if capped:
+            evaluator.deadline = time.perf_counter() + max(seconds, 0.0)
         try:
             _run(evaluator, ast.unparse(part), part)
         except ExpressionLimit as exc:
+            if capped and exc.limit == "max_seconds":
+                return None
             _name_element(exc, element_id, text)
             return exc
         except ExpressionError:

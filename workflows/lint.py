@@ -12,13 +12,14 @@ from __future__ import annotations
 import ast
 import keyword
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
 from lxml import etree
 
 from .errors import ExpressionError, Finding
-from .expressions import LIMITS, check_script, constant_limit
+from .expressions import LIMITS, ExpressionLimit, check_expression, check_script, constant_limit
 from .graphs import is_cycle, path_back, strongly_connected
 from .juel import translate, translate_script
 from .timers import KINDS as TIMER_KINDS
@@ -476,7 +477,7 @@ def _lint_expressions(process: etree._Element, out: _Findings) -> None:
             )
             continue
         try:
-            passed = constant_limit(text)
+            passed = _constant_limit(out, text)
         except ExpressionError as exc:
             out.error(
                 "unsafe-expression",
@@ -491,6 +492,26 @@ def _lint_expressions(process: etree._Element, out: _Findings) -> None:
                 f"{label} of {describe(owner)} `{_clip(text)}` would stop every case that "
                 f"evaluates it: {passed.message}",
             )
+
+
+# Computing the constant parts of a diagram's expressions takes at most this long in all (and
+# this long for one expression): a diagram of thousands of costly constants cannot hold the
+# worker that checks it. What is not computed in time is left to the run's limits.
+CONSTANT_SECONDS = 0.5
+CONSTANT_SECONDS_EACH = 0.1
+
+
+def _constant_limit(out: _Findings, text: str) -> ExpressionLimit | None:
+    """Return constant_limit(text) within what is left of the diagram's time for constants."""
+    left = getattr(out, "constant_seconds", CONSTANT_SECONDS)
+    if left <= 0:
+        check_expression(text)
+        return None
+    started = time.perf_counter()
+    try:
+        return constant_limit(text, seconds=min(left, CONSTANT_SECONDS_EACH))
+    finally:
+        out.constant_seconds = left - (time.perf_counter() - started)
 
 
 # A script line whose value grows geometrically each time it runs: x = x * x, x = x ** 2,
@@ -571,7 +592,7 @@ def _check_script_growth(
     cycle: bool | None = None
     for (number, line), (target, expression) in zip(numbered, lines, strict=False):
         where = (script.sourceline or task.sourceline or 0) + number - 1
-        passed = constant_limit(expression)
+        passed = _constant_limit(out, expression)
         if passed is not None:
             message = (
                 f"script line {number} of {describe(task)} `{_clip(line)}` would stop every "
