@@ -289,6 +289,7 @@ class _TooBig(Exception):
 
 
 _SCALARS = (bool, float, type(None))
+_MISSING = object()
 _PLAIN = (str, int, float, bool, type(None), list, tuple, dict)
 
 
@@ -519,7 +520,15 @@ class _BoundedEval(EvalWithCompoundTypes):
         return self._build(super()._eval_dict(node), "a dict")
 
     def _eval_attribute(self, node: ast.Attribute) -> Any:
-        value = super()._eval_attribute(node)
+        owner = self._eval(node.value)
+        if isinstance(owner, dict):  # form.amount: a field of the data, even one named "items"
+            if node.attr in owner:
+                return owner[node.attr]
+            raise ExpressionError(f"'{node.attr}' is not in the data", self.expression)
+        value = getattr(owner, node.attr, _MISSING)
+        if value is _MISSING:
+            kind = type(owner).__name__
+            raise ExpressionError(f"a {kind} has no attribute '{node.attr}'", self.expression)
         if callable(value):
             raise ExpressionError(
                 f"'{node.attr}' is a method; expressions cannot call or keep methods",

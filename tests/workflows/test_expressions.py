@@ -237,6 +237,15 @@ def test_legitimate_work_near_the_limits_still_runs(text: str, expected: object)
     assert evaluate(text, data) == expected
 
 
+def test_attributes_read_data_fields_and_never_methods() -> None:
+    data = {"form": {"items": 3, "amount": 5}, "s": "abc"}
+    assert evaluate("form.items + form.amount", data) == 8
+    with pytest.raises(ExpressionError, match="'missing' is not in the data"):
+        evaluate("form.missing", data)
+    with pytest.raises(ExpressionError, match="'upper' is a method"):
+        evaluate("s.upper", data)
+
+
 def test_a_script_is_bounded_as_a_whole_not_line_by_line() -> None:
     # each line is small; together they pass the evaluation budget
     script = "\n".join(f"a{i} = [1, 2, 3] + [4, 5, 6] + [7, 8, 9]" for i in range(4000))
