@@ -367,28 +367,36 @@ class Rewritten:
     refused: list[tuple[str | None, Translation]] = field(default_factory=list)
 
 
-def _targets(root: etree._Element) -> list[tuple[etree._Element, str | None, Translation]]:
-    """Return (element holding the text, owner id, translation) for every JUEL/FEEL text."""
+_Target = tuple[etree._Element, str | None, Translation, str | None]
+
+
+def _targets(root: etree._Element) -> list[_Target]:
+    """Return (element, owner id, translation, attribute or None for the element's text)."""
     from .lint import EXPRESSION_PATHS, NS, TIMER_LABELS, _owner
 
-    found = []
+    found: list[_Target] = []
     for process in root.iterfind("bpmn:process", NS):
         for condition in process.iterfind(".//bpmn:sequenceFlow/bpmn:conditionExpression", NS):
             translated = translate(condition.text or "")
             if translated:
-                found.append((condition, condition.getparent().get("id"), translated))
+                found.append((condition, condition.getparent().get("id"), translated, None))
         for path, label in EXPRESSION_PATHS:
             kind = "timer" if label in TIMER_LABELS else "condition"
             for element in process.xpath(path, namespaces=NS):
                 translated = translate(element.text or "", kind)
                 if translated:
-                    found.append((element, _owner(element).get("id"), translated))
+                    found.append((element, _owner(element).get("id"), translated, None))
         for script in process.iterfind(".//bpmn:scriptTask/bpmn:script", NS):
             task = script.getparent()
             variable = task.get(f"{{{CAMUNDA_NS}}}resultVariable")
             translated = translate_script(script.text or "", variable)
             if translated:
-                found.append((script, task.get("id"), translated))
+                found.append((script, task.get("id"), translated, None))
+        payload = f"{{{CAMUNDA_NS}}}expression"
+        for definition in process.iterfind(".//bpmn:messageEventDefinition", NS):
+            translated = translate(definition.get(payload) or "")
+            if translated:
+                found.append((definition, _owner(definition).get("id"), translated, payload))
     return found
 
 
@@ -420,38 +428,47 @@ def rewrite_diagram(content: str) -> Rewritten:
     targets = _targets(root)
     result = Rewritten(content)
     changes = []
-    for element, owner, translated in targets:
+    for element, owner, translated, attribute in targets:
         if translated.python is None:
             result.refused.append((owner, translated))
         else:
             result.rewritten.append((owner, translated))
-            changes.append((element, translated.python))
+            changes.append((element, translated.python, attribute))
     if not changes:
         return result
     result.content = _splice(content, changes) or _reserialize(content, root, changes)
     return result
 
 
-def _splice(content: str, changes: list[tuple[etree._Element, str]]) -> str | None:
-    """Replace each element's text in the source itself; None if any cannot be found exactly."""
+_Change = tuple[etree._Element, str, str | None]
+
+
+def _qname(element: etree._Element) -> str:
+    local = etree.QName(element).localname
+    return f"{element.prefix}:{local}" if element.prefix else local
+
+
+def _splice(content: str, changes: list[_Change]) -> str | None:
+    """Replace each text (or attribute) in the source itself; None if one cannot be found."""
     starts = [0]
     for line in content.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
     spans = []
-    for element, python in changes:
-        qname = f"{element.prefix}:{etree.QName(element).localname}" if element.prefix else (
-            etree.QName(element).localname
-        )  # fmt: skip
+    for element, python, attribute in changes:
         line = max((element.sourceline or 1) - 1, 0)
+        qname = _qname(element)
         opening = re.compile(rf"<{re.escape(qname)}(?:\s[^>]*)?>")
         found = opening.search(content, starts[min(line, len(starts) - 1)])
-        closing = found and content.find(f"</{qname}>", found.end())
-        if not found or closing is None or closing < 0:
+        if not found:
             return None
-        inner = content[found.end() : closing]
-        if _text_of(inner) != (element.text or ""):
+        span = (
+            _attribute_span(content, found, element, attribute, python)
+            if attribute
+            else _text_span(content, found, element, qname, python)
+        )
+        if span is None:
             return None
-        spans.append((found.end(), closing, _escaped(python, inner)))
+        spans.append(span)
     spans.sort()
     if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
         return None
@@ -461,6 +478,47 @@ def _splice(content: str, changes: list[tuple[etree._Element, str]]) -> str | No
         last = end
     out.append(content[last:])
     return "".join(out)
+
+
+def _text_span(
+    content: str, found: re.Match, element: etree._Element, qname: str, python: str
+) -> tuple[int, int, str] | None:
+    closing = content.find(f"</{qname}>", found.end())
+    if closing < 0:
+        return None
+    inner = content[found.end() : closing]
+    if _text_of(inner) != (element.text or ""):
+        return None
+    return found.end(), closing, _escaped(python, inner)
+
+
+def _attribute_span(
+    content: str, found: re.Match, element: etree._Element, attribute: str, python: str
+) -> tuple[int, int, str] | None:
+    name = etree.QName(attribute)
+    prefixes = [p for p, uri in element.nsmap.items() if uri == name.namespace and p]
+    for prefix in prefixes:
+        pattern = re.compile(
+            rf"""\s{re.escape(prefix)}:{name.localname}\s*=\s*(["'])(.*?)\1""", re.S
+        )
+        match = pattern.search(found.group(0))
+        if match and _attribute_of(match.group(0)) == element.get(attribute):
+            quote = match.group(1)
+            value = python.replace("&", "&amp;").replace("<", "&lt;").replace(quote, _QUOTES[quote])
+            begin = found.start() + match.start(2)
+            return begin, begin + len(match.group(2)), value
+    return None
+
+
+_QUOTES = {'"': "&quot;", "'": "&apos;"}
+
+
+def _attribute_of(text: str) -> str | None:
+    try:
+        element = etree.fromstring(f"<x {text.strip().split(':', 1)[1]}/>")
+    except etree.XMLSyntaxError:
+        return None
+    return next(iter(element.attrib.values()), None)
 
 
 def _text_of(inner: str) -> str | None:
@@ -477,10 +535,13 @@ def _escaped(python: str, previous: str) -> str:
     return python.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _reserialize(content: str, root: Any, changes: list[tuple[etree._Element, str]]) -> str:
+def _reserialize(content: str, root: Any, changes: list[_Change]) -> str:
     """Fall back on lxml's serialization (keeping the original XML declaration)."""
-    for element, python in changes:
-        element.text = python
+    for element, python, attribute in changes:
+        if attribute:
+            element.set(attribute, python)
+        else:
+            element.text = python
     body = etree.tostring(root.getroottree(), encoding="unicode")
     declaration = _DECLARATION.match(content)
     body = _DECLARATION.sub("", body, count=1).lstrip()
