@@ -128,7 +128,8 @@ def _compact_tree(wf, busy: set[UUID]) -> int:
             wf.top_workflow.event_manager.tasks.pop(task_id, None)
             removed += 1
     for task_id, children in new_children.items():
-        wf.tasks[task_id]._children = children
+        if task_id in wf.tasks:
+            wf.tasks[task_id]._children = children
     return removed
 
 
