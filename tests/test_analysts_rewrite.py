@@ -141,3 +141,23 @@ def test_expression_limits_come_from_the_app_config(database_url, monkeypatch):
         default.extensions["ow_engine"].dispose()
     finally:
         expressions.LIMITS = expressions.Limits()
+
+
+def test_a_gbk_draft_is_rewritten_as_the_loader_stored_it(demo_app):
+    """The loader stores a GBK upload as text relabelled UTF-8; the rewrite keeps that."""
+    gbk = CAMUNDA_STYLE.replace("<?xml version='1.0' encoding='UTF-8'?>",
+                                '<?xml version="1.0" encoding="GBK"?>')  # fmt: skip
+    assert gbk != CAMUNDA_STYLE
+    api = Api(demo_app.test_client())
+    resp = api.client.put(
+        "/api/v1/items/planning-permit/draft", data=gbk.encode("gbk"),
+        headers={"Authorization": f"Bearer {api.token('analyst_zhou')}",
+                 "Content-Type": "application/xml"},
+    )  # fmt: skip
+    assert resp.status_code == 200, resp.get_json()
+    web = Web(demo_app, "analyst_zhou")
+    web.post(REWRITE, {}, expect=302)
+    assert "3 expressions rewritten; draft saved: 0 errors" in web.get(EDIT).text
+    expected = PLANNING.replace("<?xml version='1.0' encoding='UTF-8'?>",
+                                '<?xml version="1.0" encoding="UTF-8"?>')  # fmt: skip
+    assert web.get("/analyst/items/planning-permit/bpmn").text == expected
