@@ -27,6 +27,8 @@ UNSAFE = [
     "x = 1",
     "lambda: 1",
     "[x for x in y]",
+    "{k: 1 for k in y}",
+    "sum(x for x in y)",
     "getattr(a, 'b')",
     "eval('1')",
     "exec('1')",
