@@ -148,6 +148,8 @@ HOSTILE = [
     ("9 ** 9 ** 9", "max_int_bits"),
     ("2 ** 100000", "max_int_bits"),
     ("10 ** 300 * 10 ** 300", "max_int_bits"),
+    ("str(10 ** 5000)", "max_int_bits"),
+    ("len(str(b * b))", "max_int_bits"),
     (
         "99999999999999999999 * 99999999999999999999" + " * 99999999999999999999" * 60,
         "max_int_bits",
@@ -196,7 +198,7 @@ def _measured(text: str, data: dict) -> tuple[ExpressionError, float, int]:
 
 @pytest.mark.parametrize(("text", "limit"), HOSTILE, ids=[t[:40] for t, _ in HOSTILE])
 def test_hostile_expression_stops_at_its_limit_quickly_and_small(text: str, limit: str) -> None:
-    data = {"s": BIG_TEXT, "m": [[1] * 300] * 300}
+    data = {"s": BIG_TEXT, "m": [[1] * 300] * 300, "b": 10**1000}
     error, seconds, peak = _measured(text, data)
     assert getattr(error, "limit", None) == limit, error.message
     assert f"limit {limit} = " in error.message
