@@ -844,4 +844,5 @@ class Engine:
             dct, spec=diagram.spec, subprocess_specs=diagram.subprocess_specs
         )
         workflow.script_engine = self.script_engine
+        compact_workflow(workflow)  # a state stored before compaction existed may be deep
         return WorkflowRun(self, diagram, workflow)

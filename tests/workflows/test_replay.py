@@ -382,7 +382,9 @@ TIMERS = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:sequenceFlow id="f8" sourceRef="escalate_b" targetRef="join" />
     <bpmn:exclusiveGateway id="join" />
     <bpmn:sequenceFlow id="f9" sourceRef="join" targetRef="end" />
-    <bpmn:endEvent id="end" />
+    <bpmn:endEvent id="end"><bpmn:extensionElements><camunda:properties>
+      <camunda:property name="result" value="approved" /></camunda:properties>
+      </bpmn:extensionElements></bpmn:endEvent>
   </bpmn:process>
 </bpmn:definitions>
 """
