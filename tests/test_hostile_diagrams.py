@@ -185,8 +185,8 @@ def test_a_call_activity_calling_its_own_process_is_refused(demo_app):
     assert "Process_planning_permit" in finding["message"]
 
 
-def test_a_multi_instance_task_without_its_collection_is_refused(demo_app):
-    xml = _diagram(
+def _many() -> str:
+    return _diagram(
         '<bpmn:userTask id="Task_many" name="多人会签" camunda:candidateGroups="planning_lead">'
         '<bpmn:extensionElements><camunda:properties><camunda:property name="stage" '
         'value="lead" /><camunda:property name="timeLimit" value="1d" />'
@@ -196,6 +196,10 @@ def test_a_multi_instance_task_without_its_collection_is_refused(demo_app):
         '<bpmn:sequenceFlow id="F_s" sourceRef="Ev_start" targetRef="Task_many" />'
         '<bpmn:sequenceFlow id="F_m" sourceRef="Task_many" targetRef="Task_lead" />',
     )
+
+
+def test_a_multi_instance_task_without_its_collection_is_refused(demo_app):
+    xml = _many()
     finding = _refused(demo_app, xml, "multi-instance-variable", "Task_many")
     assert "reviewers" in finding["message"]
 
@@ -273,3 +277,15 @@ def test_a_dry_run_says_why_it_stopped_and_stays_short(demo_app):
         assert time.monotonic() - started < 3
         error = page[page.index('id="dry-error"') :].split("</p>")[0]
         assert cause in error and "(Pre)" in error, error
+
+
+def test_a_multi_instance_task_whose_collection_is_missing_stops_the_case(demo_app, tmp_path):
+    # deployed by the CLI, which lints without the item's form: a warning only
+    _deployed(demo_app, tmp_path, _many())
+    created = _faulted_at_start(demo_app, sample_form(CODE, floor_area=800))
+    events = Api(demo_app.test_client()).call(
+        "GET", f"/cases/{created['case_no']}/events", "auditor_sun"
+    )
+    fault = [e for e in events["events"] if e["type"] == "case_faulted"][-1]["data"]
+    assert fault["code"] == "engine" and fault["element"] == "Task_many"
+    assert "TypeError" in fault["cause"]

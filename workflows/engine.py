@@ -420,6 +420,22 @@ def _make_serializer() -> BpmnWorkflowSerializer:
 # --- running ---------------------------------------------------------------------------------
 
 
+def _failing_element(exc: BaseException) -> str | None:
+    """Return the diagram element SpiffWorkflow was working on when it raised `exc`.
+
+    Its task methods hold the task as `my_task`; the innermost frame that has one names it.
+    """
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        task = tb.tb_frame.f_locals.get("my_task")
+        spec_id = getattr(getattr(task, "task_spec", None), "bpmn_id", None)
+        if spec_id:
+            found = spec_id
+        tb = tb.tb_next
+    return found
+
+
 def _spec_id(task) -> str:
     return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
 
@@ -613,7 +629,7 @@ class WorkflowRun:
             raise WorkflowFault("the workflow nests or loops too deeply", code="engine",
                                 cause="RecursionError") from None  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - whatever the engine raises stops the case
-            element = self._current_element()
+            element = _failing_element(exc) or self._current_element()
             raise WorkflowFault(
                 f"the engine failed: {type(exc).__name__}: {exc}", element, code="engine",
                 cause=f"{type(exc).__name__}: {exc}",
