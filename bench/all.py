@@ -6,6 +6,8 @@
    SQL statements and commits per operation, latencies, server memory; SQLite and PostgreSQL;
 2. timers: 10,000 waiting BPMN timers, lateness p50/p99, burst capacity; both databases;
 3. replay: the state at every step of a 50+-event case, and a full re-execution;
+   cycles: one return cycle of the planning permit at cycles 1, 100 and 1,000 (raw engine,
+   OneWindow's engine, the service on SQLite and PostgreSQL): flat, and the state size;
 4. scale: inbox, case page, supervision scans and monthly statistics on a generated
    PostgreSQL database: the one given (e.g. the 1,000,000-case `ow_scale`), or one
    generated now with --scale-cases cases (default 20,000) and dropped afterwards;
@@ -62,6 +64,25 @@ def _scale(database: str | None, cases: int) -> None:
         admin.dispose()
 
 
+def _cycles(cycles: int) -> None:
+    """Time return cycles on SQLite and on a PostgreSQL database made for the run."""
+    name = f"ow_cycles_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError:
+        _run("long histories (SQLite only)", "bench.cycles", "--cycles", str(cycles))
+        return
+    try:
+        _run("long histories", "bench.cycles", "--cycles", str(cycles),
+             "--database", PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")  # fmt: skip
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale-database", help="a database filled by bench.generate")
@@ -74,6 +95,7 @@ def main() -> None:
     _run("timers", "bench.timers", "--timers", timers, "--observe", observe,
          "--burst", "200" if args.quick else "1000")  # fmt: skip
     _run("replay", "bench.replay")
+    _cycles(200 if args.quick else 1000)
     _scale(args.scale_database, args.scale_cases)
     if args.scale_database:
         _run("memory over a long run", "bench.soak", "--database", args.scale_database,
