@@ -129,11 +129,13 @@ class _Builder:
         return self.draw(st.sampled_from(good))
 
     def add(self, tag: str, prefix: str, body: str = "", **attributes: str) -> str:
+        """Add a flow node with a new id; return the id."""
         node_id = self.new_id(prefix)
         self.nodes.append((tag, node_id, attributes, body))
         return node_id
 
     def connect(self, exits: list[Exit], target: str) -> None:
+        """Draw a sequence flow from every exit to `target` (conditions, default flags kept)."""
         for source, condition, is_default in exits:
             flow_id = self.new_id("Flow")
             self.flows.append((flow_id, source, target, condition))
@@ -141,6 +143,7 @@ class _Builder:
                 self.defaults[source] = flow_id
 
     def end(self, result: str | None, name: str) -> str:
+        """Add an end event with this result property (None: no property); return its id."""
         body = "" if result is None else _properties({"result": result})
         end_id = self.add("endEvent", "End", body, name=name)
         self.ends[end_id] = result
@@ -151,6 +154,7 @@ class _Builder:
         return self.end(self.pick((result,), HOSTILE_RESULTS, "end result", "end-result"), name)
 
     def xml(self) -> str:
+        """Write the process as BPMN XML, one element per line (findings name real lines)."""
         lines = [
             "<?xml version='1.0' encoding='UTF-8'?>",
             '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
@@ -190,6 +194,7 @@ class _Builder:
 
 
 def _properties(values: dict[str, str]) -> str:
+    """Return camunda:properties inside extensionElements."""
     props = "".join(
         f"        <camunda:property name={quoteattr(k)} value={quoteattr(v)}/>\n"
         for k, v in values.items()
@@ -201,6 +206,7 @@ def _properties(values: dict[str, str]) -> str:
 
 
 def _timer_body(kind: str, text: str) -> str:
+    """Return a timerEventDefinition holding a timeDuration, timeDate or timeCycle."""
     return (
         f"      <bpmn:timerEventDefinition>\n        <bpmn:{kind}>{escape(text)}</bpmn:{kind}>\n"
         "      </bpmn:timerEventDefinition>\n"
@@ -278,6 +284,7 @@ def _user_task(
 
 
 def _script(b: _Builder, exits: list[Exit], text: str | None = None) -> list[Exit]:
+    """Add a script task (drawn unless given)."""
     good = GOOD_SCRIPTS + ((COUNTER,) if b.counter_ready else ())
     text = text or b.pick(good, HOSTILE_SCRIPTS, "script", "script")
     body = f"      <bpmn:script>{escape(text)}</bpmn:script>\n"
@@ -288,6 +295,7 @@ def _script(b: _Builder, exits: list[Exit], text: str | None = None) -> list[Exi
 
 
 def _timer(b: _Builder, exits: list[Exit]) -> list[Exit]:
+    """Add an intermediate timer catch event."""
     kind, text = b.pick(GOOD_TIMERS, HOSTILE_TIMERS, "timer", "timer")
     event = b.add("intermediateCatchEvent", "Timer", _timer_body(kind, text), name="等待期")
     b.connect(exits, event)
@@ -296,6 +304,7 @@ def _timer(b: _Builder, exits: list[Exit]) -> list[Exit]:
 
 
 def _merge(b: _Builder, exits: list[Exit]) -> list[Exit]:
+    """Merge several exits through an exclusive gateway (one exit is left as it is)."""
     if len(exits) == 1:
         return exits
     merge = b.add("exclusiveGateway", "Gateway", name="汇合")
@@ -304,6 +313,7 @@ def _merge(b: _Builder, exits: list[Exit]) -> list[Exit]:
 
 
 def _parallel(b: _Builder, exits: list[Exit], depth: int) -> list[Exit]:
+    """Add a parallel split, two or three branches and their join (then maybe a denial)."""
     exits = _merge(b, exits)  # a parallel gateway with two incoming flows would wait for both
     split = b.add("parallelGateway", "Gateway", name="并联审批")
     b.connect(exits, split)
@@ -336,6 +346,7 @@ def _parallel(b: _Builder, exits: list[Exit], depth: int) -> list[Exit]:
 
 
 def _choice(b: _Builder, exits: list[Exit], depth: int, targets: list[str]) -> list[Exit]:
+    """Add an exclusive choice on the application form, its two paths and their merge."""
     gateway = b.add("exclusiveGateway", "Gateway", name="是否")
     b.connect(exits, gateway)
     b.features.add("choice")
@@ -360,6 +371,7 @@ def _choice(b: _Builder, exits: list[Exit], depth: int, targets: list[str]) -> l
 
 
 def _script_loop(b: _Builder, exits: list[Exit]) -> list[Exit]:
+    """Add a loop of script tasks that never waits (hostile: lint must refuse it)."""
     b.hostile.append("a loop of scripts only")
     start = _script(b, exits, "spins = 0")
     spin = _script(b, start, "spins = spins + 1")
