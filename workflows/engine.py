@@ -665,11 +665,12 @@ class WorkflowRun:
 
     def _engine_error(self, exc: SpiffWorkflowException) -> WorkflowFault:
         task = getattr(exc, "task", None)
-        spec_id = getattr(getattr(task, "task_spec", None), "bpmn_id", None)
+        spec = getattr(task, "task_spec", None) or getattr(exc, "task_spec", None)
+        spec_id = getattr(spec, "bpmn_id", None) or _failing_element(exc)
         inner = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
         if isinstance(inner, WorkflowFault):
             return inner
-        message = str(exc).split("\n")[0]
+        message = " ".join(str(exc).split("\n")[0].replace(". .", ".").split())
         if isinstance(inner, ExpressionError):
             return WorkflowFault(
                 f"expression '{inner.expression}' failed: {inner.message}",

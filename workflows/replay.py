@@ -134,6 +134,14 @@ def _brief(event: dict) -> dict:
     return brief
 
 
+def _same_batch(first: dict, then: dict) -> bool:
+    """Return whether two timer_fired events were written by one firing (one batch, one time)."""
+    return (
+        first.get("type") == then.get("type") == "timer_fired"
+        and first.get("at") == then.get("at")
+    )
+
+
 def expected_decision(result: str | None) -> str:
     """Return the decision the case service records for an end result (as `_decide` does)."""
     return result if result in DECISIONS else "approved"
@@ -426,7 +434,8 @@ class _Replayer:
 
     def _on_timer_fired(self, event: dict, data: dict) -> None:
         node = data.get("node")
-        if self.index == 0 or self.events[self.index - 1].get("type") != "timer_fired":
+        previous = self.events[self.index - 1] if self.index else {}
+        if not _same_batch(previous, event):
             self.timer_group = []
         if node in self.timer_group:  # fired with the first timer_fired of its batch
             self.timer_group.remove(node)
@@ -434,7 +443,7 @@ class _Replayer:
         self.check_recorded(event)
         group = [node]
         for later in self.events[self.index + 1 :]:
-            if later.get("type") != "timer_fired":
+            if not _same_batch(event, later):  # a later step fired it, not this one
                 break
             group.append((later.get("data") or {}).get("node"))
         step = self.fire(event, group)

@@ -366,6 +366,8 @@ def _start(
         for other in rows:
             if other["id"] in step.cancelled:
                 other.update(state="cancelled", completed_at=events.at)
+    if run.is_completed and case.status != "decided":  # it ended at its start: decide now
+        _decide(db, case, run.result(), events)
     case.state = rt.engine.serialize(run)
     return rows, run
 
@@ -787,8 +789,25 @@ def _check_may_decide(actor: User, task: Task, head: _Head) -> None:
         task.is_decision
         and head.last_decider_id == actor.id
         and head.last_decision_spec != task.spec_id
+        and not _opened_before_last_decision(task, head)
     ):
         raise Forbidden("you decided the previous stage of this case (four-eyes)")
+
+
+def _opened_before_last_decision(task: Task, head: _Head) -> bool:
+    """Return whether the task was already open when its holder decided the last stage.
+
+    Such a task runs beside that stage (parallel branches), not after it: four-eyes forbids
+    holding two consecutive decision stages, not two parallel ones.
+    """
+    decided_at = session().scalar(
+        sa.select(sa.func.max(Task.completed_at)).where(
+            Task.case_id == head.id,
+            Task.spec_id == head.last_decision_spec,
+            Task.completed_by_id == head.last_decider_id,
+        )
+    )
+    return decided_at is not None and task.created_at <= decided_at
 
 
 @transactional
