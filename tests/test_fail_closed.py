@@ -168,3 +168,38 @@ def test_a_faulted_case_is_never_published_and_can_be_withdrawn_by_an_admin(demo
     _limit(demo_app)
     other = api.apply("planning-permit", sample_form("planning-permit", floor_area=800))
     api.call("POST", f"/cases/{other['case_no']}/withdraw", ADMIN, expect=403, json=body)
+
+
+def test_a_version_deployed_before_a_lint_rule_still_runs_and_its_end_without_result_faults(
+    demo_app,
+):
+    """A version stored before ends needed a result: its cases load, and its end faults."""
+    import hashlib
+
+    from app.catalogue.models import DiagramVersion, Item
+    from tests.apiclient import BPMN
+
+    xml = (BPMN / "planning-permit.bpmn").read_text("utf-8")
+    old = '<camunda:property name="result" value="approved"/>'
+    assert xml.count(old) == 1
+    xml = xml.replace(old, "")
+    with demo_app.app_context():
+        db = session()
+        item = db.scalars(sa.select(Item).where(Item.code == "planning-permit")).one()
+        db.add(DiagramVersion(
+            item_id=item.id, version=2, process_id="Process_planning_permit",
+            filename="planning-permit.bpmn", content=xml,
+            content_hash=hashlib.sha256(xml.encode()).hexdigest(), comment="before the rule",
+        ))  # fmt: skip
+        db.commit()
+    api = Api(demo_app.test_client())
+    case_no = api.apply("planning-permit", sample_form("planning-permit", floor_area=800))[
+        "case_no"
+    ]
+    assert api.case(case_no)["diagram_version"] == 2
+    for spec in ("Task_lead", "Task_deputy", "Task_head"):
+        api.work(case_no, spec)
+    answer = api.work(case_no, "Task_issue", expect=409)
+    assert answer["code"] == "no-result" and answer["element"]
+    case = api.case(case_no)
+    assert case["status"] == "fault" and case["decision"] is None

@@ -348,23 +348,33 @@ def _parse_with_spiff(root: etree._Element, process_id: str, filename: str) -> t
     return spec, subprocess_specs
 
 
-_compiled: OrderedDict[tuple[str, str | None], CompiledDiagram] = OrderedDict()
+_compiled: OrderedDict[tuple[str, str | None, bool], CompiledDiagram] = OrderedDict()
 _compiled_lock = threading.Lock()
 COMPILED_CACHE_SIZE = 256
 
 
 def compile_diagram(
-    data: bytes, filename: str = "<diagram>", process_id: str | None = None
+    data: bytes,
+    filename: str = "<diagram>",
+    process_id: str | None = None,
+    *,
+    deployed: bool = False,
 ) -> CompiledDiagram:
-    """Load, lint and parse a diagram once; later calls with the same bytes hit a cache."""
+    """Load, lint and parse a diagram once; later calls with the same bytes hit a cache.
+
+    `deployed`: the diagram of a version already deployed, which its running cases need.
+    Lint errors of rules added since do not stop those cases from loading it: what the
+    rules guard against (loops, timers, expressions, ends without a result) is checked again
+    at run time, where it stops the case in the fault state instead of deciding it.
+    """
     if isinstance(data, str):
         data = data.encode("utf-8")
-    key = (hashlib.sha256(data).hexdigest(), process_id)
+    key = (hashlib.sha256(data).hexdigest(), process_id, deployed)
     with _compiled_lock:
         if key in _compiled:
             _compiled.move_to_end(key)
             return _compiled[key]
-    loaded = load_diagram(data, filename, max_bytes=MAX_BPMN_BYTES)
+    loaded = load_diagram(data, filename, max_bytes=MAX_BPMN_BYTES, refuse=not deployed)
     root = loaded.tree.getroot()
     process = _pick_process(root, process_id, filename)
     pid = process.get("id")

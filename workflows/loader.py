@@ -449,12 +449,23 @@ def validate_xsd(tree: etree._ElementTree, filename: str = "<diagram>") -> list[
 
 
 def load_diagram(
-    data: bytes, filename: str = "<diagram>", *, max_bytes: int = MAX_BPMN_BYTES
+    data: bytes,
+    filename: str = "<diagram>",
+    *,
+    max_bytes: int = MAX_BPMN_BYTES,
+    refuse: bool = True,
 ) -> LoadedDiagram:
-    """Parse, validate and lint a diagram; raise DiagramError if anything blocks deployment."""
+    """Parse, validate and lint a diagram; raise DiagramError if anything blocks deployment.
+
+    With `refuse` false, lint errors are only reported (a version deployed before a rule
+    existed); unreadable or unsafe XML and schema errors are refused all the same.
+    """
     tree = parse_bpmn(data, filename, max_bytes)
-    findings = validate_xsd(tree, filename) + lint(tree, filename)
+    schema = validate_xsd(tree, filename)
+    findings = schema + lint(tree, filename)
     loaded = LoadedDiagram(tree, filename, findings, hashlib.sha256(data).hexdigest())
+    if not refuse and not any(f.severity == "error" for f in schema):
+        return loaded
     if loaded.errors:
         count = len(loaded.errors)
         raise DiagramError(f"{filename}: diagram refused ({count} error(s))", findings)

@@ -76,7 +76,9 @@ class Runtime:
                     DiagramVersion.content, DiagramVersion.filename, DiagramVersion.process_id
                 ).where(DiagramVersion.id == version_id)
             ).one()
-            compiled = compile_diagram(row.content.encode("utf-8"), row.filename, row.process_id)
+            compiled = compile_diagram(
+                row.content.encode("utf-8"), row.filename, row.process_id, deployed=True
+            )
             with self._lock:
                 self._diagrams[version_id] = compiled
         return compiled
