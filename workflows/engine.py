@@ -450,6 +450,26 @@ def _spec_id(task) -> str:
     return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
 
 
+def gateway_timer(task) -> tuple[str, TimerEventDefinition] | None:
+    """Return the catch event id and definition of the timer an event-based gateway waits for.
+
+    SpiffWorkflow moves the events after an event-based gateway into the gateway's task, one
+    definition per outgoing flow in the order of `outputs`. The timers share that task's due
+    time (`event_value`), set by the first timer in that order; lint refuses a gateway with
+    more than one timer, so the one found here is the only one. None for any other task.
+    """
+    from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
+
+    spec = task.task_spec
+    if not isinstance(spec, EventBasedGateway):
+        return None
+    definitions = spec.event_definition.event_definitions
+    for target, definition in zip(spec.outputs, definitions, strict=True):
+        if isinstance(definition, TimerEventDefinition):
+            return target.bpmn_id, definition
+    return None
+
+
 class WorkflowRun:
     """One running workflow of a case, with the diagram it is pinned to."""
 
@@ -459,7 +479,6 @@ class WorkflowRun:
         self.workflow = workflow
         self._deadline: float | None = None
         self._ends_seen: list[str] = []  # top-level end events reached while this run was live
-        self._results_reached: list[str] = []
 
     def _view(self, task) -> ReadyTask:
         spec_id = task.task_spec.bpmn_id
@@ -510,23 +529,13 @@ class WorkflowRun:
                 for t in wf.tasks.values()]  # fmt: skip
 
     def result(self) -> str | None:
-        """Return approved/denied from the end event reached, if the workflow ended."""
+        """Return approved/denied from the end event reached, if the workflow ended soundly."""
         if not self.workflow.is_completed():
             return None
-        return self._end_result(self._all_tasks())
-
-    def _end_result(self, tasks: list) -> str | None:
-        """Return the one result stated by the top-level end events that completed."""
-        results = set(self._results_reached)
-        for task in self.workflow.tasks.values():
-            if task.state != TaskState.COMPLETED:
-                continue
-            node = self.diagram.nodes.get(getattr(task.task_spec, "bpmn_id", None) or "")
-            if node is not None and node.type == "endEvent" and node.result:
-                results.add(node.result)
-        if len(results) == 1:
-            return next(iter(results))
-        return None
+        try:
+            return self.check_finish()
+        except WorkflowFault:
+            return None
 
     def check_finish(self) -> str:
         """Return the result of a finished workflow, or raise the fault that stops the case.
@@ -543,19 +552,18 @@ class WorkflowRun:
                 "the engine reports the workflow finished while work is left: " + ", ".join(ids),
                 ids[0], code="open-tasks", elements=ids,
             )  # fmt: skip
-        ends = self._ends_reached(tasks)
+        ends = self._ends_reached()
         if not ends:
             raise WorkflowFault(
                 "the workflow ended without reaching an end event", code="no-result"
             )
-        stated = {self.diagram.nodes[e].result for e in ends if self.diagram.nodes[e].result}
-        stated |= set(self._results_reached)
         bad = [e for e in ends if self.diagram.nodes[e].result not in RESULTS]
         if bad:
             raise WorkflowFault(
                 f"end event {bad[0]} states no result (approved or denied)",
                 bad[0], code="no-result", elements=tuple(bad),
             )  # fmt: skip
+        stated = {self.diagram.nodes[e].result for e in ends}
         if len(stated) != 1:
             raise WorkflowFault(
                 "the end events reached state different results: " + ", ".join(sorted(stated)),
@@ -563,8 +571,9 @@ class WorkflowRun:
             )  # fmt: skip
         return next(iter(stated))
 
-    def _ends_reached(self, tasks: list) -> list[str]:
-        """Return the top-level end events that completed, in the order of the task map."""
+    def _ends_reached(self) -> list[str]:
+        """Return the top-level end events this workflow completed (still in its tree, or
+        seen completing while this run was live: compaction may have removed them since)."""
         ends = []
         for task in self.workflow.tasks.values():
             spec_id = getattr(task.task_spec, "bpmn_id", None)
@@ -603,8 +612,6 @@ class WorkflowRun:
                 steps.append(step)
                 if step["type"] == "endEvent" and task.workflow is self.workflow:
                     self._ends_seen.append(step["node"])
-                    if "result" in step:
-                        self._results_reached.append(step["result"])
 
         with self._engine_errors():
             self.workflow.do_engine_steps(will_complete_task=check, did_complete_task=record)
@@ -692,14 +699,21 @@ class WorkflowRun:
         return WorkflowFault(message, spec_id, code="engine", cause=cause or message)
 
     def waiting_timers(self) -> list[WaitingTimer]:
-        """Return the timer events this workflow waits for, with their due times."""
+        """Return the timer events this workflow waits for, with their due times.
+
+        A timer behind an event-based gateway is listed under its catch event's id, with the
+        id of the gateway's waiting task (that task fires it, see `gateway_timer`).
+        """
         timers = []
         for wf in (self.workflow, *self.workflow.subprocesses.values()):
             for task in wf.tasks.values():
                 if task.state != TaskState.WAITING:
                     continue
                 definition = getattr(task.task_spec, "event_definition", None)
+                node = getattr(task.task_spec, "bpmn_id", None)
                 if not isinstance(definition, TimerEventDefinition):
+                    node, definition = gateway_timer(task) or (None, None)
+                if definition is None:
                     continue
                 value = definition.details(task).value
                 if not value:
@@ -707,7 +721,7 @@ class WorkflowRun:
                 due = dt.datetime.fromisoformat(str(value))
                 if due.tzinfo is not None:
                     due = due.astimezone(dt.UTC).replace(tzinfo=None)
-                timers.append(WaitingTimer(task.id, task.task_spec.bpmn_id, due))
+                timers.append(WaitingTimer(task.id, node, due))
         return timers
 
     def fire_timers(self) -> StepResult:
