@@ -19,6 +19,7 @@ Each part prints its own table; budgets are printed beside the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -39,48 +40,46 @@ def _run(title: str, *args: str, env: dict | None = None) -> None:
                    env={**os.environ, **(env or {})})  # fmt: skip
 
 
-def _scale(database: str | None, cases: int) -> None:
-    if database:
-        _run("scale (given database)", "bench.scale", "--database", database)
-        return
-    name = f"ow_scale_{uuid.uuid4().hex[:8]}"
+@contextlib.contextmanager
+def _pg_database(prefix: str):
+    """Create a PostgreSQL database for one benchmark and drop it after; None if unreachable."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError:
-        print("PostgreSQL is not reachable: scale benchmark skipped")
+        admin.dispose()
+        yield None
         return
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _scale(database: str | None, cases: int) -> None:
+    if database:
+        _run("scale (given database)", "bench.scale", "--database", database)
+        return
+    with _pg_database("ow_scale") as url:
+        if url is None:
+            print("PostgreSQL is not reachable: scale benchmark skipped")
+            return
         _run(f"generate {cases:,} cases", "bench.generate", "--database", url,
              "--cases", str(cases))  # fmt: skip
         # the committed plans in bench/plans are the 1,000,000-case ones; keep them
         _run(f"scale ({cases:,} cases)", "bench.scale", "--database", url,
              env={"OW_PLANS_DIR": str(ROOT / "bench" / "out" / "plans-small")})  # fmt: skip
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _cycles(cycles: int) -> None:
     """Time return cycles on SQLite and on a PostgreSQL database made for the run."""
-    name = f"ow_cycles_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError:
-        _run("long histories (SQLite only)", "bench.cycles", "--cycles", str(cycles))
-        return
-    try:
-        _run("long histories", "bench.cycles", "--cycles", str(cycles),
-             "--database", PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")  # fmt: skip
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with _pg_database("ow_cycles") as url:
+        extra = ("--database", url) if url else ()
+        _run("long histories", "bench.cycles", "--cycles", str(cycles), *extra)
 
 
 def main() -> None:
