@@ -157,6 +157,12 @@ def test_a_faulted_case_is_never_published_and_can_be_withdrawn_by_an_admin(demo
     web.login(ADMIN)
     page = web.get(f"/cases/{case_no}").text
     assert 'id="fault"' in page and "<code>Gateway_lead</code>" in page
+    # supervision lists the stopped case with what happened
+    watch = Web(demo_app)
+    watch.login(users_with_role("supervisor")[0], lang="zh")
+    listed = watch.get("/supervision").text
+    table = listed[listed.index('id="faulted"') :].split("</table>")[0]
+    assert case_no in table and "一步执行的引擎任务过多" in table
     official = users_with_role("clerk")[0]
     api.call("POST", f"/cases/{case_no}/retry", official, expect=403)
     body = {"reason": "流程图错误，申请人同意重新申请"}

@@ -177,4 +177,34 @@ def overview() -> dict:
         "urgings": [{"text": u.text, "at": u.created_at, "to": u.username} for u in urgings],
         "rates": [{"department": d, "completed": n, "on_time": int(k or 0),
                    "rate": round(100 * (k or 0) / n, 1) if n else None} for d, n, k in rates],
+        "faulted": faulted_cases(db),
     }  # fmt: skip
+
+
+def faulted_cases(db, limit: int = 200) -> list[dict]:
+    """Return the cases stopped in the fault state (流程异常), with their latest fault."""
+    from ..audit.models import Event
+
+    rows = db.execute(
+        sa.select(Case.id, Case.case_no, Item.name)
+        .join(Item, Item.id == Case.item_id)
+        .where(Case.status == "fault")
+        .order_by(Case.id).limit(limit)
+    ).all()  # fmt: skip
+    if not rows:
+        return []
+    latest: dict[int, Event] = {}
+    for event in db.scalars(
+        sa.select(Event)
+        .where(Event.case_id.in_([r.id for r in rows]), Event.type == "case_faulted")
+        .order_by(Event.seq)
+    ):
+        latest[event.case_id] = event
+    found = []
+    for row in rows:
+        event = latest.get(row.id)
+        data = dict(event.data or {}) if event else {}
+        found.append({"case_no": row.case_no, "item": row.name,
+                      "at": event.at if event else None, "code": data.get("code", ""),
+                      "element": data.get("element")})  # fmt: skip
+    return sorted(found, key=lambda f: f["at"] or dt.datetime.min)
