@@ -186,6 +186,19 @@ def check_case(
     return case
 
 
+def _verify(app, case_no: str) -> str | None:
+    """Return why the auditor's verification of the case fails, or None when it passes."""
+    from app.audit.review import verify_case
+
+    with app.app_context():
+        db = session()
+        case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
+        verification = verify_case(db, case)
+    if verification.ok:
+        return None
+    return str(verification.divergence or verification.error or verification.chain)
+
+
 def _assignee(api: Api, task: dict, gen: Generated) -> str | None:
     """Return who completes an open task: its assignee, else a holder of its post who claims it."""
     if task["assignee"]:
@@ -277,6 +290,7 @@ def test_generated_diagrams_never_decide_without_a_result_end(demo_app, monkeypa
         database = session().get_bind().dialect.name
     api = Api(demo_app.test_client())
     stats: collections.Counter = collections.Counter()
+    diverged: list[str] = []  # sound cases the auditor's verification contradicts
 
     @settings(
         max_examples=EXAMPLES,
@@ -314,6 +328,12 @@ def test_generated_diagrams_never_decide_without_a_result_end(demo_app, monkeypa
         assert status == 201, created
         last = _drive(api, demo_app, created["case_no"], gen, data, stats)
         stats[f"ended {last}"] += 1
+        if last not in ("fault", "withdrawn"):  # a sound case, maybe faulted then retried
+            stats["verified"] += 1
+            divergence = _verify(demo_app, created["case_no"])
+            if divergence is not None:
+                stats["verification failed"] += 1
+                diverged.append(f"{created['case_no']}: {divergence}\n{gen.xml}")
         if last == "decided":
             _, case = _request(api, "GET", f"/cases/{created['case_no']}", AUDITOR)
             stats[f"decided {case['decision']}"] += 1
@@ -323,8 +343,11 @@ def test_generated_diagrams_never_decide_without_a_result_end(demo_app, monkeypa
         f"\ngenerated diagrams on {database}:",
         json.dumps(dict(sorted(stats.items())), ensure_ascii=False, indent=1),
     )
+    assert not diverged, f"{len(diverged)} sound cases fail verification:\n" + "\n".join(diverged)
     # the run went through every path it is meant to check
-    assert stats["refused"] and stats["deployed"] and stats["ended decided"], stats
+    assert (
+        stats["refused"] and stats["verified"] and stats["deployed"] and stats["ended decided"]
+    ), stats
     assert stats["cases faulted"] and stats["timer steps"], stats
 
 
@@ -500,3 +523,86 @@ def test_a_gateway_where_no_condition_holds_is_named_by_the_fault(demo_app):
     assert status == 409 and answer["code"] == "engine", answer
     assert "Gateway_check" in answer["message"]
     assert answer["element"] == "Gateway_check", answer
+
+
+TWO_PARALLEL_TIMERS = f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions {NS} id="d" targetNamespace="t">
+  <bpmn:process id="Process_planning_permit" isExecutable="true">
+    <bpmn:startEvent id="Event_start"/>
+    <bpmn:parallelGateway id="Split"/>{_timer_event("Timer_a")}{_timer_event("Timer_b")}
+    <bpmn:parallelGateway id="Join"/>{_lead_task("Task_lead")}
+    <bpmn:endEvent id="Event_end">
+      <bpmn:extensionElements><camunda:properties>
+        <camunda:property name="result" value="approved"/>
+      </camunda:properties></bpmn:extensionElements>
+    </bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Event_start" targetRef="Split"/>
+    <bpmn:sequenceFlow id="F2" sourceRef="Split" targetRef="Timer_a"/>
+    <bpmn:sequenceFlow id="F3" sourceRef="Split" targetRef="Timer_b"/>
+    <bpmn:sequenceFlow id="F4" sourceRef="Timer_a" targetRef="Join"/>
+    <bpmn:sequenceFlow id="F5" sourceRef="Timer_b" targetRef="Join"/>
+    <bpmn:sequenceFlow id="F6" sourceRef="Join" targetRef="Task_lead"/>
+    <bpmn:sequenceFlow id="F7" sourceRef="Task_lead" targetRef="Event_end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+class _OneClock:
+    """One clock read by the scheduler, the service and SpiffWorkflow, that runs on by itself.
+
+    Each read by the engine moves it on by a millisecond. Armed with `engine_reads`, the
+    engine's next read moves it there: the time that passes between the scheduler's look and
+    the engine's.
+    """
+
+    at = dt.datetime(2000, 1, 1)
+    engine_reads: dt.datetime | None = None
+
+    @classmethod
+    def now(cls) -> dt.datetime:
+        """Return the clock's time (the app's CLOCK)."""
+        return cls.at
+
+    @classmethod
+    def engine_now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:
+        """Move the clock on and return the time, as datetime.now does."""
+        if cls.engine_reads is not None:
+            cls.at, cls.engine_reads = max(cls.at, cls.engine_reads), None
+        else:
+            cls.at += dt.timedelta(milliseconds=1)
+        return cls.at.replace(tzinfo=dt.UTC).astimezone(tz) if tz else cls.at
+
+
+class _OneClockTime(dt.datetime):
+    @classmethod
+    def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:
+        """Return _OneClock's time, as datetime.now does."""
+        return _OneClock.engine_now(tz)
+
+
+def test_a_timer_falling_due_while_another_fires_is_logged_and_verifies(demo_app, monkeypatch):
+    # two timers started in one step are due microseconds apart; the scheduler fires the first
+    # at its due time, and the engine, reading the clock a moment later, fires both
+    from app.audit.review import verify_case
+
+    _OneClock.at, _OneClock.engine_reads = Clock.now(), None
+    monkeypatch.setattr(spiff_timer, "datetime", _OneClockTime)
+    demo_app.config["CLOCK"] = _OneClock.now
+    api, case_no = _deployed_case(demo_app, TWO_PARALLEL_TIMERS)
+    first, second = _waiting_timers(demo_app, case_no)
+    assert first.due_at < second.due_at
+    _OneClock.at = first.due_at  # the scheduler sees only the first due
+    _OneClock.engine_reads = second.due_at + dt.timedelta(milliseconds=5)
+    with demo_app.app_context():
+        assert fire_timer(first.id) is True
+    assert _waiting_timers(demo_app, case_no) == []
+    events = api.call("GET", f"/cases/{case_no}/events", AUDITOR)["events"]
+    fired = sorted(e["data"]["node"] for e in events if e["type"] == "timer_fired")
+    assert fired == ["Timer_a", "Timer_b"]
+    [task] = api.open_tasks(case_no)
+    assert task["spec_id"] == "Task_lead"
+    with demo_app.app_context():
+        case = session().scalars(sa.select(Case).where(Case.case_no == case_no)).one()
+        verification = verify_case(session(), case)
+    assert verification.ok, verification.divergence

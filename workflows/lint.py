@@ -274,6 +274,8 @@ def _lint_graph(graph: _Graph, out: _Findings) -> None:
                 f"{describe(node)} has {len(outgoing)} outgoing sequence flows; "
                 "split with a gateway instead",
             )
+        if _kind(node) == "eventBasedGateway":
+            _check_event_gateway_timers(graph, node, outgoing, out)
         if _kind(node) in CONDITIONAL_GATEWAYS:
             _check_gateway(node, outgoing, out)
         elif _kind(node) != "complexGateway":
@@ -285,6 +287,28 @@ def _lint_graph(graph: _Graph, out: _Findings) -> None:
                         f"condition of {describe(flow)} is ignored: only exclusive and "
                         f"inclusive gateways evaluate conditions, not {describe(node)}",
                     )
+
+
+def _check_event_gateway_timers(
+    graph: _Graph, gateway: etree._Element, outgoing: list[etree._Element], out: _Findings
+) -> None:
+    """Refuse an event-based gateway that waits for more than one timer.
+
+    SpiffWorkflow keeps one due time for all the gateway's timers (that of the first in the
+    layout order) and may follow another timer's flow, so which branch a case takes would
+    depend on where the events are drawn.
+    """
+    targets = [graph.nodes.get(flow.get("targetRef") or "") for flow in outgoing]
+    timers = [t for t in targets if t is not None and "timer" in _definitions(t)]
+    if len(timers) > 1:
+        out.error(
+            "event-gateway-timers",
+            gateway,
+            f"{describe(gateway)} waits for {len(timers)} timers "
+            f"({', '.join(str(t.get('id')) for t in timers)}); the engine gives them one due "
+            "time and may take the wrong branch: keep one timer after the gateway and put the "
+            "others on a later step",
+        )
 
 
 def _check_flow_ends(graph: _Graph, flow: etree._Element, out: _Findings) -> None:

@@ -41,7 +41,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from .engine import CompiledDiagram, Engine, ReadyTask, StepResult, WorkflowRun
+from .engine import CompiledDiagram, Engine, ReadyTask, StepResult, WorkflowRun, gateway_timer
 from .errors import EngineError, OneWindowError
 
 ACCEPT_COMMENT = "受理"  # what the receiving clerk's acceptance task is completed with
@@ -136,10 +136,8 @@ def _brief(event: dict) -> dict:
 
 def _same_batch(first: dict, then: dict) -> bool:
     """Return whether two timer_fired events were written by one firing (one batch, one time)."""
-    return (
-        first.get("type") == then.get("type") == "timer_fired"
-        and first.get("at") == then.get("at")
-    )
+    timers = first.get("type") == then.get("type") == "timer_fired"
+    return timers and first.get("at") == then.get("at")
 
 
 def expected_decision(result: str | None) -> str:
@@ -147,18 +145,23 @@ def expected_decision(result: str | None) -> str:
     return result if result in DECISIONS else "approved"
 
 
-def _waiting_timers(run: WorkflowRun) -> list:
-    """Return the workflow's tasks waiting for a (date or duration) timer."""
+def _waiting_timers(run: WorkflowRun) -> list[tuple[Any, str]]:
+    """Return the tasks waiting for a (date or duration) timer, with the timer's event id.
+
+    A timer behind an event-based gateway waits in the gateway's task; setting that task's
+    `event_fired` fires it as it fires any other timer task.
+    """
     waiting = []
     for wf in (run.workflow, *run.workflow.subprocesses.values()):
         for task in wf.tasks.values():
+            if task.state != TaskState.WAITING:
+                continue
             definition = getattr(task.task_spec, "event_definition", None)
-            if (
-                task.state == TaskState.WAITING
-                and isinstance(definition, TimerEventDefinition)
-                and not isinstance(definition, CycleTimerEventDefinition)
-            ):
-                waiting.append(task)
+            node = getattr(task.task_spec, "bpmn_id", None)
+            if not isinstance(definition, TimerEventDefinition):
+                node, definition = gateway_timer(task) or (None, None)
+            if definition is not None and not isinstance(definition, CycleTimerEventDefinition):
+                waiting.append((task, node))
     return waiting
 
 
@@ -459,19 +462,19 @@ class _Replayer:
         waiting = _waiting_timers(run) if run is not None else []
         chosen = []
         for node in nodes:
-            task = next((t for t in waiting if t.task_spec.bpmn_id == node), None)
-            if task is None:
+            found = next((w for w in waiting if w[1] == node), None)
+            if found is None:
                 self.fail(
                     Divergence(
                         self.seq,
-                        sorted(t.task_spec.bpmn_id for t in waiting),
+                        sorted(n for _, n in waiting),
                         node,
                         f"timer {node} is not waiting in the re-execution",
                     )
                 )
                 return None
-            waiting.remove(task)
-            chosen.append(task)
+            waiting.remove(found)
+            chosen.append(found[0])
         before = {t.id for t in run.ready_tasks()}
         try:
             for task in chosen:
@@ -857,12 +860,12 @@ class EventLog:
 
     def fire_due_timers(self, run: WorkflowRun, actor: str = "system") -> StepResult:
         """Fire the timers that are due now as `fire_timer` does; log one batch."""
-        waiting = {t.id: t.task_spec.bpmn_id for t in _waiting_timers(run)}
+        waiting = {t.id: node for t, node in _waiting_timers(run)}
         before = {t.id for t in run.ready_tasks()}
         run.workflow.refresh_timers()
         steps = run.run_engine()
         step = _step_result(run, before, steps)
-        still = {t.id for t in _waiting_timers(run)}
+        still = {t.id for t, _ in _waiting_timers(run)}
         at = self._at()
         for task_id, node in waiting.items():
             if task_id not in still:

@@ -1122,7 +1122,9 @@ def _fire(db: Session, head: _Head, timer_id: uuid.UUID, events: EventBatch) -> 
                 db, timer_id, max(still[timer_id].due_at, now + dt.timedelta(seconds=1))
             )
             return False
-        fired = tuple(t.task_id for t in before if t.task_id not in still and t.due_at <= now)
+        # the engine read the clock after `now`: a timer it found due may be due after `now`
+        due_by = utcnow()
+        fired = tuple(t.task_id for t in before if t.task_id not in still and t.due_at <= due_by)
         for timer in before:
             if timer.task_id in fired:
                 events.add(
