@@ -450,6 +450,14 @@ def _spec_id(task) -> str:
     return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
 
 
+def _timer_due(task) -> bool:
+    """Return whether a READY timer task (or event-based gateway) is ready because a timer fired."""
+    if task.internal_data.get("event_fired"):
+        return True
+    seen = task.internal_data.get("seen_events") or []
+    return any(isinstance(e.event_definition, TimerEventDefinition) for e in seen)
+
+
 def gateway_timer(task) -> tuple[str, TimerEventDefinition] | None:
     """Return the catch event id and definition of the timer an event-based gateway waits for.
 
@@ -702,18 +710,20 @@ class WorkflowRun:
         """Return the timer events this workflow waits for, with their due times.
 
         A timer behind an event-based gateway is listed under its catch event's id, with the
-        id of the gateway's waiting task (that task fires it, see `gateway_timer`).
+        id of the gateway's waiting task (that task fires it, see `gateway_timer`). A timer the
+        engine found due when it looked at the timers after its last step is READY but has not
+        run: it is listed too (it runs at the next step, which should be its firing).
         """
         timers = []
         for wf in (self.workflow, *self.workflow.subprocesses.values()):
             for task in wf.tasks.values():
-                if task.state != TaskState.WAITING:
+                if not task.has_state(TaskState.WAITING | TaskState.READY):
                     continue
                 definition = getattr(task.task_spec, "event_definition", None)
                 node = getattr(task.task_spec, "bpmn_id", None)
                 if not isinstance(definition, TimerEventDefinition):
                     node, definition = gateway_timer(task) or (None, None)
-                if definition is None:
+                if definition is None or (task.state == TaskState.READY and not _timer_due(task)):
                     continue
                 value = definition.details(task).value
                 if not value:

@@ -418,7 +418,11 @@ class _Replayer:
             return
         payload = {**(data.get("data") or {}), "comment": data.get("comment") or ""}
         try:
+            self.ready_due_timers(data.get("steps") or [])
             step = self.run.complete(task.id, data.get("outcome") or "approve", payload)
+        except SpiffWorkflowException as exc:
+            self.fail(Divergence(self.seq, None, _brief(event), f"cannot fire a timer: {exc}"))
+            return
         except EngineError as exc:
             self.fail(
                 Divergence(self.seq, None, _brief(event), f"cannot complete {spec}: {exc.message}")
@@ -434,6 +438,18 @@ class _Replayer:
             step.finished,
             step.result,
         )
+
+    def ready_due_timers(self, recorded: list[str]) -> None:
+        """Ready the waiting timers a completion's recorded engine steps ran.
+
+        A timer that fell due before the scheduler fired it runs in the next step that moves
+        the engine, a task completion, without a timer_fired event of its own: the clock is
+        an input the log records, here through the completion's engine steps.
+        """
+        for task, node in _waiting_timers(self.run):
+            if node in recorded and task.state == TaskState.WAITING:
+                task._set_internal_data(event_fired=True)
+                task.task_spec._update(task)
 
     def _on_timer_fired(self, event: dict, data: dict) -> None:
         node = data.get("node")

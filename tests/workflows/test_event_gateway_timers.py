@@ -212,3 +212,18 @@ def test_lint_refuses_a_gateway_with_two_timers_naming_it_and_its_line():
 def test_lint_accepts_a_gateway_with_one_timer_and_a_message():
     codes = {f.code for f in lint(parse_bpmn(reply_or_timeout().encode()))}
     assert "event-gateway-timers" not in codes
+
+
+def test_a_timer_found_due_after_the_last_step_stays_listed_until_it_runs(moved_clock):
+    # the engine looks at the timers after its last step: one that fell due during the step is
+    # made ready but runs only at the next step; until then the scheduler must still see it
+    diagram = compile_diagram(reply_or_timeout().encode(), "wait.bpmn")
+    run, _ = Engine().start(diagram, {})
+    [timer] = run.waiting_timers()
+    moved_clock.offset = timer.due_at - _utc() + dt.timedelta(seconds=1)
+    run.workflow.refresh_timers()  # what the end of every engine step does
+    assert run.waiting_timers() == [timer]
+    step = run.fire_timers()
+    assert [s["node"] for s in step.engine_steps] == ["Gateway_wait", "timeout"]
+    assert [t.spec_id for t in step.created] == ["lapse"]
+    assert run.waiting_timers() == []
