@@ -666,6 +666,9 @@ def test_a_due_timer_the_scheduler_has_not_fired_yet_runs_once_logged_and_verifi
     [task_a] = api.open_tasks(case_no)
     assert _complete(api, task_a, task_a["assignee"], "approve")[0] == 200
     assert _waiting_timers(demo_app, case_no) == []
+    with demo_app.app_context():  # the timer's row says it fired, and when
+        row = session().get(Timer, timer.id)
+        assert row.state == "fired" and row.fired_at is not None
     events = api.call("GET", f"/cases/{case_no}/events", AUDITOR)["events"]
     completed = [e for e in events if e["type"] == "task_completed"][-1]
     assert "Timer_b" in completed["data"]["steps"]

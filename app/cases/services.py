@@ -1049,7 +1049,13 @@ def _commit_step(
             raise StaleCase(f"task {task_id} changed meanwhile")
     _write_step(db, new_rows, step, events.at)
     if run.diagram.has_timers:
-        timers.write_changes(db, head.id, timers_before, run.waiting_timers(), fired, events.at)
+        after = run.waiting_timers()
+        if not fired:  # a timer already due may run inside a completion: it fired, not closed
+            ran = {s["node"] for s in step.engine_steps}
+            still = {t.task_id for t in after}
+            fired = tuple(t.task_id for t in timers_before
+                          if t.task_id not in still and t.node_id in ran)  # fmt: skip
+        timers.write_changes(db, head.id, timers_before, after, fired, events.at)
     events.write(db)
     _keep_live(head.id, head.version + 1, run)
     return new_rows
