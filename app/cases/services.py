@@ -1026,6 +1026,7 @@ def _commit_step(
             legal_basis=holder.legal_basis,
             decided_at=holder.decided_at,
         )
+    after = run.waiting_timers() if run.diagram.has_timers else []  # may fault: before writing
     # The version-checked case row goes first: a request that lost the race stops here.
     _save_case_row(
         db,
@@ -1049,7 +1050,6 @@ def _commit_step(
             raise StaleCase(f"task {task_id} changed meanwhile")
     _write_step(db, new_rows, step, events.at)
     if run.diagram.has_timers:
-        after = run.waiting_timers()
         if not fired:  # a timer already due may run inside a completion: it fired, not closed
             ran = {s["node"] for s in step.engine_steps}
             still = {t.task_id for t in after}
