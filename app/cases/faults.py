@@ -24,8 +24,6 @@ from ..org.models import User
 from ..supervision.models import Notification, WarningCard
 from .models import Timer
 
-FAULT_STEPS = ("start", "complete", "timer")
-
 
 class CaseFaulted(Conflict):
     """The step stopped the case in the fault state: that is kept, and the caller is told.
