@@ -209,3 +209,20 @@ def test_a_version_deployed_before_a_lint_rule_still_runs_and_its_end_without_re
     assert answer["code"] == "no-result" and answer["element"]
     case = api.case(case_no)
     assert case["status"] == "fault" and case["decision"] is None
+
+
+def test_an_official_on_the_web_is_told_in_chinese_and_the_task_stays_open(demo_app):
+    api = Api(demo_app.test_client())
+    case_no = api.apply("planning-permit", sample_form("planning-permit", floor_area=800))[
+        "case_no"
+    ]
+    lead = next(t for t in api.open_tasks(case_no) if t["spec_id"] == "Task_lead")
+    _limit(demo_app, max_tasks=0)
+    web = Web(demo_app)
+    web.login(lead["assignee"], lang="zh")
+    resp = web.post(f"/tasks/{lead['id']}/complete",
+                    {"outcome": "approve", "f_lead_opinion": "同意"})  # fmt: skip
+    assert resp.headers["Location"].endswith(f"/cases/{case_no}")
+    page = web.get(resp.headers["Location"]).text
+    assert "流程已停止（一步执行的引擎任务过多" in page and "您的待办任务仍保留" in page
+    assert [t["spec_id"] for t in api.open_tasks(case_no)] == ["Task_lead"]

@@ -14,13 +14,14 @@ from ..audit.review import note_if_auditor
 from ..auth.services import authenticate
 from ..cases import services as cases
 from ..cases import work
+from ..cases.faults import CaseFaulted
 from ..cases.models import PAUSE_KINDS
 from ..catalogue import services as catalogue
 from ..db import session as db_session
 from ..db import utcnow
 from ..errors import AppError, NotFound, TooManyRequests, Unauthorized
 from ..org.models import Post
-from . import LANGUAGES, bp, role_required, safe_next
+from . import LANGUAGES, bp, present, role_required, safe_next
 from .forms import (
     ClaimForm,
     CompleteForm,
@@ -232,6 +233,11 @@ def complete(task_id: str):
         done = cases.complete_task(
             current_user, parsed, request.form.get("outcome", ""), form.comment.data or "", data
         )
+    except CaseFaulted as exc:
+        flash(_("The workflow stopped (%(what)s) and nothing was decided: the case is in the "
+                "fault state and the administrators have been told. Your task stays open.",
+                what=present.fault_name(exc.fault.code)), "error")  # fmt: skip
+        return redirect(url_for("web.case", case_no=exc.case_no))
     except AppError as exc:
         if exc.status == 403:
             raise
