@@ -7,8 +7,6 @@ stopped seeing the open lead task deep in its history. Runs on SQLite and Postgr
 
 from __future__ import annotations
 
-import time
-
 import sqlalchemy as sa
 
 from app.cases import services as cases
@@ -45,7 +43,6 @@ def _work(case_id: int, spec_id: str, outcome: str = "approve") -> None:
 
 def test_thousand_return_cycles_stay_open_then_every_stage_decides(demo_app):
     client = demo_app.test_client()
-    started = time.monotonic()
     with demo_app.app_context():
         db = session()
         clerk = db.scalars(sa.select(User).where(User.username == "clerk_liu")).one()
@@ -65,7 +62,6 @@ def test_thousand_return_cycles_stay_open_then_every_stage_decides(demo_app):
             if cycle % 250 == 0:
                 case = db.get(Case, case_id)
                 assert (case.status, case.decision) == ("in_progress", None), cycle
-        looped = time.monotonic() - started
 
         case = db.get(Case, case_id)
         assert (case.status, case.decision, case.decided_at) == ("in_progress", None, None)
@@ -92,5 +88,3 @@ def test_thousand_return_cycles_stay_open_then_every_stage_decides(demo_app):
         assert outcomes[-(len(REQUIRED_STAGES) - 1) :] == ["approve"] * 5
     page = client.get("/results").get_data(as_text=True)
     assert f'data-case="{case_no}"' in page
-    # measured 17 s (SQLite) and 42 s (PostgreSQL) on the shared 2-core machine; a ceiling
-    assert looped < 240, f"{CYCLES} cycles took {looped:.0f} s"

@@ -17,11 +17,15 @@ from workflows.loader import load_diagram
 
 
 def reference_dir() -> Path:
-    """Return the folder of reference models: OW_REFERENCE_DIR or /work/shared's copy."""
+    """Return the folder of reference models: OW_REFERENCE_DIR, else the copy in this repository.
+
+    tests/workflows/data/miwg holds the models' .bpmn files (CC BY 3.0, see its README.md and
+    LICENSE.txt there), so that the tests read nothing outside the repository.
+    """
     configured = os.environ.get("OW_REFERENCE_DIR")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[3] / "shared/data/bpmn-miwg-reference"
+    return Path(__file__).resolve().parent / "data" / "miwg"
 
 
 REFERENCE_DIR = reference_dir()
