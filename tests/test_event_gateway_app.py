@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 import sqlalchemy as sa
 
 from app.audit.review import verify_case
@@ -21,7 +20,9 @@ from app.catalogue.models import Item
 from app.catalogue.services import deploy_version
 from app.db import session, utcnow
 from app.org.models import Department
+from tests import movingclock
 from tests.apiclient import POSTS, Api
+from tests.movingclock import Clock
 from tests.workflows.test_event_gateway_timers import ONE_DAY, reply_or_timeout
 
 ANALYST, AUDITOR = "analyst_zhou", "auditor_sun"
@@ -33,30 +34,10 @@ def _diagram(**kw) -> str:
     )
 
 
-class Clock:
-    """The centre's clock and SpiffWorkflow's, moved on together by `offset`."""
-
-    offset = dt.timedelta()
-
-    @classmethod
-    def now(cls) -> dt.datetime:
-        """Return the moved time as naive UTC (the app's CLOCK)."""
-        return dt.datetime.now(dt.UTC).replace(tzinfo=None) + cls.offset
-
-
-class _EngineTime(dt.datetime):
-    @classmethod
-    def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:
-        """Return the moved time, as datetime.now does."""
-        return dt.datetime.now(tz) + Clock.offset
-
-
 @pytest.fixture
 def gateway_app(demo_app, monkeypatch):
     """Add an item whose procedure waits for the applicant's reply or 30 days."""
-    Clock.offset = dt.timedelta()
-    monkeypatch.setattr(spiff_timer, "datetime", _EngineTime)
-    demo_app.config["CLOCK"] = Clock.now
+    movingclock.use(demo_app, monkeypatch)
     with demo_app.app_context():
         db = session()
         department = db.scalars(sa.select(Department)).first()

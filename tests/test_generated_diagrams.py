@@ -47,8 +47,10 @@ from app.cases.services import fire_timer
 from app.catalogue.models import Item
 from app.catalogue.services import deploy_version
 from app.db import session
+from tests import movingclock
 from tests.apiclient import BPMN, POSTS, Api, sample_form
 from tests.diagramgen import RESULTS, Generated, diagrams
+from tests.movingclock import Clock
 
 EXAMPLES = int(os.environ.get("OW_GEN_EXAMPLES", "400"))
 FRESH = os.environ.get("OW_GEN_FRESH") == "1"  # new random examples instead of the fixed ones
@@ -59,26 +61,6 @@ STEP_EVENTS = ("case_accepted", "task_completed", "timer_fired")
 LIVE = ("accepted", "in_progress")
 LEGAL_BASIS = "《中华人民共和国城乡规划法》第四十条"
 _numbers = itertools.count(1)
-
-
-class Clock:
-    """The centre's clock for these tests: the real time moved on by `offset`."""
-
-    offset = dt.timedelta()
-
-    @classmethod
-    def now(cls) -> dt.datetime:
-        """Return the moved time as naive UTC (the app's CLOCK)."""
-        return dt.datetime.now(dt.UTC).replace(tzinfo=None) + cls.offset
-
-
-class _EngineTime(dt.datetime):
-    """SpiffWorkflow's (and workflows.timers') clock, moved on with Clock."""
-
-    @classmethod
-    def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:
-        """Return the moved time, as datetime.now does."""
-        return dt.datetime.now(tz) + Clock.offset
 
 
 def _request(api: Api, method: str, path: str, user: str | None = None, **kw):
@@ -288,8 +270,7 @@ def _drive(api: Api, app, case_no: str, gen: Generated, data, stats: collections
 
 
 def test_generated_diagrams_never_decide_without_a_result_end(demo_app, monkeypatch):
-    monkeypatch.setattr(spiff_timer, "datetime", _EngineTime)
-    demo_app.config["CLOCK"] = Clock.now
+    movingclock.use(demo_app, monkeypatch)
     with demo_app.app_context():
         database = session().get_bind().dialect.name
     api = Api(demo_app.test_client())
@@ -390,14 +371,14 @@ NO_USER_TASK = f"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _lead_task(task_id: str) -> str:
-    """Return a decision stage of the planning lead post."""
+def _lead_task(task_id: str, decision: bool = True) -> str:
+    """Return a user task of the planning lead post (a decision stage unless told)."""
+    flag = '\n        <camunda:property name="decision" value="true"/>' if decision else ""
     return f"""
     <bpmn:userTask id="{task_id}" name="承办 {task_id}" camunda:candidateGroups="planning_lead">
       <bpmn:extensionElements><camunda:properties>
         <camunda:property name="stage" value="lead"/>
-        <camunda:property name="timeLimit" value="1d"/>
-        <camunda:property name="decision" value="true"/>
+        <camunda:property name="timeLimit" value="1d"/>{flag}
       </camunda:properties></bpmn:extensionElements>
     </bpmn:userTask>"""
 
@@ -481,9 +462,7 @@ TWO_TIMERS_IN_A_ROW = f"""<?xml version="1.0" encoding="UTF-8"?>
 def test_two_timers_fired_one_after_the_other_verify(demo_app, monkeypatch):
     from app.audit.review import verify_case
 
-    monkeypatch.setattr(spiff_timer, "datetime", _EngineTime)
-    demo_app.config["CLOCK"] = Clock.now
-    Clock.offset = dt.timedelta()
+    movingclock.use(demo_app, monkeypatch)
     api, case_no = _deployed_case(demo_app, TWO_TIMERS_IN_A_ROW)
     for node in ("Timer_a", "Timer_b"):
         [timer] = _waiting_timers(demo_app, case_no)
@@ -615,22 +594,11 @@ def test_a_timer_falling_due_while_another_fires_is_logged_and_verifies(demo_app
     assert verification.ok, verification.divergence
 
 
-def _user_task(task_id: str) -> str:
-    """Return a (non-decision) user task of the planning lead post."""
-    return f"""
-    <bpmn:userTask id="{task_id}" name="承办 {task_id}" camunda:candidateGroups="planning_lead">
-      <bpmn:extensionElements><camunda:properties>
-        <camunda:property name="stage" value="lead"/>
-        <camunda:property name="timeLimit" value="1d"/>
-      </camunda:properties></bpmn:extensionElements>
-    </bpmn:userTask>"""
-
-
 TIMER_BESIDE_TWO_TASKS = f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions {NS} id="d" targetNamespace="t">
   <bpmn:process id="Process_planning_permit" isExecutable="true">
     <bpmn:startEvent id="Event_start"/>
-    <bpmn:parallelGateway id="Split"/>{_user_task("Task_a")}{_user_task("Task_c")}
+    <bpmn:parallelGateway id="Split"/>{_lead_task("Task_a", False)}{_lead_task("Task_c", False)}
     {_timer_event("Timer_b")}
     <bpmn:parallelGateway id="Join"/>
     <bpmn:endEvent id="Event_end">
@@ -657,9 +625,7 @@ def test_a_due_timer_the_scheduler_has_not_fired_yet_runs_once_logged_and_verifi
     # here a task completion, which records it among its engine steps
     from app.audit.review import verify_case
 
-    monkeypatch.setattr(spiff_timer, "datetime", _EngineTime)
-    demo_app.config["CLOCK"] = Clock.now
-    Clock.offset = dt.timedelta()
+    movingclock.use(demo_app, monkeypatch)
     api, case_no = _deployed_case(demo_app, TIMER_BESIDE_TWO_TASKS)
     [timer] = _waiting_timers(demo_app, case_no)
     Clock.offset = timer.due_at - Clock.now() + dt.timedelta(seconds=1)
