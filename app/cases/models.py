@@ -10,21 +10,14 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from ..db import Base, utcnow
 from ..privacy import Encrypted
-
-CASE_STATUSES = (
-    "received",
-    "supplement_required",
-    "refused",
-    "accepted",
-    "in_progress",
-    "fault",  # 流程异常: the workflow stopped unexpectedly; an admin retries or withdraws it
-    "decided",
-    "closed",
-    "withdrawn",
+from .status import (  # noqa: F401  (re-exported for the models' users)
+    CASE_STATUSES,
+    OPEN_CASE_STATUSES,
+    OPEN_CASES_SQL,
+    TASK_STATES,
+    CaseStatus,
+    TaskState,
 )
-OPEN_CASE_STATUSES = ("received", "supplement_required", "accepted", "in_progress", "fault")
-OPEN_CASES_SQL = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_CASE_STATUSES) + ")"
-TASK_STATES = ("open", "completed", "cancelled")
 
 
 class Case(Base):

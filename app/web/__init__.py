@@ -8,8 +8,10 @@ role and, through the services, the object; a refusal is a 403 page and a log li
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 from functools import wraps
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import (
@@ -27,6 +29,7 @@ from flask_babel import Babel, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import ChoiceLoader, FileSystemLoader
 
 from ..db import session as db_session
 from ..db import utcnow
@@ -114,8 +117,48 @@ def _log_forbidden(message: str) -> None:
     log.warning("forbidden: %s %s by %s: %s", request.method, request.path, user, message)
 
 
+def _template_loader(app: Flask) -> ChoiceLoader:
+    """The app-wide templates (layout, macros, log-in, errors), then each domain's own.
+
+    A domain keeps its pages' templates in `app/<domain>/templates/`, under names that say
+    the domain (`complaints/detail.html`), so no two folders hold the same name.
+    """
+    root = Path(app.root_path)
+    folders = [root / "templates"] + sorted(p for p in root.glob("*/templates") if p.is_dir())
+    return ChoiceLoader([FileSystemLoader(str(f)) for f in folders])
+
+
+def domain_modules(kind: str) -> list[str]:
+    """The dotted names of every domain's view modules of one kind ("pages" or "api").
+
+    A domain's view module is `app/<domain>/<kind>.py` or each module of the package
+    `app/<domain>/<kind>/`; importing it registers its routes on the one blueprint.
+    """
+    root = Path(__file__).resolve().parent.parent
+    names = []
+    for folder in sorted(p for p in root.iterdir() if (p / "__init__.py").exists()):
+        if (folder / f"{kind}.py").exists():
+            names.append(f"app.{folder.name}.{kind}")
+        elif (folder / kind / "__init__.py").exists():
+            modules = sorted((folder / kind).glob("*.py"))
+            names += [f"app.{folder.name}.{kind}.{m.stem}" for m in modules if m.stem != "__init__"]
+    return names
+
+
+def _import_view_modules(kind: str) -> None:
+    # the app-wide pages still in app/web, then the domains'
+    here = Path(__file__).resolve().parent
+    for name in ("admin", "analysts", "applicant", "audit", "complaints", "people", "public",
+                 "stats", "supervise", "views", "window"):  # fmt: skip
+        if (here / f"{name}.py").exists():
+            importlib.import_module(f"{__name__}.{name}")
+    for name in domain_modules(kind):
+        importlib.import_module(name)
+
+
 def init_app(app: Flask) -> None:
     """Wire sessions, CSRF, languages, error pages and headers, and the page blueprints."""
+    app.jinja_loader = _template_loader(app)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["CENTRE_TIMEZONE"])
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     login_manager.init_app(app)
@@ -126,20 +169,7 @@ def init_app(app: Flask) -> None:
     i18n.compile_stale_catalogues(app)
     babel.init_app(app, locale_selector=_locale)
 
-    from . import (  # noqa: F401  (routes on bp)
-        admin,
-        analysts,
-        applicant,
-        audit,
-        complaints,
-        people,
-        public,
-        stats,
-        supervise,
-        views,
-        window,
-    )
-
+    _import_view_modules("pages")
     app.register_blueprint(bp)
     from . import present
 
