@@ -33,6 +33,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 
 from ..db import session as db_session
 from ..db import utcnow
+from ..domains import domain_modules
 from ..errors import AppError, Forbidden
 from ..org.models import User, password_stamp
 from . import i18n
@@ -126,23 +127,6 @@ def _template_loader(app: Flask) -> ChoiceLoader:
     root = Path(app.root_path)
     folders = [root / "templates"] + sorted(p for p in root.glob("*/templates") if p.is_dir())
     return ChoiceLoader([FileSystemLoader(str(f)) for f in folders])
-
-
-def domain_modules(kind: str) -> list[str]:
-    """The dotted names of every domain's view modules of one kind ("pages" or "api").
-
-    A domain's view module is `app/<domain>/<kind>.py` or each module of the package
-    `app/<domain>/<kind>/`; importing it registers its routes on the one blueprint.
-    """
-    root = Path(__file__).resolve().parent.parent
-    names = []
-    for folder in sorted(p for p in root.iterdir() if (p / "__init__.py").exists()):
-        if (folder / f"{kind}.py").exists():
-            names.append(f"app.{folder.name}.{kind}")
-        elif (folder / kind / "__init__.py").exists():
-            modules = sorted((folder / kind).glob("*.py"))
-            names += [f"app.{folder.name}.{kind}.{m.stem}" for m in modules if m.stem != "__init__"]
-    return names
 
 
 def _import_view_modules(kind: str) -> None:
