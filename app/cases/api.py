@@ -1,0 +1,220 @@
+"""The JSON API of cases: receipt and the case's life, tasks, and deadlines."""
+
+from __future__ import annotations
+
+from flask import g, jsonify, request
+
+from ..api import (
+    bp,
+    integer,
+    json_body,
+    login_required,
+    optional_json_body,
+    string_list,
+    task_uuid,
+    text,
+)
+from ..api.schemas import case_json, event_json, opened_json, task_json
+from ..audit.review import note_if_auditor
+from ..errors import InvalidInput
+from . import deadlines, work
+from . import services as cases
+
+
+@bp.post("/cases")
+@login_required
+def create_case():
+    body = json_body()
+    applicant = body.get("applicant")
+    if not isinstance(applicant, dict):
+        raise InvalidInput("'applicant' must be an object with name, id_number and phone")
+    form = body.get("form", {})
+    if not isinstance(form, dict):
+        raise InvalidInput("'form' must be an object")
+    refusal = body.get("refusal")
+    if refusal is not None and not isinstance(refusal, dict):
+        raise InvalidInput("'refusal' must be an object with reason and legal_basis")
+    received = cases.receive_case(
+        g.user,
+        text(body, "item_code", True),
+        cases.Applicant(
+            name=text(applicant, "name", True),
+            id_number=text(applicant, "id_number", True),
+            phone=text(applicant, "phone"),
+        ),
+        string_list(body, "materials"),
+        form,
+        refusal,
+    )
+    case = received.subject
+    payload = {
+        "case_no": case.case_no,
+        "query_code": case.query_code,
+        "status": case.status,
+        "open_tasks": [opened_json(t) for t in received.opened],
+    }
+    if case.status == "supplement_required":
+        payload["missing"] = case.missing_materials
+    return jsonify(payload), 201
+
+
+def _case_response(case_no: str):
+    case, item_row, version, tasks = cases.get_case(g.user, case_no)
+    note_if_auditor(g.user, case.id, "api:case")
+    return jsonify(case_json(case, item_row, version, tasks))
+
+
+@bp.get("/cases/<case_no>")
+@login_required
+def get_case(case_no: str):
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/supplement")
+@login_required
+def supplement(case_no: str):
+    body = json_body()
+    form = body.get("form")
+    if form is not None and not isinstance(form, dict):
+        raise InvalidInput("'form' must be an object")
+    cases.submit_supplement(g.user, case_no, string_list(body, "materials"), form)
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/refuse")
+@login_required
+def refuse(case_no: str):
+    body = json_body()
+    cases.refuse_case(g.user, case_no, text(body, "reason", True), text(body, "legal_basis", True))
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/withdraw")
+@login_required
+def withdraw(case_no: str):
+    body = json_body()
+    cases.withdraw_case(g.user, case_no, text(body, "reason", True))
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/retry")
+@login_required
+def retry(case_no: str):
+    cases.retry_case(g.user, case_no)
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/close")
+@login_required
+def close(case_no: str):
+    body = optional_json_body()
+    cases.close_case(g.user, case_no, text(body, "note"))
+    return _case_response(case_no)
+
+
+@bp.get("/cases/<case_no>/events")
+@login_required
+def events(case_no: str):
+    rows = cases.case_events(g.user, case_no)
+    if rows:
+        note_if_auditor(g.user, rows[0].case_id, "api:events")
+    return jsonify({"case_no": case_no, "events": [event_json(e) for e in rows]})
+
+
+@bp.get("/tasks")
+@login_required
+def tasks():
+    assignee = request.args.get("assignee", "me")
+    if assignee != "me":
+        raise InvalidInput("only assignee=me is supported")
+    rows = cases.list_open_tasks(g.user)
+    me = g.user.username
+    return jsonify({"tasks": [
+        {**task_json(t, case_no=no, item_name=name, assignee=me), "warning": card}
+        for t, no, name, card in rows
+    ]})  # fmt: skip
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def task_detail(task_id: str):
+    parsed = task_uuid(task_id)
+    task, case, form = cases.open_task(g.user, parsed)
+    payload = task_json(task)
+    payload.update(
+        case_no=case.case_no,
+        case_status=case.status,
+        applicant=case.applicant_name,
+        materials=case.materials,
+        started_at=task.started_at.isoformat(timespec="seconds") + "Z" if task.started_at else None,
+        acting_for_id=task.acting_for_id,
+        form=form,
+    )
+    return jsonify(payload)
+
+
+@bp.post("/tasks/<task_id>/complete")
+@login_required
+def complete(task_id: str):
+    parsed = task_uuid(task_id)
+    body = json_body()
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        raise InvalidInput("'data' must be an object")
+    done = cases.complete_task(
+        g.user, parsed, text(body, "outcome", True), text(body, "comment"), data
+    )
+    payload = task_json(done.subject, assignee=g.user.username)
+    payload["next_tasks"] = [opened_json(t) for t in done.opened]
+    return jsonify(payload)
+
+
+@bp.post("/cases/<case_no>/pause")
+@login_required
+def pause(case_no: str):
+    body = json_body()
+    deadlines.pause_case(g.user, case_no, text(body, "kind", True), text(body, "reason", True),
+                         integer(body, "expected_days"))  # fmt: skip
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/resume")
+@login_required
+def resume(case_no: str):
+    deadlines.resume_case(g.user, case_no)
+    return _case_response(case_no)
+
+
+@bp.post("/cases/<case_no>/extend")
+@login_required
+def extend(case_no: str):
+    body = json_body()
+    deadlines.extend_case(g.user, case_no, integer(body, "days"), text(body, "reason", True))
+    return _case_response(case_no)
+
+
+@bp.get("/tasks/queue")
+@login_required
+def task_queue():
+    rows = work.claimable(g.user)
+    return jsonify(
+        {"tasks": [task_json(r.task, case_no=r.case_no, item_name=r.item_name) for r in rows]}
+    )
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id: str):
+    task = work.claim_task(g.user, task_uuid(task_id))
+    return jsonify({"id": str(task.id), "assignee": g.user.username, "state": "open"})
+
+
+@bp.post("/tasks/<task_id>/transfer")
+@login_required
+def transfer(task_id: str):
+    body = json_body()
+    to_user_id = body.get("to_user_id")
+    if not isinstance(to_user_id, int) or isinstance(to_user_id, bool):
+        raise InvalidInput("'to_user_id' must be a user id")
+    task = work.transfer_task(g.user, task_uuid(task_id), to_user_id, text(body, "reason", True))
+    return jsonify({"id": str(task.id), "assignee_id": to_user_id, "state": "open"})

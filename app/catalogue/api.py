@@ -1,0 +1,74 @@
+"""The JSON API of the catalogue: items, their diagram versions, drafts and deployment."""
+
+from __future__ import annotations
+
+from flask import current_app, g, jsonify, request
+
+from ..api import bp, json_body, login_required, text
+from ..api.schemas import item_json
+from ..errors import Forbidden, InvalidInput, NotFound
+from . import drafts
+from . import services as catalogue
+
+
+@bp.get("/items")
+def items():
+    return jsonify({"items": [item_json(i, brief=True) for i in catalogue.list_items()]})
+
+
+@bp.get("/items/<code>")
+def item(code: str):
+    found, version = catalogue.get_item(code)
+    return jsonify(item_json(found, version=version))
+
+
+@bp.get("/items/<code>/versions")
+@login_required
+def item_versions(code: str):
+    if not g.user.has_role("analyst", "auditor", "admin"):
+        raise Forbidden("diagram versions are for analysts, auditors and admins")
+    return jsonify({"item": code, "versions": [
+        {"version": v.version, "comment": v.comment, "deployed_by_id": v.deployed_by_id,
+         "deployed_at": v.deployed_at.isoformat(timespec="seconds") + "Z",
+         "content_hash": v.content_hash}
+        for v in drafts.versions(code)
+    ]})  # fmt: skip
+
+
+@bp.get("/items/<code>/versions/<int:number>/bpmn")
+@login_required
+def item_version_xml(code: str, number: int):
+    if not g.user.has_role("analyst", "auditor", "admin"):
+        raise Forbidden("diagram versions are for analysts, auditors and admins")
+    found = [v for v in drafts.versions(code) if v.version == number]
+    if not found:
+        raise NotFound(f"item {code} has no version {number}")
+    resp = current_app.response_class(found[0].content, mimetype="application/xml")
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return resp
+
+
+@bp.put("/items/<code>/draft")
+@login_required
+def save_draft(code: str):
+    content = request.get_data()  # bytes: the loader decodes them as the XML declares
+    if not content.strip():
+        raise InvalidInput("send the diagram's XML as the request body")
+    based_on = request.args.get("based_on")
+    if based_on is not None:
+        if not based_on.isdigit() or int(based_on) > 2**31 - 1:
+            raise InvalidInput("'based_on' must be a version number")
+        based_on = int(based_on)
+    draft, findings = drafts.save_draft(g.user, code, content, based_on)
+    errors = sum(1 for f in findings if f.severity == "error")
+    return jsonify({"item": code, "saved_at": draft.saved_at.isoformat(timespec="seconds") + "Z",
+                    "errors": errors, "warnings": len(findings) - errors,
+                    "findings": [f.as_dict() for f in findings]})  # fmt: skip
+
+
+@bp.post("/items/<code>/deploy")
+@login_required
+def deploy(code: str):
+    body = json_body()
+    version = drafts.deploy_draft(g.user, code, text(body, "comment", True))
+    return jsonify({"item": code, "version": version.version, "comment": version.comment}), 201
