@@ -3,7 +3,7 @@
     python -m bench.scale --database URL [--samples 200] [--runs 5]
 
 Run on a database filled by `python -m bench.generate`. The inbox and the case page go
-through the real service functions (`list_open_tasks`, `get_case`) inside an app context,
+through the real service functions (`list_open_tasks`, `case_detail`) inside an app context,
 as a request would; the due-date scans and the monthly statistics are the Core queries
 below, which the supervision and statistics features are to reuse. For each, the
 EXPLAIN (ANALYZE, BUFFERS) of the statements it sends is written to bench/plans/<name>.txt
@@ -323,8 +323,11 @@ def bench_inbox(app, capture: Capture, rnd: random.Random, samples: int) -> Resu
 
 def bench_case_page(app, capture: Capture, rnd: random.Random, samples: int) -> Result:
     """Time get_case as an auditor for open and closed cases."""
-    from app.cases.services import get_case
+    from app.cases.services import case_detail, require_case
     from app.db import session
+
+    def get_case(actor, case_no):
+        return case_detail(require_case(actor, case_no))
 
     engine = app.extensions["ow_engine"]
     numbers = sample_cases(engine, rnd, samples)
@@ -339,7 +342,7 @@ def bench_case_page(app, capture: Capture, rnd: random.Random, samples: int) -> 
         with app.app_context():
             ms, found = timed(lambda no=case_no: get_case(auditor, no))
         result.times_ms.append(ms)
-        result.rows.append(len(found[3]))
+        result.rows.append(len(found.tasks))
     with app.app_context():
         statements = capture.run(lambda: get_case(auditor, numbers[0]))
     return _with_plan(engine, result, statements, f"get_case as an auditor for {numbers[0]}")

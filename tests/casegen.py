@@ -88,16 +88,16 @@ def generate(
                 elif "return" in outcomes and roll < 0.3 and returns < 2:
                     pick = "return"
                     returns += 1
-                _t, _c, fields = cases.open_task(users[task.assignee_id], task.id)
+                fields = cases.open_task(users[task.assignee_id], task.id).fields
                 data = {f["id"]: _value(f, rnd) for f in fields}
-                comment = "同意"
+                comment, basis = "同意", ""
                 if pick == "reject":
                     comment = "不符合法定条件"
-                    data["legal_basis"] = "《中华人民共和国行政许可法》第三十八条"
+                    basis = "《中华人民共和国行政许可法》第三十八条"
                 elif pick == "return":
                     comment = "材料需补充说明"
                 step(rnd)
-                cases.complete_task(users[task.assignee_id], task.id, pick, comment, data)
+                cases.complete_task(users[task.assignee_id], task.id, pick, comment, data, basis)
                 db.expire_all()
     return out
 

@@ -175,7 +175,7 @@ def test_a_live_backup_restores_into_a_new_database_that_verifies_and_works(
         assert task is not None, "casegen left no open task"
         case_id, holder = task.case_id, db.get(User, task.assignee_id)
         events_before = before[db.get(Case, case_id).case_no][0]
-        _t, _c, fields = cases.open_task(holder, task.id)
+        fields = cases.open_task(holder, task.id).fields
         data = {f["id"]: _value(f, random.Random(1)) for f in fields}
         cases.complete_task(holder, task.id, "approve", "同意", data)
         db.expire_all()

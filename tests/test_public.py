@@ -217,12 +217,12 @@ def _work(app, case_no: str, outcome: str = "approve") -> str:
                 return case.status
             pick = outcome if outcome in task.outcomes.split(",") else "approve"
             actor = users[task.assignee_id]
-            _t, _c, fields = cases.open_task(actor, task.id)
+            fields = cases.open_task(actor, task.id).fields
             data = {f["id"]: _field_value(f) for f in fields}
-            comment = "同意"
+            comment, basis = "同意", ""
             if pick == "reject":
-                comment, data["legal_basis"] = "不符合法定条件", "《不动产登记暂行条例》第二十二条"
-            cases.complete_task(actor, task.id, pick, comment, data)
+                comment, basis = "不符合法定条件", "《不动产登记暂行条例》第二十二条"
+            cases.complete_task(actor, task.id, pick, comment, data, basis)
     raise AssertionError(f"{case_no} did not end")
 
 

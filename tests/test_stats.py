@@ -29,7 +29,10 @@ from app.db import session
 from app.errors import InvalidInput
 from app.org.models import Department, User
 from app.stats import rollup
-from app.stats.figures import SUMMABLE, Filters, Period, register, series
+from app.stats.figures import SUMMABLE
+from app.stats.grouping import Filters
+from app.stats.periods import Period
+from app.stats.queries import register, series
 from app.supervision import services as supervision
 from app.supervision.models import WarningCard
 from tests.apiclient import required_materials, sample_form
@@ -278,7 +281,7 @@ def work_to_the_end(scene: Scene, rnd: random.Random, case_no: str) -> None:
                           .order_by(Task.created_at, Task.name).limit(1)).first()  # fmt: skip
         if task is None or task.assignee_id is None:
             return
-        _t, _c, fields = cases.open_task(users[task.assignee_id], task.id)
+        fields = cases.open_task(users[task.assignee_id], task.id).fields
         data = {f["id"]: f["options"][0] if f.get("options") else "同意" for f in fields}
         data.update({f["id"]: 10 for f in fields if f.get("type") == "long"})
         data.update({f["id"]: True for f in fields if f.get("type") == "boolean"})

@@ -74,7 +74,7 @@ def test_timer_is_stored_and_fires_only_when_due(timer_app, monkeypatch):
             return dt.datetime.now(tz) + dt.timedelta(hours=3)
 
     monkeypatch.setattr(timer_module, "datetime", Later)
-    monkeypatch.setattr("app.cases.services.utcnow", lambda: utcnow() + dt.timedelta(hours=3))
+    monkeypatch.setattr("app.cases.steps.utcnow", lambda: utcnow() + dt.timedelta(hours=3))
     with timer_app.app_context():
         assert fire_timer(timer.id) is True
         assert fire_timer(timer.id) is False  # twice does not fire twice

@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from ..calendar.services import calendar
 from ..cases import services as cases
 from ..cases.models import Case
+from ..cases.status import awaits_supplement
 from ..catalogue.models import Item
+from ..catalogue.services import materials_of
 from ..db import on_rollback, session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..org.models import User
@@ -26,25 +28,36 @@ from . import uploads
 from .models import OnlineApplication, Upload
 
 REVIEW_DAYS = 5
+CHANGEABLE = ("draft", "supplement_required")  # the applicant adds materials and hands in
 STAFF_READERS = ("clerk", "supervisor", "auditor", "admin")
 
 
+def item_to_apply(code: str) -> Item | None:
+    """Return the active item with this code (None if there is none)."""
+    return session().scalars(sa.select(Item).where(Item.code == code, Item.active)).first()
+
+
 def _item(code: str) -> Item:
-    item = session().scalars(sa.select(Item).where(Item.code == code, Item.active)).first()
+    item = item_to_apply(code)
     if item is None:
         raise NotFound(f"no item with code '{code}'")
     return item
+
+
+def item_of(app: OnlineApplication) -> Item:
+    """Return the item an application is made for."""
+    return session().get(Item, app.item_id)
+
+
+def case_of(app: OnlineApplication) -> Case | None:
+    """Return the case an accepted application became (None before)."""
+    return session().get(Case, app.case_id) if app.case_id else None
 
 
 def _log(app: OnlineApplication, actor: User, what: str, note: str = "") -> None:
     entry = {"at": utcnow().isoformat(timespec="seconds"), "who": actor.username,
              "name": actor.name, "what": what, "note": note}  # fmt: skip
     app.history = [*(app.history or []), entry]
-
-
-def materials_of(item: Item) -> list[dict]:
-    """Return the item's materials list (code, name, form, count, required, note)."""
-    return list(item.entry.get("materials", []))
 
 
 def get(actor: User, number: str, for_update: bool = False) -> OnlineApplication:
@@ -54,6 +67,13 @@ def get(actor: User, number: str, for_update: bool = False) -> OnlineApplication
     if app is None or not (app.applicant_user_id == actor.id or actor.has_role(*STAFF_READERS)):
         raise NotFound("there is no such application")
     return app
+
+
+def upload_of(actor: User, number: str, upload_id: int) -> Upload | None:
+    """Return a file of an application the actor may see (None if it is not one of its)."""
+    app = get(actor, number)
+    row = session().get(Upload, upload_id)
+    return row if row is not None and row.application_id == app.id else None
 
 
 def current_uploads(app_id: int) -> list[Upload]:
@@ -107,6 +127,11 @@ def start(actor: User, item_code: str, form: dict) -> OnlineApplication:
     return app
 
 
+def may_change(actor: User, app: OnlineApplication) -> bool:
+    """The applicant adds materials to a draft, or when supplements are asked for."""
+    return app.applicant_user_id == actor.id and app.status in CHANGEABLE
+
+
 def _own(actor: User, number: str) -> OnlineApplication:
     app = get(actor, number, for_update=True)
     if app.applicant_user_id != actor.id:
@@ -119,10 +144,9 @@ def attach(actor: User, number: str, material_code: str, stream: BinaryIO,
            filename: str | None) -> Upload:  # fmt: skip
     """Store a material file for a draft or for a supplement; it replaces an older one."""
     app = _own(actor, number)
-    if app.status not in ("draft", "supplement_required"):
+    if app.status not in CHANGEABLE:
         raise Conflict("materials can be added to a draft or when supplements are asked for")
-    item = session().get(Item, app.item_id)
-    names = {m["code"]: m["name"] for m in materials_of(item)}
+    names = {m["code"]: m["name"] for m in materials_of(item_of(app))}
     if material_code not in names:
         raise InvalidInput(f"'{material_code}' is not a material of this item",
                            field="material")  # fmt: skip
@@ -148,7 +172,7 @@ def attach(actor: User, number: str, material_code: str, stream: BinaryIO,
 def submit(actor: User, number: str) -> OnlineApplication:
     """Hand the application in for pre-review (again, after supplements)."""
     app = _own(actor, number)
-    if app.status not in ("draft", "supplement_required"):
+    if app.status not in CHANGEABLE:
         raise Conflict("this application has been handed in already")
     if not current_uploads(app.id):
         raise InvalidInput("upload at least one material before handing in")
@@ -176,7 +200,7 @@ def _for_review(actor: User, number: str) -> tuple[OnlineApplication, Item]:
     app = get(actor, number, for_update=True)
     if app.status != "submitted":
         raise Conflict("this application is not waiting for a pre-review")
-    return app, session().get(Item, app.item_id)
+    return app, item_of(app)
 
 
 def _tell(user_id: int, kind: str, text: str, case_id: int | None = None) -> None:
@@ -224,13 +248,14 @@ def accept(actor: User, number: str) -> Case:
     have = sorted({u.material_code for u in current_uploads(app.id)})
     applicant = cases.Applicant(app.applicant_name, app.applicant_id_number, app.applicant_phone)
     # receive_case's own body (without its transaction) so both rows commit together
-    outcome = cases.receive_case.__wrapped__(actor, item.code, applicant, have, dict(app.form))
+    outcome = cases.receive_case.__wrapped__(
+        actor, item.code, applicant, have, dict(app.form), applicant_user_id=app.applicant_user_id
+    )
     case = outcome.subject
-    if case.status == "supplement_required":
+    if awaits_supplement(case):
         missing = "、".join(m["name"] for m in case.missing_materials)
         raise InvalidInput(f"required materials are missing: {missing}; ask for them first",
                            field="missing")  # fmt: skip
-    case.applicant_user_id = app.applicant_user_id
     app.status, app.case_id = "accepted", case.id
     app.reviewed_by_id, app.reviewed_at = actor.id, utcnow()
     _log(app, actor, "accepted", case.case_no)

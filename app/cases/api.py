@@ -17,7 +17,7 @@ from ..api import (
 from ..api.schemas import case_json, event_json, opened_json, task_json
 from ..audit.review import note_if_auditor
 from ..errors import InvalidInput
-from . import deadlines, work
+from . import deadlines, status
 from . import services as cases
 
 
@@ -53,15 +53,15 @@ def create_case():
         "status": case.status,
         "open_tasks": [opened_json(t) for t in received.opened],
     }
-    if case.status == "supplement_required":
+    if status.awaits_supplement(case):
         payload["missing"] = case.missing_materials
     return jsonify(payload), 201
 
 
 def _case_response(case_no: str):
-    case, item_row, version, tasks = cases.get_case(g.user, case_no)
-    note_if_auditor(g.user, case.id, "api:case")
-    return jsonify(case_json(case, item_row, version, tasks))
+    detail = cases.case_detail(cases.require_case(g.user, case_no), with_events=False)
+    note_if_auditor(g.user, detail.case.id, "api:case")
+    return jsonify(case_json(detail.case, detail.item, detail.version, detail.tasks))
 
 
 @bp.get("/cases/<case_no>")
@@ -115,9 +115,9 @@ def close(case_no: str):
 @bp.get("/cases/<case_no>/events")
 @login_required
 def events(case_no: str):
-    rows = cases.case_events(g.user, case_no)
-    if rows:
-        note_if_auditor(g.user, rows[0].case_id, "api:events")
+    checked = cases.require_case(g.user, case_no)
+    rows = cases.case_events(checked)
+    note_if_auditor(g.user, checked.case.id, "api:events")
     return jsonify({"case_no": case_no, "events": [event_json(e) for e in rows]})
 
 
@@ -130,8 +130,9 @@ def tasks():
     rows = cases.list_open_tasks(g.user)
     me = g.user.username
     return jsonify({"tasks": [
-        {**task_json(t, case_no=no, item_name=name, assignee=me), "warning": card}
-        for t, no, name, card in rows
+        {**task_json(r.task, case_no=r.case_no, item_name=r.item_name, assignee=me),
+         "warning": r.card}
+        for r in rows
     ]})  # fmt: skip
 
 
@@ -139,7 +140,8 @@ def tasks():
 @login_required
 def task_detail(task_id: str):
     parsed = task_uuid(task_id)
-    task, case, form = cases.open_task(g.user, parsed)
+    opened = cases.open_task(g.user, parsed)
+    task, case = opened.task, opened.case
     payload = task_json(task)
     payload.update(
         case_no=case.case_no,
@@ -148,7 +150,7 @@ def task_detail(task_id: str):
         materials=case.materials,
         started_at=task.started_at.isoformat(timespec="seconds") + "Z" if task.started_at else None,
         acting_for_id=task.acting_for_id,
-        form=form,
+        form=opened.fields,
     )
     return jsonify(payload)
 
@@ -161,9 +163,12 @@ def complete(task_id: str):
     data = body.get("data", {})
     if not isinstance(data, dict):
         raise InvalidInput("'data' must be an object")
-    done = cases.complete_task(
-        g.user, parsed, text(body, "outcome", True), text(body, "comment"), data
-    )
+    data = dict(data)
+    # the API takes a rejection's legal basis among the data (documented so)
+    legal_basis = text(data, "legal_basis")
+    data.pop("legal_basis", None)
+    done = cases.complete_task(g.user, parsed, text(body, "outcome", True),
+                               text(body, "comment"), data, legal_basis)  # fmt: skip
     payload = task_json(done.subject, assignee=g.user.username)
     payload["next_tasks"] = [opened_json(t) for t in done.opened]
     return jsonify(payload)
@@ -196,7 +201,7 @@ def extend(case_no: str):
 @bp.get("/tasks/queue")
 @login_required
 def task_queue():
-    rows = work.claimable(g.user)
+    rows = cases.claimable(g.user)
     return jsonify(
         {"tasks": [task_json(r.task, case_no=r.case_no, item_name=r.item_name) for r in rows]}
     )
@@ -205,7 +210,7 @@ def task_queue():
 @bp.post("/tasks/<task_id>/claim")
 @login_required
 def claim(task_id: str):
-    task = work.claim_task(g.user, task_uuid(task_id))
+    task = cases.claim_task(g.user, task_uuid(task_id))
     return jsonify({"id": str(task.id), "assignee": g.user.username, "state": "open"})
 
 
@@ -216,5 +221,5 @@ def transfer(task_id: str):
     to_user_id = body.get("to_user_id")
     if not isinstance(to_user_id, int) or isinstance(to_user_id, bool):
         raise InvalidInput("'to_user_id' must be a user id")
-    task = work.transfer_task(g.user, task_uuid(task_id), to_user_id, text(body, "reason", True))
+    task = cases.transfer_task(g.user, task_uuid(task_id), to_user_id, text(body, "reason", True))
     return jsonify({"id": str(task.id), "assignee_id": to_user_id, "state": "open"})

@@ -24,7 +24,7 @@ from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..org.models import Post, User
 from .models import OPEN_CASE_STATUSES, PAUSE_KINDS, Case, CasePause, Task
-from .work import CaseLog
+from .store import CaseLog
 
 log = logging.getLogger("onewindow.deadlines")
 EXTENSION_DAYS = {"joint": 15}  # Licensing Law art. 42: 10 more days, 15 for joint handling

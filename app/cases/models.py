@@ -69,14 +69,13 @@ class Case(Base):
     extended_days: Mapped[int] = mapped_column(default=0, server_default="0")  # 延期
     state: Mapped[str | None] = deferred(mapped_column(sa.Text))
     serializer_version: Mapped[str | None] = mapped_column(sa.String(32))
+    # bumped by one on every write of the row, version-checked: only by app.cases.store
     version: Mapped[int] = mapped_column(default=0)
     event_seq: Mapped[int] = mapped_column(default=0)
     last_hash: Mapped[str] = mapped_column(sa.String(64), default="")
     # four-eyes: who decided the last decision stage, and which stage (BPMN task id) it was
     last_decider_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     last_decision_spec: Mapped[str | None] = mapped_column(sa.String(200))
-
-    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
 
 class Task(Base):

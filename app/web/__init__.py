@@ -132,8 +132,7 @@ def _template_loader(app: Flask) -> ChoiceLoader:
 def _import_view_modules(kind: str) -> None:
     # the app-wide pages still in app/web, then the domains'
     here = Path(__file__).resolve().parent
-    for name in ("admin", "analysts", "applicant", "audit", "complaints", "people", "public",
-                 "stats", "supervise", "views", "window"):  # fmt: skip
+    for name in ("login",):
         if (here / f"{name}.py").exists():
             importlib.import_module(f"{__name__}.{name}")
     for name in domain_modules(kind):

@@ -175,6 +175,15 @@ class YearForm(FlaskForm):
     workdays = TextAreaField(_l("Make-up working days (调休上班), one per line"))
 
 
+def item_fields(item) -> list[dict]:
+    """Return an item's application form fields with options as (value, label) pairs."""
+    out = []
+    for field in item.entry.get("form", []):
+        options = [o if isinstance(o, list | tuple) else (o, o) for o in field.get("options", [])]
+        out.append({**field, "choices": options})
+    return out
+
+
 def form_values(fields: list[dict], formdata, prefix: str = "") -> dict:
     """Read a diagram's or item's form fields from posted data, typed for `check_form`.
 

@@ -37,12 +37,21 @@ class Attempt:
         return self.error.status if self.error else 200
 
 
-def attempt(action: Callable[..., Any], *args, flash_error: bool = True, **kwargs) -> Attempt:
-    """Run `action`; raise a 403 or 404, flash and return any other application error."""
+def attempt(
+    action: Callable[..., Any],
+    *args,
+    flash_error: bool = True,
+    passes: tuple[type[Exception], ...] = (),
+    **kwargs,
+) -> Attempt:
+    """Run `action`; raise a 403 or 404, flash and return any other application error.
+
+    Errors of the types in `passes` are raised too, for a page that tells them its own way.
+    """
     try:
         return Attempt(value=action(*args, **kwargs))
     except AppError as exc:
-        if exc.status in RAISED:
+        if exc.status in RAISED or isinstance(exc, passes):
             raise
         if flash_error:
             flash(exc.message, "error")

@@ -1,0 +1,197 @@
+"""The one access gate of cases and tasks.
+
+`require_case` and `require_task` are the only ways to get at a case or a task for a user:
+they check the purpose's roles before anything is looked up, load the object, check the
+rule for that object, and return it wrapped as checked. Every read and write of the cases
+domain takes the checked object, so no code path reads a case it has not checked (a test
+walks the code to keep it so). A case the user may not read is "not found", never
+"forbidden": its existence is not told.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+
+import sqlalchemy as sa
+
+from ..catalogue.models import Item
+from ..db import session
+from ..errors import Forbidden, NotFound
+from ..org.models import Post, User
+from .models import Case, Task
+from .store import HEAD_COLUMNS, Head
+
+READ_ALL_CASES_ROLES = ("clerk", "supervisor", "auditor", "admin")
+READ_ANY_TASK_ROLES = ("auditor", "supervisor", "admin")
+
+
+class Purpose(StrEnum):
+    VIEW = "view"  # the case page, its events, notices and exports
+    WINDOW = "window"  # the window's operations: supplement, refuse, withdraw, close
+    TIME = "time"  # pause, resume, extend (who may is decided per case by `deadlines`)
+    RETRY = "retry"  # run again the step that stopped a faulted case
+    WORK = "work"  # complete a task: its holder only
+    CLAIM = "claim"  # take an unassigned task: a holder of its post
+    TRANSFER = "transfer"  # hand a task on (转办): its holder, the post's leader, an admin
+
+
+# the roles a purpose needs, checked before anything is looked up (None: any user)
+ROLES: dict[Purpose, tuple[str, ...] | None] = {
+    Purpose.VIEW: None,
+    Purpose.WINDOW: ("clerk", "admin"),
+    Purpose.TIME: None,
+    Purpose.RETRY: ("admin",),
+    Purpose.WORK: None,
+    Purpose.CLAIM: None,
+    Purpose.TRANSFER: None,
+}
+
+
+def require_role(actor: User, *roles: str) -> None:
+    if not actor.has_role(*roles):
+        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+
+
+@dataclass(frozen=True)
+class CheckedCase:
+    """A case the user may see or act on for `purpose`; build it with `require_case`."""
+
+    case: Case
+    actor: User
+    purpose: Purpose
+
+    @cached_property
+    def item(self) -> Item:
+        return session().get(Item, self.case.item_id)
+
+    @property
+    def head(self) -> Head:
+        return Head.of(self.case, self.case.id)
+
+
+@dataclass(frozen=True)
+class CheckedTask:
+    """A task the user may see (with its case and post) or work (with its case's head)."""
+
+    task: Task
+    actor: User
+    purpose: Purpose
+    case: Case | None = None
+    post: Post | None = None
+    head: Head | None = None
+
+    @property
+    def checked_case(self) -> CheckedCase:
+        """The task's case, readable by whoever may read the task."""
+        return CheckedCase(self.case, self.actor, Purpose.VIEW)
+
+
+def can_view_case(actor: User, case: Case) -> bool:
+    """Return whether the actor may read the case.
+
+    The window, supervision, audit and admin read every case. An official or leader reads
+    the cases they hold, held or decided a task of, stand in for, or lead the post of. An
+    applicant reads their own. Analysts work on diagrams and figures, not on cases.
+    """
+    if actor.has_role(*READ_ALL_CASES_ROLES):
+        return True
+    if case.applicant_user_id is not None and case.applicant_user_id == actor.id:
+        return True
+    if not actor.has_role("official", "leader"):
+        return False
+    led = sa.select(Post.id).where(Post.leader_user_id == actor.id)
+    involved = sa.exists().where(
+        Task.case_id == case.id,
+        sa.or_(
+            Task.assignee_id == actor.id,
+            Task.completed_by_id == actor.id,
+            Task.acting_for_id == actor.id,
+            Task.post_id.in_(led),
+        ),
+    )
+    return bool(session().scalar(sa.select(involved)))
+
+
+def can_view_task(actor: User, task: Task, post: Post | None) -> bool:
+    """Return whether the actor may read a task: its holder; supervision, audit and admin;
+    the post's leader; any holder of the post while the task waits to be claimed."""
+    if task.assignee_id == actor.id or actor.has_role(*READ_ANY_TASK_ROLES):
+        return True
+    if post is None:
+        return False
+    if post.leader_user_id == actor.id:
+        return True
+    unclaimed = task.assignee_id is None and task.state == "open"
+    return unclaimed and actor.id in (post.a_user_id, post.b_user_id)
+
+
+def require_case(actor: User, case_no: str, purpose: Purpose | str = Purpose.VIEW) -> CheckedCase:
+    """Return the case numbered `case_no` checked for `purpose`, or refuse.
+
+    The purpose's roles are checked first (403); a case that does not exist or that the user
+    may not read is 404 either way.
+    """
+    purpose = Purpose(purpose)
+    roles = ROLES[purpose]
+    if roles is not None:
+        require_role(actor, *roles)
+    case = session().scalars(sa.select(Case).where(Case.case_no == case_no)).first()
+    if case is None or not can_view_case(actor, case):
+        raise NotFound(f"no case '{case_no}'")
+    return CheckedCase(case, actor, purpose)
+
+
+def require_task(
+    actor: User, task_id: uuid.UUID, purpose: Purpose | str = Purpose.VIEW
+) -> CheckedTask:
+    """Return the task `task_id` checked for `purpose`, or refuse.
+
+    For `VIEW` the task comes with its case and post (one query); for `WORK` with its case's
+    head, the columns a step needs (one query), and only its holder may work it.
+    """
+    purpose = Purpose(purpose)
+    db = session()
+    if purpose is Purpose.WORK:
+        row = db.execute(
+            sa.select(Task, *HEAD_COLUMNS)
+            .join(Case, Case.id == Task.case_id)
+            .where(Task.id == task_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no task {task_id}")
+        if row.Task.assignee_id != actor.id:
+            raise Forbidden("this task is not assigned to you")
+        return CheckedTask(row.Task, actor, purpose, head=Head.of(row, row.Task.case_id))
+    row = db.execute(
+        sa.select(Task, Case, Post)
+        .join(Case, Case.id == Task.case_id)
+        .outerjoin(Post, Post.id == Task.post_id)
+        .where(Task.id == task_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    task, post = row.Task, row.Post
+    if purpose is Purpose.CLAIM:
+        if post is None or actor.id not in holder_ids(post):
+            raise Forbidden("only a holder of the task's post may claim it")
+    elif purpose is Purpose.TRANSFER:
+        if post is not None and not (task.assignee_id == actor.id
+                                     or post.leader_user_id == actor.id
+                                     or actor.has_role("admin")):  # fmt: skip
+            raise Forbidden("only the task's holder, the post's leader or an admin transfers it")
+    elif not can_view_task(actor, task, post):
+        raise Forbidden("this task is not assigned to you")
+    return CheckedTask(task, actor, purpose, case=row.Case, post=post)
+
+
+def holders(post: Post) -> list[tuple[str, int]]:
+    """Return the post's holders as (role, user id): A, B, leader."""
+    held = (("A", post.a_user_id), ("B", post.b_user_id), ("leader", post.leader_user_id))
+    return [(role, uid) for role, uid in held if uid]
+
+
+def holder_ids(post: Post | None) -> set[int]:
+    return {uid for _role, uid in holders(post)} if post is not None else set()

@@ -1,0 +1,112 @@
+"""What the window takes in: the applicant, the application form and the materials.
+
+Each check reports every problem at once, with the field it concerns, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from ..catalogue.models import Item
+from ..errors import InvalidInput
+
+QUERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """Who applies: a citizen or a company."""
+
+    name: str
+    id_number: str
+    phone: str | None = None
+
+    # the window's form has the same limits (the name's column is 200; the numbers are sealed)
+    LIMITS = (("name", 200), ("id_number", 40), ("phone", 30))
+
+    def check(self) -> None:
+        """Refuse a missing name or ID number and any field longer than its limit."""
+        if not self.name.strip() or not self.id_number.strip():
+            raise InvalidInput("applicant name and id_number are required")
+        for field, limit in self.LIMITS:
+            if len((getattr(self, field) or "").strip()) > limit:
+                raise InvalidInput(f"the applicant's {field} is longer than {limit} characters")
+
+
+def _coerce_field(spec: dict, value: Any) -> Any:
+    kind = spec.get("type", "string")
+    if kind == "long":
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError("must be a whole number")
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        raise ValueError("must be true or false")
+    if kind == "enum":
+        # an item's form lists option values; a diagram's task form (FormField.as_dict) lists
+        # {"id", "name"} pairs
+        options = [o["id"] if isinstance(o, dict) else o for o in spec.get("options") or []]
+        if value not in options:
+            raise ValueError("must be one of " + ", ".join(map(str, options)))
+        return value
+    if kind == "date":
+        try:
+            return dt.date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            raise ValueError("must be a date like 2026-11-23") from None
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    return value.strip()
+
+
+def check_form(fields: list[dict], form: dict, where: str) -> dict:
+    """Check form data against field definitions; report every problem at once."""
+    if not isinstance(form, dict):
+        raise InvalidInput(f"{where} must be an object")
+    problems: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    known = {f["id"] for f in fields}
+    for spec in fields:
+        fid = spec["id"]
+        value = form.get(fid)
+        if value is None or value == "":
+            if spec.get("required"):
+                problems[fid] = f"{spec.get('label', fid)} is required"
+            continue
+        try:
+            clean[fid] = _coerce_field(spec, value)
+        except ValueError as exc:
+            problems[fid] = f"{spec.get('label', fid)} {exc}"
+    for extra in sorted(set(form) - known):
+        problems[extra] = "unknown field"
+    if problems:
+        raise InvalidInput(f"{where} has errors", fields=problems)
+    return clean
+
+
+def missing_materials(item: Item, materials: list[str]) -> list[dict]:
+    listed = {m["code"]: m for m in item.entry.get("materials", [])}
+    unknown = [code for code in materials if code not in listed]
+    if unknown:
+        raise InvalidInput("unknown material codes", materials=unknown)
+    given = set(materials)
+    return [
+        {"code": m["code"], "name": m["name"]}
+        for m in item.entry.get("materials", [])
+        if m.get("required", True) and m["code"] not in given
+    ]
+
+
+def new_case_no(now: dt.datetime) -> str:
+    return f"{now:%Y%m%d}{secrets.randbelow(10**8):08d}"
+
+
+def new_query_code() -> str:
+    return "".join(secrets.choice(QUERY_ALPHABET) for _ in range(6))

@@ -1,0 +1,100 @@
+"""The case pages: search, the case page, an administrator's retry, the full personal data."""
+
+from __future__ import annotations
+
+from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ... import privacy
+from ...audit.review import note_if_auditor
+from ...catalogue import services as catalogue
+from ...web import bp, role_required
+from ...web.forms import (
+    ClaimForm,
+    ExtendForm,
+    PauseForm,
+    PersonalDataForm,
+    RefuseForm,
+    SupplementForm,
+    UrgeForm,
+    WithdrawForm,
+    choices,
+)
+from ...web.policy import attempt
+from ...web.present import pause_kind_name
+from .. import services as cases
+from ..access import Purpose
+from ..models import PAUSE_KINDS
+
+
+@bp.get("/cases")
+@role_required("clerk", "supervisor", "auditor", "admin", "official", "leader")
+def case_search():
+    text = request.args.get("q", "").strip()[:100]
+    found = cases.find_cases(current_user, text) if text else []
+    return render_template("case_search.html", q=text, found=found)
+
+
+@bp.get("/cases/<case_no>")
+@login_required
+def case(case_no: str):
+    detail = cases.case_detail(cases.require_case(current_user, case_no))
+    note_if_auditor(current_user, detail.case.id, "case")
+    return render_template(
+        "case.html",
+        case=detail.case,
+        fault=detail.fault,
+        item=detail.item,
+        version=detail.version,
+        tasks=detail.tasks,
+        events=detail.events,
+        people=cases.people_named(detail.people_ids()),
+        materials=catalogue.materials_of(detail.item),
+        is_clerk=current_user.has_role("clerk"),
+        supplement_form=SupplementForm(),
+        refuse_form=RefuseForm(),
+        withdraw_form=WithdrawForm(),
+        pause_form=_pause_form(),
+        extend_form=ExtendForm(),
+        urge_form=UrgeForm(),
+    )
+
+
+@bp.post("/cases/<case_no>/retry")
+@role_required("admin")
+def case_retry(case_no: str):
+    """Run again the step that stopped a case in the fault state."""
+    if not ClaimForm().validate_on_submit():
+        return redirect(url_for("web.case", case_no=case_no))
+    retried = attempt(cases.retry_case, current_user, case_no, flash_error=False)
+    if retried.ok:
+        flash(_("The failed step ran; the case goes on."), "success")
+    else:
+        flash(_("The retry stopped again: %(reason)s", reason=retried.error.message), "error")
+    return redirect(url_for("web.case", case_no=case_no))
+
+
+@bp.post("/cases/<case_no>/personal-data")
+@role_required("clerk", "supervisor", "admin")
+def case_personal_data(case_no: str):
+    """The applicant's full ID and phone number, for a stated reason, and the view logged."""
+    checked = cases.require_case(current_user, case_no, Purpose.VIEW)
+    form = PersonalDataForm()
+    if not form.validate_on_submit():
+        flash(_("Say why you need the full numbers."), "error")
+        return redirect(url_for("web.case", case_no=case_no))
+    case = checked.case
+    shown = {"id_number": case.applicant_id_number, "phone": case.applicant_phone}
+    privacy.log_view(current_user, "case", case.id, case.case_no, shown,
+                     form.purpose.data.strip())  # fmt: skip
+    resp = make_response(render_template("personal_data.html", case=case, item=checked.item,
+                                         purpose=form.purpose.data.strip()))  # fmt: skip
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _pause_form() -> PauseForm:
+    form = PauseForm()
+    form.kind.choices = choices((k, pause_kind_name(k)) for k in PAUSE_KINDS)
+    return form

@@ -1,0 +1,166 @@
+"""An official's pages: the inbox (待办), the done list (已办) and the task page."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ...audit.review import note_if_auditor
+from ...catalogue import services as catalogue
+from ...errors import NotFound
+from ...web import bp, present, role_required
+from ...web.forms import ClaimForm, CompleteForm, TransferForm, choices, form_values
+from ...web.policy import attempt
+from .. import services as cases
+from ..faults import CaseFaulted
+from ..queries import COLOURS
+
+TASK_HOLDER_ROLES = ("official", "leader", "clerk")  # clerks hold window stages (发证)
+
+
+def _inbox_filter() -> cases.InboxFilter:
+    args = request.args
+    sort = args.get("sort", "due")
+    return cases.InboxFilter(
+        item=args.get("item", "").strip(),
+        stage=args.get("stage", "").strip(),
+        colour=args.get("colour", "") if args.get("colour") in COLOURS else "",
+        as_b=args.get("as_b") == "1",
+        text=args.get("q", "")[:100],
+        sort=sort if sort in cases.InboxFilter.SORTS else "due",
+    )
+
+
+@bp.get("/inbox")
+@role_required(*TASK_HOLDER_ROLES)
+def inbox():
+    flt = _inbox_filter()
+    rows = cases.inbox(current_user, flt)
+    everything = cases.inbox(current_user) if flt != cases.InboxFilter() else rows
+    counts = {
+        "all": len(everything),
+        "as_b": sum(1 for r in everything if r.task.acting_for_id),
+        **{c: sum(1 for r in everything if r.colour == c) for c in COLOURS},
+    }
+    return render_template(
+        "inbox.html",
+        rows=rows,
+        flt=flt,
+        counts=counts,
+        queue=cases.claimable(current_user),
+        items=catalogue.list_items(),
+        stages=sorted({r.task.stage for r in everything if r.task.stage}),
+        claim_form=ClaimForm(),
+    )
+
+
+@bp.get("/done")
+@role_required(*TASK_HOLDER_ROLES)
+def done():
+    return render_template("done.html", rows=cases.done_list(current_user))
+
+
+def _task_id(task_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(task_id)
+    except ValueError:
+        raise NotFound(_("There is no such task.")) from None
+
+
+def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=None, status=200):
+    page = cases.task_page(current_user, task_id)
+    note_if_auditor(current_user, page.task.case_id, "task")
+    transfer = TransferForm()
+    transfer.to_user.choices = choices(
+        (uid, f"{role} · {page.people.get(uid, uid)}")
+        for role, uid in page.holders
+        if uid != page.task.assignee_id and uid not in page.away
+    )
+    detail = page.detail
+    return render_template(
+        "task.html",
+        task=page.task,
+        case=detail.case,
+        item=detail.item,
+        version=detail.version,
+        tasks=detail.tasks,
+        events=detail.events,
+        fields=page.fields,
+        form=form or CompleteForm(),
+        errors=errors or {},
+        values=request.form if request.method == "POST" else {},
+        people=page.people,
+        post=page.post,
+        may_work=page.may_work,
+        may_transfer=page.may_transfer,
+        may_claim=page.may_claim,
+        transfer=transfer,
+        claim_form=ClaimForm(),
+        materials=catalogue.materials_of(detail.item),
+    ), status
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def task(task_id: str):
+    return _render_task(_task_id(task_id))
+
+
+@bp.post("/tasks/<task_id>/complete")
+@login_required
+def complete(task_id: str):
+    """Complete the task in one transaction: the form is read against the task's fields
+    inside it. Only a refused completion reads the page again, to show the form back."""
+    parsed = _task_id(task_id)
+    form = CompleteForm()
+    if not form.validate_on_submit():
+        return _render_task(parsed, form, status=400)
+    try:
+        done = attempt(
+            cases.complete_task, current_user, parsed, request.form.get("outcome", ""),
+            form.comment.data or "", lambda fields: form_values(fields, request.form, "f_"),
+            request.form.get("legal_basis", ""), passes=(CaseFaulted,),
+        )  # fmt: skip
+    except CaseFaulted as exc:
+        flash(_("The workflow stopped (%(what)s) and nothing was decided: the case is in the "
+                "fault state and the administrators have been told. Your task stays open.",
+                what=present.fault_name(exc.fault.code)), "error")  # fmt: skip
+        return redirect(url_for("web.case", case_no=exc.case_no))
+    if not done.ok:
+        return _render_task(parsed, form, done.fields, done.status)
+    flash(_("Task “%(name)s” of case %(case)s is done.", name=done.value.subject.name,
+            case=done.value.case_no), "success")  # fmt: skip
+    return redirect(url_for("web.inbox"))
+
+
+@bp.post("/tasks/<task_id>/transfer")
+@login_required
+def transfer(task_id: str):
+    parsed = _task_id(task_id)
+    form = TransferForm()
+    form.to_user.choices = choices(
+        [(int(v), v) for v in request.form.getlist("to_user") if v.isdigit()]
+    )
+    if not form.validate_on_submit():
+        flash(_("Choose who takes the task and give a reason."), "error")
+        return _render_task(parsed, status=400)
+    moved = attempt(cases.transfer_task, current_user, parsed, form.to_user.data, form.reason.data)
+    if not moved.ok:
+        return _render_task(parsed, status=moved.status)
+    flash(_("The task has been transferred."), "success")
+    return redirect(url_for("web.inbox"))
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id: str):
+    parsed = _task_id(task_id)
+    if not ClaimForm().validate_on_submit():
+        return _render_task(parsed, status=400)
+    if not attempt(cases.claim_task, current_user, parsed).ok:
+        return redirect(url_for("web.inbox"))
+    flash(_("The task is yours now."), "success")
+    return redirect(url_for("web.task", task_id=task_id))

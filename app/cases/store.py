@@ -1,0 +1,242 @@
+"""The one writer of case rows: the case row, its tasks, its timers and its events.
+
+Every change of a case goes through `save_case`: one version-checked UPDATE that bumps the
+row's version by one, so a request that lost a race stops with `StaleCase` and nothing of it
+is written. The ORM never writes a case row (a `before_update` guard refuses it); it only
+inserts new cases. Events are appended to the case's hash chain in the same transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from workflows.engine import StepResult, WorkflowRun
+
+from ..audit.services import GENESIS, EventBatch
+from ..db import on_commit
+from ..errors import StaleCase
+from ..org.models import User
+from . import timers
+from .models import Case, Task
+from .runtime import runtime
+from .status import TaskState
+
+TASKS = Task.__table__
+CASES = Case.__table__
+
+
+@event.listens_for(Case, "before_update")
+def _refuse_orm_update(_mapper, _connection, target: Case) -> None:
+    if changed_values(target):
+        raise RuntimeError(f"case {target.case_no}: case rows are written by app.cases.store")
+
+
+def changed_values(case: Case) -> dict:
+    """The columns of a case object changed since it was read (or last saved)."""
+    return {a.key: a.value for a in sa.inspect(case).attrs if a.history.has_changes()}
+
+
+@dataclass(frozen=True)
+class Head:
+    """The case row as a step sees it: identity, version and the head of its chain."""
+
+    id: int
+    case_no: str
+    applicant_id_number: str
+    last_decider_id: int | None
+    last_decision_spec: str | None
+    status: str
+    version: int
+    event_seq: int
+    last_hash: str
+    diagram_version_id: int
+
+    @classmethod
+    def of(cls, row: Any, case_id: int) -> Head:
+        """Build from a row (or a case) carrying the case columns."""
+        return cls(case_id, *(getattr(row, c.key) for c in HEAD_COLUMNS))
+
+    def but(self, **changes) -> Head:
+        return dataclasses.replace(self, **changes)
+
+
+HEAD_COLUMNS = (
+    Case.case_no,
+    Case.applicant_id_number,
+    Case.last_decider_id,
+    Case.last_decision_spec,
+    Case.status,
+    Case.version,
+    Case.event_seq,
+    Case.last_hash,
+    Case.diagram_version_id,
+)
+
+
+def load_head(db: Session, case_id: int) -> Head:
+    return Head.of(db.execute(sa.select(*HEAD_COLUMNS).where(Case.id == case_id)).one(), case_id)
+
+
+def events_for(case: Case | Head, actor: User | None, at: dt.datetime | None = None) -> EventBatch:
+    """A batch of events that continues the case's chain, written by `actor` (or the system)."""
+    batch = EventBatch(
+        case_no=case.case_no,
+        case_id=case.id,
+        seq=case.event_seq,
+        last_hash=case.last_hash or GENESIS,
+        actor_id=actor.id if actor else None,
+        actor=actor.username if actor else "system",
+    )
+    if at is not None:
+        batch.at = at
+    return batch
+
+
+def save_case(
+    db: Session, case: Case | Head, values: dict | None = None, events: EventBatch | None = None
+) -> None:
+    """Write the case row: `values`, the chain's head and the version + 1, version-checked.
+
+    The events of `events` are written after the row. For a `Case` object, `values` defaults
+    to the columns changed on it; it is then told the new values as its committed state, so
+    the ORM has nothing to flush. (Change it under `db.no_autoflush`.)
+    """
+    if values is None:
+        values = changed_values(case)
+    if events is not None:
+        values = {**values, "event_seq": events.seq, "last_hash": events.last_hash}
+    updated = db.connection().execute(
+        CASES.update()
+        .where(CASES.c.id == case.id, CASES.c.version == case.version)
+        .values(version=case.version + 1, **values)
+    )
+    if updated.rowcount != 1:
+        raise StaleCase(f"case {case.case_no} changed meanwhile")
+    if isinstance(case, Case):
+        for key, value in {**values, "version": case.version + 1}.items():
+            set_committed_value(case, key, value)
+    if events is not None:
+        events.write(db)
+
+
+class CaseLog:
+    """Append events to one case's chain outside a workflow step, then bump its version.
+
+    Opening it reads the chain head; `close()` writes the case row (version-checked, with any
+    extra column values) and the events. Used by moves, claims, transfers, warnings,
+    pauses and recomputed due dates.
+    """
+
+    def __init__(self, db: Session, case_id: int, at: dt.datetime, actor: User | None) -> None:
+        self.db = db
+        row = db.execute(
+            sa.select(Case.case_no, Case.event_seq, Case.last_hash, Case.version)
+            .where(Case.id == case_id)
+        ).one()  # fmt: skip
+        self.head = _Row(case_id, row.case_no, row.event_seq, row.last_hash, row.version)
+        self.case_no, self.version = row.case_no, row.version
+        self.events = events_for(self.head, actor, at)
+
+    def add(self, kind: str, data: dict, task_id: uuid.UUID | None = None) -> None:
+        self.events.add(kind, data, task_id)
+
+    def close(self, **values) -> None:
+        save_case(self.db, self.head, values, self.events)
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    case_no: str
+    event_seq: int
+    last_hash: str
+    version: int
+
+
+def insert_tasks(db: Session, rows: list[dict], case_id: int | None = None) -> None:
+    if rows:
+        if case_id is not None:
+            rows = [{**r, "case_id": case_id} for r in rows]
+        db.connection().execute(TASKS.insert(), rows)
+
+
+def write_step(db: Session, rows: list[dict], step: StepResult, at: dt.datetime) -> None:
+    """Insert the new tasks and cancel the ones the engine dropped."""
+    insert_tasks(db, rows)
+    if step.cancelled:
+        db.connection().execute(
+            TASKS.update()
+            .where(TASKS.c.id.in_(step.cancelled), TASKS.c.state == TaskState.OPEN)
+            .values(state=TaskState.CANCELLED, completed_at=at)
+        )
+
+
+def complete_task_row(db: Session, task_id: uuid.UUID, completion: dict) -> None:
+    """Write a completion onto a task that is still open; a task changed meanwhile is stale."""
+    updated = db.connection().execute(
+        TASKS.update()
+        .where(TASKS.c.id == task_id, TASKS.c.state == TaskState.OPEN)
+        .values(**completion)
+    )
+    if updated.rowcount != 1:
+        raise StaleCase(f"task {task_id} changed meanwhile")
+
+
+def cancel_open_tasks(db: Session, case_id: int, at: dt.datetime) -> list[uuid.UUID]:
+    """Cancel every open task of a case; return their ids."""
+    open_ids = db.scalars(
+        sa.select(Task.id).where(Task.case_id == case_id, Task.state == TaskState.OPEN)
+    ).all()
+    if open_ids:
+        db.execute(
+            sa.update(Task)
+            .where(Task.id.in_(open_ids))
+            .values(state=TaskState.CANCELLED, completed_at=at)
+            .execution_options(synchronize_session=False)
+        )
+    return list(open_ids)
+
+
+def write_started(
+    db: Session, case: Case, rows: list[dict], events: EventBatch, run: WorkflowRun | None
+) -> None:
+    """Insert the tasks, timers and events of a case whose workflow has just started."""
+    events.case_id = case.id
+    insert_tasks(db, rows, case.id)
+    if run is not None and run.diagram.has_timers:
+        timers.write_changes(db, case.id, [], run.waiting_timers(), (), events.at)
+    events.write(db)
+    if run is not None:
+        keep_live(case.id, case.version, run)
+
+
+def keep_live(case_id: int, version: int, run: WorkflowRun) -> None:
+    """Keep the live workflow after the commit, unless it has ended (it never steps again)."""
+    if run.is_completed:
+        return
+    cache = runtime().cache
+    on_commit(lambda: cache.put(case_id, version, run))
+
+
+def forget_live(case_id: int) -> None:
+    """Drop the live workflow of a case (it was stopped, withdrawn or half-stepped)."""
+    runtime().cache.take(case_id, -1)
+
+
+def live_run(db: Session, diagram, head: Head) -> WorkflowRun:
+    """Take the live workflow of this row version, or restore it from the stored state."""
+    rt = runtime()
+    run = rt.cache.take(head.id, head.version)
+    if run is None:
+        state = db.execute(sa.select(Case.state).where(Case.id == head.id)).scalar_one()
+        run = rt.engine.restore(diagram, state)
+    return run

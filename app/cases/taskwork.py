@@ -1,0 +1,262 @@
+"""An official's work on tasks: open (the task page), complete, claim, transfer (转办).
+
+Each operation is one transaction and takes its task through the access gate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..db import session, transactional, utcnow
+from ..errors import Conflict, Forbidden, InvalidInput
+from ..org.models import Post, User
+from ..org.presence import Assignment, away_at, exclusions
+from . import faults, planner, status, steps, store
+from .access import CheckedTask, Purpose, holders, require_task
+from .assign import write_reassignments
+from .intake import check_form
+from .models import Case, Task
+from .planner import Outcome
+from .queries import CaseDetail, case_detail, people_named
+from .runtime import runtime
+from .store import Head
+
+FAULTED = (
+    "this case is stopped in the fault state (流程异常) until an administrator retries its "
+    "failed step or withdraws it; nothing can be completed meanwhile"
+)
+# the reason goes into the task's assignment_reason (300 characters) after "transferred by
+# <username> to <A|B|leader> <username>: " (up to 155); a longer one was a 500 on PostgreSQL
+TRANSFER_REASON_MAX = 140
+
+
+def task_fields(db: Session, diagram_version_id: int | None, spec_id: str) -> list[dict]:
+    """The form fields of a task, as the diagram defines them (`FormField.as_dict`)."""
+    node = runtime().diagram(db, diagram_version_id).nodes.get(spec_id)
+    return [f.as_dict() for f in (node.form if node else ())]
+
+
+@dataclass(frozen=True)
+class OpenedTask:
+    """A task its reader opened, with its case, post and form fields."""
+
+    task: Task
+    case: Case
+    post: Post | None
+    fields: list[dict]
+
+
+def _open(actor: User, task_id: uuid.UUID) -> tuple[CheckedTask, list[dict]]:
+    checked = require_task(actor, task_id, Purpose.VIEW)
+    task = checked.task
+    if task.assignee_id == actor.id and status.is_task_open(task) and task.started_at is None:
+        task.started_at = utcnow()  # a task B has started stays with B when A comes back
+    return checked, task_fields(session(), checked.case.diagram_version_id, task.spec_id)
+
+
+@transactional
+def open_task(actor: User, task_id: uuid.UUID) -> OpenedTask:
+    """Show a task with its case and form; its holder opening it marks it started."""
+    checked, fields = _open(actor, task_id)
+    return OpenedTask(checked.task, checked.case, checked.post, fields)
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """Everything the task page shows, read in one transaction."""
+
+    task: Task
+    detail: CaseDetail
+    fields: list[dict]
+    post: Post | None
+    holders: list[tuple[str, int]]  # (A|B|leader, user id) of the task's post
+    away: dict[int, str]  # holders away now, with the reason
+    people: dict[int, str]
+    may_work: bool
+    may_transfer: bool
+    may_claim: bool
+
+
+@transactional
+def task_page(actor: User, task_id: uuid.UUID) -> TaskPage:
+    """The task page: the task opened (as `open_task`), its case, who holds its post."""
+    checked, fields = _open(actor, task_id)
+    db, task, post = session(), checked.task, checked.post
+    detail = case_detail(checked.checked_case)
+    held = holders(post) if post else []
+    ids = {uid for _r, uid in held}
+    may_work = task.assignee_id == actor.id and status.is_task_open(task)
+    return TaskPage(
+        task=task,
+        detail=detail,
+        fields=fields,
+        post=post,
+        holders=held,
+        away=away_at(db, ids, utcnow()) if ids else {},
+        people=people_named(detail.people_ids() | {task.acting_for_id} | ids),
+        may_work=may_work,
+        may_transfer=status.is_task_open(task)
+        and post is not None
+        and (may_work or post.leader_user_id == actor.id or actor.has_role("admin")),  # fmt: skip
+        may_claim=task.assignee_id is None and status.is_task_open(task) and actor.id in ids,
+    )
+
+
+def _check_decision_input(outcome: str, comment: str, legal_basis: str) -> None:
+    if outcome == "reject":
+        if not comment.strip():
+            raise InvalidInput("a rejection needs a reason (comment)")
+        if not legal_basis.strip():
+            raise InvalidInput("a rejection needs a legal basis (data.legal_basis)")
+    if outcome == "return" and not comment.strip():
+        raise InvalidInput("a return needs a reason (comment)")
+
+
+def _check_may_decide(db: Session, actor: User, task: Task, head: Head) -> None:
+    """Refuse an official who applied for the case, or who decided its previous stage."""
+    if actor.id_number and actor.id_number == head.applicant_id_number:
+        raise Forbidden("you are the applicant of this case and may not handle it")
+    if (
+        task.is_decision
+        and head.last_decider_id == actor.id
+        and head.last_decision_spec != task.spec_id
+        and not _opened_before_last_decision(db, task, head)
+    ):
+        raise Forbidden("you decided the previous stage of this case (four-eyes)")
+
+
+def _opened_before_last_decision(db: Session, task: Task, head: Head) -> bool:
+    """Return whether the task was already open when its holder decided the last stage.
+
+    Such a task runs beside that stage (parallel branches), not after it: four-eyes forbids
+    holding two consecutive decision stages, not two parallel ones.
+    """
+    decided_at = db.scalar(
+        sa.select(sa.func.max(Task.completed_at)).where(
+            Task.case_id == head.id,
+            Task.spec_id == head.last_decision_spec,
+            Task.completed_by_id == head.last_decider_id,
+        )
+    )
+    return decided_at is not None and task.created_at <= decided_at
+
+
+@transactional
+def complete_task(
+    actor: User,
+    task_id: uuid.UUID,
+    outcome: str,
+    comment: str = "",
+    data: dict | Callable[[list[dict]], dict] | None = None,
+    legal_basis: str = "",
+) -> Outcome:
+    """Complete an official's task with an outcome; the case moves on in the same commit.
+
+    `data` is the task form's values, or a function that reads them given the task's form
+    fields (a posted web form). A rejection states its `legal_basis`; it is kept with the
+    task's data. A fault of the workflow stops the case and is raised after the commit.
+    """
+    checked = require_task(actor, task_id, Purpose.WORK)
+    db, task, head = session(), checked.task, checked.head
+    db.expunge(task)  # the row is written with one Core UPDATE, never flushed by the ORM
+    comment, legal_basis = (comment or "").strip(), (legal_basis or "").strip()
+    if not status.is_task_open(task):
+        raise Conflict(f"task {task_id} is already {task.state}")
+    if outcome not in task.outcomes.split(","):
+        raise InvalidInput(f"outcome must be one of: {task.outcomes.replace(',', ', ')}")
+    _check_decision_input(outcome, comment, legal_basis)
+    diagram = runtime().diagram(db, head.diagram_version_id)
+    fields = task_fields(db, head.diagram_version_id, task.spec_id)
+    values = data(fields) if callable(data) else dict(data or {})
+    clean = check_form(fields, values, "task form")
+    if legal_basis:
+        clean["legal_basis"] = legal_basis
+    _check_may_decide(db, actor, task, head)
+    if status.is_faulted(head):
+        raise Conflict(FAULTED)
+    completion = steps.Completion(task, actor.id, outcome, comment, clean)
+    events = store.events_for(head, actor)
+    done = steps.complete(db, head, diagram, completion, events)
+    if isinstance(done, faults.CaseFaulted):
+        raise done
+    for key, value in completion.values(events.at).items():
+        setattr(task, key, value)
+    return Outcome(task, planner.opened(done), head.case_no)
+
+
+def _excluded_from(db: Session, case: Case, task: Task, user_ids: set[int]) -> dict[int, str]:
+    numbers = dict(
+        db.execute(sa.select(User.id, User.id_number).where(User.id.in_(user_ids))).all()
+    )
+    return exclusions(numbers, case.applicant_id_number, task.spec_id, task.is_decision,
+                      case.last_decider_id, case.last_decision_spec)  # fmt: skip
+
+
+def _still_open(checked: CheckedTask) -> CheckedTask:
+    if not status.is_task_open(checked.task):
+        raise Conflict(f"task {checked.task.id} is already {checked.task.state}")
+    return checked
+
+
+@transactional
+def claim_task(actor: User, task_id: uuid.UUID) -> Task:
+    """Take an unassigned task of a post the actor holds; the first to claim gets it."""
+    db = session()
+    checked = _still_open(require_task(actor, task_id, Purpose.CLAIM))
+    task, case, post = checked.task, checked.case, checked.post
+    if task.assignee_id is not None:
+        raise Conflict("this task has already been claimed")
+    now = utcnow()
+    why = _excluded_from(db, case, task, {actor.id}).get(actor.id)
+    if why:
+        raise Forbidden(f"you may not take this task: you {why}")
+    away = away_at(db, {actor.id}, now).get(actor.id)
+    if away:
+        raise Conflict(f"you are {away}; check in or end the absence first")
+    role = next(r for r, uid in holders(post) if uid == actor.id)
+    acting_for = post.a_user_id if role != "A" and not post.shared else None
+    choice = Assignment(post.id, actor.id, acting_for, f"claimed by {actor.username} ({role})")
+    write_reassignments(db, case.id, [(task, choice)], now, actor, kind="task_claimed",
+                        only_if_unassigned=True, started_at=now)  # fmt: skip
+    return task
+
+
+@transactional
+def transfer_task(actor: User, task_id: uuid.UUID, to_user_id: int, reason: str) -> Task:
+    """Hand a task to another holder of the same post (转办), with a reason."""
+    db = session()
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a transfer needs a reason")
+    if len(reason) > TRANSFER_REASON_MAX:
+        raise InvalidInput(f"a transfer reason is at most {TRANSFER_REASON_MAX} characters")
+    checked = _still_open(require_task(actor, task_id, Purpose.TRANSFER))
+    task, case, post = checked.task, checked.case, checked.post
+    if post is None:
+        raise Conflict("this task belongs to no post, so it has nobody to go to")
+    roles = {uid: role for role, uid in holders(post)}
+    if to_user_id not in roles:
+        raise InvalidInput("a task can only go to another holder (A, B or leader) of its post")
+    if to_user_id == task.assignee_id:
+        raise InvalidInput("the task is already with that person")
+    now = utcnow()
+    why = _excluded_from(db, case, task, {to_user_id}).get(to_user_id)
+    if why:
+        raise Conflict(f"that person may not take this task: they {why}")
+    away = away_at(db, {to_user_id}, now).get(to_user_id)
+    if away:
+        raise Conflict(f"that person is {away}")
+    target = db.get(User, to_user_id)
+    choice = Assignment(
+        post.id, to_user_id, None,
+        f"transferred by {actor.username} to {roles[to_user_id]} "
+        f"{target.username if target else to_user_id}: {reason}",
+    )  # fmt: skip
+    write_reassignments(db, case.id, [(task, choice)], now, actor, kind="task_transferred",
+                        started_at=None)  # fmt: skip
+    return task
