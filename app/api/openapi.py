@@ -41,6 +41,7 @@ def _path_param(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+# Long: the OpenAPI document is one literal, written out path by path (data, not logic).
 def openapi_document() -> dict:
     """Return the OpenAPI document."""
     obj = {"type": "object"}

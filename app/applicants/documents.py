@@ -12,19 +12,20 @@ import functools
 import tomllib
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import current_app, url_for
 
 from .. import privacy
 from ..calendar.services import calendar
 from ..cases.models import Case
-from ..cases.work import CaseLog
+from ..cases.status import CaseStatus
+from ..cases.store import CaseLog
 from ..catalogue.models import Item
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, NotFound
 from ..notices import pdf
 from ..org.models import Department, User
 from .models import OnlineApplication
+from .tracking import case_by_number
 
 STAFF = ("clerk", "supervisor", "auditor", "admin")
 KINDS = ("receipt", "commitment", "supplement", "refusal", "decision")
@@ -102,7 +103,7 @@ def _render(kind: str, case: Case, item: Item) -> bytes:
         note = "请于补正后携带上述材料到" + (item.entry.get("window") or "受理窗口") + "办理"
         return pdf.supplement_notice(here, facts, names, note, **opts)
     if kind == "refusal":
-        if case.status != "refused":
+        if case.status != CaseStatus.REFUSED:
             raise Conflict("the case was not refused")
         return pdf.refusal_notice(here, facts, case.decision_reason or "",
                                   case.legal_basis or "", **opts)  # fmt: skip
@@ -124,7 +125,7 @@ def _render(kind: str, case: Case, item: Item) -> bytes:
 def case_notice(actor: User, case_no: str, kind: str) -> bytes:
     """Draw a notice of a case for someone who may have it, and log that it was issued."""
     db = session()
-    case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).first()
+    case = case_by_number(case_no)
     if case is None or not may_have(actor, case) or kind not in KINDS:
         raise NotFound("there is no such notice")
     item = db.get(Item, case.item_id)
@@ -139,9 +140,10 @@ def case_notice(actor: User, case_no: str, kind: str) -> bytes:
 
 
 def application_notice(app: OnlineApplication) -> bytes:
-    """The one-time supplement notice of an online application (no case exists yet)."""
+    """The one-time supplement notice of an online application (no case exists yet); there
+    is none (404) unless supplements are asked for."""
     if app.status != "supplement_required":
-        raise Conflict("no supplement has been asked for")
+        raise NotFound("no supplement has been asked for")
     db = session()
     item = db.get(Item, app.item_id)
     dept = db.get(Department, item.department_id)

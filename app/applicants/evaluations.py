@@ -16,13 +16,14 @@ from sqlalchemy.exc import IntegrityError
 
 from ..calendar.services import calendar
 from ..cases.models import Case
-from ..cases.work import CaseLog
+from ..cases.store import CaseLog
 from ..catalogue.models import Item
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..org.models import User
 from ..supervision.models import Notification
 from .models import BAD_LEVELS, LEVELS, Evaluation, FollowUp
+from .tracking import may_rate
 
 FOLLOW_UP_DAYS = 5
 CHANNELS = ("window", "online")
@@ -55,7 +56,7 @@ def rate(case: Case, level: object, comment: str, channel: str,
     value = _level(level)
     db = session()
     case = db.get(Case, case.id)
-    if case.status not in ("decided", "closed") or case.decision is None:
+    if not may_rate(case):
         raise Conflict("a case can be rated once it is decided")
     comment = (comment or "").strip()[:1000]
     if value in BAD_LEVELS and not comment:

@@ -17,12 +17,13 @@ from workflows.engine import CompiledDiagram
 from workflows.errors import OneWindowError
 from workflows.replay import Divergence, ReplayState, replay_all, verify
 
-from ..cases.models import Case
+from ..cases.access import require_case
+from ..cases.models import Case, Task
+from ..cases.queries import case_events
 from ..cases.runtime import runtime
-from ..cases.services import can_view_case
 from ..catalogue.models import DiagramVersion, Item
 from ..db import session, transactional, utcnow
-from ..errors import Forbidden, NotFound
+from ..errors import Forbidden
 from ..org.models import User
 from .models import AuditView, Event
 from .services import ChainReport, verify_chain
@@ -62,19 +63,28 @@ def open_case_file(actor: User, case_no: str, page: str) -> CaseFile:
     if not actor.has_role(*AUDIT_ROLES):
         raise Forbidden("case histories are for auditors, supervisors and admins")
     db = session()
-    row = db.execute(
-        sa.select(Case, Item, DiagramVersion)
-        .join(Item, Item.id == Case.item_id)
-        .outerjoin(DiagramVersion, DiagramVersion.id == Case.diagram_version_id)
-        .where(Case.case_no == case_no)
-    ).first()
-    if row is None or not can_view_case(actor, row.Case):
-        raise NotFound(f"no case '{case_no}'")
-    log_view(actor, row.Case.id, page)
-    events = list(
-        db.scalars(sa.select(Event).where(Event.case_id == row.Case.id).order_by(Event.seq))
+    checked = require_case(actor, case_no)
+    case = checked.case
+    log_view(actor, case.id, page)
+    version = db.get(DiagramVersion, case.diagram_version_id) if case.diagram_version_id else None
+    return CaseFile(case, checked.item, version, case_events(checked))
+
+
+def tasks_of(file: CaseFile) -> list[Task]:
+    """Return the tasks of an opened case file (its timeline and replay name them)."""
+    return list(session().scalars(sa.select(Task).where(Task.case_id == file.case.id)))
+
+
+def late_specs(file: CaseFile) -> set[str]:
+    """Return the diagram elements of the case's tasks that were completed after their due time."""
+    rows = session().execute(
+        sa.select(Task.spec_id).where(
+            Task.case_id == file.case.id,
+            Task.due_at.is_not(None),
+            Task.completed_at > Task.due_at,
+        )
     )
-    return CaseFile(row.Case, row.Item, row.DiagramVersion, events)
+    return {r.spec_id for r in rows}
 
 
 def note_if_auditor(actor: User, case_id: int, page: str) -> None:
@@ -116,6 +126,11 @@ def verify_case(db, case: Case, events: list[Event] | None = None) -> Verificati
         return Verification(chain, verify(diagram, [event_dict(e) for e in events]))
     except OneWindowError as exc:
         return Verification(chain, None, f"the log cannot be re-executed: {exc}")
+
+
+def verify_file(file: CaseFile) -> Verification:
+    """Verify an opened case file (its events are already read)."""
+    return verify_case(session(), file.case, file.events)
 
 
 def states(file: CaseFile) -> list[ReplayState]:

@@ -21,9 +21,11 @@ from workflows.expressions import evaluate
 from ..calendar.services import Due, WorkCalendar, calendar
 from ..catalogue.models import Item
 from ..db import session, transactional, utcnow
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput
 from ..org.models import Post, User
+from .access import Purpose, require_case
 from .models import OPEN_CASE_STATUSES, PAUSE_KINDS, Case, CasePause, Task
+from .status import is_open
 from .store import CaseLog
 
 log = logging.getLogger("onewindow.deadlines")
@@ -104,11 +106,9 @@ def task_due_values(cal: WorkCalendar | None, created_at: dt.datetime,
 # --- pauses and extensions ---------------------------------------------------------------------
 
 
-def _open_case(db, case_no: str) -> Case:
-    case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).first()
-    if case is None:
-        raise NotFound(f"no case '{case_no}'")
-    if case.status not in OPEN_CASE_STATUSES or case.accepted_at is None:
+def _open_case(actor: User, case_no: str) -> Case:
+    case = require_case(actor, case_no, Purpose.TIME).case
+    if not is_open(case) or case.accepted_at is None:
         raise Conflict(f"case {case_no} is {case.status}; only an accepted, open case has a clock")
     return case
 
@@ -134,7 +134,7 @@ def may_manage_time(db, actor: User, case: Case) -> bool:
 def pause_case(actor: User, case_no: str, kind: str, reason: str, expected_days: int) -> CasePause:
     """Stop a case's clock for an excluded period; the applicant is told why and how long."""
     db = session()
-    case = _open_case(db, case_no)
+    case = _open_case(actor, case_no)
     if not may_manage_time(db, actor, case):
         raise Forbidden("only the window, the case's handlers and their leaders pause a case")
     if kind not in PAUSE_KINDS:
@@ -165,7 +165,7 @@ def resume_case(actor: User, case_no: str) -> CasePause:
     """Start the clock again; every due date of the case and its open tasks moves later by
     the working days the pause lasted."""
     db = session()
-    case = _open_case(db, case_no)
+    case = _open_case(actor, case_no)
     if not may_manage_time(db, actor, case):
         raise Forbidden("only the window, the case's handlers and their leaders resume a case")
     if case.paused_at is None:
@@ -231,7 +231,7 @@ def _may_extend(db, actor: User, case: Case, item: Item) -> bool:
 def extend_case(actor: User, case_no: str, days: int, reason: str) -> Case:
     """Extend a case's limit (延期) with a leader's approval and a reason for the applicant."""
     db = session()
-    case = _open_case(db, case_no)
+    case = _open_case(actor, case_no)
     item = db.get(Item, case.item_id)
     if not _may_extend(db, actor, case, item):
         raise Forbidden(

@@ -40,8 +40,7 @@ def receive_case(
 ) -> Outcome:
     """Register an application at the window; accept it, or ask for every missing material.
 
-    `applicant_user_id` links the case to the applicant's online account (an application
-    accepted online).
+    `applicant_user_id` links the case to the applicant's account (accepted online).
     """
     require_role(actor, "clerk")
     db = session()
@@ -65,7 +64,6 @@ def receive_case(
         form=dict(form or {}),
         received_by_id=actor.id,
         received_at=now,
-        version=0,
         event_seq=0,
         last_hash=GENESIS,
     )
@@ -75,8 +73,7 @@ def receive_case(
         {"item": item.code, "applicant": applicant.name, "materials": case.materials,
          "form": case.form},
     )  # fmt: skip
-    rows: list[dict] = []
-    run = None
+    rows, run = [], None  # the tasks and workflow of an accepted case
     if refusal is not None:
         _refuse(case, events, refusal)
     elif missing:

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from ..db import on_commit, session, transactional, utcnow
+from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..scheduler import wake_presence
+from ..hooks import announce_presence
 from .models import ABSENCE_KINDS, Absence, CheckIn, Post, User
 from .presence import (
     Assignment,
@@ -121,7 +121,7 @@ def register_absence(
     db.add(absence)
     db.flush()
     _reconcile(db, now())
-    on_commit(lambda: wake_presence(starts_at, ends_at))
+    announce_presence(starts_at, ends_at)
     return absence
 
 
@@ -164,8 +164,8 @@ def reconcile(at: dt.datetime | None = None) -> int:
 
 
 def _reconcile(db: Session, at: dt.datetime) -> int:
+    from ..cases.assign import write_reassignments
     from ..cases.models import Case, Task
-    from ..cases.work import write_reassignments
 
     suspects = _possibly_away(db, at)
     open_tasks = db.execute(

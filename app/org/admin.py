@@ -114,8 +114,8 @@ def save_post(actor: User, post_id: int | None, *, code: str, name: str, departm
 
 
 def _rehome_tasks(db, post: Post, actor: User) -> int:
+    from ..cases.assign import write_reassignments
     from ..cases.models import Case, Task
-    from ..cases.work import write_reassignments
 
     holders = {post.a_user_id, post.b_user_id, post.leader_user_id} - {None}
     rows = db.execute(

@@ -12,11 +12,10 @@ import datetime as dt
 import sqlalchemy as sa
 
 from ..calendar.services import WorkCalendar, calendar
+from ..cases.access import require_case
 from ..cases.models import OPEN_CASE_STATUSES, Case, Task
-from ..cases.services import can_view_case
 from ..catalogue.models import Item
 from ..db import session, utcnow
-from ..errors import NotFound
 from ..org.models import Department, Post, User
 from .models import Notification, WarningCard
 
@@ -45,13 +44,8 @@ def _time(value: dt.datetime | None) -> str | None:
 def transfer_card(actor: User, case_no: str) -> dict:
     """Return the transfer card of a case the actor may read."""
     db = session()
-    row = db.execute(
-        sa.select(Case, Item.name).join(Item, Item.id == Case.item_id)
-        .where(Case.case_no == case_no)
-    ).first()  # fmt: skip
-    if row is None or not can_view_case(actor, row.Case):
-        raise NotFound(f"no case '{case_no}'")
-    case = row.Case
+    checked = require_case(actor, case_no)
+    case = checked.case
     cal = calendar()
     now = utcnow()
     tasks = db.execute(
@@ -77,7 +71,7 @@ def transfer_card(actor: User, case_no: str) -> dict:
     late = overrun_hours(cal, case.due_at, finished or now)
     return {
         "case_no": case.case_no,
-        "item": row.name,
+        "item": checked.item.name,
         "status": case.status,
         "accepted_at": _time(case.accepted_at),
         "due_at": _time(case.due_at),

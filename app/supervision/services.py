@@ -15,14 +15,13 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ..cases.access import require_case
 from ..cases.models import OPEN_CASE_STATUSES, Case, Task
-from ..cases.work import CaseLog
+from ..cases.store import CaseLog
 from ..catalogue.models import Item
-from ..db import session, transactional, utcnow
-from ..errors import Forbidden, InvalidInput, NotFound
+from ..db import insert_once, session, transactional, utcnow
+from ..errors import Forbidden, InvalidInput
 from ..org.models import Post, User
 from .models import Notification, WarningCard
 
@@ -88,19 +87,6 @@ def candidates(db, now: dt.datetime) -> list[Candidate]:
     return found
 
 
-def _insert_once(db, values: dict) -> int | None:
-    """Insert a card unless one exists for its subject and level; return its id or None."""
-    dialect = db.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(WarningCard)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["subject", "level"])
-        .returning(WarningCard.id)
-    )
-    return db.execute(stmt).scalar()
-
-
 def _recipients(db, card: Candidate) -> set[int]:
     """The handler(s), their leaders, and the supervision office."""
     people: set[int] = set()
@@ -128,11 +114,11 @@ def issue(card: Candidate) -> bool:
     """Issue one card: store it once, log it in the case, tell the people concerned."""
     db = session()
     now = utcnow()
-    card_id = _insert_once(db, {
+    card_id = insert_once(db, WarningCard, {
         "subject": card.subject, "case_id": card.case_id, "task_id": card.task_id,
         "level": card.level, "due_at": card.due_at, "holder_id": card.holder_id,
         "post_id": card.post_id, "issued_at": now,
-    })  # fmt: skip
+    }, ["subject", "level"])  # fmt: skip
     if card_id is None:
         return False  # another scheduler issued it
     colour = "黄牌" if card.level == "yellow" else "红牌"
@@ -204,9 +190,7 @@ def urge(actor: User, case_no: str, text: str, task_id: uuid.UUID | None = None)
     if not text:
         raise InvalidInput("an urging notice needs its text")
     db = session()
-    case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).first()
-    if case is None:
-        raise NotFound(f"no case '{case_no}'")
+    case = require_case(actor, case_no).case
     query = sa.select(Task.id, Task.assignee_id, Task.post_id).where(
         Task.case_id == case.id, Task.state == "open"
     )

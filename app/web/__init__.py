@@ -31,11 +31,11 @@ from flask_login import LoginManager, current_user, login_required, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from ..db import session as db_session
+from ..auth.services import user_from_session
 from ..db import utcnow
 from ..domains import domain_modules
 from ..errors import AppError, Forbidden
-from ..org.models import User, password_stamp
+from ..org.models import User
 from . import i18n
 
 LANGUAGES = {"zh": "中文", "en": "English"}
@@ -54,13 +54,7 @@ def _locale() -> str:
 
 @login_manager.user_loader
 def _load_user(session_id: str) -> User | None:
-    user_id, _sep, stamp = session_id.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = db_session().get(User, int(user_id))
-    if user is None or not user.active or stamp != password_stamp(user):
-        return None
-    return user
+    return user_from_session(session_id)
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -129,16 +123,6 @@ def _template_loader(app: Flask) -> ChoiceLoader:
     return ChoiceLoader([FileSystemLoader(str(f)) for f in folders])
 
 
-def _import_view_modules(kind: str) -> None:
-    # the app-wide pages still in app/web, then the domains'
-    here = Path(__file__).resolve().parent
-    for name in ("login",):
-        if (here / f"{name}.py").exists():
-            importlib.import_module(f"{__name__}.{name}")
-    for name in domain_modules(kind):
-        importlib.import_module(name)
-
-
 def init_app(app: Flask) -> None:
     """Wire sessions, CSRF, languages, error pages and headers, and the page blueprints."""
     app.jinja_loader = _template_loader(app)
@@ -152,7 +136,10 @@ def init_app(app: Flask) -> None:
     i18n.compile_stale_catalogues(app)
     babel.init_app(app, locale_selector=_locale)
 
-    _import_view_modules("pages")
+    from . import login  # noqa: F401  (log-in, log-out, language, home: routes on bp)
+
+    for name in domain_modules("pages"):
+        importlib.import_module(name)
     app.register_blueprint(bp)
     from . import present
 
@@ -168,47 +155,53 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["role_name"] = role_name
     app.jinja_env.filters["local"] = present.iso_local
 
-    @app.context_processor
-    def _unread():
-        if request.path.startswith("/api/") or not current_user.is_authenticated:
-            return {}
-        from ..supervision.services import unread_count
+    app.context_processor(_unread)
+    app.before_request(_session_limits)
+    app.after_request(_headers)
+    app.errorhandler(CSRFError)(_csrf_error)
 
-        return {"unread": unread_count(current_user)}
 
-    @app.before_request
-    def _session_limits():
-        if request.path.startswith(("/api/", "/static/")) or not current_user.is_authenticated:
-            return None
-        started = session.get("login_at")
-        limit = dt.timedelta(hours=app.config["WEB_SESSION_MAX_HOURS"])
-        if started is None or utcnow() - dt.datetime.fromisoformat(started) > limit:
-            logout_user()
-            session.clear()
-            return redirect(url_for("web.login", next=request.full_path))
-        g.user = current_user
+def _unread() -> dict:
+    if request.path.startswith("/api/") or not current_user.is_authenticated:
+        return {}
+    from ..supervision.services import unread_count
+
+    return {"unread": unread_count(current_user)}
+
+
+def _session_limits():
+    """Log out a web session older than WEB_SESSION_MAX_HOURS."""
+    if request.path.startswith(("/api/", "/static/")) or not current_user.is_authenticated:
         return None
+    started = session.get("login_at")
+    limit = dt.timedelta(hours=current_app.config["WEB_SESSION_MAX_HOURS"])
+    if started is None or utcnow() - dt.datetime.fromisoformat(started) > limit:
+        logout_user()
+        session.clear()
+        return redirect(url_for("web.login", next=request.full_path))
+    g.user = current_user
+    return None
 
-    @app.after_request
-    def _headers(resp):
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        if not request.path.startswith("/api/"):
-            resp.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-            )
-            resp.headers.setdefault("X-Frame-Options", "DENY")
-            if current_user.is_authenticated:
-                resp.headers.setdefault("Cache-Control", "no-store")
-        return resp
 
-    @app.errorhandler(CSRFError)
-    def _csrf_error(exc: CSRFError):
-        _log_forbidden(f"CSRF: {exc.description}")
-        message = _("The form was out of date or not sent from this site. Reload and try again.")
-        return render_template("error.html", status=400, message=message), 400
+def _headers(resp):
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith("/api/"):
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        )
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        if current_user.is_authenticated:
+            resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
+
+
+def _csrf_error(exc: CSRFError):
+    _log_forbidden(f"CSRF: {exc.description}")
+    message = _("The form was out of date or not sent from this site. Reload and try again.")
+    return render_template("error.html", status=400, message=message), 400
 
 
 @bp.errorhandler(AppError)
