@@ -100,16 +100,12 @@ def is_task_open(task: _HasState) -> bool:
     return task.state == TaskState.OPEN
 
 
-def may_complete(task: _HasState, case: _HasStatus, user_id: int) -> bool:
-    """The assignee completes an open task of a case whose workflow runs."""
-    return is_task_open(task) and task.assignee_id == user_id and is_working(case)
+def may_complete(task: _HasState, user_id: int) -> bool:
+    """The assignee works an open task (the case's status is checked when it is completed:
+    a faulted case refuses it with the reason)."""
+    return is_task_open(task) and task.assignee_id == user_id
 
 
-def may_claim(task: _HasState, case: _HasStatus, holder_ids: set[int], user_id: int) -> bool:
+def may_claim(task: _HasState, holder_ids: set[int], user_id: int) -> bool:
     """A holder of the task's post takes an unassigned open task from the post's queue."""
-    return (
-        is_task_open(task)
-        and task.assignee_id is None
-        and user_id in holder_ids
-        and is_working(case)
-    )
+    return is_task_open(task) and task.assignee_id is None and user_id in holder_ids

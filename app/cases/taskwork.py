@@ -90,7 +90,7 @@ def task_page(actor: User, task_id: uuid.UUID) -> TaskPage:
     detail = case_detail(checked.checked_case)
     held = holders(post) if post else []
     ids = {uid for _r, uid in held}
-    may_work = task.assignee_id == actor.id and status.is_task_open(task)
+    may_work = status.may_complete(task, actor.id)
     return TaskPage(
         task=task,
         detail=detail,
@@ -103,7 +103,7 @@ def task_page(actor: User, task_id: uuid.UUID) -> TaskPage:
         may_transfer=status.is_task_open(task)
         and post is not None
         and (may_work or post.leader_user_id == actor.id or actor.has_role("admin")),  # fmt: skip
-        may_claim=task.assignee_id is None and status.is_task_open(task) and actor.id in ids,
+        may_claim=status.may_claim(task, ids, actor.id),
     )
 
 
