@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_app_context, request
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -33,6 +35,11 @@ class Base(DeclarativeBase):
     """Declarative base of every OneWindow table."""
 
     metadata = sa.MetaData(naming_convention=NAMING)
+
+
+def partial_index(name: str, *columns: str, where: str) -> sa.Index:
+    """An index of the rows that match `where` only, on PostgreSQL and SQLite alike."""
+    return sa.Index(name, *columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
 
 
 def utcnow() -> dt.datetime:
@@ -203,3 +210,13 @@ def on_commit(callback: Callable[[], None]) -> None:
 def on_rollback(callback: Callable[[], None]) -> None:
     """Run a callback if the current transaction rolls back (e.g. evict a cache entry)."""
     session().info.setdefault("after_rollback", []).append(callback)
+
+
+def insert_once(db: Session, model: type[Base], values: dict, unique: list[str]) -> int | None:
+    """Insert a row unless one with the same `unique` columns exists; return its id or None.
+
+    The database keeps it once (ON CONFLICT DO NOTHING), however many writers race.
+    """
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
+    return db.execute(stmt.returning(model.id)).scalar()
