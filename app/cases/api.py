@@ -64,6 +64,12 @@ def _case_response(case_no: str):
     return jsonify(case_json(detail.case, detail.item, detail.version, detail.tasks))
 
 
+def _changed(case_no: str, change, *args):
+    """Run a change of a case for the caller, then answer with the case as it is now."""
+    change(g.user, case_no, *args)
+    return _case_response(case_no)
+
+
 @bp.get("/cases/<case_no>")
 @login_required
 def get_case(case_no: str):
@@ -77,39 +83,35 @@ def supplement(case_no: str):
     form = body.get("form")
     if form is not None and not isinstance(form, dict):
         raise InvalidInput("'form' must be an object")
-    cases.submit_supplement(g.user, case_no, string_list(body, "materials"), form)
-    return _case_response(case_no)
+    return _changed(case_no, cases.submit_supplement, string_list(body, "materials"), form)
 
 
 @bp.post("/cases/<case_no>/refuse")
 @login_required
 def refuse(case_no: str):
     body = json_body()
-    cases.refuse_case(g.user, case_no, text(body, "reason", True), text(body, "legal_basis", True))
-    return _case_response(case_no)
+    reason, basis = text(body, "reason", True), text(body, "legal_basis", True)
+    return _changed(case_no, cases.refuse_case, reason, basis)
 
 
 @bp.post("/cases/<case_no>/withdraw")
 @login_required
 def withdraw(case_no: str):
     body = json_body()
-    cases.withdraw_case(g.user, case_no, text(body, "reason", True))
-    return _case_response(case_no)
+    return _changed(case_no, cases.withdraw_case, text(body, "reason", True))
 
 
 @bp.post("/cases/<case_no>/retry")
 @login_required
 def retry(case_no: str):
-    cases.retry_case(g.user, case_no)
-    return _case_response(case_no)
+    return _changed(case_no, cases.retry_case)
 
 
 @bp.post("/cases/<case_no>/close")
 @login_required
 def close(case_no: str):
     body = optional_json_body()
-    cases.close_case(g.user, case_no, text(body, "note"))
-    return _case_response(case_no)
+    return _changed(case_no, cases.close_case, text(body, "note"))
 
 
 @bp.get("/cases/<case_no>/events")
@@ -178,24 +180,22 @@ def complete(task_id: str):
 @login_required
 def pause(case_no: str):
     body = json_body()
-    deadlines.pause_case(g.user, case_no, text(body, "kind", True), text(body, "reason", True),
-                         integer(body, "expected_days"))  # fmt: skip
-    return _case_response(case_no)
+    return _changed(case_no, deadlines.pause_case, text(body, "kind", True),
+                    text(body, "reason", True), integer(body, "expected_days"))  # fmt: skip
 
 
 @bp.post("/cases/<case_no>/resume")
 @login_required
 def resume(case_no: str):
-    deadlines.resume_case(g.user, case_no)
-    return _case_response(case_no)
+    return _changed(case_no, deadlines.resume_case)
 
 
 @bp.post("/cases/<case_no>/extend")
 @login_required
 def extend(case_no: str):
     body = json_body()
-    deadlines.extend_case(g.user, case_no, integer(body, "days"), text(body, "reason", True))
-    return _case_response(case_no)
+    days, reason = integer(body, "days"), text(body, "reason", True)
+    return _changed(case_no, deadlines.extend_case, days, reason)
 
 
 @bp.get("/tasks/queue")

@@ -8,7 +8,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from ..db import Base, utcnow
+from ..db import Base, partial_index, utcnow
 from ..privacy import Encrypted
 from .status import (  # noqa: F401  (re-exported for the models' users)
     CASE_STATUSES,
@@ -18,6 +18,8 @@ from .status import (  # noqa: F401  (re-exported for the models' users)
     CaseStatus,
     TaskState,
 )
+
+OPEN_TASKS = "state = 'open'"
 
 
 class Case(Base):
@@ -30,12 +32,7 @@ class Case(Base):
         sa.Index("ix_cases_decided_at", "decided_at"),
         sa.Index("ix_cases_accepted_at", "accepted_at"),
         # the e-supervision scan over open cases by promised due time
-        sa.Index(
-            "ix_cases_open_due",
-            "due_at",
-            postgresql_where=sa.text(OPEN_CASES_SQL),
-            sqlite_where=sa.text(OPEN_CASES_SQL),
-        ),
+        partial_index("ix_cases_open_due", "due_at", where=OPEN_CASES_SQL),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,20 +81,9 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         # the inbox: an official's open tasks, oldest first
-        sa.Index(
-            "ix_tasks_open_by_assignee",
-            "assignee_id",
-            "created_at",
-            postgresql_where=sa.text("state = 'open'"),
-            sqlite_where=sa.text("state = 'open'"),
-        ),
+        partial_index("ix_tasks_open_by_assignee", "assignee_id", "created_at", where=OPEN_TASKS),
         # the e-supervision scan: open tasks by due time
-        sa.Index(
-            "ix_tasks_open_due",
-            "due_at",
-            postgresql_where=sa.text("state = 'open'"),
-            sqlite_where=sa.text("state = 'open'"),
-        ),
+        partial_index("ix_tasks_open_due", "due_at", where=OPEN_TASKS),
         sa.Index("ix_tasks_case", "case_id"),
     )
 
@@ -133,12 +119,7 @@ class Timer(Base):
 
     __tablename__ = "timers"
     __table_args__ = (
-        sa.Index(
-            "ix_timers_waiting_due",
-            "due_at",
-            postgresql_where=sa.text("state = 'waiting'"),
-            sqlite_where=sa.text("state = 'waiting'"),
-        ),
+        partial_index("ix_timers_waiting_due", "due_at", where="state = 'waiting'"),
         sa.Index("ix_timers_case", "case_id"),
     )
 

@@ -60,6 +60,11 @@ class CaseDetail:
             return None
         return next((e for e in reversed(self.events) if e.type == "case_faulted"), None)
 
+    def context(self) -> dict:
+        """The names the case templates use for the parts of a case."""
+        return {"case": self.case, "item": self.item, "version": self.version,
+                "tasks": self.tasks, "events": self.events}  # fmt: skip
+
     def people_ids(self) -> set[int]:
         """The ids of everyone the page names: holders, deciders, actors, stand-ins."""
         ids = {self.case.received_by_id}

@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, utcnow
+from ..db import Base, partial_index, utcnow
 from ..privacy import Encrypted
 
 # phone: the 12319 hotline or the office's own line; visit: in person at the office
@@ -30,12 +30,7 @@ class Complaint(Base):
         sa.Index("ix_complaints_department", "department_id", "received_at"),
         sa.Index("ix_complaints_case", "case_id"),
         # the overdue scan: open tickets by reply deadline
-        sa.Index(
-            "ix_complaints_open_due",
-            "due_at",
-            postgresql_where=sa.text(OPEN_SQL),
-            sqlite_where=sa.text(OPEN_SQL),
-        ),
+        partial_index("ix_complaints_open_due", "due_at", where=OPEN_SQL),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,7 +8,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, utcnow
+from ..db import Base, partial_index, utcnow
 
 WARNING_LEVELS = ("yellow", "red")
 
@@ -22,12 +22,7 @@ class WarningCard(Base):
         sa.UniqueConstraint("subject", "level"),
         sa.Index("ix_warnings_case", "case_id"),
         sa.Index("ix_warnings_task", "task_id"),
-        sa.Index(
-            "ix_warnings_open",
-            "issued_at",
-            postgresql_where=sa.text("closed_at IS NULL"),
-            sqlite_where=sa.text("closed_at IS NULL"),
-        ),
+        partial_index("ix_warnings_open", "issued_at", where="closed_at IS NULL"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

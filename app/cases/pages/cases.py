@@ -43,12 +43,8 @@ def case(case_no: str):
     note_if_auditor(current_user, detail.case.id, "case")
     return render_template(
         "case.html",
-        case=detail.case,
+        **detail.context(),
         fault=detail.fault,
-        item=detail.item,
-        version=detail.version,
-        tasks=detail.tasks,
-        events=detail.events,
         people=cases.people_named(detail.people_ids()),
         materials=catalogue.materials_of(detail.item),
         is_clerk=current_user.has_role("clerk"),

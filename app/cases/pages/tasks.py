@@ -83,11 +83,7 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
     return render_template(
         "task.html",
         task=page.task,
-        case=detail.case,
-        item=detail.item,
-        version=detail.version,
-        tasks=detail.tasks,
-        events=detail.events,
+        **detail.context(),
         fields=page.fields,
         form=form or CompleteForm(),
         errors=errors or {},

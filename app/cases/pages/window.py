@@ -103,25 +103,24 @@ def supplement(case_no: str):
     return redirect(back)
 
 
+def _end_case(case_no: str, form, incomplete: str, change, *fields: str):
+    """Refuse or withdraw a case from its page; back to the page either way."""
+    if not form.validate_on_submit():
+        flash(incomplete, "error")
+    else:
+        attempt(change, current_user, case_no, *(getattr(form, f).data for f in fields))
+    return redirect(url_for("web.case", case_no=case_no))
+
+
 @bp.post("/cases/<case_no>/refuse")
 @role_required("clerk")
 def refuse(case_no: str):
-    form = RefuseForm()
-    back = url_for("web.case", case_no=case_no)
-    if not form.validate_on_submit():
-        flash(_("A refusal needs a reason and a legal basis."), "error")
-        return redirect(back)
-    attempt(cases.refuse_case, current_user, case_no, form.reason.data, form.legal_basis.data)
-    return redirect(back)
+    return _end_case(case_no, RefuseForm(), _("A refusal needs a reason and a legal basis."),
+                     cases.refuse_case, "reason", "legal_basis")  # fmt: skip
 
 
 @bp.post("/cases/<case_no>/withdraw")
 @role_required("clerk")
 def withdraw(case_no: str):
-    form = WithdrawForm()
-    back = url_for("web.case", case_no=case_no)
-    if not form.validate_on_submit():
-        flash(_("A withdrawal needs the applicant's reason."), "error")
-        return redirect(back)
-    attempt(cases.withdraw_case, current_user, case_no, form.reason.data)
-    return redirect(back)
+    return _end_case(case_no, WithdrawForm(), _("A withdrawal needs the applicant's reason."),
+                     cases.withdraw_case, "reason")  # fmt: skip
