@@ -18,18 +18,19 @@ import pytest
 from PIL import Image
 from reportlab.graphics.barcode import qrencoder
 
+from app import printing
 from app.notices import (
     CaseFacts,
     Centre,
     acceptance_receipt,
-    cjk_font,
     commitment_notice,
     decision_letter,
+    layout,
     qr_payload,
     refusal_notice,
     supplement_notice,
 )
-from app.notices import pdf as notices_pdf
+from app.printing import cjk_font
 from tests.pdftools import render, require_poppler, run, text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,18 +177,18 @@ def test_font_lookup_order_and_fallback(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     bogus = tmp_path / "missing.ttc"
-    zenhei = notices_pdf.DEFAULT_FONTS[0]
-    monkeypatch.setattr(notices_pdf, "DEFAULT_FONTS", (str(tmp_path / "absent.ttc"),))
-    monkeypatch.setattr(notices_pdf, "_fallback_warned", False)
+    zenhei = printing.DEFAULT_FONTS[0]
+    monkeypatch.setattr(printing, "DEFAULT_FONTS", (str(tmp_path / "absent.ttc"),))
+    monkeypatch.setattr(printing, "_fallback_warned", False)
     if os.path.isfile(zenhei):
         # The environment is read when the configured path does not exist.
-        monkeypatch.setenv(notices_pdf.FONT_ENV, zenhei)
+        monkeypatch.setenv(printing.FONT_ENV, zenhei)
         choice = cjk_font(bogus)
         assert (choice.path, choice.embedded) == (zenhei, True)
         # An explicit path wins over the environment.
-        monkeypatch.setenv(notices_pdf.FONT_ENV, str(bogus))
+        monkeypatch.setenv(printing.FONT_ENV, str(bogus))
         assert cjk_font(zenhei).path == zenhei
-    monkeypatch.delenv(notices_pdf.FONT_ENV, raising=False)
+    monkeypatch.delenv(printing.FONT_ENV, raising=False)
     caplog.clear()
     first = cjk_font(bogus)
     second = cjk_font()
@@ -204,12 +205,12 @@ def test_a_cff_font_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
     cff = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
     if not os.path.isfile(cff):
         pytest.skip("no Noto CJK (CFF) font on this machine")
-    first_try = cff not in notices_pdf._registered
+    first_try = cff not in printing._registered
     choice = cjk_font(cff)
     assert choice.path != cff
     if first_try:
         assert any(cff in r.getMessage() for r in caplog.records), "the skip is logged"
-    assert not choice.embedded or choice.path in notices_pdf.DEFAULT_FONTS
+    assert not choice.embedded or choice.path in printing.DEFAULT_FONTS
 
 
 # --- rendered notices ------------------------------------------------------------------------
@@ -338,8 +339,8 @@ def _check_qr(pdf: Path, payload: str, pages: int) -> None:
     count = code.getModuleCount()
     dpi = 300
     scale = dpi / 72
-    module = notices_pdf.QR_SIZE / (count + 2 * notices_pdf.QR_BORDER)
-    top = notices_pdf.A4[1] - notices_pdf.QR_Y - notices_pdf.QR_SIZE
+    module = layout.QR_SIZE / (count + 2 * layout.QR_BORDER)
+    top = layout.A4[1] - layout.QR_Y - layout.QR_SIZE
     for page in range(1, pages + 1):
         png = OUT / f"qr-{page}"
         _run("pdftoppm", "-r", str(dpi), "-f", str(page), "-l", str(page), "-png", "-gray",
@@ -349,8 +350,8 @@ def _check_qr(pdf: Path, payload: str, pages: int) -> None:
             wrong = 0
             for r in range(-1, count + 1):  # and one ring of quiet zone around
                 for c in range(-1, count + 1):
-                    x = notices_pdf.QR_X + (c + notices_pdf.QR_BORDER + 0.5) * module
-                    y = top + (r + notices_pdf.QR_BORDER + 0.5) * module
+                    x = layout.QR_X + (c + layout.QR_BORDER + 0.5) * module
+                    y = top + (r + layout.QR_BORDER + 0.5) * module
                     dark = gray.getpixel((round(x * scale), round(y * scale))) < 128
                     expected = 0 <= r < count and 0 <= c < count and code.isDark(r, c)
                     wrong += dark != expected

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from lxml import etree
 from openpyxl import load_workbook
 
-from app.notices import cjk_font
-from app.stats.charts import bar_chart, format_tick, line_chart, nice_ticks, stacked_bar_chart
+from app.printing import cjk_font
+from app.stats.charts import bar_chart, line_chart, stacked_bar_chart
 from app.stats.exports import (
     Column,
     Table,
@@ -32,6 +32,7 @@ from app.stats.exports import (
     to_xlsx,
 )
 from app.stats.report import month_title, monthly_report
+from app.stats.svg import format_tick, nice_ticks
 from tests.pdftools import render, require_poppler, run, text
 
 ROOT = Path(__file__).resolve().parents[1]

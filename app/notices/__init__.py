@@ -1,16 +1,16 @@
-"""Printable notices of a licensing case (受理通知书, 补正告知书, 决定书 …) as PDF."""
+"""Printable notices of a licensing case (受理通知书, 补正告知书, 决定书 …) as PDF.
+
+`facts` holds the data a caller maps its case rows to, `pdf` the notices, `layout` the page
+they are set on; the font, the seal and the page count are app.printing's.
+"""
 
 from __future__ import annotations
 
+from .facts import CaseFacts, Centre, qr_payload
 from .pdf import (
-    CaseFacts,
-    Centre,
-    FontChoice,
     acceptance_receipt,
-    cjk_font,
     commitment_notice,
     decision_letter,
-    qr_payload,
     refusal_notice,
     supplement_notice,
 )
@@ -18,9 +18,7 @@ from .pdf import (
 __all__ = [
     "CaseFacts",
     "Centre",
-    "FontChoice",
     "acceptance_receipt",
-    "cjk_font",
     "commitment_notice",
     "decision_letter",
     "qr_payload",

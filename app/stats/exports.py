@@ -101,6 +101,14 @@ class Table:
         if len(set(keys)) != len(keys):
             raise ValueError(f"table {self.title!r}: duplicate column keys")
 
+    def all_rows(self) -> list[tuple[Mapping[str, Any], bool]]:
+        """Every row, flagged whether it is the totals row (last, when there is one)."""
+        rows: list[tuple[Mapping[str, Any], bool]] = [(row, False) for row in self.rows]
+        totals = self.totals_row()
+        if totals is not None:
+            rows.append((totals, True))
+        return rows
+
     def totals_row(self) -> dict[str, Any] | None:
         """The totals row with 合计 in the first column when the caller left it empty."""
         if self.totals is None:
@@ -124,24 +132,31 @@ def _number(value: Any) -> float | int | None:
     return number if math.isfinite(number) else None
 
 
+def _value(column: Column, value: Any) -> Any:
+    """What a cell holds: "—" for a missing value (or a number that is not finite), a number
+    for a non-text value of a numeric column, else the value as given."""
+    if value is None:
+        return MISSING
+    if column.numeric and not isinstance(value, str):
+        number = _number(value)
+        return MISSING if number is None else number
+    return value
+
+
 def cell_text(column: Column, value: Any, *, grouping: bool = False) -> str:
     """A value as text: "1234" (or "1,234" with `grouping`), "3.5", "97.5%", "2026-11-03".
 
     None is "—"; a non-numeric value in a numeric column (a label such as 合计) is written
     as it is.
     """
-    if value is None:
-        return MISSING
+    value = _value(column, value)
     if column.numeric and not isinstance(value, str):
-        number = _number(value)
-        if number is None:
-            return MISSING
         sep = "," if grouping else ""
         if column.kind == "int":
-            return f"{round(number):{sep}d}"
+            return f"{round(value):{sep}d}"
         if column.kind == "float":
-            return f"{number:{sep}.1f}"
-        return f"{number * 100:{sep}.1f}%"
+            return f"{value:{sep}.1f}"
+        return f"{value * 100:{sep}.1f}%"
     if column.kind == "date" and isinstance(value, date | datetime):
         return value.strftime("%Y-%m-%d")
     return str(value)
@@ -164,11 +179,7 @@ def to_csv(table: Table) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([_defuse(c.label) for c in table.columns])
-    rows: list[tuple[Mapping[str, Any], bool]] = [(row, False) for row in table.rows]
-    totals = table.totals_row()
-    if totals is not None:
-        rows.append((totals, True))
-    for row, is_total in rows:
+    for row, is_total in table.all_rows():
         cells = []
         for column, value in zip(table.columns, _row_values(table, row), strict=True):
             text = "" if is_total and value is None else cell_text(column, value)
@@ -215,15 +226,11 @@ def _display_width(text: str) -> float:
 
 def _xlsx_value(column: Column, value: Any) -> Any:
     """What goes into a cell: a number, a date, or text ("—" for a missing value)."""
-    if value is None:
-        return MISSING
+    value = _value(column, value)
     if column.numeric and not isinstance(value, str):
-        number = _number(value)
-        if number is None:
-            return MISSING
-        if column.kind == "int" and float(number).is_integer():
-            return int(number)
-        return number
+        if column.kind == "int" and float(value).is_integer():
+            return int(value)
+        return value
     if column.kind == "date" and isinstance(value, date | datetime):
         return value
     return _clean_text(value)
@@ -279,12 +286,8 @@ def _sheet(workbook: Workbook, name: str, table: Table) -> None:
         widths[c - 1] = max(widths[c - 1], _display_width(column.label) + 2)
     sheet.freeze_panes = "A3"
 
-    rows: list[tuple[Mapping[str, Any], bool]] = [(row, False) for row in table.rows]
-    totals = table.totals_row()
-    if totals is not None:
-        rows.append((totals, True))
     r = 2
-    for row, is_total in rows:
+    for row, is_total in table.all_rows():
         r += 1
         for c, column in enumerate(columns, 1):
             raw = row.get(column.key)
