@@ -18,9 +18,10 @@ from lxml import html as lxml_html
 from openpyxl import load_workbook
 
 from app.db import session
-from app.stats import exports
-from app.stats import figures as stats
-from app.web import stats as pages
+from app.stats import exports, pages, queries
+from app.stats.figures import SUMMABLE
+from app.stats.grouping import Filters
+from app.stats.periods import Period
 from tests.casegen import generate
 from tests.test_browser import IN_CI
 from tests.webclient import Web
@@ -66,7 +67,7 @@ def test_every_column_on_the_page_is_the_registers_figure(demo_app, grouping):
         page = web.get(f"/stats?period={period}&grouping={grouping}")
         shown = _table(page)
         with demo_app.test_request_context():
-            rows = stats.register(stats.Period.parse(period), grouping)
+            rows = queries.register(Period.parse(period), grouping)
             columns = pages.columns(grouping)
             expected = {str(r.key): {c.key: exports.cell_text(c, pages.row_values(r).get(c.key))
                                      for c in columns} for r in rows}  # fmt: skip
@@ -81,8 +82,8 @@ def test_exports_and_the_monthly_report_carry_the_same_figures(demo_app, tmp_pat
     web = Web(demo_app, "leader_chen")
     query = "period=2026-09&grouping=item"
     with demo_app.app_context():
-        rows = stats.register(stats.Period.parse("2026-09"), "item")
-        total = stats.register(stats.Period.parse("2026-09"), "total")[0].figures
+        rows = queries.register(Period.parse("2026-09"), "item")
+        total = queries.register(Period.parse("2026-09"), "total")[0].figures
     received = {r.label: r.figures.received for r in rows}
     assert sum(received.values()) == total.received > 0
     # CSV: one line per row under the header, the received column as on the register
@@ -135,13 +136,13 @@ def test_the_public_monthly_figures_are_the_registers_and_nothing_personal(demo_
                                   for td in tr.xpath("td[@data-k]")}
              for tr in doc.xpath("//table[@id='public-figures']//tr[@data-key]")}  # fmt: skip
     with demo_app.app_context():
-        period = stats.Period.parse("2026-09")
+        period = Period.parse("2026-09")
         rows = [
             r
-            for r in stats.register(period, "department")
+            for r in queries.register(period, "department")
             if r.depth == 0 and r.figures and (r.figures.received or r.figures.completed)
         ]
-        rows.append(stats.register(period, "total")[0])
+        rows.append(queries.register(period, "total")[0])
         from app.cases.models import Case
 
         people = session().execute(sa.select(Case.applicant_name, Case.applicant_id_number,
@@ -206,17 +207,17 @@ def test_figures_roll_up_from_a_county_to_the_city(demo_app):
         db.execute(sa.update(Department).where(Department.id.in_(below))
                    .values(region_id=county.id))  # fmt: skip
         db.commit()
-        period = stats.Period.parse("2026-09-01..2026-10-31")
-        rows = {r.key: r for r in stats.register(period, "region")}
-        flat = {r.key: r for r in stats.register(period, "region", roll_up=False)}
-        total = stats.register(period, "total")[0].figures
-        bureau = {r.key: r for r in stats.register(period, "department")}[housing.id].figures
-        only_county = stats.register(period, "total", stats.Filters(region_id=county.id))[0]
+        period = Period.parse("2026-09-01..2026-10-31")
+        rows = {r.key: r for r in queries.register(period, "region")}
+        flat = {r.key: r for r in queries.register(period, "region", roll_up=False)}
+        total = queries.register(period, "total")[0].figures
+        bureau = {r.key: r for r in queries.register(period, "department")}[housing.id].figures
+        only_county = queries.register(period, "total", Filters(region_id=county.id))[0]
     assert rows[county.id].depth == 1 and rows[county.id].parent == city.id
     assert rows[county.id].figures.summable() == bureau.summable() != total.summable()
     assert rows[city.id].figures.summable() == total.summable()  # the city holds the county
     city_alone = flat[city.id].figures
-    for name in stats.SUMMABLE:  # without roll-up the city row is the city's own figures
+    for name in SUMMABLE:  # without roll-up the city row is the city's own figures
         assert getattr(city_alone, name) == getattr(total, name) - getattr(bureau, name)
     assert only_county.figures.summable() == bureau.summable()
     page = Web(demo_app, "leader_chen").get(

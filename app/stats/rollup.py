@@ -35,7 +35,10 @@ from ..calendar.services import WorkCalendar, calendar
 from ..cases.models import Case
 from ..db import Base, session, utcnow
 from ..errors import InvalidInput
-from .figures import SUMMABLE, Figures, Filters, Period, Register, Row, case_facts, cells_of
+from .figures import SUMMABLE, Figures, Row, cells_of
+from .grouping import Filters, Register
+from .periods import Period
+from .queries import case_facts
 
 SETTLE = dt.timedelta(days=1)
 
@@ -179,7 +182,7 @@ def covers(period: Period) -> bool:
 def register_from_cache(period: Period, grouping: str = "total", filters: Filters | None = None,
                         roll_up: bool = True) -> list[Row]:  # fmt: skip
     """Return the register of a period summed from the cache: the same rows as
-    app.stats.figures.register, with the summable figures only (the open snapshot, the
+    app.stats.queries.register, with the summable figures only (the open snapshot, the
     90th percentile and the complaints None, no task figures)."""
     if grouping == "official":
         raise InvalidInput("the cache keeps no task figures; count the officials directly",

@@ -1,6 +1,6 @@
 """Statistics pages for leaders and supervisors (the “五制” register, trends, the slowest
 items and stages), their CSV/XLSX exports and the monthly PDF report, and the public
-monthly figures. Every figure comes from app.stats.figures, counted from the cases and
+monthly figures. Every figure comes from app.stats.queries, counted from the cases and
 their events; charts are SVG drawn on the server (app.stats.charts)."""
 
 from __future__ import annotations
@@ -8,21 +8,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-import sqlalchemy as sa
-from flask import current_app, flash, render_template, request
+from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from ..calendar.services import calendar
-from ..cases.models import Case, Task
-from ..catalogue.models import ITEM_KINDS, Item
-from ..catalogue.stuck import nearest_rank
-from ..db import session, utcnow
-from ..errors import AppError, InvalidInput
-from ..org.models import Department, Region
-from ..stats import charts, exports, report
-from ..stats import figures as stats
-from . import bp, role_required
+from ..catalogue.models import ITEM_KINDS
+from ..db import utcnow
+from ..errors import InvalidInput
+from ..web import bp, role_required
+from ..web.policy import attempt
+from . import charts, exports, queries, report
+from .figures import Row
+from .grouping import GROUPINGS, KIND_LABELS, Filters
+from .periods import UNITS, Period
+from .queries import Stage, slowest_stages
 
 STATS_ROLES = ("leader", "supervisor", "auditor", "admin")
 MAX_DAYS = 3 * 366
@@ -32,10 +32,10 @@ MAX_DAYS = 3 * 366
 class Query:
     """What the page shows: a period, a grouping, filters, the trend's step."""
 
-    period: stats.Period
+    period: Period
     text: str
     grouping: str
-    filters: stats.Filters
+    filters: Filters
     roll_up: bool
     unit: str
 
@@ -55,22 +55,22 @@ def this_month() -> str:
 
 def _query() -> Query:
     text = request.args.get("period", "").strip() or this_month()
-    period = stats.Period.parse(text)
+    period = Period.parse(text)
     if (period.until - period.since).days > MAX_DAYS:
         raise InvalidInput("choose a period of at most three years", field="period")
     grouping = request.args.get("grouping", "department")
-    if grouping not in stats.GROUPINGS:
+    if grouping not in GROUPINGS:
         raise InvalidInput("unknown grouping", field="grouping")
     kind = request.args.get("kind") or None
     if kind is not None and kind not in ITEM_KINDS:
         raise InvalidInput("unknown item kind", field="kind")
-    filters = stats.Filters(
+    filters = Filters(
         item_id=_int("item"), kind=kind, department_id=_int("department"), region_id=_int("region")
     )
     days = (period.until - period.since).days + 1
     default_unit = "day" if days <= 31 else "week" if days <= 190 else "month"
     unit = request.args.get("unit") or default_unit
-    if unit not in stats.UNITS:
+    if unit not in UNITS:
         raise InvalidInput("unknown step", field="unit")
     roll_up = request.args.get("roll_up", "1") == "1"
     return Query(period, text, grouping, filters, roll_up, unit)
@@ -118,7 +118,7 @@ def columns(grouping: str) -> tuple[exports.Column, ...]:
     )
 
 
-def row_values(row: stats.Row) -> dict:
+def row_values(row: Row) -> dict:
     """One register row as the exports and the page read it."""
     out: dict = {"label": row.label, "_key": row.key, "_depth": row.depth}
     if row.tasks is not None:
@@ -166,14 +166,14 @@ REPORT_KEYS = (
 )
 
 
-def report_table(query: Query, rows: list[stats.Row]) -> exports.Table:
+def report_table(query: Query, rows: list[Row]) -> exports.Table:
     """The register narrowed to the report's columns."""
     full = register_table(query, rows)
     keep = tuple(c for c in full.columns if c.key in REPORT_KEYS)
     return exports.Table(full.title, keep, full.rows, full.totals, full.note)
 
 
-def register_table(query: Query, rows: list[stats.Row]) -> exports.Table:
+def register_table(query: Query, rows: list[Row]) -> exports.Table:
     names = {"total": _("Total"), "item": _("By item"), "kind": _("By item kind"),
              "department": _("By department"), "region": _("By region"),
              "window": _("By window clerk"),
@@ -184,51 +184,8 @@ def register_table(query: Query, rows: list[stats.Row]) -> exports.Table:
     return exports.Table(title, columns(query.grouping), tuple(values), None, note)
 
 
-@dataclass
-class Stage:
-    item: str
-    name: str
-    completed: int
-    days_avg: float
-    days_p90: float
-
-
-def slowest_stages(query: Query, limit: int = 10) -> list[Stage]:
-    """The stages (task names of an item) that took longest, by their 90th percentile of
-    office days, over the tasks completed in the period (filtered like the register)."""
-    db = session()
-    cal = calendar()
-    start, end = query.period.bounds(cal)
-    rows = db.execute(
-        sa.select(Item.id, Item.name, Item.kind, Item.department_id, Task.name,
-                  Task.created_at, Task.completed_at)
-        .join(Case, Case.id == Task.case_id).join(Item, Item.id == Case.item_id)
-        .where(Task.state == "completed", Task.completed_at >= start, Task.completed_at < end)
-    ).all()  # fmt: skip
-    wanted = _item_scope(query.filters)
-    per: dict[tuple[str, str], list[float]] = {}
-    day = cal.office_day.total_seconds()
-    for item_id, item, _kind, _dept, name, created, completed in rows:
-        if wanted is not None and item_id not in wanted:
-            continue
-        spent = cal.office_time_between(created, completed).total_seconds() / day
-        per.setdefault((item, name), []).append(spent)
-    out = []
-    for (item, name), spent in per.items():
-        p90 = nearest_rank(spent, 0.9)
-        out.append(Stage(item, name, len(spent), sum(spent) / len(spent), p90))
-    return sorted(out, key=lambda s: (-s.days_p90, s.item, s.name))[:limit]
-
-
-def _item_scope(filters: stats.Filters) -> set[int] | None:
-    """The item ids a filter keeps (None: every item), as the register reads the filter."""
-    if not (filters.item_id or filters.kind or filters.department_id or filters.region_id):
-        return None
-    return stats.Register(session(), "total", filters).allowed
-
-
 def _charts(query: Query) -> dict[str, Markup]:
-    points = stats.series(query.period, query.unit, "total", query.filters)
+    points = queries.series(query.period, query.unit, "total", query.filters)
     labels = [p.label for p in points]
 
     def line(name: str, getter) -> tuple[str, list[float | None]]:
@@ -240,7 +197,7 @@ def _charts(query: Query) -> dict[str, Markup]:
          line(_("Cases accepted"), lambda f: f.accepted),
          line(_("Cases completed"), lambda f: f.completed)],
     )  # fmt: skip
-    departments = [r for r in stats.register(query.period, "department", query.filters)
+    departments = [r for r in queries.register(query.period, "department", query.filters)
                    if r.depth == 0 and r.figures and r.figures.accepted]  # fmt: skip
     completion = charts.bar_chart(
         _("Completion rate by department"),
@@ -253,14 +210,14 @@ def _charts(query: Query) -> dict[str, Markup]:
          if r.figures.completed],
         percent=True, max_value=1,
     )  # fmt: skip
-    items = [r for r in stats.register(query.period, "item", query.filters)
+    items = [r for r in queries.register(query.period, "item", query.filters)
              if r.figures and r.figures.days_taken_p90 is not None]  # fmt: skip
     items.sort(key=lambda r: -(r.figures.days_taken_p90 or 0))
     slow_items = charts.bar_chart(
         _("Slowest items: 90th percentile of working days taken"),
         [(r.label, r.figures.days_taken_p90) for r in items[:10]], unit=_("days"),
     )  # fmt: skip
-    stages = slowest_stages(query)
+    stages = slowest_stages(query.period, query.filters)
     slow_stages = charts.bar_chart(
         _("Slowest stages: 90th percentile of office days"),
         [(f"{s.item} · {s.name}", round(s.days_p90, 2)) for s in stages],
@@ -277,32 +234,26 @@ def _charts(query: Query) -> dict[str, Markup]:
 
 
 def _choices() -> dict:
-    db = session()
-    items = db.execute(sa.select(Item.id, Item.name).order_by(Item.code)).all()
-    departments = db.execute(sa.select(Department.id, Department.name)
-                             .order_by(Department.code)).all()  # fmt: skip
-    regions = db.execute(sa.select(Region.id, Region.name, Region.level)
-                         .order_by(Region.code)).all()  # fmt: skip
-    return {"items": items, "departments": departments, "kinds": ITEM_KINDS, "regions": regions,
-            "kind_labels": stats.KIND_LABELS, "groupings": stats.GROUPINGS,
-            "units": stats.UNITS}  # fmt: skip
+    return {**queries.choices(), "kinds": ITEM_KINDS, "kind_labels": KIND_LABELS,
+            "groupings": GROUPINGS, "units": UNITS}  # fmt: skip
+
+
+def _register_page() -> tuple[Query, exports.Table, dict[str, Markup]]:
+    """The query of the page, its register and its charts."""
+    query = _query()
+    rows = queries.register(query.period, query.grouping, query.filters, query.roll_up)
+    return query, register_table(query, rows), _charts(query)
 
 
 @bp.get("/stats")
 @role_required(*STATS_ROLES)
 def stats_page():
-    try:
-        query = _query()
-        rows = stats.register(query.period, query.grouping, query.filters, query.roll_up)
-        table = register_table(query, rows)
-        drawn = _charts(query)
-        status = 200
-    except AppError as exc:
-        flash(exc.message, "error")
-        query, table, drawn, status = None, None, {}, 400
+    shown = attempt(_register_page)
+    query, table, drawn = shown.value if shown.ok else (None, None, {})
+    stages = slowest_stages(query.period, query.filters) if query else []
     return render_template("stats/page.html", query=query, table=table, charts=drawn,
-                           stages=slowest_stages(query) if query else [], args=request.args,
-                           cell=exports.cell_text, **_choices()), status  # fmt: skip
+                           stages=stages, args=request.args, cell=exports.cell_text,
+                           **_choices()), 200 if shown.ok else 400  # fmt: skip
 
 
 def _download(content: bytes, mimetype: str, name: str):
@@ -329,21 +280,15 @@ def _stage_table(stages: list[Stage]) -> exports.Table:
 @role_required(*STATS_ROLES)
 def stats_export(fmt: str):
     query = _query()
-    table = register_table(query, stats.register(query.period, query.grouping, query.filters,
-                                                 query.roll_up))  # fmt: skip
+    rows = queries.register(query.period, query.grouping, query.filters, query.roll_up)
+    table = register_table(query, rows)
     name = exports.safe_filename(f"register-{query.text}-{query.grouping}")
     if fmt == "csv":
         return _download(exports.to_csv(table), exports.CSV_MIMETYPE, f"{name}.csv")
     if fmt == "xlsx":
-        tables = [table, _stage_table(slowest_stages(query, limit=50))]
+        tables = [table, _stage_table(slowest_stages(query.period, query.filters, limit=50))]
         return _download(exports.to_xlsx(tables), exports.XLSX_MIMETYPE, f"{name}.xlsx")
     raise InvalidInput("the export is csv or xlsx")
-
-
-def _centre_name() -> str:
-    name = session().scalar(sa.select(Department.name).where(Department.kind == "centre")
-                            .order_by(Department.id).limit(1))  # fmt: skip
-    return name or _("OneWindow")
 
 
 @bp.get("/stats/report.pdf")
@@ -351,13 +296,11 @@ def _centre_name() -> str:
 def stats_report():
     """The monthly report for the leadership meeting."""
     month = request.args.get("month") or this_month()
-    period = stats.Period.parse(month)
-    if period.since.day != 1 or period.until.month != period.since.month:
-        raise InvalidInput("the report is for a month, e.g. 2026-11", field="month")
-    query = Query(period, month, "department", stats.Filters(), True, "week")
-    total = stats.register(period, "total")[0].figures
-    departments = stats.register(period, "department")
-    kinds = stats.register(period, "kind")
+    period = _month(month, "the report is for a month, e.g. 2026-11")
+    query = Query(period, month, "department", Filters(), True, "week")
+    total = queries.register(period, "total")[0].figures
+    departments = queries.register(period, "department")
+    kinds = queries.register(period, "kind")
     summary = [
         _("%(m)s: %(r)d applications received, %(a)d accepted, %(c)d completed "
           "(%(ap)d approved, %(d)d denied); %(o)s still open at the end of the month.",
@@ -371,10 +314,10 @@ def stats_report():
     bars = [(r.label, float(r.figures.completion_rate or 0)) for r in departments
             if r.depth == 0 and r.figures and r.figures.accepted]  # fmt: skip
     pdf = report.monthly_report(
-        _centre_name(), month,
+        queries.centre_name() or _("OneWindow"), month,
         [report_table(query, departments),
-         report_table(Query(period, month, "kind", stats.Filters(), True, "week"), kinds),
-         _stage_table(slowest_stages(query))],
+         report_table(Query(period, month, "kind", Filters(), True, "week"), kinds),
+         _stage_table(slowest_stages(query.period, query.filters))],
         charts=[(_("Completion rate by department (%)"), bars)] if bars else None,
         summary=summary,
     )  # fmt: skip
@@ -385,24 +328,30 @@ def _fmt_rate(value: Decimal | None) -> str:
     return "—" if value is None else f"{value}%"
 
 
+def _month(text: str, message: str) -> Period:
+    """The period of a whole month, e.g. 2026-11; else InvalidInput(`message`)."""
+    period = Period.parse(text)
+    if period.since.day != 1 or period.until.month != period.since.month:
+        raise InvalidInput(message, field="month")
+    return period
+
+
 @bp.get("/figures")
 def public_figures():
     """The public monthly figures (政务公开): by department, no personal data."""
     month = request.args.get("month") or this_month()
-    try:
-        period = stats.Period.parse(month)
-        if period.since.day != 1 or period.until.month != period.since.month:
-            raise InvalidInput("choose a month, e.g. 2026-11", field="month")
-    except AppError as exc:
-        flash(exc.message, "error")
+    chosen = attempt(_month, month, "choose a month, e.g. 2026-11")
+    if chosen.ok:
+        period = chosen.value
+    else:
         month = this_month()
-        period = stats.Period.parse(month)
+        period = Period.parse(month)
     rows = [
         r
-        for r in stats.register(period, "department")
+        for r in queries.register(period, "department")
         if r.depth == 0 and r.figures and (r.figures.received or r.figures.completed)
     ]
-    total = stats.register(period, "total")[0]
+    total = queries.register(period, "total")[0]
     return render_template("stats/public.html", month=month, rows=rows, total=total,
                            values=row_values, cell=exports.cell_text,
                            pct=lambda v: exports.cell_text(exports.Column("x", "", "percent"),
