@@ -99,6 +99,14 @@ def string_list(body: dict, key: str) -> list[str]:
     return value
 
 
+def optional(body: dict, key: str, kind: type, message: str):
+    """The value of `key`, None if it was not sent; a value of another type is refused."""
+    value = body.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise InvalidInput(message)
+    return value
+
+
 def integer(body: dict, key: str) -> int:
     value = body.get(key)
     if not isinstance(value, int) or isinstance(value, bool):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from ..api import bp, json_body, login_required, task_uuid, text
-from ..errors import InvalidInput
+from ..api import bp, json_body, login_required, optional, task_uuid, text
 from . import reports
 from . import services as supervision
 
@@ -14,9 +13,7 @@ from . import services as supervision
 @login_required
 def urge(case_no: str):
     body = json_body()
-    task_id = body.get("task_id")
-    if task_id is not None and not isinstance(task_id, str):
-        raise InvalidInput("'task_id' must be a task id (text)")
+    task_id = optional(body, "task_id", str, "'task_id' must be a task id (text)")
     told = supervision.urge(g.user, case_no, text(body, "text", True),
                             task_uuid(task_id) if task_id else None)  # fmt: skip
     return jsonify({"case_no": case_no, "notified": told}), 201
