@@ -41,6 +41,8 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
+from .migrate import alembic_config, upgrade_database
+
 FORMAT = "onewindow-backup/1"
 MANIFEST = "manifest.json"
 DB_MEMBER = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
@@ -296,13 +298,9 @@ def _check_dump(kind: str, dump: Path, backup: Path) -> None:
 
 def _check_revision(revision: str | None) -> list[str]:
     """Return the revisions to upgrade through after restoring (empty: at head)."""
-    from alembic.config import Config as AlembicConfig
     from alembic.script import ScriptDirectory
 
-    root = Path(__file__).resolve().parent.parent
-    cfg = AlembicConfig(str(root / "alembic.ini"))
-    cfg.set_main_option("script_location", str(root / "migrations"))
-    script = ScriptDirectory.from_config(cfg)
+    script = ScriptDirectory.from_config(alembic_config())
     if revision is None:
         raise BackupError("the backup has no schema revision (alembic_version); not restoring")
     try:
@@ -427,8 +425,6 @@ def restore_backup(path: Path, url: str, upload_dir: Path, force: bool = False) 
             )
         (_restore_sqlite if kind == "sqlite" else _restore_pg)(dump, url)
         if upgrade:
-            from .cli import upgrade_database
-
             upgrade_database(url)
         manifest["restored_files"] = _restore_uploads(unpacked, upload_dir)
         manifest["upgraded_from"] = upgrade[0] if upgrade else None

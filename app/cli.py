@@ -11,18 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from .errors import AppError
-
-
-def upgrade_database(url: str) -> None:
-    """Bring the database schema to the newest Alembic revision."""
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
-
-    root = Path(__file__).resolve().parent.parent
-    cfg = AlembicConfig(str(root / "alembic.ini"))
-    cfg.set_main_option("script_location", str(root / "migrations"))
-    cfg.attributes["database_url"] = url
-    command.upgrade(cfg, "head")
+from .migrate import upgrade_database
 
 
 @click.command("init-db")

@@ -2,7 +2,9 @@
 
 It does not poll on a fixed period: after each round it sleeps until the earliest due
 time in the database. A step that creates an earlier timer wakes it at once (in this
-process directly, in other processes through PostgreSQL's LISTEN/NOTIFY). Several app
+process through the timers hook of `app.hooks`, which the scheduler subscribes to when it
+starts; in other processes through PostgreSQL's LISTEN/NOTIFY). The scheduler imports the
+domains; they never import it. Several app
 processes may run a scheduler; a lock (a PostgreSQL advisory lock, or a file lock next
 to the SQLite database) lets exactly one of them fire timers.
 """
@@ -17,9 +19,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
-from flask import Flask, current_app
+from flask import Flask
 
 from .db import get_engine, session, utcnow
+from .hooks import TIMERS_CHANNEL, subscribe_presence, subscribe_timers, unsubscribe
 
 log = logging.getLogger("onewindow.scheduler")
 ADVISORY_KEY = 0x4F57_0001  # "OW" 1
@@ -111,8 +114,12 @@ class TimerScheduler:
         self.warned = 0
 
     def start(self) -> None:
-        """Start the scheduler thread (and the PostgreSQL listener)."""
+        """Start the scheduler thread (and the PostgreSQL listener); from now on, new due
+        times and absence boundaries announced in this app wake it (it replaces the
+        subscription of a scheduler started before it)."""
         self.scheduler.start()
+        subscribe_timers(self.app, self.schedule)
+        subscribe_presence(self.app, self.presence_changed)
         for job, name in (
             (self.round, "timers-fallback"),
             (self.presence_round, "presence-fallback"),
@@ -141,6 +148,8 @@ class TimerScheduler:
 
     def shutdown(self) -> None:
         """Stop firing and give up leadership."""
+        unsubscribe(self.app, self.schedule)
+        unsubscribe(self.app, self.presence_changed)
         self._stop.set()
         self.scheduler.shutdown(wait=True)
         self.leader.release()
@@ -184,6 +193,12 @@ class TimerScheduler:
             self.presence_round, "date", run_date=when.replace(tzinfo=dt.UTC),
             id=f"presence-{when.isoformat()}", replace_existing=True, misfire_grace_time=None,
         )  # fmt: skip
+
+    def presence_changed(self, *moments: dt.datetime) -> None:
+        """Reconcile at each absence boundary registered just now that is still to come."""
+        for moment in moments:
+            if moment > utcnow():
+                self.schedule_presence(moment)
 
     def presence_round(self) -> None:
         """Move tasks away from people who just left and back to those who returned."""
@@ -295,7 +310,7 @@ class TimerScheduler:
             try:
                 with psycopg.connect(url.render_as_string(hide_password=False),
                                      autocommit=True) as conn:  # fmt: skip
-                    conn.execute("LISTEN ow_timers")
+                    conn.execute(f"LISTEN {TIMERS_CHANNEL}")
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
                             self.schedule(dt.datetime.fromisoformat(note.payload))
@@ -303,22 +318,6 @@ class TimerScheduler:
                 if not self._stop.is_set():
                     log.warning("timer listener lost its connection; reconnecting")
                 self._stop.wait(1.0)
-
-
-def wake_presence(*moments: dt.datetime) -> None:
-    """Tell this process's scheduler about absence boundaries registered just now."""
-    scheduler = current_app.extensions.get("ow_scheduler")
-    if scheduler is not None:
-        for moment in moments:
-            if moment > utcnow():
-                scheduler.schedule_presence(moment)
-
-
-def wake(due: dt.datetime) -> None:
-    """Tell this process's scheduler, if it runs, about a new due time."""
-    scheduler = current_app.extensions.get("ow_scheduler")
-    if scheduler is not None:
-        scheduler.schedule(due)
 
 
 def start_scheduler(app: Flask) -> TimerScheduler:

@@ -1349,8 +1349,8 @@ def _progress(started: float, done: int, total: int, streams: dict[str, Stream])
 def prepare(url: str, force: bool) -> None:
     """Migrate, refuse a database with cases (unless forced), load the demo centre."""
     from app import create_app
-    from app.cli import upgrade_database
     from app.demo import load_demo
+    from app.migrate import upgrade_database
     from config import Config
 
     upgrade_database(url)

@@ -124,8 +124,8 @@ def bench_raw(cases: int) -> Run:
 def prepare_database(url: str) -> None:
     """Migrate an empty database and load the demo centre into it."""
     from app import create_app
-    from app.cli import upgrade_database
     from app.demo import load_demo
+    from app.migrate import upgrade_database
     from config import Config
 
     upgrade_database(url)

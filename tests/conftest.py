@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from app.cli import upgrade_database
 from app.db import Base
+from app.migrate import upgrade_database
 from config import BASE_DIR, TestConfig
 
 PG_ADMIN_URL = os.environ.get(

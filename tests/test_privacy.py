@@ -15,8 +15,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 
 from app import create_app, privacy
-from app.cli import upgrade_database
 from app.db import session
+from app.migrate import upgrade_database
 from app.org.models import User
 from app.privacy import Cipher, DataKeyError, PersonalDataView
 from config import BASE_DIR, TestConfig

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from workflows.engine import WaitingTimer
 
-from ..db import on_commit
+from ..hooks import TIMERS_CHANNEL, announce_timers
 from .models import Timer
 
 TIMERS = Timer.__table__
@@ -69,12 +69,11 @@ def close_all(db: Session, case_id: int) -> None:
 
 
 def announce(db: Session, due: dt.datetime) -> None:
-    """Tell the scheduler (this process now, others through PostgreSQL) of a new due time."""
-    from ..scheduler import wake
-
+    """Announce a new due time: to this process's scheduler through the timers hook once the
+    transaction commits, to other processes through PostgreSQL's NOTIFY (sent on commit)."""
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(sa.select(sa.func.pg_notify("ow_timers", due.isoformat())))
-    on_commit(lambda: wake(due))
+        db.execute(sa.select(sa.func.pg_notify(TIMERS_CHANNEL, due.isoformat())))
+    announce_timers(due)
 
 
 def next_due(db: Session) -> dt.datetime | None:
