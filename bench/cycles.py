@@ -125,7 +125,7 @@ def bench_engine(cycles: int) -> Series:
     from workflows.engine import Engine, compile_diagram
 
     diagram = compile_diagram(DIAGRAM.read_bytes(), DIAGRAM.name)
-    engine = Engine()
+    engine = Engine.standard()
     run, _ = engine.start(diagram, dict(FORM))
     state = engine.serialize(run)
 

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timings per step")
     args = parser.parse_args(argv)
 
-    engine = Engine()
+    engine = Engine.standard()
     diagram, log, state = build_case(engine, args.loops)
     events = log.events
     completions = sum(e["type"] == "task_completed" for e in events)

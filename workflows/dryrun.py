@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engine import Engine, ReadyTask, StepLimits, compile_diagram
+from .engine import DiagramCache, Engine, ReadyTask, StepLimits
 from .errors import EngineError
 
 MAX_STEPS = 200
@@ -92,14 +92,25 @@ def _flows_taken(diagram, path: list[str], ready: set[str], gateway_flows: set[s
     return taken
 
 
-def dry_run(content: bytes, filename: str, data: dict, choices: list[Choice]) -> DryRun:
+# Long: one run from the start through the choices; the nested helpers share the run's
+# engine, deadline and the gateway flows seen, and the result is filled in as it goes.
+def dry_run(
+    content: bytes,
+    filename: str,
+    data: dict,
+    choices: list[Choice],
+    *,
+    cache: DiagramCache | None = None,
+) -> DryRun:
     """Run a diagram from its start with `data` and apply the choices in order.
 
     A diagram the loader refuses raises DiagramError (with its findings). A choice that
     does not fit (no such ready task, an outcome not allowed, an expression that fails)
-    stops the run there and is reported in `error`, with the element when known.
+    stops the run there and is reported in `error`, with the element when known. A
+    `cache` (the app's) keeps the diagram compiled between dry runs.
     """
-    diagram = compile_diagram(content, filename)
+    engine = Engine.standard()
+    diagram = engine.compile(content, filename, cache=cache)
     out = DryRun()
     gateway_flows: set[str] = set()
 
@@ -108,7 +119,6 @@ def dry_run(content: bytes, filename: str, data: dict, choices: list[Choice]) ->
             gateway_flows.update(step.get("flows", []))
         return [s["node"] for s in steps]
 
-    engine = Engine()
     deadline = time.monotonic() + DRY_RUN_SECONDS
 
     def budget() -> None:

@@ -1,9 +1,11 @@
-"""Compile diagrams once, run workflows, and serialize their state without the spec.
+"""Compile diagrams, run workflows, and serialize their state without the spec.
 
-The engine wraps SpiffWorkflow's Camunda dialect. Compiled diagrams are cached by the
-sha256 of their bytes, so a diagram version is parsed once per process. Serialized state
-leaves the (large, immutable) spec out: it is restored from the compiled diagram of the
-version the case is pinned to.
+The engine wraps SpiffWorkflow's Camunda dialect. It is given its parser (a factory: one
+fresh parser per diagram), its serializer and its script environment when it is built;
+`Engine.standard()` builds the ones OneWindow uses. Compiled diagrams may be kept in a
+`DiagramCache` by the sha256 of their bytes; whoever holds one (the app's runtime) parses a
+diagram once. Serialized state leaves the (large, immutable) spec out: it is restored from
+the compiled diagram of the version the case is pinned to.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import re
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
@@ -33,7 +38,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from .compact import compact_workflow
 from .errors import DiagramError, EngineError, ExpressionError, Finding, WorkflowFault
-from .expressions import SafeScriptEngine
+from .expressions import SafeEnvironment, SafeScriptEngine
 from .loader import MAX_BPMN_BYTES, load_diagram
 from .timers import make_parser, timer_converters
 
@@ -320,8 +325,10 @@ TOO_DEEP = (
 )
 
 
-def _parse_with_spiff(root: etree._Element, process_id: str, filename: str) -> tuple[Any, dict]:
-    parser = make_parser()
+def _parse_with_spiff(
+    root: etree._Element, process_id: str, filename: str, make: Callable[[], BpmnParser]
+) -> tuple[Any, dict]:
+    parser = make()
     try:
         parser.add_bpmn_xml(root, filename=filename)
         spec = parser.get_spec(process_id)
@@ -348,9 +355,36 @@ def _parse_with_spiff(root: etree._Element, process_id: str, filename: str) -> t
     return spec, subprocess_specs
 
 
-_compiled: OrderedDict[tuple[str, str | None, bool], CompiledDiagram] = OrderedDict()
-_compiled_lock = threading.Lock()
 COMPILED_CACHE_SIZE = 256
+CacheKey = tuple[str, str | None, bool]  # (sha256 of the bytes, process id, deployed)
+
+
+class DiagramCache:
+    """Compiled diagrams by the sha256 of their bytes, the process and `deployed`: a bounded,
+    thread-safe LRU. Compiled diagrams never change, so one may serve every caller."""
+
+    def __init__(self, size: int = COMPILED_CACHE_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[CacheKey, CompiledDiagram] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: CacheKey) -> CompiledDiagram | None:
+        """Return the diagram compiled under `key`, if kept (it becomes the most recent)."""
+        with self._lock:
+            compiled = self._items.get(key)
+            if compiled is not None:
+                self._items.move_to_end(key)
+            return compiled
+
+    def put(self, key: CacheKey, compiled: CompiledDiagram) -> None:
+        """Keep a compiled diagram; forget the least recently used beyond the size."""
+        with self._lock:
+            self._items[key] = compiled
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def compile_diagram(
@@ -359,8 +393,11 @@ def compile_diagram(
     process_id: str | None = None,
     *,
     deployed: bool = False,
+    parser: Callable[[], BpmnParser] = make_parser,
+    cache: DiagramCache | None = None,
 ) -> CompiledDiagram:
-    """Load, lint and parse a diagram once; later calls with the same bytes hit a cache.
+    """Load, lint and parse a diagram with a fresh parser from `parser`; with a `cache`,
+    later calls with the same bytes return the diagram compiled the first time.
 
     `deployed`: the diagram of a version already deployed, which its running cases need.
     Lint errors of rules added since do not stop those cases from loading it: what the
@@ -370,15 +407,13 @@ def compile_diagram(
     if isinstance(data, str):
         data = data.encode("utf-8")
     key = (hashlib.sha256(data).hexdigest(), process_id, deployed)
-    with _compiled_lock:
-        if key in _compiled:
-            _compiled.move_to_end(key)
-            return _compiled[key]
+    if cache is not None and (compiled := cache.get(key)) is not None:
+        return compiled
     loaded = load_diagram(data, filename, max_bytes=MAX_BPMN_BYTES, refuse=not deployed)
     root = loaded.tree.getroot()
     process = _pick_process(root, process_id, filename)
     pid = process.get("id")
-    spec, subprocess_specs = _parse_with_spiff(root, pid, filename)
+    spec, subprocess_specs = _parse_with_spiff(root, pid, filename, parser)
     compiled = CompiledDiagram(
         content_hash=key[0],
         filename=filename,
@@ -389,10 +424,8 @@ def compile_diagram(
         nodes=extract_nodes(root, pid),
         findings=list(loaded.findings),
     )
-    with _compiled_lock:
-        _compiled[key] = compiled
-        while len(_compiled) > COMPILED_CACHE_SIZE:
-            _compiled.popitem(last=False)
+    if cache is not None:
+        cache.put(key, compiled)
     return compiled
 
 
@@ -420,11 +453,25 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-def _make_serializer() -> BpmnWorkflowSerializer:
+class _UnescapedEncoder(json.JSONEncoder):
+    """Write text as it is (UTF-8), not as \\u escapes: the stored states have always been."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["ensure_ascii"] = False
+        super().__init__(**kwargs)
+
+
+def make_serializer() -> BpmnWorkflowSerializer:
+    """Return the serializer of workflow states: the Camunda dialect, OneWindow's checked
+    timers under SpiffWorkflow's names, the spec left out, stamped SERIALIZER_VERSION."""
     config = dict(CAMUNDA_CONFIG)
     config.update(timer_converters())  # after SpiffWorkflow's: ours restore its timer names
     config[BpmnWorkflow] = _SpeclessWorkflowConverter
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    return BpmnWorkflowSerializer(
+        BpmnWorkflowSerializer.configure(config),
+        version=SERIALIZER_VERSION,
+        json_encoder_cls=_UnescapedEncoder,
+    )
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -828,18 +875,56 @@ class WorkflowRun:
 
 
 class Engine:
-    """Start and restore workflows of compiled diagrams with the safe script engine."""
+    """Compile diagrams, start and restore their workflows, serialize their state.
 
-    def __init__(self, limits: StepLimits | None = None) -> None:
+    `parser` returns a fresh BPMN parser (one per diagram), `serializer` stores and restores
+    workflow states, `environment` evaluates the diagrams' expressions and scripts (inside the
+    safe script engine). `Engine.standard()` builds the ones OneWindow runs with.
+    """
+
+    def __init__(
+        self,
+        *,
+        parser: Callable[[], BpmnParser],
+        serializer: BpmnWorkflowSerializer,
+        environment: BasePythonScriptEngineEnvironment,
+        limits: StepLimits | None = None,
+    ) -> None:
         self.limits = limits or StepLimits()
-        self.script_engine = SafeScriptEngine()
-        self.serializer = _make_serializer()
+        self.parser = parser
+        self.serializer = serializer
+        self.script_engine = SafeScriptEngine(environment)
         self._lock = threading.Lock()
+
+    @classmethod
+    def standard(cls, limits: StepLimits | None = None) -> Engine:
+        """Return an engine with OneWindow's parser (checked timers), serializer and safe
+        expression environment."""
+        return cls(
+            parser=make_parser,
+            serializer=make_serializer(),
+            environment=SafeEnvironment(),
+            limits=limits,
+        )
 
     @property
     def serializer_version(self) -> str:
         """Return the version stamp written into every serialized state."""
-        return SERIALIZER_VERSION
+        return self.serializer.VERSION
+
+    def compile(
+        self,
+        data: bytes,
+        filename: str = "<diagram>",
+        process_id: str | None = None,
+        *,
+        deployed: bool = False,
+        cache: DiagramCache | None = None,
+    ) -> CompiledDiagram:
+        """Compile a diagram with this engine's parser (see `compile_diagram`)."""
+        return compile_diagram(
+            data, filename, process_id, deployed=deployed, parser=self.parser, cache=cache
+        )
 
     def start(
         self, diagram: CompiledDiagram, data: dict[str, Any] | None = None
@@ -870,15 +955,8 @@ class Engine:
 
     def serialize(self, run: WorkflowRun) -> str:
         """Serialize the workflow state (without its spec) to JSON."""
-        registry = self.serializer.registry
-        with self._lock:
-            registry._encoder_mode = True
-            try:
-                dct = registry.convert(run.workflow)
-                dct[self.serializer.VERSION_KEY] = SERIALIZER_VERSION
-                return json.dumps(dct, cls=self.serializer._encoder_cls, ensure_ascii=False)
-            finally:
-                registry._encoder_mode = False
+        with self._lock:  # the serializer's registry is in its encoding mode while it works
+            return self.serializer.serialize_json(run.workflow)
 
     def restore(self, diagram: CompiledDiagram, state: str) -> WorkflowRun:
         """Rebuild a workflow from its serialized state and its compiled diagram."""
@@ -887,11 +965,12 @@ class Engine:
         except (TypeError, ValueError) as exc:
             raise EngineError(f"stored workflow state is not JSON: {exc}") from None
         version = dct.pop(self.serializer.VERSION_KEY, None)
-        if version != SERIALIZER_VERSION:
+        if version != self.serializer.VERSION:
             raise EngineError(
-                f"stored state has serializer version {version!r}, expected {SERIALIZER_VERSION!r}"
+                f"stored state has serializer version {version!r}, "
+                f"expected {self.serializer.VERSION!r}"
             )
-        workflow = self.serializer.registry.restore(
+        workflow = self.serializer.from_dict(
             dct, spec=diagram.spec, subprocess_specs=diagram.subprocess_specs
         )
         workflow.script_engine = self.script_engine

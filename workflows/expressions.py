@@ -769,8 +769,8 @@ class SafeScriptEngine(PythonScriptEngine):
     error names it before SpiffWorkflow wraps the error into its own.
     """
 
-    def __init__(self) -> None:
-        super().__init__(environment=SafeEnvironment())
+    def __init__(self, environment: BasePythonScriptEngineEnvironment | None = None) -> None:
+        super().__init__(environment=environment or SafeEnvironment())
 
     def validate(self, expression):
         check_expression(expression)

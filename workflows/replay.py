@@ -644,7 +644,7 @@ def default_engine() -> Engine:
     global _default_engine
     with _default_lock:
         if _default_engine is None:
-            _default_engine = Engine()
+            _default_engine = Engine.standard()
         return _default_engine
 
 

@@ -1,4 +1,8 @@
-"""Per-process runtime: the engine, compiled diagram versions, and live workflows.
+"""Per-process runtime: the engine, the compiled diagrams, and live workflows.
+
+The runtime owns the compile cache: a diagram's bytes are parsed once per process
+(`Runtime.compile`), and a deployed version's compiled diagram is kept by its id
+(`Runtime.diagram`).
 
 A live workflow is kept after each committed step, keyed by case and the case's row
 version. A request takes the workflow out of the cache while it works on it, so two
@@ -17,7 +21,14 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from workflows import expressions
-from workflows.engine import CompiledDiagram, Engine, StepLimits, WorkflowRun, compile_diagram
+from workflows.engine import (
+    COMPILED_CACHE_SIZE,
+    CompiledDiagram,
+    DiagramCache,
+    Engine,
+    StepLimits,
+    WorkflowRun,
+)
 
 from ..catalogue.models import DiagramVersion
 
@@ -62,10 +73,24 @@ class Runtime:
     """What one app process keeps between requests."""
 
     def __init__(self, cache_size: int, limits: StepLimits | None = None) -> None:
-        self.engine = Engine(limits)
+        self.engine = Engine.standard(limits)
         self.cache = WorkflowCache(cache_size)
-        self._diagrams: dict[int, CompiledDiagram] = {}
+        self.compiled = DiagramCache(COMPILED_CACHE_SIZE)  # by the bytes' sha256
+        self._diagrams: dict[int, CompiledDiagram] = {}  # deployed versions by id
         self._lock = threading.Lock()
+
+    def compile(
+        self,
+        data: bytes,
+        filename: str = "<diagram>",
+        process_id: str | None = None,
+        *,
+        deployed: bool = False,
+    ) -> CompiledDiagram:
+        """Compile a diagram with the engine's parser, once per process for the same bytes."""
+        return self.engine.compile(
+            data, filename, process_id, deployed=deployed, cache=self.compiled
+        )
 
     def diagram(self, db: Session, version_id: int) -> CompiledDiagram:
         """Return the compiled diagram of a deployed version (versions never change)."""
@@ -76,7 +101,7 @@ class Runtime:
                     DiagramVersion.content, DiagramVersion.filename, DiagramVersion.process_id
                 ).where(DiagramVersion.id == version_id)
             ).one()
-            compiled = compile_diagram(
+            compiled = self.compile(
                 row.content.encode("utf-8"), row.filename, row.process_id, deployed=True
             )
             with self._lock:

@@ -338,7 +338,7 @@ def drive(
     """Drive one case with seeded random choices, restoring the stored state at every step."""
     rng = random.Random(seed)
     Clock.offset = dt.timedelta()
-    engine = Engine()
+    engine = Engine.standard()
     trace = Trace()
     with compaction(compact):
         run, _ = engine.start(diagram, dict(START_DATA))
@@ -415,7 +415,7 @@ def test_parallel_join_in_a_loop_waits_for_every_branch(seed):
 def test_without_compaction_a_parallel_join_in_a_loop_fires_too_early():
     """The flaw compaction removes: a stale join task of an earlier pass counts as arrived."""
     diagram = diagram_of("parallel-loop")
-    engine = Engine()
+    engine = Engine.standard()
 
     def complete(run, spec_id, outcome="approve"):
         task = next(t for t in run.ready_tasks() if t.spec_id == spec_id)
@@ -439,7 +439,7 @@ def test_without_compaction_a_parallel_join_in_a_loop_fires_too_early():
 
 def test_planning_permit_thousand_return_cycles_stay_open_and_small():
     diagram = diagram_of("planning-permit")
-    engine = Engine()
+    engine = Engine.standard()
     run, _ = engine.start(diagram, dict(START_DATA))
     state = engine.serialize(run)
 
@@ -471,7 +471,7 @@ def test_planning_permit_thousand_return_cycles_stay_open_and_small():
 
 def test_compacted_state_round_trips_with_the_same_root():
     diagram = diagram_of("call-activity-loop")
-    engine = Engine()
+    engine = Engine.standard()
     run, _ = engine.start(diagram, {})
     root = run.workflow.task_tree.id
     for spec_id, outcome in [("prep", "approve"), ("check", "approve"), ("chief", "return")] * 5:
@@ -488,7 +488,7 @@ def test_compacted_state_round_trips_with_the_same_root():
 
 def test_compaction_of_a_compact_workflow_removes_nothing():
     diagram = diagram_of("planning-permit")
-    run, _ = Engine().start(diagram, dict(START_DATA))
+    run, _ = Engine.standard().start(diagram, dict(START_DATA))
     for spec_id, outcome in [("Task_accept", "approve"), ("Task_lead", "approve")]:
         task = next(t for t in run.ready_tasks() if t.spec_id == spec_id)
         run.complete(task.id, outcome, {})

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from workflows.engine import Engine, compile_diagram
+from workflows.engine import SERIALIZER_VERSION, DiagramCache, Engine, compile_diagram
 from workflows.errors import DiagramError, EngineError
 
 HEAD = """<?xml version="1.0" encoding="UTF-8"?>
@@ -114,7 +114,7 @@ def _parallel(n: int) -> str:
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine()
+    return Engine.standard()
 
 
 def _roundtrip(engine, run):
@@ -124,8 +124,9 @@ def _roundtrip(engine, run):
 
 
 def test_compile_is_cached_by_content():
-    first = compile_diagram(APPROVAL.encode(), "approval.bpmn")
-    assert compile_diagram(APPROVAL.encode(), "approval.bpmn") is first
+    cache = DiagramCache()
+    first = compile_diagram(APPROVAL.encode(), "approval.bpmn", cache=cache)
+    assert compile_diagram(APPROVAL.encode(), "approval.bpmn", cache=cache) is first
     assert first.process_id == "P"
     review = first.nodes["review"]
     assert (review.post, review.stage, review.time_limit) == ("review_post", "review", (2.0, "d"))
@@ -152,6 +153,15 @@ def test_return_then_reject_reaches_denied_end(engine):
     step = run.complete(again.created[0].id, "reject", {"legal_basis": "《条例》第十条"})
     assert step.finished and step.result == "denied"
     assert run.data["certificates"] == 12
+
+
+def test_state_is_stored_as_unescaped_utf8_json_with_the_version_stamp(engine):
+    diagram = compile_diagram(APPROVAL.encode(), "approval.bpmn")
+    run, _ = engine.start(diagram, {"certificates": 2, "applicant": "张三"})
+    state = engine.serialize(run)
+    assert "张三" in state and "\\u" not in state  # as stored since the first release
+    assert json.loads(state)["serializer_version"] == SERIALIZER_VERSION == "ow1/spiff1.5"
+    assert "spec" not in json.loads(state)  # restored from the compiled diagram instead
 
 
 def test_outcome_not_offered_by_task_is_refused(engine):

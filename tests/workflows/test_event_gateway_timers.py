@@ -122,7 +122,7 @@ def test_the_timer_behind_the_gateway_is_listed_and_takes_its_branch_when_due(
     moved_clock, order, y
 ):
     diagram = compile_diagram(reply_or_timeout(order, y).encode(), "wait.bpmn")
-    engine = Engine()
+    engine = Engine.standard()
     run, _ = engine.start(diagram, {})
     assert run.ready_tasks() == []
     [timer] = run.waiting_timers()
@@ -145,7 +145,7 @@ def test_the_timer_behind_the_gateway_is_listed_and_takes_its_branch_when_due(
 
 def test_a_reply_before_the_due_time_takes_the_reply_branch_and_ends_the_wait():
     diagram = compile_diagram(reply_or_timeout().encode(), "wait.bpmn")
-    run, _ = Engine().start(diagram, {})
+    run, _ = Engine.standard().start(diagram, {})
     assert [t.node_id for t in run.waiting_timers()] == ["timeout"]
     run.workflow.catch(BpmnEvent(MessageEventDefinition("reply"), {"payload": "补正材料已交"}))
     steps = run.run_engine()
@@ -157,7 +157,7 @@ def test_a_reply_before_the_due_time_takes_the_reply_branch_and_ends_the_wait():
 @pytest.mark.parametrize(("order", "y"), LAYOUTS)
 def test_a_log_with_the_gateway_timer_fired_verifies(moved_clock, order, y):
     diagram = compile_diagram(reply_or_timeout(order, y).encode(), "wait.bpmn")
-    engine = Engine()
+    engine = Engine.standard()
     log = EventLog()
     run = log.receive(engine, diagram, {})
     [timer] = run.waiting_timers()
@@ -174,7 +174,7 @@ def test_a_log_with_the_gateway_timer_fired_verifies(moved_clock, order, y):
 
 def test_the_replay_names_a_gateway_timer_that_never_waited():
     diagram = compile_diagram(reply_or_timeout().encode(), "wait.bpmn")
-    engine = Engine()
+    engine = Engine.standard()
     log = EventLog()
     log.receive(engine, diagram, {})
     at = log.events[-1]["at"]
@@ -190,7 +190,7 @@ def test_two_timers_at_one_gateway_follow_the_drawing_not_the_clock(moved_clock)
     # why lint refuses them: the one-day timer drawn below the 30-day one never fires first
     xml = reply_or_timeout(("reply", "timeout"), (300, 100), reply=ONE_DAY)
     diagram = compile_diagram(xml.encode(), "two.bpmn", deployed=True)  # before the rule
-    run, _ = Engine().start(diagram, {})
+    run, _ = Engine.standard().start(diagram, {})
     [listed] = run.waiting_timers()  # the one whose due time the engine keeps
     assert listed.node_id == "timeout"
     moved_clock.offset = dt.timedelta(days=2)
@@ -218,7 +218,7 @@ def test_a_timer_found_due_after_the_last_step_stays_listed_until_it_runs(moved_
     # the engine looks at the timers after its last step: one that fell due during the step is
     # made ready but runs only at the next step; until then the scheduler must still see it
     diagram = compile_diagram(reply_or_timeout().encode(), "wait.bpmn")
-    run, _ = Engine().start(diagram, {})
+    run, _ = Engine.standard().start(diagram, {})
     [timer] = run.waiting_timers()
     moved_clock.offset = timer.due_at - _utc() + dt.timedelta(seconds=1)
     run.workflow.refresh_timers()  # what the end of every engine step does

@@ -331,7 +331,7 @@ def test_squaring_in_a_loop_stops_the_case_naming_element_and_limit() -> None:
     from workflows.errors import WorkflowFault
 
     diagram = compile_diagram(LOOP.encode(), "loop.bpmn")
-    run, _steps = Engine().start(diagram, {"x": 3})
+    run, _steps = Engine.standard().start(diagram, {"x": 3})
     with pytest.raises(WorkflowFault) as info:
         for completed in range(1, 50):  # noqa: B007 - counted after the loop
             started = time.perf_counter()

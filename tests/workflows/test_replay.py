@@ -27,7 +27,7 @@ LEGAL = {"legal_basis": "《中华人民共和国行政许可法》第三十八�
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine()
+    return Engine.standard()
 
 
 def _diagram(code: str):

@@ -192,7 +192,7 @@ def test_run_time_value_out_of_range_is_a_timer_fault(kind, value, reason, allow
     element = "remind" if kind == "timeCycle" else "wait"
     started = time.perf_counter()
     with pytest.raises(WorkflowFault) as caught:
-        Engine().start(diagram, {VARIABLE[kind]: value})
+        Engine.standard().start(diagram, {VARIABLE[kind]: value})
     assert time.perf_counter() - started < 1  # a sanity bound: nothing spins
     fault = caught.value
     assert (fault.code, fault.task_spec, fault.elements) == ("timer", element, (element,))
@@ -204,7 +204,7 @@ def test_run_time_value_out_of_range_is_a_timer_fault(kind, value, reason, allow
 def test_run_time_value_that_is_not_text_is_a_timer_fault():
     diagram = compile_diagram(_diagram("timeDuration", "wait_for").encode(), "d.bpmn")
     with pytest.raises(WorkflowFault) as caught:
-        Engine().start(diagram, {"wait_for": 3})
+        Engine.standard().start(diagram, {"wait_for": 3})
     assert caught.value.code == "timer" and "is not text" in caught.value.message
 
 
@@ -234,7 +234,7 @@ class _Clock:
 def test_valid_duration_waits_its_time_then_fires(monkeypatch, value, delta):
     clock = _Clock(monkeypatch, dt.datetime(2026, 12, 4, 9, 0, tzinfo=dt.UTC))
     diagram = compile_diagram(_diagram("timeDuration", f'"{value}"').encode(), "d.bpmn")
-    run, _ = Engine().start(diagram)
+    run, _ = Engine.standard().start(diagram)
     [timer] = run.waiting_timers()
     assert (timer.node_id, timer.due_at) == ("wait", dt.datetime(2026, 12, 4, 9, 0) + delta)
     clock.now += delta - dt.timedelta(seconds=1)
@@ -247,19 +247,19 @@ def test_valid_duration_waits_its_time_then_fires(monkeypatch, value, delta):
 def test_month_durations_end_on_the_last_day_when_the_month_is_shorter(monkeypatch):
     _Clock(monkeypatch, dt.datetime(2027, 1, 31, 9, 0, tzinfo=dt.UTC))
     diagram = compile_diagram(_diagram("timeDuration", '"P1M"').encode(), "d.bpmn")
-    run, _ = Engine().start(diagram)
+    run, _ = Engine.standard().start(diagram)
     assert run.waiting_timers()[0].due_at == dt.datetime(2027, 2, 28, 9, 0)
 
 
 def test_date_inside_the_horizon_waits_and_a_past_date_fires_at_once(monkeypatch):
     _Clock(monkeypatch, dt.datetime(2026, 12, 4, 9, 0, tzinfo=dt.UTC))
     diagram = compile_diagram(_diagram("timeDate", "due").encode(), "d.bpmn")
-    run, _ = Engine().start(diagram, {"due": "2027-03-01T09:00:00+08:00"})
+    run, _ = Engine.standard().start(diagram, {"due": "2027-03-01T09:00:00+08:00"})
     assert [(t.node_id, t.due_at) for t in run.waiting_timers()] == [
         ("wait", dt.datetime(2027, 3, 1, 1, 0))
     ]
     # a date computed from case data may be past when the case gets there: it fires once
-    late, _ = Engine().start(diagram, {"due": "2026-12-01T09:00:00+08:00"})
+    late, _ = Engine.standard().start(diagram, {"due": "2026-12-01T09:00:00+08:00"})
     assert [t.spec_id for t in late.ready_tasks()] == ["review"]
     assert late.waiting_timers() == []
 
@@ -267,7 +267,7 @@ def test_date_inside_the_horizon_waits_and_a_past_date_fires_at_once(monkeypatch
 def test_bounded_cycle_fires_its_count_then_stops(monkeypatch):
     clock = _Clock(monkeypatch, dt.datetime(2026, 12, 4, 9, 0, tzinfo=dt.UTC))
     diagram = compile_diagram(_diagram("timeCycle", '"R3/PT2H"').encode(), "c.bpmn")
-    run, _ = Engine().start(diagram)
+    run, _ = Engine.standard().start(diagram)
     fired = []
     for _hour in range(10):
         clock.now += dt.timedelta(hours=1)
@@ -284,7 +284,7 @@ def test_bounded_cycle_fires_its_count_then_stops(monkeypatch):
 
 def _restore_fixture() -> tuple[Engine, object, dict]:
     diagram = compile_diagram((DATA / "timers_v1.bpmn").read_bytes(), "timers_v1.bpmn")
-    engine = Engine()
+    engine = Engine.standard()
     state = (DATA / "timers_v1_state.json").read_text()
     return engine, engine.restore(diagram, state), json.loads(state)
 
@@ -316,7 +316,7 @@ def test_state_stored_before_the_limits_restores_and_fires_as_before(monkeypatch
 
 
 def test_serializer_keeps_spiffworkflow_names_for_the_timer_definitions():
-    registry = Engine().serializer.registry
+    registry = Engine.standard().serializer.registry
     stored = {"typename": "DurationTimerEventDefinition", "name": "催办", "description": "Timer"}
     restored = registry.restore({**stored, "expression": '"P3D"'})
     assert isinstance(restored, CheckedDuration)
@@ -342,7 +342,7 @@ def _stored_with(task_id: str, event_value) -> str:
 def test_stored_cycle_that_would_spin_is_a_timer_fault_not_a_loop(monkeypatch, event_value, reason):
     _Clock(monkeypatch, dt.datetime(2026, 12, 4, 21, 30, tzinfo=dt.UTC))
     diagram = compile_diagram((DATA / "timers_v1.bpmn").read_bytes(), "timers_v1.bpmn")
-    engine = Engine()
+    engine = Engine.standard()
     run = engine.restore(diagram, _stored_with("remind", event_value))
     with pytest.raises(WorkflowFault) as caught:
         run.fire_timers()
@@ -356,7 +356,7 @@ def test_stored_cycle_that_would_spin_is_a_timer_fault_not_a_loop(monkeypatch, e
 def test_stored_due_time_that_cannot_be_read_is_a_timer_fault(monkeypatch):
     _Clock(monkeypatch, dt.datetime(2026, 12, 4, 21, 30, tzinfo=dt.UTC))
     diagram = compile_diagram((DATA / "timers_v1.bpmn").read_bytes(), "timers_v1.bpmn")
-    run = Engine().restore(diagram, _stored_with("overdue", "10000-01-01T00:00:00+00:00"))
+    run = Engine.standard().restore(diagram, _stored_with("overdue", "10000-01-01T00:00:00+00:00"))
     with pytest.raises(WorkflowFault) as caught:
         run.waiting_timers()
     assert (caught.value.code, caught.value.task_spec) == ("timer", "overdue")

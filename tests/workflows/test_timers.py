@@ -40,7 +40,7 @@ def test_waiting_timer_reports_its_due_time_and_does_not_fire_early():
     diagram = compile_diagram(TIMER.encode(), "timer.bpmn")
     assert diagram.has_timers
     due = _utc(hours=1)
-    run, _ = Engine().start(diagram, {"notice_ends": due.isoformat() + "+00:00"})
+    run, _ = Engine.standard().start(diagram, {"notice_ends": due.isoformat() + "+00:00"})
     [timer] = run.waiting_timers()
     assert timer.node_id == "wait"
     assert abs((timer.due_at - due).total_seconds()) < 1
@@ -51,7 +51,7 @@ def test_waiting_timer_reports_its_due_time_and_does_not_fire_early():
 
 def test_due_timer_fires_and_boundary_timer_escalates(monkeypatch):
     diagram = compile_diagram(TIMER.encode(), "timer.bpmn")
-    engine = Engine()
+    engine = Engine.standard()
     run, _ = engine.start(diagram, {"notice_ends": _utc(seconds=-1).isoformat() + "+00:00"})
     # a timer already due when the workflow starts fires in the first engine steps
     assert [t.spec_id for t in run.ready_tasks()] == ["review"]
