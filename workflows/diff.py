@@ -475,6 +475,8 @@ class _Version:
             return ""
         return parent.get("id", "")
 
+    # Long: one pass over the element's attributes and children that sorts each into the
+    # aspect it belongs to; the lists it fills are read together at the end.
     def signature(self, key: str) -> tuple[dict[str, _Aspect], tuple[_Node, ...]]:
         """Return the aspects of a compared element and the canonical items of "other"."""
         element = self.compared[key]

@@ -338,17 +338,10 @@ def _check_reachability(graph: _Graph, node_id: str, node: etree._Element, out: 
         out.warning("unreachable", node, f"{describe(node)} has no incoming flow and can never run")
     # a boundary timer that only escalates its task (property escalate) needs no path of its own
     escalates = kind == "boundaryEvent" and bool(properties(node).get("escalate"))
-    if (
-        kind != "endEvent"
-        and not escalates
-        and node_id not in graph.attached
-        and not graph.outgoing.get(node_id)
-    ):
-        out.warning(
-            "dead-end",
-            node,
-            f"{describe(node)} has no outgoing flow; end the path with an end event",
-        )
+    needs_way_out = kind != "endEvent" and not escalates and node_id not in graph.attached
+    if needs_way_out and not graph.outgoing.get(node_id):
+        message = f"{describe(node)} has no outgoing flow; end the path with an end event"
+        out.warning("dead-end", node, message)
 
 
 def _has_condition(flow: etree._Element) -> bool:
@@ -705,11 +698,8 @@ def _lint_event_definitions(process: etree._Element, out: _Findings) -> None:
                 "unsupported-element", event, f"{describe(event)} with {names} is not supported"
             )
         elif not found and kind in MUST_CATCH:
-            out.error(
-                "unsupported-element",
-                event,
-                f"{describe(event)} has no event definition, so it would never be triggered",
-            )
+            never = f"{describe(event)} has no event definition, so it would never be triggered"
+            out.error("unsupported-element", event, never)
 
 
 def _interrupts(sub: etree._Element) -> bool:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from .errors import DiagramError, Finding
-from .lint import BPMN_NS
+from .lint import BPMN_NS, EVENTS
 from .loader import parse_bpmn
 
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -106,14 +106,6 @@ TASKS = {
 }
 SUB_PROCESSES = {"subProcess", "transaction", "adHocSubProcess"}
 ACTIVITIES = TASKS | SUB_PROCESSES | {"callActivity"}
-EVENTS = {
-    "startEvent",
-    "endEvent",
-    "intermediateCatchEvent",
-    "intermediateThrowEvent",
-    "boundaryEvent",
-    "implicitThrowEvent",
-}
 THROW_EVENTS = {"endEvent", "intermediateThrowEvent", "implicitThrowEvent"}
 GATEWAYS = {
     "gateway",
@@ -125,6 +117,7 @@ GATEWAYS = {
 }
 DATA_OBJECTS = {"dataObject", "dataObjectReference", "dataInput", "dataOutput"}
 DATA_STORES = {"dataStore", "dataStoreReference"}
+NAMED_BESIDE = EVENTS | GATEWAYS | DATA_OBJECTS | DATA_STORES | {"message"}  # label beside
 # called global tasks whose type marker a call activity shows
 GLOBAL_TASKS = {
     "globalTask": "task",
@@ -461,6 +454,26 @@ def render_svg(
     return renderer.render()
 
 
+def _marker_names(kind: str, element: etree._Element | None, expand: bool) -> list[str]:
+    """Return the markers at the bottom of an activity, left to right."""
+    markers: list[str] = []
+    if kind in SUB_PROCESSES or kind == "callActivity":
+        if expand:
+            markers.append("expand")
+        if kind == "adHocSubProcess":
+            markers.append("adhoc")
+    if element is not None:
+        if element.find(f"{{{BPMN_NS}}}standardLoopCharacteristics") is not None:
+            markers.append("loop")
+        multi = element.find(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics")
+        if multi is not None:
+            sequential = (multi.get("isSequential") or "").lower() == "true"
+            markers.append("sequential" if sequential else "parallel")
+        if (element.get("isForCompensation") or "").lower() == "true":
+            markers.append("compensation")
+    return markers
+
+
 @dataclass
 class _Shape:
     di: etree._Element
@@ -508,6 +521,24 @@ class _Renderer:
             name = key.rstrip("_").replace("_", "-")
             element.set(name, _fmt(value) if isinstance(value, float | int) else str(value))
         return element
+
+    # The shapes everything is drawn with; attributes in this order, None ones left out.
+    def _rect(self, g, x, y, w, h, fill, stroke, width=None, *, rx=None, dash=None):
+        return self._sub(g, "rect", x=x, y=y, width=w, height=h, rx=rx, fill=fill, stroke=stroke,
+                         stroke_width=width, stroke_dasharray=dash)  # fmt: skip
+
+    def _frame(self, g, box: Box, fill, stroke, width=None, *, rx=None, dash=None):
+        return self._rect(g, box.x, box.y, box.w, box.h, fill, stroke, width, rx=rx, dash=dash)
+
+    def _circle(self, g, cx, cy, r, fill, stroke, width=None, *, dash=None):
+        return self._sub(g, "circle", cx=cx, cy=cy, r=r, fill=fill, stroke=stroke,
+                         stroke_width=width, stroke_dasharray=dash)  # fmt: skip
+
+    def _path(self, g, d, stroke, width=None, *, fill=None):
+        return self._sub(g, "path", d=d, fill=fill, stroke=stroke, stroke_width=width)
+
+    def _polygon(self, g, points, fill, stroke, width=None):
+        return self._sub(g, "polygon", points=points, fill=fill, stroke=stroke, stroke_width=width)
 
     def _extend(self, x: float, y: float, right: float | None = None, bottom: float | None = None):
         self.min_x = min(self.min_x, x)
@@ -592,16 +623,8 @@ class _Renderer:
             x = box.right - pad
         else:
             x = box.cx
-        node = self._sub(
-            parent,
-            "text",
-            x=x,
-            y=top,
-            font_size=size,
-            text_anchor=align,
-            fill=fill,
-            transform=transform,
-        )
+        node = self._sub(parent, "text", x=x, y=top, font_size=size, text_anchor=align,
+                         fill=fill, transform=transform)  # fmt: skip
         widest = 0.0
         for number, line in enumerate(lines):
             span = self._sub(node, "tspan", x=x, y=top + number * line_height + size * 0.95)
@@ -637,72 +660,23 @@ class _Renderer:
                 orient="auto-start-reverse" if start else "auto",
             )
             if kind == "sequence":
-                self._sub(marker, "path", d="M 0 0 L 10 5 L 0 10 Z", fill=colour, stroke="none")
+                self._path(marker, "M 0 0 L 10 5 L 0 10 Z", "none", fill=colour)
             elif kind == "message":
-                self._sub(
-                    marker,
-                    "path",
-                    d="M 1 1 L 9.5 5 L 1 9 Z",
-                    fill=FILL,
-                    stroke=colour,
-                    stroke_width=1,
-                )
+                self._path(marker, "M 1 1 L 9.5 5 L 1 9 Z", colour, 1, fill=FILL)
             elif kind == "message-start":
                 marker.set("refX", "0.5")
                 marker.set("orient", "auto")
-                self._sub(marker, "circle", cx=5, cy=5, r=4.2, fill=FILL, stroke=colour)
+                self._circle(marker, 5, 5, 4.2, FILL, colour)
             else:  # open arrow: associations and data associations
-                self._sub(
-                    marker,
-                    "path",
-                    d="M 1 1 L 9 5 L 1 9",
-                    fill="none",
-                    stroke=colour,
-                    stroke_width=1.2,
-                )
+                self._path(marker, "M 1 1 L 9 5 L 1 9", colour, 1.2, fill="none")
         return f"url(#{marker_id})"
 
     # ------------------------------------------------------------------ driver
 
     def render(self) -> str:
-        plane = self.diagram.find(f"{{{BPMNDI_NS}}}BPMNPlane")
-        shapes: list[_Shape] = []
-        edges: list[etree._Element] = []
-        self.drawn_refs: set[str] = set()
-        if plane is not None:
-            for di in plane.iter(f"{{{BPMNDI_NS}}}BPMNShape", f"{{{BPMNDI_NS}}}BPMNEdge"):
-                if _local(di) == "BPMNEdge":
-                    edges.append(di)
-                    continue
-                box = _bounds(di)
-                if box is None:
-                    continue
-                ref = di.get("bpmnElement") or di.get("id") or "shape"
-                element = self._lookup(di.get("bpmnElement"))
-                kind = _local(element) if element is not None else "unknown"
-                element_id = element.get("id") if element is not None else ref
-                shape = _Shape(di, element, kind, box, element_id)
-                shapes.append(shape)
-                self.drawn_refs.add(shape.element_id)
+        shapes, edges = self._read_plane()
         self.expanded_ids = {s.element_id for s in shapes if self._is_expanded(s)}
-
-        layers: list[list[_Shape]] = [[], [], [], [], [], []]
-        for shape in shapes:
-            if shape.kind == "participant":
-                layers[0].append(shape)
-            elif shape.kind == "lane":
-                layers[1].append(shape)
-            elif shape.element_id in self.expanded_ids:
-                layers[2].append(shape)
-            elif shape.kind == "boundaryEvent":
-                layers[4].append(shape)
-            elif shape.kind == "group":
-                layers[5].append(shape)
-            else:
-                layers[3].append(shape)
-        layers[1].sort(key=lambda s: -s.box.w * s.box.h)
-        layers[2].sort(key=lambda s: -s.box.w * s.box.h)
-
+        layers = self._layers(shapes)
         canvas = self._sub(
             self.svg,
             "g",
@@ -723,7 +697,57 @@ class _Renderer:
         for shape in shapes:
             if shape.element_id in self.notes:
                 self._draw_note(canvas, shape, self.notes[shape.element_id])
+        self._frame_document()
+        return etree.tostring(self.svg, encoding="unicode")
 
+    def _read_plane(self) -> tuple[list[_Shape], list[etree._Element]]:
+        """Return the shapes (with bounds) and the edges of the diagram's plane, in order."""
+        plane = self.diagram.find(f"{{{BPMNDI_NS}}}BPMNPlane")
+        shapes: list[_Shape] = []
+        edges: list[etree._Element] = []
+        self.drawn_refs: set[str] = set()
+        if plane is None:
+            return shapes, edges
+        for di in plane.iter(f"{{{BPMNDI_NS}}}BPMNShape", f"{{{BPMNDI_NS}}}BPMNEdge"):
+            if _local(di) == "BPMNEdge":
+                edges.append(di)
+                continue
+            box = _bounds(di)
+            if box is None:
+                continue
+            ref = di.get("bpmnElement") or di.get("id") or "shape"
+            element = self._lookup(di.get("bpmnElement"))
+            kind = _local(element) if element is not None else "unknown"
+            element_id = element.get("id") if element is not None else ref
+            shape = _Shape(di, element, kind, box, element_id)
+            shapes.append(shape)
+            self.drawn_refs.add(shape.element_id)
+        return shapes, edges
+
+    def _layers(self, shapes: list[_Shape]) -> list[list[_Shape]]:
+        """Sort shapes into drawing layers: pools, lanes (largest first), expanded
+        sub-processes (largest first), the rest, then (after the edges) boundary events and
+        groups."""
+        layers: list[list[_Shape]] = [[], [], [], [], [], []]
+        for shape in shapes:
+            if shape.kind == "participant":
+                layers[0].append(shape)
+            elif shape.kind == "lane":
+                layers[1].append(shape)
+            elif shape.element_id in self.expanded_ids:
+                layers[2].append(shape)
+            elif shape.kind == "boundaryEvent":
+                layers[4].append(shape)
+            elif shape.kind == "group":
+                layers[5].append(shape)
+            else:
+                layers[3].append(shape)
+        layers[1].sort(key=lambda s: -s.box.w * s.box.h)
+        layers[2].sort(key=lambda s: -s.box.w * s.box.h)
+        return layers
+
+    def _frame_document(self) -> None:
+        """Set the document's view box around what was drawn, its size and its label."""
         if not math.isfinite(self.min_x):
             self.min_x = self.min_y = 0.0
             self.max_x = self.max_y = 0.0
@@ -739,7 +763,6 @@ class _Renderer:
         self.svg.set("aria-label", name)
         if not len(self.defs):
             self.svg.remove(self.defs)
-        return etree.tostring(self.svg, encoding="unicode")
 
     def _draw_note(self, canvas: etree._Element, shape: _Shape, text: str) -> None:
         """Draw a short text on a pale box just above a shape's top edge."""
@@ -748,8 +771,7 @@ class _Renderer:
         x = shape.box.x + shape.box.w / 2 - width / 2
         y = shape.box.y - height - 2
         group = self._sub(canvas, "g", data_note_for=shape.element_id)
-        self._sub(group, "rect", x=x, y=y, width=width, height=height, rx=3, fill=NOTE_BACK,
-                  stroke=NOTE_FILL, stroke_width=0.5)  # fmt: skip
+        self._rect(group, x, y, width, height, NOTE_BACK, NOTE_FILL, 0.5, rx=3)  # fmt: skip
         label = self._sub(group, "text", x=x + width / 2, y=y + height - 4, font_size=LABEL_SIZE,
                           fill=NOTE_FILL, text_anchor="middle")  # fmt: skip
         label.text = text
@@ -806,40 +828,38 @@ class _Renderer:
             self._draw_lane(group, shape, name, paint)
         elif kind in ACTIVITIES:
             self._draw_activity(group, shape, name, paint)
-        elif kind in EVENTS:
-            self._draw_event(group, shape, paint)
-            self._external_label(group, shape, name)
-        elif kind in GATEWAYS:
-            self._draw_gateway(group, shape, paint)
-            self._external_label(group, shape, name)
-        elif kind in DATA_OBJECTS:
-            self._draw_data_object(group, shape, paint)
-            self._external_label(group, shape, name)
-        elif kind in DATA_STORES:
-            self._draw_data_store(group, box, paint)
+        elif kind in NAMED_BESIDE:
+            self._draw_named_beside(group, shape, paint)
             self._external_label(group, shape, name)
         elif kind == "textAnnotation":
             self._draw_annotation(group, shape, name, paint)
         elif kind == "group":
             self._draw_group(group, shape, name, paint)
-        elif kind == "message":
-            self._envelope(group, box.x, box.y, box.w, box.h, paint.stroke, FILL, 1.5)
-            self._external_label(group, shape, name)
         else:
-            self._sub(
+            self._frame(
                 group,
-                "rect",
-                x=box.x,
-                y=box.y,
-                width=box.w,
-                height=box.h,
+                box,
+                paint.fill if paint is not PLAIN else FILL,
+                paint.stroke if paint is not PLAIN else UNKNOWN_STROKE,
+                max(1.0, paint.width),
                 rx=4,
-                fill=paint.fill if paint is not PLAIN else FILL,
-                stroke=paint.stroke if paint is not PLAIN else UNKNOWN_STROKE,
-                stroke_width=max(1.0, paint.width),
-                stroke_dasharray="4 3",
+                dash="4 3",
             )
             self._text(group, name or kind, box, pad=4, max_lines=max(1, int(box.h // 15)))
+
+    def _draw_named_beside(self, group, shape: _Shape, paint: Paint) -> None:
+        """Draw an event, gateway, data object or store, or message (its name goes beside)."""
+        kind, box = shape.kind, shape.box
+        if kind in EVENTS:
+            self._draw_event(group, shape, paint)
+        elif kind in GATEWAYS:
+            self._draw_gateway(group, shape, paint)
+        elif kind in DATA_OBJECTS:
+            self._draw_data_object(group, shape, paint)
+        elif kind in DATA_STORES:
+            self._draw_data_store(group, box, paint)
+        else:
+            self._envelope(group, box.x, box.y, box.w, box.h, paint.stroke, FILL, 1.5)
 
     def _band_text(self, group, name: str, box: Box, horizontal: bool, size: float) -> None:
         """Write a pool or lane name along its band: rotated for horizontal pools."""
@@ -867,17 +887,7 @@ class _Renderer:
         horizontal = (shape.di.get("isHorizontal") or "true").strip().lower() != "false"
         stroke = paint.stroke if paint is not PLAIN else POOL_STROKE
         width = max(1.5, paint.width)
-        self._sub(
-            group,
-            "rect",
-            x=box.x,
-            y=box.y,
-            width=box.w,
-            height=box.h,
-            fill=paint.fill if paint is not PLAIN else FILL,
-            stroke=stroke,
-            stroke_width=width,
-        )
+        self._frame(group, box, paint.fill if paint is not PLAIN else FILL, stroke, width)
         size = self._font_size(shape.di)
         element = shape.element
         black_box = element is not None and not element.get("processRef")
@@ -886,29 +896,9 @@ class _Renderer:
             return
         band = min(30.0, box.w if horizontal else box.h)
         if horizontal:
-            self._sub(
-                group,
-                "rect",
-                x=box.x,
-                y=box.y,
-                width=band,
-                height=box.h,
-                fill=BAND_FILL,
-                stroke=stroke,
-                stroke_width=width,
-            )
+            self._rect(group, box.x, box.y, band, box.h, BAND_FILL, stroke, width)
         else:
-            self._sub(
-                group,
-                "rect",
-                x=box.x,
-                y=box.y,
-                width=box.w,
-                height=band,
-                fill=BAND_FILL,
-                stroke=stroke,
-                stroke_width=width,
-            )
+            self._rect(group, box.x, box.y, box.w, band, BAND_FILL, stroke, width)
         self._band_text(group, name, box, horizontal, size)
         if (
             element is not None
@@ -920,23 +910,15 @@ class _Renderer:
         box = shape.box
         horizontal = (shape.di.get("isHorizontal") or "true").strip().lower() != "false"
         stroke = paint.stroke if paint is not PLAIN else LANE_STROKE
-        self._sub(
-            group,
-            "rect",
-            x=box.x,
-            y=box.y,
-            width=box.w,
-            height=box.h,
-            fill=paint.fill if paint is not PLAIN else "none",
-            stroke=stroke,
-            stroke_width=max(1.0, paint.width),
+        self._frame(
+            group, box, paint.fill if paint is not PLAIN else "none", stroke, max(1.0, paint.width)
         )
         band = min(30.0, box.w if horizontal else box.h)
         if horizontal:
             d = f"M {_fmt(box.x + band)} {_fmt(box.y)} V {_fmt(box.bottom)}"
         else:
             d = f"M {_fmt(box.x)} {_fmt(box.y + band)} H {_fmt(box.right)}"
-        self._sub(group, "path", d=d, fill="none", stroke=stroke, stroke_width=0.75)
+        self._path(group, d, stroke, 0.75, fill="none")
         self._band_text(group, name, box, horizontal, self._font_size(shape.di))
 
     # -------------------------------------------------------------- activities
@@ -954,31 +936,29 @@ class _Renderer:
         event_sub = element is not None and element.get("triggeredByEvent") == "true"
         radius = min(10.0, box.w / 4, box.h / 4)
         inset = width / 2 if kind == "callActivity" else 0.0
-        self._sub(
+        self._rect(
             group,
-            "rect",
-            x=box.x + inset,
-            y=box.y + inset,
-            width=max(box.w - 2 * inset, 0.0),
-            height=max(box.h - 2 * inset, 0.0),
+            box.x + inset,
+            box.y + inset,
+            max(box.w - 2 * inset, 0.0),
+            max(box.h - 2 * inset, 0.0),
+            fill,
+            stroke,
+            width,
             rx=radius,
-            fill=fill,
-            stroke=stroke,
-            stroke_width=width,
-            stroke_dasharray="5 3" if event_sub else None,
+            dash="5 3" if event_sub else None,
         )
         if kind == "transaction" and box.w > 8 and box.h > 8:
-            self._sub(
+            self._rect(
                 group,
-                "rect",
-                x=box.x + 3,
-                y=box.y + 3,
-                width=box.w - 6,
-                height=box.h - 6,
+                box.x + 3,
+                box.y + 3,
+                box.w - 6,
+                box.h - 6,
+                "none",
+                stroke,
+                1.2,
                 rx=max(radius - 3, 0.0),
-                fill="none",
-                stroke=stroke,
-                stroke_width=1.2,
             )
         marker_kind = kind
         if kind == "callActivity" and element is not None:
@@ -987,21 +967,7 @@ class _Renderer:
                 marker_kind = GLOBAL_TASKS.get(_local(called), kind)
         has_icon = self._task_icon(group, marker_kind, box.x + 6, box.y + 6, stroke, fill)
 
-        markers: list[str] = []
-        if kind in SUB_PROCESSES or kind == "callActivity":
-            if not expanded and marker_kind == kind:
-                markers.append("expand")
-            if kind == "adHocSubProcess":
-                markers.append("adhoc")
-        if element is not None:
-            if element.find(f"{{{BPMN_NS}}}standardLoopCharacteristics") is not None:
-                markers.append("loop")
-            multi = element.find(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics")
-            if multi is not None:
-                sequential = (multi.get("isSequential") or "").lower() == "true"
-                markers.append("sequential" if sequential else "parallel")
-            if (element.get("isForCompensation") or "").lower() == "true":
-                markers.append("compensation")
+        markers = _marker_names(kind, element, expand=not expanded and marker_kind == kind)
         self._activity_markers(group, box, markers, stroke)
 
         size = self._font_size(shape.di)
@@ -1056,35 +1022,28 @@ class _Renderer:
             max_lines=max(1, int(height // (current * LINE_FACTOR))),
         )
 
+    # Long: one branch per task type, each the few drawing calls of its icon; split, each
+    # piece would be a function called from one place.
     def _task_icon(self, g, kind: str, x: float, y: float, stroke: str, fill: str) -> bool:
         """Draw the type marker of a task in the 16x16 square at x, y; return whether one was."""
-        s = self._sub
         if kind == "userTask":
-            s(
+            self._path(
                 g,
-                "path",
-                d=f"M {_fmt(x + 1)} {_fmt(y + 16)} v -3 c 0 -4 3 -5.5 7 -5.5 "
-                f"c 4 0 7 1.5 7 5.5 v 3 Z",
+                f"M {_fmt(x + 1)} {_fmt(y + 16)} v -3 c 0 -4 3 -5.5 7 -5.5 c 4 0 7 1.5 7 5.5 v 3 Z",
+                stroke,
+                1,
                 fill=fill,
-                stroke=stroke,
-                stroke_width=1,
             )
-            s(g, "circle", cx=x + 8, cy=y + 4.5, r=3.6, fill=fill, stroke=stroke, stroke_width=1)
-            s(
-                g,
-                "path",
-                d=f"M {_fmt(x + 4.4)} {_fmt(y + 4)} c 1 -3 6 -3.5 7.2 0",
-                fill="none",
-                stroke=stroke,
-                stroke_width=1,
+            self._circle(g, x + 8, y + 4.5, 3.6, fill, stroke, 1)
+            self._path(
+                g, f"M {_fmt(x + 4.4)} {_fmt(y + 4)} c 1 -3 6 -3.5 7.2 0", stroke, 1, fill="none"
             )
-            s(
+            self._path(
                 g,
-                "path",
-                d=f"M {_fmt(x + 4.5)} {_fmt(y + 16)} v -3 M {_fmt(x + 11.5)} {_fmt(y + 16)} v -3",
+                f"M {_fmt(x + 4.5)} {_fmt(y + 16)} v -3 M {_fmt(x + 11.5)} {_fmt(y + 16)} v -3",
+                stroke,
+                1,
                 fill="none",
-                stroke=stroke,
-                stroke_width=1,
             )
         elif kind == "serviceTask":
             for cx, cy, outer in ((x + 6.5, y + 6.5, 6.5), (x + 11, y + 11, 6.0)):
@@ -1093,34 +1052,20 @@ class _Renderer:
                     angle = math.pi * 2 * (i - 0.5) / 32
                     radius = outer if (i // 2) % 2 == 0 else outer * 0.72
                     teeth.append((cx + radius * math.cos(angle), cy + radius * math.sin(angle)))
-                s(g, "polygon", points=_points(teeth), fill=fill, stroke=stroke, stroke_width=1)
-                s(
-                    g,
-                    "circle",
-                    cx=cx,
-                    cy=cy,
-                    r=outer * 0.32,
-                    fill=fill,
-                    stroke=stroke,
-                    stroke_width=1,
-                )
+                self._polygon(g, _points(teeth), fill, stroke, 1)
+                self._circle(g, cx, cy, outer * 0.32, fill, stroke, 1)
         elif kind == "scriptTask":
-            s(
+            self._path(
                 g,
-                "path",
-                d=f"M {_fmt(x + 4)} {_fmt(y)} h 11 c -4 3 -4 5 -1 8 c 3 3 3 5 -1 8 h -11 "
+                f"M {_fmt(x + 4)} {_fmt(y)} h 11 c -4 3 -4 5 -1 8 c 3 3 3 5 -1 8 h -11 "
                 f"c 4 -3 4 -5 1 -8 c -3 -3 -3 -5 1 -8 Z",
+                stroke,
+                1,
                 fill=fill,
-                stroke=stroke,
-                stroke_width=1,
             )
             for dy in (4, 8, 12):
-                s(
-                    g,
-                    "path",
-                    d=f"M {_fmt(x + 4 + (1 if dy == 8 else 0))} {_fmt(y + dy)} h 7",
-                    stroke=stroke,
-                    stroke_width=1,
+                self._path(
+                    g, f"M {_fmt(x + 4 + (1 if dy == 8 else 0))} {_fmt(y + dy)} h 7", stroke, 1
                 )
         elif kind in ("sendTask", "receiveTask"):
             filled = kind == "sendTask"
@@ -1136,89 +1081,48 @@ class _Renderer:
                 flap=fill if filled else stroke,
             )
         elif kind == "manualTask":
-            s(
+            self._path(
                 g,
-                "path",
-                d=f"M {_fmt(x)} {_fmt(y + 8)} c 0 -3 2 -5 4 -5 h 9 c 1.2 0 1.2 2 0 2 h -5 "
+                f"M {_fmt(x)} {_fmt(y + 8)} c 0 -3 2 -5 4 -5 h 9 c 1.2 0 1.2 2 0 2 h -5 "
                 f"h 8 c 1.2 0 1.2 2 0 2 h -8 h 8 c 1.2 0 1.2 2 0 2 h -8 h 7 c 1.2 0 1.2 2 0 2 "
                 f"h -7 h 5 c 1.2 0 1.2 2 0 2 h -9 c -2 0 -4 -1.5 -4 -4 Z",
+                stroke,
+                1,
                 fill=fill,
-                stroke=stroke,
-                stroke_width=1,
             )
         elif kind == "businessRuleTask":
-            s(
+            self._rect(g, x, y + 2, 17, 12, fill, stroke, 1)
+            self._rect(g, x, y + 2, 17, 3.5, stroke, stroke, 1)
+            self._path(
                 g,
-                "rect",
-                x=x,
-                y=y + 2,
-                width=17,
-                height=12,
-                fill=fill,
-                stroke=stroke,
-                stroke_width=1,
-            )
-            s(
-                g,
-                "rect",
-                x=x,
-                y=y + 2,
-                width=17,
-                height=3.5,
-                fill=stroke,
-                stroke=stroke,
-                stroke_width=1,
-            )
-            s(
-                g,
-                "path",
-                d=f"M {_fmt(x)} {_fmt(y + 9.5)} h 17 M {_fmt(x + 5)} {_fmt(y + 5.5)} v 8.5",
-                stroke=stroke,
-                stroke_width=1,
+                f"M {_fmt(x)} {_fmt(y + 9.5)} h 17 M {_fmt(x + 5)} {_fmt(y + 5.5)} v 8.5",
+                stroke,
+                1,
             )
         else:
             return False
         return True
 
     def _envelope(self, g, x, y, w, h, stroke, fill, width, flap: str | None = None) -> None:
-        self._sub(
-            g, "rect", x=x, y=y, width=w, height=h, fill=fill, stroke=stroke, stroke_width=width
-        )
-        self._sub(
+        self._rect(g, x, y, w, h, fill, stroke, width)
+        self._path(
             g,
-            "path",
-            d=f"M {_fmt(x)} {_fmt(y)} L {_fmt(x + w / 2)} {_fmt(y + h * 0.55)} "
+            f"M {_fmt(x)} {_fmt(y)} L {_fmt(x + w / 2)} {_fmt(y + h * 0.55)} "
             f"L {_fmt(x + w)} {_fmt(y)}",
+            flap or stroke,
+            width,
             fill="none",
-            stroke=flap or stroke,
-            stroke_width=width,
         )
 
     def _bars(self, g, cx: float, top: float, colour: str, vertical: bool) -> None:
         for i in (-1, 0, 1):
             if vertical:
-                self._sub(
-                    g,
-                    "rect",
-                    x=cx + i * 4.5 - 1,
-                    y=top,
-                    width=2.2,
-                    height=12,
-                    fill=colour,
-                    stroke="none",
-                )
+                self._rect(g, cx + i * 4.5 - 1, top, 2.2, 12, colour, "none")
             else:
-                self._sub(
-                    g,
-                    "rect",
-                    x=cx - 6,
-                    y=top + 5 + i * 4.5 - 1,
-                    width=12,
-                    height=2.2,
-                    fill=colour,
-                    stroke="none",
-                )
+                self._rect(g, cx - 6, top + 5 + i * 4.5 - 1, 12, 2.2, colour, "none")
 
+    # Long: one branch per marker (loop, multi-instance, collapsed, ad hoc, compensation),
+    # each the drawing calls of its glyph at the position computed once above them.
     def _activity_markers(self, g, box: Box, markers: list[str], stroke: str) -> None:
         """Draw loop, multi-instance, collapsed, ad hoc and compensation markers, bottom centre."""
         if not markers:
@@ -1230,23 +1134,12 @@ class _Renderer:
             x = left + number * step + 2.5
             cx = x + 6
             if marker == "expand":
-                self._sub(
+                self._rect(g, x, top, 12, 12, FILL, stroke, 1)
+                self._path(
                     g,
-                    "rect",
-                    x=x,
-                    y=top,
-                    width=12,
-                    height=12,
-                    fill=FILL,
-                    stroke=stroke,
-                    stroke_width=1,
-                )
-                self._sub(
-                    g,
-                    "path",
-                    d=f"M {_fmt(cx)} {_fmt(top + 2.5)} v 7 M {_fmt(x + 2.5)} {_fmt(top + 6)} h 7",
-                    stroke=stroke,
-                    stroke_width=1.5,
+                    f"M {_fmt(cx)} {_fmt(top + 2.5)} v 7 M {_fmt(x + 2.5)} {_fmt(top + 6)} h 7",
+                    stroke,
+                    1.5,
                 )
             elif marker == "loop":
                 # a circular arrow: an arc clockwise from lower left over the top to lower
@@ -1256,13 +1149,12 @@ class _Renderer:
                 a0, a1 = math.radians(125), math.radians(55 + 360)
                 x0, y0 = cx + r * math.cos(a0), cy + r * math.sin(a0)
                 x1, y1 = cx + r * math.cos(a1), cy + r * math.sin(a1)
-                self._sub(
+                self._path(
                     g,
-                    "path",
-                    d=f"M {_fmt(x0)} {_fmt(y0)} A {_fmt(r)} {_fmt(r)} 0 1 1 {_fmt(x1)} {_fmt(y1)}",
+                    f"M {_fmt(x0)} {_fmt(y0)} A {_fmt(r)} {_fmt(r)} 0 1 1 {_fmt(x1)} {_fmt(y1)}",
+                    stroke,
+                    1.3,
                     fill="none",
-                    stroke=stroke,
-                    stroke_width=1.3,
                 )
                 tx, ty = -math.sin(a1), math.cos(a1)  # direction of travel
                 nx, ny = math.cos(a1), math.sin(a1)  # outwards
@@ -1271,28 +1163,26 @@ class _Renderer:
                     (x1 - 1.8 * tx + 2.4 * nx, y1 - 1.8 * ty + 2.4 * ny),
                     (x1 - 1.8 * tx - 2.4 * nx, y1 - 1.8 * ty - 2.4 * ny),
                 ]
-                self._sub(g, "polygon", points=_points(head), fill=stroke, stroke="none")
+                self._polygon(g, _points(head), stroke, "none")
             elif marker in ("parallel", "sequential"):
                 self._bars(g, cx, top, stroke, vertical=marker == "parallel")
             elif marker == "adhoc":
-                self._sub(
+                self._path(
                     g,
-                    "path",
-                    d=f"M {_fmt(x)} {_fmt(top + 7)} c 2 -4 4 -4 6 -1 c 2 3 4 3 6 -1",
+                    f"M {_fmt(x)} {_fmt(top + 7)} c 2 -4 4 -4 6 -1 c 2 3 4 3 6 -1",
+                    stroke,
+                    1.5,
                     fill="none",
-                    stroke=stroke,
-                    stroke_width=1.5,
                 )
             elif marker == "compensation":
                 cy = top + 6
-                self._sub(
+                self._path(
                     g,
-                    "path",
-                    d=f"M {_fmt(x)} {_fmt(cy)} l 6 -4.5 v 9 Z M {_fmt(x + 6)} {_fmt(cy)} "
+                    f"M {_fmt(x)} {_fmt(cy)} l 6 -4.5 v 9 Z M {_fmt(x + 6)} {_fmt(cy)} "
                     f"l 6 -4.5 v 9 Z",
+                    stroke,
+                    1,
                     fill="none",
-                    stroke=stroke,
-                    stroke_width=1,
                 )
 
     # ------------------------------------------------------------------ events
@@ -1324,55 +1214,14 @@ class _Renderer:
                 dashed = "4 2.5"
             if kind == "startEvent" and element.get("isInterrupting") == "false":
                 dashed = "4 2.5"
-        if kind == "endEvent":
+        if kind == "endEvent":  # a thick ring (never dashed)
             width = max(min(4.0, max(r * 0.22, 2.0)), paint.width + 1)
-            self._sub(
-                g,
-                "circle",
-                cx=cx,
-                cy=cy,
-                r=r - width / 2,
-                fill=fill,
-                stroke=stroke,
-                stroke_width=width,
-            )
-        elif kind == "startEvent":
-            width = max(1.5, paint.width)
-            self._sub(
-                g,
-                "circle",
-                cx=cx,
-                cy=cy,
-                r=r - width / 2,
-                fill=fill,
-                stroke=stroke,
-                stroke_width=width,
-                stroke_dasharray=dashed,
-            )
         else:
             width = max(1.5, paint.width)
-            self._sub(
-                g,
-                "circle",
-                cx=cx,
-                cy=cy,
-                r=r - width / 2,
-                fill=fill,
-                stroke=stroke,
-                stroke_width=width,
-                stroke_dasharray=dashed,
-            )
-            self._sub(
-                g,
-                "circle",
-                cx=cx,
-                cy=cy,
-                r=max(r - 3.5 - width / 2, 1.0),
-                fill="none",
-                stroke=stroke,
-                stroke_width=1.2,
-                stroke_dasharray=dashed,
-            )
+        self._circle(g, cx, cy, r - width / 2, fill, stroke, width, dash=dashed)
+        if kind not in ("startEvent", "endEvent"):  # intermediate and boundary: a double ring
+            inner = max(r - 3.5 - width / 2, 1.0)
+            self._circle(g, cx, cy, inner, "none", stroke, 1.2, dash=dashed)
         definitions = self._event_definitions(element) if element is not None else []
         if not definitions:
             return
@@ -1383,17 +1232,18 @@ class _Renderer:
             marker = definitions[0]
         self._event_marker(g, marker, cx, cy, r / 18, kind in THROW_EVENTS, stroke, fill)
 
+    # Long: one branch per event definition (message, timer, signal, error, ...), each the
+    # drawing calls of its glyph, sharing the scale and the polygon helper defined first.
     def _event_marker(self, g, marker, cx, cy, s, throw: bool, stroke: str, fill: str) -> None:
         """Draw an event definition marker centred at cx, cy, scaled for a radius of 18 s."""
 
         def poly(points: list[tuple[float, float]], filled: bool, width: float = 1.2):
-            self._sub(
+            self._polygon(
                 g,
-                "polygon",
-                points=_points([(cx + px * s, cy + py * s) for px, py in points]),
-                fill=stroke if filled else fill,
-                stroke=stroke,
-                stroke_width=width,
+                _points([(cx + px * s, cy + py * s) for px, py in points]),
+                stroke if filled else fill,
+                stroke,
+                width,
             )
 
         if marker == "message":
@@ -1410,9 +1260,7 @@ class _Renderer:
                 flap=fill if throw else stroke,
             )
         elif marker == "timer":
-            self._sub(
-                g, "circle", cx=cx, cy=cy, r=10.5 * s, fill=fill, stroke=stroke, stroke_width=1.5
-            )
+            self._circle(g, cx, cy, 10.5 * s, fill, stroke, 1.5)
             ticks = []
             for i in range(12):
                 angle = math.pi * 2 * i / 12
@@ -1421,15 +1269,14 @@ class _Renderer:
                     f"M {_fmt(cx + 8.2 * s * c)} {_fmt(cy + 8.2 * s * n)} "
                     f"L {_fmt(cx + 10.2 * s * c)} {_fmt(cy + 10.2 * s * n)}"
                 )
-            self._sub(g, "path", d=" ".join(ticks), stroke=stroke, stroke_width=1)
-            self._sub(
+            self._path(g, " ".join(ticks), stroke, 1)
+            self._path(
                 g,
-                "path",
-                d=f"M {_fmt(cx)} {_fmt(cy)} L {_fmt(cx + 1.5 * s)} {_fmt(cy - 7.5 * s)} "
+                f"M {_fmt(cx)} {_fmt(cy)} L {_fmt(cx + 1.5 * s)} {_fmt(cy - 7.5 * s)} "
                 f"M {_fmt(cx)} {_fmt(cy)} L {_fmt(cx + 5.5 * s)} {_fmt(cy + 1.5 * s)}",
+                stroke,
+                1.3,
                 fill="none",
-                stroke=stroke,
-                stroke_width=1.3,
             )
         elif marker == "error":
             poly([(-8, 8), (-3, -8), (2, 2), (8, -9), (3, 8), (-2, -2)], throw)
@@ -1438,22 +1285,12 @@ class _Renderer:
         elif marker == "signal":
             poly([(0, -10), (9, 6), (-9, 6)], throw)
         elif marker == "conditional":
-            self._sub(
-                g,
-                "rect",
-                x=cx - 7 * s,
-                y=cy - 9 * s,
-                width=14 * s,
-                height=18 * s,
-                fill=fill,
-                stroke=stroke,
-                stroke_width=1.2,
-            )
+            self._rect(g, cx - 7 * s, cy - 9 * s, 14 * s, 18 * s, fill, stroke, 1.2)
             lines = " ".join(
                 f"M {_fmt(cx - 4.5 * s)} {_fmt(cy + dy * s)} h {_fmt(9 * s)}"
                 for dy in (-5, -1.5, 2, 5.5)
             )
-            self._sub(g, "path", d=lines, stroke=stroke, stroke_width=1.2)
+            self._path(g, lines, stroke, 1.2)
         elif marker == "link":
             poly([(-8, -3.5), (1, -3.5), (1, -8), (9, 0), (1, 8), (1, 3.5), (-8, 3.5)], throw)
         elif marker == "compensate":
@@ -1465,7 +1302,7 @@ class _Renderer:
             rotated = [((px - py) * math.sqrt(0.5), (px + py) * math.sqrt(0.5)) for px, py in cross]
             poly(rotated, throw)
         elif marker == "terminate":
-            self._sub(g, "circle", cx=cx, cy=cy, r=11 * s, fill=stroke, stroke=stroke)
+            self._circle(g, cx, cy, 11 * s, stroke, stroke)
         elif marker == "multiple":
             pentagon = [
                 (10 * math.sin(math.pi * 2 * i / 5), -10 * math.cos(math.pi * 2 * i / 5))
@@ -1500,26 +1337,18 @@ class _Renderer:
         stroke, fill = paint.stroke, paint.fill
         cx, cy = box.cx, box.cy
         diamond = [(cx, box.y), (box.right, cy), (cx, box.bottom), (box.x, cy)]
-        self._sub(
-            g,
-            "polygon",
-            points=_points(diamond),
-            fill=fill,
-            stroke=stroke,
-            stroke_width=max(1.5, paint.width),
-        )
+        self._polygon(g, _points(diamond), fill, stroke, max(1.5, paint.width))
         s = min(box.w, box.h) / 50
         element = shape.element
         kind = shape.kind
 
         def poly(points: list[tuple[float, float]], filled: bool = True):
-            self._sub(
+            self._polygon(
                 g,
-                "polygon",
-                points=_points([(cx + px * s, cy + py * s) for px, py in points]),
-                fill=stroke if filled else fill,
-                stroke=stroke,
-                stroke_width=1,
+                _points([(cx + px * s, cy + py * s) for px, py in points]),
+                stroke if filled else fill,
+                stroke,
+                1,
             )
 
         if kind == "exclusiveGateway":
@@ -1530,48 +1359,27 @@ class _Renderer:
         elif kind == "parallelGateway":
             poly(self._cross(14.0, 2.6))
         elif kind == "inclusiveGateway":
-            self._sub(
-                g,
-                "circle",
-                cx=cx,
-                cy=cy,
-                r=11 * s,
-                fill="none",
-                stroke=stroke,
-                stroke_width=2.6 * s,
-            )
+            self._circle(g, cx, cy, 11 * s, "none", stroke, 2.6 * s)
         elif kind == "complexGateway":
             arm = 13 * s
             diagonal = arm * math.sqrt(0.5)
-            self._sub(
+            self._path(
                 g,
-                "path",
-                d=f"M {_fmt(cx)} {_fmt(cy - arm)} V {_fmt(cy + arm)} "
+                f"M {_fmt(cx)} {_fmt(cy - arm)} V {_fmt(cy + arm)} "
                 f"M {_fmt(cx - arm)} {_fmt(cy)} H {_fmt(cx + arm)} "
                 f"M {_fmt(cx - diagonal)} {_fmt(cy - diagonal)} "
                 f"L {_fmt(cx + diagonal)} {_fmt(cy + diagonal)} "
                 f"M {_fmt(cx + diagonal)} {_fmt(cy - diagonal)} "
                 f"L {_fmt(cx - diagonal)} {_fmt(cy + diagonal)}",
-                stroke=stroke,
-                stroke_width=3.5 * s,
+                stroke,
+                3.5 * s,
             )
         elif kind == "eventBasedGateway":
             instantiate = element is not None and element.get("instantiate") == "true"
             parallel = element is not None and element.get("eventGatewayType") == "Parallel"
-            self._sub(
-                g, "circle", cx=cx, cy=cy, r=12.5 * s, fill="none", stroke=stroke, stroke_width=1.1
-            )
+            self._circle(g, cx, cy, 12.5 * s, "none", stroke, 1.1)
             if not instantiate:
-                self._sub(
-                    g,
-                    "circle",
-                    cx=cx,
-                    cy=cy,
-                    r=10 * s,
-                    fill="none",
-                    stroke=stroke,
-                    stroke_width=1.1,
-                )
+                self._circle(g, cx, cy, 10 * s, "none", stroke, 1.1)
             if parallel:
                 poly(self._cross(7.5, 1.6), filled=False)
             else:
@@ -1588,35 +1396,28 @@ class _Renderer:
         stroke, fill = paint.stroke, paint.fill
         ear = min(12.0, box.w / 3, box.h / 3)
         x, y, r, b = box.x, box.y, box.right, box.bottom
-        self._sub(
+        self._path(
             g,
-            "path",
-            d=f"M {_fmt(x)} {_fmt(y)} H {_fmt(r - ear)} L {_fmt(r)} {_fmt(y + ear)} "
+            f"M {_fmt(x)} {_fmt(y)} H {_fmt(r - ear)} L {_fmt(r)} {_fmt(y + ear)} "
             f"V {_fmt(b)} H {_fmt(x)} Z",
+            stroke,
+            max(1.2, paint.width),
             fill=fill,
-            stroke=stroke,
-            stroke_width=max(1.2, paint.width),
         )
-        self._sub(
-            g,
-            "path",
-            d=f"M {_fmt(r - ear)} {_fmt(y)} V {_fmt(y + ear)} H {_fmt(r)}",
-            fill="none",
-            stroke=stroke,
-            stroke_width=1,
+        self._path(
+            g, f"M {_fmt(r - ear)} {_fmt(y)} V {_fmt(y + ear)} H {_fmt(r)}", stroke, 1, fill="none"
         )
         kind = shape.kind
         element = shape.element
         if kind in ("dataInput", "dataOutput"):
             ax, ay = x + 4, y + 4
             arrow = [(0, 3), (6, 3), (6, 0), (11, 5), (6, 10), (6, 7), (0, 7)]
-            self._sub(
+            self._polygon(
                 g,
-                "polygon",
-                points=_points([(ax + px, ay + py) for px, py in arrow]),
-                fill=stroke if kind == "dataOutput" else fill,
-                stroke=stroke,
-                stroke_width=1,
+                _points([(ax + px, ay + py) for px, py in arrow]),
+                stroke if kind == "dataOutput" else fill,
+                stroke,
+                1,
             )
         collection = False
         if element is not None:
@@ -1633,14 +1434,13 @@ class _Renderer:
         rx, ry = box.w / 2, min(box.h * 0.12, 8.0)
         x, y, r, b = box.x, box.y, box.right, box.bottom
         width = max(1.2, paint.width)
-        self._sub(
+        self._path(
             g,
-            "path",
-            d=f"M {_fmt(x)} {_fmt(y + ry)} V {_fmt(b - ry)} "
+            f"M {_fmt(x)} {_fmt(y + ry)} V {_fmt(b - ry)} "
             f"A {_fmt(rx)} {_fmt(ry)} 0 0 0 {_fmt(r)} {_fmt(b - ry)} V {_fmt(y + ry)}",
+            stroke,
+            width,
             fill=fill,
-            stroke=stroke,
-            stroke_width=width,
         )
         self._sub(
             g,
@@ -1654,14 +1454,13 @@ class _Renderer:
             stroke_width=width,
         )
         for offset in (ry * 0.8, ry * 1.6):
-            self._sub(
+            self._path(
                 g,
-                "path",
-                d=f"M {_fmt(x)} {_fmt(y + ry + offset)} "
+                f"M {_fmt(x)} {_fmt(y + ry + offset)} "
                 f"A {_fmt(rx)} {_fmt(ry)} 0 0 0 {_fmt(r)} {_fmt(y + ry + offset)}",
+                stroke,
+                1,
                 fill="none",
-                stroke=stroke,
-                stroke_width=1,
             )
 
     # -------------------------------------------------------------- artifacts
@@ -1669,14 +1468,13 @@ class _Renderer:
     def _draw_annotation(self, g, shape: _Shape, text: str, paint: Paint) -> None:
         box = shape.box
         arm = min(12.0, box.w)
-        self._sub(
+        self._path(
             g,
-            "path",
-            d=f"M {_fmt(box.x + arm)} {_fmt(box.y)} H {_fmt(box.x)} V {_fmt(box.bottom)} "
+            f"M {_fmt(box.x + arm)} {_fmt(box.y)} H {_fmt(box.x)} V {_fmt(box.bottom)} "
             f"H {_fmt(box.x + arm)}",
+            paint.stroke,
+            max(1.0, paint.width),
             fill="none",
-            stroke=paint.stroke,
-            stroke_width=max(1.0, paint.width),
         )
         self._text(
             g,
@@ -1690,18 +1488,14 @@ class _Renderer:
 
     def _draw_group(self, g, shape: _Shape, name: str, paint: Paint) -> None:
         box = shape.box
-        self._sub(
+        self._frame(
             g,
-            "rect",
-            x=box.x,
-            y=box.y,
-            width=box.w,
-            height=box.h,
+            box,
+            "none",
+            paint.stroke if paint is not PLAIN else "#444444",
+            max(1.5, paint.width),
             rx=10,
-            fill="none",
-            stroke=paint.stroke if paint is not PLAIN else "#444444",
-            stroke_width=max(1.5, paint.width),
-            stroke_dasharray="10 4 2 4",
+            dash="10 4 2 4",
         )
         if not name:
             return
@@ -1820,13 +1614,12 @@ class _Renderer:
         if source.get("default") == flow.get("id"):
             at = min(10.0, length / 2)
             cx, cy = x0 + dx * at, y0 + dy * at
-            self._sub(
+            self._path(
                 g,
-                "path",
-                d=f"M {_fmt(cx - dx * 3 + nx * 5.5)} {_fmt(cy - dy * 3 + ny * 5.5)} "
+                f"M {_fmt(cx - dx * 3 + nx * 5.5)} {_fmt(cy - dy * 3 + ny * 5.5)} "
                 f"L {_fmt(cx + dx * 3 - nx * 5.5)} {_fmt(cy + dy * 3 - ny * 5.5)}",
-                stroke=stroke,
-                stroke_width=width,
+                stroke,
+                width,
             )
         elif (
             flow.find(f"{{{BPMN_NS}}}conditionExpression") is not None
@@ -1838,9 +1631,7 @@ class _Renderer:
                 (x0 + dx * 16, y0 + dy * 16),
                 (x0 + dx * 8 - nx * 5, y0 + dy * 8 - ny * 5),
             ]
-            self._sub(
-                g, "polygon", points=_points(diamond), fill=FILL, stroke=stroke, stroke_width=1.2
-            )
+            self._polygon(g, _points(diamond), FILL, stroke, 1.2)
 
     def _edge_default_label(self, g, name: str, points, size: float) -> None:
         """Place a flow's label near the middle of its path: above a horizontal stretch."""

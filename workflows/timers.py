@@ -317,6 +317,8 @@ def _is_duration(part: str) -> bool:
     return part.lstrip("+-")[:1].upper() == "P"
 
 
+# Long: the forms of ISO 8601 repeating intervals (R<n>/<start>/<period>, R<n>/<period>,
+# R<n>/<period>/<end>) checked in turn, each refusal with its own message.
 def parse_cycle(value: Any, now: dt.datetime | None = None, limits: TimerLimits = LIMITS) -> Cycle:
     """Parse a timeCycle value and check its count, its period and its last due time."""
     allowed = limits.cycle_range
