@@ -229,7 +229,7 @@ class TimerScheduler:
         table holds one row per subject and level.
         """
         from .applicants import evaluations, tracking
-        from .complaints import services as complaints
+        from .complaints import deadlines as complaints
         from .supervision.services import next_threshold, scan
 
         with self.app.app_context():

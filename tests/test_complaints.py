@@ -16,7 +16,10 @@ import sqlalchemy as sa
 from app.calendar import admin as calendar_admin
 from app.calendar.services import load as calendar_load
 from app.cases.services import Applicant, receive_case
+from app.complaints import access as complaint_access
+from app.complaints import deadlines as complaint_deadlines
 from app.complaints import figures as complaint_figures
+from app.complaints import queries as complaint_queries
 from app.complaints import services as complaints
 from app.complaints.models import (
     CHANNELS,
@@ -177,7 +180,7 @@ def test_a_ticket_on_a_year_without_a_calendar_is_provisional(demo_app, clock):
         ticket = db.scalars(sa.select(Complaint).where(Complaint.number == number)).one()
         assert not ticket.due_provisional
         assert local(ticket.due_at) == dt.datetime(2027, 1, 5, 17, 0)
-        assert complaints.history_of(ticket)[-1][0].action == "due_recomputed"
+        assert complaint_queries.history_of(ticket)[-1][0].action == "due_recomputed"
 
 
 # --- input -------------------------------------------------------------------------------------
@@ -312,7 +315,7 @@ def test_every_transition_and_who_may_make_it(demo_app, clock):
     with demo_app.app_context():
         db = session()
         ticket = db.scalars(sa.select(Complaint).where(Complaint.number == number)).one()
-        history = [(e.seq, e.action, u) for e, u in complaints.history_of(ticket)]
+        history = [(e.seq, e.action, u) for e, u in complaint_queries.history_of(ticket)]
         assert history == [(1, "registered", "吴建国"), (2, "assigned", "郑红"),
                            (3, "note_added", "肖雨"), (4, "note_added", "袁斌"),
                            (5, "replied", "吴建国"), (6, "archived", "赵磊")]  # fmt: skip
@@ -347,10 +350,10 @@ def test_reassigning_moves_who_may_see_and_investigate(demo_app, clock):
     _post(demo_app, "official_shi", number, "notes", {"text": "已核查排污许可办理情况"})
     with demo_app.app_context():
         ticket = session().scalars(sa.select(Complaint).where(Complaint.number == number)).one()
-        events = complaints.history_of(ticket)
+        events = complaint_queries.history_of(ticket)
         assert events[3][0].action == "reassigned"
         assert events[3][0].data["from_department_id"] != env
-        assert xiao not in complaints.department_leaders(session(), env)
+        assert xiao not in complaint_access.department_leaders(session(), env)
         # the services refuse the same way as the pages
         with pytest.raises(Forbidden):
             complaints.add_note(_user("official_xiao"), number, "x")
@@ -364,7 +367,7 @@ def test_a_section_without_a_leader_answers_through_its_post_leader(demo_app, cl
     # 建设科 (construction) has no leader of its own; its post's leader is the deputy head
     number = _register(demo_app, "phone", dept="construction")
     with demo_app.app_context():
-        leaders = complaints.department_leaders(session(), _dept("construction"))
+        leaders = complaint_access.department_leaders(session(), _dept("construction"))
         assert leaders == {_user("deputy_qin").id}
     page = Web(demo_app, "deputy_qin").get(f"/complaints/{number}").text
     assert "Add an investigation note" in page
@@ -402,14 +405,14 @@ def test_overdue_cards_come_once_each(demo_app, clock):
     with demo_app.app_context():
         complaints.add_note(_user("official_shi"), replied, "已核查")
         complaints.reply(_user("supervisor_wu"), replied, "已答复")
-        assert complaints.next_threshold(session(), clock.now) == utc(2026, 11, 4, 17)
+        assert complaint_deadlines.next_threshold(session(), clock.now) == utc(2026, 11, 4, 17)
     clock.now = utc(2026, 11, 4, 16, 59)
     with demo_app.app_context():
-        assert complaints.scan() == 0
+        assert complaint_deadlines.scan() == 0
     clock.now = utc(2026, 11, 4, 17, 1)  # one working day left
     with demo_app.app_context():
-        assert complaints.scan() == 2
-        assert complaints.scan() == 0
+        assert complaint_deadlines.scan() == 2
+        assert complaint_deadlines.scan() == 0
     assert _cards(demo_app) == [(late, "yellow"), (unassigned, "yellow")]
     # the office hears of both, the department's leader of its own one
     assert _told(demo_app, "yellow") == {"supervisor_wu": 2, "supervisor_zheng": 2,
@@ -431,7 +434,7 @@ def test_overdue_cards_come_once_each(demo_app, clock):
     with demo_app.app_context():
         ticket = session().scalars(sa.select(Complaint).where(Complaint.number == late)).one()
         actions = [(e.action, e.data.get("level"), who)
-                   for e, who in complaints.history_of(ticket)]  # fmt: skip
+                   for e, who in complaint_queries.history_of(ticket)]  # fmt: skip
         assert actions[-2:] == [("warning_issued", "yellow", None), ("warning_issued", "red", None)]
     page = Web(demo_app, "supervisor_wu").get(f"/complaints/{late}").text
     assert "red card" in page and "overdue" in page
@@ -451,7 +454,7 @@ def test_a_ticket_found_overdue_gets_its_red_card_only_and_racing_scans_issue_it
     def scan():
         with demo_app.app_context():
             barrier.wait()
-            issued.append(complaints.scan())
+            issued.append(complaint_deadlines.scan())
 
     threads = [threading.Thread(target=scan) for _ in range(4)]
     for thread in threads:

@@ -16,6 +16,7 @@ from flask import current_app, url_for
 
 from .. import privacy
 from ..calendar.services import calendar
+from ..cases.access import require_case
 from ..cases.models import Case
 from ..cases.status import CaseStatus
 from ..cases.store import CaseLog
@@ -25,7 +26,6 @@ from ..errors import Conflict, NotFound
 from ..notices import pdf
 from ..org.models import Department, User
 from .models import OnlineApplication
-from .tracking import case_by_number
 
 STAFF = ("clerk", "supervisor", "auditor", "admin")
 KINDS = ("receipt", "commitment", "supplement", "refusal", "decision")
@@ -124,11 +124,13 @@ def _render(kind: str, case: Case, item: Item) -> bytes:
 @transactional
 def case_notice(actor: User, case_no: str, kind: str) -> bytes:
     """Draw a notice of a case for someone who may have it, and log that it was issued."""
-    db = session()
-    case = case_by_number(case_no)
-    if case is None or not may_have(actor, case) or kind not in KINDS:
+    if kind not in KINDS:
         raise NotFound("there is no such notice")
-    item = db.get(Item, case.item_id)
+    checked = require_case(actor, case_no)  # 404 if there is none or it is not theirs to read
+    case, item = checked.case, checked.item
+    if not may_have(actor, case):
+        raise NotFound("there is no such notice")
+    db = session()
     content = _render(kind, case, item)
     log = CaseLog(db, case.id, utcnow(), actor)
     log.add("notice_issued", {"kind": kind, "bytes": len(content)})

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..cases.models import Case, Task
+from ..cases.status import CaseStatus, TaskState, awaits_supplement, is_faulted
 from ..catalogue.models import Item
 from ..db import session, transactional, utcnow
 from ..errors import NotFound, TooManyRequests
@@ -74,6 +75,11 @@ def check_throttle(client: str, case_no: str) -> None:
         raise TooManyRequests("too many wrong queries for this case number; try again later")
 
 
+def may_rate(case: Case) -> bool:
+    """A case is rated once it is decided (or closed after the decision)."""
+    return case.status in (CaseStatus.DECIDED, CaseStatus.CLOSED) and case.decision is not None
+
+
 def find_case(client: str, case_no: str, code: str) -> Case:
     """Return the case whose number and query code both match, or fail and count it."""
     case_no = (case_no or "").strip()[:MAX_TEXT]
@@ -93,22 +99,21 @@ def progress(case: Case) -> Progress:
     db = session()
     item = db.get(Item, case.item_id)
     stages = list(dict.fromkeys(db.scalars(
-        sa.select(Task.name).where(Task.case_id == case.id, Task.state == "open")
+        sa.select(Task.name).where(Task.case_id == case.id, Task.state == TaskState.OPEN)
         .order_by(Task.created_at)
     )))  # fmt: skip
     rated = db.scalar(sa.select(Evaluation.level).where(Evaluation.case_id == case.id,
                                                         Evaluation.round == 1))  # fmt: skip
-    decided = case.status in ("decided", "closed") and case.decision is not None
     return Progress(
         case_no=case.case_no, item_name=item.name, window=item.entry.get("window", ""),
         # a workflow fault is the centre's to repair: the applicant sees the case in progress
-        status="in_progress" if case.status == "fault" else case.status,
+        status=CaseStatus.IN_PROGRESS if is_faulted(case) else case.status,
         decision=case.decision, stages=stages,
         received_at=case.received_at, accepted_at=case.accepted_at, due_at=case.due_at,
         decided_at=case.decided_at, paused=case.paused_at is not None,
         missing=[m.get("name", "") for m in (case.missing_materials or [])]
-        if case.status == "supplement_required" else [],
-        may_rate=decided and rated is None, rated=rated,
+        if awaits_supplement(case) else [],
+        may_rate=may_rate(case) and rated is None, rated=rated,
     )  # fmt: skip
 
 

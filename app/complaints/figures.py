@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from ..db import session, utcnow
 from ..org.models import Department
 from .models import CHANNELS, OPEN_STATUSES, Complaint
-from .services import local_period
+from .queries import register_where
 
 COMPLETED = ("replied", "archived")
 
@@ -65,28 +65,23 @@ def _columns(now: dt.datetime) -> list:
     ]
 
 
-def _where(since: dt.date, until: dt.date, department_id: int | None, channel: str | None,
-           departments: Collection[int] | None) -> list:  # fmt: skip
-    start, end = local_period(since, until)
-    where = [Complaint.received_at >= start, Complaint.received_at < end]
-    if department_id:
-        where.append(Complaint.department_id == department_id)
-    if channel:
-        where.append(Complaint.channel == channel)
-    if departments is not None:  # an official sees only their departments' tickets
-        where.append(Complaint.department_id.in_(set(departments) or {-1}))
-    return where
+def _counted(*keys, where: list, now: dt.datetime | None, outer: tuple = (),
+             order: tuple = ()) -> list[tuple[tuple, Figures]]:  # fmt: skip
+    """Return (the values of `keys`, figures) per group of `keys` (one row without keys)."""
+    query = sa.select(*keys, *_columns(now or utcnow()))
+    if outer:
+        query = query.outerjoin(*outer)
+    query = query.where(*where).group_by(*keys).order_by(*order)
+    return [(tuple(r[: len(keys)]), Figures(*(int(v) for v in r[len(keys) :])))
+            for r in session().execute(query)]  # fmt: skip
 
 
 def figures(since: dt.date, until: dt.date, department_id: int | None = None,
             channel: str | None = None, departments: Collection[int] | None = None,
             now: dt.datetime | None = None) -> Figures:  # fmt: skip
     """Return the figures of the tickets received from `since` to `until` (local days)."""
-    row = session().execute(
-        sa.select(*_columns(now or utcnow()))
-        .where(*_where(since, until, department_id, channel, departments))
-    ).one()  # fmt: skip
-    return Figures(*(int(v) for v in row))
+    where = register_where(departments, since, until, channel, department_id)
+    return _counted(where=where, now=now)[0][1]
 
 
 def by_department(
@@ -97,14 +92,11 @@ def by_department(
     now: dt.datetime | None = None,
 ) -> list[tuple[int | None, str | None, Figures]]:
     """Return (department id, name, figures) per department, unassigned tickets as None."""
-    rows = session().execute(
-        sa.select(Complaint.department_id, Department.name, *_columns(now or utcnow()))
-        .outerjoin(Department, Department.id == Complaint.department_id)
-        .where(*_where(since, until, None, channel, departments))
-        .group_by(Complaint.department_id, Department.name)
-        .order_by(Department.name.is_(None), Department.name)
-    ).all()  # fmt: skip
-    return [(r[0], r[1], Figures(*(int(v) for v in r[2:]))) for r in rows]
+    rows = _counted(Complaint.department_id, Department.name,
+                    where=register_where(departments, since, until, channel), now=now,
+                    outer=(Department, Department.id == Complaint.department_id),
+                    order=(Department.name.is_(None), Department.name))  # fmt: skip
+    return [(dept_id, name, figs) for (dept_id, name), figs in rows]
 
 
 def by_channel(
@@ -115,10 +107,6 @@ def by_channel(
     now: dt.datetime | None = None,
 ) -> list[tuple[str, Figures]]:
     """Return (channel, figures) for every channel, in the order of CHANNELS."""
-    rows = session().execute(
-        sa.select(Complaint.channel, *_columns(now or utcnow()))
-        .where(*_where(since, until, department_id, None, departments))
-        .group_by(Complaint.channel)
-    ).all()  # fmt: skip
-    found = {r[0]: Figures(*(int(v) for v in r[1:])) for r in rows}
+    where = register_where(departments, since, until, department_id=department_id)
+    found = {key[0]: figs for key, figs in _counted(Complaint.channel, where=where, now=now)}
     return [(c, found.get(c, Figures())) for c in CHANNELS]

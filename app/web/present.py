@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask_babel import gettext as _
+
+
+def labels(words: Callable[[], dict[str, str]]) -> Callable[[str], str]:
+    """Make a function that names a code in the reader's language.
+
+    `words` builds the table of names; it is called at each use, so the names follow the
+    language of the request. A code without a name is shown as it is.
+    """
+
+    def name(code: str) -> str:
+        return words().get(code, code)
+
+    return name
 
 
 def status_name(status: str) -> str:

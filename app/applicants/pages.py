@@ -3,7 +3,6 @@ clerks' pre-review of online applications; the supervision office's follow-ups."
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import (
     abort,
     current_app,
@@ -17,16 +16,17 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..applicants import accounts, applications, documents, evaluations, tracking, uploads
-from ..applicants.models import LEVELS, Upload
 from ..calendar.services import calendar
+from ..cases.access import require_case
 from ..cases.models import Case
-from ..catalogue.models import Item
-from ..db import session, utcnow
+from ..catalogue import services as catalogue
+from ..db import utcnow
 from ..errors import AppError, NotFound
-from . import bp, role_required
-from .forms import form_values
-from .window import item_fields
+from ..web import bp, role_required
+from ..web.forms import form_values, item_fields
+from ..web.policy import attempt
+from . import accounts, applications, documents, evaluations, tracking, uploads
+from .models import LEVELS
 
 
 def _status_names() -> dict[str, str]:
@@ -54,35 +54,35 @@ def _client() -> str:
     return request.remote_addr or "unknown"
 
 
+def _found(row, message: str):
+    """Return `row`, or refuse with a 404 saying `message` if there is none."""
+    if row is None:
+        raise NotFound(message)
+    return row
+
+
 # --- applying -------------------------------------------------------------------------------
 
 
 @bp.get("/apply")
 @role_required("applicant")
 def apply_home():
-    items = session().scalars(sa.select(Item).where(Item.active).order_by(Item.code))
-    return render_template("applicant/apply_home.html", items=list(items))
+    return render_template("applicant/apply_home.html", items=catalogue.list_items())
 
 
 @bp.route("/apply/<code>", methods=["GET", "POST"])
 @role_required("applicant")
 def apply_item(code: str):
-    item = session().scalars(sa.select(Item).where(Item.code == code, Item.active)).first()
-    if item is None:
-        raise NotFound(_("There is no such item."))
+    item = _found(applications.item_to_apply(code), _("There is no such item."))
     fields, errors, status = item_fields(item), {}, 200
     if request.method == "POST":
-        try:
-            app = applications.start(current_user, code, form_values(fields, request.form, "a_"))
-        except AppError as exc:
-            if exc.status == 403:
-                raise
-            flash(exc.message, "error")
-            errors, status = exc.details.get("fields", {}), exc.status
-        else:
+        done = attempt(applications.start, current_user, code,
+                       form_values(fields, request.form, "a_"))  # fmt: skip
+        if done.ok:
             flash(_("Application %(no)s saved as a draft: now upload the materials.",
-                    no=app.number), "success")  # fmt: skip
-            return redirect(url_for("web.my_application", number=app.number))
+                    no=done.value.number), "success")  # fmt: skip
+            return redirect(url_for("web.my_application", number=done.value.number))
+        errors, status = done.fields, done.status
     return render_template("applicant/apply.html", item=item, fields=fields, errors=errors,
                            values=request.form), status  # fmt: skip
 
@@ -96,18 +96,16 @@ def my_home():
 
 def _application_page(number: str, status: int = 200):
     app = applications.get(current_user, number)
-    item = session().get(Item, app.item_id)
-    case = session().get(Case, app.case_id) if app.case_id else None
+    item, case = applications.item_of(app), applications.case_of(app)
     have = {}
     for up in applications.current_uploads(app.id):
         have.setdefault(up.material_code, []).append(up)
     return render_template(
         "applicant/application.html", app=app, item=item, case=case,
-        materials=applications.materials_of(item), have=have, names=_status_names(),
+        materials=catalogue.materials_of(item), have=have, names=_status_names(),
         fields=item_fields(item),
         notices=_notices(case) if case else [],
-        may_change=app.applicant_user_id == current_user.id
-        and app.status in ("draft", "supplement_required"),
+        may_change=applications.may_change(current_user, app),
         review_overdue=applications.review_overdue(app),
     ), status  # fmt: skip
 
@@ -123,15 +121,13 @@ def my_application(number: str):
 def my_upload(number: str):
     file = request.files.get("file")
     material = request.form.get("material", "")
-    try:
-        if file is None or not file.filename:
-            raise AppError(_("Choose a file to upload."))
-        applications.attach(current_user, number, material, file.stream, file.filename)
-    except AppError as exc:
-        if exc.status in (403, 404):
-            raise
-        flash(exc.message, "error")
-        return _application_page(number, exc.status)
+    if file is None or not file.filename:
+        flash(_("Choose a file to upload."), "error")
+        return _application_page(number, 400)
+    done = attempt(applications.attach, current_user, number, material, file.stream,
+                   file.filename)  # fmt: skip
+    if not done.ok:
+        return _application_page(number, done.status)
     flash(_("Uploaded."), "success")
     return redirect(url_for("web.my_application", number=number))
 
@@ -142,13 +138,9 @@ def my_application_action(number: str, action: str):
     steps = {"submit": applications.submit, "withdraw": applications.withdraw}
     if action not in steps:
         abort(404)
-    try:
-        steps[action](current_user, number)
-    except AppError as exc:
-        if exc.status in (403, 404):
-            raise
-        flash(exc.message, "error")
-        return _application_page(number, exc.status)
+    result = attempt(steps[action], current_user, number)
+    if not result.ok:
+        return _application_page(number, result.status)
     done = {"submit": _("Handed in: the window will pre-review it within five working days."),
             "withdraw": _("The application is withdrawn.")}  # fmt: skip
     flash(done[action], "success")
@@ -158,10 +150,8 @@ def my_application_action(number: str, action: str):
 @bp.get("/my/applications/<number>/files/<int:upload_id>")
 @role_required("applicant", "clerk", "supervisor", "auditor", "admin")
 def my_file(number: str, upload_id: int):
-    app = applications.get(current_user, number)
-    row = session().get(Upload, upload_id)
-    if row is None or row.application_id != app.id:
-        raise NotFound(_("There is no such file."))
+    row = _found(applications.upload_of(current_user, number, upload_id),
+                 _("There is no such file."))  # fmt: skip
     resp = send_file(uploads.path_of(row.stored_name), mimetype=row.content_type,
                      as_attachment=True, download_name=row.filename)  # fmt: skip
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -195,11 +185,7 @@ def case_notice(case_no: str, kind: str):
 @bp.get("/my/applications/<number>/supplement-notice.pdf")
 @role_required("applicant", "clerk", "supervisor", "auditor", "admin")
 def application_notice(number: str):
-    app = applications.get(current_user, number)
-    try:
-        content = documents.application_notice(app)
-    except AppError as exc:
-        raise NotFound(exc.message) from None
+    content = documents.application_notice(applications.get(current_user, number))
     return _pdf(content, f"{number}-supplement.pdf")
 
 
@@ -217,28 +203,30 @@ def online_queue():
 @role_required("clerk")
 def online_review(number: str, action: str):
     note = request.form.get("note", "")
-    try:
-        if action == "supplements":
-            applications.request_supplements(current_user, number,
-                                             request.form.getlist("missing"), note)  # fmt: skip
-            flash(_("The applicant has been told every missing material at once."), "success")
-        elif action == "invite":
-            applications.invite(current_user, number, note)
-            flash(_("The applicant has been invited to the window."), "success")
-        elif action == "accept":
-            case = applications.accept(current_user, number)
-            flash(_("Accepted as case %(no)s.", no=case.case_no), "success")
-        else:
-            abort(404)
-    except AppError as exc:
-        if exc.status in (403, 404):
-            raise
-        flash(exc.message, "error")
-        return _application_page(number, exc.status)
+    if action == "supplements":
+        done = attempt(applications.request_supplements, current_user, number,
+                       request.form.getlist("missing"), note)  # fmt: skip
+        told = _("The applicant has been told every missing material at once.")
+    elif action == "invite":
+        done = attempt(applications.invite, current_user, number, note)
+        told = _("The applicant has been invited to the window.")
+    elif action == "accept":
+        done = attempt(applications.accept, current_user, number)
+        told = _("Accepted as case %(no)s.", no=done.value.case_no) if done.ok else ""
+    else:
+        abort(404)
+    if not done.ok:
+        return _application_page(number, done.status)
+    flash(told, "success")
     return redirect(url_for("web.my_application", number=number))
 
 
 # --- the public progress query and the rating ---------------------------------------------------
+
+
+# The public query answers every refusal on its own form, a wrong number or code (404) and
+# throttling (429) included: the visitor corrects it and asks again. So these two pages do
+# not use the staff pages' policy (`app.web.policy`), which shows 403 and 404 as error pages.
 
 
 @bp.route("/track", methods=["GET", "POST"])
@@ -281,19 +269,13 @@ def track_rate():
 @role_required("clerk")
 def window_rate(case_no: str):
     """The tablet at the window: the applicant taps one of five faces."""
-    case = session().scalars(sa.select(Case).where(Case.case_no == case_no)).first()
-    if case is None:
-        raise NotFound(_("There is no such case."))
+    case = require_case(current_user, case_no).case
     if request.method == "POST":
-        try:
-            evaluations.rate(case, request.form.get("level"), request.form.get("comment", ""),
-                             "window", current_user)  # fmt: skip
-        except AppError as exc:
-            if exc.status == 403:
-                raise
-            flash(exc.message, "error")
+        done = attempt(evaluations.rate, case, request.form.get("level"),
+                       request.form.get("comment", ""), "window", current_user)  # fmt: skip
+        if not done.ok:
             return render_template("applicant/tablet.html", case=case,
-                                   levels=_level_names()), exc.status  # fmt: skip
+                                   levels=_level_names()), done.status  # fmt: skip
         flash(_("Thank you for your rating."), "success")
         return redirect(url_for("web.window"))
     return render_template("applicant/tablet.html", case=case, levels=_level_names())
@@ -314,20 +296,15 @@ def follow_up_list():
 def follow_up(follow_id: int):
     errors, status = {}, 200
     if request.method == "POST":
-        try:
-            evaluations.close_follow_up(
-                current_user, follow_id, request.form.get("contact_note", ""),
-                request.form.get("rectification", ""), request.form.get("second_level"),
-                request.form.get("second_comment", ""),
-            )  # fmt: skip
-        except AppError as exc:
-            if exc.status in (403, 404):
-                raise
-            flash(exc.message, "error")
-            errors, status = exc.details.get("fields", {}), exc.status
-        else:
+        done = attempt(
+            evaluations.close_follow_up, current_user, follow_id,
+            request.form.get("contact_note", ""), request.form.get("rectification", ""),
+            request.form.get("second_level"), request.form.get("second_comment", ""),
+        )  # fmt: skip
+        if done.ok:
             flash(_("The follow-up is closed."), "success")
             return redirect(url_for("web.follow_up_list"))
+        errors, status = done.fields, done.status
     view = evaluations.get_follow_up(follow_id)
     return render_template("applicant/followup.html", view=view, levels=_level_names(),
                            errors=errors, values=request.form), status  # fmt: skip
@@ -337,11 +314,8 @@ def follow_up(follow_id: int):
 def evaluation_figures():
     """Published monthly figures of the ratings (no personal data)."""
     this_month = calendar().local(utcnow()).strftime("%Y-%m")
-    try:
-        figures = evaluations.monthly(request.args.get("month") or this_month)
-    except AppError as exc:
-        flash(exc.message, "error")
-        figures = evaluations.monthly(this_month)
+    asked = attempt(evaluations.monthly, request.args.get("month") or this_month)
+    figures = asked.value if asked.ok else evaluations.monthly(this_month)
     return render_template("applicant/figures.html", figures=figures, levels=_level_names(),
                            level_names=LEVELS)  # fmt: skip
 
@@ -354,15 +328,12 @@ def register():
     errors, status = {}, 200
     if request.method == "POST":
         form = request.form
-        try:
-            accounts.register(_client(), form.get("username", ""), form.get("name", ""),
-                              form.get("id_number", ""), form.get("phone", ""),
-                              form.get("password", ""))  # fmt: skip
-        except AppError as exc:
-            flash(exc.message, "error")
-            errors, status = exc.details.get("fields", {}), exc.status
-        else:
+        done = attempt(accounts.register, _client(), form.get("username", ""),
+                       form.get("name", ""), form.get("id_number", ""), form.get("phone", ""),
+                       form.get("password", ""))  # fmt: skip
+        if done.ok:
             flash(_("Your account is open: log in to apply online."), "success")
             return redirect(url_for("web.login"))
+        errors, status = done.fields, done.status
     return render_template("applicant/register.html", errors=errors,
                            values=request.form), status  # fmt: skip

@@ -17,13 +17,10 @@ from flask_login import current_user
 
 from .. import privacy
 from ..calendar.services import calendar
-from ..complaints import figures as complaint_figures
-from ..complaints import services as complaints
-from ..complaints.models import CHANNELS, OPEN_STATUSES, REPLY_DAYS, STATUSES
 from ..db import utcnow
-from ..errors import AppError, Forbidden
-from . import bp, role_required
-from .forms import (
+from ..errors import Forbidden
+from ..web import bp, role_required
+from ..web.forms import (
     ClaimForm,
     ComplaintAssignForm,
     ComplaintFilterForm,
@@ -32,47 +29,34 @@ from .forms import (
     ComplaintReplyForm,
     choices,
 )
-from .present import iso_local
+from ..web.policy import attempt, run_then
+from ..web.present import iso_local, labels
+from . import access, queries, services
+from . import figures as complaint_figures
+from .history import local_text
+from .models import CHANNELS, OPEN_STATUSES, REPLY_DAYS, STATUSES
 
 READERS = ("supervisor", "admin", "auditor", "official", "leader")
-OFFICE = complaints.OFFICE_ROLES
+OFFICE = access.OFFICE_ROLES
 INVESTIGATORS = ("official", "leader", "admin")
 PAGE_SIZE = 50
 
 
-def channel_name(channel: str) -> str:
-    names = {
-        "phone": _("phone (12319 hotline)"),
-        "letter": _("letter"),
-        "online": _("online"),
-        "visit": _("in person"),
-    }
-    return names.get(channel, channel)
-
-
-def ticket_status_name(status: str) -> str:
-    names = {
-        "registered": _("registered"),
-        "assigned": _("assigned"),
-        "investigating": _("under investigation"),
-        "replied": _("replied"),
-        "archived": _("archived"),
-    }
-    return names.get(status, status)
-
-
-def action_name(action: str) -> str:
-    names = {
-        "registered": _("registered"),
-        "assigned": _("assigned"),
-        "reassigned": _("assigned elsewhere"),
-        "note_added": _("investigation note"),
-        "replied": _("replied"),
-        "archived": _("archived"),
-        "warning_issued": _("warning card"),
-        "due_recomputed": _("due dates recomputed"),
-    }
-    return names.get(action, action)
+channel_name = labels(lambda: {
+    "phone": _("phone (12319 hotline)"), "letter": _("letter"), "online": _("online"),
+    "visit": _("in person"),
+})  # fmt: skip
+ticket_status_name = labels(lambda: {
+    "registered": _("registered"), "assigned": _("assigned"),
+    "investigating": _("under investigation"), "replied": _("replied"),
+    "archived": _("archived"),
+})  # fmt: skip
+action_name = labels(lambda: {
+    "registered": _("registered"), "assigned": _("assigned"),
+    "reassigned": _("assigned elsewhere"), "note_added": _("investigation note"),
+    "replied": _("replied"), "archived": _("archived"), "warning_issued": _("warning card"),
+    "due_recomputed": _("due dates recomputed"),
+})  # fmt: skip
 
 
 def action_detail(event) -> str:
@@ -127,7 +111,7 @@ def _helpers() -> dict:
 @role_required(*READERS)
 def complaints_page():
     form = ComplaintFilterForm(request.args)
-    departments = complaints.departments_for(current_user)
+    departments = queries.departments_for(current_user)
     form.status.choices = choices([("", _("All"))] + [(s, ticket_status_name(s))
                                                       for s in STATUSES])  # fmt: skip
     form.channel.choices = choices([("", _("All"))] + [(c, channel_name(c)) for c in CHANNELS])
@@ -144,14 +128,14 @@ def complaints_page():
         since, until = until, since
     channel = form.channel.data if not form.channel.errors else ""
     dept = form.department_id.data if not form.department_id.errors else None
-    flt = complaints.Filter(
+    flt = queries.Filter(
         since=since, until=until, channel=channel or "", department_id=dept or None,
         status=(form.status.data or "") if not form.status.errors else "",
         overdue=bool(form.overdue.data),
     )  # fmt: skip
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    rows, total = complaints.find(current_user, flt, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-    scope = complaints.visible_departments(current_user)
+    rows, total = queries.find(current_user, flt, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    scope = access.visible_departments(current_user)
     overall = complaint_figures.figures(since, until, flt.department_id, flt.channel or None,
                                         scope)  # fmt: skip
     per_department = complaint_figures.by_department(since, until, flt.channel or None, scope)
@@ -171,7 +155,7 @@ def _register_form() -> ComplaintForm:
         (c, f"{channel_name(c)} · " + _("%(n)d working days", n=REPLY_DAYS[c])) for c in CHANNELS
     )
     form.department_id.choices = choices(
-        [(0, _("not yet"))] + [(d.id, d.name) for d in complaints.assignable_departments()]
+        [(0, _("not yet"))] + [(d.id, d.name) for d in queries.assignable_departments()]
     )
     return form
 
@@ -185,28 +169,23 @@ def complaint_new():
         received = form.received_at.data
         if received is not None:  # the form speaks centre-local time
             received = calendar().utc(received.date(), received.time())
-        new = complaints.NewComplaint(
+        new = services.NewComplaint(
             channel=form.channel.data, complainant_name=form.complainant_name.data,
             complainant_phone=form.complainant_phone.data, subject=form.subject.data,
             content=form.content.data, received_at=received, case_no=form.case_no.data,
             department_id=form.department_id.data or None,
         )  # fmt: skip
-        try:
-            ticket = complaints.register(current_user, new)
-        except AppError as exc:
-            if exc.status == 403:
-                raise
-            field = getattr(form, exc.details.get("field", ""), None)
-            if field is not None:
-                field.errors = [*field.errors, exc.message]
-            else:
-                flash(exc.message, "error")
-            status = exc.status
-        else:
+        done = attempt(services.register, current_user, new, flash_error=False)
+        if done.ok:
             flash(_("Complaint %(no)s is registered; the reply is due by %(at)s.",
-                    no=ticket.number, at=calendar().local(ticket.due_at)
-                    .strftime("%Y-%m-%d %H:%M")), "success")  # fmt: skip
-            return redirect(url_for("web.complaint", number=ticket.number))
+                    no=done.value.number, at=local_text(done.value.due_at)), "success")  # fmt: skip
+            return redirect(url_for("web.complaint", number=done.value.number))
+        field = getattr(form, done.error.details.get("field", ""), None)
+        if field is not None:  # the refusal is shown beside the input it concerns
+            field.errors = [*field.errors, done.error.message]
+        else:
+            flash(done.error.message, "error")
+        status = done.status
     elif form.is_submitted():
         status = 400
     return render_template("complaints/new.html", form=form, **_helpers()), status
@@ -215,24 +194,24 @@ def complaint_new():
 @bp.get("/complaints/<number>")
 @role_required(*READERS)
 def complaint(number: str):
-    ticket = complaints.get(current_user, number)
+    ticket = queries.get(current_user, number)
     assign_form = ComplaintAssignForm(department_id=ticket.department_id)
     assign_form.department_id.choices = choices(
-        [(0, "—")] + [(d.id, d.name) for d in complaints.assignable_departments()]
+        [(0, "—")] + [(d.id, d.name) for d in queries.assignable_departments()]
     )
-    people = complaints.names(ticket.registered_by_id, ticket.replied_by_id,
-                              ticket.archived_by_id)  # fmt: skip
+    people = queries.names(ticket.registered_by_id, ticket.replied_by_id,
+                           ticket.archived_by_id)  # fmt: skip
     now = utcnow()
     contact = current_user.has_role(*OFFICE)
     if contact:  # the office calls back: a full view, logged
         privacy.log_view(current_user, "complaint", ticket.id, ticket.number,
                          {"phone": ticket.complainant_phone}, privacy.CALLING_BACK)  # fmt: skip
     return render_template(
-        "complaints/detail.html", ticket=ticket, may=complaints.allowed(current_user, ticket),
-        notes=complaints.notes_of(ticket), history=complaints.history_of(ticket),
-        cards=complaints.warnings_of(ticket), people=people,
-        department=complaints.department_name(ticket.department_id),
-        case_no=complaints.case_number(ticket.case_id),
+        "complaints/detail.html", ticket=ticket, may=access.allowed(current_user, ticket),
+        notes=queries.notes_of(ticket), history=queries.history_of(ticket),
+        cards=queries.warnings_of(ticket), people=people,
+        department=queries.department_name(ticket.department_id),
+        case_no=queries.case_number(ticket.case_id),
         overdue=ticket.status in OPEN_STATUSES and ticket.due_at < now,
         late=ticket.replied_at is not None and ticket.replied_at > ticket.due_at,
         contact=contact, assign_form=assign_form,
@@ -241,65 +220,54 @@ def complaint(number: str):
     )  # fmt: skip
 
 
-def _back(number: str):
-    return redirect(url_for("web.complaint", number=number))
-
-
-def _run(number: str, action, done: str):
-    """Run a change of a ticket; show its refusal on the ticket's page (403, 404 raised)."""
-    try:
-        action()
-    except AppError as exc:
-        if exc.status in (403, 404):
-            raise
-        flash(exc.message, "error")
-        return _back(number)
-    flash(done, "success")
-    return _back(number)
+def _change(number: str, valid: bool, problem: str | None, action, done: str):
+    """Run a change of a ticket if its form is valid (else say `problem`), then go back to
+    the ticket's page; a refusal is shown there (403 and 404 raised)."""
+    back = url_for("web.complaint", number=number)
+    if valid:
+        return run_then(action, done, back)
+    if problem:
+        flash(problem, "error")
+    return redirect(back)
 
 
 @bp.post("/complaints/<number>/assign")
 @role_required(*OFFICE)
 def complaint_assign(number: str):
     form = ComplaintAssignForm()
-    form.department_id.choices = choices(
-        (d.id, d.name) for d in complaints.assignable_departments()
-    )
-    if not form.validate_on_submit():
-        flash(_("Choose the department the complaint concerns."), "error")
-        return _back(number)
-    return _run(number, lambda: complaints.assign(current_user, number, form.department_id.data),
-                _("The complaint is assigned; the department's leaders are told."))  # fmt: skip
+    form.department_id.choices = choices((d.id, d.name) for d in queries.assignable_departments())
+    return _change(number, form.validate_on_submit(),
+                   _("Choose the department the complaint concerns."),
+                   lambda: services.assign(current_user, number, form.department_id.data),
+                   _("The complaint is assigned; the department's leaders are told."))  # fmt: skip
 
 
 @bp.post("/complaints/<number>/notes")
 @role_required(*INVESTIGATORS)
 def complaint_note(number: str):
     form = ComplaintNoteForm()
-    if not form.validate_on_submit():
-        if not complaints.may_investigate(current_user, complaints.get(current_user, number)):
-            raise Forbidden(_("Only the department the complaint is assigned to adds notes."))
-        flash(_("An investigation note needs its text (at most 4000 characters)."), "error")
-        return _back(number)
-    return _run(number, lambda: complaints.add_note(current_user, number, form.text.data),
-                _("The note is recorded."))  # fmt: skip
+    valid = form.validate_on_submit()
+    if not valid and not access.may_investigate(current_user, queries.get(current_user, number)):
+        raise Forbidden(_("Only the department the complaint is assigned to adds notes."))
+    return _change(number, valid,
+                   _("An investigation note needs its text (at most 4000 characters)."),
+                   lambda: services.add_note(current_user, number, form.text.data),
+                   _("The note is recorded."))  # fmt: skip
 
 
 @bp.post("/complaints/<number>/reply")
 @role_required(*OFFICE)
 def complaint_reply(number: str):
     form = ComplaintReplyForm()
-    if not form.validate_on_submit():
-        flash(_("A reply needs its text (at most 4000 characters)."), "error")
-        return _back(number)
-    return _run(number, lambda: complaints.reply(current_user, number, form.text.data),
-                _("The reply is recorded."))  # fmt: skip
+    return _change(number, form.validate_on_submit(),
+                   _("A reply needs its text (at most 4000 characters)."),
+                   lambda: services.reply(current_user, number, form.text.data),
+                   _("The reply is recorded."))  # fmt: skip
 
 
 @bp.post("/complaints/<number>/archive")
 @role_required(*OFFICE)
 def complaint_archive(number: str):
-    if not ClaimForm().validate_on_submit():
-        return _back(number)
-    return _run(number, lambda: complaints.archive(current_user, number),
-                _("The complaint is archived."))  # fmt: skip
+    return _change(number, ClaimForm().validate_on_submit(), None,
+                   lambda: services.archive(current_user, number),
+                   _("The complaint is archived."))  # fmt: skip
