@@ -24,6 +24,7 @@ from app.cases import services as cases
 from app.cases.models import OPEN_CASE_STATUSES, Case, CasePause, Task
 from app.catalogue.models import Item
 from app.complaints import services as complaints
+from app.complaints.access import may_investigate
 from app.complaints.models import Complaint
 from app.db import session
 from app.errors import InvalidInput
@@ -250,7 +251,7 @@ class Scene:
         if ticket.status == "assigned":
             staff = next(u for u in db.scalars(sa.select(User).order_by(User.username))
                          if u.has_role("official", "leader")
-                         and complaints.may_investigate(u, ticket))  # fmt: skip
+                         and may_investigate(u, ticket))  # fmt: skip
             complaints.add_note(staff, ticket.number, "已核实情况")
         if ticket.status == "investigating" or rnd.random() < 0.5:
             complaints.reply(_user("supervisor_wu"), ticket.number, "已答复投诉人")
