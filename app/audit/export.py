@@ -19,6 +19,7 @@ from lxml import etree
 
 from ..cases.models import Case, Task
 from ..catalogue.models import Item
+from ..db import session
 from .models import Event
 
 XES_NS = "http://www.xes-standard.org/"
@@ -87,6 +88,21 @@ def case_ids(
     if until:
         query = query.where(Case.received_at < until)
     return list(db.scalars(query.order_by(Case.received_at, Case.id)))
+
+
+def chosen_traces(
+    *,
+    case_nos: Iterable[str] = (),
+    item: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> Iterator[LogTrace]:
+    """Return the traces of the cases chosen as `case_ids` chooses them.
+
+    The cases are chosen now; their events are read as the traces are consumed.
+    """
+    db = session()
+    return traces(db, case_ids(db, case_nos=case_nos, item=item, since=since, until=until))
 
 
 def traces(db, ids: list[int], chunk: int = 500) -> Iterator[LogTrace]:

@@ -19,7 +19,7 @@ from workflows.replay import Divergence, ReplayState, replay_all, verify
 
 from ..cases.access import require_case
 from ..cases.models import Case, Task
-from ..cases.queries import case_events
+from ..cases.queries import CaseDetail, case_detail
 from ..cases.runtime import runtime
 from ..catalogue.models import DiagramVersion, Item
 from ..db import session, transactional, utcnow
@@ -45,12 +45,27 @@ def event_dict(event: Event) -> dict:
 
 @dataclass
 class CaseFile:
-    """What an auditor opens: the case, its item, its diagram version, its events."""
+    """What an auditor opens: the case with its item, tasks and events (the case page's own
+    read, behind the access gate) and the diagram version the case is pinned to."""
 
-    case: Case
-    item: Item
+    detail: CaseDetail
     version: DiagramVersion | None
-    events: list[Event]
+
+    @property
+    def case(self) -> Case:
+        return self.detail.case
+
+    @property
+    def item(self) -> Item:
+        return self.detail.item
+
+    @property
+    def events(self) -> list[Event]:
+        return self.detail.events
+
+    @property
+    def tasks(self) -> list[Task]:
+        return [task for task, _username in self.detail.tasks]
 
     def diagram(self) -> CompiledDiagram | None:
         if self.version is None:
@@ -62,17 +77,12 @@ def open_case_file(actor: User, case_no: str, page: str) -> CaseFile:
     """Load a case for the audit pages, after checking the reader and logging the look."""
     if not actor.has_role(*AUDIT_ROLES):
         raise Forbidden("case histories are for auditors, supervisors and admins")
-    db = session()
     checked = require_case(actor, case_no)
     case = checked.case
     log_view(actor, case.id, page)
-    version = db.get(DiagramVersion, case.diagram_version_id) if case.diagram_version_id else None
-    return CaseFile(case, checked.item, version, case_events(checked))
-
-
-def tasks_of(file: CaseFile) -> list[Task]:
-    """Return the tasks of an opened case file (its timeline and replay name them)."""
-    return list(session().scalars(sa.select(Task).where(Task.case_id == file.case.id)))
+    pinned = case.diagram_version_id
+    version = session().get(DiagramVersion, pinned) if pinned else None
+    return CaseFile(case_detail(checked), version)
 
 
 def late_specs(file: CaseFile) -> set[str]:

@@ -27,7 +27,7 @@ from ..db import Base, session, transactional, utcnow
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..org.models import Post, User
 from .models import DiagramVersion, Item
-from .services import deploy_version
+from .services import deploy_version, require_item
 
 log = logging.getLogger("onewindow.analysts")
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -55,13 +55,6 @@ def _require_analyst(actor: User) -> None:
         raise Forbidden("only process analysts edit and deploy diagrams")
 
 
-def _item(code: str) -> Item:
-    item = session().scalars(sa.select(Item).where(Item.code == code)).first()
-    if item is None:
-        raise NotFound(f"no item with code '{code}'")
-    return item
-
-
 def _limit_days(element) -> float:
     text = properties(element).get("timeLimit", "").strip()
     if len(text) < 2 or text[-1] not in "dh":
@@ -73,28 +66,10 @@ def _limit_days(element) -> float:
     return value if text[-1] == "d" else value / HOURS_PER_DAY
 
 
-def centre_findings(tree: etree._ElementTree, item: Item, filename: str) -> list[Finding]:
-    """Check the diagram against the centre: existing posts, limits within the promise."""
-    findings: list[Finding] = []
-    db = session()
-    posts = {name for row in db.execute(sa.select(Post.code, Post.name)) for name in row}
+def _longest_limits(tree: etree._ElementTree, starts: list[str]) -> float:
+    """Return the longest path of stage limits (working days) through the flows from the
+    start events; loops are cut."""
     ns = {"bpmn": BPMN_NS}
-    lane_of = {}
-    for lane in tree.iterfind(".//bpmn:lane", ns):
-        for ref in lane.iterfind("bpmn:flowNodeRef", ns):
-            lane_of[(ref.text or "").strip()] = lane
-    for task in tree.iterfind(".//bpmn:userTask", ns):
-        group = task.get(f"{{{CAMUNDA_NS}}}candidateGroups")
-        lane = lane_of.get(task.get("id"))
-        name = (group or (lane.get("name") if lane is not None else "") or "").strip()
-        if name and name not in posts:
-            findings.append(Finding(
-                "error", "unknown-post",
-                f"user task '{task.get('name') or task.get('id')}' is assigned to '{name}', "
-                "which is no post of this centre (use a post's code or name)",
-                task.get("id"), task.sourceline, filename,
-            ))  # fmt: skip
-    # the longest path of stage limits through the flows (loops are cut)
     nodes = {el.get("id"): el for el in tree.iter() if el.get("id")}
     outgoing: dict[str, list[str]] = {}
     for flow in tree.iterfind(".//bpmn:sequenceFlow", ns):
@@ -127,8 +102,32 @@ def centre_findings(tree: etree._ElementTree, item: Item, filename: str) -> list
                     stack[-1][2].append(best[node_id])
         return best[start]
 
+    return max((longest(s) for s in starts), default=0.0)
+
+
+def centre_findings(tree: etree._ElementTree, item: Item, filename: str) -> list[Finding]:
+    """Check the diagram against the centre: existing posts, limits within the promise."""
+    findings: list[Finding] = []
+    db = session()
+    posts = {name for row in db.execute(sa.select(Post.code, Post.name)) for name in row}
+    ns = {"bpmn": BPMN_NS}
+    lane_of = {}
+    for lane in tree.iterfind(".//bpmn:lane", ns):
+        for ref in lane.iterfind("bpmn:flowNodeRef", ns):
+            lane_of[(ref.text or "").strip()] = lane
+    for task in tree.iterfind(".//bpmn:userTask", ns):
+        group = task.get(f"{{{CAMUNDA_NS}}}candidateGroups")
+        lane = lane_of.get(task.get("id"))
+        name = (group or (lane.get("name") if lane is not None else "") or "").strip()
+        if name and name not in posts:
+            findings.append(Finding(
+                "error", "unknown-post",
+                f"user task '{task.get('name') or task.get('id')}' is assigned to '{name}', "
+                "which is no post of this centre (use a post's code or name)",
+                task.get("id"), task.sourceline, filename,
+            ))  # fmt: skip
     starts = [el.get("id") for el in tree.iterfind(".//bpmn:process/bpmn:startEvent", ns)]
-    total = max((longest(s) for s in starts), default=0.0)
+    total = _longest_limits(tree, starts)
     # the longest promise this item makes (its rules may promise more for large cases)
     rules = [int(r.get("days", 0)) for r in item.entry.get("promised_rules", [])]
     promised = max([item.promised_days, *rules]) if item.kind != "immediate" else 1
@@ -158,7 +157,7 @@ def report(item: Item, content: bytes, filename: str) -> list[Finding]:
 def save_draft(actor: User, code: str, content: bytes, based_on: int | None = None):
     """Store the analyst's draft (errors and all) and return it with its findings."""
     _require_analyst(actor)
-    item = _item(code)
+    item = require_item(code)
     filename = f"{code}.bpmn"
     try:
         text = diagram_text(content, filename)
@@ -184,10 +183,20 @@ class DraftReport:
     rewritable: int
 
 
+def draft_of(item: Item) -> DiagramDraft | None:
+    """Return the item's draft, or None when it has none."""
+    return session().get(DiagramDraft, item.id)
+
+
+def drafts_by_item() -> dict[int, DiagramDraft]:
+    """Return every saved draft by the id of its item."""
+    return {d.item_id: d for d in session().scalars(sa.select(DiagramDraft))}
+
+
 def draft_report(code: str) -> DraftReport | None:
     """Return the report of an item's saved draft, or None when it has no draft."""
-    item = _item(code)
-    draft = session().get(DiagramDraft, item.id)
+    item = require_item(code)
+    draft = draft_of(item)
     if draft is None:
         return None
     findings = report(item, diagram_bytes(draft.content), f"{code}.bpmn")
@@ -208,8 +217,8 @@ def apply_rewrites(actor: User, code: str) -> tuple[Rewritten, list[Finding]]:
     can be rewritten the draft is left alone.
     """
     _require_analyst(actor)
-    item = _item(code)
-    draft = session().get(DiagramDraft, item.id)
+    item = require_item(code)
+    draft = draft_of(item)
     if draft is None:
         raise NotFound("this item has no draft")
     try:
@@ -229,7 +238,7 @@ def apply_rewrites(actor: User, code: str) -> tuple[Rewritten, list[Finding]]:
 def deploy_draft(actor: User, code: str, comment: str) -> DiagramVersion:
     """Deploy the item's draft as its newest version; refuse while it has errors."""
     _require_analyst(actor)
-    item = _item(code)
+    item = require_item(code)
     db = session()
     draft = db.get(DiagramDraft, item.id)
     if draft is None:
@@ -250,7 +259,7 @@ def deploy_draft(actor: User, code: str, comment: str) -> DiagramVersion:
 
 def versions(code: str) -> list[DiagramVersion]:
     """Return an item's deployed versions, newest first."""
-    item = _item(code)
+    item = require_item(code)
     return list(session().scalars(
         sa.select(DiagramVersion).where(DiagramVersion.item_id == item.id)
         .order_by(DiagramVersion.version.desc())

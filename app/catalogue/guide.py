@@ -24,14 +24,16 @@ from workflows.errors import OneWindowError
 from workflows.render import render_svg
 
 from ..cases.models import Case
+from ..cases.status import CaseStatus
 from ..db import session
 from ..org.models import Department
 from .models import ITEM_KINDS, DiagramVersion, Item
+from .services import every_item, latest_version
 
 RESULTS_PER_PAGE = 50
 FEED_ENTRIES = 50
 # a licence is published once decided; a withdrawn or refused case never had a decision
-PUBLISHED_STATUSES = ("decided", "closed")
+PUBLISHED_STATUSES = (CaseStatus.DECIDED, CaseStatus.CLOSED)
 # names of organisations, published in full as registers do; a person's name is masked
 ORGANISATION_SUFFIXES = (
     "公司", "厂", "中心", "集团", "合作社", "事务所", "协会", "商会", "学会", "基金会",
@@ -230,18 +232,12 @@ def describe_condition(when: str, labels: dict[str, str]) -> str:
 
 def guide(code: str) -> Guide | None:
     """Return the guide of an active item, or None if there is no such item."""
-    db = session()
-    item = db.scalars(sa.select(Item).where(Item.code == code, Item.active.is_(True))).first()
+    query = sa.select(Item).where(Item.code == code, Item.active.is_(True))
+    item = session().scalars(query).first()
     if item is None:
         return None
-    version = db.scalars(
-        sa.select(DiagramVersion)
-        .where(DiagramVersion.item_id == item.id)
-        .order_by(DiagramVersion.version.desc())
-        .limit(1)
-    ).first()
     chain = Departments().chain(item.department_id)
-    return Guide(item, chain[0], chain[-1], version)
+    return Guide(item, chain[0], chain[-1], latest_version(item.id))
 
 
 def procedure_svg(version: DiagramVersion | None, diagram_id: str | None = None) -> str | None:
@@ -357,7 +353,7 @@ def _published(rows, items: dict[int, Item]) -> list[Published]:
 
 def all_items() -> dict[int, Item]:
     """Return every item by id, active or not (results of a retired item stay published)."""
-    return {i.id: i for i in session().scalars(sa.select(Item).order_by(Item.code))}
+    return {i.id: i for i in every_item()}
 
 
 def _newest(clauses: list, offset: int, limit: int) -> list[Published]:

@@ -26,6 +26,35 @@ def materials_of(item: Item) -> list[dict]:
     return list(item.entry.get("materials", []))
 
 
+def item_by_code(code: str) -> Item | None:
+    """Return the item with this code, active or not (None if there is none)."""
+    return session().scalars(sa.select(Item).where(Item.code == code)).first()
+
+
+def require_item(code: str) -> Item:
+    """Return the item with this code, active or not (NotFound if there is none)."""
+    item = item_by_code(code)
+    if item is None:
+        raise NotFound(f"no item with code '{code}'")
+    return item
+
+
+def every_item() -> list[Item]:
+    """Return every item, active or not, by code."""
+    return list(session().scalars(sa.select(Item).order_by(Item.code)))
+
+
+def latest_version(item_id: int) -> DiagramVersion | None:
+    """Return the newest deployed version of an item's diagram (None before the first)."""
+    newest = (
+        sa.select(DiagramVersion)
+        .where(DiagramVersion.item_id == item_id)
+        .order_by(DiagramVersion.version.desc())
+        .limit(1)
+    )
+    return session().scalars(newest).first()
+
+
 def get_item(code: str) -> tuple[Item, int | None]:
     """Return an active item and the number of its newest diagram version."""
     db = session()
@@ -54,12 +83,7 @@ def deploy_version(
             findings=[f.as_dict() for f in exc.findings],
         ) from None
     digest = hashlib.sha256(content).hexdigest()
-    latest = db.scalars(
-        sa.select(DiagramVersion)
-        .where(DiagramVersion.item_id == item.id)
-        .order_by(DiagramVersion.version.desc())
-        .limit(1)
-    ).first()
+    latest = latest_version(item.id)
     if latest is not None and latest.content_hash == digest:
         return latest
     version = DiagramVersion(
@@ -82,7 +106,4 @@ def deploy_file(
     item_code: str, content: bytes, filename: str, actor: User | None, comment: str = ""
 ) -> DiagramVersion:
     """Deploy a diagram file as the newest version of an item."""
-    item = session().scalars(sa.select(Item).where(Item.code == item_code)).first()
-    if item is None:
-        raise NotFound(f"no item with code '{item_code}'")
-    return deploy_version(item, content, filename, actor, comment)
+    return deploy_version(require_item(item_code), content, filename, actor, comment)

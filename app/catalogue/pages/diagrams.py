@@ -17,7 +17,7 @@ from markupsafe import Markup
 from workflows.errors import OneWindowError
 from workflows.render import DiagramInfo, list_diagrams, render_svg
 
-from ..errors import NotFound
+from ...errors import NotFound
 
 PARAM = "diagram"
 ANCHOR = "diagram-chooser"

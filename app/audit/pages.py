@@ -8,21 +8,17 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from flask import Response, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import privacy
-from ..audit import export
-from ..audit import review as audit
-from ..cases.models import Task
-from ..cases.services import case_for_task
-from ..cases.work import case_people_ids, people_named
-from ..db import session
+from ..cases.queries import people_named
+from ..catalogue.pages.diagrams import asked_diagram, choose_diagram, draw
 from ..errors import InvalidInput
-from . import bp, role_required
-from .diagrams import asked_diagram, choose_diagram, draw
+from ..web import bp, role_required
+from . import export
+from . import review as audit
 
 AUDIT_ROLES = audit.AUDIT_ROLES
 
@@ -48,15 +44,6 @@ def _highlight(state, diagram, late: set[str]) -> dict[str, str]:
                 ):
                     marks[flow_id] = "taken"
     return marks
-
-
-def _late_specs(case_id: int) -> set[str]:
-    rows = session().execute(
-        sa.select(Task.spec_id).where(
-            Task.case_id == case_id, Task.due_at.is_not(None), Task.completed_at > Task.due_at
-        )
-    )
-    return {r.spec_id for r in rows}
 
 
 @bp.get("/audit")
@@ -86,12 +73,11 @@ def audit_timeline(case_no: str):
         for e in file.events
         if (not want_kind or e.type == want_kind) and (not want_actor or e.actor == want_actor)
     ]
-    _c, _i, _v, tasks = case_for_task(case_no)
-    people = people_named(case_people_ids(tasks, file.events))
+    people = people_named(file.detail.people_ids())
     return render_template("audit/timeline.html", file=file, events=shown, kinds=kinds,
                            actors=actors, want_kind=want_kind, want_actor=want_actor,
                            before_after=before_after, people=people,
-                           task_names={str(t.id): t.name for t, _n in tasks})  # fmt: skip
+                           task_names={str(t.id): t.name for t in file.tasks})  # fmt: skip
 
 
 @bp.get("/audit/cases/<case_no>/replay")
@@ -111,12 +97,11 @@ def audit_replay(case_no: str):
     content, filename = (pinned.content, pinned.filename) if pinned else (None, "<diagram>")
     chooser = choose_diagram(content, filename, asked_diagram())
     svg = draw(content, filename, chooser.chosen_id,
-               _highlight(state, diagram, _late_specs(file.case.id)))  # fmt: skip
+               _highlight(state, diagram, audit.late_specs(file)))  # fmt: skip
     seq = file.events[step - 1].seq if step > 0 else 0
     holders = audit.holders_at(file.events, seq)
     people = people_named({u for u in holders.values() if isinstance(u, int)})
-    _c, _i, _v, tasks = case_for_task(case_no)
-    names = {str(t.id): t.name for t, _n in tasks}
+    names = {str(t.id): t.name for t in file.tasks}
     return render_template("audit/replay.html", file=file, step=step, last=last, state=state,
                            event=file.events[step - 1] if step > 0 else None, svg=svg,
                            chooser=chooser,
@@ -127,7 +112,7 @@ def audit_replay(case_no: str):
 @role_required(*AUDIT_ROLES)
 def audit_verify(case_no: str):
     file = audit.open_case_file(current_user, case_no, "verify")
-    result = audit.verify_case(session(), file.case, file.events)
+    result = audit.verify_file(file)
     return render_template("audit/verify.html", file=file, result=result)
 
 
@@ -151,12 +136,10 @@ def _period() -> dict:
 def audit_export(kind: str):
     if kind not in ("xes", "csv"):
         raise InvalidInput(_("Exports are XES or CSV."))
-    db = session()
     period = _period()
     numbers = [n for n in request.args.getlist("case") if n]
-    ids = export.case_ids(db, case_nos=numbers, **period)
+    log = export.chosen_traces(case_nos=numbers, **period)  # chosen now, read when written
     audit.log_view(current_user, None, "export")
-    log = export.traces(db, ids)
     stamp = dt.date.today().isoformat()
     if kind == "xes":
         return Response(export.to_xes(log), mimetype="application/xml", headers={

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import (
     current_app,
     flash,
@@ -26,15 +25,16 @@ from workflows.diff import diff_diagrams
 from workflows.engine import compile_diagram
 from workflows.errors import DiagramError, OneWindowError
 
-from ..cases.services import check_form
-from ..cases.work import people_named
-from ..catalogue import drafts, stuck
-from ..catalogue.models import Item
-from ..db import session
-from ..errors import AppError, InvalidInput, NotFound
-from . import bp, role_required
+from ...cases.services import check_form
+from ...cases.work import people_named
+from ...errors import AppError, InvalidInput, NotFound
+from ...web import bp, role_required
+from ...web.forms import form_values
+from ...web.policy import attempt
+from .. import drafts, stuck
+from ..models import Item
+from ..services import every_item, item_by_code
 from .diagrams import asked_diagram, choose_diagram, draw
-from .forms import form_values
 
 DRY_RUN_MAX_TEXT = 20_000
 
@@ -47,6 +47,8 @@ MODELER_CSP = (
 
 
 def _json_error(exc: AppError):
+    # the modeler posts with fetch and shows the message of any error, a 404 too, in place:
+    # its two JSON endpoints answer every refusal in JSON instead of the pages' policy
     body = {"error": type(exc).__name__, "message": exc.message, **exc.details}
     return jsonify(body), exc.status
 
@@ -54,9 +56,8 @@ def _json_error(exc: AppError):
 @bp.get("/analyst")
 @role_required("analyst")
 def analyst_home():
-    db = session()
-    items = list(db.scalars(sa.select(Item).order_by(Item.code)))
-    waiting = {d.item_id: d for d in db.scalars(sa.select(drafts.DiagramDraft))}
+    items = every_item()
+    waiting = drafts.drafts_by_item()
     listed = {i.code: drafts.versions(i.code) for i in items}
     authors = people_named({v.deployed_by_id for vs in listed.values() for v in vs})
     return render_template("analyst/home.html", items=items, drafts=waiting, versions=listed,
@@ -66,19 +67,15 @@ def analyst_home():
 @bp.get("/analyst/items/<code>/edit")
 @role_required("analyst")
 def analyst_edit(code: str):
-    item = session().scalars(sa.select(Item).where(Item.code == code)).first()
-    if item is None:
-        raise NotFound(_("There is no such item."))
+    item = _item_or_404(code)
     built = Path(current_app.static_folder, "modeler", "modeler.js").exists()
     version = request.args.get("version", type=int)
     xml_url = url_for("web.analyst_xml", code=code, version=version)
     # the modeler opens the same file as analyst_xml serves, at the diagram chosen
-    has_draft = session().get(drafts.DiagramDraft, item.id) is not None
+    has_draft = drafts.draft_of(item) is not None
     source = str(version) if version is not None else ("draft" if has_draft else None)
-    try:
-        content = _diagram(code, source)[1]
-    except NotFound:
-        content = None  # the modeler says the file cannot be opened
+    found = _source(item, source)
+    content = found[1] if found else None  # None: the modeler says the file cannot be opened
     chooser = choose_diagram(content, f"{code}.bpmn", asked_diagram())
     draft_report = drafts.draft_report(code) if source == "draft" else None
     page = render_template("analyst/edit.html", item=item, built=built, xml_url=xml_url,
@@ -102,8 +99,7 @@ def analyst_xml(code: str):
     versions = drafts.versions(code)
     wanted = request.args.get("version", type=int)
     if wanted is None:
-        item = session().scalars(sa.select(Item).where(Item.code == code)).one()
-        draft = session().get(drafts.DiagramDraft, item.id)
+        draft = drafts.draft_of(item_by_code(code))  # the item is there: versions found it
         if draft is not None:
             return _xml_response(draft.content)
     chosen = [v for v in versions if wanted is None or v.version == wanted]
@@ -150,13 +146,12 @@ def analyst_deploy(code: str):
 def analyst_rewrite(code: str):
     """Apply the suggested rewrites of the draft's JUEL/FEEL expressions; show the new report."""
     item = _item_or_404(code)
-    if session().get(drafts.DiagramDraft, item.id) is None:
+    if drafts.draft_of(item) is None:
         raise NotFound(_("This item has no draft."))
-    try:
-        rewritten, findings = drafts.apply_rewrites(current_user, code)
-    except AppError as exc:
-        flash(exc.message, "error")
+    done = attempt(drafts.apply_rewrites, current_user, code)
+    if not done.ok:
         return redirect(url_for("web.analyst_edit", code=code))
+    rewritten, findings = done.value
     if not rewritten.rewritten:
         flash(_("The draft has no JUEL or FEEL expression that can be rewritten."), "info")
     else:
@@ -172,26 +167,31 @@ def analyst_rewrite(code: str):
 # --- versions: their difference, a dry run, where cases get stuck --------------------------
 
 
-def _diagram(code: str, which: str | None):
-    """Return (label, xml text) of 'draft' or a version number (default: the newest)."""
-    item = _item_or_404(code)
+def _source(item: Item, which: str | None) -> tuple[str, str] | None:
+    """Return (label, xml text) of 'draft' or a version number (default: the newest), or
+    None when the item has no such draft or version."""
     if which == "draft":
-        draft = session().get(drafts.DiagramDraft, item.id)
-        if draft is None:
-            raise NotFound(_("This item has no draft."))
-        return "draft", draft.content
-    found = drafts.versions(code)
+        draft = drafts.draft_of(item)
+        return ("draft", draft.content) if draft is not None else None
+    found = drafts.versions(item.code)
     if which not in (None, ""):
         if not str(which).isdigit():
-            raise NotFound(_("There is no such version."))
+            return None
         found = [v for v in found if v.version == int(which)]
-    if not found:
-        raise NotFound(_("There is no such version."))
-    return str(found[0].version), found[0].content
+    return (str(found[0].version), found[0].content) if found else None
+
+
+def _diagram(code: str, which: str | None) -> tuple[str, str]:
+    """Return (label, xml text) of 'draft' or a version number; NotFound if there is none."""
+    found = _source(_item_or_404(code), which)
+    if found is None:
+        raise NotFound(_("This item has no draft.") if which == "draft"
+                       else _("There is no such version."))  # fmt: skip
+    return found
 
 
 def _item_or_404(code: str) -> Item:
-    item = session().scalars(sa.select(Item).where(Item.code == code)).first()
+    item = item_by_code(code)
     if item is None:
         raise NotFound(_("There is no such item."))
     return item
@@ -202,7 +202,7 @@ def _item_or_404(code: str) -> Item:
 def analyst_diff(code: str):
     item = _item_or_404(code)
     listed = drafts.versions(code)
-    has_draft = session().get(drafts.DiagramDraft, item.id) is not None
+    has_draft = drafts.draft_of(item) is not None
     new = request.args.get("new") or ("draft" if has_draft else None)
     new_label, new_xml = _diagram(code, new)
     old = request.args.get("old")
@@ -267,6 +267,25 @@ def _dry_input(item: Item) -> tuple[str, dict, list[dryrun.Choice]]:
     return text, data, [dryrun.Choice.from_dict(s) for s in raw][: dryrun.MAX_STEPS]
 
 
+def _choose(xml: bytes, filename: str, data: dict, steps: list[dryrun.Choice],
+            action: str) -> str | None:  # fmt: skip
+    """Add the outcome posted for a waiting task ("choose:<task>:<outcome>") to `steps`;
+    return what is wrong with it, if anything (DiagramError if the diagram cannot run)."""
+    spec_id, _sep, outcome = action.removeprefix("choose:").partition(":")
+    ready = {t.spec_id: t for t in dryrun.dry_run(xml, filename, data, steps).ready}
+    task = ready.get(spec_id)
+    if task is None:
+        return _("That task is not waiting for a decision.")
+    fields = [f.as_dict() for f in task.form]
+    values = form_values(fields, request.form, prefix=f"f_{spec_id}_")
+    checked = attempt(check_form, fields, values, task.name, flash_error=False)
+    if not checked.ok:
+        wrong = checked.fields
+        return "; ".join([checked.error.message, *(f"{k}: {v}" for k, v in wrong.items())])
+    steps.append(dryrun.Choice(spec_id, outcome, checked.value))
+    return None
+
+
 @bp.route("/analyst/items/<code>/dryrun", methods=["GET", "POST"])
 @role_required("analyst")
 def analyst_dryrun(code: str):
@@ -276,7 +295,7 @@ def analyst_dryrun(code: str):
     diagram again from its start.
     """
     item = _item_or_404(code)
-    has_draft = session().get(drafts.DiagramDraft, item.id) is not None
+    has_draft = drafts.draft_of(item) is not None
     label, content = _diagram(code, request.values.get("source") or ("draft" if has_draft else ""))
     xml, filename = content.encode("utf-8"), f"{code}.bpmn"
     chooser = choose_diagram(content, filename, asked_diagram())
@@ -294,20 +313,7 @@ def analyst_dryrun(code: str):
         elif problem is None and action == "restart":
             steps = []
         elif problem is None and action.startswith("choose:"):
-            spec_id, _sep, outcome = action.removeprefix("choose:").partition(":")
-            ready = {t.spec_id: t for t in dryrun.dry_run(xml, filename, data, steps).ready}
-            task = ready.get(spec_id)
-            if task is None:
-                problem = _("That task is not waiting for a decision.")
-            else:
-                fields = [f.as_dict() for f in task.form]
-                values = form_values(fields, request.form, prefix=f"f_{spec_id}_")
-                try:
-                    clean = check_form(fields, values, task.name)
-                    steps.append(dryrun.Choice(spec_id, outcome, clean))
-                except AppError as exc:
-                    wrong = exc.details.get("fields", {})
-                    problem = "; ".join([exc.message, *(f"{k}: {v}" for k, v in wrong.items())])
+            problem = _choose(xml, filename, data, steps, action)
         if data_ok:
             result = dryrun.dry_run(xml, filename, data, steps)
     except DiagramError as exc:

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
 from flask import Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from lxml import etree
 from markupsafe import Markup
 
-from ..catalogue import guide as public
-from ..catalogue.models import ITEM_KINDS
-from ..db import session, utcnow
-from ..errors import InvalidInput, NotFound
-from ..org.models import Department
-from . import bp, local_time
+from ...db import utcnow
+from ...errors import InvalidInput, NotFound
+from ...stats.queries import centre_name
+from ...web import bp, local_time
+from .. import guide as public
+from ..models import ITEM_KINDS
 from .diagrams import asked_diagram, choose_diagram
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -45,9 +44,7 @@ def _render(template: str, **context):
 
 
 def _centre_name() -> str:
-    centres = sa.select(Department.name).where(Department.kind == "centre")
-    found = session().scalar(centres.order_by(Department.id).limit(1))
-    return found or _("OneWindow")
+    return centre_name() or _("OneWindow")
 
 
 @bp.get("/guide")
@@ -68,8 +65,11 @@ def guide_page(code: str):
     if found is None:
         raise NotFound(_("There is no such item."))
     version = found.version
-    chooser = choose_diagram(version.content if version else None,
-                             version.filename if version else "<diagram>", asked_diagram())
+    chooser = choose_diagram(
+        version.content if version else None,
+        version.filename if version else "<diagram>",
+        asked_diagram(),
+    )
     svg = public.procedure_svg(version, chooser.chosen_id)
     # drawn by our renderer from escaped text; no scripts or styles
     return _render("public/guide.html", guide=found, svg=Markup(svg) if svg else None,
