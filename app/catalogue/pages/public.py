@@ -19,6 +19,7 @@ from ...db import utcnow
 from ...errors import InvalidInput, NotFound
 from ...stats.queries import centre_name
 from ...web import bp, local_time
+from ...web.present import labels
 from .. import guide as public
 from ..models import ITEM_KINDS
 from .diagrams import asked_diagram, choose_diagram
@@ -27,15 +28,11 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml"
 
 
-def kind_name(kind: str) -> str:
-    """Return the public name of an item kind (即办件, 承诺件, 联办件, 上报件)."""
-    names = {
-        "immediate": _("on-the-spot item"),
-        "promised": _("promised item"),
-        "joint": _("joint item"),
-        "reported": _("reported item"),
-    }
-    return names.get(kind, kind)
+# the public name of an item kind (即办件, 承诺件, 联办件, 上报件)
+kind_name = labels(lambda: {
+    "immediate": _("on-the-spot item"), "promised": _("promised item"),
+    "joint": _("joint item"), "reported": _("reported item"),
+})  # fmt: skip
 
 
 def _render(template: str, **context):
