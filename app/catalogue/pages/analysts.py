@@ -25,8 +25,8 @@ from workflows.diff import diff_diagrams
 from workflows.engine import compile_diagram
 from workflows.errors import DiagramError, OneWindowError
 
-from ...cases.services import check_form
-from ...cases.work import people_named
+from ...cases.intake import check_form
+from ...cases.queries import people_named
 from ...errors import AppError, InvalidInput, NotFound
 from ...web import bp, role_required
 from ...web.forms import form_values
