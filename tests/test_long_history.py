@@ -79,7 +79,9 @@ def test_thousand_return_cycles_stay_open_then_every_stage_decides(demo_app):
         case = db.get(Case, case_id)
         assert (case.status, case.decision) == ("decided", "approved")
         assert _open_tasks(case_id) == []
-        events = db.scalars(sa.select(Event).where(Event.case_id == case_id).order_by(Event.seq))
+        events = list(
+            db.scalars(sa.select(Event).where(Event.case_id == case_id).order_by(Event.seq))
+        )
         completed = [e.data["spec"] for e in events if e.type == "task_completed"]
         assert completed[0] == "Task_accept"
         assert completed.count("Task_lead") == completed.count("Task_deputy") == CYCLES + 1

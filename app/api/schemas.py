@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ..cases.status import is_task_open
+
 
 def _time(value: dt.datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value else None
@@ -78,8 +80,8 @@ def case_json(case, item, version: int | None, tasks: list[tuple]) -> dict:
         "paused_at": _time(case.paused_at),
         "paused_days": case.paused_days or 0,
         "extended_days": case.extended_days or 0,
-        "open_tasks": [task_json(t, assignee=who) for t, who in tasks if t.state == "open"],
-        "history": [task_json(t, assignee=who) for t, who in tasks if t.state != "open"],
+        "open_tasks": [task_json(t, assignee=who) for t, who in tasks if is_task_open(t)],
+        "history": [task_json(t, assignee=who) for t, who in tasks if not is_task_open(t)],
     }
 
 

@@ -22,6 +22,7 @@ from ..db import session
 from ..errors import Forbidden, NotFound
 from ..org.models import Post, User
 from .models import Case, Task
+from .status import TaskState
 from .store import HEAD_COLUMNS, Head
 
 READ_ALL_CASES_ROLES = ("clerk", "supervisor", "auditor", "admin")
@@ -124,7 +125,7 @@ def can_view_task(actor: User, task: Task, post: Post | None) -> bool:
         return False
     if post.leader_user_id == actor.id:
         return True
-    unclaimed = task.assignee_id is None and task.state == "open"
+    unclaimed = task.assignee_id is None and task.state == TaskState.OPEN
     return unclaimed and actor.id in (post.a_user_id, post.b_user_id)
 
 

@@ -25,7 +25,7 @@ from ..errors import Conflict, Forbidden, InvalidInput
 from ..org.models import Post, User
 from .access import Purpose, require_case
 from .models import OPEN_CASE_STATUSES, PAUSE_KINDS, Case, CasePause, Task
-from .status import is_open
+from .status import TaskState, is_open
 from .store import CaseLog
 
 log = logging.getLogger("onewindow.deadlines")
@@ -123,7 +123,7 @@ def may_manage_time(db, actor: User, case: Case) -> bool:
         .outerjoin(Post, Post.id == Task.post_id)
         .where(
             Task.case_id == case.id,
-            Task.state == "open",
+            Task.state == TaskState.OPEN,
             sa.or_(Task.assignee_id == actor.id, Post.leader_user_id == actor.id),
         )
     )
@@ -202,7 +202,7 @@ def _shift_open_tasks(db, cal: WorkCalendar, case_id: int, days: int) -> None:
     rows = db.execute(
         sa.select(
             Task.id, Task.due_at, Task.yellow_at, Task.due_provisional, Task.shift_days
-        ).where(Task.case_id == case_id, Task.state == "open", Task.due_at.is_not(None))
+        ).where(Task.case_id == case_id, Task.state == TaskState.OPEN, Task.due_at.is_not(None))
     ).all()
     for row in rows:
         due = cal.shift(Due(row.due_at, row.due_provisional), days)
@@ -222,7 +222,8 @@ def _may_extend(db, actor: User, case: Case, item: Item) -> bool:
         return True
     leads = db.scalar(
         sa.select(sa.func.count()).select_from(Task).join(Post, Post.id == Task.post_id)
-        .where(Task.case_id == case.id, Task.state == "open", Post.leader_user_id == actor.id)
+        .where(Task.case_id == case.id, Task.state == TaskState.OPEN,
+               Post.leader_user_id == actor.id)
     )  # fmt: skip
     return bool(leads)
 
@@ -274,7 +275,7 @@ def recompute_provisional(db, cal: WorkCalendar | None = None) -> int:
         sa.select(Case, Item).join(Item, Item.id == Case.item_id).where(
             Case.status.in_(OPEN_CASE_STATUSES), Case.accepted_at.is_not(None),
             sa.or_(Case.due_provisional.is_(True), Case.id.in_(
-                sa.select(Task.case_id).where(Task.state == "open",
+                sa.select(Task.case_id).where(Task.state == TaskState.OPEN,
                                               Task.due_provisional.is_(True)))),
         )
     ).all()  # fmt: skip
@@ -282,7 +283,7 @@ def recompute_provisional(db, cal: WorkCalendar | None = None) -> int:
         values = case_due_values(cal, case, item)
         tasks = db.execute(
             sa.select(Task.id, Task.created_at, Task.time_limit, Task.shift_days, Task.due_at)
-            .where(Task.case_id == case.id, Task.state == "open",
+            .where(Task.case_id == case.id, Task.state == TaskState.OPEN,
                    Task.due_provisional.is_(True))
         ).all()  # fmt: skip
         task_values = {

@@ -6,10 +6,10 @@ import hashlib
 
 import sqlalchemy as sa
 
-from workflows.engine import compile_diagram
 from workflows.errors import DiagramError
 from workflows.loader import diagram_text
 
+from ..cases.runtime import runtime
 from ..db import session, transactional
 from ..errors import InvalidInput, NotFound
 from ..org.models import User
@@ -76,7 +76,7 @@ def deploy_version(
         # stored as text: decoded as the file declares, its declaration relabelled UTF-8
         text = diagram_text(content, filename)
         content = text.encode("utf-8")
-        compiled = compile_diagram(content, filename, item.process_id)
+        compiled = runtime().compile(content, filename, item.process_id)
     except DiagramError as exc:
         raise InvalidInput(
             f"diagram {filename} cannot be deployed: {exc.summary}",

@@ -141,9 +141,9 @@ def where_stuck(code: str, version: int | None = None) -> Stuck:
     if version is not None and version not in versions:
         raise LookupError(f"item '{code}' has no version {version}")
     shown = versions[version if version is not None else max(versions)]
-    from workflows.engine import compile_diagram
+    from ..cases.runtime import runtime
 
-    diagram = compile_diagram(shown.content.encode("utf-8"), shown.filename)
+    diagram = runtime().compile(shown.content.encode("utf-8"), shown.filename)
     rows = {n.id: TaskFigures(n.id, n.name) for n in diagram.user_tasks()}
 
     cases = sa.select(Case.id).where(Case.item_id == item.id)

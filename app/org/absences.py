@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from ..cases.status import TaskState
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..hooks import announce_presence
@@ -175,7 +176,7 @@ def _reconcile(db: Session, at: dt.datetime) -> int:
         .join(Post, Post.id == Task.post_id)
         .join(Case, Case.id == Task.case_id)
         .where(
-            Task.state == "open",
+            Task.state == TaskState.OPEN,
             sa.or_(Task.assignee_id.in_(suspects), Task.assignee_id.is_(None),
                    Task.acting_for_id.is_not(None)),
         )

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
+from ..cases.status import TaskState
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import ROLES, Department, Post, User
@@ -122,7 +123,7 @@ def _rehome_tasks(db, post: Post, actor: User) -> int:
         sa.select(Task.id, Task.case_id, Task.assignee_id, Task.spec_id, Task.is_decision,
                   Case.applicant_id_number, Case.last_decider_id, Case.last_decision_spec)
         .join(Case, Case.id == Task.case_id)
-        .where(Task.post_id == post.id, Task.state == "open", Task.assignee_id.is_not(None),
+        .where(Task.post_id == post.id, Task.state == TaskState.OPEN, Task.assignee_id.is_not(None),
                Task.assignee_id.not_in(holders or {0}))
     ).all()  # fmt: skip
     if not rows:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from ..calendar.services import WorkCalendar, calendar
 from ..cases.access import require_case
 from ..cases.models import OPEN_CASE_STATUSES, Case, Task
+from ..cases.status import CaseStatus, TaskState
 from ..catalogue.models import Item
 from ..db import session, utcnow
 from ..org.models import Department, Post, User
@@ -52,12 +53,12 @@ def transfer_card(actor: User, case_no: str) -> dict:
         sa.select(Task, User.username, User.name, Post.code)
         .outerjoin(User, User.id == sa.func.coalesce(Task.completed_by_id, Task.assignee_id))
         .outerjoin(Post, Post.id == Task.post_id)
-        .where(Task.case_id == case.id, Task.state != "cancelled")
+        .where(Task.case_id == case.id, Task.state != TaskState.CANCELLED)
         .order_by(Task.created_at, Task.name)
     ).all()
     stages = []
     for t, username, name, post in tasks:
-        done = t.completed_at if t.state == "completed" else None
+        done = t.completed_at if t.state == TaskState.COMPLETED else None
         over = overrun_hours(cal, t.due_at, done or now)
         stages.append({
             "task_id": str(t.id), "task": t.name, "stage": t.stage, "post": post,
@@ -65,7 +66,7 @@ def transfer_card(actor: User, case_no: str) -> dict:
             "acting_for_id": t.acting_for_id, "received_at": _time(t.created_at),
             "completed_at": _time(done), "handed_on_at": _time(done), "outcome": t.outcome,
             "time_limit": t.time_limit, "due_at": _time(t.due_at),
-            "overrun_hours": over, "overran": over > 0, "open": t.state == "open",
+            "overrun_hours": over, "overran": over > 0, "open": t.state == TaskState.OPEN,
         })  # fmt: skip
     finished = case.decided_at or case.closed_at
     late = overrun_hours(cal, case.due_at, finished or now)
@@ -106,11 +107,13 @@ def delay_report(limit: int = 200) -> list[dict]:
             sa.select(Task.name, Task.stage, Task.due_at, Task.completed_at, Task.state,
                       User.username)
             .outerjoin(User, User.id == sa.func.coalesce(Task.completed_by_id, Task.assignee_id))
-            .where(Task.case_id == c.id, Task.state != "cancelled", Task.due_at.is_not(None))
+            .where(Task.case_id == c.id, Task.state != TaskState.CANCELLED,
+                   Task.due_at.is_not(None))
         ).all()  # fmt: skip
         culprits = []
         for s in stages:
-            over = overrun_hours(cal, s.due_at, s.completed_at if s.state == "completed" else now)
+            done = s.completed_at if s.state == TaskState.COMPLETED else now
+            over = overrun_hours(cal, s.due_at, done)
             if over > 0:
                 culprits.append({"task": s.name, "stage": s.stage, "handler": s.username,
                                  "overrun_hours": over})  # fmt: skip
@@ -159,7 +162,7 @@ def overview() -> dict:
         .select_from(Task)
         .join(Post, Post.id == Task.post_id)
         .join(Department, Department.id == Post.department_id)
-        .where(Task.state == "completed", Task.due_at.is_not(None))
+        .where(Task.state == TaskState.COMPLETED, Task.due_at.is_not(None))
         .group_by(Department.name)
         .order_by(Department.name)
     ).all()  # fmt: skip
@@ -182,7 +185,7 @@ def faulted_cases(db, limit: int = 200) -> list[dict]:
     rows = db.execute(
         sa.select(Case.id, Case.case_no, Item.name)
         .join(Item, Item.id == Case.item_id)
-        .where(Case.status == "fault")
+        .where(Case.status == CaseStatus.FAULT)
         .order_by(Case.id).limit(limit)
     ).all()  # fmt: skip
     if not rows:

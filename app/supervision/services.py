@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from ..cases.access import require_case
 from ..cases.models import OPEN_CASE_STATUSES, Case, Task
+from ..cases.status import TaskState
 from ..cases.store import CaseLog
 from ..catalogue.models import Item
 from ..db import insert_once, session, transactional, utcnow
@@ -62,7 +63,7 @@ def candidates(db, now: dt.datetime) -> list[Candidate]:
             sa.select(Task.id, Task.case_id, Task.assignee_id, Task.post_id, Task.due_at,
                       Task.name, Case.case_no)
             .join(Case, Case.id == Task.case_id)
-            .where(Task.state == "open", column.is_not(None), reached, open_case,
+            .where(Task.state == TaskState.OPEN, column.is_not(None), reached, open_case,
                    _no_task_card(level))
         )  # fmt: skip
         found += [
@@ -95,7 +96,7 @@ def _recipients(db, card: Candidate) -> set[int]:
     else:
         holders = db.execute(
             sa.select(Task.assignee_id, Task.post_id)
-            .where(Task.case_id == card.case_id, Task.state == "open")
+            .where(Task.case_id == card.case_id, Task.state == TaskState.OPEN)
         ).all()  # fmt: skip
     post_ids = {p for _h, p in holders if p}
     people |= {h for h, _p in holders if h}
@@ -143,7 +144,7 @@ def close_finished() -> int:
     """Close the cards of tasks and cases that are done; return how many closed."""
     db = session()
     now = utcnow()
-    done_task = sa.exists().where(Task.id == WarningCard.task_id, Task.state != "open")
+    done_task = sa.exists().where(Task.id == WarningCard.task_id, Task.state != TaskState.OPEN)
     done_case = sa.exists().where(
         Case.id == WarningCard.case_id, Case.status.not_in(OPEN_CASE_STATUSES)
     )
@@ -171,7 +172,7 @@ def scan(now: dt.datetime | None = None) -> int:
 def next_threshold(db, now: dt.datetime) -> dt.datetime | None:
     """Return the next moment a card may fall due (a warning or due time after `now`)."""
     moments = []
-    task_open, case_open = Task.state == "open", Case.status.in_(OPEN_CASE_STATUSES)
+    task_open, case_open = Task.state == TaskState.OPEN, Case.status.in_(OPEN_CASE_STATUSES)
     for column, state in ((Task.yellow_at, task_open), (Task.due_at, task_open),
                           (Case.yellow_at, case_open), (Case.due_at, case_open)):  # fmt: skip
         moments.append(db.scalar(sa.select(sa.func.min(column)).where(state, column > now)))
@@ -192,7 +193,7 @@ def urge(actor: User, case_no: str, text: str, task_id: uuid.UUID | None = None)
     db = session()
     case = require_case(actor, case_no).case
     query = sa.select(Task.id, Task.assignee_id, Task.post_id).where(
-        Task.case_id == case.id, Task.state == "open"
+        Task.case_id == case.id, Task.state == TaskState.OPEN
     )
     if task_id is not None:
         query = query.where(Task.id == task_id)

@@ -37,6 +37,7 @@ from ..domains import domain_modules
 from ..errors import AppError, Forbidden
 from ..org.models import User
 from . import i18n
+from .present import labels
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 log = logging.getLogger("onewindow.security")
@@ -85,9 +86,9 @@ def role_required(*roles: str):
     return decorate
 
 
-def role_name(role: str) -> str:
-    """Return the display name of a role in the current language."""
-    names = {
+# the display name of a role in the current language
+role_name = labels(
+    lambda: {
         "clerk": _("window clerk"),
         "official": _("official"),
         "leader": _("leader"),
@@ -96,8 +97,8 @@ def role_name(role: str) -> str:
         "analyst": _("analyst"),
         "admin": _("admin"),
         "applicant": _("applicant"),
-    }
-    return names.get(role, role)
+    },
+)
 
 
 def local_time(value: dt.datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:

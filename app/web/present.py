@@ -7,21 +7,31 @@ from collections.abc import Callable
 from flask_babel import gettext as _
 
 
-def labels(words: Callable[[], dict[str, str]]) -> Callable[[str], str]:
+def labels(
+    words: Callable[[], dict[str, str]],
+    empty: str | None = None,
+    unknown: Callable[[], str] | None = None,
+) -> Callable[[str | None], str]:
     """Make a function that names a code in the reader's language.
 
     `words` builds the table of names; it is called at each use, so the names follow the
-    language of the request. A code without a name is shown as it is.
+    language of the request. A code without a name is shown as it is, or as `unknown()`
+    says; no code at all (None, "") as `empty` when given.
     """
 
-    def name(code: str) -> str:
-        return words().get(code, code)
+    def name(code: str | None) -> str:
+        if not code and empty is not None:
+            return empty
+        table = words()
+        if code in table:
+            return table[code]
+        return unknown() if unknown is not None else code
 
     return name
 
 
-def status_name(status: str) -> str:
-    names = {
+status_name = labels(
+    lambda: {
         "received": _("received"),
         "supplement_required": _("waiting for supplements"),
         "refused": _("refused at the window"),
@@ -34,13 +44,13 @@ def status_name(status: str) -> str:
         "open": _("open"),
         "completed": _("completed"),
         "cancelled": _("cancelled"),
-    }
-    return names.get(status, status)
+    },
+)
 
 
-def fault_name(code: str) -> str:
-    """Say what kind of fault stopped a case, in the reader's language."""
-    names = {
+# Say what kind of fault stopped a case, in the reader's language.
+fault_name = labels(
+    lambda: {
         "engine": _("the workflow engine could not run a step"),
         "expression": _("an expression of the diagram failed or went past its limits"),
         "step-limit": _("one step ran too many engine tasks (an endless loop?)"),
@@ -49,43 +59,45 @@ def fault_name(code: str) -> str:
         "open-tasks": _("the engine reported the end while work was left"),
         "stalled": _("the workflow waits for nothing and cannot go on"),
         "timer": _("a timer could not be set or fired"),
-    }
-    return names.get(code, _("the workflow stopped unexpectedly"))
+    },
+    unknown=lambda: _("the workflow stopped unexpectedly"),
+)
 
 
-def fault_step_name(kind: str) -> str:
-    """Say which step of the case failed, in the reader's language."""
-    names = {
+# Say which step of the case failed, in the reader's language.
+fault_step_name = labels(
+    lambda: {
         "start": _("the start of the workflow at acceptance"),
         "complete": _("an official's completion"),
         "timer": _("a timer"),
-    }
-    return names.get(kind, kind)
+    },
+)
 
 
-def outcome_name(outcome: str | None) -> str:
-    names = {
+outcome_name = labels(
+    lambda: {
         "approve": _("approve"),
         "return": _("return"),
         "reject": _("reject"),
         "approved": _("approved"),
         "denied": _("denied"),
-    }
-    return names.get(outcome or "", outcome or "—")
+    },
+    empty="—",
+)
 
 
-def colour_name(colour: str) -> str:
-    names = {
+colour_name = labels(
+    lambda: {
         "overdue": _("overdue"),
         "soon": _("due within a day"),
         "ok": _("on time"),
         "none": _("no time limit"),
-    }
-    return names.get(colour, colour)
+    },
+)
 
 
-def event_name(kind: str) -> str:
-    names = {
+event_name = labels(
+    lambda: {
         "case_received": _("application received"),
         "case_accepted": _("case accepted"),
         "supplement_required": _("supplements required"),
@@ -116,8 +128,8 @@ def event_name(kind: str) -> str:
         "evaluated": _("rated by the applicant"),
         "follow_up_opened": _("follow-up opened"),
         "follow_up_closed": _("follow-up closed"),
-    }
-    return names.get(kind, kind)
+    },
+)
 
 
 def event_detail(event, people: dict[int, str]) -> str:
@@ -175,9 +187,9 @@ def mask_phone(phone: str | None) -> str:
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
-def stage_name(stage: str | None) -> str:
-    """Return the display name of a diagram stage (camunda:property 'stage')."""
-    names = {
+# Return the display name of a diagram stage (camunda:property 'stage').
+stage_name = labels(
+    lambda: {
         "acceptance": _("acceptance"),
         "review": _("review"),
         "lead": _("handling"),
@@ -190,24 +202,26 @@ def stage_name(stage: str | None) -> str:
         "decision": _("decision"),
         "denial": _("denial notice"),
         "issue": _("decision and licence issue"),
-    }
-    return names.get(stage or "", stage or "—")
+    },
+    empty="—",
+)
 
 
-def material_form(form: str | None) -> str:
-    """Return how a material is handed in: original, copy, or both."""
-    names = {
+# Return how a material is handed in: original, copy, or both.
+material_form = labels(
+    lambda: {
         "original": _("original"),
         "copy": _("copy"),
         "original_and_copy": _("original and copy"),
         "electronic": _("electronic"),
-    }
-    return names.get(form or "", form or "")
+    },
+    empty="",
+)
 
 
-def pause_kind_name(kind: str) -> str:
-    """Return why a case's clock stops (Licensing Law art. 45, or supplements)."""
-    names = {
+# Return why a case's clock stops (Licensing Law art. 45, or supplements).
+pause_kind_name = labels(
+    lambda: {
         "hearing": _("hearing"),
         "tendering": _("tendering"),
         "auction": _("auction"),
@@ -217,8 +231,8 @@ def pause_kind_name(kind: str) -> str:
         "appraisal": _("appraisal"),
         "expert_review": _("expert review"),
         "supplement": _("supplements after acceptance"),
-    }
-    return names.get(kind, kind)
+    },
+)
 
 
 def iso_local(value) -> str:

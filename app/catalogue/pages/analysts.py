@@ -22,11 +22,11 @@ from flask_wtf.csrf import generate_csrf
 
 from workflows import dryrun
 from workflows.diff import diff_diagrams
-from workflows.engine import compile_diagram
 from workflows.errors import DiagramError, OneWindowError
 
 from ...cases.intake import check_form
 from ...cases.queries import people_named
+from ...cases.runtime import runtime
 from ...errors import AppError, InvalidInput, NotFound
 from ...web import bp, role_required
 from ...web.forms import form_values
@@ -272,7 +272,8 @@ def _choose(xml: bytes, filename: str, data: dict, steps: list[dryrun.Choice],
     """Add the outcome posted for a waiting task ("choose:<task>:<outcome>") to `steps`;
     return what is wrong with it, if anything (DiagramError if the diagram cannot run)."""
     spec_id, _sep, outcome = action.removeprefix("choose:").partition(":")
-    ready = {t.spec_id: t for t in dryrun.dry_run(xml, filename, data, steps).ready}
+    run = dryrun.dry_run(xml, filename, data, steps, cache=runtime().compiled)
+    ready = {t.spec_id: t for t in run.ready}
     task = ready.get(spec_id)
     if task is None:
         return _("That task is not waiting for a decision.")
@@ -315,12 +316,12 @@ def analyst_dryrun(code: str):
         elif problem is None and action.startswith("choose:"):
             problem = _choose(xml, filename, data, steps, action)
         if data_ok:
-            result = dryrun.dry_run(xml, filename, data, steps)
+            result = dryrun.dry_run(xml, filename, data, steps, cache=runtime().compiled)
     except DiagramError as exc:
         problem = exc.message
     names = {}
     if result is not None:
-        names = {k: n.name for k, n in compile_diagram(xml, filename).nodes.items()}
+        names = {k: n.name for k, n in runtime().compile(xml, filename).nodes.items()}
     ready_forms = {t.spec_id: _with_choices([f.as_dict() for f in t.form])
                    for t in (result.ready if result else [])}  # fmt: skip
     return render_template(
