@@ -21,7 +21,7 @@ from ..cases.access import require_case
 from ..cases.models import Case
 from ..catalogue import services as catalogue
 from ..db import utcnow
-from ..errors import AppError, NotFound
+from ..errors import NotFound
 from ..web import bp, role_required
 from ..web.forms import form_values, item_fields
 from ..web.policy import attempt
@@ -225,8 +225,7 @@ def online_review(number: str, action: str):
 
 
 # The public query answers every refusal on its own form, a wrong number or code (404) and
-# throttling (429) included: the visitor corrects it and asks again. So these two pages do
-# not use the staff pages' policy (`app.web.policy`), which shows 403 and 404 as error pages.
+# throttling (429) included: the visitor corrects it and asks again (`raised=()`).
 
 
 @bp.route("/track", methods=["GET", "POST"])
@@ -234,31 +233,32 @@ def track():
     progress, status = None, 200
     case_no = request.values.get("case_no", "")
     if request.method == "POST":
-        try:
-            case = tracking.find_case(_client(), case_no, request.form.get("code", ""))
-            progress = tracking.progress(case)
-        except AppError as exc:
-            flash(exc.message, "error")
-            status = exc.status
+        code = request.form.get("code", "")
+        found = attempt(lambda: tracking.progress(tracking.find_case(_client(), case_no, code)),
+                        raised=())  # fmt: skip
+        progress, status = found.value, found.status
     return render_template("applicant/track.html", progress=progress, case_no=case_no,
                            code=request.form.get("code", "") if progress else "",
                            levels=_level_names(), names=_status_names()), status  # fmt: skip
 
 
+def _rate_online() -> Case:
+    case = tracking.find_case(_client(), request.form.get("case_no", ""),
+                              request.form.get("code", ""))  # fmt: skip
+    evaluations.rate(case, request.form.get("level"), request.form.get("comment", ""), "online")
+    return case
+
+
 @bp.post("/track/rate")
 def track_rate():
     """Rate a decided case online, proving it is yours with the query code again."""
-    try:
-        case = tracking.find_case(_client(), request.form.get("case_no", ""),
-                                  request.form.get("code", ""))  # fmt: skip
-        evaluations.rate(case, request.form.get("level"), request.form.get("comment", ""),
-                         "online")  # fmt: skip
-    except AppError as exc:
-        flash(exc.message, "error")
+    rated = attempt(_rate_online, raised=())
+    if not rated.ok:
         page = render_template("applicant/track.html", progress=None,
                                case_no=request.form.get("case_no", ""), code="",
                                levels=_level_names(), names=_status_names())  # fmt: skip
-        return page, exc.status
+        return page, rated.status
+    case = rated.value
     flash(_("Thank you for your rating."), "success")
     return render_template("applicant/track.html", progress=tracking.progress(case),
                            case_no=case.case_no, code=request.form.get("code", ""),

@@ -42,16 +42,19 @@ def attempt(
     *args,
     flash_error: bool = True,
     passes: tuple[type[Exception], ...] = (),
+    raised: tuple[int, ...] = RAISED,
     **kwargs,
 ) -> Attempt:
     """Run `action`; raise a 403 or 404, flash and return any other application error.
 
     Errors of the types in `passes` are raised too, for a page that tells them its own way.
+    A public page with no account behind it (the progress query) passes `raised=()`: a
+    wrong case number or query code is then a message on its own form, not an error page.
     """
     try:
         return Attempt(value=action(*args, **kwargs))
     except AppError as exc:
-        if exc.status in RAISED or isinstance(exc, passes):
+        if exc.status in raised or isinstance(exc, passes):
             raise
         if flash_error:
             flash(exc.message, "error")
