@@ -14,12 +14,10 @@ import datetime as dt
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..calendar.services import WorkCalendar, calendar
-from ..db import session, transactional, utcnow
+from ..db import insert_once, session, transactional, utcnow
 from .access import department_leaders, supervisors
 from .history import local_text, notify, record
 from .models import OPEN_STATUSES, REPLY_DAYS, Complaint, ComplaintWarning
@@ -55,18 +53,6 @@ def candidates(db: Session, now: dt.datetime) -> list[tuple[int, str]]:
     return found
 
 
-def _insert_once(db: Session, values: dict) -> int | None:
-    """Store a card unless the ticket has one of that level; return its id or None."""
-    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(ComplaintWarning)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["complaint_id", "level"])
-        .returning(ComplaintWarning.id)
-    )
-    return db.execute(stmt).scalar()
-
-
 @transactional
 def issue(ticket_id: int, level: str) -> bool:
     """Issue one card: store it once, log it, tell the office and the department's leaders."""
@@ -77,9 +63,10 @@ def issue(ticket_id: int, level: str) -> bool:
     reached = ticket.due_at < now if level == "red" else ticket.yellow_at <= now <= ticket.due_at
     if ticket.status not in OPEN_STATUSES or not reached:
         return False  # replied meanwhile
-    card_id = _insert_once(db, {"complaint_id": ticket.id, "level": level,
-                                "due_at": ticket.due_at, "department_id": ticket.department_id,
-                                "issued_at": now})  # fmt: skip
+    card_id = insert_once(db, ComplaintWarning,
+                          {"complaint_id": ticket.id, "level": level, "due_at": ticket.due_at,
+                           "department_id": ticket.department_id, "issued_at": now},
+                          ["complaint_id", "level"])  # fmt: skip
     if card_id is None:
         return False  # another scheduler issued it
     colour = "黄牌" if level == "yellow" else "红牌"

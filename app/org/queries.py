@@ -69,3 +69,9 @@ def recent_absences(user_ids: list[int], days: int = 30) -> list[sa.Row]:
 def check_in_today(person: User) -> CheckIn | None:
     """The user's check-in of today (the centre's local day), if any."""
     return session().get(CheckIn, (person.id, _local(utcnow()).date()))
+
+
+def centre_name() -> str | None:
+    """The name of the centre (the first department of kind centre), None if there is none."""
+    return session().scalar(sa.select(Department.name).where(Department.kind == "centre")
+                            .order_by(Department.id).limit(1))  # fmt: skip

@@ -16,6 +16,7 @@ from ..calendar.services import calendar
 from ..catalogue.models import ITEM_KINDS
 from ..db import utcnow
 from ..errors import InvalidInput
+from ..org import queries as org_queries
 from ..web import bp, role_required
 from ..web.policy import attempt
 from . import charts, exports, queries, report
@@ -314,7 +315,7 @@ def stats_report():
     bars = [(r.label, float(r.figures.completion_rate or 0)) for r in departments
             if r.depth == 0 and r.figures and r.figures.accepted]  # fmt: skip
     pdf = report.monthly_report(
-        queries.centre_name() or _("OneWindow"), month,
+        org_queries.centre_name() or _("OneWindow"), month,
         [report_table(query, departments),
          report_table(Query(period, month, "kind", Filters(), True, "week"), kinds),
          _stage_table(slowest_stages(query.period, query.filters))],

@@ -252,9 +252,3 @@ def choices() -> dict:
     regions = db.execute(sa.select(Region.id, Region.name, Region.level)
                          .order_by(Region.code)).all()  # fmt: skip
     return {"items": items, "departments": departments, "regions": regions}
-
-
-def centre_name() -> str | None:
-    """The name of the centre (the first department of kind centre), None if there is none."""
-    return session().scalar(sa.select(Department.name).where(Department.kind == "centre")
-                            .order_by(Department.id).limit(1))  # fmt: skip

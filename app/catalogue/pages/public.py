@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from ...db import utcnow
 from ...errors import InvalidInput, NotFound
-from ...stats.queries import centre_name
+from ...org.queries import centre_name
 from ...web import bp, local_time
 from ...web.present import labels
 from .. import guide as public
