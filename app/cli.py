@@ -71,15 +71,19 @@ def verify_chains_command() -> None:
     from .db import session
 
     db = session()
-    bad = 0
     ids = db.scalars(sa.select(Case.id).order_by(Case.id)).all()
-    for case_id in ids:
-        report = verify_chain(db, case_id)
-        if not report.ok:
-            bad += 1
-            click.echo(f"case {case_id}: event {report.first_bad_seq}: {report.problem}")
-    click.echo(f"{len(ids)} cases checked, {bad} with a broken chain")
-    if bad:
+    reports = [(case_id, verify_chain(db, case_id)) for case_id in ids]
+    bad = [f"case {case_id}: event {r.first_bad_seq}: {r.problem}" for case_id, r in reports
+           if not r.ok]  # fmt: skip
+    _report(bad, f"{len(ids)} cases checked, {len(bad)} with a broken chain", failed=bool(bad))
+
+
+def _report(lines: list[str], summary: str, failed: bool) -> None:
+    """Print what was found and the summary; exit 1 when something failed."""
+    for line in lines:
+        click.echo(line)
+    click.echo(summary)
+    if failed:
         raise SystemExit(1)
 
 
@@ -93,21 +97,18 @@ def verify_cases_command(since, until) -> None:
     from .db import session
 
     results = verify_period(session(), since, until)
-    broken = 0
+    lines = []
     for case_no, result in results:
-        if result.ok:
-            continue
-        broken += 1
         if not result.chain.ok:
-            click.echo(f"{case_no}: chain broken at event {result.chain.first_bad_seq}: "
-                       f"{result.chain.problem}")  # fmt: skip
+            lines.append(f"{case_no}: chain broken at event {result.chain.first_bad_seq}: "
+                         f"{result.chain.problem}")  # fmt: skip
         if result.divergence is not None:
-            click.echo(f"{case_no}: re-execution diverges at {result.divergence}")
+            lines.append(f"{case_no}: re-execution diverges at {result.divergence}")
         if result.error:
-            click.echo(f"{case_no}: {result.error}")
-    click.echo(f"{len(results)} cases verified: {len(results) - broken} intact, {broken} not")
-    if broken:
-        raise SystemExit(1)
+            lines.append(f"{case_no}: {result.error}")
+    broken = sum(1 for _no, result in results if not result.ok)
+    summary = f"{len(results)} cases verified: {len(results) - broken} intact, {broken} not"
+    _report(lines, summary, failed=broken > 0)
 
 
 @click.command("run-scheduler")

@@ -84,10 +84,18 @@ def new_pg_database(prefix: str):
 
 
 def empty_pg(url: str) -> None:
+    """Empty every table, and switch back on any trigger a test switched off (the audit
+    tests play an attacker who disables the append-only guard of the events)."""
     engine = sa.create_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        disabled = conn.scalars(sa.text(
+            "SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger "
+            "WHERE NOT tgisinternal AND tgenabled = 'D'"
+        )).all()  # fmt: skip
+        for table in disabled:
+            conn.execute(sa.text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
     engine.dispose()
 
 
