@@ -8,6 +8,7 @@ from .applicants.models import (  # noqa: F401
     Upload,
 )
 from .audit.models import AuditView, Event  # noqa: F401
+from .auth.models import WebSession  # noqa: F401
 from .calendar.models import CalendarDay, CalendarYear  # noqa: F401
 from .cases.models import Case, CasePause, Task, Timer  # noqa: F401
 from .catalogue.drafts import DiagramDraft  # noqa: F401

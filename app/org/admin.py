@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
+from ..auth import sessions as web_sessions
 from ..cases.status import TaskState
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -75,8 +76,30 @@ def save_user(actor: User, user_id: int | None, *, username: str, name: str, rol
         user.password_hash = hash_password(password)
     db.add(user)
     db.flush()
+    _end_sessions_on_change(actor, user, password_changed=bool(password))
     log.info("user %s saved by %s (roles: %s)", username, actor.username, user.roles)
     return user
+
+
+def _end_sessions_on_change(actor: User, user: User, password_changed: bool) -> None:
+    """A deactivation ends every web session of the account; a new password every other
+    one (the admin's own current session stays when they change their own password)."""
+    if not user.active:
+        web_sessions.end_all(user.id, "deactivated")
+    elif password_changed:
+        keep = web_sessions.current_id() if user.id == actor.id else None
+        web_sessions.end_all(user.id, "password", keep=keep)
+
+
+@transactional
+def end_sessions(actor: User, user_id: int) -> int:
+    """End every web session of a user (an admin's action); return how many ended."""
+    _require_admin(actor)
+    if session().get(User, user_id) is None:
+        raise NotFound(f"no user {user_id}")
+    ended = web_sessions.end_all(user_id, "admin")
+    log.info("web sessions of user %s ended by %s (%d)", user_id, actor.username, ended)
+    return ended
 
 
 @transactional

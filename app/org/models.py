@@ -77,9 +77,19 @@ class User(UserMixin, Base):
         return bool(self.active)
 
     def get_id(self) -> str:
-        """Return the session id: the user id and a stamp of the password hash, so a
-        password change ends every session of the account."""
-        return f"{self.id}:{password_stamp(self)}"
+        """Flask-Login's id for the cookie: the random id of the web session this object was
+        logged in or loaded with (app/auth/sessions.py), never the user's own id."""
+        token = getattr(self, "web_session_token", None)
+        if not token:
+            raise RuntimeError("a web log-in starts a session first (app.auth.sessions.start)")
+        return token
+
+    def __eq__(self, other):  # Flask-Login's compares get_id, now a session's id
+        if not isinstance(other, User):
+            return NotImplemented
+        return other is self or (self.id is not None and other.id == self.id)
+
+    __hash__ = object.__hash__
 
 
 def password_stamp(user: User) -> str:

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import privacy
+from ..auth import sessions as web_sessions
 from ..db import utcnow
 from ..errors import Forbidden, NotFound
 from ..web import bp, role_required
@@ -102,8 +103,18 @@ def admin_user(user_id: int | None = None):
             id_number=form.id_number.data or "", password=form.password.data or "",
             active=bool(form.active.data),
         ),
-        _saved, "web.admin_users", "admin/user.html", lambda: {"user": user},
+        _saved, "web.admin_users", "admin/user.html",
+        lambda: {"user": user, "live_sessions": web_sessions.live(user) if user else []},
     )  # fmt: skip
+
+
+@bp.post("/admin/users/<int:user_id>/sessions/end")
+@role_required("admin")
+def admin_end_sessions(user_id: int):
+    ended = attempt(org_admin.end_sessions, current_user, user_id)
+    if ended.ok:
+        flash(_("%(n)d session(s) ended: the user must log in again.", n=ended.value), "success")
+    return redirect(url_for("web.admin_user", user_id=user_id))
 
 
 @bp.get("/admin/posts")

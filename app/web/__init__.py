@@ -19,11 +19,9 @@ from flask import (
     Flask,
     current_app,
     g,
-    redirect,
     render_template,
     request,
     session,
-    url_for,
 )
 from flask_babel import Babel, format_datetime, get_locale
 from flask_babel import gettext as _
@@ -31,8 +29,7 @@ from flask_login import LoginManager, current_user, login_required, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from ..auth.services import user_from_session
-from ..db import utcnow
+from ..auth import sessions as web_sessions
 from ..domains import domain_modules
 from ..errors import AppError, Forbidden
 from ..org.models import User
@@ -55,7 +52,7 @@ def _locale() -> str:
 
 @login_manager.user_loader
 def _load_user(session_id: str) -> User | None:
-    return user_from_session(session_id)
+    return web_sessions.user_for(session_id)  # a live session's row, an active user
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -171,15 +168,18 @@ def _unread() -> dict:
 
 
 def _session_limits():
-    """Log out a web session older than WEB_SESSION_MAX_HOURS."""
-    if request.path.startswith(("/api/", "/static/")) or not current_user.is_authenticated:
+    """Drop a cookie whose session ended or expired (its row says so: the user loader
+    refuses it, WEB_SESSION_MAX_HOURS after the log-in or the idle time after its last use)."""
+    if request.path.startswith(("/api/", "/static/")):
         return None
-    started = session.get("login_at")
-    limit = dt.timedelta(hours=current_app.config["WEB_SESSION_MAX_HOURS"])
-    if started is None or utcnow() - dt.datetime.fromisoformat(started) > limit:
-        logout_user()
-        session.clear()
-        return redirect(url_for("web.login", next=request.full_path))
+    if not current_user.is_authenticated:
+        if "_user_id" in session:
+            lang = session.get("lang")
+            logout_user()
+            session.clear()
+            if lang:
+                session["lang"] = lang
+        return None
     g.user = current_user
     return None
 

@@ -8,8 +8,8 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..auth import sessions as web_sessions
 from ..auth.services import authenticate
-from ..db import utcnow
 from ..errors import TooManyRequests, Unauthorized
 from . import LANGUAGES, bp, safe_next
 from .forms import (
@@ -57,9 +57,9 @@ def login():
             return render_template("login.html", form=form), 429
         lang = request.form.get("lang") or session.get("lang")
         session.clear()  # a fresh session (and CSRF token) for the logged-in user
-        login_user(user)
+        web_sessions.start(user, request.user_agent.string, request.remote_addr)
+        login_user(user)  # the cookie carries the new session's random id only
         session.permanent = True
-        session["login_at"] = utcnow().isoformat()
         if lang in LANGUAGES:
             session["lang"] = lang
         log.info("log-in: %s from %s", user.username, request.remote_addr)
@@ -71,6 +71,7 @@ def login():
 @login_required
 def logout():
     lang = session.get("lang")
+    web_sessions.end_current("logout")
     logout_user()
     session.clear()
     if lang:
