@@ -290,7 +290,10 @@ def test_the_window_tablet_takes_a_rating_for_a_decided_case(demo_app):
     _decide(demo_app, case_no)
     Web(demo_app, "official_xiao").post(f"/window/rate/{case_no}", {"level": "5"}, expect=403)
     clerk = Web(demo_app, "clerk_liu")
-    clerk.post(f"/window/rate/{case_no}", {"level": "5"})
+    # issue 18: the clerk's own rating is refused; the clerk opens the kiosk, the applicant rates
+    clerk.post(f"/window/rate/{case_no}", {"level": "5"}, expect=403)
+    kiosk = clerk.post(f"/window/rate/{case_no}").headers["Location"]
+    clerk.post(kiosk, {"level": "5"}, expect=200)
     with demo_app.app_context():
         row = session().scalars(sa.select(Evaluation)).one()
     assert (row.level, row.channel, row.round) == (5, "window", 1)
@@ -313,7 +316,6 @@ def test_published_monthly_figures_match_a_hand_count(demo_app):
     }
     with demo_app.app_context():
         db = session()
-        clerk = db.scalars(sa.select(User).where(User.username == "clerk_liu")).one()
         sup = db.scalars(sa.select(User).where(User.username == "supervisor_wu")).one()
         decided = [c for c in db.scalars(sa.select(Case).where(Case.case_no.in_(numbers)))
                    if c.status == "decided"]  # fmt: skip
@@ -325,8 +327,9 @@ def test_published_monthly_figures_match_a_hand_count(demo_app):
             demo_app.config["CLOCK"] = lambda at=at: at
             level = rnd.choice([5, 5, 5, 4, 4, 3, 2, 1])
             channel = rnd.choice(["window", "online"])
+            # a window rating comes from the kiosk opened for the case (issue 18)
             evaluations.rate(case, level, "办事慢" if level <= 2 else "", channel,
-                             clerk if channel == "window" else None)  # fmt: skip
+                             kiosk_case_id=case.id if channel == "window" else None)  # fmt: skip
             record = {"level": level, "dept": case.item_id, "closed": None, "second": None}
             if level <= 2 and rnd.random() < 0.8:
                 late = rnd.random() < 0.4

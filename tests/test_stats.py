@@ -211,8 +211,9 @@ class Scene:
         if not done:
             return False
         level = rnd.choice([5, 5, 5, 4, 4, 3, 2, 1])
-        evaluations.rate(rnd.choice(done), level, "" if level > 2 else "等待时间太长",
-                         "window", _user("clerk_liu"))  # fmt: skip
+        case = rnd.choice(done)  # rated on the kiosk opened for it (issue 18)
+        evaluations.rate(case, level, "" if level > 2 else "等待时间太长", "window",
+                         kiosk_case_id=case.id)  # fmt: skip
         return True
 
     def notice(self, rnd: random.Random) -> bool:

@@ -222,9 +222,9 @@ def _store_everything(app) -> dict:
     api.work(rated, "Task_review", comment=_p("review"), data={"review_opinion": _p("review")})
     api.work(rated, "Task_issue", comment=_p("issue"))
     ids["rated"] = rated
-    _follow(clerk, clerk.post(f"/window/rate/{rated}", {"level": "1",
-                                                       "comment": _p("rating")}, expect=None),
-            "rating")  # fmt: skip
+    # the clerk opens the rating kiosk; the applicant rates there (issue 18: clerks never rate)
+    kiosk = clerk.post(f"/window/rate/{rated}", expect=302).headers["Location"]
+    _ok(clerk.post(kiosk, {"level": "1", "comment": _p("rating")}, expect=None), "rating")
     with app.app_context():
         ids["follow_up"] = session().scalar(sa.select(sa.func.max(FollowUp.id)))
     _follow(supervisor, supervisor.post(f"/followups/{ids['follow_up']}", {

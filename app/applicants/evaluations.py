@@ -1,7 +1,9 @@
 """Evaluations of the service (好差评, GB/T 39734) and the follow-up of bad ones (回访).
 
-An applicant rates a decided case once, at the window (tablet page) or online with the
-query code. 不满意 and 非常不满意 open a follow-up for the supervision office, due in five
+An applicant rates a case once (一次一评), whatever its outcome (decided, refused,
+withdrawn): online with the query code, or at the window on the kiosk tablet the clerk
+opened for that one case (`kiosk`). A clerk never rates: a window rating needs the kiosk's
+grant for the case. 不满意 and 非常不满意 open a follow-up for the supervision office, due in five
 working days: it records what the applicant said, what was put right, and the
 applicant's second rating. Ratings, follow-ups and their closing are events of the case.
 """
@@ -23,7 +25,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..org.models import User
 from ..supervision.models import Notification
 from .models import BAD_LEVELS, LEVELS, Evaluation, FollowUp
-from .tracking import may_rate
+from .tracking import may_rate, rated_level
 
 FOLLOW_UP_DAYS = 5
 CHANNELS = ("window", "online")
@@ -45,19 +47,33 @@ def _supervisors() -> list[int]:
             if u.has_role("supervisor")]  # fmt: skip
 
 
+RATED_ALREADY = "this case has been rated already: a case is rated once"
+
+
+def check_rateable(case: Case) -> None:
+    """Refuse (409) a case whose handling has not ended, or that is rated already."""
+    if not may_rate(case):
+        raise Conflict("a case can be rated once its handling has ended")
+    if rated_level(case.id) is not None:
+        raise Conflict(RATED_ALREADY)
+
+
 @transactional
 def rate(case: Case, level: object, comment: str, channel: str,
-         actor: User | None = None) -> Evaluation:  # fmt: skip
-    """Record the applicant's rating of a decided case; a bad one opens a follow-up."""
+         kiosk_case_id: int | None = None, opened_by: int | None = None) -> Evaluation:  # fmt: skip
+    """Record the applicant's one rating of an ended case; a bad one opens a follow-up.
+
+    Online, the caller has checked the query code. At the window, only the kiosk's grant
+    for this case (`kiosk.rate_at_kiosk` passes its case id and the clerk who opened it)
+    admits a rating: no one rates at the window on their own."""
     if channel not in CHANNELS:
         raise InvalidInput("unknown channel")
-    if channel == "window" and (actor is None or not actor.has_role("clerk")):
-        raise Forbidden("ratings at the window are taken on the clerk's tablet")
+    if channel == "window" and (kiosk_case_id is None or kiosk_case_id != case.id):
+        raise Forbidden("ratings at the window are given by the applicant on the kiosk tablet")
     value = _level(level)
     db = session()
     case = db.get(Case, case.id)
-    if not may_rate(case):
-        raise Conflict("a case can be rated once it is decided")
+    check_rateable(case)
     comment = (comment or "").strip()[:1000]
     if value in BAD_LEVELS and not comment:
         raise InvalidInput("tell us what went wrong, so that it can be put right",
@@ -71,9 +87,12 @@ def rate(case: Case, level: object, comment: str, channel: str,
     try:
         db.flush()
     except IntegrityError:
-        raise Conflict("this case has been rated already") from None
-    log = CaseLog(db, case.id, now, actor)
-    log.add("evaluated", {"level": value, "channel": channel, "evaluation": evaluation.id})
+        raise Conflict(RATED_ALREADY) from None
+    log = CaseLog(db, case.id, now, None)  # the applicant rates, never a member of staff
+    done = {"level": value, "channel": channel, "evaluation": evaluation.id}
+    if opened_by is not None:
+        done["kiosk_opened_by"] = opened_by
+    log.add("evaluated", done)
     if value in BAD_LEVELS:
         due = calendar().due_in_days(now, FOLLOW_UP_DAYS).at
         follow = FollowUp(evaluation_id=evaluation.id, case_id=case.id, opened_at=now,

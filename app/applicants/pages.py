@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..calendar.services import calendar
-from ..cases.access import require_case
 from ..cases.models import Case
 from ..catalogue import services as catalogue
 from ..db import utcnow
@@ -25,7 +24,7 @@ from ..errors import NotFound
 from ..web import bp, role_required
 from ..web.forms import form_values, item_fields
 from ..web.policy import attempt
-from . import accounts, applications, documents, evaluations, tracking, uploads
+from . import accounts, applications, documents, evaluations, kiosk, tracking, uploads
 from .models import LEVELS
 
 
@@ -251,7 +250,8 @@ def _rate_online() -> Case:
 
 @bp.post("/track/rate")
 def track_rate():
-    """Rate a decided case online, proving it is yours with the query code again."""
+    """Rate an ended case online (any outcome, once), proving it is yours with the query code
+    again."""
     rated = attempt(_rate_online, raised=())
     if not rated.ok:
         page = render_template("applicant/track.html", progress=None,
@@ -268,17 +268,42 @@ def track_rate():
 @bp.route("/window/rate/<case_no>", methods=["GET", "POST"])
 @role_required("clerk")
 def window_rate(case_no: str):
-    """The tablet at the window: the applicant taps one of five faces."""
-    case = require_case(current_user, case_no).case
+    """The clerk opens the rating kiosk for one case; a clerk never rates (a POST carrying a
+    rating is refused and writes nothing)."""
+    if request.method == "GET":
+        return render_template("applicant/tablet.html", case_no=case_no)
+    if "level" in request.form or "comment" in request.form:
+        flash(_("Ratings are the applicant's own: open the kiosk and hand them the tablet."),
+              "error")  # fmt: skip
+        return render_template("applicant/tablet.html", case_no=case_no), 403
+    opened = attempt(kiosk.open_kiosk, current_user, case_no)
+    if not opened.ok:
+        return render_template("applicant/tablet.html", case_no=case_no), opened.status
+    return redirect(url_for("web.kiosk_rate", token=opened.value))
+
+
+# The kiosk answers every outcome on its own page (`raised=()`), never on the staff layout.
+
+
+@bp.route("/kiosk/<token>", methods=["GET", "POST"])
+def kiosk_rate(token: str):
+    """The window's rating tablet, facing the applicant: five faces, no staff menu."""
+    found = attempt(kiosk.grant_of, token, raised=())
+    if not found.ok:
+        return render_template("applicant/kiosk.html", state="closed"), found.status
+    case = found.value[1]
     if request.method == "POST":
-        done = attempt(evaluations.rate, case, request.form.get("level"),
-                       request.form.get("comment", ""), "window", current_user)  # fmt: skip
-        if not done.ok:
-            return render_template("applicant/tablet.html", case=case,
-                                   levels=_level_names()), done.status  # fmt: skip
-        flash(_("Thank you for your rating."), "success")
-        return redirect(url_for("web.window"))
-    return render_template("applicant/tablet.html", case=case, levels=_level_names())
+        done = attempt(kiosk.rate_at_kiosk, token, request.form.get("level"),
+                       request.form.get("comment", ""), raised=())  # fmt: skip
+        if done.ok:
+            return render_template("applicant/kiosk.html", state="thanks", case=case)
+        state = "closed" if done.status == 409 else "open"
+        return render_template("applicant/kiosk.html", state=state, case=case,
+                               levels=_level_names(), token=token), done.status  # fmt: skip
+    if tracking.rated_level(case.id) is not None:
+        return render_template("applicant/kiosk.html", state="closed", case=case), 409
+    return render_template("applicant/kiosk.html", state="open", case=case,
+                           levels=_level_names(), token=token)  # fmt: skip
 
 
 # --- the supervision office's follow-ups ---------------------------------------------------------

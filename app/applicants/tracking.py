@@ -75,9 +75,19 @@ def check_throttle(client: str, case_no: str) -> None:
         raise TooManyRequests("too many wrong queries for this case number; try again later")
 
 
+# every outcome can be rated (一次一评): decided (and closed after it), refused, withdrawn
+RATEABLE = (CaseStatus.DECIDED, CaseStatus.CLOSED, CaseStatus.REFUSED, CaseStatus.WITHDRAWN)
+
+
 def may_rate(case: Case) -> bool:
-    """A case is rated once it is decided (or closed after the decision)."""
-    return case.status in (CaseStatus.DECIDED, CaseStatus.CLOSED) and case.decision is not None
+    """A case is rated once its handling has ended, whatever the outcome."""
+    return case.status in RATEABLE
+
+
+def rated_level(case_id: int) -> int | None:
+    """The level of the case's one rating (None while it is not rated)."""
+    return session().scalar(sa.select(Evaluation.level).where(Evaluation.case_id == case_id,
+                                                              Evaluation.round == 1))  # fmt: skip
 
 
 def find_case(client: str, case_no: str, code: str) -> Case:
@@ -102,8 +112,7 @@ def progress(case: Case) -> Progress:
         sa.select(Task.name).where(Task.case_id == case.id, Task.state == TaskState.OPEN)
         .order_by(Task.created_at)
     )))  # fmt: skip
-    rated = db.scalar(sa.select(Evaluation.level).where(Evaluation.case_id == case.id,
-                                                        Evaluation.round == 1))  # fmt: skip
+    rated = rated_level(case.id)
     return Progress(
         case_no=case.case_no, item_name=item.name, window=item.entry.get("window", ""),
         # a workflow fault is the centre's to repair: the applicant sees the case in progress

@@ -6,6 +6,13 @@ rule for that object, and return it wrapped as checked. Every read and write of 
 domain takes the checked object, so no code path reads a case it has not checked (a test
 walks the code to keep it so). A case the user may not read is "not found", never
 "forbidden": its existence is not told.
+
+Each role sees its own face of a case: staff purposes (`VIEW` and every other purpose but
+`OWN`) never admit an applicant for being the applicant — an applicant who opens the staff
+page, transfer card or a task of their own case gets the same 404 as for a case that does
+not exist (the API, the staff's, refuses applicants before any lookup). The applicant
+reaches their case only through `Purpose.OWN` (the notices meant for them) and their own
+pages (`app/applicants/`), which show no internal comment and no staff name.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ from .store import HEAD_COLUMNS, Head
 
 READ_ALL_CASES_ROLES = ("clerk", "supervisor", "auditor", "admin")
 READ_ANY_TASK_ROLES = ("auditor", "supervisor", "admin")
+STAFF_ROLES = ("clerk", "official", "leader", "supervisor", "auditor", "admin", "analyst")
 
 
 class Purpose(StrEnum):
-    VIEW = "view"  # the case page, its events, notices and exports
+    VIEW = "view"  # the staff page of a case, its events, notices and exports
+    OWN = "own"  # the applicant's face: their own case's notices (and whoever may VIEW it)
     WINDOW = "window"  # the window's operations: supplement, refuse, withdraw, close
     TIME = "time"  # pause, resume, extend (who may is decided per case by `deadlines`)
     RETRY = "retry"  # run again the step that stopped a faulted case
@@ -42,6 +51,7 @@ class Purpose(StrEnum):
 # the roles a purpose needs, checked before anything is looked up (None: any user)
 ROLES: dict[Purpose, tuple[str, ...] | None] = {
     Purpose.VIEW: None,
+    Purpose.OWN: None,
     Purpose.WINDOW: ("clerk", "admin"),
     Purpose.TIME: ("clerk", "admin", "official", "leader"),  # who may ever keep time
     Purpose.RETRY: ("admin",),
@@ -94,12 +104,11 @@ def can_view_case(actor: User, case: Case) -> bool:
     """Return whether the actor may read the case.
 
     The window, supervision, audit and admin read every case. An official or leader reads
-    the cases they hold, held or decided a task of, stand in for, or lead the post of. An
-    applicant reads their own. Analysts work on diagrams and figures, not on cases.
+    the cases they hold, held or decided a task of, stand in for, or lead the post of.
+    Analysts work on diagrams and figures, not on cases. Being a case's applicant admits no
+    one here: the applicant's face of a case is `owns_case` (`Purpose.OWN`).
     """
     if actor.has_role(*READ_ALL_CASES_ROLES):
-        return True
-    if case.applicant_user_id is not None and case.applicant_user_id == actor.id:
         return True
     if not actor.has_role("official", "leader"):
         return False
@@ -114,6 +123,16 @@ def can_view_case(actor: User, case: Case) -> bool:
         ),
     )
     return bool(session().scalar(sa.select(involved)))
+
+
+def owns_case(actor: User, case: Case) -> bool:
+    """Return whether the case is the actor's own application (their applicant face)."""
+    return case.applicant_user_id is not None and case.applicant_user_id == actor.id
+
+
+def applicant_only(actor: User) -> bool:
+    """Whether the actor is an applicant and nothing else (no staff role)."""
+    return actor.has_role("applicant") and not actor.has_role(*STAFF_ROLES)
 
 
 def can_view_task(actor: User, task: Task, post: Post | None) -> bool:
@@ -133,14 +152,15 @@ def require_case(actor: User, case_no: str, purpose: Purpose | str = Purpose.VIE
     """Return the case numbered `case_no` checked for `purpose`, or refuse.
 
     The purpose's roles are checked first (403); a case that does not exist or that the user
-    may not read is 404 either way.
+    may not read is 404 either way. Only `OWN` admits the case's applicant.
     """
     purpose = Purpose(purpose)
     roles = ROLES[purpose]
     if roles is not None:
         require_role(actor, *roles)
     case = session().scalars(sa.select(Case).where(Case.case_no == case_no)).first()
-    if case is None or not can_view_case(actor, case):
+    own = purpose is Purpose.OWN and case is not None and owns_case(actor, case)
+    if case is None or not (own or can_view_case(actor, case)):
         raise NotFound(f"no case '{case_no}'")
     return CheckedCase(case, actor, purpose)
 
@@ -151,9 +171,12 @@ def require_task(
     """Return the task `task_id` checked for `purpose`, or refuse.
 
     For `VIEW` the task comes with its case and post (one query); for `WORK` with its case's
-    head, the columns a step needs (one query), and only its holder may work it.
+    head, the columns a step needs (one query), and only its holder may work it. An applicant
+    (no staff role) is told "not found" before anything is looked up, as for a missing task.
     """
     purpose = Purpose(purpose)
+    if applicant_only(actor):
+        raise NotFound(f"no task {task_id}")
     db = session()
     if purpose is Purpose.WORK:
         row = db.execute(
