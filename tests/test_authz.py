@@ -222,6 +222,7 @@ WEB_GETS = {
     "web.card": ("/cases/{case_no}/card", CASE_READERS),
     "web.supervision_page": ("/supervision", {"supervisor", "leader", "admin", "auditor"}),
     "web.notifications": ("/notifications", EVERYONE),
+    "web.account_sessions": ("/account/sessions", EVERYONE),
     "web.admin_calendar": ("/admin/calendar", {"admin"}),
     "web.audit_home": ("/audit", AUDITORS),
     "web.audit_timeline": ("/audit/cases/{case_no}", AUDITORS),
@@ -301,6 +302,8 @@ SEPARATE |= {"web.case_personal_data"}
 # the window's rating kiosk: no account, its signed one-case grant is the key (a wrong or
 # expired grant is 404, a spent one 409): tests/test_faces.py
 SEPARATE |= {"web.kiosk_rate"}
+# ending one of one's own web sessions (each person's own session id): tests/test_sessions.py
+SEPARATE |= {"web.account_end_session"}
 
 
 def _path(template: str, scene: Scene) -> str:
@@ -408,6 +411,7 @@ WEB_POSTS = {
     "web.end_absence": Change("/absences/{absence_id}/end", {"env_a", "admin"}),
     "web.checkin": Change("/checkin", STAFF),
     "web.logout": Change("/logout", EVERYONE),
+    "web.admin_end_sessions": Change("/admin/users/{official}/sessions/end", {"admin"}),
     "web.language": Change("/language", EVERYONE | {"anonymous"}, {"lang": "en"}),
     "web.admin_user": Change("/admin/users/new", {"admin"},
                              {"username": "new_person", "name": "新人", "roles": ["official"],
@@ -498,6 +502,7 @@ def _fill(value, scene: Scene):
             return str(scene.ids[value[1:-1]])
         return value.format(case_no=scene.case_no, task_id=scene.task_id,
                             env_task_id=scene.env_task_id, absence_id=scene.absence_id,
+                            official=scene.ids["official_xiao"],
                             **{k: scene.ids.get(k, "") for k in SCENE_IDS})  # fmt: skip
     if isinstance(value, list):
         return [_fill(v, scene) for v in value]
