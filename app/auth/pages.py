@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 
-from ..web import bp
+from ..web import bp, forget_login
 from ..web.policy import attempt
 from . import sessions as web_sessions
 
@@ -25,11 +25,7 @@ def account_end_session(session_id: int):
     if not attempt(web_sessions.end_own, current_user, session_id).ok:
         return redirect(url_for("web.account_sessions"))
     if was_current:
-        lang = session.get("lang")
-        logout_user()
-        session.clear()
-        if lang:
-            session["lang"] = lang
+        forget_login()
         flash(_("You have logged out."), "info")
         return redirect(url_for("web.login"))
     flash(_("The session has ended: that device must log in again."), "success")

@@ -167,6 +167,15 @@ def _unread() -> dict:
     return {"unread": unread_count(current_user)}
 
 
+def forget_login() -> None:
+    """Log this browser out: a fresh cookie that keeps only the chosen language."""
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
 def _session_limits():
     """Drop a cookie whose session ended or expired (its row says so: the user loader
     refuses it, WEB_SESSION_MAX_HOURS after the log-in or the idle time after its last use)."""
@@ -174,11 +183,7 @@ def _session_limits():
         return None
     if not current_user.is_authenticated:
         if "_user_id" in session:
-            lang = session.get("lang")
-            logout_user()
-            session.clear()
-            if lang:
-                session["lang"] = lang
+            forget_login()
         return None
     g.user = current_user
     return None
@@ -227,4 +232,4 @@ def error_page(exc) -> tuple[str, int]:
     return render_template("error.html", status=code, message=message), code
 
 
-__all__ = ["bp", "error_page", "role_required", "safe_next"]
+__all__ = ["bp", "error_page", "forget_login", "role_required", "safe_next"]

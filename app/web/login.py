@@ -6,12 +6,12 @@ import logging
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user
 
 from ..auth import sessions as web_sessions
 from ..auth.services import authenticate
 from ..errors import TooManyRequests, Unauthorized
-from . import LANGUAGES, bp, safe_next
+from . import LANGUAGES, bp, forget_login, safe_next
 from .forms import (
     LanguageForm,
     LoginForm,
@@ -70,12 +70,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    lang = session.get("lang")
     web_sessions.end_current("logout")
-    logout_user()
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    forget_login()
     flash(_("You have logged out."), "info")
     return redirect(url_for("web.login"))
 
