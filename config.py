@@ -51,6 +51,9 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("OW_SECURE_COOKIES", False)  # true behind HTTPS
+    # where the public reaches the service: every absolute link (feed, QR code) is built on it,
+    # never on the request's Host header (app/links.py)
+    PUBLIC_URL = os.environ.get("OW_PUBLIC_URL", "http://127.0.0.1:5000")
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # one request; an upload is one file
     UPLOAD_DIR = Path(os.environ.get("OW_UPLOAD_DIR", BASE_DIR / "instance" / "uploads"))

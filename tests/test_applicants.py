@@ -438,6 +438,9 @@ def test_the_window_prints_each_notice_of_a_case_and_it_is_logged(demo_app, kind
         _decide(demo_app, case_no)
     page = clerk.get(f"/cases/{case_no}").text
     assert f'data-notice="{kind}"' in page
+    assert f'data-hand-over="{kind}"' in page
+    handed = clerk.post(f"/cases/{case_no}/notices/{kind}/hand-over")
+    assert "recorded as handed over" in clerk.get(handed.headers["Location"]).text
     pdf = clerk.get(f"/cases/{case_no}/notices/{kind}.pdf")
     assert pdf.data.startswith(b"%PDF") and pdf.headers["Cache-Control"] == "no-store"
     with demo_app.app_context():

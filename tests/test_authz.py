@@ -434,6 +434,8 @@ WEB_POSTS = {
                                         {"applicant"}, scene={"online": "submitted"}),
     "web.online_review": Change("/window/online/{application}/invite", {"clerk"},
                                 {"note": "请携带原件到一楼窗口"}, scene={"online": "submitted"}),
+    "web.case_notice_hand_over": Change("/cases/{case_no}/notices/commitment/hand-over",
+                                        {"clerk"}),
     # a clerk opens the rating kiosk for the case (a POST carrying a rating is refused:
     # tests/test_faces.py); the kiosk itself is the applicant's (web.kiosk_rate)
     "web.window_rate": Change("/window/rate/{case_no}", {"clerk"}, scene={"decided": True}),

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.applicants import evaluations
-from app.applicants.documents import case_notice
+from app.applicants.documents import hand_over_notice
 from app.applicants.models import Evaluation
 from app.audit.models import Event
 from app.cases import deadlines
@@ -262,7 +262,7 @@ class Scene:
 def notice(app, case_no: str) -> None:
     """Print a case's commitment notice at the window (the PDF draws URLs: a request)."""
     with app.test_request_context():
-        case_notice(_user("clerk_liu"), case_no, "commitment")
+        hand_over_notice(_user("clerk_liu"), case_no, "commitment")
 
 
 def work_to_the_end(scene: Scene, rnd: random.Random, case_no: str) -> None:

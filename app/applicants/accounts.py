@@ -1,7 +1,10 @@
 """Applicants register themselves: a person with a resident ID number, an organisation
 with its unified social credit code (统一社会信用代码). Both numbers carry a check
 character, which is verified (GB 11643 and GB 32100), so a typo is caught at once.
-Registration is throttled per client address like the progress query.
+Registration is throttled per client address like the progress query: every attempt
+counts, refused ones too (`REGISTRATION_ATTEMPTS_PER_CLIENT` an hour), so "this user name is
+taken" cannot be harvested at scale: past the limit every attempt is a 429 before anything
+is looked up; and at most `REGISTRATIONS_PER_CLIENT` accounts are opened an hour.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 USERNAME = re.compile(r"[a-z][a-z0-9_]{3,31}")
 PHONE = re.compile(r"1\d{10}|0\d{2,3}-?\d{7,8}")
-REGISTRATIONS_PER_CLIENT = 5  # per hour
+REGISTRATIONS_PER_CLIENT = 5  # accounts opened per hour
+REGISTRATION_ATTEMPTS_PER_CLIENT = 20  # attempts per hour, refused ones included
 
 
 def valid_resident_id(number: str) -> bool:
@@ -47,16 +51,37 @@ def valid_credit_code(code: str) -> bool:
     return USCC_CHARS[(31 - total % 31) % 31] == code[17]
 
 
+def _tries(key: str) -> int:
+    since = utcnow() - dt.timedelta(hours=1)
+    return session().scalar(sa.select(sa.func.count()).select_from(QueryAttempt).where(
+        QueryAttempt.key == key, QueryAttempt.at > since))  # fmt: skip
+
+
 @transactional
+def _count_attempt(client: str) -> None:
+    """Refuse (429) past the limits, else count this attempt (kept if the attempt fails)."""
+    cfg = current_app.config
+    limit = cfg.get("REGISTRATION_ATTEMPTS_PER_CLIENT", REGISTRATION_ATTEMPTS_PER_CLIENT)
+    if _tries(f"register-try:{client}") >= limit:
+        raise TooManyRequests("too many registration attempts from your address; try later")
+    if _tries(f"register:{client}") >= cfg.get(
+        "REGISTRATIONS_PER_CLIENT", REGISTRATIONS_PER_CLIENT
+    ):
+        raise TooManyRequests("too many accounts registered from your address; try later")
+    session().add(QueryAttempt(key=f"register-try:{client}", at=utcnow()))
+
+
 def register(client: str, username: str, name: str, id_number: str, phone: str,
              password: str) -> User:  # fmt: skip
-    """Create an applicant account; every problem is reported at once, by field."""
-    since = utcnow() - dt.timedelta(hours=1)
-    tries = session().scalar(sa.select(sa.func.count()).select_from(QueryAttempt).where(
-        QueryAttempt.key == f"register:{client}", QueryAttempt.at > since))  # fmt: skip
-    limit = current_app.config.get("REGISTRATIONS_PER_CLIENT", REGISTRATIONS_PER_CLIENT)
-    if tries >= limit:
-        raise TooManyRequests("too many accounts registered from your address; try later")
+    """Create an applicant account; every problem is reported at once, by field. Every
+    attempt is counted first, in its own transaction (see the module docstring)."""
+    _count_attempt(client)
+    return _create(client, username, name, id_number, phone, password)
+
+
+@transactional
+def _create(client: str, username: str, name: str, id_number: str, phone: str,
+            password: str) -> User:  # fmt: skip
     username, name = (username or "").strip().lower(), (name or "").strip()
     number, phone = (id_number or "").strip().upper(), (phone or "").strip()
     problems = {}

@@ -1,8 +1,10 @@
 """The notices a case gives its applicant, as PDF, from the case rows (app.notices.pdf draws).
 
 Who may have them: the applicant whose account the case belongs to, and window,
-supervision, audit and admin staff. Every notice handed out is an event of the case
-(`notice_issued`), so the audit log shows what was printed and when.
+supervision, audit and admin staff. Looking at a notice changes nothing in the case: only
+handing it over is an event of the case (`notice_issued`), so the audit log shows what was
+given to the applicant and when. A notice is handed over by the window clerk's explicit
+action (`hand_over_notice`, a POST) or by the applicant's own download.
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ import functools
 import tomllib
 from pathlib import Path
 
-from flask import current_app, url_for
+from flask import current_app
 
 from .. import privacy
 from ..calendar.services import calendar
-from ..cases.access import require_case
+from ..cases.access import Purpose, require_case
 from ..cases.models import Case
 from ..cases.status import CaseStatus
 from ..cases.store import CaseLog
 from ..catalogue.models import Item
 from ..db import session, transactional, utcnow
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, Forbidden, NotFound
+from ..links import public_url
 from ..notices import pdf
 from ..org.models import Department, User
 from .models import OnlineApplication
@@ -73,7 +76,7 @@ def _facts(case: Case, item: Item) -> pdf.CaseFacts:
         promised_days=case.promised_days, statutory_days=item.statutory_days,
         acceptor_name=acceptor.name if acceptor else "",
         acceptor_phone=(acceptor.phone or "") if acceptor else "",
-        window=item.entry.get("window", ""), query_url=url_for("web.track", _external=True),
+        window=item.entry.get("window", ""), query_url=public_url("web.track"),
     )  # fmt: skip
 
 
@@ -121,24 +124,45 @@ def _render(kind: str, case: Case, item: Item) -> bytes:
     raise NotFound("there is no such notice")
 
 
-@transactional
-def case_notice(actor: User, case_no: str, kind: str) -> bytes:
-    """Draw a notice of a case for someone who may have it, and log that it was issued."""
+def _notice_case(actor: User, case_no: str, kind: str) -> tuple[Case, Item]:
     if kind not in KINDS:
         raise NotFound("there is no such notice")
-    checked = require_case(actor, case_no)  # 404 if there is none or it is not theirs to read
-    case, item = checked.case, checked.item
-    if not may_have(actor, case):
+    # 404 if there is none or it is not theirs to read; OWN admits the case's own applicant
+    checked = require_case(actor, case_no, Purpose.OWN)
+    if not may_have(actor, checked.case):
         raise NotFound("there is no such notice")
-    db = session()
-    content = _render(kind, case, item)
-    log = CaseLog(db, case.id, utcnow(), actor)
+    return checked.case, checked.item
+
+
+def _log_issued(actor: User, case: Case, kind: str, content: bytes) -> None:
+    log = CaseLog(session(), case.id, utcnow(), actor)
     log.add("notice_issued", {"kind": kind, "bytes": len(content)})
     log.close()
-    if kind == "commitment":  # the notice prints the phone in full
+
+
+@transactional
+def case_notice(actor: User, case_no: str, kind: str) -> bytes:
+    """Draw a notice of a case for someone who may have it. Staff looking at it (auditors,
+    supervisors, a clerk before handing it over) change nothing in the case; the applicant's
+    own download is the notice handed to them, logged as issued."""
+    case, item = _notice_case(actor, case_no, kind)
+    content = _render(kind, case, item)
+    if case.applicant_user_id == actor.id:
+        _log_issued(actor, case, kind, content)
+    if kind == "commitment":  # the notice prints the phone in full: an access-log row
         privacy.note_view(actor, "case", case.id, case.case_no,
                           {"phone": case.applicant_phone}, privacy.COMMITMENT_NOTICE)  # fmt: skip
     return content
+
+
+@transactional
+def hand_over_notice(actor: User, case_no: str, kind: str) -> None:
+    """The window clerk hands a notice to the applicant: the case logs it as issued (409
+    when the case has no such notice yet)."""
+    if not actor.has_role("clerk"):
+        raise Forbidden("only the window hands notices over")
+    case, item = _notice_case(actor, case_no, kind)
+    _log_issued(actor, case, kind, _render(kind, case, item))
 
 
 def application_notice(app: OnlineApplication) -> bytes:

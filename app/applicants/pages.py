@@ -151,8 +151,9 @@ def my_application_action(number: str, action: str):
 def my_file(number: str, upload_id: int):
     row = _found(applications.upload_of(current_user, number, upload_id),
                  _("There is no such file."))  # fmt: skip
+    name = uploads.download_name(row.filename, row.content_type)  # the stored type's extension
     resp = send_file(uploads.path_of(row.stored_name), mimetype=row.content_type,
-                     as_attachment=True, download_name=row.filename)  # fmt: skip
+                     as_attachment=True, download_name=name)  # fmt: skip
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return resp
 
@@ -179,6 +180,15 @@ def _pdf(content: bytes, name: str):
 @login_required
 def case_notice(case_no: str, kind: str):
     return _pdf(documents.case_notice(current_user, case_no, kind), f"{case_no}-{kind}.pdf")
+
+
+@bp.post("/cases/<case_no>/notices/<kind>/hand-over")
+@role_required("clerk")
+def case_notice_hand_over(case_no: str, kind: str):
+    """The window hands a notice to the applicant (logged); the page then prints it."""
+    if attempt(documents.hand_over_notice, current_user, case_no, kind).ok:
+        flash(_("The notice is recorded as handed over; print it with its button."), "success")
+    return redirect(url_for("web.case", case_no=case_no) + "#notices")
 
 
 @bp.get("/my/applications/<number>/supplement-notice.pdf")

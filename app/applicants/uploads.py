@@ -4,7 +4,9 @@ A file is accepted only when its content is a PDF, JPEG or PNG (read from its fi
 whatever its name says), within the size limit, and passed by the virus scanner when one
 is configured (OW_UPLOAD_SCAN_COMMAND). It is stored under a random name in UPLOAD_DIR,
 so the applicant's file name never reaches the file system; the name is kept, cleaned,
-for display only.
+for display only. A download is named by `download_name`: the shown name's stem, reduced to
+letters, digits, "-" and "_", with the extension of the type the content was stored as
+(``poly.html`` stored as a PDF is served as ``poly.pdf``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import secrets
 import shlex
 import subprocess
@@ -52,6 +55,14 @@ def clean_filename(raw: str | None) -> str:
     name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
     return name[:100] or "file"
+
+
+def download_name(filename: str, content_type: str) -> str:
+    """The name a stored file is served under: a safe stem and the stored type's extension."""
+    ext = next((k[2] for k in KINDS if k[1] == content_type), ".bin")
+    stem = clean_filename(filename).rsplit(".", 1)[0]
+    stem = re.sub(r"[^\w-]+", "_", stem).strip("_")[:80]
+    return (stem or "file") + ext
 
 
 def upload_dir() -> Path:

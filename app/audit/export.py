@@ -20,6 +20,7 @@ from lxml import etree
 from ..cases.models import Case, Task
 from ..catalogue.models import Item
 from ..db import session
+from ..exports import csv_row
 from .models import Event
 
 XES_NS = "http://www.xes-standard.org/"
@@ -210,23 +211,25 @@ def to_xes(log: Iterable[LogTrace], name: str = "OneWindow cases") -> bytes:
 
 
 def to_csv(log: Iterable[LogTrace]) -> str:
-    """Return the traces as CSV, one row per event."""
+    """Return the traces as CSV, one row per event; no cell is a formula (app.exports)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for trace in log:
         for ev in trace.events:
             writer.writerow(
-                [
-                    ev.case_no,
-                    trace.item_code,
-                    ev.activity,
-                    "complete",
-                    ev.resource,
-                    _stamp(ev.at),
-                    ev.outcome or "",
-                    ev.task_id or "",
-                    ev.seq,
-                ]
+                csv_row(
+                    [
+                        ev.case_no,
+                        trace.item_code,
+                        ev.activity,
+                        "complete",
+                        ev.resource,
+                        _stamp(ev.at),
+                        ev.outcome or "",
+                        ev.task_id or "",
+                        ev.seq,
+                    ]
+                )
             )
     return out.getvalue()

@@ -9,12 +9,15 @@ too, and the refusal is logged; a successful log-in clears its user name's count
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import secrets
 import time
 
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..db import session, transactional, utcnow
 from ..errors import TooManyRequests, Unauthorized
@@ -55,6 +58,13 @@ def _record(keys: list[str], clear: str | None = None) -> None:
         db.add(QueryAttempt(key=key, at=now))
 
 
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """A hash of a random password, checked for a user name that does not exist, so that a
+    wrong name costs as much time as a wrong password (no user enumeration by timing)."""
+    return generate_password_hash(secrets.token_hex(16), method=method)
+
+
 def authenticate(username: str, password: str, client: str = "unknown") -> User:
     """Return the active user with these credentials, or raise Unauthorized (wrong) or
     TooManyRequests (too many failures lately for this user name or this address)."""
@@ -67,7 +77,13 @@ def authenticate(username: str, password: str, client: str = "unknown") -> User:
         security.warning("log-in throttled for %r from %s", username, client)
         raise TooManyRequests("too many failed log-ins; wait a quarter of an hour and try again")
     user = session().scalars(sa.select(User).where(User.username == username)).first()
-    if user is None or not user.active or not check_password(user, password):
+    # one hash check whoever asks, a missing or inactive user too: no timing oracle
+    if user is None or not user.password_hash:
+        check_password_hash(_dummy_hash(cfg["PASSWORD_HASH_METHOD"]), password)
+        right = False
+    else:
+        right = check_password(user, password)
+    if user is None or not user.active or not right:
         _record([by_user, by_client])
         raise Unauthorized("wrong username or password")
     if _failures(by_user, since):

@@ -11,8 +11,9 @@ blank (a column without a total).
 
 CSV is UTF-8 with a byte order mark, so that Excel opens the Chinese text correctly; numbers
 are plain (no thousands separator), percentages written as "97.5%", the totals row last.
-Text that a spreadsheet would take for a formula (starting with =, +, -, @) is prefixed with
-an apostrophe in the CSV; in the XLSX every text is stored as a string cell, never a formula.
+Text that a spreadsheet would take for a formula is made inert by the one app-wide rule of
+`app.exports` (an apostrophe in the CSV; in the XLSX a string cell, never a formula, with
+Excel's quote prefix).
 
 XLSX has one sheet per table: the title in the first row, the bold header frozen under it,
 numbers as numbers with number formats (0, 0.0, 0.0%), dates as dates, the totals row in
@@ -36,6 +37,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from ..exports import csv_cell, xlsx_text
+
 __all__ = [
     "CSV_MIMETYPE",
     "KINDS",
@@ -58,7 +61,6 @@ CSV_MIMETYPE = "text/csv; charset=utf-8"
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 NUMBER_FORMATS = {"int": "0", "float": "0.0", "percent": "0.0%", "date": "yyyy-mm-dd"}
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -162,11 +164,6 @@ def cell_text(column: Column, value: Any, *, grouping: bool = False) -> str:
     return str(value)
 
 
-def _defuse(text: str) -> str:
-    """Text a spreadsheet would run as a formula, made inert with a leading apostrophe."""
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def _row_values(table: Table, row: Mapping[str, Any]) -> list[Any]:
     return [row.get(c.key) for c in table.columns]
 
@@ -178,13 +175,13 @@ def to_csv(table: Table) -> bytes:
     """The table as CSV: UTF-8 with BOM, the header, the rows, the totals row last."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([_defuse(c.label) for c in table.columns])
+    writer.writerow([csv_cell(c.label) for c in table.columns])
     for row, is_total in table.all_rows():
         cells = []
         for column, value in zip(table.columns, _row_values(table, row), strict=True):
             text = "" if is_total and value is None else cell_text(column, value)
             numeric = column.numeric and not isinstance(value, str)
-            cells.append(text if numeric else _defuse(text))
+            cells.append(text if numeric else csv_cell(text))
         writer.writerow(cells)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
@@ -243,10 +240,7 @@ def _clean_text(value: Any) -> str:
 
 def _put(sheet: Any, row: int, column: int, value: Any) -> Any:
     """Write a cell; text is always a string cell (openpyxl would make "=…" a formula)."""
-    cell = sheet.cell(row=row, column=column, value=value)
-    if isinstance(value, str):
-        cell.data_type = "s"
-    return cell
+    return xlsx_text(sheet.cell(row=row, column=column, value=value))
 
 
 def to_xlsx(tables: list[Table]) -> bytes:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Response, current_app, render_template, request, url_for
+from flask import Response, current_app, render_template, request
 from flask_babel import gettext as _
 from lxml import etree
 from markupsafe import Markup
 
 from ...db import utcnow
 from ...errors import InvalidInput, NotFound
+from ...links import public_host, public_url
 from ...org.queries import centre_name
 from ...web import bp, local_time
 from ...web.present import labels
@@ -122,9 +123,9 @@ def _add(parent, tag: str, text: str | None = None, **attrs) -> etree._Element:
 def atom_feed(rows: list[public.Published], centre: str) -> bytes:
     """Build the Atom feed (RFC 4287) of published results; lxml escapes every text."""
     args = _filter_args()
-    page_url = url_for("web.results", _external=True, **args)
-    self_url = url_for("web.results_feed", _external=True, **args)
-    host = request.host.split(":")[0] or "localhost"
+    page_url = public_url("web.results", **args)  # never the request's Host (app.links)
+    self_url = public_url("web.results_feed", **args)
+    host = public_host()
     feed = etree.Element(_atom("feed"), nsmap={None: ATOM_NS})
     _add(feed, "id", self_url)  # a filtered feed is a feed of its own
     _add(feed, "title", _("Licences granted: %(centre)s", centre=centre))
@@ -139,7 +140,7 @@ def atom_feed(rows: list[public.Published], centre: str) -> bytes:
         _add(entry, "title", f"{row.case_no} {row.item_name}")
         _add(entry, "updated", _stamp(row.decided_at))
         _add(entry, "published", _stamp(row.decided_at))
-        link = url_for("web.results", _external=True, item=row.item_code) + f"#{row.case_no}"
+        link = public_url("web.results", item=row.item_code) + f"#{row.case_no}"
         _add(entry, "link", rel="alternate", type="text/html", href=link)
         summary = _("Case %(no)s, %(item)s: %(result)s granted to %(who)s on %(day)s.",
                     no=row.case_no, item=row.item_name, result=row.result or "—",
