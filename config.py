@@ -18,6 +18,9 @@ def _env_bool(name: str, default: bool) -> bool:
 class Config:
     """Settings for running the service; defaults give the embedded SQLite demo."""
 
+    # the demo (make run sets OW_DEMO=1): the development secret and data key are allowed;
+    # anywhere else the service refuses to start with them (app/privacy.py)
+    DEMO = _env_bool("OW_DEMO", False)
     SECRET_KEY = os.environ.get("OW_SECRET_KEY", "dev-only-change-me")
     # base64 32-byte key(s) sealing ID and phone numbers at rest; the first seals (privacy.py)
     DATA_KEY = os.environ.get("OW_DATA_KEY", "")
@@ -50,7 +53,8 @@ class Config:
     WEB_SESSION_MAX_HOURS = int(os.environ.get("OW_SESSION_MAX_HOURS", 12))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _env_bool("OW_SECURE_COOKIES", False)  # true behind HTTPS
+    SESSION_COOKIE_SECURE = _env_bool("OW_SECURE_COOKIES", False)  # true behind HTTPS: and HSTS
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     # where the public reaches the service: every absolute link (feed, QR code) is built on it,
     # never on the request's Host header (app/links.py)
     PUBLIC_URL = os.environ.get("OW_PUBLIC_URL", "http://127.0.0.1:5000")

@@ -116,7 +116,7 @@ def keys_from_config(config: Mapping) -> list[bytes]:
     if value:
         return parse_keys(value)
     secret = config.get("SECRET_KEY") or ""
-    if config.get("TESTING") or secret in DEV_SECRET_KEYS:
+    if development(config):
         log.warning("OW_DATA_KEY is not set: personal data is sealed with a development key")
         return [hashlib.sha256(b"onewindow dev data key:" + secret.encode()).digest()]
     raise DataKeyError(f"OW_DATA_KEY is not set. {KEY_HELP}")
@@ -125,9 +125,36 @@ def keys_from_config(config: Mapping) -> list[bytes]:
 _cipher: Cipher | None = None
 
 
+def development(config: Mapping) -> bool:
+    """Whether this is the demo (OW_DEMO, set by `make run`), a debug server or the tests:
+    the only places the published development secret and a derived data key are allowed."""
+    return bool(config.get("DEMO") or config.get("TESTING") or config.get("DEBUG"))
+
+
+class WeakDefaultError(RuntimeError):
+    """Production settings still hold a published development default."""
+
+
+def refuse_weak_defaults(config: Mapping) -> None:
+    """Outside the demo, refuse to start with the development SECRET_KEY (the data key is
+    checked by `keys_from_config`)."""
+    if development(config):
+        return
+    secret = config.get("SECRET_KEY") or ""
+    if not secret or secret in DEV_SECRET_KEYS:
+        raise WeakDefaultError(
+            "SECRET_KEY (OW_SECRET_KEY) is unset or the published development value: "
+            "outside the demo the service does not start with it. Set OW_SECRET_KEY to a long "
+            'random value (python -c "import secrets; print(secrets.token_urlsafe(48))"), '
+            "or OW_DEMO=1 to run the demo."
+        )
+
+
 def configure(config: Mapping) -> Cipher:
-    """Make the installation's keys the ones `Encrypted` columns use (create_app calls it)."""
+    """Make the installation's keys the ones `Encrypted` columns use (create_app calls it);
+    outside the demo, refuse the development secret and a missing data key first."""
     global _cipher
+    refuse_weak_defaults(config)
     _cipher = Cipher(keys_from_config(config))
     return _cipher
 
@@ -176,7 +203,6 @@ def reencrypt(conn: sa.Connection, current: Cipher | None = None, batch: int = 5
     Works on raw rows (a migration and `flask reencrypt` both use it); returns how many
     values it rewrote.
     """
-    current = current or cipher()
     changed = 0
     for table, pk, column in SEALED_COLUMNS:
         t = sa.table(table, sa.column(pk), sa.column(column))
@@ -189,6 +215,8 @@ def reencrypt(conn: sa.Connection, current: Cipher | None = None, batch: int = 5
             if not rows:
                 break
             last = rows[-1][0]
+            current = current or cipher()  # only once there is a value (an empty database
+            # is migrated without keys: outside the demo the fallback needs real ones)
             for key, stored in rows:
                 if current.is_current(stored):
                     continue

@@ -36,7 +36,7 @@ WSGI = """
 import os
 from app import create_app
 from config import TestConfig
-app = create_app(TestConfig, TESTING=False, DATABASE_URL=os.environ["DATABASE_URL"])
+app = create_app(TestConfig, TESTING=False, DEMO=True, DATABASE_URL=os.environ["DATABASE_URL"])
 """
 
 SCHEDULER = """

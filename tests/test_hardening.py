@@ -224,3 +224,56 @@ def test_registration_is_throttled_for_every_attempt(demo_app):
     # the throttle holds for a free name too: nothing is looked up any more
     free = web.post("/register", {**body, "username": "new_name_1"}, expect=429)
     assert "this user name is taken" not in free.text
+
+
+def _random_secret() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(48)
+
+
+def test_production_refuses_the_development_defaults(database_url, tmp_path):
+    import base64
+    import os
+
+    import pytest
+
+    from app import create_app, privacy
+    from config import BASE_DIR, TestConfig
+
+    data_key = base64.b64encode(os.urandom(32)).decode()
+    prod = {"TESTING": False, "DEMO": False, "DATABASE_URL": database_url,
+            "BPMN_DIR": BASE_DIR / "bpmn", "UPLOAD_DIR": tmp_path / "uploads"}  # fmt: skip
+    try:
+        for secret in ("dev-only-change-me", "test-secret", ""):
+            with pytest.raises(privacy.WeakDefaultError, match="OW_SECRET_KEY"):
+                create_app(TestConfig, **prod, SECRET_KEY=secret, DATA_KEY=data_key)
+        with pytest.raises(privacy.DataKeyError, match="OW_DATA_KEY is not set"):
+            create_app(TestConfig, **prod, SECRET_KEY=_random_secret(), DATA_KEY="")
+        # with both set it starts; the demo starts with the development defaults
+        started = create_app(TestConfig, **prod, SECRET_KEY=_random_secret(), DATA_KEY=data_key)
+        started.extensions["ow_engine"].dispose()
+        demo = create_app(TestConfig, **{**prod, "DEMO": True}, SECRET_KEY="dev-only-change-me",
+                          DATA_KEY="")  # fmt: skip
+        demo.extensions["ow_engine"].dispose()
+    finally:
+        privacy.configure(TestConfig.__dict__ | {"TESTING": True})
+    # make run is the demo, and says so
+    run = (BASE_DIR / "scripts" / "run.sh").read_text()
+    assert "export OW_DEMO=1" in run and "THIS IS A DEMO" in run
+
+
+def test_hsts_and_secure_cookies_when_served_behind_https(demo_app):
+    plain = Web(demo_app)
+    resp = plain.get("/login")
+    assert "Strict-Transport-Security" not in resp.headers
+    demo_app.config["SESSION_COOKIE_SECURE"] = True
+    web = Web(demo_app)
+    resp = web.get("/login")
+    assert resp.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    web.get("/login")
+    token = web.token
+    logged = web.client.post("/login", data={"username": "clerk_liu", "password": "onewindow",
+                                             "csrf_token": token})  # fmt: skip
+    cookies = logged.headers.getlist("Set-Cookie")
+    assert cookies and all("; Secure" in c for c in cookies), cookies

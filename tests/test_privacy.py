@@ -114,7 +114,7 @@ def test_the_key_comes_from_the_environment_and_production_needs_one():
     two = privacy.keys_from_config({"DATA_KEY": f" {_key()} , {_key()} "})
     assert len(two) == 2 and all(len(k) == 32 for k in two)
     # a development installation (the default secret) runs on a derived key, with a warning
-    dev = privacy.keys_from_config({"SECRET_KEY": "dev-only-change-me"})
+    dev = privacy.keys_from_config({"SECRET_KEY": "dev-only-change-me", "DEMO": True})
     assert len(dev) == 1 and len(dev[0]) == 32
     with pytest.raises(DataKeyError):
         create_app(TestConfig, TESTING=False, SECRET_KEY="a-real-secret", DATA_KEY="")

@@ -192,6 +192,8 @@ def _session_limits():
 def _headers(resp):
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config.get("SESSION_COOKIE_SECURE") or request.is_secure:  # behind HTTPS
+        resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if not request.path.startswith("/api/"):
         resp.headers.setdefault(
             "Content-Security-Policy",
