@@ -91,18 +91,6 @@ def authenticate(username: str, password: str, client: str = "unknown") -> User:
     return user
 
 
-def user_from_session(session_id: str) -> User | None:
-    """The user of a web session ("<id>:<password stamp>"); None once the password changed
-    or the account is off."""
-    user_id, _sep, stamp = session_id.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = session().get(User, int(user_id))
-    if user is None or not user.active or stamp != password_stamp(user):
-        return None
-    return user
-
-
 def issue_token(user: User) -> str:
     """Return a signed token naming the user."""
     return _serializer().dumps({"uid": user.id, "pw": password_stamp(user)})
