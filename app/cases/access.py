@@ -78,10 +78,6 @@ class CheckedCase:
     def item(self) -> Item:
         return session().get(Item, self.case.item_id)
 
-    @property
-    def head(self) -> Head:
-        return Head.of(self.case, self.case.id)
-
 
 @dataclass(frozen=True)
 class CheckedTask:

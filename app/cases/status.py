@@ -40,8 +40,6 @@ OPEN_CASE_STATUSES = (
 )
 # statuses in which the workflow runs and tasks are worked
 WORKING_STATUSES = (CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS)
-# statuses that end a case without a decision
-ENDED_UNDECIDED = (CaseStatus.REFUSED, CaseStatus.WITHDRAWN)
 OPEN_CASES_SQL = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_CASE_STATUSES) + ")"
 TASK_STATES = tuple(TaskState)
 

@@ -82,10 +82,6 @@ HEAD_COLUMNS = (
 )
 
 
-def load_head(db: Session, case_id: int) -> Head:
-    return Head.of(db.execute(sa.select(*HEAD_COLUMNS).where(Case.id == case_id)).one(), case_id)
-
-
 def events_for(case: Case | Head, actor: User | None, at: dt.datetime | None = None) -> EventBatch:
     """A batch of events that continues the case's chain, written by `actor` (or the system)."""
     batch = EventBatch(
@@ -138,12 +134,11 @@ class CaseLog:
 
     def __init__(self, db: Session, case_id: int, at: dt.datetime, actor: User | None) -> None:
         self.db = db
-        row = db.execute(
-            sa.select(Case.case_no, Case.event_seq, Case.last_hash, Case.version)
+        # the row carries what `events_for` and `save_case` read: id, number, chain head, version
+        self.head = db.execute(
+            sa.select(Case.id, Case.case_no, Case.event_seq, Case.last_hash, Case.version)
             .where(Case.id == case_id)
         ).one()  # fmt: skip
-        self.head = _Row(case_id, row.case_no, row.event_seq, row.last_hash, row.version)
-        self.case_no, self.version = row.case_no, row.version
         self.events = events_for(self.head, actor, at)
 
     def add(self, kind: str, data: dict, task_id: uuid.UUID | None = None) -> None:
@@ -151,15 +146,6 @@ class CaseLog:
 
     def close(self, **values) -> None:
         save_case(self.db, self.head, values, self.events)
-
-
-@dataclass(frozen=True)
-class _Row:
-    id: int
-    case_no: str
-    event_seq: int
-    last_hash: str
-    version: int
 
 
 def insert_tasks(db: Session, rows: list[dict], case_id: int | None = None) -> None:
