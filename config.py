@@ -24,6 +24,17 @@ class Config:
     SECRET_KEY = os.environ.get("OW_SECRET_KEY", "dev-only-change-me")
     # base64 32-byte key(s) sealing ID and phone numbers at rest; the first seals (privacy.py)
     DATA_KEY = os.environ.get("OW_DATA_KEY", "")
+    # the audit trail's keys, never in the database (app/audit/keys.py): base64 32-byte HMAC
+    # key(s) sealing every event (the first seals), the Ed25519 seed signing checkpoints
+    # (unset: derived from the audit key) and retired checkpoint public keys
+    AUDIT_KEY = os.environ.get("OW_AUDIT_KEY", "")
+    CHECKPOINT_KEY = os.environ.get("OW_CHECKPOINT_KEY", "")
+    CHECKPOINT_TRUSTED_KEYS = os.environ.get("OW_CHECKPOINT_TRUSTED_KEYS", "")
+    # the append-only file of signed checkpoints (outside the database; empty: none written)
+    CHECKPOINT_LOG = os.environ.get(
+        "OW_CHECKPOINT_LOG", str(BASE_DIR / "instance" / "audit" / "checkpoints.log")
+    )
+    CHECKPOINT_MINUTES = float(os.environ.get("OW_CHECKPOINT_MINUTES", 15))
     DATABASE_URL = os.environ.get(
         "DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'onewindow.sqlite3'}"
     )
@@ -83,6 +94,7 @@ class TestConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-secret"
+    CHECKPOINT_LOG = ""  # the app fixture gives each test its own log
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     AUTH_CACHE_SECONDS = 0
     CALENDAR_CACHE_SECONDS = None  # kept until a year is added in this process

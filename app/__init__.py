@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from config import Config
 
 from . import db, privacy, web
+from .audit import keys as audit_keys
 from .cases import runtime
 
 
@@ -25,6 +26,7 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
     privacy.configure(app.config)  # refuses to start without OW_DATA_KEY in production
+    audit_keys.configure(app)  # and without OW_AUDIT_KEY
     db.init_app(app)
     runtime.init_app(app)
 

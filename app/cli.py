@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
@@ -65,17 +64,21 @@ def deploy_command(item_code: str, diagram: Path, comment: str) -> None:
 @click.command("verify-chains")
 @with_appcontext
 def verify_chains_command() -> None:
-    """Check the audit hash chain of every case and print a summary."""
-    from .audit.services import verify_chain
-    from .cases.models import Case
+    """Check every case's chain: seals under the audit key, links, and the latest signed
+    checkpoint (read afresh); print what was rewritten, removed, truncated or added."""
+    from .audit.anchor import verify_all
     from .db import session
 
-    db = session()
-    ids = db.scalars(sa.select(Case.id).order_by(Case.id)).all()
-    reports = [(case_id, verify_chain(db, case_id)) for case_id in ids]
-    bad = [f"case {case_id}: event {r.first_bad_seq}: {r.problem}" for case_id, r in reports
-           if not r.ok]  # fmt: skip
-    _report(bad, f"{len(ids)} cases checked, {len(bad)} with a broken chain", failed=bool(bad))
+    result = verify_all(current_app, session())
+    if result.log_error:
+        _report([result.log_error], "the checkpoint log is broken: no case can be trusted "
+                "beyond its audit key", failed=True)  # fmt: skip
+    bad = result.broken + result.missing
+    summary = (
+        f"{result.cases} cases checked against {result.checkpoints} checkpoints, "
+        f"{len(result.broken)} with a broken chain, {len(result.missing)} missing"
+    )
+    _report(bad, summary, failed=bool(bad))
 
 
 def _report(lines: list[str], summary: str, failed: bool) -> None:
@@ -131,6 +134,7 @@ def run_scheduler_command() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
+    from .audit.commands import checkpoint_command, public_key_command, verify_log_command
     from .backup import backup_command, restore_command
     from .privacy import reencrypt_command
 
@@ -144,5 +148,8 @@ def init_app(app: Flask) -> None:
         backup_command,
         restore_command,
         reencrypt_command,
+        checkpoint_command,
+        verify_log_command,
+        public_key_command,
     ):
         app.cli.add_command(command)

@@ -143,6 +143,13 @@ class TimerScheduler:
             self.stats_round, "cron", minute=10, timezone=self.app.config["CENTRE_TIMEZONE"],
             id="stats-rollup", max_instances=1, coalesce=True, misfire_grace_time=None,
         )  # fmt: skip
+        minutes = self.app.config.get("CHECKPOINT_MINUTES") or 0
+        if self.app.config.get("CHECKPOINT_LOG") and minutes > 0:
+            self.scheduler.add_job(
+                self.checkpoint_round, "interval", minutes=minutes, id="audit-checkpoint",
+                next_run_time=dt.datetime.now(dt.UTC) + STATS_START_DELAY,
+                max_instances=1, coalesce=True, misfire_grace_time=None,
+            )  # fmt: skip
         if self.app.config["DATABASE_URL"].startswith("postgresql"):
             threading.Thread(target=self._listen, name="ow-timer-listen", daemon=True).start()
 
@@ -276,6 +283,30 @@ class TimerScheduler:
                 catch_up(session())
             except Exception:
                 log.exception("rolling up the statistics failed; the next round retries")
+
+    def checkpoint_round(self) -> bool:
+        """Append a signed checkpoint of the chains changed since the last one (the leader
+        only); a broken log or a held-back case is logged as an error for the auditors."""
+        from .audit.anchor import LogBroken, write_checkpoint
+
+        with self.app.app_context():
+            if not self.leader.acquire():
+                return False
+            try:
+                written = write_checkpoint(self.app, session())
+            except LogBroken:
+                log.exception("the checkpoint log is broken: no checkpoint written")
+                return False
+            except Exception:
+                log.exception("writing a checkpoint failed; the next round retries")
+                session().rollback()
+                return False
+            finally:
+                session().rollback()  # the round only read
+            if written is not None and (written.held or written.missing):
+                log.error("checkpoint %s: held back %s, missing %s", written.line,
+                          written.held, written.missing)  # fmt: skip
+            return written is not None
 
     def _fire_until_none_due(self, fire_timer, due_ids) -> None:
         from .cases.services import fail_timer

@@ -115,7 +115,8 @@ def database_url(request, tmp_path) -> str:
 def app(database_url, tmp_path):
     """Return a fresh app on an empty database (uploads go to the test's directory)."""
     application = create_app(TestConfig, DATABASE_URL=database_url, BPMN_DIR=BASE_DIR / "bpmn",
-                             UPLOAD_DIR=tmp_path / "uploads")  # fmt: skip
+                             UPLOAD_DIR=tmp_path / "uploads",
+                             CHECKPOINT_LOG=str(tmp_path / "checkpoints.log"))  # fmt: skip
     yield application
     application.extensions["ow_engine"].dispose()
 

@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from app.audit import export
+from app.audit.keys import keyring
 from app.audit.models import AuditView, Event
 from app.audit.review import verify_case
-from app.audit.services import event_hash
+from app.audit.services import event_seal
 from app.cases.models import Case
 from app.db import get_engine, session
 from config import BASE_DIR
@@ -81,7 +82,8 @@ def test_tampering_names_the_first_broken_event(demo_app, finished, how, sql, fi
 
 
 def test_forged_data_with_rewritten_hashes_is_caught_by_re_execution(demo_app):
-    """An attacker rewrites the chief's approval as a rejection and re-hashes the chain."""
+    """An insider holding the audit key rewrites the chief's approval as a rejection and
+    re-seals the chain (no checkpoint was written yet): re-execution still catches it."""
     api = Api(demo_app.test_client())
     case_no = api.apply("house-cancellation", sample_form("house-cancellation"))["case_no"]
     api.work(case_no, "Task_review", "approve", "同意注销")
@@ -94,14 +96,15 @@ def test_forged_data_with_rewritten_hashes_is_caught_by_re_execution(demo_app):
                                  .order_by(Event.seq)))  # fmt: skip
         forged_seq = next(e.seq for e in events if e.type == "task_completed"
                           and (e.data or {}).get("spec") == "Task_review")  # fmt: skip
-        rows, prev = [], None
+        rows, prev, keys = [], None, keyring()
         for e in events:
             data = dict(e.data or {})
             if e.seq == forged_seq:
                 data["outcome"] = "reject"
                 data["comment"] = "不予注销"
             prev = prev or e.prev_hash
-            digest = event_hash(case.case_no, e.seq, e.type, e.actor, e.at, e.task_id, data, prev)
+            digest = event_seal(keys, e.key_id, case.case_no, e.seq, e.type, e.actor, e.at,
+                                e.task_id, data, prev)  # fmt: skip
             rows.append((e.id, data, prev, digest))
             prev = digest
         case_id = case.id
@@ -114,7 +117,7 @@ def test_forged_data_with_rewritten_hashes_is_caught_by_re_execution(demo_app):
         conn.execute(sa.update(Case.__table__).where(Case.__table__.c.id == case_id)
                      .values(last_hash=prev))  # fmt: skip
     result = _check(demo_app, case_no)
-    assert result.chain.ok  # the forger re-hashed everything
+    assert result.chain.ok  # the forger re-sealed everything with the stolen key
     assert result.divergence is not None and not result.ok
     # re-executed, the forged rejection takes the gateway to the denial, which the log's
     # record of that very step contradicts: the divergence is reported at that step

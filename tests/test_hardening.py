@@ -239,22 +239,31 @@ def test_production_refuses_the_development_defaults(database_url, tmp_path):
     import pytest
 
     from app import create_app, privacy
+    from app.audit.keys import AuditKeyError
     from config import BASE_DIR, TestConfig
 
     data_key = base64.b64encode(os.urandom(32)).decode()
+    audit_key = base64.b64encode(os.urandom(32)).decode()
     prod = {"TESTING": False, "DEMO": False, "DATABASE_URL": database_url,
-            "BPMN_DIR": BASE_DIR / "bpmn", "UPLOAD_DIR": tmp_path / "uploads"}  # fmt: skip
+            "BPMN_DIR": BASE_DIR / "bpmn", "UPLOAD_DIR": tmp_path / "uploads",
+            "AUDIT_KEY": audit_key}  # fmt: skip
     try:
         for secret in ("dev-only-change-me", "test-secret", ""):
             with pytest.raises(privacy.WeakDefaultError, match="OW_SECRET_KEY"):
                 create_app(TestConfig, **prod, SECRET_KEY=secret, DATA_KEY=data_key)
         with pytest.raises(privacy.DataKeyError, match="OW_DATA_KEY is not set"):
             create_app(TestConfig, **prod, SECRET_KEY=_random_secret(), DATA_KEY="")
-        # with both set it starts; the demo starts with the development defaults
+        with pytest.raises(AuditKeyError, match="OW_AUDIT_KEY is not set"):
+            create_app(TestConfig, **{**prod, "AUDIT_KEY": ""}, SECRET_KEY=_random_secret(),
+                       DATA_KEY=data_key)  # fmt: skip
+        with pytest.raises(AuditKeyError, match="key 1 of OW_AUDIT_KEY is not 32 bytes"):
+            create_app(TestConfig, **{**prod, "AUDIT_KEY": "c2hvcnQ="},
+                       SECRET_KEY=_random_secret(), DATA_KEY=data_key)  # fmt: skip
+        # with all three set it starts; the demo starts with the development defaults
         started = create_app(TestConfig, **prod, SECRET_KEY=_random_secret(), DATA_KEY=data_key)
         started.extensions["ow_engine"].dispose()
-        demo = create_app(TestConfig, **{**prod, "DEMO": True}, SECRET_KEY="dev-only-change-me",
-                          DATA_KEY="")  # fmt: skip
+        demo = create_app(TestConfig, **{**prod, "DEMO": True, "AUDIT_KEY": ""},
+                          SECRET_KEY="dev-only-change-me", DATA_KEY="")  # fmt: skip
         demo.extensions["ow_engine"].dispose()
     finally:
         privacy.configure(TestConfig.__dict__ | {"TESTING": True})

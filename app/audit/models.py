@@ -12,7 +12,8 @@ from ..db import Base
 
 
 class Event(Base):
-    """One append-only event of a case; `hash` covers the event and the previous hash."""
+    """One append-only event of a case; `hash` is its seal over the event and the previous
+    seal: an HMAC under audit key `key_id` (NULL: a plain SHA-256 from before the keys)."""
 
     __tablename__ = "events"
     __table_args__ = (
@@ -33,6 +34,7 @@ class Event(Base):
     data: Mapped[dict] = mapped_column(sa.JSON)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
+    key_id: Mapped[str | None] = mapped_column(sa.String(16))
 
 
 class AuditView(Base):

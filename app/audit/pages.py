@@ -8,7 +8,17 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, render_template, request
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -17,8 +27,9 @@ from ..cases.queries import people_named
 from ..catalogue.pages.diagrams import asked_diagram, choose_diagram, draw
 from ..errors import InvalidInput
 from ..web import bp, role_required
-from . import export
+from . import anchor, export
 from . import review as audit
+from .keys import keyring
 
 AUDIT_ROLES = audit.AUDIT_ROLES
 
@@ -163,3 +174,50 @@ def audit_personal_data():
     fields = {"id_number": _("ID number"), "phone": _("Phone")}
     return render_template("audit/personal_data.html", rows=rows, ref=ref, who=who,
                            subjects=subjects, purposes=purposes, fields=fields)  # fmt: skip
+
+
+@bp.get("/audit/checkpoints")
+@role_required(*AUDIT_ROLES)
+def audit_checkpoints():
+    """The signed checkpoint log: its state (read afresh), its latest lines, its downloads."""
+    view = anchor.overview(current_app)
+    audit.log_view(current_user, None, "checkpoints")
+    return render_template("audit/checkpoints.html", view=view, keys=keyring(),
+                           minutes=current_app.config.get("CHECKPOINT_MINUTES"))  # fmt: skip
+
+
+@bp.post("/audit/checkpoints")
+@role_required("auditor", "admin")
+def audit_checkpoint_now():
+    """Write a checkpoint now (an auditor about to take a copy of the log, say)."""
+    try:
+        written = anchor.checkpoint_now(current_app)
+    except anchor.LogBroken as exc:
+        flash(_("No checkpoint was written: the checkpoint log is broken (%(why)s).",
+                why=exc.reason), "error")  # fmt: skip
+    else:
+        flash(_("Checkpoint %(n)d written: %(cases)d cases recorded on it.", n=written.line,
+                cases=written.cases), "success")  # fmt: skip
+        if written.held:
+            flash(_("Held back, their chains do not extend the recorded ones: %(cases)s",
+                    cases=", ".join(written.held)), "error")  # fmt: skip
+    return redirect(url_for("web.audit_checkpoints"))
+
+
+@bp.get("/audit/checkpoints.<kind>")
+@role_required(*AUDIT_ROLES)
+def audit_checkpoint_download(kind: str):
+    """The log itself (to keep and compare later) or the public key(s) that check it."""
+    if kind == "pem":
+        return Response(
+            keyring().public_pem(),
+            mimetype="application/x-pem-file",
+            headers={"Content-Disposition": 'attachment; filename="onewindow-checkpoint-keys.pem"'},
+        )
+    path = anchor.log_path(current_app)
+    if kind != "log" or path is None or not path.exists():
+        abort(404)
+    audit.log_view(current_user, None, "checkpoints-export")
+    stamp = dt.date.today().isoformat()
+    return send_file(path, mimetype="text/plain", as_attachment=True,
+                     download_name=f"onewindow-checkpoints-{stamp}.log")  # fmt: skip
