@@ -62,6 +62,8 @@ class Config:
     # web sessions end after this long without a request, and this long after log-in
     PERMANENT_SESSION_LIFETIME = 60 * int(os.environ.get("OW_SESSION_IDLE_MINUTES", 30))
     WEB_SESSION_MAX_HOURS = int(os.environ.get("OW_SESSION_MAX_HOURS", 12))
+    # rows of ended sessions are kept this long (the account's and the admin's view), then go
+    WEB_SESSION_RETENTION_DAYS = int(os.environ.get("OW_SESSION_RETENTION_DAYS", 90))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("OW_SECURE_COOKIES", False)  # true behind HTTPS: and HSTS

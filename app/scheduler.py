@@ -236,6 +236,7 @@ class TimerScheduler:
         table holds one row per subject and level.
         """
         from .applicants import evaluations, tracking
+        from .auth import sessions as web_sessions
         from .complaints import deadlines as complaints
         from .supervision.services import next_threshold, scan
 
@@ -255,6 +256,8 @@ class TimerScheduler:
             try:  # follow-ups of bad ratings near or past their five working days
                 self.warned += evaluations.scan_follow_ups()
                 tracking.forget_before(utcnow() - dt.timedelta(days=1))
+                keep = dt.timedelta(days=self.app.config.get("WEB_SESSION_RETENTION_DAYS", 90))
+                web_sessions.forget_before(utcnow() - keep)
             except Exception:
                 log.exception("follow-up warnings failed; the next round retries")
                 session().rollback()  # a dead connection must not fail the scans after it

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from app.auth.models import WebSession
 from app.db import session
 from app.org.models import User
+from tests.apiclient import PASSWORD
 from tests.webclient import Web
 
 PAGE = "/inbox"  # an official's page: 200 while the session lives
@@ -217,3 +218,59 @@ def test_an_idle_or_old_session_expires_and_its_row_says_so(demo_app):
     assert _refused(web.client)
     (row,) = _rows(demo_app, "official_xiao")
     assert row.end_reason == "expired"
+
+
+def test_a_user_changes_their_own_password_and_every_other_session_ends(demo_app):
+    web = Web(demo_app, "official_xiao")
+    other = Web(demo_app, "official_xiao")  # the same account on another device
+    copy = _cookie(other)
+    assert _answers(_copy(demo_app, copy))[0] == 200
+    page = web.get("/account/password").text
+    assert 'name="current"' in page and 'autocomplete="new-password"' in page
+    # a wrong current password, a short one, two that differ: each said, nothing changed
+    wrong = web.post("/account/password", {"current": "nope", "new": "another-pass-1",
+                                           "repeat": "another-pass-1"}, expect=400)  # fmt: skip
+    assert "The current password is wrong." in wrong.text
+    short = web.post("/account/password", {"current": PASSWORD, "new": "short",
+                                           "repeat": "short"}, expect=400)  # fmt: skip
+    assert "A password has 8 to 200 characters." in short.text
+    differ = web.post("/account/password", {"current": PASSWORD, "new": "another-pass-1",
+                                            "repeat": "another-pass-2"}, expect=400)  # fmt: skip
+    assert "The two new passwords differ." in differ.text
+    assert _answers(_copy(demo_app, copy))[0] == 200  # nothing changed yet
+    done = web.post("/account/password", {"current": PASSWORD, "new": "another-pass-1",
+                                          "repeat": "another-pass-1"})  # fmt: skip
+    assert done.headers["Location"] == "/account/sessions"
+    assert web.get(PAGE).status_code == 200  # this session stays
+    assert _refused(_copy(demo_app, copy)) and _refused(other.client)
+    reasons = [r.end_reason for r in _rows(demo_app, "official_xiao")]
+    assert reasons.count(None) == 1 and "password" in reasons
+    Web(demo_app).login("official_xiao", "another-pass-1")
+    Web(demo_app).login("official_xiao", PASSWORD, expect=401)  # the old one is refused
+
+
+def test_guessing_the_current_password_on_the_form_is_throttled(demo_app):
+    web = Web(demo_app, "official_xiao")
+    for _ in range(5):
+        web.post("/account/password", {"current": "guess", "new": "another-pass-1",
+                                       "repeat": "another-pass-1"}, expect=400)  # fmt: skip
+    resp = web.post("/account/password", {"current": PASSWORD, "new": "another-pass-1",
+                                          "repeat": "another-pass-1"}, expect=429)  # fmt: skip
+    assert "Too many wrong passwords lately" in resp.text
+    Web(demo_app).login("official_xiao", PASSWORD, expect=429)  # the same count as log-in
+
+
+def test_rows_of_sessions_ended_long_ago_are_deleted(demo_app):
+    from app.auth import sessions as web_sessions
+
+    Web(demo_app, "official_xiao").post("/logout")
+    Web(demo_app, "official_xiao")
+    with demo_app.app_context():
+        db = session()
+        ended, live = sorted(_rows(demo_app, "official_xiao"), key=lambda r: r.ended_at is None)
+        old = dt.datetime(2020, 1, 1)
+        db.execute(sa.update(WebSession).where(WebSession.id == ended.id)
+                   .values(ended_at=old, last_used_at=old))  # fmt: skip
+        db.commit()
+        assert web_sessions.forget_before(dt.datetime(2021, 1, 1)) == 1
+    assert [r.id for r in _rows(demo_app, "official_xiao")] == [live.id]

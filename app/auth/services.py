@@ -16,11 +16,12 @@ import time
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..db import session, transactional, utcnow
-from ..errors import TooManyRequests, Unauthorized
+from ..errors import InvalidInput, TooManyRequests, Unauthorized
 from ..org.models import User, password_stamp
 from ..org.services import check_password
 
@@ -132,3 +133,48 @@ def _check_token(token: str) -> User:
     if user is None or not user.active or payload.get("pw") != password_stamp(user):
         raise Unauthorized("invalid token")
     return user
+
+
+def change_password(user: User, current: str, new: str, repeat: str) -> None:
+    """Change one's own password: the current one first (a wrong one counts as a failed
+    log-in of the account, so the form cannot be used to guess it), then every other web
+    session and API token of the account ends; this session stays."""
+    cfg = current_app.config
+    since = utcnow() - dt.timedelta(minutes=int(cfg.get("LOGIN_WINDOW_MINUTES", 15)))
+    by_user = f"login:user:{user.username[:64]}"
+    if _failures(by_user, since) >= int(cfg.get("LOGIN_FAILURES_PER_USER", 5)):
+        security.warning("password change throttled for %r", user.username)
+        raise TooManyRequests(_("Too many wrong passwords lately; wait a quarter of an hour."))
+    account = session().get(User, user.id)
+    if account is None or not check_password(account, current):
+        _record([by_user])
+        raise InvalidInput(_("The current password is wrong."), fields={"current": True})
+    problem = password_problem(new, account.username)
+    if problem is None and new == current:
+        problem = _("The new password must differ from the current one.")
+    if problem is None and new != repeat:
+        problem = _("The two new passwords differ.")
+    if problem is not None:
+        raise InvalidInput(problem, fields={"new": True})
+    _save_password(account, new)
+    security.info("%s changed their password", account.username)
+
+
+@transactional
+def _save_password(account: User, new: str) -> None:
+    from ..org.services import hash_password
+    from . import sessions as web_sessions
+
+    account.password_hash = hash_password(new)
+    session().add(account)
+    session().flush()
+    web_sessions.end_all(account.id, "password", keep=web_sessions.current_id())
+
+
+def password_problem(password: str, username: str):
+    """What is wrong with a new password, or None: 8 to 200 characters, not the user name."""
+    if not 8 <= len(password) <= 200:
+        return _("A password has 8 to 200 characters.")
+    if password.strip().lower() == username.lower():
+        return _("A password must not be the user name.")
+    return None

@@ -158,3 +158,15 @@ def end_own(user: User, row_id: int) -> None:
     if not end_rows(sa.and_(WebSession.id == row_id, WebSession.user_id == user.id), "user"):
         raise NotFound("no such session")
     log.info("web session %s ended by its user %s", row_id, user.username)
+
+
+@transactional
+def forget_before(at: dt.datetime) -> int:
+    """Delete the rows of sessions that ended, or were last used, before `at` (the scheduler
+    keeps WEB_SESSION_RETENTION_DAYS of them for the account's and the admin's view)."""
+    done = session().execute(
+        sa.delete(WebSession)
+        .where(sa.or_(WebSession.ended_at < at, WebSession.last_used_at < at))
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount or 0
