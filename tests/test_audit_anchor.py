@@ -423,3 +423,31 @@ def test_production_needs_the_audit_key_and_checks_its_form():
     a = keys_from_config({**base, "AUDIT_KEY": seed, "CHECKPOINT_KEY": seed})
     b = keys_from_config({**base, "AUDIT_KEY": seed})
     assert a.signing_id != b.signing_id  # a separate signing key, when set, is used
+
+
+def test_a_retired_signing_key_still_verifies_its_lines(demo_app):
+    """Rotation of the signing key: the old public key (as `audit-public-key --raw` prints
+    it) goes into OW_CHECKPOINT_TRUSTED_KEYS; the log goes on under the new key."""
+    from app.audit import keys as audit_keys
+
+    _decided(demo_app)
+    assert _checkpoint(demo_app).line == 1
+    out = _cli(demo_app, "audit-public-key", "--raw")
+    old_id, old_raw = out.output.split()
+    assert old_id == keyring_of(demo_app).signing_id
+    demo_app.config["CHECKPOINT_KEY"] = base64.b64encode(os.urandom(32)).decode()
+    try:
+        audit_keys.configure(demo_app)
+        with pytest.raises(anchor.LogBroken, match="line 1: signed by key"):
+            anchor.read_log(anchor.log_path(demo_app), keyring_of(demo_app))
+        demo_app.config["CHECKPOINT_TRUSTED_KEYS"] = old_raw
+        audit_keys.configure(demo_app)
+        _decided(demo_app)
+        assert _checkpoint(demo_app).line == 2
+        lines = anchor.log_path(demo_app).read_bytes().splitlines()
+        assert json.loads(lines[0])["key"] == old_id != json.loads(lines[1])["key"]
+        out = _cli(demo_app, "audit-verify-log")
+        assert out.exit_code == 0 and "2 checkpoints intact" in out.output
+    finally:
+        demo_app.config["CHECKPOINT_KEY"] = demo_app.config["CHECKPOINT_TRUSTED_KEYS"] = ""
+        audit_keys.configure(demo_app)

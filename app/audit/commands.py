@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives import serialization
 from flask import current_app
 from flask.cli import with_appcontext
 
@@ -75,6 +77,17 @@ def verify_log_command(log_file: Path | None, kept: Path | None) -> None:
 
 @click.command("audit-public-key")
 @with_appcontext
-def public_key_command() -> None:
-    """Print the checkpoint signing public key(s), PEM, for an auditor to keep."""
-    click.echo(keyring().public_pem().decode("ascii"), nl=False)
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="base64 of the 32 raw bytes, the form OW_CHECKPOINT_TRUSTED_KEYS takes",
+)
+def public_key_command(raw: bool) -> None:
+    """Print the checkpoint signing public key(s), PEM (or raw), for an auditor to keep."""
+    keys = keyring()
+    if not raw:
+        click.echo(keys.public_pem().decode("ascii"), nl=False)
+        return
+    for kid, public in keys.trusted.items():
+        data = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        click.echo(f"{kid} {base64.b64encode(data).decode('ascii')}")
