@@ -147,12 +147,16 @@ def can_view_task(actor: User, task: Task, post: Post | None) -> bool:
 def require_case(actor: User, case_no: str, purpose: Purpose | str = Purpose.VIEW) -> CheckedCase:
     """Return the case numbered `case_no` checked for `purpose`, or refuse.
 
-    The purpose's roles are checked first (403); a case that does not exist or that the user
-    may not read is 404 either way. Only `OWN` admits the case's applicant.
+    The purpose's roles are checked first, before any lookup: someone who reads no case at
+    all (an analyst) is told "not found", as for a missing number; a reader of cases without
+    the purpose's role is refused (403). A case that does not exist or that the user may not
+    read is 404 either way. Only `OWN` admits the case's applicant.
     """
     purpose = Purpose(purpose)
     roles = ROLES[purpose]
-    if roles is not None:
+    if roles is not None and not actor.has_role(*roles):
+        if not actor.has_role(*READ_ALL_CASES_ROLES, "official", "leader"):
+            raise NotFound(f"no case '{case_no}'")
         require_role(actor, *roles)
     case = session().scalars(sa.select(Case).where(Case.case_no == case_no)).first()
     own = purpose is Purpose.OWN and case is not None and owns_case(actor, case)
