@@ -264,7 +264,9 @@ def _extends(db: Session, keys: AuditKeys, case_id: int, case_no: str, anchor: C
     if count < start:
         return False
     events = db.scalars(
-        sa.select(Event).where(Event.case_id == case_id, Event.seq >= max(start, 1))
+        sa.select(Event)
+        # up to the count read with the case row: events committed since are the next line's
+        .where(Event.case_id == case_id, Event.seq >= max(start, 1), Event.seq <= count)
         .order_by(Event.seq)
     ).all()  # fmt: skip
     prev = GENESIS
