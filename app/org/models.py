@@ -47,6 +47,21 @@ class Department(Base):
     region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"))
 
 
+class DepartmentHead(Base):
+    """A head (负责人) of a department: its principal (rank 0, 局长/市长) or a deputy (rank 1).
+
+    The heads of a licensing authority approve its extensions (行政许可法 art. 42); the
+    heads of the government (kind `government`) those of a joint case (art. 42(2)).
+    """
+
+    __tablename__ = "department_heads"
+
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("departments.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(40))  # as printed: 局长, 副局长, 副市长
+    rank: Mapped[int] = mapped_column(default=0)
+
+
 class User(UserMixin, Base):
     """A person who logs in: staff member or applicant."""
 
