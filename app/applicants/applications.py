@@ -20,6 +20,7 @@ from ..cases.models import Case
 from ..cases.status import awaits_supplement
 from ..catalogue.models import Item
 from ..catalogue.services import materials_of
+from ..clock import local_date
 from ..db import on_rollback, session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..org.models import User
@@ -116,7 +117,7 @@ def start(actor: User, item_code: str, form: dict) -> OnlineApplication:
     clean = cases.check_form(item.entry.get("form", []), form or {}, "application form")
     now = utcnow()
     app = OnlineApplication(
-        number=f"WS{now:%Y%m%d}{secrets.randbelow(10**6):06d}", item_id=item.id,
+        number=f"WS{local_date(now):%Y%m%d}{secrets.randbelow(10**6):06d}", item_id=item.id,
         applicant_user_id=actor.id, applicant_name=actor.name,
         applicant_id_number=actor.id_number, applicant_phone=actor.phone, form=clean,
         status="draft", submitted_at=now, review_due_at=now, missing=[], history=[],

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalogue.models import Item
+from ..clock import local_date
 from ..errors import InvalidInput
 
 QUERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -105,7 +106,8 @@ def missing_materials(item: Item, materials: list[str]) -> list[dict]:
 
 
 def new_case_no(now: dt.datetime) -> str:
-    return f"{now:%Y%m%d}{secrets.randbelow(10**8):08d}"
+    """A case number: the centre's local day of `now` (stored UTC), then 8 random digits."""
+    return f"{local_date(now):%Y%m%d}{secrets.randbelow(10**8):08d}"
 
 
 def new_query_code() -> str:
