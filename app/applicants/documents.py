@@ -14,15 +14,18 @@ import functools
 import tomllib
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import current_app
 
 from .. import privacy
+from ..audit.models import Event
 from ..calendar.services import calendar
 from ..cases.access import Purpose, require_case
 from ..cases.models import Case
 from ..cases.status import CaseStatus
 from ..cases.store import CaseLog
 from ..catalogue.models import Item
+from ..clock import local_date, today
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, NotFound
 from ..links import public_url
@@ -72,6 +75,7 @@ def _facts(case: Case, item: Item) -> pdf.CaseFacts:
         applicant_phone=case.applicant_phone or "",
         received_at=local(case.received_at).replace(tzinfo=None),
         accepted_at=local(case.accepted_at).replace(tzinfo=None) if case.accepted_at else None,
+        accepted_on=cal.counting_day(case.accepted_at)[0] if case.accepted_at else None,
         promised_due=local(case.due_at).date() if case.due_at else None,
         promised_days=case.promised_days, statutory_days=item.statutory_days,
         acceptor_name=acceptor.name if acceptor else "",
@@ -84,6 +88,26 @@ def _decision_no(case: Case) -> str:
     """The number of a decision letter: the case's own, with the year."""
     year = calendar().local(case.decided_at or utcnow()).year
     return f"〔{year}〕{case.case_no[-8:]}号"
+
+
+def first_issued(case: Case, kind: str) -> dt.date:
+    """The day a notice of `kind` is dated: the centre's local day it was first handed over
+    (its first `notice_issued` event; for the supplement notice, the first since the latest
+    request for materials, which makes a new notice), or today if it was never handed over.
+    A reprint thus shows the day the applicant was given it."""
+    starts = {"supplement": "supplement_required"}.get(kind)
+    rows = session().scalars(
+        sa.select(Event).where(Event.case_id == case.id,
+                               Event.type.in_(("notice_issued", starts or "notice_issued")))
+        .order_by(Event.seq)
+    )  # fmt: skip
+    issued = None
+    for event in rows:
+        if event.type == starts:
+            issued = None
+        elif issued is None and event.type == "notice_issued" and event.data.get("kind") == kind:
+            issued = event.at
+    return local_date(issued) if issued is not None else today()
 
 
 def _render(kind: str, case: Case, item: Item) -> bytes:
@@ -104,12 +128,13 @@ def _render(kind: str, case: Case, item: Item) -> bytes:
             raise Conflict("no material is missing")
         names = [m["name"] for m in case.missing_materials]
         note = "请于补正后携带上述材料到" + (item.entry.get("window") or "受理窗口") + "办理"
-        return pdf.supplement_notice(here, facts, names, note, **opts)
+        return pdf.supplement_notice(here, facts, names, note,
+                                     issued_on=first_issued(case, kind), **opts)  # fmt: skip
     if kind == "refusal":
         if case.status != CaseStatus.REFUSED:
             raise Conflict("the case was not refused")
-        return pdf.refusal_notice(here, facts, case.decision_reason or "",
-                                  case.legal_basis or "", **opts)  # fmt: skip
+        return pdf.refusal_notice(here, facts, case.decision_reason or "", case.legal_basis or "",
+                                  issued_on=first_issued(case, kind), **opts)  # fmt: skip
     if kind == "decision":
         if case.decision not in ("approved", "denied"):
             raise Conflict("the case is not decided yet")
@@ -186,6 +211,6 @@ def application_notice(app: OnlineApplication) -> bytes:
     )  # fmt: skip
     note = "请登录网上办事大厅上传上述材料后重新提交，或携带材料到" + (
         item.entry.get("window") or "受理窗口") + "办理"  # fmt: skip
-    issued = local(app.reviewed_at).date() if app.reviewed_at else dt.date.today()
+    issued = local_date(app.reviewed_at) if app.reviewed_at else today()
     return pdf.supplement_notice(centre(), facts, [m["name"] for m in app.missing], note,
                                  issued_on=issued, **_options())  # fmt: skip

@@ -4,7 +4,7 @@ and opening, and the lines that come from the case (limits, acceptor, accepting 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from reportlab.lib.units import mm
@@ -30,6 +30,37 @@ FORMS = {
 
 def datetime_text(t: datetime) -> str:
     return f"{t.year}年{t.month}月{t.day}日 {t.hour:02d}时{t.minute:02d}分"
+
+
+def acceptance_day(facts: CaseFacts) -> date:
+    """The acceptance day (受理日) the notices print and the time limits count from."""
+    if facts.accepted_on is not None:
+        return facts.accepted_on
+    return (facts.accepted_at or facts.received_at).date()
+
+
+def acceptance_text(facts: CaseFacts) -> str:
+    """受理时间 as printed: the time of acceptance, or, for an application accepted outside
+    office hours or on a day off, the next working day it counts as accepted on, and why."""
+    accepted = facts.accepted_at or facts.received_at
+    day = acceptance_day(facts)
+    if day == accepted.date():
+        return datetime_text(accepted)
+    return f"{chinese_date(day)}（{datetime_text(accepted)}非工作时间收件，顺延至下一个工作日受理）"
+
+
+ACCEPTANCE_RULE = (
+    "受理当日不计入办理时限，自下一个工作日起计算；工作日办公时间结束后或者休息日、法定节假日"
+    "收件的，视为下一个工作日受理。"
+)
+"""The acceptance rule, as the receipt and the commitment notice state it when it moved the
+acceptance day (the public guide states it for every item)."""
+
+
+def acceptance_notes(facts: CaseFacts) -> list[str]:
+    """The note that explains a moved acceptance day, or none."""
+    accepted = facts.accepted_at or facts.received_at
+    return [ACCEPTANCE_RULE] if acceptance_day(facts) != accepted.date() else []
 
 
 def sentence(text: str) -> str:

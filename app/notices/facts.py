@@ -28,7 +28,10 @@ class CaseFacts:
     applicant_name: str
     applicant_phone: str  # masked or not: the caller decides
     received_at: datetime
-    accepted_at: datetime | None = None
+    accepted_at: datetime | None = None  # when the window actually accepted it
+    # the acceptance day the time limits count from (受理日): the day of accepted_at, or the
+    # next working day when it was accepted outside office hours or on a day off
+    accepted_on: date | None = None
     promised_due: date | None = None
     promised_days: int | None = None  # working days
     statutory_days: int | None = None  # working days

@@ -33,11 +33,13 @@ from .blocks import (
     EXCLUDED_PERIODS,
     FORMS,
     RIGHTS,
+    acceptance_day,
+    acceptance_notes,
+    acceptance_text,
     accepting_unit,
     acceptor,
     applied,
     body,
-    datetime_text,
     field_table,
     heading,
     label,
@@ -69,7 +71,8 @@ def acceptance_receipt(
     """受理通知书 (acceptance receipt, Law art. 32(5)): the case is accepted.
 
     `materials` are those received: (name, form, count), form being 原件 / 复印件 / 原件及复印件
-    (or the catalogue's original / copy / original_and_copy). Dated on the acceptance day.
+    (or the catalogue's original / copy / original_and_copy). 受理时间 is the acceptance day
+    the limits count from (`acceptance_text`); signed on the day the window accepted it.
     """
     font, st = font_and_styles(font_path)
     accepted = facts.accepted_at or facts.received_at
@@ -90,7 +93,7 @@ def acceptance_receipt(
                 label("受理单位", st),
                 accepting_unit(facts),
                 label("受理时间", st),
-                datetime_text(accepted),
+                Paragraph(markup(acceptance_text(facts)), st.cell),
             ],
             [label("承诺办结", st), Paragraph(markup(limits(facts)), st.cell), "", ""],
         ],
@@ -101,6 +104,7 @@ def acceptance_receipt(
     story += [info, Spacer(1, 3 * mm)]
     notes = [
         "请凭办件编号和查询码（或扫描右上角二维码）查询办理进度，凭本通知书领取办理结果。",
+        *acceptance_notes(facts),
         EXCLUDED_PERIODS,
     ]
     # The notes go with the signature: a page with only the seal on it is no notice.
@@ -144,8 +148,8 @@ def supplement_notice(
 ) -> bytes:
     """补正材料一次性告知书 (Law art. 32(4)): every missing material, numbered, at once.
 
-    `deadline_note` says by when and where to hand the materials in. Dated `issued_on`
-    (default: today).
+    `deadline_note` says by when and where to hand the materials in. Dated `issued_on`, the
+    centre's local day it was first issued (default: the day the application was received).
     """
     if not missing:
         raise ValueError("a supplement notice must list at least one missing material")
@@ -181,7 +185,9 @@ def supplement_notice(
         KeepTogether(
             [
                 Spacer(1, 3 * mm),
-                signature(centre, issued_on or date.today(), font, seal_image, acceptor(facts)),
+                signature(
+                    centre, issued_on or facts.received_at.date(), font, seal_image, acceptor(facts)
+                ),
             ]
         ),
     ]
@@ -200,7 +206,8 @@ def refusal_notice(
 ) -> bytes:
     """不予受理决定书 (Law art. 32(2)(3)): the reason, its legal basis and the applicant's rights.
 
-    Dated `issued_on` (default: today).
+    Dated `issued_on`, the centre's local day it was first issued (default: the day the
+    application was received).
     """
     if not reason.strip() or not legal_basis.strip():
         raise ValueError("a refusal needs its reason and its legal basis")
@@ -218,7 +225,10 @@ def refusal_notice(
         body("你（单位）提交的申请材料已全部退回，请核对查收。", st),
         body(RIGHTS, st),
         KeepTogether(
-            [Spacer(1, 6 * mm), signature(centre, issued_on or date.today(), font, seal_image)]
+            [
+                Spacer(1, 6 * mm),
+                signature(centre, issued_on or facts.received_at.date(), font, seal_image),
+            ]
         ),
     ]
     return build(centre, facts, "不予受理决定书", story, font=font, with_qr=False)
@@ -254,11 +264,12 @@ def commitment_notice(
             Spacer(1, 8 * mm if supervision_opinion else 18 * mm),
             SignLine(font.name),
         ]
-        page.append(_commitment_fields(facts, accepted, opinion, st))
+        page.append(_commitment_fields(facts, opinion, st))
         notes = [
             "本通知单一式三联：第一联由受理单位存根，第二联交申请人收执，第三联送驻厅监察室存查。",
             "申请人可凭办件编号和查询码（或扫描右上角二维码）查询办理进度，"
             "并在承诺办结时间凭本通知单领取办理结果。",
+            *acceptance_notes(facts),
             EXCLUDED_PERIODS,
             "受理单位未在承诺时间内办结，或者在办理过程中有刁难、推诿等行为的，"
             f"请拨打驻厅监察室监督电话 {markup(centre.supervision_phone)} 投诉。",
@@ -291,17 +302,19 @@ def decision_letter(
     Approval: `reason` is what is granted (default: the item as applied for), `legal_basis`
     defaults to art. 38(1), `certificate` names the licence issued within 10 working days.
     Denial: `reason` and `legal_basis` are required; the letter states the rights to
-    reconsideration (60 days) and litigation (6 months). Dated `decided_at` (default: today).
+    reconsideration (60 days) and litigation (6 months). Dated `decided_at`, the local time
+    of the decision (a letter is written for a decided case only).
     """
     if not approved and (not reason.strip() or not legal_basis.strip()):
         raise ValueError("a denial needs its reasons and its legal basis (Law art. 38(2))")
     font, st = font_and_styles(font_path)
     title = "准予行政许可决定书" if approved else "不予行政许可决定书"
-    decided = decided_at or datetime.now()
-    accepted = facts.accepted_at or facts.received_at
+    if decided_at is None:
+        raise ValueError("a decision letter is dated the day of the decision")
+    decided = decided_at
     recalled = (
         f"{applied(facts, '提出的')}申请（办件编号：{markup(facts.case_no)}），"
-        f"本机关已于{chinese_date(accepted)}依法受理。"
+        f"本机关已于{chinese_date(acceptance_day(facts))}依法受理。"
     )
     if approved:
         basis = sentence(legal_basis) or "《中华人民共和国行政许可法》第三十八条第一款"
@@ -333,16 +346,14 @@ def decision_letter(
     return build(centre, facts, title, story, font=font, with_qr=False)
 
 
-def _commitment_fields(
-    facts: CaseFacts, accepted: datetime, opinion: list[Flowable], st: Styles
-) -> Table:
+def _commitment_fields(facts: CaseFacts, opinion: list[Flowable], st: Styles) -> Table:
     """The nine fields of a copy of the commitment notice, the opinion's cell last."""
     table = field_table(
         [
             [label("办件编号", st), facts.case_no, label("查 询 码", st), facts.query_code],
             [label("受理单位", st), accepting_unit(facts), "", ""],
             [label("申请事项", st), facts.item_name, "", ""],
-            [label("受理时间", st), datetime_text(accepted), "", ""],
+            [label("受理时间", st), Paragraph(markup(acceptance_text(facts)), st.cell), "", ""],
             [label("承诺办结时间", st), Paragraph(markup(limits(facts)), st.cell), "", ""],
             [
                 label("受 理 人", st),
