@@ -20,6 +20,7 @@ from ..calendar.services import calendar
 from ..cases.models import Case
 from ..cases.store import CaseLog
 from ..catalogue.models import Item
+from ..clock import local_date
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..org.models import User
@@ -100,7 +101,7 @@ def rate(case: Case, level: object, comment: str, channel: str,
         db.add(follow)
         db.flush()
         log.add("follow_up_opened", {"follow_up": follow.id, "due_at": due})
-        text = f"{case.case_no}: 差评（{LEVELS[value]}）需回访整改，期限 {due:%Y-%m-%d}"
+        text = f"{case.case_no}: 差评（{LEVELS[value]}）需回访整改，期限 {local_date(due):%Y-%m-%d}"
         db.execute(sa.insert(Notification), [
             {"user_id": uid, "kind": "follow_up", "text": text, "case_id": case.id,
              "created_at": now} for uid in _supervisors()

@@ -6,7 +6,6 @@ Everything here reads; nothing changes a case. Each page an auditor opens is log
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from flask import (
     Response,
@@ -25,6 +24,7 @@ from flask_login import current_user
 from .. import privacy
 from ..cases.queries import people_named
 from ..catalogue.pages.diagrams import asked_diagram, choose_diagram, draw
+from ..clock import day_start, today
 from ..errors import InvalidInput
 from ..web import bp, role_required
 from . import anchor, export
@@ -60,7 +60,9 @@ def _highlight(state, diagram, late: set[str]) -> dict[str, str]:
 @bp.get("/audit")
 @role_required(*AUDIT_ROLES)
 def audit_home():
-    return render_template("audit/home.html", today=dt.date.today().isoformat())
+    # "until" is not included: the default ends tomorrow, so today's cases are in the export
+    until = today() + dt.timedelta(days=1)
+    return render_template("audit/home.html", until=until.isoformat())
 
 
 @bp.get("/audit/cases/<case_no>")
@@ -128,7 +130,6 @@ def audit_verify(case_no: str):
 
 
 def _period() -> dict:
-    zone = ZoneInfo(current_app.config["CENTRE_TIMEZONE"])
     out: dict = {"item": request.args.get("item") or None}
     for key in ("since", "until"):
         raw = request.args.get(key)
@@ -137,8 +138,7 @@ def _period() -> dict:
                 day = dt.date.fromisoformat(raw)
             except ValueError:
                 raise InvalidInput(_("'%(key)s' must be a date like 2026-11-01", key=key)) from None
-            local = dt.datetime.combine(day, dt.time(), zone)
-            out[key] = local.astimezone(dt.UTC).replace(tzinfo=None)
+            out[key] = day_start(day)  # the start of the centre's local day, as stored UTC
     return out
 
 
@@ -151,7 +151,7 @@ def audit_export(kind: str):
     numbers = [n for n in request.args.getlist("case") if n]
     log = export.chosen_traces(case_nos=numbers, **period)  # chosen now, read when written
     audit.log_view(current_user, None, "export")
-    stamp = dt.date.today().isoformat()
+    stamp = today().isoformat()
     if kind == "xes":
         return Response(export.to_xes(log), mimetype="application/xml", headers={
             "Content-Disposition": f'attachment; filename="onewindow-{stamp}.xes"'})  # fmt: skip
@@ -218,6 +218,6 @@ def audit_checkpoint_download(kind: str):
     if kind != "log" or path is None or not path.exists():
         abort(404)
     audit.log_view(current_user, None, "checkpoints-export")
-    stamp = dt.date.today().isoformat()
+    stamp = today().isoformat()
     return send_file(path, mimetype="text/plain", as_attachment=True,
                      download_name=f"onewindow-checkpoints-{stamp}.log")  # fmt: skip

@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from ..calendar.services import calendar
 from ..catalogue.models import ITEM_KINDS
+from ..clock import today
 from ..db import utcnow
 from ..errors import InvalidInput
 from ..org import queries as org_queries
@@ -320,7 +321,7 @@ def stats_report():
          report_table(Query(period, month, "kind", Filters(), True, "week"), kinds),
          _stage_table(slowest_stages(query.period, query.filters))],
         charts=[(_("Completion rate by department (%)"), bars)] if bars else None,
-        summary=summary,
+        summary=summary, issued_on=today(),
     )  # fmt: skip
     return _download(pdf, "application/pdf", f"report-{month}.pdf")
 

@@ -171,7 +171,7 @@ def monthly_report(
     seal: bool = True,
     *,
     summary: list[str] | None = None,
-    issued_on: date | None = None,
+    issued_on: date,
     seal_text: str = "",
     font_path: str | os.PathLike[str] | None = None,
 ) -> bytes:
@@ -180,12 +180,13 @@ def monthly_report(
     `month` is "2026-11" (or already "2026年11月"); `summary` are the key-figure sentences
     of 一、总体情况, worded by the caller; `charts` are (title, [(label, value), ...]) drawn as
     horizontal bars. `seal` stamps the centre's seal (its name on the arc, `seal_text`
-    under the star) over the closing name and date `issued_on` (default: today).
+    under the star) over the closing name and date `issued_on` (the centre's local day,
+    app.clock.today(), given by the caller).
     `font_path` is the configured CJK font (``app.config["PDF_FONT"]``).
     """
     font = cjk_font(font_path)
     st = Styles(font.name)
-    day = issued_on or date.today()
+    day = issued_on
     period = month_title(month)
     heading = f"{period}政务服务统计月报"
     full_title = f"{centre_name} {period} 政务服务统计月报"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from workflows.errors import DiagramError, OneWindowError
 from ...cases.intake import check_form
 from ...cases.queries import people_named
 from ...cases.runtime import runtime
+from ...clock import today
 from ...errors import AppError, InvalidInput, NotFound
 from ...web import bp, role_required
 from ...web.forms import form_values
@@ -232,7 +232,7 @@ def analyst_diff(code: str):
 
 def _sample_data(item: Item) -> dict:
     """An application form for the dry run: each field's default or a plain sample."""
-    samples = {"long": 10, "boolean": True, "date": dt.date.today().isoformat()}
+    samples = {"long": 10, "boolean": True, "date": today().isoformat()}
     out = {}
     for field in item.entry.get("form", []):
         options = field.get("options") or []
