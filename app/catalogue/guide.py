@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import current_app
 
 from workflows.errors import OneWindowError
 from workflows.render import render_svg
@@ -210,6 +211,13 @@ class Guide:
     def quantity(self) -> str:
         """The limit on the number of licences granted (数量限制), if the entry states one."""
         return str(self.entry.get("quantity_limit") or self.entry.get("quantity") or "")
+
+    @property
+    def office_hours(self) -> tuple[str, str]:
+        """The centre's office hours (OFFICE_HOURS, local time): when they close on a working
+        day decides the acceptance day (the acceptance rule, stated in section 5)."""
+        opens, closes = current_app.config["OFFICE_HOURS"].split("-")
+        return opens.strip(), closes.strip()
 
     @property
     def promised_rules(self) -> list[PromisedRule]:
