@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..calendar.services import WorkCalendar, calendar
 from ..cases.models import Case
+from ..clock import local_date
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, NotFound
 from ..org.models import Department, User
@@ -58,7 +59,7 @@ def _department(db: Session, department_id: int | None) -> Department:
 
 def _next_number(db: Session, now: dt.datetime) -> str:
     """Return the next number of the centre-local day; the counter row serialises writers."""
-    day = calendar().local(now).date()
+    day = local_date(now)
     insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = ComplaintCounter.__table__
     stmt = (
