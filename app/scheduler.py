@@ -235,7 +235,7 @@ class TimerScheduler:
         Running it twice, or in two processes at once, issues each card once: the cards
         table holds one row per subject and level.
         """
-        from .applicants import evaluations, tracking
+        from .applicants import applications, evaluations, tracking
         from .auth import sessions as web_sessions
         from .complaints import deadlines as complaints
         from .supervision.services import next_threshold, scan
@@ -261,10 +261,16 @@ class TimerScheduler:
             except Exception:
                 log.exception("follow-up warnings failed; the next round retries")
                 session().rollback()  # a dead connection must not fail the scans after it
+            try:  # online applications not told in five working days: deemed accepted, once
+                applications.scan_deemed()
+            except Exception:
+                log.exception("deemed acceptance failed; the next round retries")
+                session().rollback()
             try:
                 moments = (next_threshold(session(), utcnow()),
                            complaints.next_threshold(session(), utcnow()),
-                           evaluations.next_follow_up_threshold(utcnow()))  # fmt: skip
+                           evaluations.next_follow_up_threshold(utcnow()),
+                           applications.next_deemed(utcnow()))  # fmt: skip
                 upcoming = min((m for m in moments if m is not None), default=None)
             except Exception:  # the database is away: the fallback round looks again
                 log.exception("reading the next warning time failed; the fallback round retries")

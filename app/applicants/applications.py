@@ -3,16 +3,20 @@ pre-reviews (预审) and asks once for everything missing (一次性告知), inv
 to the window, or accepts the application as a case.
 
 The Licensing Law (art. 32) gives five working days to tell an applicant what is missing;
-`review_due_at` holds that limit and the clerks' list shows it.
+`review_due_at` holds that limit and the clerks' list shows it. Past it, the application
+is deemed accepted as of its receipt (app/applicants/deemed.py): the scheduler registers
+it (`scan_deemed`), and the clerk can no longer ask for supplements.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from typing import BinaryIO
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from ..calendar.services import calendar
 from ..cases import services as cases
@@ -22,13 +26,14 @@ from ..catalogue.models import Item
 from ..catalogue.services import materials_of
 from ..clock import local_date
 from ..db import on_rollback, session, transactional, utcnow
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from ..org.models import User
 from ..supervision.models import Notification
-from . import uploads
+from . import deemed, uploads
 from .models import OnlineApplication, Upload
 
-REVIEW_DAYS = 5
+REVIEW_DAYS = deemed.REVIEW_DAYS
+log = logging.getLogger("onewindow.applicants")
 CHANGEABLE = ("draft", "supplement_required")  # the applicant adds materials and hands in
 STAFF_READERS = ("clerk", "supervisor", "auditor", "admin")
 
@@ -180,7 +185,7 @@ def submit(actor: User, number: str) -> OnlineApplication:
     now = utcnow()
     again = app.status == "supplement_required"
     app.status, app.submitted_at = "submitted", now
-    app.review_due_at = calendar().due_in_days(now, REVIEW_DAYS).at
+    app.review_due_at = deemed.review_due(now)
     _log(app, actor, "resubmitted" if again else "submitted")
     return app
 
@@ -204,6 +209,22 @@ def _for_review(actor: User, number: str) -> tuple[OnlineApplication, Item]:
     return app, item_of(app)
 
 
+def deemed_message(app: OnlineApplication) -> str:
+    """Why the window can no longer send an application back (the page says it first)."""
+    return _(
+        "Not told within five working days what was missing, this application is deemed "
+        "accepted as of %(day)s, the day its materials were received (Licensing Law art. 32): "
+        "it can no longer be sent back for supplements or to the window.",
+        day=deemed.received_day(app).isoformat(),
+    )
+
+
+def _still_open(app: OnlineApplication) -> None:
+    """Refuse a one-time notice or an invitation once the five working days have passed."""
+    if deemed.is_due(app, utcnow()):
+        raise Conflict(deemed_message(app))
+
+
 def _tell(user_id: int, kind: str, text: str, case_id: int | None = None) -> None:
     session().add(Notification(user_id=user_id, kind=kind, text=text, case_id=case_id,
                                created_at=utcnow()))  # fmt: skip
@@ -213,6 +234,7 @@ def _tell(user_id: int, kind: str, text: str, case_id: int | None = None) -> Non
 def request_supplements(actor: User, number: str, codes: list[str], note: str) -> OnlineApplication:
     """Tell the applicant, at once, every material that is missing or unusable."""
     app, item = _for_review(actor, number)
+    _still_open(app)
     names = {m["code"]: m["name"] for m in materials_of(item)}
     unknown = sorted(set(codes) - set(names))
     if unknown:
@@ -233,6 +255,7 @@ def request_supplements(actor: User, number: str, codes: list[str], note: str) -
 def invite(actor: User, number: str, note: str) -> OnlineApplication:
     """Ask the applicant to come to the window (with the originals)."""
     app, _item_row = _for_review(actor, number)
+    _still_open(app)
     if not (note or "").strip():
         raise InvalidInput("say what to bring and when", field="note")
     app.status, app.review_note = "invited", note.strip()
@@ -242,23 +265,35 @@ def invite(actor: User, number: str, note: str) -> OnlineApplication:
     return app
 
 
-@transactional
-def accept(actor: User, number: str) -> Case:
-    """Accept the application: register and accept it as a case, in this transaction."""
-    app, item = _for_review(actor, number)
+def _register(actor, app: OnlineApplication, item: Item, deem: bool = False) -> Case:
+    """Register and accept the application as a case through the window's intake path
+    (receive_case's own body, without its transaction, so both rows commit together);
+    deemed accepted, as of its receipt and whatever is missing."""
     have = sorted({u.material_code for u in current_uploads(app.id)})
     applicant = cases.Applicant(app.applicant_name, app.applicant_id_number, app.applicant_phone)
-    # receive_case's own body (without its transaction) so both rows commit together
     outcome = cases.receive_case.__wrapped__(
-        actor, item.code, applicant, have, dict(app.form), applicant_user_id=app.applicant_user_id
-    )
+        actor, item.code, applicant, have, dict(app.form), applicant_user_id=app.applicant_user_id,
+        deemed=(app.submitted_at, deemed.event_data(app)) if deem else None,
+    )  # fmt: skip
     case = outcome.subject
     if awaits_supplement(case):
         missing = "、".join(m["name"] for m in case.missing_materials)
         raise InvalidInput(f"required materials are missing: {missing}; ask for them first",
                            field="missing")  # fmt: skip
     app.status, app.case_id = "accepted", case.id
-    app.reviewed_by_id, app.reviewed_at = actor.id, utcnow()
+    app.reviewed_by_id, app.reviewed_at = (None if deem else actor.id), utcnow()
+    return case
+
+
+@transactional
+def accept(actor: User, number: str) -> Case:
+    """Accept the application: register and accept it as a case, in this transaction.
+
+    Past the five working days it is deemed accepted instead (as the scheduler would)."""
+    app, item = _for_review(actor, number)
+    if deemed.is_due(app, utcnow()):
+        return _deem(app, item)
+    case = _register(actor, app, item)
     _log(app, actor, "accepted", case.case_no)
     _tell(
         app.applicant_user_id,
@@ -269,6 +304,112 @@ def accept(actor: User, number: str) -> Case:
     return case
 
 
+def _deem(app: OnlineApplication, item: Item) -> Case:
+    """Register an application deemed accepted, by the system account, told to the applicant."""
+    system = deemed.system_actor()
+    case = _register(system, app, item, deem=True)
+    day = deemed.received_day(app)
+    _log(app, system, "deemed accepted", f"{case.case_no} · {deemed.ARTICLE} · {day}")
+    _tell(
+        app.applicant_user_id,
+        "deemed_accepted",
+        f"{app.number}: 窗口未在五个工作日内一次告知需补正的材料，依法视为受理"
+        f"（{deemed.ARTICLE}），受理日期为收到材料之日 {day:%Y-%m-%d}；"
+        f"办件编号 {case.case_no}，查询码 {case.query_code}",
+        case.id,
+    )
+    return case
+
+
+def scan_deemed(now: dt.datetime | None = None) -> int:
+    """Register every application deemed accepted at `now`; return how many.
+
+    Each in its own transaction, the application row read FOR UPDATE and checked again:
+    a second round, a concurrent process or a clerk acting at the same moment finds it no
+    longer submitted, and the version-checked write of the row refuses any double."""
+    now = now or utcnow()
+    db = session()
+    due = list(db.scalars(
+        sa.select(OnlineApplication.id).where(OnlineApplication.status == "submitted",
+                                              OnlineApplication.review_due_at < now)
+        .order_by(OnlineApplication.review_due_at)
+    ))  # fmt: skip
+    db.commit()
+    done = 0
+    for app_id in due:
+        try:
+            done += _deem_one(app_id, now)
+        except AppError:  # e.g. its item has no diagram: logged, the others go on
+            log.exception("application %s could not be deemed accepted", app_id)
+    return done
+
+
+@transactional
+def _deem_one(app_id: int, now: dt.datetime) -> bool:
+    query = sa.select(OnlineApplication).where(OnlineApplication.id == app_id)
+    app = session().scalars(query.with_for_update()).first()
+    if app is None or not deemed.is_due(app, now):
+        return False
+    _deem(app, item_of(app))
+    return True
+
+
+def next_deemed(now: dt.datetime) -> dt.datetime | None:
+    """When the next application waiting for a pre-review is deemed accepted."""
+    return session().scalar(
+        sa.select(sa.func.min(OnlineApplication.review_due_at))
+        .where(OnlineApplication.status == "submitted", OnlineApplication.review_due_at >= now)
+    )  # fmt: skip
+
+
 def review_overdue(app: OnlineApplication, now: dt.datetime | None = None) -> bool:
-    """Whether the five working days to tell what is missing have passed."""
-    return app.status == "submitted" and (now or utcnow()) > app.review_due_at
+    """Whether the five working days to tell what is missing have passed (it is deemed
+    accepted, registered by the next round if not yet)."""
+    return deemed.is_due(app, now or utcnow())
+
+
+def working_days_left(app: OnlineApplication, now: dt.datetime | None = None) -> int | None:
+    """Working days after today up to the day a waiting application is deemed accepted
+    (at its close of office): 0 on that day, None once it is or when it is not waiting for
+    a pre-review."""
+    now = now or utcnow()
+    if app.status != "submitted" or now > app.review_due_at:
+        return None
+    cal = calendar()
+    day, last = cal.local(now).date(), cal.local(app.review_due_at).date()
+    left = 0
+    while day < last:
+        day += dt.timedelta(days=1)
+        left += cal.is_working_day(day)
+    return left
+
+
+def was_deemed(app: OnlineApplication) -> bool:
+    """Whether the application was deemed accepted (its history says so)."""
+    return any(h.get("what") == "deemed accepted" for h in app.history or [])
+
+
+def deemed_facts(app: OnlineApplication, now: dt.datetime | None = None) -> dict | None:
+    """What the application page says of deemed acceptance: `deemed` (registered so),
+    `due` (the five working days have passed; the next round registers it) or `waiting`
+    (the local day it will be deemed accepted and the working days left); None otherwise."""
+    now = now or utcnow()
+    if was_deemed(app):
+        return {"state": "deemed", "day": deemed.received_day(app)}
+    if deemed.is_due(app, now):
+        return {"state": "due", "day": deemed.received_day(app),
+                "message": deemed_message(app)}  # fmt: skip
+    if app.status == "submitted":
+        on = calendar().local(app.review_due_at).date()
+        return {"state": "waiting", "on": on, "left": working_days_left(app, now)}
+    return None
+
+
+def deemed_day_of_case(case_id: int) -> dt.date | None:
+    """The day a case's online application was deemed accepted from (None if it was not)."""
+    app = (
+        session()
+        .scalars(sa.select(OnlineApplication).where(OnlineApplication.case_id == case_id))
+        .first()
+    )
+    return deemed.received_day(app) if app is not None and was_deemed(app) else None

@@ -106,6 +106,7 @@ def _application_page(number: str, status: int = 200):
         notices=_notices(case) if case else [],
         may_change=applications.may_change(current_user, app),
         review_overdue=applications.review_overdue(app),
+        deemed=applications.deemed_facts(app),
     ), status  # fmt: skip
 
 
@@ -204,8 +205,10 @@ def application_notice(number: str):
 @bp.get("/window/online")
 @role_required("clerk")
 def online_queue():
-    return render_template("applicant/queue.html", rows=applications.waiting_review(),
-                           names=_status_names(), now=utcnow())  # fmt: skip
+    rows = [(app, item, applications.deemed_facts(app)) for app, item in
+            applications.waiting_review()]  # fmt: skip
+    return render_template("applicant/queue.html", rows=rows, names=_status_names(),
+                           now=utcnow())  # fmt: skip
 
 
 @bp.post("/window/online/<number>/<action>")
@@ -237,16 +240,23 @@ def online_review(number: str, action: str):
 # throttling (429) included: the visitor corrects it and asks again (`raised=()`).
 
 
+def _query(case_no: str, code: str):
+    """The progress of the case asked for, and the day it was deemed accepted from (if)."""
+    case = tracking.find_case(_client(), case_no, code)
+    return tracking.progress(case), applications.deemed_day_of_case(case.id)
+
+
 @bp.route("/track", methods=["GET", "POST"])
 def track():
-    progress, status = None, 200
+    progress, deemed, status = None, None, 200
     case_no = request.values.get("case_no", "")
     if request.method == "POST":
         code = request.form.get("code", "")
-        found = attempt(lambda: tracking.progress(tracking.find_case(_client(), case_no, code)),
-                        raised=())  # fmt: skip
-        progress, status = found.value, found.status
+        found = attempt(_query, case_no, code, raised=())
+        progress, deemed = found.value or (None, None)
+        status = found.status
     return render_template("applicant/track.html", progress=progress, case_no=case_no,
+                           deemed=deemed,
                            code=request.form.get("code", "") if progress else "",
                            levels=_level_names(), names=_status_names()), status  # fmt: skip
 

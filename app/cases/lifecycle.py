@@ -4,6 +4,8 @@ withdraw and close. Each operation is one transaction.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy.orm import Session
 
 from workflows.engine import WorkflowRun
@@ -28,6 +30,8 @@ from .status import CaseStatus, TaskState
 ACCEPTANCE = "受理"  # the acceptance task's comment, as the window clerk completes it
 
 
+# One path from the window's form to the case row (refused, deemed accepted, waiting for
+# supplements or accepted): long because each outcome is a few lines of the same batch.
 @transactional
 def receive_case(
     actor: User,
@@ -37,10 +41,15 @@ def receive_case(
     form: dict,
     refusal: dict | None = None,
     applicant_user_id: int | None = None,
+    deemed: tuple[dt.datetime, dict] | None = None,
 ) -> Outcome:
     """Register an application at the window; accept it, or ask for every missing material.
 
     `applicant_user_id` links the case to the applicant's account (accepted online).
+    `deemed` is (when the materials were received, the event's data) for an online
+    application deemed accepted (app/applicants/deemed.py): the case is received and
+    accepted as of that moment, whatever is missing, its time limits count from then, and
+    `deemed_accepted` is logged with the data.
     """
     require_role(actor, "clerk")
     db = session()
@@ -63,7 +72,7 @@ def receive_case(
         missing_materials=missing,
         form=dict(form or {}),
         received_by_id=actor.id,
-        received_at=now,
+        received_at=deemed[0] if deemed else now,
         event_seq=0,
         last_hash=GENESIS,
     )
@@ -76,6 +85,11 @@ def receive_case(
     rows, run = [], None  # the tasks and workflow of an accepted case
     if refusal is not None:
         _refuse(case, events, refusal)
+    elif deemed is not None:  # accepted by law as of the receipt: dues count from then
+        events.add("deemed_accepted", {**deemed[1], "missing": missing})
+        case.missing_materials, case.accepted_at = [], deemed[0]
+        deadlines.set_case_dues(case, item)
+        rows, run = accept(db, case, item, version_id, case.form, actor, events)
     elif missing:
         case.status = CaseStatus.SUPPLEMENT_REQUIRED
         events.add("supplement_required", {"missing": missing})
