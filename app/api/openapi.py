@@ -11,6 +11,12 @@ def _json(schema: dict, description: str = "OK") -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+PROVISIONAL = (
+    "true when a due date rests on a year whose holiday arrangements the State Council has "
+    "not yet published (counted by the law's fixed holidays and the weekends); the date may "
+    "change and is recomputed when the year is added"
+)
+
 ERRORS = {
     "400": _json(_ref("Error"), "Bad input: the message says what and where"),
     "401": _json(_ref("Error"), "Not logged in"),
@@ -97,6 +103,8 @@ def openapi_document() -> dict:
                         "state": {"type": "string"},
                         "outcomes": {"type": "array", "items": {"type": "string"}},
                         "case_no": {"type": "string"},
+                        "due_at": {"type": ["string", "null"], "format": "date-time"},
+                        "due_provisional": {"type": "boolean", "description": PROVISIONAL},
                     },
                 },
                 "Case": {
@@ -107,6 +115,9 @@ def openapi_document() -> dict:
                         "decision": {"type": ["string", "null"]},
                         "item": obj,
                         "diagram_version": {"type": ["integer", "null"]},
+                        "due_at": {"type": ["string", "null"], "format": "date-time"},
+                        "statutory_due_at": {"type": ["string", "null"], "format": "date-time"},
+                        "due_provisional": {"type": "boolean", "description": PROVISIONAL},
                         "open_tasks": {"type": "array", "items": _ref("Task")},
                         "history": {"type": "array", "items": _ref("Task")},
                     },

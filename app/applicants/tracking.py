@@ -41,6 +41,7 @@ class Progress:
     due_at: dt.datetime | None
     decided_at: dt.datetime | None
     paused: bool
+    due_provisional: bool = False  # the due date rests on a year's calendar not yet published
     missing: list[str] = field(default_factory=list)
     may_rate: bool = False
     rated: int | None = None
@@ -119,7 +120,8 @@ def progress(case: Case) -> Progress:
         status=CaseStatus.IN_PROGRESS if is_faulted(case) else case.status,
         decision=case.decision, stages=stages,
         received_at=case.received_at, accepted_at=case.accepted_at, due_at=case.due_at,
-        decided_at=case.decided_at, paused=case.paused_at is not None,
+        due_provisional=bool(case.due_provisional), decided_at=case.decided_at,
+        paused=case.paused_at is not None,
         missing=[m.get("name", "") for m in (case.missing_materials or [])]
         if awaits_supplement(case) else [],
         may_rate=may_rate(case) and rated is None, rated=rated,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ..clock import today
 from ..web import bp, role_required
 from ..web.forms import YearForm
 from ..web.policy import attempt
 from . import admin as calendar_admin
 from . import queries
+from .services import calendar
 
 
 def _add_year(form: YearForm) -> int:
@@ -38,5 +38,11 @@ def admin_calendar():
         status = added.status
     elif form.is_submitted():
         status = 400
-    return render_template("admin/calendar.html", form=form, years=queries.years(),
-                           this_year=dt.date.today().year), status  # fmt: skip
+    years = queries.years()
+    this_year = today().year
+    known = {y.year for y in years}
+    # what the calendar assumes for this year and the next until their notices are added
+    fallback = {y: calendar().provisional_days_off(y)
+                for y in (this_year, this_year + 1) if y not in known}  # fmt: skip
+    return render_template("admin/calendar.html", form=form, years=years, this_year=this_year,
+                           fallback=fallback), status  # fmt: skip

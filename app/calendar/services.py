@@ -1,9 +1,12 @@
 """Working days and due dates.
 
 A day is a working day when it is a make-up working day (调休上班), or a weekday that is
-not a statutory holiday. Only years in `calendar_years` are known; a computation that
-reaches a day of another year uses the weekday rule alone and says it is provisional, and
-such due dates are recomputed when the year is added.
+not a statutory holiday. Only years in `calendar_years` are known (from the State
+Council's annual notice). A day of another year counts by the fallback of fallback.py: the
+law's fixed days off (《全国年节及纪念日放假办法》 as revised in 2024: 元旦, 春节 with 除夕,
+清明, 劳动节, 端午, 中秋, 国庆, and the weekday that makes up one falling on a weekend) and
+the weekends; a computation that reaches such a day says it is provisional, and such due
+dates are recomputed when the year is added.
 
 Counting follows the Licensing Law: the day of acceptance does not count; a case accepted
 after office hours, or on a day off, counts as accepted on the next working day. A limit
@@ -23,6 +26,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..db import session
+from . import fallback
 from .models import CalendarDay, CalendarYear
 
 PACKAGE_SOURCE = "chinese-calendar {version} (国务院办公厅节假日安排通知)"
@@ -56,12 +60,31 @@ class WorkCalendar:
         return day.year in self.years
 
     def is_working_day(self, day: dt.date) -> bool:
-        """Return whether the centre works on `day`."""
+        """Return whether the centre works on `day` (for a day of a year not known here,
+        by the law's fixed days off and the weekends: see fallback.py)."""
         if day in self.workdays:
             return True
         if day in self.holidays:
             return False
+        if not self.known(day) and day in fallback.days_off(day.year):
+            return False
         return day.weekday() < 5
+
+    def day_off(self, day: dt.date) -> tuple[str, bool] | None:
+        """Return the name of the holiday on `day` and whether it is provisional (from the
+        fallback of a year not published yet), or None for a working day or a plain
+        weekend."""
+        if day in self.workdays:
+            return None
+        if day in self.holidays:
+            return self.holidays[day], False
+        if not self.known(day) and day in fallback.days_off(day.year):
+            return fallback.days_off(day.year)[day], True
+        return None
+
+    def provisional_days_off(self, year: int) -> dict[dt.date, str]:
+        """Return the fallback's days off of a year not known here (empty for a known one)."""
+        return {} if year in self.years else dict(fallback.days_off(year))
 
     def next_working_day(self, day: dt.date) -> tuple[dt.date, bool]:
         """Return the first working day after `day`, and whether an unknown year was crossed."""

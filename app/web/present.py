@@ -251,3 +251,16 @@ def iso_local(value) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return local_time(value)
+
+
+def provisional_at(at, flag) -> bool:
+    """Whether to mark a shown due date provisional: its row says a date rests on the
+    calendar's fallback (`flag`), and this date's local year is one the State Council has
+    not published yet (a case's promised date may be certain while its statutory one is
+    not)."""
+    if not flag or at is None:
+        return False
+    from ..calendar.services import calendar
+
+    cal = calendar()
+    return not cal.known(cal.local(at).date())
