@@ -13,7 +13,7 @@ from .catalogue.models import Item
 from .catalogue.services import deploy_version
 from .db import session, transactional
 from .errors import InvalidInput
-from .org.models import REGION_LEVELS, Department, Post, Region, User
+from .org.models import REGION_LEVELS, Department, DepartmentHead, Post, Region, User
 from .org.services import hash_password
 
 ITEM_FIELDS = ("code", "name", "kind", "department", "diagram", "process_id")
@@ -103,6 +103,20 @@ def _load_posts(centre: dict, departments: dict[str, Department], users: dict[st
     db.flush()
 
 
+def _load_heads(centre: dict, departments: dict[str, Department],
+                users: dict[str, User]) -> None:  # fmt: skip
+    """The departments' heads (负责人) as the file lists them, replacing those loaded before."""
+    db = session()
+    listed = {departments[spec["department"]].id for spec in centre.get("heads", [])}
+    if listed:
+        db.execute(sa.delete(DepartmentHead).where(DepartmentHead.department_id.in_(listed)))
+    for spec in centre.get("heads", []):
+        db.add(DepartmentHead(department_id=departments[spec["department"]].id,
+                              user_id=users[spec["user"]].id, title=spec["title"],
+                              rank=int(spec.get("rank", 0))))  # fmt: skip
+    db.flush()
+
+
 def _load_item(path: Path, departments: dict[str, Department]) -> Item:
     db = session()
     entry = _read_toml(path)
@@ -132,6 +146,7 @@ def load_demo(bpmn_dir: Path) -> dict[str, int]:
     departments = _load_departments(centre)
     users = _load_users(centre, departments)
     _load_posts(centre, departments, users)
+    _load_heads(centre, departments, users)
     items = [
         _load_item(path, departments)
         for path in sorted(bpmn_dir.glob("*.toml"))

@@ -41,7 +41,9 @@ from tests.casegen import FORMS, generate
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = dt.datetime(2026, 1, 5, 1, 0)  # Monday 09:00 in Shanghai
-LEADERS = {"housing_reg": "leader_wang", "planning": "leader_gao", "ndrc": "leader_yuan"}
+# who approves an extension (Licensing Law art. 42): a head of the item's licensing authority,
+# the government's head for the joint item
+APPROVERS = {"housing_reg": "deputy_qin", "planning": "head_lin", "ndrc": "mayor_he"}
 
 
 def utc(year, month, day, hour=10, minute=0) -> dt.datetime:
@@ -189,13 +191,17 @@ class Scene:
 
     def extend(self, rnd: random.Random) -> bool:
         db = session()
-        running = [c for c in self._open(paused=False) if not c.extended_days]
+        running = [
+            c
+            for c in self._open(paused=False)
+            if not c.extended_days and c.statutory_due_at > self.clock.now
+        ]  # before the limit runs out
         if not running:
             return False
         case = rnd.choice(running)
         dept = db.scalar(sa.select(Department.code).join(Item, Item.department_id == Department.id)
                          .where(Item.id == case.item_id))  # fmt: skip
-        deadlines.extend_case(_user(LEADERS[dept]), case.case_no, rnd.randint(2, 5), "需现场核查")
+        deadlines.extend_case(_user(APPROVERS[dept]), case.case_no, rnd.randint(2, 5), "需现场核查")
         return True
 
     def withdraw(self, rnd: random.Random) -> bool:

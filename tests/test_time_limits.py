@@ -151,9 +151,10 @@ def test_a_due_date_in_a_year_without_a_calendar_is_provisional_until_the_year_i
     clock.now = utc(2026, 12, 28)
     case_no = api.apply("house-initial", sample_form("house-initial", certificates=5))["case_no"]
     case = _case(demo_app, case_no)
-    # weekends only: 29, 30, 31 Dec, then 1 Jan 2027 counted as a working day
+    # 2027 by the law's fixed holidays and the weekends: 29, 30, 31 Dec, then 1 Jan 2027
+    # (元旦) and the weekend off, 4, 5, 6, 7 Jan (tests/test_calendar_fallback.py has more)
     assert case.due_provisional
-    assert local(case.due_at) == dt.datetime(2027, 1, 6, 17, 0)
+    assert local(case.due_at) == dt.datetime(2027, 1, 7, 17, 0)
     page = Api(demo_app.test_client()).case(case_no)
     assert page["due_provisional"] is True
     with demo_app.app_context():
@@ -191,15 +192,17 @@ def test_a_pause_of_three_working_days_moves_every_due_date_by_exactly_that(demo
     assert local(task_after.due_at) == dt.datetime(2026, 11, 10, 17)
 
 
-def test_extension_needs_a_leader_and_stays_within_the_law(demo_app, clock):
+def test_extension_needs_the_authoritys_head_and_stays_within_the_law(demo_app, clock):
     api = Api(demo_app.test_client())
     case_no = api.apply("house-initial", sample_form("house-initial", certificates=5))["case_no"]
     body = {"days": 5, "reason": "需补充现场核查"}
     api.call("POST", f"/cases/{case_no}/extend", "official_zhao", 403, json=body)
-    api.call("POST", f"/cases/{case_no}/extend", "leader_wang", 400,
+    # the section chief (房屋登记科科长) is not the licensing authority's head (art. 42)
+    api.call("POST", f"/cases/{case_no}/extend", "leader_wang", 403, json=body)
+    api.call("POST", f"/cases/{case_no}/extend", "deputy_qin", 400,
              json={"days": 11, "reason": "超过法定延期"})  # fmt: skip
     before = _case(demo_app, case_no)
-    api.call("POST", f"/cases/{case_no}/extend", "leader_wang", json=body)
+    api.call("POST", f"/cases/{case_no}/extend", "deputy_qin", json=body)
     after = _case(demo_app, case_no)
     cal = _package_calendar()
     assert (
@@ -208,7 +211,7 @@ def test_extension_needs_a_leader_and_stays_within_the_law(demo_app, clock):
     )
     events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
     extended = [e for e in events if e["type"] == "case_extended"]
-    assert extended[0]["actor"] == "leader_wang" and extended[0]["data"]["days"] == 5
+    assert extended[0]["actor"] == "deputy_qin" and extended[0]["data"]["days"] == 5
 
 
 # --- warnings ----------------------------------------------------------------------------------

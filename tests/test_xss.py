@@ -93,7 +93,7 @@ def _store_everything(app) -> dict:
     api = Api(app.test_client())
     ids: dict = {}
     admin, clerk = Web(app, "admin"), Web(app, "clerk_liu")
-    supervisor, leader = Web(app, "supervisor_wu"), Web(app, "leader_yuan")
+    supervisor = Web(app, "supervisor_wu")
 
     # admin: a department, a user and a post with markup names; a calendar year
     _follow(admin, admin.post("/admin/departments", {"code": "xss_dept", "name": _p("dept"),
@@ -170,7 +170,8 @@ def _store_everything(app) -> dict:
         "kind": "expert_review", "reason": _p("pause"), "expected_days": "3"}, expect=None),
         "pause")  # fmt: skip
     _follow(clerk, clerk.post(f"/cases/{case_no}/resume", expect=None), "resume")
-    _follow(leader, leader.post(f"/cases/{case_no}/extend", {
+    mayor = Web(app, "mayor_he")  # a joint case's extension: the government's head (art. 42)
+    _follow(mayor, mayor.post(f"/cases/{case_no}/extend", {
         "days": "5", "reason": _p("extension")}, expect=None), "extend")  # fmt: skip
     _follow(supervisor, supervisor.post(f"/cases/{case_no}/urge", {"text": _p("urge")},
                                         expect=None), "urge")  # fmt: skip

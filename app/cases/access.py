@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from ..catalogue.models import Item
 from ..db import session
 from ..errors import Forbidden, NotFound
+from ..org.authority import headed_departments
 from ..org.models import Post, User
 from .models import Case, Task
 from .status import TaskState
@@ -100,9 +101,11 @@ def can_view_case(actor: User, case: Case) -> bool:
     """Return whether the actor may read the case.
 
     The window, supervision, audit and admin read every case. An official or leader reads
-    the cases they hold, held or decided a task of, stand in for, or lead the post of.
-    Analysts work on diagrams and figures, not on cases. Being a case's applicant admits no
-    one here: the applicant's face of a case is `owns_case` (`Purpose.OWN`).
+    the cases they hold, held or decided a task of, stand in for, or lead the post of; a
+    head (负责人) of a licensing authority reads its cases, and a head of the government the
+    joint cases, whose extensions they approve (app/org/authority.py). Analysts work on
+    diagrams and figures, not on cases. Being a case's applicant admits no one here: the
+    applicant's face of a case is `owns_case` (`Purpose.OWN`).
     """
     if actor.has_role(*READ_ALL_CASES_ROLES):
         return True
@@ -118,7 +121,20 @@ def can_view_case(actor: User, case: Case) -> bool:
             Task.post_id.in_(led),
         ),
     )
-    return bool(session().scalar(sa.select(involved)))
+    if session().scalar(sa.select(involved)):
+        return True
+    return actor.has_role("leader") and _heads_case(actor, case)
+
+
+def _heads_case(actor: User, case: Case) -> bool:
+    """Whether the actor heads the case's authority (or the government, for a joint case)."""
+    db = session()
+    headed, government = headed_departments(db, actor.id)
+    if not headed:
+        return False
+    item = db.get(Item, case.item_id)
+    return item is not None and (item.department_id in headed
+                                 or (government and item.kind == "joint"))  # fmt: skip
 
 
 def owns_case(actor: User, case: Case) -> bool:

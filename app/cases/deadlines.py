@@ -14,6 +14,7 @@ import logging
 from types import SimpleNamespace
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from workflows.errors import OneWindowError
 from workflows.expressions import evaluate
@@ -22,6 +23,7 @@ from ..calendar.services import Due, WorkCalendar, calendar
 from ..catalogue.models import Item
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput
+from ..org.authority import extension_approvers
 from ..org.models import Post, User
 from .access import Purpose, require_case
 from .models import OPEN_CASE_STATUSES, PAUSE_KINDS, Case, CasePause, Task
@@ -215,46 +217,55 @@ def _shift_open_tasks(db, cal: WorkCalendar, case_id: int, days: int) -> None:
         )  # fmt: skip
 
 
-def _may_extend(db, actor: User, case: Case, item: Item) -> bool:
-    if not actor.has_role("leader"):
-        return False
-    if actor.department_id is not None and actor.department_id == item.department_id:
-        return True
-    leads = db.scalar(
-        sa.select(sa.func.count()).select_from(Task).join(Post, Post.id == Task.post_id)
-        .where(Task.case_id == case.id, Task.state == TaskState.OPEN,
-               Post.leader_user_id == actor.id)
-    )  # fmt: skip
-    return bool(leads)
+def extension_rule(item: Item):
+    """Whose approval an extension of a case of `item` needs (art. 42): the licensing
+    authority's heads, or the government's heads for a joint item."""
+    return extension_approvers(session(), item)
 
 
+# Licensing Law art. 42: an extension is approved by the head of the licensing authority
+# (本行政机关负责人), for joint handling by the head of the government of that level, before
+# the limit runs out, by at most 10 (15) working days, and the applicant is told why.
 @transactional
 def extend_case(actor: User, case_no: str, days: int, reason: str) -> Case:
-    """Extend a case's limit (延期) with a leader's approval and a reason for the applicant."""
+    """Extend a case's limit (延期) with its authority's head's approval and a reason for the
+    applicant; refused to anyone else, and once the statutory limit has run out."""
     db = session()
     case = _open_case(actor, case_no)
     item = db.get(Item, case.item_id)
-    if not _may_extend(db, actor, case, item):
+    approvers = extension_rule(item)
+    if approvers is None or not approvers.is_head(actor.id):
+        who = approvers.name if approvers is not None else _("the government of this level")
         raise Forbidden(
-            "an extension needs the approval of a leader (负责人批准) of the item's department "
-            "or of a post handling the case"
-        )
+            _("An extension needs the approval of a head of %(who)s (Licensing Law art. 42): "
+              "%(heads)s.", who=who,
+              heads=(approvers.head_names() if approvers else "") or _("none is registered"))
+        )  # fmt: skip
+    now = utcnow()
+    if case.statutory_due_at is not None and now >= case.statutory_due_at:
+        raise Conflict(
+            _("The statutory time limit ran out on %(due)s: an extension must be approved "
+              "before it runs out (Licensing Law art. 42).",
+              due=f"{calendar().local(case.statutory_due_at):%Y-%m-%d %H:%M}")
+        )  # fmt: skip
     limit = extension_limit(item)
     if not isinstance(days, int) or days < 1:
-        raise InvalidInput("days must be a whole number of working days, at least 1")
+        raise InvalidInput(_("The extension is a whole number of working days, at least 1."))
     if (case.extended_days or 0) + days > limit:
         raise InvalidInput(
-            f"the law allows at most {limit} extra working days for this item; "
-            f"{case.extended_days or 0} are already granted"
-        )
+            _("The law allows at most %(limit)d more working days for this item; %(granted)d "
+              "are already granted.", limit=limit, granted=case.extended_days or 0)
+        )  # fmt: skip
     if not (reason or "").strip():
-        raise InvalidInput("an extension needs a reason for the applicant")
-    now = utcnow()
+        raise InvalidInput(_("An extension needs a reason for the applicant."))
     extended = (case.extended_days or 0) + days
     values = case_due_values(calendar(), _with(case, extended_days=extended), item)
     entry = CaseLog(db, case.id, now, actor)
+    head = next(h for h in approvers.heads if h.user_id == actor.id)
     entry.add("case_extended", {"days": days, "reason": reason.strip(),
-                                "approved_by": actor.username, "due_at": values["due_at"],
+                                "approved_by": actor.username, "approver_title": head.title,
+                                "authority": approvers.name, "legal_basis": "行政许可法第四十二条",
+                                "due_at": values["due_at"],
                                 "statutory_due_at": values["statutory_due_at"]})  # fmt: skip
     db.expire(case)
     entry.close(extended_days=extended, **values)

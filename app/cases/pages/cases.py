@@ -25,6 +25,7 @@ from ...web.policy import attempt
 from ...web.present import pause_kind_name
 from .. import services as cases
 from ..access import Purpose
+from ..deadlines import extension_rule
 from ..models import PAUSE_KINDS
 
 
@@ -53,6 +54,8 @@ def case(case_no: str):
         withdraw_form=WithdrawForm(),
         pause_form=_pause_form(),
         extend_form=ExtendForm(),
+        # who approves an extension: asked only for a leader, the one who might
+        approvers=extension_rule(detail.item) if current_user.has_role("leader") else None,
         urge_form=UrgeForm(),
     )
 
