@@ -1,4 +1,4 @@
-"""The complaints and hotline (12319) register: reply deadlines in working days, who may do
+"""The complaints and hotline (12345) register: reply deadlines in working days, who may do
 what, overdue cards once each, the completion and on-time rates, and the pages."""
 
 from __future__ import annotations

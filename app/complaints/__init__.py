@@ -1,4 +1,4 @@
-"""Complaints and the 12319 hotline (投诉 / 12319): register, investigate, reply, archive.
+"""Complaints and the 12345 hotline (投诉 / 12345): register, investigate, reply, archive.
 
 The supervision office (驻厅监察室) registers a ticket from a call, a letter, the website or a
 visit, assigns it to the department concerned, whose staff investigate; the office replies

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..db import Base, partial_index, utcnow
 from ..privacy import Encrypted
 
-# phone: the 12319 hotline or the office's own line; visit: in person at the office
+# phone: the 12345 hotline or the office's own line; visit: in person at the office
 CHANNELS = ("phone", "letter", "online", "visit")
 # working days to reply: spoken complaints in 3, written ones in 7
 REPLY_DAYS = {"phone": 3, "visit": 3, "letter": 7, "online": 7}

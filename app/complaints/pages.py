@@ -1,4 +1,4 @@
-"""The complaints and hotline (12319) register of the supervision office.
+"""The complaints and hotline (12345) register of the supervision office.
 
 The office (supervisors, admins) registers, assigns, replies and archives; the officials
 and leaders of the department a ticket is assigned to see it and add investigation notes;
@@ -43,7 +43,7 @@ PAGE_SIZE = 50
 
 
 channel_name = labels(lambda: {
-    "phone": _("phone (12319 hotline)"), "letter": _("letter"), "online": _("online"),
+    "phone": _("phone (12345 hotline)"), "letter": _("letter"), "online": _("online"),
     "visit": _("in person"),
 })  # fmt: skip
 ticket_status_name = labels(lambda: {

@@ -202,7 +202,7 @@ def form_values(fields: list[dict], formdata, prefix: str = "") -> dict:
     return values
 
 
-# --- complaints and the 12319 hotline (choices are set by the views, in the page's language) --
+# --- complaints and the 12345 hotline (choices are set by the views, in the page's language) --
 
 
 class ComplaintForm(FlaskForm):
