@@ -66,6 +66,7 @@ def transfer_card(actor: User, case_no: str) -> dict:
             "acting_for_id": t.acting_for_id, "received_at": _time(t.created_at),
             "completed_at": _time(done), "handed_on_at": _time(done), "outcome": t.outcome,
             "time_limit": t.time_limit, "due_at": _time(t.due_at),
+            "due_provisional": bool(t.due_provisional),
             "overrun_hours": over, "overran": over > 0, "open": t.state == TaskState.OPEN,
         })  # fmt: skip
     finished = case.decided_at or case.closed_at
@@ -77,6 +78,7 @@ def transfer_card(actor: User, case_no: str) -> dict:
         "accepted_at": _time(case.accepted_at),
         "due_at": _time(case.due_at),
         "statutory_due_at": _time(case.statutory_due_at),
+        "due_provisional": bool(case.due_provisional),
         "decided_at": _time(case.decided_at),
         "paused_days": case.paused_days or 0,
         "extended_days": case.extended_days or 0,

@@ -258,9 +258,14 @@ def provisional_at(at, flag) -> bool:
     calendar's fallback (`flag`), and this date's local year is one the State Council has
     not published yet (a case's promised date may be certain while its statutory one is
     not)."""
-    if not flag or at is None:
+    if not flag or not at:
         return False
+    import datetime as dt
+
     from ..calendar.services import calendar
+
+    if isinstance(at, str):  # an API-shaped time: ISO, UTC, with or without 'Z'
+        at = dt.datetime.fromisoformat(at.rstrip("Z"))
 
     cal = calendar()
     return not cal.known(cal.local(at).date())
