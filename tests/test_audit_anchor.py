@@ -276,6 +276,13 @@ def test_the_log_is_append_only_signed_and_chained(demo_app, tmp_path):
     forged["key"] = forger.signing_id
     forged["sig"] = base64.b64encode(forger.signing.sign(anchor._signed_bytes(forged))).decode()
     assert "line 2: signed by key" in broken(lines[0] + json.dumps(forged).encode() + b"\n")
+    # garbage, a signature that is no base64 text, a line cut short: named, never a crash
+    assert "line 2: not a JSON line" in broken(lines[0] + b"\x00garbage\n")
+    odd = {**json.loads(lines[1]), "sig": 5}
+    assert "line 2: its signature does not match" in broken(
+        lines[0] + json.dumps(odd).encode() + b"\n"
+    )
+    assert "line 2: incomplete" in broken(lines[0] + lines[1][:-40])
     # against the kept copy: a shortened log is refused; the process that read it notices
     path.write_bytes(lines[0])
     out = _cli(demo_app, "audit-verify-log", "--kept", str(kept))

@@ -118,13 +118,13 @@ def read_log(path: Path, keys: AuditKeys, since: Checkpoints | None = None,
             if not raw.endswith(b"\n"):
                 raise LogBroken(n, "incomplete (the write was cut off, or the line was cut)")
             body = _parse(raw, n)
-            sig = body.pop("sig")
-            public = keys.trusted.get(body.get("key"))
+            sig, kid = body.pop("sig"), body.get("key")
+            public = keys.trusted.get(kid) if isinstance(kid, str) else None
             if public is None:
-                raise LogBroken(n, f"signed by key {body.get('key')}, which is not trusted")
+                raise LogBroken(n, f"signed by key {kid!r:.40}, which is not trusted")
             try:
                 public.verify(base64.b64decode(sig), _signed_bytes(body))
-            except (InvalidSignature, ValueError):
+            except (InvalidSignature, ValueError, TypeError):
                 raise LogBroken(n, "its signature does not match its content") from None
             if body.get("n") != n or body.get("prev") != cp.last_sig:
                 raise LogBroken(n, "not chained to the line before it (a line was removed, "
