@@ -139,3 +139,33 @@ def test_the_case_page_offers_the_extension_to_its_approvers_and_names_them_to_o
     refused = chief.post(f"/cases/{case_no}/extend", {"days": "5", "reason": "需论证"}, expect=403)
     assert "延期须经示范市自然资源和规划局负责人批准" in refused.text
     assert api.case(case_no)["extended_days"] == 0
+
+
+def test_the_applicants_written_record_of_pauses_and_extensions(demo_app):
+    from app.cases.deadlines import clock_changes
+    from app.cases.models import Case
+    from app.db import session
+
+    clock = Clock(utc(2026, 11, 3, 10))
+    demo_app.config["CLOCK"] = clock
+    api, case_no = _apply(demo_app, "planning-permit")
+    pause = {"kind": "expert_review", "reason": "组织专家评审", "expected_days": 3}
+    api.call("POST", f"/cases/{case_no}/pause", "clerk_liu", json=pause)
+    clock.now = utc(2026, 11, 6, 10)  # resumed on Fri 6 Nov
+    api.call("POST", f"/cases/{case_no}/resume", "clerk_liu", json={})
+    clock.now = utc(2026, 11, 9, 10)
+    _extend(api, case_no, "head_lin", days=4)
+    with demo_app.app_context():
+        case_id = session().scalar(Case.__table__.select().with_only_columns(Case.id)
+                                   .where(Case.case_no == case_no))  # fmt: skip
+        pause_change, extension = clock_changes(case_id)
+    assert (pause_change.kind, pause_change.pause_kind, pause_change.days) == (
+        "pause", "expert_review", 3)  # fmt: skip
+    assert pause_change.basis == "行政许可法第四十五条" and pause_change.reason == "组织专家评审"
+    # paused Tue 3 Nov 10:00, resumed Fri 6 Nov 10:00: Tue, Wed, Thu were not counted
+    assert pause_change.ended_at == utc(2026, 11, 6, 10) and pause_change.lasted == 3
+    assert (extension.kind, extension.days) == ("extension", 4)
+    assert extension.basis == "行政许可法第四十二条"
+    assert (extension.authority, extension.approver_title) == ("示范市自然资源和规划局", "局长")
+    # 20 working days from Tue 3 Nov end Tue 1 Dec; +3 paused: Fri 4 Dec; +4 extended: Thu 10 Dec
+    assert local(extension.statutory_due_at) == dt.datetime(2026, 12, 10, 17)

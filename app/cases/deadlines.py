@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -316,3 +317,51 @@ def recompute_provisional(db, cal: WorkCalendar | None = None) -> int:
         entry.close(**values)
         changed += 1
     return changed
+
+
+# --- what the applicant is told of the clock (arts. 42, 45) -----------------------------------
+
+
+@dataclass(frozen=True)
+class ClockChange:
+    """One pause or extension of a case's limit, as the applicant is told of it in writing."""
+
+    kind: str  # "pause" (art. 45: the period is not counted) or "extension" (art. 42)
+    at: dt.datetime  # when it was decided (UTC)
+    reason: str
+    days: int  # working days: expected for a pause, granted for an extension
+    basis: str  # the article, as printed ("" where none can be cited)
+    pause_kind: str | None = None  # hearing, expert_review, … (PAUSE_KINDS)
+    ended_at: dt.datetime | None = None  # a pause's end, when it has ended
+    lasted: int | None = None  # working days a pause lasted
+    authority: str = ""  # who approved an extension
+    approver_title: str = ""
+    statutory_due_at: dt.datetime | None = None  # the limit after the extension
+
+
+def clock_changes(case_id: int) -> list[ClockChange]:
+    """Every pause and extension of the case, oldest first (two queries)."""
+    from ..audit.models import Event
+
+    db = session()
+    changes = [
+        # art. 45 lists the periods not counted (hearing, tendering, auction, inspection,
+        # testing, quarantine, appraisal, expert review); a supplement asked after acceptance
+        # rests on the centre's rules, not on an article we can cite: no basis is printed
+        ClockChange("pause", p.started_at, p.reason, p.expected_days,
+                    "行政许可法第四十五条" if p.kind != "supplement" else "",
+                    pause_kind=p.kind, ended_at=p.ended_at, lasted=p.working_days)
+        for p in db.scalars(sa.select(CasePause).where(CasePause.case_id == case_id))
+    ]  # fmt: skip
+    for at, data in db.execute(
+        sa.select(Event.at, Event.data)
+        .where(Event.case_id == case_id, Event.type == "case_extended")
+    ):  # fmt: skip
+        due = data.get("statutory_due_at")
+        changes.append(ClockChange(
+            "extension", at, data.get("reason", ""), int(data.get("days", 0)),
+            data.get("legal_basis") or "行政许可法第四十二条",
+            authority=data.get("authority", ""), approver_title=data.get("approver_title", ""),
+            statutory_due_at=dt.datetime.fromisoformat(due) if isinstance(due, str) else due,
+        ))  # fmt: skip
+    return sorted(changes, key=lambda c: c.at)
