@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from app.applicants import applications
 from app.applicants.models import OnlineApplication
 from app.audit.models import Event
+from app.audit.review import verify_case
 from app.cases.models import Case
 from app.db import session
 from app.supervision.models import Notification
@@ -104,6 +105,8 @@ def test_a_thursday_application_is_deemed_accepted_after_the_fifth_working_day(d
         assert event.actor == "system"
         assert "第三十二条" in event.data["legal_basis"]
         assert event.data["received_at"] == "2026-11-05T02:00:00"
+        # its sealed log verifies and re-executes against its diagram like any case's
+        assert verify_case(session(), case).ok
         case_no, code = case.case_no, case.query_code
     # the applicant's page and the public progress query say so, with the day
     he = Web(demo_app, "applicant_he", lang="zh")
