@@ -117,6 +117,9 @@ def test_a_thursday_application_is_deemed_accepted_after_the_fifth_working_day(d
     track = visitor.post("/track", {"case_no": case_no, "code": code}, expect=200)
     assert 'id="progress-deemed" data-day="2026-11-05"' in track.text
     assert "依法视为受理" in track.text and "第三十二条" in track.text
+    # the case's log on the window's case page names the event
+    case_page = Web(demo_app, "clerk_liu", lang="zh").get(f"/cases/{case_no}").text
+    assert "依法视为受理（五个工作日内未一次告知）" in case_page
 
 
 def test_across_national_day_2026_the_five_days_skip_the_holiday(demo_app):

@@ -100,6 +100,7 @@ event_name = labels(
     lambda: {
         "case_received": _("application received"),
         "case_accepted": _("case accepted"),
+        "deemed_accepted": _("deemed accepted by law (not told in five working days)"),
         "supplement_required": _("supplements required"),
         "materials_supplemented": _("materials supplemented"),
         "case_refused": _("refused"),
