@@ -26,11 +26,12 @@ Saturday and Sunday stays a day off, and the other days of a long break count as
 days. Every due date that rests on this fallback is provisional and is recomputed when the
 year is added (app/calendar/admin.py).
 
-Lunar dates come from `lunardate` (its tables cover lunar years 1900-2099); the Qingming
-day from chinese-calendar's `get_solar_terms` (the 寿星 formula with its corrections, years
-1900-2100). Outside those ranges: 清明 is taken as 4 April (the date it falls on in 70 of
-the years 2001-2100, the rest being 5 April), and a lunar festival that lunardate cannot
-place (2100 onwards) is left out, that year counting by the other rules alone.
+Lunar dates come from `lunar-python` (MIT; its computed calendar covers every year a
+case can reach); the Qingming day from chinese-calendar's `get_solar_terms` (the 寿星
+formula with its corrections, years 1900-2100). Outside that range 清明 is taken as
+4 April (the date it falls on in 70 of the years 2001-2100, the rest being 5 April), and a
+lunar festival the library cannot place is left out, that year counting by the other rules
+alone.
 """
 
 from __future__ import annotations
@@ -49,13 +50,14 @@ IN_LIEU = "（补假）"  # appended to the festival's name for a day made up un
 
 
 def _lunar(year: int, month: int, day: int) -> dt.date | None:
-    """The solar date of a lunar date (not of a leap month), or None outside lunardate's
-    range."""
-    from lunardate import LunarDate
+    """The solar date of a lunar date (not of a leap month), or None where the library
+    cannot place it."""
+    from lunar_python import Lunar
 
     try:
-        return LunarDate(year, month, day).to_solar_date()
-    except ValueError:
+        solar = Lunar.fromYmd(year, month, day).getSolar()
+        return dt.date(solar.getYear(), solar.getMonth(), solar.getDay())
+    except Exception:  # the library raises a bare Exception for a date it cannot place
         return None
 
 
