@@ -245,3 +245,18 @@ def test_an_application_sent_back_in_time_is_not_deemed_accepted(demo_app):
     with demo_app.app_context():
         assert session().scalar(sa.select(sa.func.count()).select_from(Notification).where(
             Notification.kind == "deemed_accepted")) == 0  # fmt: skip
+    # handed in again on Wed 2 Dec 10:00 with the proof: its materials are received anew and
+    # the five working days run again: Thu 3 (1), Fri 4 (2), Mon 7 (3), Tue 8 (4), Wed 9 Dec
+    # (5) -> deemed accepted after 17:00 on Wed 9 Dec, as of 2 Dec 10:00
+    at(demo_app, "2026-12-02 10:00")
+    he = Web(demo_app, "applicant_he")
+    he.post(f"/my/applications/{number}/upload",
+            {"material": "cancel_proof", "file": (io.BytesIO(PDF), "proof.pdf")},
+            content_type="multipart/form-data")  # fmt: skip
+    he.post(f"/my/applications/{number}/submit")
+    assert row(demo_app, number).review_due_at == dt.datetime(2026, 12, 9, 9, 0)
+    assert scan(demo_app, "2026-12-09 16:00") == 0
+    assert scan(demo_app, "2026-12-09 17:01") == 1
+    with demo_app.app_context():
+        case = session().get(Case, row(demo_app, number).case_id)
+        assert case.accepted_at == dt.datetime(2026, 12, 2, 2, 0)
