@@ -169,3 +169,36 @@ def test_the_applicants_written_record_of_pauses_and_extensions(demo_app):
     assert (extension.authority, extension.approver_title) == ("示范市自然资源和规划局", "局长")
     # 20 working days from Tue 3 Nov end Tue 1 Dec; +3 paused: Fri 4 Dec; +4 extended: Thu 10 Dec
     assert local(extension.statutory_due_at) == dt.datetime(2026, 12, 10, 17)
+
+
+def test_the_progress_query_tells_the_applicant_of_each_pause_and_extension(demo_app):
+    """Arts. 42 and 45: the applicant is told in writing what stopped or lengthened the limit,
+    why and for how long; the approver by authority and title, never by name."""
+    import sqlalchemy as sa
+
+    from app.cases.models import Case
+    from app.db import session
+    from tests.webclient import Web
+
+    clock = Clock(utc(2026, 11, 3, 10))
+    demo_app.config["CLOCK"] = clock
+    api, case_no = _apply(demo_app, "planning-permit")
+    pause = {"kind": "expert_review", "reason": "组织专家评审", "expected_days": 3}
+    api.call("POST", f"/cases/{case_no}/pause", "clerk_liu", json=pause)
+    clock.now = utc(2026, 11, 6, 10)
+    api.call("POST", f"/cases/{case_no}/resume", "clerk_liu", json={})
+    _extend(api, case_no, "head_lin", days=4, reason="需补充现场踏勘")
+    with demo_app.app_context():
+        code = session().scalar(sa.select(Case.query_code).where(Case.case_no == case_no))
+    visitor = Web(demo_app, lang="zh")
+    visitor.get("/track")
+    page = visitor.post("/track", {"case_no": case_no, "code": code}, expect=200).text
+    record = page[page.index('id="clock-record"') :]
+    record = record[: record.index("</section>")]
+    assert "2026-11-03 10:00 起，因专家评审中止计算办理时限（预计 3 个工作日）" in record
+    assert "已于 2026-11-06 10:00 恢复计算，3 个工作日不计入办理时限" in record
+    # paused 3 days and extended 4: Tue 1 Dec + 3 = Fri 4 Dec, + 4 = Thu 10 Dec, 17:00
+    assert "经示范市自然资源和规划局局长批准，办理时限延长 4 个工作日" in record
+    assert "理由：需补充现场踏勘。法定办理时限延至 2026-12-10 17:00" in record
+    assert "行政许可法第四十五条" in record and "行政许可法第四十二条" in record
+    assert "林国栋" not in page and "head_lin" not in page

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..calendar.services import calendar
+from ..cases.deadlines import clock_changes
 from ..cases.models import Case
 from ..catalogue import services as catalogue
 from ..db import utcnow
@@ -107,6 +108,7 @@ def _application_page(number: str, status: int = 200):
         may_change=applications.may_change(current_user, app),
         review_overdue=applications.review_overdue(app),
         deemed=applications.deemed_facts(app),
+        clock=clock_changes(case.id) if case is not None and case.accepted_at else [],
     ), status  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import current_app
 
+from ..cases.deadlines import clock_changes
 from ..cases.models import Case, Task
 from ..cases.status import CaseStatus, TaskState, awaits_supplement, is_faulted
 from ..catalogue.models import Item
@@ -45,6 +46,8 @@ class Progress:
     missing: list[str] = field(default_factory=list)
     may_rate: bool = False
     rated: int | None = None
+    # the pauses (art. 45) and extensions (art. 42) of the limit, each with why and how long
+    clock: list = field(default_factory=list)
 
 
 def _limits() -> tuple[int, int, dt.timedelta]:
@@ -125,6 +128,7 @@ def progress(case: Case) -> Progress:
         missing=[m.get("name", "") for m in (case.missing_materials or [])]
         if awaits_supplement(case) else [],
         may_rate=may_rate(case) and rated is None, rated=rated,
+        clock=clock_changes(case.id) if case.accepted_at else [],
     )  # fmt: skip
 
 

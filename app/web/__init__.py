@@ -149,6 +149,7 @@ def init_app(app: Flask) -> None:
         mask_phone=present.mask_phone, stage_name=present.stage_name,
         material_form=present.material_form, fault_name=present.fault_name,
         fault_step_name=present.fault_step_name, provisional_at=present.provisional_at,
+        pause_kind_name=present.pause_kind_name,
     )  # fmt: skip
     app.jinja_env.filters["role_name"] = role_name
     app.jinja_env.filters["local"] = present.iso_local
