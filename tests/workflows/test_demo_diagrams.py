@@ -123,16 +123,23 @@ def test_centre_organisation():
     assert len(departments) == len(c["departments"])
     for d in c["departments"]:
         assert d["code"].isascii()
-        assert d["kind"] in {"centre", "bureau", "section", "supervision"}
+        assert d["kind"] in {"centre", "bureau", "section", "supervision", "government"}
         assert d["parent"] == "" or d["parent"] in departments
     kinds = [d["kind"] for d in c["departments"]]
     assert kinds.count("centre") == 1 and "supervision" in kinds
+    # the government of the level answers for joint cases' extensions (art. 42), with heads
+    assert kinds.count("government") == 1
+    heads = {(h["department"], h["user"]) for h in c["heads"]}
+    users = {u["username"] for u in c["users"]}
+    assert all(dept in departments and user in users for dept, user in heads)
+    government = next(d["code"] for d in c["departments"] if d["kind"] == "government")
+    assert {u for d, u in heads if d == government} == {"mayor_he", "vice_mayor_song"}
 
     users = {u["username"]: u for u in c["users"]}
     assert len(users) == len(c["users"])
     staff = [u for u in c["users"] if "applicant" not in u["roles"]]
     applicants = [u for u in c["users"] if "applicant" in u["roles"]]
-    assert 25 <= len(staff) <= 35 and len(applicants) == 2
+    assert 25 <= len(staff) <= 40 and len(applicants) == 2
     for u in applicants:  # online applicants: no department, an ID number that checks out
         from app.applicants.accounts import valid_credit_code, valid_resident_id
 
