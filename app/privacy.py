@@ -92,8 +92,9 @@ def is_sealed(stored: str) -> bool:
     return stored.startswith(PREFIX + ":") and stored.count(":") >= 2
 
 
-def parse_keys(value: str) -> list[bytes]:
-    """Read OW_DATA_KEY; a clear error for anything but base64 32-byte keys."""
+def decode_keys(value: str, name: str, error: type[Exception], help_text: str) -> list[bytes]:
+    """Read comma-separated base64 32-byte keys from the variable `name`; `error` names the
+    first one that is not (an empty value gives an empty list)."""
     keys = []
     for n, part in enumerate(p.strip() for p in value.split(",")):
         if not part:
@@ -103,8 +104,14 @@ def parse_keys(value: str) -> list[bytes]:
         except (binascii.Error, ValueError):
             key = b""
         if len(key) != 32:
-            raise DataKeyError(f"key {n + 1} of OW_DATA_KEY is not 32 bytes of base64. {KEY_HELP}")
+            raise error(f"key {n + 1} of {name} is not 32 bytes of base64. {help_text}")
         keys.append(key)
+    return keys
+
+
+def parse_keys(value: str) -> list[bytes]:
+    """Read OW_DATA_KEY; a clear error for anything but base64 32-byte keys."""
+    keys = decode_keys(value, "OW_DATA_KEY", DataKeyError, KEY_HELP)
     if not keys:
         raise DataKeyError(KEY_HELP)
     return keys

@@ -16,8 +16,6 @@ A development or test installation without `OW_AUDIT_KEY` derives one from its s
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import logging
@@ -31,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from flask import current_app, has_app_context
 
-from ..privacy import development
+from ..privacy import decode_keys, development
 
 log = logging.getLogger("onewindow.audit")
 KEY_HELP = (
@@ -56,20 +54,7 @@ def public_id(public: Ed25519PublicKey) -> str:
 
 
 def _decode_list(value: str, name: str) -> list[bytes]:
-    keys = []
-    for n, part in enumerate(p.strip() for p in value.split(",")):
-        if not part:
-            continue
-        try:
-            key = base64.b64decode(part, validate=True)
-        except (binascii.Error, ValueError):
-            key = b""
-        if len(key) != 32:
-            raise AuditKeyError(
-                f"key {n + 1} of {name} is not 32 bytes of base64. {KEY_HELP.format(name=name)}"
-            )
-        keys.append(key)
-    return keys
+    return decode_keys(value, name, AuditKeyError, KEY_HELP.format(name=name))
 
 
 @dataclass(frozen=True)
