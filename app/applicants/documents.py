@@ -29,7 +29,7 @@ from ..clock import local_date, today
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, NotFound
 from ..links import public_url
-from ..notices import pdf
+from ..notices import decisions, pdf
 from ..org.models import Department, User
 from .models import OnlineApplication
 
@@ -141,7 +141,7 @@ def _render(kind: str, case: Case, item: Item) -> bytes:
         decided = (
             calendar().local(case.decided_at).replace(tzinfo=None) if case.decided_at else None
         )
-        return pdf.decision_letter(
+        return decisions.decision_letter(
             here, facts, case.decision == "approved", _decision_no(case),
             reason=case.decision_reason or "", legal_basis=case.legal_basis or "",
             decided_at=decided, certificate=item.entry.get("result", ""), **opts,

@@ -6,11 +6,11 @@ they are set on; the font, the seal and the page count are app.printing's.
 
 from __future__ import annotations
 
+from .decisions import decision_letter
 from .facts import CaseFacts, Centre, qr_payload
 from .pdf import (
     acceptance_receipt,
     commitment_notice,
-    decision_letter,
     refusal_notice,
     supplement_notice,
 )
