@@ -82,6 +82,9 @@ class Config:
     LOGIN_FAILURES_PER_CLIENT = int(os.environ.get("OW_LOGIN_FAILURES_PER_CLIENT", 20))
     LOGIN_WINDOW_MINUTES = int(os.environ.get("OW_LOGIN_WINDOW_MINUTES", 15))
     SEAL_IMAGE = os.environ.get("OW_SEAL_IMAGE", "")  # PNG of the approval seal; default drawn
+    # a folder of licensing authorities' seals, <department code>.png; an authority without one
+    # gets its seal drawn from its name and seal words
+    SEAL_DIR = os.environ.get("OW_SEAL_DIR", "")
     PDF_FONT = os.environ.get("OW_PDF_FONT", "")  # a TrueType CJK font to embed in notices
     # public progress query: failures allowed per client and per case number, and the window
     QUERY_FAILURES_PER_CLIENT = int(os.environ.get("OW_QUERY_FAILURES_PER_CLIENT", 10))

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from .calendar.services import forget as forget_calendar
 from .calendar.services import seed_from_package
+from .cases.reported import first_instance_days
 from .catalogue.models import Item
 from .catalogue.services import deploy_version
 from .db import session, transactional
@@ -60,6 +61,8 @@ def _load_departments(centre: dict) -> dict[str, Department]:
     for spec in centre.get("departments", []):
         dept = _by_code(Department, spec["code"]) or Department(code=spec["code"])
         dept.name, dept.kind = spec["name"], spec.get("kind", "bureau")
+        dept.number_prefix = spec.get("number_prefix") or None
+        dept.seal_text = spec.get("seal_text") or None
         parent = found.get(spec.get("parent") or "")
         dept.parent_id = parent.id if parent else None
         dept.region_id = regions[spec["region"]].id if spec.get("region") else home.id
@@ -123,11 +126,12 @@ def _load_item(path: Path, departments: dict[str, Department]) -> Item:
     missing = [f for f in ITEM_FIELDS if not entry.get(f)]
     if missing:
         raise InvalidInput(f"{path.name}: missing fields {', '.join(missing)}")
+    first_instance = first_instance_days(entry["kind"], entry, path.name)  # 上报件 (art. 43)
     item = _by_code(Item, entry["code"]) or Item(code=entry["code"])
     item.name, item.kind = entry["name"], entry["kind"]
     item.department_id = departments[entry["department"]].id
     item.process_id = entry["process_id"]
-    item.statutory_days = int(entry.get("statutory_days", 20))
+    item.statutory_days = first_instance or int(entry.get("statutory_days", 20))
     item.promised_days = int(entry.get("promised_days", item.statutory_days))
     item.entry = entry
     db.add(item)

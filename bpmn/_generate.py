@@ -153,11 +153,11 @@ HOUSE_CANCELLATION = Diagram(
 
 HOUSE_INITIAL = Diagram(
     code="house-initial",
-    name="房屋所有权初始登记",
+    name="房屋所有权首次登记",
     doc="承诺件：发证 30 本以下 7 个工作日，30 本（含）以上需实地查勘，10 个工作日。",
     lanes=["window_housing", "survey_field", "housing_review", "housing_chief"],
     nodes=[
-        Node("Event_start", "start", "收到初始登记申请", "window_housing", 0),
+        Node("Event_start", "start", "收到首次登记申请", "window_housing", 0),
         task("Task_accept", "受理", "window_housing", 1, "acceptance", "4h",
              doc="核对权属来源、规划核实、竣工验收、测绘报告等材料，出具受理回执和承诺通知单。"),
         Node("Gateway_survey", "xor", "是否实地查勘", "window_housing", 2),

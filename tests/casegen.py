@@ -7,6 +7,7 @@ stage allows it, so the cases take every path of the demo diagrams.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Sequence
 
@@ -26,6 +27,9 @@ FORMS = {
 }
 
 
+_NUMBERS = itertools.count(1)
+
+
 def _value(field: dict, rnd: random.Random):
     kind = field.get("type")
     if kind == "long":
@@ -36,6 +40,8 @@ def _value(field: dict, rnd: random.Random):
         return field["options"][0]["id"]
     if kind == "date":
         return "2026-11-20"
+    if field.get("id", "").endswith("_no"):  # a document number is given once: a fresh one
+        return f"测试〔2026〕{next(_NUMBERS)}号"
     return "同意"
 
 

@@ -22,7 +22,8 @@ def test_catalogue_is_public(api):
     }
     item = api.call("GET", "/items/house-initial")
     entry = item["entry"]
-    for key in ("legal_basis", "conditions", "materials", "fee", "supervision_phone"):
+    for key in ("legal_basis", "procedure_basis", "conditions", "materials", "fee",
+                "supervision_phone"):  # fmt: skip
         assert entry[key], key
     assert item["diagram_version"] == 1
     api.call("GET", "/items/no-such-item", expect=404)

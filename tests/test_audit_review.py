@@ -177,6 +177,10 @@ def test_exports_and_views_through_the_pages(demo_app):
     csv_text = auditor.get("/audit/export.csv?item=house-cancellation").text
     assert csv_text.splitlines()[0].startswith("case_no,item,activity")
     assert case_no in csv_text
+    # times in the centre's zone, with its offset (the same instant as the stored UTC)
+    stamps = [line.split(",") for line in csv_text.splitlines()[1:] if case_no in line]
+    assert stamps and all(any(f.endswith("+08:00") for f in row) for row in stamps)
+    assert b"+08:00" in xes
     today = dt.date.today().isoformat()
     assert case_no not in auditor.get(f"/audit/export.csv?until={today}").text
     auditor.get(f"/audit/cases/{case_no}")

@@ -223,8 +223,11 @@ def test_a_case_into_2027_is_due_after_new_year_and_marked_until_2027_is_added(d
     case = _case(demo_app, case_no)
     assert case.promised_days == 7
     assert local(case.due_at) == dt.datetime(2027, 1, 7, 17)
-    # statutory 20 working days: Tue 26 Jan 2027 (as counted above)
-    assert local(case.statutory_due_at) == dt.datetime(2027, 1, 26, 17)
+    # statutory 30 working days (不动产登记暂行条例 art. 20): 29-31 Dec (1-3), 4-8 Jan (4-8),
+    # 11-15 (9-13), 18-22 (14-18), 25-29 (19-23), 1-4 Feb (24-27); the fallback's 春节: Fri
+    # 5 Feb 除夕, Sat 6-Mon 8 初一-初三, Tue 9 and Wed 10 made up; Thu 11 (28), Fri 12 (29),
+    # Mon 15 Feb (30)
+    assert local(case.statutory_due_at) == dt.datetime(2027, 2, 15, 17)
     assert case.due_provisional
     # the 2027 notice as the test has it: 元旦 1-3 Jan, nothing else in January
     _add_2027(demo_app, [(D(2027, 1, n), "元旦") for n in (1, 2, 3)])
@@ -274,11 +277,11 @@ def _pages(app, case_no: str) -> dict[str, str]:
 
 
 def test_the_mark_shows_on_the_case_page_the_task_the_progress_query_and_the_api(demo_app, clock):
-    # a 7-day case accepted Mon 28 Dec 2026 runs into 2027 (due Thu 7 Jan, statutory 26 Jan)
+    # a 7-day case accepted Mon 28 Dec 2026 runs into 2027 (due Thu 7 Jan, statutory 15 Feb)
     case_no = _apply(demo_app)
     pages = _pages(demo_app, case_no)
     html = pages["case"]
-    assert "2027-01-07 17:00" in html and "2027-01-26 17:00" in html
+    assert "2027-01-07 17:00" in html and "2027-02-15 17:00" in html
     assert html.count("data-provisional") == 2  # the promised and the statutory date
     assert "the date may change" in html and ">provisional<" in html
     # the transfer card: both case dates marked, the first stage (due 31 Dec 2026) not
@@ -302,24 +305,24 @@ def test_a_promised_date_in_2026_with_a_statutory_date_in_2027_marks_only_the_la
     demo_app, clock
 ):
     # accepted Fri 18 Dec 2026: promised 7 working days: 21-25 Dec (1-5), 28 (6), Tue 29
-    # (7): certain; statutory 20: 30, 31 Dec (8, 9), 4-8 Jan (10-14), 11-15 (15-19), Mon
-    # 18 Jan 2027 (20): provisional
+    # (7): certain; statutory 30: 30, 31 Dec (8, 9), 4-8 Jan (10-14), 11-15 (15-19), 18-22
+    # (20-24), 25-29 (25-29), Mon 1 Feb 2027 (30): provisional
     clock.now = utc(2026, 12, 18)
     case_no = _apply(demo_app)
     case = _case(demo_app, case_no)
     assert local(case.due_at) == dt.datetime(2026, 12, 29, 17)
-    assert local(case.statutory_due_at) == dt.datetime(2027, 1, 18, 17)
+    assert local(case.statutory_due_at) == dt.datetime(2027, 2, 1, 17)
     assert case.due_provisional
     pages = _pages(demo_app, case_no)
     assert pages["case"].count("data-provisional") == 1
-    assert re.search(r"2027-01-18 17:00 <span class=\"tag provisional\"", pages["case"])
+    assert re.search(r"2027-02-01 17:00 <span class=\"tag provisional\"", pages["case"])
     assert _marks(pages["track"], "progress-due") == 0  # the applicant sees the promised date
 
 
 def test_no_mark_for_a_case_whose_dates_are_all_in_known_years(demo_app, clock):
-    # accepted Tue 1 Dec 2026: promised 7 working days end Thu 10 Dec, statutory 20 end
-    # Tue 29 Dec: all in 2026
-    clock.now = utc(2026, 12, 1)
+    # accepted Tue 3 Nov 2026: promised 7 working days end Thu 12 Nov, statutory 30 end
+    # Tue 15 Dec (4-6 Nov, 9-13, 16-20, 23-27, 30 Nov-4 Dec, 7-11, 14, 15): all in 2026
+    clock.now = utc(2026, 11, 3)
     case_no = _apply(demo_app)
     pages = _pages(demo_app, case_no)
     for name in ("case", "task", "card", "track"):

@@ -25,7 +25,7 @@ from app.db import session
 from app.supervision.models import Notification
 from tests.webclient import Web
 
-ITEM = "house-cancellation"  # an immediate item (0 promised days), statutory 20 working days
+ITEM = "house-cancellation"  # an immediate item (0 promised days), statutory 30 working days
 FORM = {"a_certificate_no": "示房权证第0012345号", "a_house_address": "示范市东路 8 号",
         "a_cancel_reason": "房屋灭失"}  # fmt: skip
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -95,10 +95,11 @@ def test_a_thursday_application_is_deemed_accepted_after_the_fifth_working_day(d
         assert case.status == "accepted"
         assert case.accepted_at == case.received_at == dt.datetime(2026, 11, 5, 2, 0)
         # promised 0 days (即办件): close of office on the day of receipt, 5 Nov 17:00;
-        # statutory 20 working days after 5 Nov: Nov 6, 9-13, 16-20, 23-27, 30, Dec 1, 2, 3
-        # (6: 1, 13: 6, 20: 11, 27: 16, 30: 17, Dec 3: 20) -> Thu 3 Dec 17:00
+        # statutory 30 working days (不动产登记暂行条例 art. 20) after 5 Nov: Nov 6, 9-13,
+        # 16-20, 23-27, 30, Dec 1-4, 7-11, 14-17 (6: 1, 13: 6, 20: 11, 27: 16, 30: 17,
+        # Dec 4: 21, 11: 26, 17: 30) -> Thu 17 Dec 17:00
         assert case.due_at == dt.datetime(2026, 11, 5, 9, 0)
-        assert case.statutory_due_at == dt.datetime(2026, 12, 3, 9, 0)
+        assert case.statutory_due_at == dt.datetime(2026, 12, 17, 9, 0)
         assert case.applicant_user_id == app.applicant_user_id
         event = session().scalars(sa.select(Event).where(
             Event.case_id == case.id, Event.type == "deemed_accepted")).one()  # fmt: skip

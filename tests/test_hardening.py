@@ -133,13 +133,13 @@ def test_absolute_links_use_the_configured_public_url_not_the_host_header(demo_a
     api.work(case_no, "Task_issue")
     forged = {"Host": "evil.example"}
     seen = []
-    real = documents.decisions.decision_letter
+    real = documents.decision_docs.letters.decision_letter
 
     def spy(here, facts, *args, **kwargs):
         seen.append(facts)
         return real(here, facts, *args, **kwargs)
 
-    monkeypatch.setattr(documents.decisions, "decision_letter", spy)
+    monkeypatch.setattr(documents.decision_docs.letters, "decision_letter", spy)
     # the default (the demo's address), then a configured one
     for base in ("http://127.0.0.1:5000", "https://zwfw.example.gov.cn/ow"):
         demo_app.config["PUBLIC_URL"] = base

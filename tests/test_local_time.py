@@ -115,8 +115,9 @@ def test_accepted_at_18_30_on_30_september_is_accepted_on_8_october(demo_app, tm
     # 10月10日上班), Thursday 8 Oct is the next working day. The acceptance day does not
     # count; the limits run from the next working day:
     #   promised (即办件): the close of office on the acceptance day          -> 8 Oct 17:00
-    #   statutory 20: 9 Oct (1), Sat 10 Oct make-up (2), 12-16 Oct (3-7), 19-23 Oct (8-12),
-    #   26-30 Oct (13-17), 2 Nov (18), 3 Nov (19), 4 Nov (20)                  -> 4 Nov 17:00
+    #   statutory 30 (不动产登记暂行条例 art. 20): 9 Oct (1), Sat 10 Oct make-up (2), 12-16 Oct
+    #   (3-7), 19-23 Oct (8-12), 26-30 Oct (13-17), 2-6 Nov (18-22), 9-13 Nov (23-27),
+    #   16 Nov (28), 17 Nov (29), 18 Nov (30)                                 -> 18 Nov 17:00
     # The receipt used to print 受理时间 30 Sep 18:30 over a count that started on 8 Oct.
     received = dt.datetime(2026, 9, 30, 10, 30)
     _at(demo_app, received)
@@ -125,14 +126,14 @@ def test_accepted_at_18_30_on_30_september_is_accepted_on_8_october(demo_app, tm
     case = _case(demo_app, case_no)
     assert case.received_at == case.accepted_at == received
     assert case.due_at == dt.datetime(2026, 10, 8, 9, 0)  # 17:00 local
-    assert case.statutory_due_at == dt.datetime(2026, 11, 4, 9, 0)
+    assert case.statutory_due_at == dt.datetime(2026, 11, 18, 9, 0)
     for kind in ("receipt", "commitment"):
         printed = _notice(demo_app, tmp_path, case_no, kind)
         moved = (
             "受理时间2026年10月8日（2026年9月30日18时30分非工作时间收件，顺延至下一个工作日受理）"
         )
         assert moved in printed, kind
-        assert "2026年10月8日前（即办件，当日办结，法定20个工作日）" in printed, kind
+        assert "2026年10月8日前（即办件，当日办结，法定30个工作日）" in printed, kind
         assert "受理当日不计入办理时限，自下一个工作日起计算" in printed, kind
     # one accepted within office hours prints its time and no note: 10:15 on 29 Sep (02:15 UTC)
     _at(demo_app, dt.datetime(2026, 9, 29, 2, 15))

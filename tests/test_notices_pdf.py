@@ -22,6 +22,7 @@ from app import printing
 from app.notices import (
     CaseFacts,
     Centre,
+    Opinion,
     acceptance_receipt,
     commitment_notice,
     decision_letter,
@@ -30,6 +31,7 @@ from app.notices import (
     refusal_notice,
     supplement_notice,
 )
+from app.notices.decisions import Decision
 from app.printing import cjk_font
 from tests.pdftools import render, require_poppler, run, text
 
@@ -86,11 +88,14 @@ FACTS = CaseFacts(
 FORM_NAMES = {"original": "原件", "copy": "复印件", "original_and_copy": "原件及复印件"}
 MATERIALS = [(m["name"], FORM_NAMES[m["form"]], m["count"]) for m in ITEM["materials"]]
 MISSING = [
-    "环境影响报告书（表）：原件 2 份，须由具备能力的技术单位编制，并加盖编制单位公章；"
-    "报告书结论页须有项目单位法定代表人签字",
-    "建设项目用地预审申请表及勘测定界图：原件 1 份，勘测定界图须标注四至坐标和用地面积",
-    "企业投资项目信用承诺书：原件 1 份，须加盖企业公章并由法定代表人签字",
-    "授权委托书及受托人身份证明：原件及复印件各 1 份（委托代理人办理的提交）",
+    (
+        "环境影响报告书（表）",
+        "原件 2 份；须由具备能力的技术单位编制，并加盖编制单位公章；"
+        "报告书结论页须有项目单位法定代表人签字",
+    ),
+    ("建设项目用地预审申请表及勘测定界图", "原件 1 份；勘测定界图须标注四至坐标和用地面积"),
+    ("企业投资项目信用承诺书", "原件 1 份；须加盖企业公章并由法定代表人签字"),
+    ("授权委托书及受托人身份证明", "原件及复印件各 1 份；委托代理人办理的提交"),
 ]
 
 
@@ -168,7 +173,9 @@ def test_a_supplement_notice_lists_something_and_a_denial_gives_reasons() -> Non
     with pytest.raises(ValueError):
         supplement_notice(CENTRE, FACTS, [], "")
     with pytest.raises(ValueError):
-        decision_letter(CENTRE, FACTS, False, "示发改许不字〔2025〕第 7 号")
+        no_reason = Decision(authority=CENTRE, number="示发改许〔2025〕7号", approved=False,
+                             decided_at=datetime(2025, 3, 24, 16, 0))  # fmt: skip
+        decision_letter(CENTRE, FACTS, no_reason)
     with pytest.raises(ValueError):
         refusal_notice(CENTRE, FACTS, "事项不属于本机关职权范围", " ")
 
@@ -260,8 +267,11 @@ def test_supplement_notice_lists_every_missing_material_numbered(poppler: None) 
     assert "补正材料一次性告知书" in text
     assert "第三十二条第一款第（四）项" in text
     assert f"共{len(MISSING)}项" in text
-    for i, material in enumerate(MISSING, 1):
-        assert f"{i}{_compact(material)}" in text, material
+    # in reading order (pdftotext -raw), each row: number, material, what is required of it
+    rows = _compact(_run("pdftotext", "-raw", pdf, "-"))
+    assert "序号需要补正的材料要求" in rows
+    for i, (name, required) in enumerate(MISSING, 1):
+        assert f"{i}{_compact(name)}{_compact(required)}" in rows, name
     assert "请于2025年3月10日前补正" in text
     assert "2025年3月4日" in text
     assert _red_pixels(pages[-1]) > 500
@@ -324,7 +334,8 @@ def test_commitment_notice_copies_stay_one_page_each(poppler: None) -> None:
     long_item = CaseFacts(
         **{**FACTS.__dict__, "item_name": "建设项目用地预审与选址意见书核发（含划拨用地项目）" * 3}
     )
-    opinion = "经核查，该件受理程序规范，承诺时限符合规定，请受理单位按时办结。" * 10
+    opinion = Opinion("经核查，该件受理程序规范，承诺时限符合规定，请受理单位按时办结。" * 10,
+                      "吴建国", date(2025, 3, 4))  # fmt: skip
     pdf, pages = _render("commitment-notice-long", commitment_notice(CENTRE, long_item, opinion))
     assert len(pages) == 3
     for page, mark in enumerate(COPY_MARKS, 1):
@@ -360,50 +371,52 @@ def _check_qr(pdf: Path, payload: str, pages: int) -> None:
 
 @pytest.mark.parametrize("approved", [True, False], ids=["approval", "denial"])
 def test_decision_letter(poppler: None, approved: bool) -> None:
+    ndrc = Centre(name="示范市发展和改革委员会", address=CENTRE.address,
+                  supervision_phone=CENTRE.supervision_phone)  # fmt: skip
+    common = {"authority": ndrc, "decided_at": datetime(2025, 3, 24, 16, 0),
+              "reconsideration": "示范市人民政府", "matter": "企业投资项目核准"}  # fmt: skip
     if approved:
-        data = decision_letter(
-            CENTRE,
-            FACTS,
-            True,
-            "示政服许准字〔2025〕第 0012 号",
-            reason="同意示范市宏远新能源科技有限公司年产 5 万套储能电池项目核准，"
+        decision = Decision(
+            number="示发改许〔2025〕12号", approved=True,
+            content="同意示范市宏远新能源科技有限公司年产 5 万套储能电池项目核准，"
             "建设地点为示范市高新区创新大道 18 号，总投资 3.2 亿元",
-            decided_at=datetime(2025, 3, 24, 16, 0),
-            certificate="项目核准批复及联合审批决定书",
-        )
+            basis="《企业投资项目核准和备案管理条例》第十一条", certificate="项目核准文件",
+            **common,
+        )  # fmt: skip
     else:
-        data = decision_letter(
-            CENTRE,
-            FACTS,
-            False,
-            "示政服许不字〔2025〕第 0003 号",
+        decision = Decision(
+            number="示发改许〔2025〕3号", approved=False,
             reason="经生态环境部门审查，项目环境影响报告书未按要求设置大气污染物排放总量"
             "控制指标，选址与生态保护红线存在重叠，不符合生态环境准入要求",
-            legal_basis="《中华人民共和国环境影响评价法》第二十二条、"
-            "《中华人民共和国行政许可法》第三十八条第二款",
-            decided_at=datetime(2025, 3, 24, 16, 0),
-        )
+            refusal_basis="《中华人民共和国环境影响评价法》第二十二条", **common,
+        )  # fmt: skip
+    data = decision_letter(CENTRE, FACTS, decision)
     name = "decision-approval" if approved else "decision-denial"
     pdf, pages = _render(name, data)
     _check_fonts(pdf)
     assert len(pages) == 1
     text = _compact(_text(pdf))
     title = "准予行政许可决定书" if approved else "不予行政许可决定书"
-    assert title in text
+    # headed and sealed by the authority; the centre is where it was accepted and delivered
+    assert text.startswith(f"示范市发展和改革委员会{title}")
+    assert f"在{CENTRE.name}依法受理" in text and f"受理、送达单位：{CENTRE.name}" in text
     assert FACTS.item_name in text
     assert FACTS.applicant_name in text
     assert "2025年3月24日" in text
     if approved:
-        assert "示政服许准字〔2025〕第0012号" in text
+        assert "示发改许〔2025〕12号" in text
         assert "决定准予行政许可" in text
+        assert "许可事项：企业投资项目核准" in text
         assert "年产5万套储能电池项目核准" in text
+        assert "条例》第十一条和《中华人民共和国行政许可法》第三十八条第一款" in text
         assert "第四十四条" in text and "十个工作日内" in text
-        assert RIGHTS not in text
+        assert "申请行政复议" not in text
     else:
-        assert "示政服许不字〔2025〕第0003号" in text
+        assert "示发改许〔2025〕3号" in text
         assert "不符合生态环境准入要求" in text
         assert "第三十八条第二款的规定，本机关决定不予行政许可" in text
-        assert RIGHTS in text
+        assert "六十日内向示范市人民政府申请行政复议" in text
+        assert "六个月内依法向人民法院提起行政诉讼" in text
     assert _red_pixels(pages[-1]) > 500
 
 

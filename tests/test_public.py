@@ -9,6 +9,7 @@ case's ID number, phone and form data.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -136,14 +137,24 @@ def test_guide_shows_the_seven_disclosures_materials_diagram_and_phones(demo_app
         assert material["name"] in html
         if material["note"]:
             assert material["note"] in html
-    for key in ("legal_basis", "fee", "fee_basis", "window", "result"):
+    for key in ("legal_basis", "procedure_basis", "fee", "fee_basis", "window", "result"):
         assert entry[key] in html, key
     for condition in entry["conditions"]:
         assert condition in html
     for key in ("consult_phone", "supervision_phone"):
         assert f'data-field="{key}">{entry[key]}<' in html
     for key in ("statutory_days", "promised_days"):
+        if entry[key] == 0:  # an immediate item (即办件) is done on the spot
+            assert f'data-field="{key}">即办（当场办结）<' in html, key
+            continue
         assert re.search(rf'data-field="{key}">\D*{entry[key]}\D', html), key
+    # who decides: the item's authority (the registration agency for a registration)
+    decided_by = html.split('data-field="decided_by">', 1)[1].split("<", 1)[0]
+    agency = "示范市不动产登记中心"
+    deciding = {"house-cancellation": agency, "house-initial": agency,
+                "planning-permit": "示范市自然资源和规划局",
+                "joint-investment": "示范市发展和改革委员会、"}  # fmt: skip
+    assert decided_by.startswith(deciding[code])
     assert html.count('data-field="promised_rule"') == len(entry.get("promised_rules", []))
     svg = html.split('id="procedure"', 1)[1].split("</section>", 1)[0]
     assert "<svg" in svg and "受理" in svg  # the acceptance task of every demo diagram
@@ -188,6 +199,9 @@ class Scene:
     generated: list[str] = field(default_factory=list)
 
 
+_NUMBERS = itertools.count(1)
+
+
 def _field_value(spec: dict):
     kind = spec.get("type")
     if kind == "long":
@@ -198,6 +212,8 @@ def _field_value(spec: dict):
         return spec["options"][0]["id"]
     if kind == "date":
         return "2026-03-02"
+    if spec.get("id", "").endswith("_no"):  # a document number is given once: a fresh one
+        return f"测试〔2026〕{next(_NUMBERS)}号"
     return "同意"
 
 

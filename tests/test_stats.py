@@ -191,11 +191,16 @@ class Scene:
 
     def extend(self, rnd: random.Random) -> bool:
         db = session()
+        # before the limit runs out; a registration (不动产登记) is never extended
+        registrations = set(db.scalars(sa.select(Item.id).join(Department).where(
+            Department.code == "housing_reg")))  # fmt: skip
         running = [
             c
             for c in self._open(paused=False)
-            if not c.extended_days and c.statutory_due_at > self.clock.now
-        ]  # before the limit runs out
+            if not c.extended_days
+            and c.statutory_due_at > self.clock.now
+            and c.item_id not in registrations
+        ]
         if not running:
             return False
         case = rnd.choice(running)
@@ -291,6 +296,8 @@ def work_to_the_end(scene: Scene, rnd: random.Random, case_no: str) -> None:
             return
         fields = cases.open_task(users[task.assignee_id], task.id).fields
         data = {f["id"]: f["options"][0] if f.get("options") else "同意" for f in fields}
+        # a document number is given once: each case's own
+        data.update({k: f"测试〔2026〕{task.id.hex[:8]}号" for k in data if k.endswith("_no")})
         data.update({f["id"]: 10 for f in fields if f.get("type") == "long"})
         data.update({f["id"]: True for f in fields if f.get("type") == "boolean"})
         data.update({f["id"]: "2026-11-20" for f in fields if f.get("type") == "date"})

@@ -122,8 +122,9 @@ def test_a_case_accepted_before_national_day_2026_is_due_on_the_right_day(demo_a
     assert case.promised_days == 7
     assert local(case.due_at) == dt.datetime(2026, 10, 14, 17, 0)
     assert not case.due_provisional
-    # statutory 20 working days: 14 Oct is the 7th, 23 Oct the 14th, 30 Oct the 19th, 2 Nov
-    assert local(case.statutory_due_at) == dt.datetime(2026, 11, 2, 17, 0)
+    # statutory 30 working days (不动产登记暂行条例 art. 20): 14 Oct is the 7th, 23 Oct the
+    # 14th, 30 Oct the 19th, 2 Nov the 20th, 6 Nov the 24th, 13 Nov the 29th, 16 Nov
+    assert local(case.statutory_due_at) == dt.datetime(2026, 11, 16, 17, 0)
     # the yellow card is one working day before: 13 October at close of office
     assert local(case.yellow_at) == dt.datetime(2026, 10, 13, 17, 0)
     # the review stage (3 working days) starts on the day of acceptance
@@ -194,15 +195,15 @@ def test_a_pause_of_three_working_days_moves_every_due_date_by_exactly_that(demo
 
 def test_extension_needs_the_authoritys_head_and_stays_within_the_law(demo_app, clock):
     api = Api(demo_app.test_client())
-    case_no = api.apply("house-initial", sample_form("house-initial", certificates=5))["case_no"]
+    case_no = api.apply("planning-permit", sample_form("planning-permit"))["case_no"]
     body = {"days": 5, "reason": "需补充现场核查"}
-    api.call("POST", f"/cases/{case_no}/extend", "official_zhao", 403, json=body)
-    # the section chief (房屋登记科科长) is not the licensing authority's head (art. 42)
-    api.call("POST", f"/cases/{case_no}/extend", "leader_wang", 403, json=body)
-    api.call("POST", f"/cases/{case_no}/extend", "deputy_qin", 400,
+    api.call("POST", f"/cases/{case_no}/extend", "official_lu", 403, json=body)
+    # the section chief (规划科科长) is not the licensing authority's head (art. 42)
+    api.call("POST", f"/cases/{case_no}/extend", "leader_gao", 403, json=body)
+    api.call("POST", f"/cases/{case_no}/extend", "head_lin", 400,
              json={"days": 11, "reason": "超过法定延期"})  # fmt: skip
     before = _case(demo_app, case_no)
-    api.call("POST", f"/cases/{case_no}/extend", "deputy_qin", json=body)
+    api.call("POST", f"/cases/{case_no}/extend", "head_lin", json=body)
     after = _case(demo_app, case_no)
     cal = _package_calendar()
     assert (
@@ -211,7 +212,20 @@ def test_extension_needs_the_authoritys_head_and_stays_within_the_law(demo_app, 
     )
     events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
     extended = [e for e in events if e["type"] == "case_extended"]
-    assert extended[0]["actor"] == "deputy_qin" and extended[0]["data"]["days"] == 5
+    assert extended[0]["actor"] == "head_lin" and extended[0]["data"]["days"] == 5
+
+
+def test_a_registration_is_never_extended(demo_app, clock):
+    """不动产登记暂行条例 art. 20: 30 working days, with no extension; not even the registration
+    agency's head (不动产登记中心主任) extends it."""
+    api = Api(demo_app.test_client())
+    case_no = api.apply("house-initial", sample_form("house-initial", certificates=5))["case_no"]
+    before = _case(demo_app, case_no)
+    for who in ("director_fang", "deputy_qin", "leader_wang"):
+        refused = api.call("POST", f"/cases/{case_no}/extend", who, 409,
+                           json={"days": 5, "reason": "需补充现场核查"})  # fmt: skip
+        assert "第二十条" in refused["message"]
+    assert _case(demo_app, case_no).statutory_due_at == before.statutory_due_at
 
 
 # --- warnings ----------------------------------------------------------------------------------

@@ -118,6 +118,12 @@ def openapi_document() -> dict:
                         "due_at": {"type": ["string", "null"], "format": "date-time"},
                         "statutory_due_at": {"type": ["string", "null"], "format": "date-time"},
                         "due_provisional": {"type": "boolean", "description": PROVISIONAL},
+                        "reported_at": {
+                            "type": ["string", "null"],
+                            "format": "date-time",
+                            "description": "a reported item's case (上报件): when it went to the "
+                            "upper authority; the centre's time limit stopped then",
+                        },
                         "open_tasks": {"type": "array", "items": _ref("Task")},
                         "history": {"type": "array", "items": _ref("Task")},
                     },
@@ -369,6 +375,19 @@ def openapi_document() -> dict:
                         "type": "object",
                         "required": ["text"],
                         "properties": {"text": {"type": "string"}, "task_id": {"type": "string"}},
+                    },
+                    params=case_no,
+                )
+            },
+            "/cases/{case_no}/supervision-opinion": {
+                "post": _op(
+                    "The supervision office's opinion (监察室意见) on an accepted case, printed on "
+                    "its copy of the commitment notice (supervisors only; the latest counts)",
+                    {"201": _json(obj, "Recorded: the text, who entered it, the local day")},
+                    {
+                        "type": "object",
+                        "required": ["text"],
+                        "properties": {"text": {"type": "string", "maxLength": 300}},
                     },
                     params=case_no,
                 )

@@ -80,6 +80,7 @@ def case_json(case, item, version: int | None, tasks: list[tuple]) -> dict:
         "paused_at": _time(case.paused_at),
         "paused_days": case.paused_days or 0,
         "extended_days": case.extended_days or 0,
+        "reported_at": _time(case.reported_at),  # a 上报件 reported (art. 43): its clock stopped
         "open_tasks": [task_json(t, assignee=who) for t, who in tasks if is_task_open(t)],
         "history": [task_json(t, assignee=who) for t, who in tasks if not is_task_open(t)],
     }

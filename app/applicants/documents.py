@@ -16,25 +16,31 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from .. import privacy
 from ..audit.models import Event
 from ..calendar.services import calendar
 from ..cases.access import Purpose, require_case
+from ..cases.decisions import authority_for
 from ..cases.models import Case
 from ..cases.status import CaseStatus
 from ..cases.store import CaseLog
 from ..catalogue.models import Item
 from ..clock import local_date, today
 from ..db import session, transactional, utcnow
-from ..errors import Conflict, Forbidden, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..links import public_url
-from ..notices import decisions, pdf
+from ..notices import pdf
+from ..notices.blocks import requirement
+from ..org.authority import authority_of
 from ..org.models import Department, User
+from ..supervision.opinions import latest_opinion
+from . import clock_notices, decision_docs
 from .models import OnlineApplication
 
 STAFF = ("clerk", "supervisor", "auditor", "admin")
-KINDS = ("receipt", "commitment", "supplement", "refusal", "decision")
+KINDS = ("receipt", "commitment", "supplement", "refusal", "decision", *clock_notices.KINDS)
 FORMS = {"original": "原件", "copy": "复印件", "original_and_copy": "原件及复印件"}
 
 
@@ -63,15 +69,46 @@ def may_have(actor: User, case: Case) -> bool:
     return case.applicant_user_id == actor.id or actor.has_role(*STAFF)
 
 
+def _accepting_unit(db, item: Item) -> str:
+    """受理单位 as every notice prints it: the licensing authority, which accepts in law (the
+    centre's window accepts in its name), followed by its section that handles the item:
+    "示范市自然资源和规划局规划科", or the authority alone when it handles the item itself or
+    the catalogue names a deciding authority other than the section's bureau (a registration
+    agency: "示范市不动产登记中心")."""
+    authority = authority_of(db, item.department_id)
+    try:
+        deciding = authority_for(db, item)
+    except Conflict:  # a misconfigured catalogue: the section's bureau still accepted it
+        deciding = authority
+    dept = db.get(Department, item.department_id)
+    if deciding.id != authority.id:
+        return deciding.name
+    if dept.id == authority.id or dept.name.startswith(authority.name):
+        return authority.name
+    return f"{authority.name}{dept.name}"
+
+
+def _requirements(item: Item, missing: list[dict]) -> list[tuple[str, str]]:
+    """Each missing material's name and what is required of it (form, count and note, from
+    the catalogue); one the catalogue no longer lists keeps its name alone. Neither a case
+    nor an online application records a reason per material."""
+    listed = {m["code"]: m for m in item.entry.get("materials", [])}
+    rows = []
+    for m in missing:
+        spec = listed.get(m.get("code"))
+        rows.append((m["name"], requirement(spec.get("form", ""), int(spec.get("count", 1)),
+                                            spec.get("note", "")) if spec else ""))  # fmt: skip
+    return rows
+
+
 def _facts(case: Case, item: Item) -> pdf.CaseFacts:
     db = session()
     cal = calendar()
-    dept = db.get(Department, item.department_id)
     acceptor = db.get(User, case.received_by_id) if case.received_by_id else None
     local = cal.local
     return pdf.CaseFacts(
         case_no=case.case_no, query_code=case.query_code, item_name=item.name,
-        department=dept.name if dept else "", applicant_name=case.applicant_name,
+        department=_accepting_unit(db, item), applicant_name=case.applicant_name,
         applicant_phone=case.applicant_phone or "",
         received_at=local(case.received_at).replace(tzinfo=None),
         accepted_at=local(case.accepted_at).replace(tzinfo=None) if case.accepted_at else None,
@@ -82,12 +119,6 @@ def _facts(case: Case, item: Item) -> pdf.CaseFacts:
         acceptor_phone=(acceptor.phone or "") if acceptor else "",
         window=item.entry.get("window", ""), query_url=public_url("web.track"),
     )  # fmt: skip
-
-
-def _decision_no(case: Case) -> str:
-    """The number of a decision letter: the case's own, with the year."""
-    year = calendar().local(case.decided_at or utcnow()).year
-    return f"〔{year}〕{case.case_no[-8:]}号"
 
 
 def first_issued(case: Case, kind: str) -> dt.date:
@@ -110,8 +141,15 @@ def first_issued(case: Case, kind: str) -> dt.date:
     return local_date(issued) if issued is not None else today()
 
 
-def _render(kind: str, case: Case, item: Item) -> bytes:
+def _render(kind: str, case: Case, item: Item, staff: bool = True, n: str | None = None) -> bytes:
+    """Draw a notice of a case. The supervision office's opinion goes on the commitment
+    notice for staff only: the applicant's face of a case shows no internal comment and
+    no staff name (app.cases.access)."""
     facts, opts, here = _facts(case, item), _options(), centre()
+    if kind in clock_notices.KINDS:  # one notice per pause or extension: the n-th
+        return clock_notices.render(kind, case, item, n, facts, here, opts)
+    if n is not None:
+        raise InvalidInput(_("Only the notices of pauses and extensions are numbered (n)."))
     if kind == "receipt":
         if case.accepted_at is None:
             raise Conflict("the case has not been accepted")
@@ -122,13 +160,14 @@ def _render(kind: str, case: Case, item: Item) -> bytes:
     if kind == "commitment":
         if case.accepted_at is None:
             raise Conflict("the case has not been accepted")
-        return pdf.commitment_notice(here, facts, **opts)
+        return pdf.commitment_notice(here, facts, latest_opinion(case) if staff else None, **opts)
     if kind == "supplement":
         if not case.missing_materials:
             raise Conflict("no material is missing")
-        names = [m["name"] for m in case.missing_materials]
+        missing = _requirements(item, case.missing_materials)
         note = "请于补正后携带上述材料到" + (item.entry.get("window") or "受理窗口") + "办理"
-        return pdf.supplement_notice(here, facts, names, note,
+        registration = (item.entry.get("decision") or {}).get("kind") == "registration"
+        return pdf.supplement_notice(here, facts, missing, note, registration=registration,
                                      issued_on=first_issued(case, kind), **opts)  # fmt: skip
     if kind == "refusal":
         if case.status != CaseStatus.REFUSED:
@@ -136,16 +175,7 @@ def _render(kind: str, case: Case, item: Item) -> bytes:
         return pdf.refusal_notice(here, facts, case.decision_reason or "", case.legal_basis or "",
                                   issued_on=first_issued(case, kind), **opts)  # fmt: skip
     if kind == "decision":
-        if case.decision not in ("approved", "denied"):
-            raise Conflict("the case is not decided yet")
-        decided = (
-            calendar().local(case.decided_at).replace(tzinfo=None) if case.decided_at else None
-        )
-        return decisions.decision_letter(
-            here, facts, case.decision == "approved", _decision_no(case),
-            reason=case.decision_reason or "", legal_basis=case.legal_basis or "",
-            decided_at=decided, certificate=item.entry.get("result", ""), **opts,
-        )  # fmt: skip
+        return decision_docs.render(case, item, facts, here, opts["font_path"])
     raise NotFound("there is no such notice")
 
 
@@ -159,21 +189,23 @@ def _notice_case(actor: User, case_no: str, kind: str) -> tuple[Case, Item]:
     return checked.case, checked.item
 
 
-def _log_issued(actor: User, case: Case, kind: str, content: bytes) -> None:
+def _log_issued(actor: User, case: Case, kind: str, content: bytes, n: str | None = None) -> None:
     log = CaseLog(session(), case.id, utcnow(), actor)
-    log.add("notice_issued", {"kind": kind, "bytes": len(content)})
+    numbered = {"n": int(n)} if n is not None else {}  # _render accepted it: a number
+    log.add("notice_issued", {"kind": kind, **numbered, "bytes": len(content)})
     log.close()
 
 
 @transactional
-def case_notice(actor: User, case_no: str, kind: str) -> bytes:
+def case_notice(actor: User, case_no: str, kind: str, n: str | None = None) -> bytes:
     """Draw a notice of a case for someone who may have it. Staff looking at it (auditors,
     supervisors, a clerk before handing it over) change nothing in the case; the applicant's
-    own download is the notice handed to them, logged as issued."""
+    own download is the notice handed to them, logged as issued. `n` says which pause or
+    extension notice (1 the oldest)."""
     case, item = _notice_case(actor, case_no, kind)
-    content = _render(kind, case, item)
+    content = _render(kind, case, item, staff=actor.has_role(*STAFF), n=n)
     if case.applicant_user_id == actor.id:
-        _log_issued(actor, case, kind, content)
+        _log_issued(actor, case, kind, content, n)
     if kind == "commitment":  # the notice prints the phone in full: an access-log row
         privacy.note_view(actor, "case", case.id, case.case_no,
                           {"phone": case.applicant_phone}, privacy.COMMITMENT_NOTICE)  # fmt: skip
@@ -181,13 +213,13 @@ def case_notice(actor: User, case_no: str, kind: str) -> bytes:
 
 
 @transactional
-def hand_over_notice(actor: User, case_no: str, kind: str) -> None:
+def hand_over_notice(actor: User, case_no: str, kind: str, n: str | None = None) -> None:
     """The window clerk hands a notice to the applicant: the case logs it as issued (409
     when the case has no such notice yet)."""
     if not actor.has_role("clerk"):
         raise Forbidden("only the window hands notices over")
     case, item = _notice_case(actor, case_no, kind)
-    _log_issued(actor, case, kind, _render(kind, case, item))
+    _log_issued(actor, case, kind, _render(kind, case, item, n=n), n)
 
 
 def application_notice(app: OnlineApplication) -> bytes:
@@ -197,12 +229,11 @@ def application_notice(app: OnlineApplication) -> bytes:
         raise NotFound("no supplement has been asked for")
     db = session()
     item = db.get(Item, app.item_id)
-    dept = db.get(Department, item.department_id)
     reviewer = db.get(User, app.reviewed_by_id) if app.reviewed_by_id else None
     local = calendar().local
     facts = pdf.CaseFacts(
         case_no=app.number, query_code="—", item_name=item.name,
-        department=dept.name if dept else "", applicant_name=app.applicant_name,
+        department=_accepting_unit(db, item), applicant_name=app.applicant_name,
         applicant_phone=app.applicant_phone or "",
         received_at=local(app.submitted_at).replace(tzinfo=None),
         acceptor_name=reviewer.name if reviewer else "",
@@ -212,5 +243,6 @@ def application_notice(app: OnlineApplication) -> bytes:
     note = "请登录网上办事大厅上传上述材料后重新提交，或携带材料到" + (
         item.entry.get("window") or "受理窗口") + "办理"  # fmt: skip
     issued = local_date(app.reviewed_at) if app.reviewed_at else today()
-    return pdf.supplement_notice(centre(), facts, [m["name"] for m in app.missing], note,
-                                 issued_on=issued, **_options())  # fmt: skip
+    return pdf.supplement_notice(centre(), facts, _requirements(item, app.missing), note,
+                                 remarks=app.review_note or "", issued_on=issued,
+                                 **_options())  # fmt: skip

@@ -19,6 +19,7 @@ from flask_login import current_user, login_required
 from ..calendar.services import calendar
 from ..cases.deadlines import clock_changes
 from ..cases.models import Case
+from ..cases.reported import case_report
 from ..catalogue import services as catalogue
 from ..db import utcnow
 from ..errors import NotFound
@@ -109,6 +110,7 @@ def _application_page(number: str, status: int = 200):
         review_overdue=applications.review_overdue(app),
         deemed=applications.deemed_facts(app),
         clock=clock_changes(case.id) if case is not None and case.accepted_at else [],
+        report=case_report(case.id) if case is not None and case.accepted_at else None,
     ), status  # fmt: skip
 
 
@@ -182,14 +184,17 @@ def _pdf(content: bytes, name: str):
 @bp.get("/cases/<case_no>/notices/<kind>.pdf")
 @login_required
 def case_notice(case_no: str, kind: str):
-    return _pdf(documents.case_notice(current_user, case_no, kind), f"{case_no}-{kind}.pdf")
+    """A notice of a case; ?n= says which pause or extension notice (1 the oldest)."""
+    n = request.args.get("n")
+    content = documents.case_notice(current_user, case_no, kind, n)
+    return _pdf(content, f"{case_no}-{kind}-{n}.pdf" if n else f"{case_no}-{kind}.pdf")
 
 
 @bp.post("/cases/<case_no>/notices/<kind>/hand-over")
 @role_required("clerk")
 def case_notice_hand_over(case_no: str, kind: str):
     """The window hands a notice to the applicant (logged); the page then prints it."""
-    if attempt(documents.hand_over_notice, current_user, case_no, kind).ok:
+    if attempt(documents.hand_over_notice, current_user, case_no, kind, request.args.get("n")).ok:
         flash(_("The notice is recorded as handed over; print it with its button."), "success")
     return redirect(url_for("web.case", case_no=case_no) + "#notices")
 
@@ -243,22 +248,24 @@ def online_review(number: str, action: str):
 
 
 def _query(case_no: str, code: str):
-    """The progress of the case asked for, and the day it was deemed accepted from (if)."""
+    """The progress of the case asked for, the day it was deemed accepted from (if), and
+    whether the visitor may have its notices (a query code alone gives none)."""
     case = tracking.find_case(_client(), case_no, code)
-    return tracking.progress(case), applications.deemed_day_of_case(case.id)
+    mine = current_user.is_authenticated and documents.may_have(current_user, case)
+    return tracking.progress(case), applications.deemed_day_of_case(case.id), mine
 
 
 @bp.route("/track", methods=["GET", "POST"])
 def track():
-    progress, deemed, status = None, None, 200
+    progress, deemed, notices, status = None, None, False, 200
     case_no = request.values.get("case_no", "")
     if request.method == "POST":
         code = request.form.get("code", "")
         found = attempt(_query, case_no, code, raised=())
-        progress, deemed = found.value or (None, None)
+        progress, deemed, notices = found.value or (None, None, False)
         status = found.status
     return render_template("applicant/track.html", progress=progress, case_no=case_no,
-                           deemed=deemed,
+                           deemed=deemed, notices=notices,
                            code=request.form.get("code", "") if progress else "",
                            levels=_level_names(), names=_status_names()), status  # fmt: skip
 
@@ -282,9 +289,11 @@ def track_rate():
         return page, rated.status
     case = rated.value
     flash(_("Thank you for your rating."), "success")
+    mine = current_user.is_authenticated and documents.may_have(current_user, case)
     return render_template("applicant/track.html", progress=tracking.progress(case),
                            case_no=case.case_no, code=request.form.get("code", ""),
-                           levels=_level_names(), names=_status_names())  # fmt: skip
+                           notices=mine, levels=_level_names(),
+                           names=_status_names())  # fmt: skip
 
 
 @bp.route("/window/rate/<case_no>", methods=["GET", "POST"])

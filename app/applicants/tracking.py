@@ -18,6 +18,7 @@ from flask import current_app
 
 from ..cases.deadlines import clock_changes
 from ..cases.models import Case, Task
+from ..cases.reported import Report, case_report
 from ..cases.status import CaseStatus, TaskState, awaits_supplement, is_faulted
 from ..catalogue.models import Item
 from ..db import session, transactional, utcnow
@@ -48,6 +49,8 @@ class Progress:
     rated: int | None = None
     # the pauses (art. 45) and extensions (art. 42) of the limit, each with why and how long
     clock: list = field(default_factory=list)
+    # a 上报件's report to the upper authority and its decision (arts. 35, 43)
+    report: Report | None = None
 
 
 def _limits() -> tuple[int, int, dt.timedelta]:
@@ -129,6 +132,7 @@ def progress(case: Case) -> Progress:
         if awaits_supplement(case) else [],
         may_rate=may_rate(case) and rated is None, rated=rated,
         clock=clock_changes(case.id) if case.accepted_at else [],
+        report=case_report(case.id) if case.accepted_at else None,
     )  # fmt: skip
 
 

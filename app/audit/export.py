@@ -19,6 +19,7 @@ from lxml import etree
 
 from ..cases.models import Case, Task
 from ..catalogue.models import Item
+from ..clock import local
 from ..db import session
 from ..exports import csv_row
 from .models import Event
@@ -156,7 +157,9 @@ def traces(db, ids: list[int], chunk: int = 500) -> Iterator[LogTrace]:
 
 
 def _stamp(at: dt.datetime) -> str:
-    return at.replace(tzinfo=dt.UTC).isoformat(timespec="milliseconds")
+    """An event's time as the export gives it: the centre's local time with its offset
+    (2026-12-05T04:00:00.000+08:00), the same instant as the stored UTC."""
+    return local(at).isoformat(timespec="milliseconds")
 
 
 def _attr(parent, kind: str, key: str, value: str) -> None:

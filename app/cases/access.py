@@ -26,9 +26,10 @@ import sqlalchemy as sa
 
 from ..catalogue.models import Item
 from ..db import session
-from ..errors import Forbidden, NotFound
+from ..errors import Conflict, Forbidden, NotFound
 from ..org.authority import headed_departments
 from ..org.models import Post, User
+from .decisions import authority_for
 from .models import Case, Task
 from .status import TaskState
 from .store import HEAD_COLUMNS, Head
@@ -47,6 +48,7 @@ class Purpose(StrEnum):
     WORK = "work"  # complete a task: its holder only
     CLAIM = "claim"  # take an unassigned task: a holder of its post
     TRANSFER = "transfer"  # hand a task on (转办): its holder, the post's leader, an admin
+    SUPERVISE = "supervise"  # the supervision office's opinion on the commitment notice
 
 
 # the roles a purpose needs, checked before anything is looked up (None: any user)
@@ -59,6 +61,7 @@ ROLES: dict[Purpose, tuple[str, ...] | None] = {
     Purpose.WORK: None,
     Purpose.CLAIM: None,
     Purpose.TRANSFER: None,
+    Purpose.SUPERVISE: ("supervisor",),
 }
 
 
@@ -133,8 +136,14 @@ def _heads_case(actor: User, case: Case) -> bool:
     if not headed:
         return False
     item = db.get(Item, case.item_id)
-    return item is not None and (item.department_id in headed
-                                 or (government and item.kind == "joint"))  # fmt: skip
+    if item is None:
+        return False
+    if item.department_id in headed or (government and item.kind == "joint"):
+        return True
+    try:  # the catalogue may name another deciding authority
+        return authority_for(db, item).id in headed
+    except Conflict:  # misconfigured: no reading by headship
+        return False
 
 
 def owns_case(actor: User, case: Case) -> bool:

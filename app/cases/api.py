@@ -61,7 +61,15 @@ def create_case():
 def _case_response(case_no: str):
     detail = cases.case_detail(cases.require_case(g.user, case_no), with_events=False)
     note_if_auditor(g.user, detail.case.id, "api:case")
-    return jsonify(case_json(detail.case, detail.item, detail.version, detail.tasks))
+    payload = case_json(detail.case, detail.item, detail.version, detail.tasks)
+    if detail.case.decision is not None:  # each deciding authority's decision and number
+        payload["decisions"] = [
+            {"authority": dept.code, "authority_name": dept.name, "outcome": d.outcome,
+             "number": d.number, "certificate_no": d.certificate_no,
+             "decided_at": d.decided_at.isoformat(timespec="seconds") + "Z"}
+            for d, dept in cases.case_decisions(detail.case.id)
+        ]  # fmt: skip
+    return jsonify(payload)
 
 
 def _changed(case_no: str, change, *args):

@@ -24,8 +24,9 @@ from ..calendar.services import Due, WorkCalendar, calendar
 from ..catalogue.models import Item
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput
-from ..org.authority import extension_approvers
+from ..org.authority import authority_of, extension_approvers
 from ..org.models import Post, User
+from . import decisions
 from .access import Purpose, require_case
 from .models import OPEN_CASE_STATUSES, PAUSE_KINDS, Case, CasePause, Task
 from .status import TaskState, is_open
@@ -116,6 +117,14 @@ def _open_case(actor: User, case_no: str) -> Case:
     return case
 
 
+def _running(case: Case) -> None:
+    """Refuse to pause or extend a 上报件 already reported: the centre's clock has stopped
+    and the upper authority keeps its own (Licensing Law arts. 42, 43)."""
+    if case.reported_at is not None:
+        raise Conflict(_("The case has been reported to the upper authority: the centre's "
+                         "time limit has stopped and cannot be paused or extended."))  # fmt: skip
+
+
 def may_manage_time(db, actor: User, case: Case) -> bool:
     """The window, an admin, the holder of an open task of the case or that post's leader."""
     if actor.has_role("clerk", "admin"):
@@ -148,6 +157,7 @@ def pause_case(actor: User, case_no: str, kind: str, reason: str, expected_days:
         raise InvalidInput("expected_days must be a whole number of working days from 1 to 365")
     if case.paused_at is not None:
         raise Conflict(f"case {case_no} is already paused")
+    _running(case)
     now = utcnow()
     pause = CasePause(
         case_id=case.id, kind=kind, reason=reason.strip(), expected_days=expected_days,
@@ -219,9 +229,16 @@ def _shift_open_tasks(db, cal: WorkCalendar, case_id: int, days: int) -> None:
 
 
 def extension_rule(item: Item):
-    """Whose approval an extension of a case of `item` needs (art. 42): the licensing
-    authority's heads, or the government's heads for a joint item."""
-    return extension_approvers(session(), item)
+    """Whose approval an extension of a case of `item` needs (art. 42): the heads of the
+    authority that decides it, or the government's heads for a joint item; None for a
+    registration item, whose limit is never extended."""
+    db = session()
+    spec = decisions.rule(item.entry or {})
+    if spec.kind == "registration":
+        return None
+    if item.kind == "joint" or not spec.authority:
+        return extension_approvers(db, item)
+    return authority_of(db, decisions.authority_for(db, item).id)
 
 
 # Licensing Law art. 42: an extension is approved by the head of the licensing authority
@@ -234,6 +251,12 @@ def extend_case(actor: User, case_no: str, days: int, reason: str) -> Case:
     db = session()
     case = _open_case(actor, case_no)
     item = db.get(Item, case.item_id)
+    if decisions.rule(item.entry or {}).kind == "registration":
+        raise Conflict(
+            _("A real-estate registration is completed within the 30 working days of the "
+              "Interim Regulations on Real Estate Registration (art. 20), which provide no "
+              "extension.")
+        )  # fmt: skip
     approvers = extension_rule(item)
     if approvers is None or not approvers.is_head(actor.id):
         who = approvers.name if approvers is not None else _("the government of this level")
@@ -242,6 +265,7 @@ def extend_case(actor: User, case_no: str, days: int, reason: str) -> Case:
               "%(heads)s.", who=who,
               heads=(approvers.head_names() if approvers else "") or _("none is registered"))
         )  # fmt: skip
+    _running(case)
     now = utcnow()
     if case.statutory_due_at is not None and now >= case.statutory_due_at:
         raise Conflict(
@@ -340,16 +364,20 @@ class ClockChange:
 
 
 def clock_changes(case_id: int) -> list[ClockChange]:
-    """Every pause and extension of the case, oldest first (two queries)."""
+    """Every pause and extension of the case, oldest first (three queries)."""
     from ..audit.models import Event
 
     db = session()
+    entry = db.scalar(sa.select(Item.entry).join(Case, Case.item_id == Item.id)
+                      .where(Case.id == case_id))  # fmt: skip
+    licensing = decisions.rule(entry or {}).kind != "registration"
     changes = [
         # art. 45 lists the periods not counted (hearing, tendering, auction, inspection,
         # testing, quarantine, appraisal, expert review); a supplement asked after acceptance
-        # rests on the centre's rules, not on an article we can cite: no basis is printed
+        # rests on the centre's rules, not on an article we can cite, and a registration is
+        # not a licence (the Licensing Law is not its law): no basis is printed
         ClockChange("pause", p.started_at, p.reason, p.expected_days,
-                    "行政许可法第四十五条" if p.kind != "supplement" else "",
+                    "行政许可法第四十五条" if p.kind != "supplement" and licensing else "",
                     pause_kind=p.kind, ended_at=p.ended_at, lasted=p.working_days)
         for p in db.scalars(sa.select(CasePause).where(CasePause.case_id == case_id))
     ]  # fmt: skip

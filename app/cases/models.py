@@ -64,6 +64,8 @@ class Case(Base):
     paused_at: Mapped[dt.datetime | None]  # paused (挂起) since; the clock stops
     paused_days: Mapped[int] = mapped_column(default=0, server_default="0")  # working days
     extended_days: Mapped[int] = mapped_column(default=0, server_default="0")  # 延期
+    # a 上报件 reported to the upper authority (art. 43): the centre's clock stops then
+    reported_at: Mapped[dt.datetime | None]
     state: Mapped[str | None] = deferred(mapped_column(sa.Text))
     serializer_version: Mapped[str | None] = mapped_column(sa.String(32))
     # bumped by one on every write of the row, version-checked: only by app.cases.store
@@ -156,3 +158,39 @@ class CasePause(Base):
     ended_at: Mapped[dt.datetime | None]
     ended_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     working_days: Mapped[int | None]  # how long it lasted, in working days
+
+
+class NumberSeries(Base):
+    """The yearly series of a licensing authority's decision numbers (机关代字〔年〕序号):
+    the last number given in `year` (the centre's local year of the decision)."""
+
+    __tablename__ = "number_series"
+
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("departments.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last: Mapped[int]
+
+
+class CaseDecision(Base):
+    """One licensing authority's decision of a case, with its number: one row for an item
+    decided by one authority, one per department that decided for a joint item (并联审批,
+    Licensing Law art. 26(2)); the centre delivers them together."""
+
+    __tablename__ = "case_decisions"
+    __table_args__ = (
+        sa.UniqueConstraint("department_id", "number"),  # a number is given once
+        sa.Index("ix_case_decisions_case_id", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("departments.id"))  # the authority
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # approved | denied
+    number: Mapped[str] = mapped_column(sa.String(80))
+    year: Mapped[int]
+    seq: Mapped[int | None]  # its place in the authority's series; None: entered by hand
+    task_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)  # the task that decided it
+    reason: Mapped[str | None] = mapped_column(sa.Text)  # a denial's reasons
+    legal_basis: Mapped[str | None] = mapped_column(sa.Text)
+    certificate_no: Mapped[str | None] = mapped_column(sa.String(80))  # the licence's number
+    decided_at: Mapped[dt.datetime]

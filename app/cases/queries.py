@@ -17,8 +17,10 @@ from ..db import session, utcnow
 from ..errors import NotFound
 from ..org.models import Post, User
 from ..org.presence import away_at
+from . import decisions
 from .access import CheckedCase, can_view_case
 from .models import Case, Task
+from .reported import report_of
 from .status import CaseStatus, TaskState
 
 # how close a due time is: overdue, within a day, comfortable, no limit
@@ -62,8 +64,10 @@ class CaseDetail:
 
     def context(self) -> dict:
         """The names the case templates use for the parts of a case."""
+        decided = decisions.of_case(session(), self.case.id) if self.case.decision else []
         return {"case": self.case, "item": self.item, "version": self.version,
-                "tasks": self.tasks, "events": self.events}  # fmt: skip
+                "tasks": self.tasks, "events": self.events,
+                "report": report_of(self.events), "decisions": decided}  # fmt: skip
 
     def people_ids(self) -> set[int]:
         """The ids of everyone the page names: holders, deciders, actors, stand-ins."""
@@ -97,6 +101,11 @@ def case_detail(checked: CheckedCase, with_events: bool = True) -> CaseDetail:
     ).all()
     events = case_events(checked) if with_events else []
     return CaseDetail(case, row.Item, row.version, [(r.Task, r.username) for r in rows], events)
+
+
+def case_decisions(case_id: int) -> list:
+    """A decided case's decisions with their authorities (app.cases.decisions)."""
+    return decisions.of_case(session(), case_id)
 
 
 def case_events(checked: CheckedCase) -> list[Event]:

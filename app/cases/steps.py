@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from ..calendar.services import calendar
 from ..db import utcnow
 from ..errors import Conflict
 from ..org.services import staffing
-from . import faults, planner, store, timers
+from . import decisions, faults, planner, reported, store, timers
 from .models import Task
 from .planner import Guard
 from .runtime import runtime
@@ -40,6 +40,9 @@ class Completion:
     outcome: str
     comment: str
     data: dict
+    # what the completion records beside the task (a 上报件's report: app.cases.reported)
+    effects: tuple[tuple[str, dict], ...] = ()
+    case_values: dict = field(default_factory=dict)
 
     def values(self, at: dt.datetime) -> dict:
         return {
@@ -102,11 +105,15 @@ def commit(
     if completion is not None and completion.task.is_decision:
         decider, spec = completion.actor_id, completion.task.spec_id
         values.update(last_decider_id=decider, last_decision_spec=spec)
+    if completion is not None:
+        values.update(completion.case_values)
     rejection = completion.rejection if completion else None
     step_plan = plan(db, head.id, step, events, Guard(head.applicant_id_number, decider, spec),
                      rejection)  # fmt: skip
     values.update(step_plan.case_values)
     after = run.waiting_timers() if run.diagram.has_timers else []  # may fault: before writing
+    if step_plan.decided:  # each deciding authority's decision and its number
+        number(db, head.id, step_plan.case_values, completion, events)
     values.update(state=runtime().engine.serialize(run), event_seq=events.seq,
                   last_hash=events.last_hash)  # fmt: skip
     # The version-checked case row goes first: a request that lost the race stops here.
@@ -126,11 +133,24 @@ def commit(
     return step_plan.rows
 
 
+def number(db: Session, case_id: int, decided: dict, completion: Completion | None,
+           events: EventBatch) -> None:  # fmt: skip
+    """Write the decisions of a case that has just been decided, numbered in each deciding
+    authority's series, and log their numbers (before the case row takes the event count).
+    No authority to decide in whose name: a fault, never an unnumbered decision."""
+    resolved = decisions.resolve(db, case_id, decided["decision"], decided["decision_reason"],
+                                 decided["legal_basis"], events.at, completion)  # fmt: skip
+    numbered = decisions.write(db, resolved)
+    if numbered:
+        events.add("decisions_numbered", {"decisions": numbered})
+
+
 def complete(
     db: Session, head: Head, diagram, completion: Completion, events: EventBatch
 ) -> list[dict] | faults.CaseFaulted:
     """Run one completion and write it; return the new task rows, or the fault that stopped
     the case (written, not raised: the caller's transaction keeps it)."""
+    completion = reported.prepare(db, head.id, completion, events.at)  # refused: no step
     run = store.live_run(db, diagram, head)
     mark = events.mark()
     task = completion.task
@@ -146,6 +166,8 @@ def complete(
             ),
             task.id,
         )
+        for kind, data in completion.effects:
+            events.add(kind, data, task.id)
         return commit(db, head, run, step, events, timers_before, completion)
     except WorkflowFault as fault:
         events.rewind(mark)

@@ -16,7 +16,7 @@ from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..org.models import Post, User
 from ..org.presence import Assignment, away_at, exclusions
-from . import faults, planner, status, steps, store
+from . import decisions, faults, planner, status, steps, store
 from .access import CheckedTask, Purpose, holders, require_task
 from .assign import write_reassignments
 from .intake import check_form
@@ -179,6 +179,9 @@ def complete_task(
     _check_may_decide(db, actor, task, head)
     if status.is_faulted(head):
         raise Conflict(FAULTED)
+    # a number entered at an issue stage (not a decision stage) is given once per authority
+    if not task.is_decision and any(isinstance(v, str) and v.strip() for v in clean.values()):
+        decisions.check_entered(db, head.id, clean)
     completion = steps.Completion(task, actor.id, outcome, comment, clean)
     events = store.events_for(head, actor)
     done = steps.complete(db, head, diagram, completion, events)

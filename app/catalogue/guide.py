@@ -24,9 +24,11 @@ from flask import current_app
 from workflows.errors import OneWindowError
 from workflows.render import render_svg
 
+from ..cases import decisions
 from ..cases.models import Case
 from ..cases.status import CaseStatus
 from ..db import session
+from ..errors import Conflict
 from ..org.models import Department
 from .models import ITEM_KINDS, DiagramVersion, Item
 from .services import every_item, latest_version
@@ -126,7 +128,8 @@ class Departments:
 def _haystack(item: Item, chain: list[Department]) -> str:
     entry = item.entry or {}
     parts = [item.name, item.code, *(d.name for d in chain)]
-    parts += _texts(entry.get("legal_basis")) + _texts(entry.get("conditions"))
+    parts += _texts(entry.get("legal_basis")) + _texts(entry.get("procedure_basis"))
+    parts += _texts(entry.get("conditions"))
     parts += [str(m.get("name") or "") for m in entry.get("materials", [])]
     # a separator no normalised query word contains: words never match across two fields
     return "\n".join(normalise(p) for p in parts if p)
@@ -192,12 +195,43 @@ class Guide:
         return self.item.entry or {}
 
     @property
+    def reported_to(self) -> str:
+        """The upper authority that decides a reported item (上报件), else ''."""
+        spec = self.entry.get("reported") if self.item.kind == "reported" else None
+        return str(spec.get("to") or "") if isinstance(spec, dict) else ""
+
+    @property
+    def decided_by(self) -> str:
+        """The authority that decides the item (in whose name its decisions are written):
+        for a joint item the departments that decide their parts."""
+        db = session()
+        spec = decisions.rule(self.entry)
+        if self.item.kind == "joint" and spec.parts:
+            by_code = {d.code: d.name for d in db.scalars(sa.select(Department))}
+            return "、".join(by_code.get(code, code) for code in spec.parts)
+        try:
+            return decisions.authority_for(db, self.item).name
+        except Conflict:  # a misconfigured entry: say nothing rather than guess
+            return "—"
+
+    @property
+    def registration(self) -> bool:
+        """Whether the item is a real-estate registration (不动产登记), not a licence."""
+        return (self.entry.get("decision") or {}).get("kind") == "registration"
+
+    @property
     def conditions(self) -> list[str]:
         return _texts(self.entry.get("conditions"))
 
     @property
     def legal_basis(self) -> list[str]:
+        """设定依据: the substantive law that sets up the licence (or registration)."""
         return _texts(self.entry.get("legal_basis"))
+
+    @property
+    def procedure_basis(self) -> list[str]:
+        """办理依据: the law the handling follows (acceptance, time limits, decision)."""
+        return _texts(self.entry.get("procedure_basis"))
 
     @property
     def materials(self) -> list[dict]:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from workflows.errors import DiagramError
 from workflows.loader import diagram_text
 
+from ..cases import reported
 from ..cases.runtime import runtime
 from ..db import session, transactional
 from ..errors import InvalidInput, NotFound
@@ -82,6 +83,8 @@ def deploy_version(
             f"diagram {filename} cannot be deployed: {exc.summary}",
             findings=[f.as_dict() for f in exc.findings],
         ) from None
+    reported.reporting(item.kind, item.entry or {}, item.name)  # a 上报件 names its authority
+    reported.check_diagram(item.kind, item.name, compiled)
     digest = hashlib.sha256(content).hexdigest()
     latest = latest_version(item.id)
     if latest is not None and latest.content_hash == digest:

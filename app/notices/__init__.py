@@ -7,7 +7,7 @@ they are set on; the font, the seal and the page count are app.printing's.
 from __future__ import annotations
 
 from .decisions import decision_letter
-from .facts import CaseFacts, Centre, qr_payload
+from .facts import CaseFacts, Centre, Opinion, qr_payload
 from .pdf import (
     acceptance_receipt,
     commitment_notice,
@@ -18,6 +18,7 @@ from .pdf import (
 __all__ = [
     "CaseFacts",
     "Centre",
+    "Opinion",
     "acceptance_receipt",
     "commitment_notice",
     "decision_letter",

@@ -28,6 +28,19 @@ FORMS = {
 }
 
 
+def requirement(form: str, count: int, note: str = "") -> str:
+    """What is required of a material, as the supplement notice states it: its form and
+    count, then the catalogue's note ("原件 2 份；同时提交电子文件（DWG 格式）"). `form` is
+    the catalogue's (original / copy / original_and_copy) or its Chinese name; none, the
+    count alone."""
+    named = FORMS.get(form, form)
+    each = "各" if named == FORMS["original_and_copy"] else ""
+    parts = [f"{named}{each} {count} 份" if named else f"{count} 份"]
+    if sentence(note):
+        parts.append(sentence(note))
+    return "；".join(parts)
+
+
 def datetime_text(t: datetime) -> str:
     return f"{t.year}年{t.month}月{t.day}日 {t.hour:02d}时{t.minute:02d}分"
 

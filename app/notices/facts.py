@@ -41,6 +41,16 @@ class CaseFacts:
     query_url: str = ""  # where the public progress query lives
 
 
+@dataclass(frozen=True)
+class Opinion:
+    """The supervision office's opinion (监察室意见) for its copy of the commitment notice:
+    what it says, the supervisor who entered it and the centre's local day they did."""
+
+    text: str
+    by: str
+    on: date
+
+
 def qr_payload(facts: CaseFacts) -> str:
     """What the QR code on a notice encodes: the progress query for this case."""
     if facts.query_url:

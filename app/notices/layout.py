@@ -19,7 +19,7 @@ from typing import Any
 
 from reportlab.graphics.barcode import qr, qrencoder
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_LEFT
+from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -85,6 +85,7 @@ class Styles:
         )
         self.cell = ParagraphStyle("cell", parent=base, fontSize=11, leading=15)
         self.cell_c = ParagraphStyle("cell-c", parent=self.cell, alignment=TA_CENTER)
+        self.cell_r = ParagraphStyle("cell-r", parent=self.cell, alignment=TA_RIGHT)
         self.label = ParagraphStyle("label", parent=self.cell, alignment=TA_CENTER)
         self.note = ParagraphStyle(
             "note", parent=base, fontSize=10, leading=15, leftIndent=20, firstLineIndent=-20

@@ -32,8 +32,10 @@ def _unique(model, column, value, own_id: int | None, what: str) -> None:
 
 @transactional
 def save_department(actor: User, dept_id: int | None, code: str, name: str, kind: str,
-                    parent_id: int | None) -> Department:  # fmt: skip
-    """Create or change a department."""
+                    parent_id: int | None, number_prefix: str = "",
+                    seal_text: str = "") -> Department:  # fmt: skip
+    """Create or change a department; a licensing authority's number prefix (机关代字) and
+    seal words are what its decisions are numbered and sealed with."""
     _require_admin(actor)
     db = session()
     dept = db.get(Department, dept_id) if dept_id else Department()
@@ -43,6 +45,8 @@ def save_department(actor: User, dept_id: int | None, code: str, name: str, kind
     if parent_id and (parent_id == dept_id or db.get(Department, parent_id) is None):
         raise InvalidInput("a department cannot be part of itself or of a missing one")
     dept.code, dept.name, dept.kind, dept.parent_id = code, name, kind, parent_id or None
+    dept.number_prefix = (number_prefix or "").strip() or None
+    dept.seal_text = (seal_text or "").strip() or None
     db.add(dept)
     db.flush()
     log.info("department %s saved by %s", code, actor.username)

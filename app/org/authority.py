@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from .models import Department, DepartmentHead, User
 
-AUTHORITY_KINDS = ("bureau", "government", "centre")
+AUTHORITY_KINDS = ("bureau", "agency", "government", "centre")
 
 
 @dataclass(frozen=True)

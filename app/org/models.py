@@ -45,6 +45,10 @@ class Department(Base):
     kind: Mapped[str] = mapped_column(sa.String(20), default="bureau")
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
     region_id: Mapped[int | None] = mapped_column(sa.ForeignKey("regions.id"))
+    # a licensing authority's own: the prefix of its decision numbers (机关代字, e.g. 示自然资规许)
+    # and the words of its seal under its name (e.g. 行政许可专用章)
+    number_prefix: Mapped[str | None] = mapped_column(sa.String(40))
+    seal_text: Mapped[str | None] = mapped_column(sa.String(40))
 
 
 class DepartmentHead(Base):

@@ -69,6 +69,7 @@ def admin_departments(dept_id: int | None = None):
         lambda: org_admin.save_department(
             current_user, dept_id, form.code.data, form.name.data,
             form.kind.data, form.parent_id.data or None,
+            form.number_prefix.data or "", form.seal_text.data or "",
         ),
         _saved, "web.admin_departments", "admin/departments.html",
         lambda: {"dept": dept, "departments": queries.departments()},

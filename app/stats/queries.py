@@ -57,16 +57,19 @@ def case_facts(db: Session, cal: WorkCalendar, start: dt.datetime, end: dt.datet
         facts += [Fact(day(at), item_id, window, name) for at, item_id, window in rows]
     decided = db.execute(
         sa.select(Case.decided_at, Case.item_id, WINDOW.label("window"), Case.decision,
-                  Case.accepted_at, Case.paused_days, Case.due_at, Case.statutory_due_at)
+                  Case.accepted_at, Case.paused_days, Case.due_at, Case.statutory_due_at,
+                  Case.reported_at)
         .where(Case.decided_at >= start, Case.decided_at < end,
                Case.decision.in_(("approved", "denied")))
     )  # fmt: skip
     for r in decided:
         on, key = day(r.decided_at), (r.item_id, r.window)
         facts.append(Fact(on, *key, r.decision))
-        if r.due_at is not None and r.decided_at <= r.due_at:
+        # a 上报件's limits are the centre's first instance: they end with its report (art. 43)
+        done = r.reported_at or r.decided_at
+        if r.due_at is not None and done <= r.due_at:
             facts.append(Fact(on, *key, "on_time_promised"))
-        if r.statutory_due_at is not None and r.decided_at <= r.statutory_due_at:
+        if r.statutory_due_at is not None and done <= r.statutory_due_at:
             facts.append(Fact(on, *key, "on_time_statutory"))
         taken = cal.working_days_between(r.accepted_at or r.decided_at, r.decided_at)
         facts.append(Fact(on, *key, "days_taken_sum", max(0, taken - (r.paused_days or 0))))

@@ -1,11 +1,12 @@
-"""The JSON API of supervision: urging a case, the transfer card, notifications."""
+"""The JSON API of supervision: urging a case, the office's opinion on the commitment
+notice, the transfer card, notifications."""
 
 from __future__ import annotations
 
 from flask import g, jsonify
 
 from ..api import bp, json_body, login_required, optional, task_uuid, text
-from . import reports
+from . import opinions, reports
 from . import services as supervision
 
 
@@ -17,6 +18,14 @@ def urge(case_no: str):
     told = supervision.urge(g.user, case_no, text(body, "text", True),
                             task_uuid(task_id) if task_id else None)  # fmt: skip
     return jsonify({"case_no": case_no, "notified": told}), 201
+
+
+@bp.post("/cases/<case_no>/supervision-opinion")
+@login_required
+def supervision_opinion(case_no: str):
+    opinion = opinions.enter_opinion(g.user, case_no, text(json_body(), "text"))
+    return jsonify({"case_no": case_no, "opinion": opinion.text, "by": opinion.by,
+                    "on": opinion.on.isoformat()}), 201  # fmt: skip
 
 
 @bp.get("/cases/<case_no>/card")

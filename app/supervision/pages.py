@@ -11,10 +11,10 @@ from ..cases import deadlines
 from ..cases.models import PAUSE_KINDS
 from ..catalogue import services as catalogue
 from ..web import bp, role_required
-from ..web.forms import ClaimForm, ExtendForm, PauseForm, UrgeForm, choices
+from ..web.forms import ClaimForm, ExtendForm, OpinionForm, PauseForm, UrgeForm, choices
 from ..web.policy import run_then
 from ..web.present import pause_kind_name
-from . import reports
+from . import opinions, reports
 from . import services as supervision
 
 
@@ -70,6 +70,18 @@ def urge(case_no: str):
         return _refused(case_no, _("An urging notice needs its text."))
     return run_then(lambda: supervision.urge(current_user, case_no, form.text.data),
                     _("The urging notice has been sent."), _case_page(case_no))  # fmt: skip
+
+
+@bp.post("/cases/<case_no>/supervision-opinion")
+@role_required("supervisor")
+def supervision_opinion(case_no: str):
+    """The supervision office's opinion on the commitment notice (its copy, 第三联)."""
+    form = OpinionForm()
+    if not form.validate_on_submit():
+        return redirect(_case_page(case_no))
+    return run_then(lambda: opinions.enter_opinion(current_user, case_no, form.text.data),
+                    _("The opinion is recorded; it is printed on the supervision office's copy "
+                      "of the commitment notice."), _case_page(case_no))  # fmt: skip
 
 
 @bp.get("/cases/<case_no>/card")

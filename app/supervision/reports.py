@@ -69,7 +69,7 @@ def transfer_card(actor: User, case_no: str) -> dict:
             "due_provisional": bool(t.due_provisional),
             "overrun_hours": over, "overran": over > 0, "open": t.state == TaskState.OPEN,
         })  # fmt: skip
-    finished = case.decided_at or case.closed_at
+    finished = case.reported_at or case.decided_at or case.closed_at  # a 上报件: its report
     late = overrun_hours(cal, case.due_at, finished or now)
     return {
         "case_no": case.case_no,
@@ -80,6 +80,7 @@ def transfer_card(actor: User, case_no: str) -> dict:
         "statutory_due_at": _time(case.statutory_due_at),
         "due_provisional": bool(case.due_provisional),
         "decided_at": _time(case.decided_at),
+        "reported_at": _time(case.reported_at),
         "paused_days": case.paused_days or 0,
         "extended_days": case.extended_days or 0,
         "late_hours": late,
@@ -90,16 +91,19 @@ def transfer_card(actor: User, case_no: str) -> dict:
 
 def delay_report(limit: int = 200) -> list[dict]:
     """Return late cases (decided after their due time, or open past it) with the stages and
-    handlers that overran, worst first."""
+    handlers that overran, worst first. A 上报件's part ends when it is reported."""
     db = session()
     now = utcnow()
     cal = calendar()
+    finished = sa.func.coalesce(Case.reported_at, Case.decided_at)
     late_cases = db.execute(
-        sa.select(Case.id, Case.case_no, Case.due_at, Case.decided_at, Case.status, Item.name)
+        sa.select(Case.id, Case.case_no, Case.due_at, finished.label("decided_at"), Case.status,
+                  Item.name)
         .join(Item, Item.id == Case.item_id)
         .where(Case.due_at.is_not(None), Case.paused_at.is_(None),
-               sa.or_(Case.decided_at > Case.due_at,
-                      sa.and_(Case.status.in_(OPEN_CASE_STATUSES), Case.due_at < now)))
+               sa.or_(finished > Case.due_at,
+                      sa.and_(Case.status.in_(OPEN_CASE_STATUSES), Case.reported_at.is_(None),
+                              Case.due_at < now)))
         .order_by(Case.due_at)
         .limit(limit)
     ).all()  # fmt: skip
@@ -149,8 +153,15 @@ def overview() -> dict:
         sa.select(Case.case_no, Case.due_at, Case.applicant_name, Item.name)
         .join(Item, Item.id == Case.item_id)
         .where(Case.status.in_(OPEN_CASE_STATUSES), Case.due_at < now,
-               Case.paused_at.is_(None))
+               Case.paused_at.is_(None), Case.reported_at.is_(None))
         .order_by(Case.due_at).limit(200)
+    ).all()  # fmt: skip
+    # 上报件 reported and waiting for the upper authority: 已上报, not overdue (art. 43)
+    reported = db.execute(
+        sa.select(Case.case_no, Case.reported_at, Case.applicant_name, Item.name)
+        .join(Item, Item.id == Case.item_id)
+        .where(Case.status.in_(OPEN_CASE_STATUSES), Case.reported_at.is_not(None))
+        .order_by(Case.reported_at).limit(200)
     ).all()  # fmt: skip
     urgings = db.execute(
         sa.select(Notification.text, Notification.created_at, User.username)
@@ -173,6 +184,8 @@ def overview() -> dict:
                   for d, i, lv, n in cards],
         "overdue": [{"case_no": c.case_no, "due_at": c.due_at, "applicant": c.applicant_name,
                      "item": c.name} for c in overdue],
+        "reported": [{"case_no": c.case_no, "reported_at": c.reported_at,
+                      "applicant": c.applicant_name, "item": c.name} for c in reported],
         "urgings": [{"text": u.text, "at": u.created_at, "to": u.username} for u in urgings],
         "rates": [{"department": d, "completed": n, "on_time": int(k or 0),
                    "rate": round(100 * (k or 0) / n, 1) if n else None} for d, n, k in rates],

@@ -5,7 +5,9 @@ its due time unless the item says otherwise), a red card when it is overdue; a t
 its own stage limit gets a red card even if its case is on time. Each card is a row that
 exists once per subject and level (a unique constraint), so however many schedulers scan
 at the same moment, the card is issued, logged and sent exactly once. Cards close when the
-task or case is done. Paused cases get no cards.
+task or case is done. Paused cases get no cards, nor do reported ones (上报件 reported to the
+upper authority, whose limit the centre does not keep: app.cases.reported); a reported
+case's cards close.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def _no_case_card(level: str):
 
 def candidates(db, now: dt.datetime) -> list[Candidate]:
     """Return every card that is due now and not yet issued."""
-    open_case = sa.and_(Case.status.in_(OPEN_CASE_STATUSES), Case.paused_at.is_(None))
+    open_case = sa.and_(Case.status.in_(OPEN_CASE_STATUSES), Case.paused_at.is_(None),
+                        Case.reported_at.is_(None))  # fmt: skip
     found: list[Candidate] = []
     for level, column, reached in (
         ("yellow", Task.yellow_at, Task.yellow_at <= now),
@@ -146,7 +149,8 @@ def close_finished() -> int:
     now = utcnow()
     done_task = sa.exists().where(Task.id == WarningCard.task_id, Task.state != TaskState.OPEN)
     done_case = sa.exists().where(
-        Case.id == WarningCard.case_id, Case.status.not_in(OPEN_CASE_STATUSES)
+        Case.id == WarningCard.case_id,
+        sa.or_(Case.status.not_in(OPEN_CASE_STATUSES), Case.reported_at.is_not(None)),
     )
     closed = db.execute(
         sa.update(WarningCard)
@@ -172,7 +176,8 @@ def scan(now: dt.datetime | None = None) -> int:
 def next_threshold(db, now: dt.datetime) -> dt.datetime | None:
     """Return the next moment a card may fall due (a warning or due time after `now`)."""
     moments = []
-    task_open, case_open = Task.state == TaskState.OPEN, Case.status.in_(OPEN_CASE_STATUSES)
+    task_open = Task.state == TaskState.OPEN
+    case_open = sa.and_(Case.status.in_(OPEN_CASE_STATUSES), Case.reported_at.is_(None))
     for column, state in ((Task.yellow_at, task_open), (Task.due_at, task_open),
                           (Case.yellow_at, case_open), (Case.due_at, case_open)):  # fmt: skip
         moments.append(db.scalar(sa.select(sa.func.min(column)).where(state, column > now)))

@@ -19,6 +19,7 @@ from flask import (
     Flask,
     current_app,
     g,
+    has_request_context,
     render_template,
     request,
     session,
@@ -46,7 +47,8 @@ bp = Blueprint("web", __name__)
 
 
 def _locale() -> str:
-    lang = session.get("lang")
+    # outside a request (the CLI loading the catalogue, the scheduler) the default language
+    lang = session.get("lang") if has_request_context() else None
     return lang if lang in LANGUAGES else current_app.config.get("DEFAULT_LANGUAGE", "zh")
 
 

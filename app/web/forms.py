@@ -106,9 +106,15 @@ class DepartmentForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(
         _l("Kind"),
-        choices=choices((k, k) for k in ("centre", "bureau", "section", "supervision")),
+        choices=choices(
+            (k, k) for k in ("centre", "government", "bureau", "agency", "section", "supervision")
+        ),
     )
     parent_id = SelectField(_l("Part of"), coerce=int, validators=[Optional()])
+    number_prefix = StringField(
+        _l("Prefix of its decision numbers (机关代字)"), validators=[Optional(), Length(max=40)]
+    )
+    seal_text = StringField(_l("Words of its seal"), validators=[Optional(), Length(max=40)])
 
 
 class UserForm(FlaskForm):
@@ -159,6 +165,13 @@ class ExtendForm(FlaskForm):
 
 class UrgeForm(FlaskForm):
     text = StringField(_l("Urging notice"), validators=[DataRequired(), Length(max=500)])
+
+
+class OpinionForm(FlaskForm):
+    """The supervision office's opinion: checked by the service (empty, too long), which
+    says what is wrong."""
+
+    text = TextAreaField(_l("Opinion of the supervision office"))
 
 
 class PersonalDataForm(FlaskForm):

@@ -107,6 +107,7 @@ event_name = labels(
         "case_withdrawn": _("withdrawn"),
         "case_closed": _("closed"),
         "case_decided": _("decided"),
+        "decisions_numbered": _("decision documents numbered"),
         "case_faulted": _("workflow fault"),
         "case_retried": _("failed step retried"),
         "task_created": _("task created"),
@@ -123,7 +124,10 @@ event_name = labels(
         "case_paused": _("paused"),
         "case_resumed": _("resumed"),
         "case_extended": _("extended"),
+        "case_reported": _("reported to the upper authority"),
+        "upper_decision_recorded": _("upper authority's decision recorded"),
         "case_urged": _("urging notice"),
+        "supervision_opinion": _("opinion of the supervision office"),
         "due_dates_recomputed": _("due dates recomputed"),
         "notice_issued": _("notice issued"),
         "evaluated": _("rated by the applicant"),
@@ -146,7 +150,7 @@ def event_detail(event, people: dict[int, str]) -> str:
         parts.append(_("acting for %(name)s", name=people.get(data["acting_for_id"], "?")))
     if "outcome" in data:
         parts.append(outcome_name(data["outcome"]))
-    for key in ("comment", "reason", "note", "legal_basis"):
+    for key in ("comment", "reason", "note", "legal_basis", "opinion"):
         if data.get(key):
             parts.append(str(data[key]))
     if "missing" in data and data["missing"]:
@@ -167,6 +171,8 @@ def event_detail(event, people: dict[int, str]) -> str:
         parts.append(outcome_name(data["decision"]))
     if "flows" in data:
         parts.append(", ".join(map(str, data["flows"])))
+    for decision in data.get("decisions") or ():
+        parts.append(f"{decision.get('number', '')} ({outcome_name(decision.get('outcome'))})")
     return " · ".join(parts)
 
 

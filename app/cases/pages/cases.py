@@ -9,10 +9,12 @@ from flask_login import current_user, login_required
 from ... import privacy
 from ...audit.review import note_if_auditor
 from ...catalogue import services as catalogue
+from ...supervision import opinions
 from ...web import bp, role_required
 from ...web.forms import (
     ClaimForm,
     ExtendForm,
+    OpinionForm,
     PauseForm,
     PersonalDataForm,
     RefuseForm,
@@ -42,6 +44,7 @@ def case_search():
 def case(case_no: str):
     detail = cases.case_detail(cases.require_case(current_user, case_no))
     note_if_auditor(current_user, detail.case.id, "case")
+    supervisor = current_user.has_role("supervisor")
     return render_template(
         "case.html",
         **detail.context(),
@@ -57,6 +60,9 @@ def case(case_no: str):
         # who approves an extension: asked only for a leader, the one who might
         approvers=extension_rule(detail.item) if current_user.has_role("leader") else None,
         urge_form=UrgeForm(),
+        # the supervision office's opinion on the commitment notice: theirs to enter and read
+        opinion_form=OpinionForm(),
+        opinion=opinions.latest_opinion(detail.case) if supervisor else None,
     )
 
 
