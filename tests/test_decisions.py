@@ -161,10 +161,13 @@ def test_a_joint_denial_is_the_rejecting_departments_naming_the_reconsideration_
         api.work(case_no, spec)
     api.work(case_no, "Task_env", "reject", "项目选址位于饮用水水源二级保护区内",
              data={"legal_basis": "《中华人民共和国水污染防治法》第六十六条"})  # fmt: skip
-    api.work(case_no, "Task_denial")
+    # the number the clerk enters for the 不予许可决定书 is the refusing department's
+    api.work(case_no, "Task_denial", data={"denial_no": "示环审不许〔2026〕5号"})
     assert api.case(case_no)["decision"] == "denied"
     flat = _flat(_letter(demo_app, case_no, "decision-joint-denied")[0])
-    assert "示范市生态环境局不予行政许可决定书示环审〔2026〕1号" in flat
+    assert "示范市生态环境局不予行政许可决定书示环审不许〔2026〕5号" in flat
+    # the departments that approved keep their approvals, numbered in their own series
+    assert "示范市发展和改革委员会准予行政许可决定书示发改许〔2026〕1号" in flat
     assert "项目选址位于饮用水水源二级保护区内" in flat
     assert (
         "《中华人民共和国水污染防治法》第六十六条和《中华人民共和国行政许可法》第三十八条第二款"

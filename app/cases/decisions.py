@@ -131,14 +131,20 @@ def entered_number(spec: Rule, data: dict) -> str:
     return ""
 
 
-def check_entered(db: Session, case_id: int, data: dict) -> None:
-    """Refuse an issue-stage number the deciding authority has already given (before the
-    task is completed: nothing is written)."""
-    row = db.execute(
-        sa.select(Case.item_id, Item.entry, Item.department_id)
-        .join(Item, Item.id == Case.item_id)
+def _item_of(db: Session, case_id: int):
+    """The case's item as a decision reads it: its entry, kind and handling department."""
+    return db.execute(
+        sa.select(Item.entry, Item.kind, Item.department_id)
+        .join(Case, Case.item_id == Item.id)
         .where(Case.id == case_id)
     ).one()  # fmt: skip
+
+
+def check_entered(db: Session, case_id: int, data: dict) -> None:
+    """Refuse an issue-stage number already given (before the task is completed: nothing is
+    written): by the deciding authority, or for a joint item by any of its departments (the
+    number may go to the lead's decision or to the department that refused)."""
+    row = _item_of(db, case_id)
     spec = rule(row.entry or {})
     number = entered_number(spec, data)
     if not number:
@@ -147,20 +153,25 @@ def check_entered(db: Session, case_id: int, data: dict) -> None:
     if len(number) > NUMBER_MAX:
         raise InvalidInput(_("The decision number in %(field)s is longer than %(n)d characters.",
                              field=field_name, n=NUMBER_MAX))  # fmt: skip
-    try:
-        dept = item_authority(_tree(db), row.department_id, spec)
-    except WorkflowFault:
-        return  # the decision itself stops the case in the fault state
-    taken = db.scalar(
-        sa.select(Case.case_no)
+    query = (
+        sa.select(Case.case_no, Department.name)
         .join(CaseDecision, CaseDecision.case_id == Case.id)
-        .where(CaseDecision.department_id == dept.id, CaseDecision.number == number)
-    )  # fmt: skip
+        .join(Department, Department.id == CaseDecision.department_id)
+        .where(CaseDecision.number == number)
+    )
+    if row.kind != "joint":
+        try:
+            query = query.where(
+                CaseDecision.department_id == item_authority(_tree(db), row.department_id, spec).id
+            )
+        except WorkflowFault:
+            return  # the decision itself stops the case in the fault state
+    taken = db.execute(query.limit(1)).first()
     if taken is not None:
         raise InvalidInput(
             _("%(authority)s has already given the number %(number)s (field %(field)s, case "
-              "%(case)s): a decision number is given once.", authority=dept.name,
-              number=number, field=field_name, case=taken)
+              "%(case)s): a decision number is given once.", authority=taken.name,
+              number=number, field=field_name, case=taken.case_no)
         )  # fmt: skip
 
 
@@ -175,11 +186,7 @@ def resolve(
 ) -> Resolved:
     """Who decided the case and how, read before anything is written. A deciding authority
     that cannot be found stops the case in the fault state (`WorkflowFault`)."""
-    row = db.execute(
-        sa.select(Item.entry, Item.kind, Item.department_id)
-        .join(Case, Case.item_id == Item.id)
-        .where(Case.id == case_id)
-    ).one()  # fmt: skip
+    row = _item_of(db, case_id)
     spec = rule(row.entry or {})
     year = local(at).year
     if row.kind == "reported" and not spec.authority:
@@ -225,8 +232,15 @@ def _joint(db, tree, case_id, lead, spec, data, certificate, completion) -> list
     if not latest:
         raise WorkflowFault("the joint case ended without any department's decision",
                             code="no-authority")  # fmt: skip
-    if lead.id in latest:
+    # the number entered at the end goes to the lead's decision when it has the case's
+    # outcome; a denial's number (不予许可决定书文号) to the first department that refused
+    result = "approved" if all(p.outcome == "approved" for p in latest.values()) else "denied"
+    refused = [p for p in latest.values() if p.outcome == "denied"]
+    if lead.id in latest and latest[lead.id].outcome == result:
         latest[lead.id].number = entered_number(spec, data)
+    elif refused:
+        refused[0].number = entered_number(spec, data)
+    if lead.id in latest:
         latest[lead.id].certificate_no = certificate
     return sorted(latest.values(), key=lambda p: (p.department.id != lead.id, p.department.id))
 
