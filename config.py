@@ -21,6 +21,8 @@ class Config:
     # the demo (make run sets OW_DEMO=1): the development secret and data key are allowed;
     # anywhere else the service refuses to start with them (app/privacy.py)
     DEMO = _env_bool("OW_DEMO", False)
+    # `flask load-demo-history` (make run) gives a new demo centre months of past cases; 0: empty
+    DEMO_HISTORY = _env_bool("OW_DEMO_HISTORY", True)
     SECRET_KEY = os.environ.get("OW_SECRET_KEY", "dev-only-change-me")
     # base64 32-byte key(s) sealing ID and phone numbers at rest; the first seals (privacy.py)
     DATA_KEY = os.environ.get("OW_DATA_KEY", "")
@@ -49,6 +51,8 @@ class Config:
     SCHEDULER_ENABLED = _env_bool("OW_SCHEDULER", True)  # in app.wsgi and run-scheduler
     # the scheduler's safety-net round, also how soon a waiting process takes over the leader lock
     SCHEDULER_FALLBACK_SECONDS = float(os.environ.get("OW_SCHEDULER_FALLBACK_SECONDS", 30))
+    # APScheduler's own logger (it logs every run of every job at INFO); ours stay as they are
+    SCHEDULER_LOG_LEVEL = os.environ.get("OW_SCHEDULER_LOG_LEVEL", "WARNING")
     WRITE_RETRIES = int(os.environ.get("OW_WRITE_RETRIES", 8))
     # one engine step (start, completion, timer, dry-run step): at most this many engine tasks
     # and this many seconds, whatever the diagram does; past either the case stops (流程异常)

@@ -24,6 +24,8 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     # SpiffWorkflow logs every task state change at INFO: far too costly per request.
     logging.getLogger("spiff").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler logs three lines for each fallback round (every 30 s): quiet unless asked
+    logging.getLogger("apscheduler").setLevel(app.config.get("SCHEDULER_LOG_LEVEL", "WARNING"))
 
     privacy.configure(app.config)  # refuses to start without OW_DATA_KEY in production
     audit_keys.configure(app)  # and without OW_AUDIT_KEY

@@ -19,6 +19,7 @@ def init_db() -> None:
     """Create or upgrade the database schema; seed the working-day calendar."""
     from .calendar.services import seed_from_package
     from .db import session
+    from .privacy import development_keys
 
     upgrade_database(current_app.config["DATABASE_URL"])
     added = seed_from_package(session())
@@ -26,6 +27,10 @@ def init_db() -> None:
     click.echo("database is at the newest schema")
     if added:
         click.echo(f"working-day calendar: added {added[0]}–{added[-1]} from chinese-calendar")
+    unset = development_keys(current_app.config)
+    if unset:  # said here once, not by every process that starts with them
+        click.echo(f"WARNING: {', '.join(unset)} not set: development keys seal this database "
+                   "(a demo; never for real data)", err=True)  # fmt: skip
 
 
 @click.command("load-demo")
@@ -37,6 +42,26 @@ def load_demo_command(bpmn_dir: Path | None) -> None:
 
     counts = load_demo(bpmn_dir or Path(current_app.config["BPMN_DIR"]))
     click.echo(", ".join(f"{n} {k}" for k, n in counts.items()) + " loaded")
+
+
+@click.command("load-demo-history")
+@with_appcontext
+@click.option("--seed", type=int, default=None, help="another history (the default is fixed)")
+@click.option("--weeks", type=click.IntRange(1, 52), default=None, help="how far back it goes")
+def load_demo_history_command(seed: int | None, weeks: int | None) -> None:
+    """Give the demo centre a past: some months of cases worked through the services (once:
+    a centre that already has cases is left as it is)."""
+    from .demo_history import SEED, WEEKS, load_history
+
+    if not current_app.config.get("DEMO_HISTORY", True):
+        click.echo("OW_DEMO_HISTORY=0: the demo centre starts without history")
+        return
+    loaded = load_history(current_app, SEED if seed is None else seed, weeks or WEEKS)
+    if loaded.first_day is None:
+        click.echo("the centre already has cases: no history loaded")
+        return
+    done = ", ".join(f"{n} {k}" for k, n in sorted(loaded.counts.items()))
+    click.echo(f"history since {loaded.first_day}: {done} ({loaded.seconds:.0f} s)")
 
 
 @click.command("deploy")
@@ -141,6 +166,7 @@ def init_app(app: Flask) -> None:
     for command in (
         init_db,
         load_demo_command,
+        load_demo_history_command,
         deploy_command,
         verify_chains_command,
         verify_cases_command,

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_app_context, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -151,7 +152,7 @@ def _is_retryable(exc: Exception) -> bool:
     return False
 
 
-LOST_EVERY_RACE = "others changed this case at the same moment each time; reload and try again"
+LOST_EVERY_RACE = _l("others changed this case at the same moment each time; reload and try again")
 
 
 def transactional(func: Callable[..., T]) -> Callable[..., T]:

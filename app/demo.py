@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from .calendar.services import forget as forget_calendar
 from .calendar.services import seed_from_package
@@ -125,7 +126,9 @@ def _load_item(path: Path, departments: dict[str, Department]) -> Item:
     entry = _read_toml(path)
     missing = [f for f in ITEM_FIELDS if not entry.get(f)]
     if missing:
-        raise InvalidInput(f"{path.name}: missing fields {', '.join(missing)}")
+        raise InvalidInput(
+            _("%(file)s: missing fields %(fields)s", file=path.name, fields=", ".join(missing))
+        )
     first_instance = first_instance_days(entry["kind"], entry, path.name)  # 上报件 (art. 43)
     item = _by_code(Item, entry["code"]) or Item(code=entry["code"])
     item.name, item.kind = entry["name"], entry["kind"]
@@ -137,7 +140,7 @@ def _load_item(path: Path, departments: dict[str, Department]) -> Item:
     db.add(item)
     db.flush()
     diagram = path.parent / entry["diagram"]
-    deploy_version(item, diagram.read_bytes(), diagram.name, None, "demo centre")
+    deploy_version(item, diagram.read_bytes(), diagram.name, None, "示范中心初始版本")
     return item
 
 

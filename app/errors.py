@@ -71,10 +71,13 @@ def unavailable_response():
     the other parts of the normal page layout would have to be read from the database.
     """
     from flask import current_app, g, jsonify, render_template, request
+    from flask_babel import gettext
 
     g._login_user = current_app.login_manager.anonymous_user()  # Flask-Login's request cache
     if request.path.startswith("/api/"):
-        message = "the database cannot be reached; nothing was saved halfway, try again shortly"
+        message = gettext(
+            "the database cannot be reached; nothing was saved halfway, try again shortly"
+        )
         resp = jsonify({"error": "Unavailable", "message": message})
     else:
         resp = current_app.make_response(render_template("error_503.html"))

@@ -23,7 +23,6 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import logging
 import os
 from collections.abc import Mapping
 
@@ -37,7 +36,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base, session, transactional, utcnow
 
-log = logging.getLogger("onewindow.privacy")
 PREFIX = "ow1"
 AAD = b"onewindow personal data"
 DEV_SECRET_KEYS = ("dev-only-change-me", "test-secret")
@@ -123,8 +121,7 @@ def keys_from_config(config: Mapping) -> list[bytes]:
     if value:
         return parse_keys(value)
     secret = config.get("SECRET_KEY") or ""
-    if development(config):
-        log.warning("OW_DATA_KEY is not set: personal data is sealed with a development key")
+    if development(config):  # named once by `flask init-db` (development_keys), not here
         return [hashlib.sha256(b"onewindow dev data key:" + secret.encode()).digest()]
     raise DataKeyError(f"OW_DATA_KEY is not set. {KEY_HELP}")
 
@@ -136,6 +133,21 @@ def development(config: Mapping) -> bool:
     """Whether this is the demo (OW_DEMO, set by `make run`), a debug server or the tests:
     the only places the published development secret and a derived data key are allowed."""
     return bool(config.get("DEMO") or config.get("TESTING") or config.get("DEBUG"))
+
+
+def development_keys(config: Mapping) -> list[str]:
+    """The settings a development value stands in for, in the demo or a debug server.
+
+    `flask init-db` names them once (make run calls it once); each worker and command
+    starting with them says nothing, so the server log is not filled with the same warning.
+    """
+    if not development(config):
+        return []
+    unset = [name for name, key in (("OW_DATA_KEY", "DATA_KEY"), ("OW_AUDIT_KEY", "AUDIT_KEY"))
+             if not (config.get(key) or "").strip()]  # fmt: skip
+    if (config.get("SECRET_KEY") or "") in DEV_SECRET_KEYS:
+        unset.insert(0, "OW_SECRET_KEY")
+    return unset
 
 
 class WeakDefaultError(RuntimeError):

@@ -8,10 +8,13 @@ if ! command -v npm >/dev/null 2>&1; then
   exit 0
 fi
 OUT=app/static/modeler
-if [ -f "$OUT/modeler.js" ] && [ "$OUT/modeler.js" -nt modeler/src/index.js ] \
+# up to date: the bundle is newer than every source file (the translations too) and the lock
+if [ -f "$OUT/modeler.js" ] && [ -z "$(find modeler/src -newer "$OUT/modeler.js")" ] \
    && [ "$OUT/modeler.js" -nt modeler/package-lock.json ]; then
   exit 0
 fi
+# npm ci installs axe-core too (a dev dependency): the accessibility browser tests load it
+# from modeler/node_modules; the app never serves it
 (cd modeler && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 mkdir -p "$OUT"
 modeler/node_modules/.bin/esbuild modeler/src/index.js --bundle --minify --format=iife \

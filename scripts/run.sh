@@ -12,6 +12,9 @@ export OW_DEMO=1
 export OW_PUBLIC_URL="${OW_PUBLIC_URL:-http://$BIND}"
 .venv/bin/flask init-db
 .venv/bin/flask load-demo
+# months of past cases, cards and figures, once (a centre with cases is left alone);
+# OW_DEMO_HISTORY=0 starts empty
+.venv/bin/flask load-demo-history
 echo "THIS IS A DEMO (OW_DEMO=1: development secret and data key, demo accounts); not for real use."
 echo "OneWindow is serving on http://$BIND (log in as clerk_liu, official_xiao, admin ... with password onewindow; API: http://$BIND/api/v1/openapi.json)"
 exec .venv/bin/gunicorn --workers "${OW_WORKERS:-1}" --threads "${OW_THREADS:-8}" \

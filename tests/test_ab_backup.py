@@ -36,14 +36,15 @@ def test_new_task_goes_to_b_when_a_is_on_leave(api):
     case_no = api.apply("house-cancellation", sample_form("house-cancellation"))["case_no"]
     [task] = api.open_tasks(case_no)
     assert task["assignee"] == b
-    assert (
-        task["assignment_reason"]
-        == "assigned to B of housing_review: A on leave until 2036-01-01 18:00"
-    )
+    # stored as a code with its parameters, worded in the reader's language (the API's zh)
+    passed = [["A", "leave", "2036-01-01T18:00"]]
+    assert task["assignment_reason_code"]["reason"] == "b_acting"
+    assert task["assignment_reason_code"]["passed"] == passed
+    assert task["assignment_reason"] == "分派给房屋登记审核岗的B角：A角休假至 2036-01-01 18:00"
     api.work(case_no, "Task_review", "approve", "同意（B角代办）")
     events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
     assigned = [e for e in events if e["type"] == "task_assigned"]
-    assert any("A on leave" in e["data"]["reason"] for e in assigned)
+    assert any(e["data"]["reason"].get("passed") == passed for e in assigned)
     assert any(e["data"]["acting_for_id"] == _uid(api.client.application, a) for e in assigned)
 
 
@@ -69,7 +70,7 @@ def test_a_and_b_away_together_needs_the_leader(api):
     post = POSTS["env_review"]
     _leave(api, post["a"])
     body = _leave(api, post["b"], expect=409)
-    assert "A and B may not be away together" in body["message"]
+    assert "A角和B角不得同时不在岗" in body["message"]
     body = _leave(api, post["leader"], who=post["b"], confirm=True)
     assert body["confirmed_by_id"] == _uid(api.client.application, post["leader"])
     case_no = api.apply("joint-investment", sample_form("joint-investment"))["case_no"]
@@ -86,15 +87,13 @@ def test_sick_leave_is_taken_as_it_comes_and_escalates(api):
     _leave(api, post["b"], kind="sick", reason="急诊")
     land = next(t for t in api.open_tasks(case_no) if t["spec_id"] == "Task_land")
     assert land["assignee"] == post["leader"]
-    assert (
-        "A on leave" in land["assignment_reason"] and "B on sick leave" in land["assignment_reason"]
-    )
+    assert "A角休假" in land["assignment_reason"] and "B角病假" in land["assignment_reason"]
 
 
 def test_only_the_person_their_leader_or_admin_registers_an_absence(api):
     a = POSTS["housing_review"]["a"]
     body = _leave(api, "official_shi", who=a, expect=403)
-    assert "leader" in body["message"]
+    assert "负责人" in body["message"]
     _leave(api, POSTS["housing_review"]["leader"], who=a)
     api.call("POST", "/absences", a, 400, json={**LEAVE, "ends_at": "2025-01-01T00:00"})
 
@@ -112,7 +111,7 @@ def test_four_eyes_skips_the_previous_decider(api):
     [head] = api.open_tasks(case_no)
     assert collective["assignee"] == POSTS["planning_head"]["b"]
     assert head["assignee"] == POSTS["planning_head"]["leader"]
-    assert "four-eyes" in head["assignment_reason"]
+    assert "双人复核" in head["assignment_reason"]
 
 
 def test_nobody_handles_their_own_application(demo_app, api):
@@ -125,7 +124,7 @@ def test_nobody_handles_their_own_application(demo_app, api):
     case_no = api.apply("house-cancellation", sample_form("house-cancellation"))["case_no"]
     [task] = api.open_tasks(case_no)
     assert task["assignee"] == POSTS["housing_review"]["b"]
-    assert "applicant" in task["assignment_reason"]
+    assert "是本案的申请人" in task["assignment_reason"]
 
 
 def test_scheduler_moves_tasks_when_a_later_absence_begins(demo_app, api):
@@ -150,7 +149,7 @@ def test_scheduler_moves_tasks_when_a_later_absence_begins(demo_app, api):
         while time.monotonic() < deadline and env()["assignee"] != b:
             time.sleep(0.1)
         assert env()["assignee"] == b
-        assert "A on leave" in env()["assignment_reason"]
+        assert "A角休假" in env()["assignment_reason"]
     finally:
         scheduler.shutdown()
 

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from app.audit.models import Event
 from app.cases import services as cases
 from app.cases.models import Task
 from app.db import session
@@ -27,6 +28,7 @@ from app.errors import AppError
 from app.org import absences
 from app.org.models import Absence, CheckIn, Post, User
 from app.org.presence import away_at
+from app.org.reasons import decode
 from tests.apiclient import POSTS, sample_form
 
 # Monday 2026-11-23 07:00 in Beijing: before the 09:00 check-in deadline
@@ -35,6 +37,19 @@ POST_CODES = ["ndrc_review", "land_review", "construction_review", "env_review",
               "housing_review", "window_centre", "window_housing"]  # fmt: skip
 PEOPLE = sorted({POSTS[c][k] for c in POST_CODES for k in ("a", "b", "leader")})
 ITEMS = ["joint-investment", "house-cancellation"]
+
+
+def _waits_queued_with_supervision_told(db, task_id, reason, post) -> None:
+    """An unassigned task waits in its post's queue because A, B and the leader were each
+    passed over (away or excluded), and supervision was told: a task_escalated event with
+    that same reason ("nobody of the post can take it … supervision told" when worded)."""
+    stored = decode(reason)
+    assert stored["reason"] == "queue" and stored["post"] == post.id, reason
+    assert [p[0] for p in stored["passed"]] == ["A", "B", "leader"], reason
+    told = db.scalars(
+        sa.select(Event.data).where(Event.task_id == task_id, Event.type == "task_escalated")
+    ).all()
+    assert any(decode(d["reason"]) == stored for d in told), (reason, told)
 
 
 @pytest.mark.parametrize("examples", [int(os.environ.get("OW_AB_EXAMPLES", 500))])
@@ -140,14 +155,16 @@ def test_no_open_task_waits_with_someone_away(demo_app, examples):
             with demo_app.app_context():
                 db = session()
                 rows = db.execute(
-                    sa.select(Task.assignee_id, Task.acting_for_id, Task.assignment_reason, Post)
+                    sa.select(
+                        Task.id, Task.assignee_id, Task.acting_for_id, Task.assignment_reason, Post
+                    )
                     .join(Post, Post.id == Task.post_id)
                     .where(Task.state == "open")
                 ).all()
                 away = away_at(db, {r.assignee_id for r in rows if r.assignee_id}, clock["now"])
-                for assignee, acting_for, reason, post in rows:
+                for task_id, assignee, acting_for, reason, post in rows:
                     if assignee is None:
-                        assert "supervision told" in reason
+                        _waits_queued_with_supervision_told(db, task_id, reason, post)
                         continue
                     assert assignee not in away, (assignee, away[assignee], reason)
                     if assignee == post.b_user_id and assignee != post.a_user_id:

@@ -50,7 +50,11 @@ def _save(demo_app, xml: str) -> dict:
 
 
 def _findings(page: str, code: str) -> list[str]:
-    return re.findall(rf'<li class="finding \w+" data-code="{code}"[^>]*>([^<]*)</li>', page)
+    """Return the text of the findings with `code`; ids and expressions in them are <code>."""
+    return re.findall(
+        rf'<li class="finding \w+" data-code="{code}"[^>]*>((?:[^<]|<code>[^<]*</code>)*)</li>',
+        page,
+    )
 
 
 def test_the_suggested_rewrites_are_applied_and_the_new_report_shown(demo_app):
@@ -65,9 +69,13 @@ def test_the_suggested_rewrites_are_applied_and_the_new_report_shown(demo_app):
     assert "3 JUEL/FEEL expressions of the draft can be written" in page
     advice = _findings(page, "juel-expression") + _findings(page, "feel-expression")
     assert any(
-        "write `floor_area &gt; 20000` instead of `${floor_area gt 20000}`" in a for a in advice
+        "write <code>floor_area &gt; 20000</code> instead of <code>${floor_area gt 20000}</code>"
+        in a
+        for a in advice
     )
-    assert any("write `outcome == &#34;return&#34;` instead of" in a for a in advice), advice
+    assert any("write <code>outcome == &#34;return&#34;</code> instead of" in a for a in advice), (
+        advice
+    )
 
     resp = web.post(REWRITE, {}, expect=302)
     assert resp.headers["Location"].endswith(EDIT)
@@ -89,7 +97,7 @@ def test_what_cannot_be_translated_stays_and_is_still_reported(demo_app):
     page = web.get(EDIT).text
     assert "3 expressions rewritten; draft saved: 1 errors" in page
     (refused,) = _findings(page, "juel-expression")
-    assert "cannot be translated: the conditional `a ? b : c`" in refused
+    assert "cannot be translated: the conditional <code>a ? b : c</code>" in refused
     stored = web.get("/analyst/items/planning-permit/bpmn").text
     assert stored == _condition(PLANNING, "Flow_collective_return",
                                 "${outcome == 'return' ? true : false}")  # fmt: skip

@@ -232,7 +232,7 @@ def test_every_deploy_is_listed_with_its_author_time_and_comment(demo_app):
     row = [tr for tr in doc.xpath("//tr") if "planning-permit" in tr.text_content()][0]
     text = row.text_content()
     assert "v2" in text and "v1" in text and "受理后增加规划条件预审" in text
-    assert "(analyst_zhou)" in text  # who deployed it
+    assert "周婷" in text  # who deployed it
     diff_link = row.xpath(".//a[contains(@href, '/diff?')]")[0].get("href")
     assert "old=1" in diff_link and "new=2" in diff_link
     diff = Web(demo_app, "analyst_zhou").get(diff_link)

@@ -39,7 +39,7 @@ def test_openapi_document_lists_every_endpoint(api):
 
 def test_bad_login_and_missing_token(api):
     resp = api.client.post("/api/v1/auth/token", json={"username": "admin", "password": "wrong"})
-    assert resp.status_code == 401 and "wrong username or password" in resp.get_json()["message"]
+    assert resp.status_code == 401 and resp.get_json()["message"] == "用户名或密码错误"
     assert api.client.get("/api/v1/tasks").status_code == 401
     resp = api.client.get("/api/v1/tasks", headers={"Authorization": "Bearer forged"})
     assert resp.status_code == 401
@@ -69,11 +69,11 @@ def test_only_the_assignee_completes_a_task_and_only_once(api):
     other = next(u for u in users_with_role("official") if u != task["assignee"])
     path = f"/tasks/{task['id']}/complete"
     body = api.call("POST", path, other, 403, json={"outcome": "approve"})
-    assert "not assigned to you" in body["message"]
+    assert body["message"] == "此任务未分派给您"  # the API answers in Chinese
     api.call("POST", path, task["assignee"], 400, json={"outcome": "maybe"})
     api.call("POST", path, task["assignee"], json={"outcome": "approve"})
     body = api.call("POST", path, task["assignee"], 409, json={"outcome": "approve"})
-    assert "already completed" in body["message"]
+    assert body["message"] == f"任务 {task['id']} 已经“已完成”"
     api.call(
         "POST", "/tasks/not-a-uuid/complete", task["assignee"], 404, json={"outcome": "approve"}
     )
@@ -114,7 +114,7 @@ def test_deactivated_user_and_changed_password_revoke_tokens(demo_app, api):
         )
         db.commit()
     body = api.call("GET", "/tasks", official, 401)
-    assert body["message"] == "invalid token"
+    assert body["message"] == "令牌无效"
     clerk = users_with_role("clerk")[0]
     api.call("GET", "/tasks", clerk)
     with demo_app.app_context():

@@ -50,6 +50,13 @@ def test_an_applicant_online_from_application_to_rating(
     number = page.url.rsplit("/", 1)[-1]
     for material in ("application", "identity"):
         _upload(page, tmp_path, material)
+    # two required materials are not uploaded: the page names them and asks to confirm
+    warned = page.locator("#missing-warning li").evaluate_all(
+        "els => els.map(e => e.dataset.missingRequired)"
+    )
+    assert warned == ["certificate", "cancel_proof"]
+    he.shot("0-missing-warning")
+    page.check("input[name=confirm_missing]")
     page.click("#submit-application")
     assert page.get_attribute("#app-status", "data-status") == "submitted"
     he.shot("1-handed-in")
@@ -133,3 +140,22 @@ def test_an_applicant_online_from_application_to_rating(
         case_id = session().scalar(sa.select(Case.id).where(Case.case_no == case_no))
         follow = session().scalars(sa.select(FollowUp).where(FollowUp.case_id == case_id)).one()
     assert follow.status == "closed" and follow.second_evaluation_id is not None
+
+
+def test_the_public_sends_a_complaint_without_an_account(browser, live_server, request):
+    shots = SHOTS / request.node.callspec.params["database_url"] / "public"
+    visitor = Person(browser, live_server, shots)
+    page = visitor.page
+    page.goto(f"{live_server}/track")
+    page.click("a[href='/feedback']")
+    page.check("input[name=kind][value=suggestion]")
+    page.fill("input[name=complainant_name]", "王小明")
+    page.fill("input[name=complainant_phone]", "13900002222")
+    page.fill("input[name=subject]", "建议增设自助打印机")
+    page.fill("textarea[name=content]", "大厅只有一台打印机，高峰时排队较长，建议增设。")
+    visitor.shot("1-feedback-form")
+    page.click("#feedback button")
+    page.wait_for_selector("#received")
+    assert page.inner_text("#ticket-number").startswith("TS-")
+    visitor.shot("2-feedback-received")
+    visitor.close()

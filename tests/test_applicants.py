@@ -54,7 +54,7 @@ def test_apply_online_supply_what_is_missing_and_be_accepted(demo_app):
     number = _apply(he)
     _upload(he, number, "application")
     _upload(he, number, "identity", PNG, "身份证.png")
-    he.post(f"/my/applications/{number}/submit")
+    he.post(f"/my/applications/{number}/submit", {"confirm_missing": "1"})
     assert _row(demo_app, number).status == "submitted"
     clerk = Web(demo_app, "clerk_liu")
     assert number in clerk.get("/window/online").text
@@ -83,7 +83,7 @@ def test_apply_online_supply_what_is_missing_and_be_accepted(demo_app):
     _upload(he, number, "certificate")
     clerk.post(f"/window/online/{number}/accept", expect=409)  # not handed in again yet
     _upload(he, number, "cancel_proof")
-    he.post(f"/my/applications/{number}/submit")
+    he.post(f"/my/applications/{number}/submit", {"confirm_missing": "1"})
     clerk.post(f"/window/online/{number}/accept")
     row = _row(demo_app, number)
     assert row.status == "accepted" and row.case_id
@@ -230,7 +230,7 @@ def test_a_bad_rating_opens_a_follow_up_that_the_supervision_office_closes(no_cs
     assert early.status_code == 409  # not decided yet
     _decide(demo_app, case_no)
     silent = client.post("/track/rate", data={"case_no": case_no, "code": code, "level": "2"})
-    assert silent.status_code == 400 and "what went wrong" in silent.text
+    assert silent.status_code == 400 and "请告诉我们哪里做得不好" in silent.text  # the public's zh
     done = client.post("/track/rate", data={"case_no": case_no, "code": code, "level": "2",
                                             "comment": "窗口让我跑了两趟"})  # fmt: skip
     assert done.status_code == 200 and 'id="rated"' in done.text
@@ -432,7 +432,8 @@ def test_the_window_prints_each_notice_of_a_case_and_it_is_logged(demo_app, kind
     case_no = api.apply(ITEM, sample_form(ITEM), materials=materials)["case_no"]
     clerk = Web(demo_app, "clerk_liu")
     if kind == "refusal":
-        refusal = {"reason": "不属于本中心职权范围", "legal_basis": "《行政许可法》第三十二条"}
+        refusal = {"reason": "不属于本中心职权范围", "legal_basis": "《行政许可法》第三十二条",
+                   "confirm": "y"}  # fmt: skip
         clerk.post(f"/cases/{case_no}/refuse", refusal)
     if kind == "decision":
         _decide(demo_app, case_no)
@@ -465,10 +466,11 @@ def test_an_applicant_opens_an_account_with_a_checked_id_number(demo_app):
             "phone": "13912345000", "password": "long-enough-pw"}  # fmt: skip
     bad = web.post("/register", {**body, "id_number": "110105198511020047", "phone": "123",
                                  "password": "short"}, expect=400)  # fmt: skip
-    assert "not a valid resident ID number" in bad.text and "at least 10 characters" in bad.text
+    # the public pages speak the default language, zh
+    assert "不是有效的居民身份证号码" in bad.text and "至少 10 个字符" in bad.text
     web.post("/register", body)
     taken = web.post("/register", body, expect=400)
-    assert "this user name is taken" in taken.text
+    assert "此用户名已被使用" in taken.text
     me = Web(demo_app)
     me.login("zhang_san", password="long-enough-pw")
     assert me.get("/my").status_code == 200
@@ -486,4 +488,4 @@ def test_an_applicant_opens_an_account_with_a_checked_id_number(demo_app):
     demo_app.config["REGISTRATIONS_PER_CLIENT"] = 2
     web.post("/register", {**body, "username": "li_si"})
     blocked = web.post("/register", {**body, "username": "wang_wu"}, expect=429)
-    assert "too many accounts" in blocked.text
+    assert "您所在地址注册的账户过多" in blocked.text

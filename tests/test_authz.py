@@ -90,7 +90,7 @@ def _online(app, ids: dict, stop_at: str, rated: bool) -> None:
                                  "申请书.pdf")  # fmt: skip
         ids["application"], ids["upload"] = online.number, up.id
         if stop_at != "draft":
-            applications.submit(he, online.number)
+            applications.submit(he, online.number, missing_confirmed=True)
         if stop_at == "supplement_required":
             applications.request_supplements(clerk, online.number, ["certificate"], "")
     if rated:
@@ -289,6 +289,7 @@ PUBLIC = {
     "web.login": "/login",
     "static": "/static/app.css",
     "web.track": "/track",
+    "web.feedback": "/feedback",  # its POST (anyone, throttled): tests/test_applicant_paths.py
     "web.evaluation_figures": "/figures/evaluations",
     "web.guide_catalogue": "/guide",
     "web.guide_page": f"/guide/{JOINT}",
@@ -408,9 +409,13 @@ WEB_POSTS = {
     "web.supplement": Change("/cases/{case_no}/supplement", {"clerk"},
                              {"materials": ["commitment"]}, scene={"supplement": True}),
     "web.refuse": Change("/cases/{case_no}/refuse", {"clerk"},
-                         REFUSAL,
+                         {**REFUSAL, "confirm": "y"},
                          scene={"supplement": True}),
-    "web.withdraw": Change("/cases/{case_no}/withdraw", {"clerk"}, {"reason": "申请人撤回"}),
+    "web.withdraw": Change("/cases/{case_no}/withdraw", {"clerk"},
+                           {"reason": "申请人撤回", "confirm": "y"}),
+    "web.case_close": Change("/cases/{case_no}/close", {"clerk"},
+                             {"method": "in_person", "recipient": "李华", "confirm": "y"},
+                             scene={"decided": True}),
     "web.case_retry": Change("/cases/{case_no}/retry", {"admin"}, scene={"faulted": True}),
     "web.absences_page": Change("/absences", {"env_a", "admin"},
                                 {"user_id": "{official_shi}", "kind": "trip",
@@ -487,7 +492,8 @@ API_CHANGES = {
                          scene={"supplement": True}),
     "api.withdraw": Change("/cases/{case_no}/withdraw", {"clerk"}, {"reason": "申请人撤回"}),
     "api.retry": Change("/cases/{case_no}/retry", {"admin"}, scene={"faulted": True}),
-    "api.close": Change("/cases/{case_no}/close", {"clerk"}, {"note": "归档"},
+    "api.close": Change("/cases/{case_no}/close", {"clerk"},
+                        {"method": "in_person", "recipient": "李华"},
                         scene={"decided": True}),
     "api.create_absence": Change("/absences", {"env_a", "admin"},
                                  {"user_id": "{official_shi}", "kind": "trip",
@@ -607,7 +613,7 @@ def test_modeler_posts(demo_app):
         resp = web.client.post(save, data=JOINT_XML.encode(), headers=headers)
         if role == "analyst":
             assert resp.status_code == 200 and resp.get_json()["errors"] == 0
-            done = web.client.post(deploy, json={"comment": "同一版本"},
+            done = web.client.post(deploy, json={"comment": "同一版本", "confirm": True},
                                    headers={"X-CSRFToken": token})  # fmt: skip
             assert done.status_code == 201, done.get_json()
             forged = web.client.post(save, data=JOINT_XML.encode(),

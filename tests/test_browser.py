@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from app.cases.models import Case, Task
 from app.db import session
+from app.org.models import User
 from config import BASE_DIR
 from tests.apiclient import PASSWORD, item_entry
 
@@ -139,7 +140,10 @@ def test_joint_approval_in_the_browser_with_one_official_on_leave(
     page.goto(f"{live_server}/cases/{case_no}")
     clerk.shot("5-case-decided")
     history = page.locator("table.history").inner_text()
-    assert "A on leave until" in history and "official_lv" in history
+    with demo_app.app_context():  # the page names people by name, not by user name
+        lv = session().scalar(sa.select(User.name).where(User.username == "official_lv"))
+    # the reason in zh: B of the environment post holds the task while A is on leave
+    assert "分派给环评审批岗的B角：A角休假至" in history and f"→ {lv}" in history
     clerk.close()
 
     with demo_app.app_context():
@@ -150,7 +154,7 @@ def test_joint_approval_in_the_browser_with_one_official_on_leave(
             sa.select(Task).where(Task.case_id == case.id, Task.spec_id == "Task_env")
         ).one()
         assert env.acting_for_id is not None and env.outcome == "approve"
-        assert env.assignment_reason.startswith("assigned to B of env_review: A on leave until")
+        assert env.assignment_reason.startswith('{"reason":"b_acting"')
     for name in ("3-inbox-official_lv", "4-task-official_lv", "5-case-decided"):
         assert (shots / f"{name}.png").stat().st_size > 10_000
 

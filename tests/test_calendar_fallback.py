@@ -360,7 +360,7 @@ def test_the_applicants_own_application_page_marks_a_provisional_date(demo_app, 
         he.post(f"/my/applications/{number}/upload",
                 {"material": material, "file": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "a.pdf")},
                 content_type="multipart/form-data")  # fmt: skip
-    he.post(f"/my/applications/{number}/submit")
+    he.post(f"/my/applications/{number}/submit", {"confirm_missing": "1"})
     Web(demo_app, users_with_role("clerk")[0]).post(f"/window/online/{number}/accept")
     page = he.get(f"/my/applications/{number}").text
     assert "2027-01-04 17:00" in page

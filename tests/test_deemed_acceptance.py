@@ -51,7 +51,7 @@ def hand_in(demo_app, local: str, materials=ALL) -> str:
         he.post(f"/my/applications/{number}/upload",
                 {"material": code, "file": (io.BytesIO(PDF), f"{code}.pdf")},
                 content_type="multipart/form-data")  # fmt: skip
-    he.post(f"/my/applications/{number}/submit")
+    he.post(f"/my/applications/{number}/submit", {"confirm_missing": "1"})
     return number
 
 
@@ -254,7 +254,7 @@ def test_an_application_sent_back_in_time_is_not_deemed_accepted(demo_app):
     he.post(f"/my/applications/{number}/upload",
             {"material": "cancel_proof", "file": (io.BytesIO(PDF), "proof.pdf")},
             content_type="multipart/form-data")  # fmt: skip
-    he.post(f"/my/applications/{number}/submit")
+    he.post(f"/my/applications/{number}/submit", {"confirm_missing": "1"})
     assert row(demo_app, number).review_due_at == dt.datetime(2026, 12, 9, 9, 0)
     assert scan(demo_app, "2026-12-09 16:00") == 0
     assert scan(demo_app, "2026-12-09 17:01") == 1

@@ -38,9 +38,9 @@ def test_unsafe_condition_is_refused_with_element_and_line(demo_app, tmp_path):
     assert bad != PLANNING
     result = _deploy(demo_app, tmp_path, bad)
     assert result.exit_code != 0
-    assert "cannot be deployed" in result.output
+    assert "无法发布" in result.output  # the CLI speaks the centre's default language, zh
     assert "unsafe-expression" not in result.output or "line" in result.output
-    assert "__import__" in result.output or "not allowed" in result.output
+    assert "__import__" in result.output and "不允许调用" in result.output
     assert "line " in result.output and "element Flow_" in result.output
     assert "Traceback" not in result.output
     assert _versions(demo_app) == [1]
@@ -57,7 +57,7 @@ def test_entity_bomb_and_oversize_files_are_refused(demo_app, tmp_path):
     assert result.exit_code != 0 and "DOCTYPE" in result.output
     huge = PLANNING.encode("utf-8") + b"<!--" + b"x" * (50 * 1024 * 1024) + b"-->"
     result = _deploy(demo_app, tmp_path, huge)
-    assert result.exit_code != 0 and "limit" in result.output
+    assert result.exit_code != 0 and "上限为 5242880 字节" in result.output
     assert "Traceback" not in result.output
     assert _versions(demo_app) == [1]
 
@@ -66,7 +66,7 @@ def test_entity_bomb_and_oversize_files_are_refused(demo_app, tmp_path):
 def test_reference_models_are_refused_with_a_clear_message(demo_app, tmp_path, path):
     result = _deploy(demo_app, tmp_path, path.read_bytes(), path.name)
     assert result.exit_code != 0
-    assert "cannot be deployed" in result.output
+    assert "无法发布" in result.output
     assert "Traceback" not in result.output
     assert _versions(demo_app) == [1]
 

@@ -42,7 +42,7 @@ def _own_case(demo_app) -> tuple[Web, str, str, str]:
         he.post(f"/my/applications/{number}/upload",
                 {"material": material, "file": (io.BytesIO(PDF), "a.pdf")},
                 content_type="multipart/form-data")  # fmt: skip
-    he.post(f"/my/applications/{number}/submit")
+    he.post(f"/my/applications/{number}/submit", {"confirm_missing": "1"})
     Web(demo_app, "clerk_liu").post(f"/window/online/{number}/accept")
     with demo_app.app_context():
         case = session().scalars(sa.select(Case).where(
@@ -187,7 +187,7 @@ def test_a_clerk_cannot_rate_and_the_kiosk_rates_once_its_own_case_only(demo_app
         code = session().scalar(sa.select(Case.query_code).where(Case.case_no == case_no))
     again = Web(demo_app).post("/track/rate", {"case_no": case_no, "code": code, "level": "5"},
                            expect=409)  # fmt: skip
-    assert "rated already" in again.text
+    assert "已经评价过" in again.text
     # a kiosk cannot be opened again for a rated case
     clerk.post(f"/window/rate/{case_no}", expect=409)
 
@@ -222,7 +222,7 @@ def test_a_refused_or_withdrawn_case_is_rated_online_once(demo_app, outcome):
     done = web.post("/track/rate", {"case_no": case_no, "code": code, "level": "5"}, expect=200)
     assert 'id="rated"' in done.text
     again = web.post("/track/rate", {"case_no": case_no, "code": code, "level": "3"}, expect=409)
-    assert "rated already" in again.text
+    assert "已经评价过" in again.text
     assert [(r.level, r.channel) for r in _evaluations(demo_app, case_no)] == [(5, "online")]
 
 

@@ -74,8 +74,8 @@ def test_a_completion_past_the_step_limit_stops_the_case_and_an_admin_retries_it
     lead = next(t for t in api.open_tasks(case_no) if t["spec_id"] == "Task_lead")
     _limit(demo_app, max_tasks=0)
     answer = api.work(case_no, "Task_lead", expect=409)
-    assert answer["code"] == "step-limit" and "fault state" in answer["message"]
-    assert "cycling through" in answer["message"]
+    assert answer["code"] == "step-limit" and "案件处于流程异常状态" in answer["message"]
+    assert "一个步骤运行了超过 0 个引擎任务；循环经过：" in answer["message"]
 
     case = api.case(case_no)
     assert case["status"] == "fault" and case["decision"] is None
@@ -95,7 +95,7 @@ def test_a_completion_past_the_step_limit_stops_the_case_and_an_admin_retries_it
     assert notified == expected
 
     # nothing moves while the case is stopped; only an admin retries
-    assert "fault state" in api.work(case_no, "Task_lead", expect=409)["message"]
+    assert "流程异常而停止" in api.work(case_no, "Task_lead", expect=409)["message"]
     official = lead["assignee"]
     api.call("POST", f"/cases/{case_no}/retry", official, expect=403)
     _limit(demo_app, max_tasks=500, max_seconds=5.0)

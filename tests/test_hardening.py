@@ -41,7 +41,7 @@ def _cases_with_every_notice(app) -> dict[str, str]:
     accepted = api.apply(ITEM, sample_form(ITEM))["case_no"]
     supplement = api.apply(ITEM, sample_form(ITEM), materials=short)["case_no"]
     refused = api.apply(ITEM, sample_form(ITEM), materials=short)["case_no"]
-    Web(app, "clerk_liu").post(f"/cases/{refused}/refuse", REFUSAL)
+    Web(app, "clerk_liu").post(f"/cases/{refused}/refuse", {**REFUSAL, "confirm": "y"})
     decided = api.apply(ITEM, sample_form(ITEM))["case_no"]
     api.work(decided, "Task_review", data={"review_opinion": "同意"})
     api.work(decided, "Task_issue")
@@ -218,12 +218,12 @@ def test_registration_is_throttled_for_every_attempt(demo_app):
             "phone": "13912345000", "password": "long-enough-pw"}  # fmt: skip
     answers = [web.post("/register", body, expect=None) for _ in range(40)]
     codes = [a.status_code for a in answers]
-    taken = sum("this user name is taken" in a.text for a in answers)
+    taken = sum("此用户名已被使用" in a.text for a in answers)  # the public's default, zh
     assert codes[0] == 400 and taken < 40 and codes[-1] == 429, codes
     assert taken == codes.count(400) == demo_app.config.get("REGISTRATION_ATTEMPTS_PER_CLIENT", 20)
     # the throttle holds for a free name too: nothing is looked up any more
     free = web.post("/register", {**body, "username": "new_name_1"}, expect=429)
-    assert "this user name is taken" not in free.text
+    assert "此用户名已被使用" not in free.text
 
 
 def _random_secret() -> str:

@@ -99,7 +99,7 @@ def _refused(demo_app, xml: str, code: str, element: str) -> dict:
     assert any(f["element_id"] == element for f in found), found
     assert any(f["line"] == _line_of(xml, element) for f in found if f["element_id"] == element)
     answer = api.call("POST", f"/items/{CODE}/deploy", ANALYST, 400, json={"comment": "试"})
-    assert "error" in answer["message"]
+    assert "处错误" in answer["message"]  # "草稿有 N 处错误…": the API answers in Chinese
     assert _versions(demo_app) == before  # nothing deployed, the old version still serves
     return found[0]
 
@@ -276,7 +276,7 @@ def test_a_dry_run_says_why_it_stopped_and_stays_short(demo_app):
         page = web.post(f"/analyst/items/{CODE}/dryrun", form, expect=200).text
         assert time.monotonic() - started < 3
         error = page[page.index('id="dry-error"') :].split("</p>")[0]
-        assert cause in error and "(Pre)" in error, error
+        assert cause in error and "(<code>Pre</code>)" in error, error
 
 
 def test_a_multi_instance_task_whose_collection_is_missing_stops_the_case(demo_app, tmp_path):

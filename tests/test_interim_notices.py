@@ -43,7 +43,7 @@ def _online_case(app) -> str:
         firm.post(f"/my/applications/{number}/upload",
                   {"material": code, "file": (io.BytesIO(PDF), f"{code}.pdf")},
                   content_type="multipart/form-data")  # fmt: skip
-    firm.post(f"/my/applications/{number}/submit")
+    firm.post(f"/my/applications/{number}/submit", {"confirm_missing": "1"})
     Web(app, "clerk_liu").post(f"/window/online/{number}/accept")
     with app.app_context():
         return session().scalar(sa.select(Case.case_no).where(Case.applicant_user_id.is_not(None)))
@@ -122,8 +122,8 @@ def test_each_extension_has_its_notice_by_the_head_with_the_dates_worked_out(dem
     assert "罗志明" not in second
     # each download by the applicant is the notice handed to them
     assert _issued(demo_app, case_no) == [
-        ("applicant_hengtai", {"kind": "extension", "n": 1}),
-        ("applicant_hengtai", {"kind": "extension", "n": 2}),
+        ("applicant_hengtai", {"kind": "extension", "n": 1, "via": "online"}),
+        ("applicant_hengtai", {"kind": "extension", "n": 2, "via": "online"}),
     ]
 
 
@@ -166,7 +166,7 @@ def test_a_pause_notice_names_what_is_done_why_and_how_long(demo_app):
     page = clerk.get(f"/cases/{case_no}").text
     assert 'data-notice="pause-1"' in page and 'data-hand-over="pause-2"' in page
     clerk.post(f"/cases/{case_no}/notices/pause/hand-over?n=2")
-    assert _issued(demo_app, case_no) == [("clerk_liu", {"kind": "pause", "n": 2})]
+    assert _issued(demo_app, case_no) == [("clerk_liu", {"kind": "pause", "n": 2, "via": "window"})]
 
 
 def test_a_provisional_new_end_is_marked(demo_app):
@@ -277,7 +277,9 @@ def test_who_may_have_the_notices_and_where_they_are_linked(demo_app):
     heard = _read("interim-pause-hearing", firm.get(f"/cases/{case_no}/notices/pause.pdf?n=1").data)
     assert "该申请依法需要听证" in heard and "预计所需时间10个工作日" in heard
     assert "中止前届满日期2026年12月8日" in heard  # Tue 1 Dec + the 5 days extended on 3 Nov
-    assert _issued(demo_app, case_no) == [("applicant_hengtai", {"kind": "pause", "n": 1})]
+    assert _issued(demo_app, case_no) == [
+        ("applicant_hengtai", {"kind": "pause", "n": 1, "via": "online"})
+    ]
 
 
 def test_a_notice_is_not_drawn_without_what_the_law_asks_it_to_say():

@@ -6,6 +6,7 @@ built by scripts/setup.sh (scripts/build_modeler.sh) from the npm registry.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -45,16 +46,22 @@ def _open(person: Person, base: str, code: str) -> None:
     person.page.wait_for_selector("#modeler[data-loaded=true]", state="attached")
 
 
+def _header(page, title: str):
+    """The properties panel group titled exactly `title` (as shown: in Chinese on zh pages)."""
+    exact = page.locator(".bio-properties-panel-group-header-title",
+                         has_text=re.compile(f"^{re.escape(title)}$"))  # fmt: skip
+    return page.locator(".bio-properties-panel-group-header").filter(has=exact).first
+
+
 def _group(page, title: str):
-    header = page.locator(".bio-properties-panel-group-header", has_text=title).first
+    header = _header(page, title)
     if "open" not in (header.get_attribute("class") or ""):
         header.click()
     return header
 
 
 def _add_entry(page, title: str) -> None:
-    header = page.locator(".bio-properties-panel-group-header", has_text=title).first
-    header.locator("button.bio-properties-panel-add-entry").click()
+    _header(page, title).locator("button.bio-properties-panel-add-entry").click()
     time.sleep(0.2)
 
 
@@ -81,15 +88,15 @@ def test_an_analyst_adds_a_stage_in_the_browser_and_deploys_it(
     task_id = added["task"]
     page.click(f"g[data-element-id={task_id}]")
     # name, post and a form field, in the properties panel
-    _group(page, "General")
+    _group(page, "常规")
     page.fill("#bio-properties-panel-name", "规划条件预审")
-    _group(page, "User assignment")
+    _group(page, "用户分配")
     page.fill("#bio-properties-panel-candidateGroups", "planning_lead")
-    _group(page, "Forms")
+    _group(page, "表单")
     page.select_option("#bio-properties-panel-formType", "formData")
     time.sleep(0.2)
-    _group(page, "Form fields")
-    _add_entry(page, "Form fields")
+    _group(page, "表单字段")
+    _add_entry(page, "表单字段")
     prefix = f"#bio-properties-panel-{task_id}-formField-0-formField"
     page.fill(prefix + "ID", "precheck_opinion")
     page.fill(prefix + "Label", "预审意见")
@@ -104,11 +111,11 @@ def test_an_analyst_adds_a_stage_in_the_browser_and_deploys_it(
     assert page.locator(f".djs-element.selected[data-element-id={task_id}]").count() == 1
     analyst.shot("2-lint-warning")
     # fix it: stage and time limit as extension properties, in the panel
-    _group(page, "Extension properties")
+    _group(page, "扩展属性")
     for name, value in (("stage", "lead"), ("timeLimit", "1d")):
-        _add_entry(page, "Extension properties")
+        _add_entry(page, "扩展属性")
         # open every entry of the list, then fill the one with an empty name
-        group = page.locator(".bio-properties-panel-group", has_text="Extension properties")
+        group = page.locator(".bio-properties-panel-group").filter(has=_header(page, "扩展属性"))
         for entry_box in group.locator(".bio-properties-panel-collapsible-entry").all():
             if "open" not in (entry_box.get_attribute("class") or "").split():
                 entry_box.locator(".bio-properties-panel-collapsible-entry-header").click()
@@ -121,6 +128,7 @@ def test_an_analyst_adds_a_stage_in_the_browser_and_deploys_it(
     findings = _save(page)
     assert not [f for f in findings if f["element"] == task_id], findings
     page.fill("#comment", "受理后增加规划条件预审环节")
+    page.once("dialog", lambda dialog: dialog.accept())  # the modeler asks to confirm
     page.click("#deploy")
     page.wait_for_selector("#modeler[data-deployed]", state="attached")
     assert page.get_attribute("#modeler", "data-deployed") == "2"

@@ -120,7 +120,7 @@ def test_only_the_supervision_office_enters_an_opinion_checked_before_any_lookup
         _opine(api, case_no, user, OPINION, 403)
     _opine(api, case_no, "analyst_zhou", OPINION, 404)
     assert _opine(api, case_no, "applicant_he", OPINION, 403)["message"] == (
-        "the API is for the centre's staff"  # an applicant is stopped before any case
+        "API 仅供中心工作人员使用"  # an applicant is stopped before any case
     )
     _opine(api, "20261204999999", "clerk_liu", OPINION, 403)  # refused before any lookup
     _opine(api, "20261204999999", "supervisor_wu", OPINION, 404)
@@ -132,7 +132,7 @@ def test_only_the_supervision_office_enters_an_opinion_checked_before_any_lookup
     token = {"Authorization": f"Bearer {api.token('supervisor_wu')}"}
     resp = api.client.post(f"/api/v1/cases/{case_no}/supervision-opinion", json={"text": 5},
                            headers=token)  # fmt: skip
-    assert resp.status_code == 400 and "'text' must be text" in resp.get_json()["message"]
+    assert resp.status_code == 400 and resp.get_json()["message"] == "“text”必须是文本"
     assert api.call("GET", history, "auditor_sun")["events"] == before, "nothing was written"
     # a case not accepted (materials missing) has no commitment notice to give an opinion on
     short = api.apply(PLANNING, sample_form(PLANNING), materials=required_materials(PLANNING)[1:])
@@ -211,7 +211,7 @@ def test_the_applicants_own_notice_shows_no_opinion_and_no_supervisors_name(demo
     number = _apply(he)
     for code in required_materials("house-cancellation"):
         _upload(he, number, code)
-    he.post(f"/my/applications/{number}/submit")
+    he.post(f"/my/applications/{number}/submit", {"confirm_missing": "1"})
     Web(demo_app, "clerk_liu").post(f"/window/online/{number}/accept")
     with demo_app.app_context():
         online = sa.select(Case.case_no).where(Case.applicant_user_id.is_not(None))
@@ -264,7 +264,7 @@ def test_the_online_supplement_notice_gives_each_requirement_and_the_reviewers_n
     number = _apply(he)
     _upload(he, number, "application")
     _upload(he, number, "identity")
-    he.post(f"/my/applications/{number}/submit")
+    he.post(f"/my/applications/{number}/submit", {"confirm_missing": "1"})
     Web(demo_app, "clerk_liu").post(f"/window/online/{number}/supplements",
                                     {"missing": ["certificate", "cancel_proof"],
                                      "note": "请上传清晰的彩色扫描件"})  # fmt: skip

@@ -17,6 +17,7 @@ from app.cases import planner
 from app.cases.planner import Guard
 from app.cases.status import CaseStatus, TaskState
 from app.org.models import Post
+from app.org.reasons import Barrier, decode
 from app.org.services import Staffing
 from workflows.engine import ReadyTask, StepResult
 from workflows.errors import WorkflowFault
@@ -31,7 +32,9 @@ def _post(shared: bool = False) -> Post:
                 leader_user_id=LEADER, shared=shared)  # fmt: skip
 
 
-def _staff(away: dict[int, str] | None = None, numbers: dict[int, str] | None = None) -> Staffing:
+def _staff(
+    away: dict[int, Barrier] | None = None, numbers: dict[int, str] | None = None
+) -> Staffing:
     post = _post()
     return Staffing({"REVIEW": post, "审查岗": post}, away or {}, numbers or {})
 
@@ -66,33 +69,38 @@ def test_a_new_task_goes_to_the_first_handler_and_is_logged():
     assert plan.case_values == {} and not plan.decided
     assert planner.opened(plan.rows) == [
         {"id": task.id, "spec_id": "Task_review", "name": "审查", "stage": "review",
-         "post_id": 1, "assignee_id": A, "assignment_reason": "assigned to A of REVIEW"}
+         "post_id": 1, "assignee_id": A, "assignment_reason": '{"reason":"a_holds","post":1}'}
     ]  # fmt: skip
 
 
 def test_when_the_first_handler_is_away_the_second_acts_for_them():
-    plan, events = _plan(StepResult(None, created=[_ready()]), staff=_staff(away={A: "on leave"}))
+    leave = Barrier("leave", "2026-12-31T18:00")
+    plan, events = _plan(StepResult(None, created=[_ready()]), staff=_staff(away={A: leave}))
     [row] = plan.rows
     assert (row["assignee_id"], row["acting_for_id"]) == (B, A)
-    assert "A on leave" in row["assignment_reason"]
+    # stored structured (the post by id), worded when read
+    assert decode(row["assignment_reason"]) == {
+        "reason": "b_acting", "post": 1, "passed": [["A", "leave", "2026-12-31T18:00"]],
+    }  # fmt: skip
+    assert events.rows[1]["data"]["reason"] == decode(row["assignment_reason"])
 
 
 def test_whoever_decided_the_last_stage_does_not_decide_the_next():
     guard = Guard(APPLICANT, last_decider_id=A, last_decision_spec="Task_first")
     plan, _events = _plan(StepResult(None, created=[_ready("Task_second", True)]), guard)
     assert plan.rows[0]["assignee_id"] == B
-    assert "four-eyes" in plan.rows[0]["assignment_reason"]
+    assert decode(plan.rows[0]["assignment_reason"])["passed"] == [["A", "four_eyes"]]
 
 
 def test_the_applicant_never_handles_their_own_case():
     staff = _staff(numbers={A: APPLICANT, B: "330102198001015678"})
     plan, _events = _plan(StepResult(None, created=[_ready()]), staff=staff)
     assert plan.rows[0]["assignee_id"] == B
-    assert "applicant" in plan.rows[0]["assignment_reason"]
+    assert decode(plan.rows[0]["assignment_reason"])["passed"] == [["A", "applicant"]]
 
 
 def test_nobody_free_leaves_the_task_in_the_queue_and_escalated():
-    away = {A: "on leave", B: "on a business trip", LEADER: "on leave"}
+    away = {A: Barrier("leave"), B: Barrier("trip"), LEADER: Barrier("leave")}
     plan, events = _plan(StepResult(None, created=[_ready()]), staff=_staff(away=away))
     assert plan.rows[0]["assignee_id"] is None
     assert [e["type"] for e in events.rows][-1] == "task_escalated"

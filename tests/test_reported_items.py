@@ -238,11 +238,21 @@ def test_a_diagram_that_reaches_the_upper_decision_without_the_report_is_refused
     from app.catalogue.services import deploy_file
 
     diagram = (DATA / f"{ITEM}.bpmn").read_text("utf-8")
-    skipping = diagram.replace('sourceRef="Task_review" targetRef="Task_report"',
-                               'sourceRef="Task_review" targetRef="Task_upper"')  # fmt: skip
+    # a gateway after the review lets one path go straight to the upper decision; the
+    # report stays reachable by the other, so the skipping path is the only defect
+    skipping = diagram.replace(
+        '<bpmn:sequenceFlow id="Flow_reviewed" sourceRef="Task_review" targetRef="Task_report"/>',
+        '<bpmn:sequenceFlow id="Flow_reviewed" sourceRef="Task_review" targetRef="Gateway_skip"/>'
+        '<bpmn:exclusiveGateway id="Gateway_skip" name="是否上报" default="Flow_to_report"/>'
+        '<bpmn:sequenceFlow id="Flow_to_report" sourceRef="Gateway_skip" targetRef="Task_report"/>'
+        '<bpmn:sequenceFlow id="Flow_skip" sourceRef="Gateway_skip" targetRef="Task_upper"'
+        ' name="不上报"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">'
+        'opinion == "无需上报"</bpmn:conditionExpression></bpmn:sequenceFlow>',
+    )
+    assert skipping != diagram
     with reported_app.app_context(), pytest.raises(InvalidInput) as refused:
         deploy_file(ITEM, skipping.encode(), "skipping.bpmn", None)
-    assert "Task_upper" in refused.value.message
+    assert "Task_upper 可不经上报到达" in refused.value.message, refused.value.message
     opinion = '<camunda:formField id="opinion" label="初步审查意见" type="string"/>'
     unnamed = diagram.replace(opinion, "")
     with reported_app.app_context(), pytest.raises(InvalidInput) as refused:

@@ -238,7 +238,8 @@ class Scene:
         decided = self._cases(Case.status == "decided")
         if not decided:
             return False
-        cases.close_case(_user("clerk_liu"), rnd.choice(decided).case_no, "已领取")
+        cases.close_case(_user("clerk_liu"), rnd.choice(decided).case_no,
+                         cases.Delivery("in_person", "申请人本人"))  # fmt: skip
         return True
 
     def complain(self, rnd: random.Random) -> bool:

@@ -367,7 +367,11 @@ def test_a_boundary_timer_escalates_the_review_to_the_leader(demo_app, clock, mo
         told = session().scalars(sa.select(Notification.kind)
                                  .where(Notification.user_id == leader.id)).all()  # fmt: skip
     assert review.assignee_id == leader.id and review.state == "open"
-    assert review.assignment_reason.startswith("escalated to the leader of housing_review")
+    with demo_app.test_request_context():  # stored as a code, worded when read (zh)
+        from app.org.reasons import decode, reason_text
+
+        assert decode(review.assignment_reason)["reason"] == "escalated"
+        assert reason_text(review.assignment_reason) == "升级给房屋登记审核岗的负责人：环节时限已过"
     assert "escalation" in told
     events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
     kinds = [e["type"] for e in events]
@@ -412,6 +416,6 @@ def test_the_transfer_card_of_a_late_case_names_the_stage_and_handler_who_overra
     assert {c["handler"] for c in card["culprits"]} == {"official_zhao", "clerk_zhang"}
     assert card["late_hours"] > 0 and card["status"] == "decided"
     page = Web(demo_app, "supervisor_wu").get(f"/cases/{case_no}/card").text
-    assert "official_zhao" in page and 'class="row-overdue"' in page
+    assert "赵刚" in page and 'class="row-overdue"' in page  # official_zhao, by his name
     report = Web(demo_app, "supervisor_wu").get("/supervision").text
-    assert case_no in report and "official_zhao" in report
+    assert case_no in report and "赵刚" in report

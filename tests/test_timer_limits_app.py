@@ -107,8 +107,8 @@ def test_a_date_beyond_the_horizon_stops_the_case_at_once_naming_the_range(notic
     assert kind == "case_faulted"
     assert (fault["code"], fault["element"]) == ("timer", "wait")
     assert "2099-01-01T09:00:00+08:00" in fault["message"]
-    assert "more than 5 years ahead" in fault["message"]
-    assert "allowed: a date and time at most 5 years ahead" in fault["message"]
+    assert "在 5 年之后" in fault["message"]  # stored in the centre's default language, zh
+    assert "允许：不超过 5 年之后的日期和时间" in fault["message"]
 
 
 def test_a_stored_timer_that_cannot_fire_fails_alone_and_other_timers_go_on(
@@ -147,10 +147,10 @@ def test_a_stored_timer_that_cannot_fire_fails_alone_and_other_timers_go_on(
         # nothing is due any more: no scheduler round comes back to the broken timer
         assert due_ids(session(), later) == []
     failed = _timer(notice_app, broken)
-    assert failed.state == "failed" and "timer 'wait' is refused" in failed.failure
+    assert failed.state == "failed" and "定时器 `wait` 被拒绝" in failed.failure
     assert api.case(broken)["status"] == "fault"
     kind, fault = _last_event(notice_app, broken)
     assert (kind, fault["code"], fault["element"]) == ("case_faulted", "timer", "wait")
-    assert "not an ISO 8601 date" in fault["message"]
+    assert "不是 ISO 8601 日期" in fault["message"]
     assert _timer(notice_app, sound).state == "fired"
     assert [t["spec_id"] for t in api.open_tasks(sound)] == ["review"]

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app.cases.models import Case, Task
 from app.db import session
 from app.org.models import Post, User
+from app.org.reasons import decode
 from tests.apiclient import POSTS, Api, required_materials, sample_form
 from tests.webclient import Web
 
@@ -141,7 +142,7 @@ def test_official_decides_from_the_task_page_with_the_diagram_form(demo_app):
     [task_id] = _task_ids(inbox)
     page = xiao.get(f"/tasks/{task_id}").text
     assert 'name="f_ndrc_opinion"' in page and 'value="approve"' in page
-    assert "assigned to A of ndrc_review" in page
+    assert "assigned to A of 发改项目核准岗" in page  # the post by name, not its code
     # a return without a reason is refused with the reason on the page; nothing changes
     resp = xiao.post(f"/tasks/{task_id}/complete", {"outcome": "reject"}, expect=400)
     assert "a rejection needs a reason" in resp.text
@@ -208,7 +209,7 @@ def test_a_shared_post_offers_the_task_and_the_first_claim_wins(demo_app):
     api = Api(demo_app.test_client())
     case_no = api.apply(JOINT, sample_form(JOINT))["case_no"]
     task = _open_tasks(demo_app, case_no)["Task_env"]
-    assert task.assignee_id is None and "first to claim" in task.assignment_reason
+    assert task.assignee_id is None and decode(task.assignment_reason)["reason"] == "shared"
     a, b = Web(demo_app, spec["a"]), Web(demo_app, spec["b"])
     assert "Waiting to be claimed" in a.get("/inbox").text
     assert str(task.id) in b.get("/inbox").text
@@ -237,7 +238,9 @@ def test_changing_a_posts_a_moves_its_open_tasks(demo_app):
     )  # fmt: skip
     assert "1 open tasks moved" in admin.get(resp.headers["Location"]).text
     task = _open_tasks(demo_app, case_no)["Task_ndrc"]
-    assert task.assignee_id == new_a and "changed by admin" in task.assignment_reason
+    moved = decode(task.assignment_reason)  # stored structured: who changed the post, then why
+    assert task.assignee_id == new_a and moved["reason"] == "post_changed"
+    assert moved["by"] == _user_id(demo_app, "admin") and moved["then"]["reason"] == "a_holds"
     # A and B must differ
     resp = admin.post(
         f"/admin/posts/{post_id}",
@@ -257,7 +260,7 @@ def test_absence_registered_on_the_page_moves_tasks_to_b(demo_app):
                            "reason": "年假"})  # fmt: skip
     task = _open_tasks(demo_app, case_no)["Task_env"]
     assert task.assignee_id == _user_id(demo_app, "official_lv")
-    assert "A on leave until 2099-01-01 08:00" in task.assignment_reason
+    assert '["A","leave","2099-01-01T08:00"]' in task.assignment_reason  # stored structured
     # the partner cannot go away as well without the leader's confirmation
     lv = Web(demo_app, "official_lv")
     resp = lv.post("/absences", {"user_id": str(_user_id(demo_app, "official_lv")),

@@ -123,7 +123,7 @@ def _store_everything(app) -> dict:
                                          "Content-Type": "application/xml"})  # fmt: skip
     assert saved.status_code == 200 and saved.get_json()["errors"] == 0, saved.get_json()
     deployed = analyst.client.post(f"/analyst/items/{JOINT}/deploy",
-                                   json={"comment": _p("deploy-comment")},
+                                   json={"comment": _p("deploy-comment"), "confirm": True},
                                    headers={"X-CSRFToken": analyst.token})  # fmt: skip
     assert deployed.status_code == 201, deployed.get_json()
     # and a newer draft again (the edit and diff pages show the draft against the version)
@@ -155,14 +155,15 @@ def _store_everything(app) -> dict:
         clerk,
         clerk.post(
             f"/cases/{missing}/refuse",
-            {"reason": _p("refusal"), "legal_basis": _p("refusal-basis")},
+            {"reason": _p("refusal"), "legal_basis": _p("refusal-basis"), "confirm": "y"},
             expect=None,
         ),
         "refuse",
     )
     withdrawn = api.apply(CANCEL, sample_form(CANCEL))["case_no"]
-    _follow(clerk, clerk.post(f"/cases/{withdrawn}/withdraw", {"reason": _p("withdrawal")},
-                              expect=None), "withdraw")  # fmt: skip
+    _follow(clerk, clerk.post(f"/cases/{withdrawn}/withdraw",
+                              {"reason": _p("withdrawal"), "confirm": "y"}, expect=None),
+            "withdraw")  # fmt: skip
     ids["others"] = [missing, withdrawn]
 
     # the clock: paused and resumed, extended by the leader, urged by supervision
@@ -258,7 +259,8 @@ def _store_everything(app) -> dict:
         "material": "application",
         "file": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), _short("file") + ".pdf")},
         expect=None, content_type="multipart/form-data"), "upload")  # fmt: skip
-    _follow(he, he.post(f"/my/applications/{online}/submit", expect=None), "submit")
+    submitted = he.post(f"/my/applications/{online}/submit", {"confirm_missing": "1"}, expect=None)
+    _follow(he, submitted, "submit")
     review = clerk.get(f"/my/applications/{online}")  # the form is shown until it is reviewed
     text = lxml.html.document_fromstring(review.text).text_content()
     assert _p("online-house_address") in text and not _live_markup(review.text)

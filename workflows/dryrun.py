@@ -13,6 +13,7 @@ from typing import Any
 
 from .engine import DiagramCache, Engine, ReadyTask, StepLimits
 from .errors import EngineError
+from .i18n import _
 
 MAX_STEPS = 200
 DRY_RUN_SECONDS = 1.5  # the whole dry run, every step included: an analyst's request
@@ -125,7 +126,12 @@ def dry_run(
         """Give the next step what is left of the dry run's time, within the step limits."""
         left = deadline - time.monotonic()
         if left <= 0:
-            raise EngineError(f"the dry run took longer than {DRY_RUN_SECONDS:g} s; stopped here")
+            raise EngineError(
+                _(
+                    "the dry run took longer than %(DRY_RUN_SECONDS)s s; stopped here",
+                    DRY_RUN_SECONDS=format(DRY_RUN_SECONDS, "g"),
+                )
+            )
         engine.limits = StepLimits(max_tasks=StepLimits().max_tasks, max_seconds=left)
 
     try:

@@ -39,6 +39,7 @@ from SpiffWorkflow.util.task import TaskState
 from .compact import compact_workflow
 from .errors import DiagramError, EngineError, ExpressionError, Finding, WorkflowFault
 from .expressions import SafeEnvironment, SafeScriptEngine
+from .i18n import _
 from .loader import MAX_BPMN_BYTES, load_diagram
 from .timers import make_parser, timer_converters
 
@@ -298,12 +299,12 @@ def _pick_process(root: etree._Element, process_id: str | None, filename: str) -
             if process.get("id") == process_id:
                 return process
         raise DiagramError(
-            "cannot compile diagram",
+            _("cannot compile diagram"),
             [
                 Finding(
                     "error",
                     "no-process",
-                    f"no process with id '{process_id}'",
+                    _("no process with id '%(process_id)s'", process_id=process_id),
                     None,
                     None,
                     filename,
@@ -313,8 +314,8 @@ def _pick_process(root: etree._Element, process_id: str | None, filename: str) -
     executable = [p for p in processes if p.get("isExecutable") == "true"]
     if not executable:
         raise DiagramError(
-            "cannot compile diagram",
-            [Finding("error", "not-executable", "no executable process", None, None, filename)],
+            _("cannot compile diagram"),
+            [Finding("error", "not-executable", _("no executable process"), None, None, filename)],
         )
     return executable[0]
 
@@ -345,13 +346,13 @@ def _parse_with_spiff(
             getattr(exc, "line_number", None) or None,
             filename,
         )
-        raise DiagramError("the engine cannot parse the diagram", [finding]) from None
+        raise DiagramError(_("the engine cannot parse the diagram"), [finding]) from None
     except RecursionError:
         finding = Finding("error", "engine", TOO_DEEP, None, None, filename)
-        raise DiagramError("the engine cannot parse the diagram", [finding]) from None
+        raise DiagramError(_("the engine cannot parse the diagram"), [finding]) from None
     except (SpiffWorkflowException, ExpressionError, KeyError, ValueError, TypeError) as exc:
         finding = Finding("error", "engine", f"{type(exc).__name__}: {exc}", None, None, filename)
-        raise DiagramError("the engine cannot parse the diagram", [finding]) from None
+        raise DiagramError(_("the engine cannot parse the diagram"), [finding]) from None
     return spec, subprocess_specs
 
 
@@ -443,7 +444,7 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
 
     def from_dict(self, dct, spec=None, subprocess_specs=None):
         if spec is None:
-            raise EngineError("restoring a workflow needs its compiled diagram")
+            raise EngineError(_("restoring a workflow needs its compiled diagram"))
         workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
@@ -604,24 +605,26 @@ class WorkflowRun:
         if left:
             ids = tuple(dict.fromkeys(_spec_id(t) for t in left))
             raise WorkflowFault(
-                "the engine reports the workflow finished while work is left: " + ", ".join(ids),
+                _("the engine reports the workflow finished while work is left: %(ids)s",
+                  ids=", ".join(ids)),
                 ids[0], code="open-tasks", elements=ids,
             )  # fmt: skip
         ends = self._ends_reached()
         if not ends:
             raise WorkflowFault(
-                "the workflow ended without reaching an end event", code="no-result"
+                _("the workflow ended without reaching an end event"), code="no-result"
             )
         bad = [e for e in ends if self.diagram.nodes[e].result not in RESULTS]
         if bad:
             raise WorkflowFault(
-                f"end event {bad[0]} states no result (approved or denied)",
+                _("end event %(value)s states no result (approved or denied)", value=bad[0]),
                 bad[0], code="no-result", elements=tuple(bad),
             )  # fmt: skip
         stated = {self.diagram.nodes[e].result for e in ends}
         if len(stated) != 1:
             raise WorkflowFault(
-                "the end events reached state different results: " + ", ".join(sorted(stated)),
+                _("the end events reached state different results: %(results)s",
+                  results=", ".join(sorted(stated))),
                 ends[0], code="no-result", elements=tuple(ends),
             )  # fmt: skip
         return next(iter(stated))
@@ -654,11 +657,15 @@ class WorkflowRun:
                 recent.append(spec_id)
             if count > limits.max_tasks:
                 raise self._limit_fault(
-                    "step-limit", f"one step ran more than {limits.max_tasks} engine tasks", recent
+                    "step-limit",
+                    _("one step ran more than %(count)s engine tasks", count=limits.max_tasks),
+                    recent,
                 )
             if time.monotonic() > deadline:
                 raise self._limit_fault(
-                    "time-limit", f"one step ran longer than {limits.max_seconds:g} s", recent
+                    "time-limit",
+                    _("one step ran longer than %(seconds)s s", seconds=f"{limits.max_seconds:g}"),
+                    recent,
                 )
 
         def record(task) -> None:
@@ -676,10 +683,11 @@ class WorkflowRun:
     def _limit_fault(self, code: str, what: str, recent: deque[str]) -> WorkflowFault:
         cycle = tuple(dict.fromkeys(recent))
         names = ", ".join(
-            f"{self.diagram.nodes[e].name} ({e})" if e in self.diagram.nodes else e for e in cycle
+            f"{self.diagram.nodes[e].name} (`{e}`)" if e in self.diagram.nodes else f"`{e}`"
+            for e in cycle
         )
         return WorkflowFault(
-            f"{what}; it was cycling through: {names}",
+            _("%(what)s; it was cycling through: %(names)s", what=what, names=names),
             cycle[-1] if cycle else None, code=code, elements=cycle,
         )  # fmt: skip
 
@@ -694,16 +702,23 @@ class WorkflowRun:
             raise self._engine_error(exc) from None
         except ExpressionError as exc:
             raise WorkflowFault(
-                f"expression failed: {exc.message}", exc.element_id, code="expression",
+                _(
+                    "expression failed: %(message)s",
+                    message=exc.message,
+                ), exc.element_id, code="expression",
                 cause=exc.message,
             ) from None  # fmt: skip
         except RecursionError:
-            raise WorkflowFault("the workflow nests or loops too deeply", code="engine",
+            raise WorkflowFault(_("the workflow nests or loops too deeply"), code="engine",
                                 cause="RecursionError") from None  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - whatever the engine raises stops the case
             element = _failing_element(exc) or self._current_element()
             raise WorkflowFault(
-                f"the engine failed: {type(exc).__name__}: {exc}", element, code="engine",
+                _(
+                    "the engine failed: %(type_name)s: %(exc)s",
+                    type_name=type(exc).__name__,
+                    exc=exc,
+                ), element, code="engine",
                 cause=f"{type(exc).__name__}: {exc}",
             ) from None  # fmt: skip
 
@@ -745,7 +760,11 @@ class WorkflowRun:
         message = " ".join(str(exc).split("\n")[0].replace(". .", ".").split())
         if isinstance(inner, ExpressionError):
             return WorkflowFault(
-                f"expression '{inner.expression}' failed: {inner.message}",
+                _(
+                    "expression '%(expression)s' failed: %(message)s",
+                    expression=inner.expression,
+                    message=inner.message,
+                ),
                 spec_id or inner.element_id, code="expression", cause=inner.message,
             )  # fmt: skip
         cause = f"{type(inner).__name__}: {inner}" if inner is not None else ""
@@ -818,8 +837,8 @@ class WorkflowRun:
         if completed and ready:
             ids = tuple(dict.fromkeys(_spec_id(t) for t in ready))
             raise WorkflowFault(
-                "the engine reports the workflow finished while user tasks are ready: "
-                + ", ".join(ids), ids[0], code="open-tasks", elements=ids,
+                _("the engine reports the workflow finished while user tasks are ready: %(ids)s",
+                  ids=", ".join(ids)), ids[0], code="open-tasks", elements=ids,
             )  # fmt: skip
         return completed
 
@@ -833,11 +852,10 @@ class WorkflowRun:
                for t in waiting):  # fmt: skip
             return  # waits for an event (message, signal, timer)
         ids = tuple(dict.fromkeys(_spec_id(t) for t in waiting)) or ()
-        raise WorkflowFault(
-            "the workflow waits for nothing and cannot go on"
-            + (f": stopped at {', '.join(ids)}" if ids else ""),
-            ids[0] if ids else None, code="stalled", elements=ids,
-        )  # fmt: skip
+        stalled = _("the workflow waits for nothing and cannot go on")
+        if ids:
+            stalled = _("%(stalled)s: stopped at %(ids)s", stalled=stalled, ids=", ".join(ids))
+        raise WorkflowFault(stalled, ids[0] if ids else None, code="stalled", elements=ids)
 
     def complete(self, task_id: UUID | str, outcome: str, data: dict[str, Any]) -> StepResult:
         """Complete a ready user task with an outcome and form data, then run the engine."""
@@ -851,11 +869,15 @@ class WorkflowRun:
             None,
         )
         if task is None or not task.has_state(TaskState.READY) or not task.task_spec.manual:
-            raise EngineError("task is not ready", str(task_uuid))
+            raise EngineError(_("task is not ready"), str(task_uuid))
         view = self._view(task)
         if outcome not in view.outcomes:
             raise EngineError(
-                f"outcome '{outcome}' is not allowed here; allowed: {', '.join(view.outcomes)}",
+                _(
+                    "outcome '%(outcome)s' is not allowed here; allowed: %(items)s",
+                    outcome=outcome,
+                    items=", ".join(view.outcomes),
+                ),
                 view.spec_id,
             )
         before = {t.id for t in self._ready_manual()}
@@ -937,7 +959,7 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - a diagram the engine cannot start stops the case
             cause = f"{type(exc).__name__}: {exc}"
             raise WorkflowFault(
-                f"the workflow cannot start: {cause}", code="engine", cause=cause
+                _("the workflow cannot start: %(cause)s", cause=cause), code="engine", cause=cause
             ) from None
         start = workflow.task_tree
         if data:
@@ -963,12 +985,15 @@ class Engine:
         try:
             dct = json.loads(state)
         except (TypeError, ValueError) as exc:
-            raise EngineError(f"stored workflow state is not JSON: {exc}") from None
+            raise EngineError(_("stored workflow state is not JSON: %(exc)s", exc=exc)) from None
         version = dct.pop(self.serializer.VERSION_KEY, None)
         if version != self.serializer.VERSION:
             raise EngineError(
-                f"stored state has serializer version {version!r}, "
-                f"expected {self.serializer.VERSION!r}"
+                _(
+                    "stored state has serializer version %(version)s, expected %(VERSION)s",
+                    version=repr(version),
+                    VERSION=repr(self.serializer.VERSION),
+                )
             )
         workflow = self.serializer.from_dict(
             dct, spec=diagram.spec, subprocess_specs=diagram.subprocess_specs

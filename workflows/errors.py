@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .i18n import _
+
 
 class OneWindowError(Exception):
     """Base class of every error OneWindow raises on purpose."""
 
     def __init__(self, message: str) -> None:
+        message = str(message)  # a lazy translation is put into words when raised
         super().__init__(message)
         self.message = message
 
@@ -29,9 +32,9 @@ class Finding:
         if self.filename:
             where.append(self.filename)
         if self.line:
-            where.append(f"line {self.line}")
+            where.append(_("line %(line)s", line=self.line))
         if self.element_id:
-            where.append(f"element {self.element_id}")
+            where.append(_("element %(id)s", id=self.element_id))
         prefix = ", ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
 

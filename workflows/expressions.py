@@ -31,6 +31,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from .errors import ExpressionError
+from .i18n import _
 
 MAX_EXPRESSION_LENGTH = 2000
 
@@ -57,7 +58,7 @@ LIMIT_UNITS = {
     "max_nodes": "evaluation steps",
     "max_syntax_depth": "levels",
     "max_seconds": "seconds",
-}
+}  # put into the reader's words (the catalogue) when a message is made
 
 LIMITS = Limits()
 # Config keys that override a limit, e.g. EXPRESSION_MAX_INT_BITS in the app's config or
@@ -94,9 +95,17 @@ class ExpressionLimit(ExpressionError):
         super().__init__(self._text(element_id), expression, element_id)
 
     def _text(self, element_id: str | None) -> str:
-        where = f"element '{element_id}': " if element_id else ""
-        unit = LIMIT_UNITS.get(self.limit, "")
-        return f"{where}{self.what} exceeds the limit {self.limit} = {self.value} {unit}".rstrip()
+        where = _("element '%(id)s': ", id=element_id) if element_id else ""
+        unit = _(LIMIT_UNITS[self.limit]) if self.limit in LIMIT_UNITS else ""
+        text = _(
+            "%(where)s%(what)s exceeds the limit %(limit)s = %(value)s %(unit)s",
+            where=where,
+            what=self.what,
+            limit=self.limit,
+            value=self.value,
+            unit=unit,
+        )
+        return text.rstrip()
 
     def locate(self, element_id: str, expression: str) -> None:
         """Name the element (and expression) the limit was passed in, once known."""
@@ -180,23 +189,38 @@ def syntax_depth(tree: ast.AST) -> int:
 def check_expression(text: str, element_id: str | None = None) -> ast.Expression:
     """Parse an expression and refuse anything outside the safe subset."""
     if text is None or not text.strip():
-        raise ExpressionError("empty expression", text or "", element_id)
+        raise ExpressionError(_("empty expression"), text or "", element_id)
     source = text.strip()
     if len(source) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(
-            f"expression longer than {MAX_EXPRESSION_LENGTH} characters", source[:80], element_id
+            _(
+                "expression longer than %(MAX_EXPRESSION_LENGTH)s characters",
+                MAX_EXPRESSION_LENGTH=MAX_EXPRESSION_LENGTH,
+            ),
+            source[:80],
+            element_id,
         )
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(
-            f"not a valid expression ({exc.msg}); only single expressions are allowed, "
-            "not statements or assignments",
+            _(
+                "not a valid expression (%(msg)s); only single expressions are allowed, not "
+                "statements or assignments",
+                msg=exc.msg,
+            ),
             source,
             element_id,
         ) from None
     except (ValueError, RecursionError, MemoryError) as exc:
-        raise ExpressionError(f"not a valid expression ({exc})", source[:80], element_id) from None
+        raise ExpressionError(
+            _(
+                "not a valid expression (%(exc)s)",
+                exc=exc,
+            ),
+            source[:80],
+            element_id,
+        ) from None
     depth = syntax_depth(tree)
     if depth > LIMITS.max_syntax_depth:
         raise ExpressionLimit(
@@ -214,26 +238,41 @@ def check_expression(text: str, element_id: str | None = None) -> ast.Expression
 def _check_node(node: ast.AST, source: str, element_id: str | None) -> None:
     if not isinstance(node, _ALLOWED_NODES):
         raise ExpressionError(
-            f"'{type(node).__name__}' is not allowed in an expression", source, element_id
+            _(
+                "'%(type_name)s' is not allowed in an expression",
+                type_name=type(node).__name__,
+            ),
+            source,
+            element_id,
         )
     if isinstance(node, ast.Name) and node.id.startswith("_"):
-        raise ExpressionError(f"name '{node.id}' is not allowed", source, element_id)
+        raise ExpressionError(_("name '%(id)s' is not allowed", id=node.id), source, element_id)
     if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
-        raise ExpressionError(f"attribute '{node.attr}' is not allowed", source, element_id)
+        raise ExpressionError(
+            _(
+                "attribute '%(attr)s' is not allowed",
+                attr=node.attr,
+            ),
+            source,
+            element_id,
+        )
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in SAFE_FUNCTIONS:
             called = ast.unparse(node.func)
             raise ExpressionError(
-                f"call of '{called}' is not allowed; allowed functions: "
-                + ", ".join(sorted(SAFE_FUNCTIONS)),
+                _(
+                    "call of '%(called)s' is not allowed; allowed functions: %(functions)s",
+                    called=called,
+                    functions=", ".join(sorted(SAFE_FUNCTIONS)),
+                ),
                 source,
                 element_id,
             )
         if node.keywords and any(k.arg is None for k in node.keywords):
-            raise ExpressionError("'**' arguments are not allowed", source, element_id)
+            raise ExpressionError(_("'**' arguments are not allowed"), source, element_id)
     if isinstance(node, ast.Constant) and isinstance(node.value, bytes | complex):
         kind = "bytes" if isinstance(node.value, bytes) else "complex number"
-        raise ExpressionError(f"{kind} literals are not allowed", source, element_id)
+        raise ExpressionError(_("%(kind)s literals are not allowed", kind=kind), source, element_id)
 
 
 def check_script(text: str, element_id: str | None = None) -> list[tuple[str, str]]:
@@ -241,39 +280,69 @@ def check_script(text: str, element_id: str | None = None) -> list[tuple[str, st
     assignments: list[tuple[str, str]] = []
     for number, raw in enumerate((text or "").splitlines(), start=1):
         line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            statement = ast.parse(line, mode="exec").body
-        except SyntaxError as exc:
-            raise ExpressionError(f"script line {number}: {exc.msg}", line, element_id) from None
-        except (ValueError, RecursionError, MemoryError) as exc:
-            raise ExpressionError(f"script line {number}: {exc}", line[:80], element_id) from None
-        if (
-            len(statement) != 1
-            or not isinstance(statement[0], ast.Assign)
-            or len(statement[0].targets) != 1
-            or not isinstance(statement[0].targets[0], ast.Name)
-        ):
-            raise ExpressionError(
-                f"script line {number}: only 'name = expression' lines are allowed",
-                line,
-                element_id,
-            )
-        target = statement[0].targets[0].id
-        if target.startswith("_"):
-            raise ExpressionError(
-                f"script line {number}: name '{target}' is not allowed", line, element_id
-            )
-        expression = line.split("=", 1)[1].strip()
-        try:
-            check_expression(expression, element_id)
-        except ExpressionError as exc:
-            exc.message = f"script line {number}: {exc.message}"
-            exc.args = (exc.message,)
-            raise
-        assignments.append((target, expression))
+        if line and not line.startswith("#"):
+            assignments.append(_script_line(number, line, element_id))
     return assignments
+
+
+def _script_line(number: int, line: str, element_id: str | None) -> tuple[str, str]:
+    """Check line `number` of a script: one ``name = expression``, the name not starting
+    with '_' and the expression one the sandbox accepts. Return the name and the expression."""
+    try:
+        statement = ast.parse(line, mode="exec").body
+    except SyntaxError as exc:
+        raise ExpressionError(
+            _(
+                "script line %(number)s: %(msg)s",
+                number=number,
+                msg=exc.msg,
+            ),
+            line,
+            element_id,
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise ExpressionError(
+            _(
+                "script line %(number)s: %(exc)s",
+                number=number,
+                exc=exc,
+            ),
+            line[:80],
+            element_id,
+        ) from None
+    if (
+        len(statement) != 1
+        or not isinstance(statement[0], ast.Assign)
+        or len(statement[0].targets) != 1
+        or not isinstance(statement[0].targets[0], ast.Name)
+    ):
+        raise ExpressionError(
+            _(
+                "script line %(number)s: only 'name = expression' lines are allowed",
+                number=number,
+            ),
+            line,
+            element_id,
+        )
+    target = statement[0].targets[0].id
+    if target.startswith("_"):
+        raise ExpressionError(
+            _(
+                "script line %(number)s: name '%(target)s' is not allowed",
+                number=number,
+                target=target,
+            ),
+            line,
+            element_id,
+        )
+    expression = line.split("=", 1)[1].strip()
+    try:
+        check_expression(expression, element_id)
+    except ExpressionError as exc:
+        exc.message = f"script line {number}: {exc.message}"
+        exc.args = (exc.message,)
+        raise
+    return target, expression
 
 
 # --- sizes ---------------------------------------------------------------------------------
@@ -315,22 +384,34 @@ def _weight(value: Any, limits: Limits, plain: bool = False) -> int:
             if depth >= limits.max_nesting:
                 raise _TooBig("max_nesting", "nesting of a value")
             if plain and kind not in _PLAIN:
-                raise ExpressionError(f"a {kind.__name__} cannot be stored in the case's data")
+                raise ExpressionError(
+                    _(
+                        "a %(type_name)s cannot be stored in the case's data",
+                        type_name=kind.__name__,
+                    )
+                )
             total += 1
             stack.extend((child, depth + 1) for child in item)
         elif kind is dict:
             if depth >= limits.max_nesting:
                 raise _TooBig("max_nesting", "nesting of a value")
             if plain and not all(type(key) in (str, int, float, bool) for key in item):
-                raise ExpressionError("a dict stored in the case's data needs text or number keys")
+                raise ExpressionError(
+                    _(
+                        "a dict stored in the case's data needs text or number keys",
+                    )
+                )
             total += 1
             stack.extend((child, depth + 1) for child in item)
             stack.extend((child, depth + 1) for child in item.values())
         else:
             if plain and not isinstance(item, _PLAIN):
                 raise ExpressionError(
-                    f"a {kind.__name__} cannot be stored in the case's data; "
-                    "store numbers, text, lists or dicts"
+                    _(
+                        "a %(type_name)s cannot be stored in the case's data; store numbers, "
+                        "text, lists or dicts",
+                        type_name=kind.__name__,
+                    )
                 )
             total += 1
         if total > cap:
@@ -421,7 +502,11 @@ class _BoundedEval(EvalWithCompoundTypes):
             handler = self.nodes[type(node)]
         except KeyError:
             raise ExpressionError(
-                f"'{type(node).__name__}' is not allowed in an expression", self.expression
+                _(
+                    "'%(type_name)s' is not allowed in an expression",
+                    type_name=type(node).__name__,
+                ),
+                self.expression,
             ) from None
         return handler(node)
 
@@ -433,7 +518,14 @@ class _BoundedEval(EvalWithCompoundTypes):
                 raise self.limit(f"integer {what} ({value.bit_length()} bits)", "max_int_bits")
         elif kind is float:
             if not math.isfinite(value):
-                raise ExpressionError(f"{what} is not a finite number ({value})", self.expression)
+                raise ExpressionError(
+                    _(
+                        "%(what)s is not a finite number (%(value)s)",
+                        what=what,
+                        value=value,
+                    ),
+                    self.expression,
+                )
         elif _sized(value) or plain:
             try:
                 size = _weight(value, self.limits, plain=plain)
@@ -489,7 +581,7 @@ class _BoundedEval(EvalWithCompoundTypes):
 
     def _mod(self, a: Any, b: Any) -> Any:
         if isinstance(a, str):
-            raise ExpressionError("formatting text with % is not allowed", self.expression)
+            raise ExpressionError(_("formatting text with '%' is not allowed"), self.expression)
         return self._build(a % b, "remainder")
 
     def _pow(self, a: Any, b: Any) -> Any:
@@ -502,7 +594,7 @@ class _BoundedEval(EvalWithCompoundTypes):
                 raise self.limit(f"power with exponent {b:g}", "max_int_bits")
         result = a**b
         if isinstance(result, complex):
-            raise ExpressionError("the power has no real result", self.expression)
+            raise ExpressionError(_("the power has no real result"), self.expression)
         return self._build(result, "power")
 
     # -- nodes building containers --
@@ -524,14 +616,30 @@ class _BoundedEval(EvalWithCompoundTypes):
         if isinstance(owner, dict):  # form.amount: a field of the data, even one named "items"
             if node.attr in owner:
                 return owner[node.attr]
-            raise ExpressionError(f"'{node.attr}' is not in the data", self.expression)
+            raise ExpressionError(
+                _(
+                    "'%(attr)s' is not in the data",
+                    attr=node.attr,
+                ),
+                self.expression,
+            )
         value = getattr(owner, node.attr, _MISSING)
         if value is _MISSING:
             kind = type(owner).__name__
-            raise ExpressionError(f"a {kind} has no attribute '{node.attr}'", self.expression)
+            raise ExpressionError(
+                _(
+                    "a %(kind)s has no attribute '%(attr)s'",
+                    kind=kind,
+                    attr=node.attr,
+                ),
+                self.expression,
+            )
         if callable(value):
             raise ExpressionError(
-                f"'{node.attr}' is a method; expressions cannot call or keep methods",
+                _(
+                    "'%(attr)s' is a method; expressions cannot call or keep methods",
+                    attr=node.attr,
+                ),
                 self.expression,
             )
         return value
@@ -650,9 +758,16 @@ def _run(evaluator: _BoundedEval, source: str, tree: ast.AST) -> Any:
     except ExpressionError:
         raise
     except InvalidExpression as exc:
-        raise ExpressionError(f"cannot evaluate: {exc}", source) from None
+        raise ExpressionError(_("cannot evaluate: %(exc)s", exc=exc), source) from None
     except _EVALUATION_ERRORS as exc:
-        raise ExpressionError(f"cannot evaluate: {type(exc).__name__}: {exc}", source) from None
+        raise ExpressionError(
+            _(
+                "cannot evaluate: %(type_name)s: %(exc)s",
+                type_name=type(exc).__name__,
+                exc=exc,
+            ),
+            source,
+        ) from None
 
 
 def _name_element(error: ExpressionError, element_id: str | None, text: str) -> None:
@@ -759,7 +874,7 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
     def call_service(self, context, **kwargs):
-        raise ExpressionError("service tasks are not supported")
+        raise ExpressionError(_("service tasks are not supported"))
 
 
 class SafeScriptEngine(PythonScriptEngine):

@@ -24,6 +24,7 @@ from lxml import etree
 
 from .errors import ExpressionError
 from .expressions import check_expression
+from .i18n import _
 
 JUEL = "JUEL"
 FEEL = "FEEL"
@@ -101,14 +102,20 @@ class Translation:
         """Say what was written and what to write instead (or why there is no translation)."""
         written = " ".join(self.original.split())
         if self.python is not None:
-            return (
-                f"is a {self.dialect} expression, which OneWindow does not run: "
-                f"write `{self.python}` instead of `{written}`"
+            return _(
+                "is a %(dialect)s expression, which OneWindow does not run: write `%(python)s` "
+                "instead of `%(written)s`",
+                dialect=self.dialect,
+                python=self.python,
+                written=written,
             )
-        return (
-            f"`{written}` is a {self.dialect} expression, which OneWindow does not run, and it "
-            f"cannot be translated: {self.problem}; write it in OneWindow's expression language "
-            '(e.g. `not approved`, `amount > 1000 and kind == "A"`)'
+        return _(
+            "`%(written)s` is a %(dialect)s expression, which OneWindow does not run, and it "
+            "cannot be translated: %(problem)s; write it in OneWindow's expression language "
+            '(e.g. `not approved`, `amount > 1000 and kind == "A"`)',
+            written=written,
+            dialect=self.dialect,
+            problem=self.problem,
         )
 
 

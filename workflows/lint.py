@@ -21,6 +21,7 @@ from lxml import etree
 from .errors import ExpressionError, Finding
 from .expressions import LIMITS, ExpressionLimit, check_expression, check_script, constant_limit
 from .graphs import is_cycle, path_back, strongly_connected
+from .i18n import _, element_word
 from .juel import translate, translate_script
 from .timers import KINDS as TIMER_KINDS
 from .timers import TimerValueError, check_timer, constant_string, parse_date, utc_now
@@ -120,10 +121,12 @@ def _kind(element: etree._Element) -> str:
 
 
 def describe(element: etree._Element) -> str:
-    """Name an element for a message: its type, id and name."""
-    text = f"{_kind(element)} '{element.get('id', '?')}'"
+    """Name an element for a message: its type, id (marked as code in Chinese) and name."""
+    kind, element_id = element_word(_kind(element)), element.get("id", "?")
     name = " ".join((element.get("name") or "").split())
-    return f"{text} ({name})" if name else text
+    if name:
+        return _("%(kind)s '%(id)s' (%(name)s)", kind=kind, id=element_id, name=name)
+    return _("%(kind)s '%(id)s'", kind=kind, id=element_id)
 
 
 def _clip(text: str, limit: int = 200) -> str:
@@ -209,20 +212,30 @@ def _report_not_executable(
     root: etree._Element, processes: list[etree._Element], out: _Findings
 ) -> None:
     if not processes:
-        out.error("not-executable", root, "the diagram has no process to execute")
+        out.error("not-executable", root, _("the diagram has no process to execute"))
         return
     names = ", ".join(describe(p) for p in processes)
     out.error(
         "not-executable",
         processes[0],
-        f'no process is marked isExecutable="true" (found {names}); '
-        "mark the process OneWindow should run as executable",
+        _(
+            'no process is marked isExecutable="true" (found %(names)s); mark the process '
+            "OneWindow should run as executable",
+            names=names,
+        ),
     )
 
 
 def _lint_process(process: etree._Element, out: _Findings) -> None:
     if process.find(_q("startEvent")) is None:
-        out.error("no-start-event", process, f"{describe(process)} has no start event")
+        out.error(
+            "no-start-event",
+            process,
+            _(
+                "%(element)s has no start event",
+                element=describe(process),
+            ),
+        )
     for container in [process, *process.iter(*map(_q, CONTAINERS))]:
         _lint_graph(_Graph(container), out)
     _lint_subprocess_events(process, out)
@@ -235,7 +248,14 @@ def _lint_process(process: etree._Element, out: _Findings) -> None:
     _lint_event_definitions(process, out)
     for lane in process.iter(_q("lane")):
         if not (lane.get("name") or "").strip():
-            out.warning("unnamed-lane", lane, f"{describe(lane)} has no name; name it after a post")
+            out.warning(
+                "unnamed-lane",
+                lane,
+                _(
+                    "%(element)s has no name; name it after a post",
+                    element=describe(lane),
+                ),
+            )
 
 
 def _lint_definitions(
@@ -248,14 +268,21 @@ def _lint_definitions(
             out.error(
                 "missing-called-element",
                 call,
-                f"{describe(call)} calls '{called}', which is not an executable process "
-                "of this diagram",
+                _(
+                    "%(element)s calls '%(called)s', which is not an executable process of this "
+                    "diagram",
+                    element=describe(call),
+                    called=called,
+                ),
             )
     for store in root.iter(_q("dataStore")):
         out.error(
             "unsupported-element",
             store,
-            f"{describe(store)} is not supported: OneWindow has no data store implementation",
+            _(
+                "%(element)s is not supported: OneWindow has no data store implementation",
+                element=describe(store),
+            ),
         )
 
 
@@ -271,8 +298,12 @@ def _lint_graph(graph: _Graph, out: _Findings) -> None:
             out.error(
                 "implicit-split",
                 node,
-                f"{describe(node)} has {len(outgoing)} outgoing sequence flows; "
-                "split with a gateway instead",
+                _(
+                    "%(element)s has %(count)s outgoing sequence flows; split with a gateway "
+                    "instead",
+                    element=describe(node),
+                    count=len(outgoing),
+                ),
             )
         if _kind(node) == "eventBasedGateway":
             _check_event_gateway_timers(graph, node, outgoing, out)
@@ -284,8 +315,12 @@ def _lint_graph(graph: _Graph, out: _Findings) -> None:
                     out.warning(
                         "ignored-condition",
                         flow,
-                        f"condition of {describe(flow)} is ignored: only exclusive and "
-                        f"inclusive gateways evaluate conditions, not {describe(node)}",
+                        _(
+                            "condition of %(element)s is ignored: only exclusive and inclusive "
+                            "gateways evaluate conditions, not %(element2)s",
+                            element=describe(flow),
+                            element2=describe(node),
+                        ),
                     )
 
 
@@ -304,10 +339,14 @@ def _check_event_gateway_timers(
         out.error(
             "event-gateway-timers",
             gateway,
-            f"{describe(gateway)} waits for {len(timers)} timers "
-            f"({', '.join(str(t.get('id')) for t in timers)}); the engine gives them one due "
-            "time and may take the wrong branch: keep one timer after the gateway and put the "
-            "others on a later step",
+            _(
+                "%(element)s waits for %(count)s timers (%(items)s); the engine gives them one "
+                "due time and may take the wrong branch: keep one timer after the gateway and "
+                "put the others on a later step",
+                element=describe(gateway),
+                count=len(timers),
+                items=", ".join(str(t.get("id")) for t in timers),
+            ),
         )
 
 
@@ -317,12 +356,24 @@ def _check_flow_ends(graph: _Graph, flow: etree._Element, out: _Findings) -> Non
         if ref in graph.nodes:
             continue
         if not ref:
-            problem = f"has no {attribute}"
+            problem = _(" has no %(attribute)s", attribute=attribute)
         elif ref in out.ids:
-            problem = f"{attribute} '{ref}' is not a flow node of the same (sub-)process"
+            problem = _(
+                " %(attribute)s '%(ref)s' is not a flow node of the same (sub-)process",
+                attribute=attribute,
+                ref=ref,
+            )
         else:
-            problem = f"{attribute} '{ref}' names no element"
-        out.error("dangling-flow", flow, f"{describe(flow)} {problem}")
+            problem = _(" %(attribute)s '%(ref)s' names no element", attribute=attribute, ref=ref)
+        out.error(
+            "dangling-flow",
+            flow,
+            _(
+                "%(element)s%(problem)s",
+                element=describe(flow),
+                problem=problem,
+            ),
+        )
 
 
 def _is_event_subprocess(node: etree._Element) -> bool:
@@ -335,12 +386,18 @@ def _check_reachability(graph: _Graph, node_id: str, node: etree._Element, out: 
     if _is_event_subprocess(node) or compensation:
         return
     if kind not in ("startEvent", "boundaryEvent") and not graph.incoming.get(node_id):
-        out.warning("unreachable", node, f"{describe(node)} has no incoming flow and can never run")
+        # a disconnected activity is work the analyst drew but no case will ever reach
+        report = out.error if kind in ACTIVITIES else out.warning
+        message = _("%(element)s has no incoming flow and can never run", element=describe(node))
+        report("unreachable", node, message)
     # a boundary timer that only escalates its task (property escalate) needs no path of its own
     escalates = kind == "boundaryEvent" and bool(properties(node).get("escalate"))
     needs_way_out = kind != "endEvent" and not escalates and node_id not in graph.attached
     if needs_way_out and not graph.outgoing.get(node_id):
-        message = f"{describe(node)} has no outgoing flow; end the path with an end event"
+        message = _(
+            "%(element)s has no outgoing flow; end the path with an end event",
+            element=describe(node),
+        )
         out.warning("dead-end", node, message)
 
 
@@ -356,7 +413,11 @@ def _check_gateway(gateway: etree._Element, outgoing: list[etree._Element], out:
         out.error(
             "bad-default",
             gateway,
-            f"default flow '{default}' of {describe(gateway)} is not one of its outgoing flows",
+            _(
+                "default flow '%(default)s' of %(element)s is not one of its outgoing flows",
+                default=default,
+                element=describe(gateway),
+            ),
         )
     if len(outgoing) < 2:
         return
@@ -365,15 +426,22 @@ def _check_gateway(gateway: etree._Element, outgoing: list[etree._Element], out:
             out.error(
                 "missing-condition",
                 flow,
-                f"{describe(flow)} leaves {describe(gateway)} without a condition and is not "
-                "its default flow",
+                _(
+                    "%(element)s leaves %(element2)s without a condition and is not its default "
+                    "flow",
+                    element=describe(flow),
+                    element2=describe(gateway),
+                ),
             )
     if not default:
         out.warning(
             "no-default",
             gateway,
-            f"{describe(gateway)} has no default flow; the case stops with an error when "
-            "no condition holds",
+            _(
+                "%(element)s has no default flow; the case stops with an error when no "
+                "condition holds",
+                element=describe(gateway),
+            ),
         )
 
 
@@ -384,8 +452,12 @@ def _lint_reserved_ids(process: etree._Element, out: _Findings) -> None:
             out.error(
                 "reserved-id",
                 node,
-                f"{describe(node)}: the id '{node_id}' is reserved by SpiffWorkflow for its own "
-                "tasks; rename the element",
+                _(
+                    "%(element)s: the id '%(node_id)s' is reserved by SpiffWorkflow for its own "
+                    "tasks; rename the element",
+                    element=describe(node),
+                    node_id=node_id,
+                ),
             )
 
 
@@ -396,8 +468,12 @@ def _lint_subprocess_events(process: etree._Element, out: _Findings) -> None:
             out.error(
                 "subprocess-events",
                 sub,
-                f"{describe(sub)} needs exactly one start event (has {starts}) "
-                "and at least one end event",
+                _(
+                    "%(element)s needs exactly one start event (has %(starts)s) and at least "
+                    "one end event",
+                    element=describe(sub),
+                    starts=starts,
+                ),
             )
 
 
@@ -434,24 +510,45 @@ def _lint_user_tasks(process: etree._Element, out: _Findings) -> None:
             out.error(
                 "unassigned-task",
                 task,
-                f"{describe(task)} has no post: put it in a named lane or set "
-                "camunda:candidateGroups",
+                _(
+                    "%(element)s has no post: put it in a named lane or set "
+                    "camunda:candidateGroups",
+                    element=describe(task),
+                ),
             )
         _check_task_properties(task, properties(task), out)
 
 
 def _check_task_properties(task: etree._Element, props: dict[str, str], out: _Findings) -> None:
     if not props.get("stage", "").strip():
-        out.warning("missing-stage", task, f"{describe(task)} has no 'stage' property")
+        out.warning(
+            "missing-stage",
+            task,
+            _(
+                "%(element)s has no 'stage' property",
+                element=describe(task),
+            ),
+        )
     limit = props.get("timeLimit")
     if limit is None:
-        out.warning("missing-time-limit", task, f"{describe(task)} has no 'timeLimit' property")
+        out.warning(
+            "missing-time-limit",
+            task,
+            _(
+                "%(element)s has no 'timeLimit' property",
+                element=describe(task),
+            ),
+        )
     elif not TIME_LIMIT.fullmatch(limit):
         out.error(
             "bad-time-limit",
             task,
-            f"timeLimit '{limit}' of {describe(task)} is not working days or hours "
-            "such as '2d' or '4h'",
+            _(
+                "timeLimit '%(limit)s' of %(element)s is not working days or hours such as '2d' "
+                "or '4h'",
+                limit=limit,
+                element=describe(task),
+            ),
         )
 
 
@@ -477,38 +574,86 @@ def _expressions(process: etree._Element) -> Iterator[tuple[etree._Element, str,
 
 
 def _lint_expressions(process: etree._Element, out: _Findings) -> None:
+    """Check every expression of a process; each gets one finding at most, its first problem."""
     for owner, label, text in _expressions(process):
-        if not text.strip():
-            out.error("empty-expression", owner, f"{label} of {describe(owner)} is empty")
-            continue
-        translated = translate(text, "timer" if label in TIMER_LABELS else "condition")
-        if translated is not None:
-            out.error(translated.code, owner, f"{label} of {describe(owner)} {translated.advice()}")
-            continue
-        if label in TIMER_LABELS and ISO_TIMER.fullmatch(text.strip()):
-            out.error(
-                "unquoted-timer",
-                owner,
-                f"{label} of {describe(owner)} `{_clip(text)}` is evaluated as an expression; "
-                f'write it as a quoted string: "{_clip(text.strip())}"',
-            )
-            continue
-        try:
-            passed = _constant_limit(out, text)
-        except ExpressionError as exc:
-            out.error(
-                "unsafe-expression",
-                owner,
-                f"{label} of {describe(owner)} `{_clip(text)}` is refused: {exc.message}",
-            )
-            continue
-        if passed is not None:
-            out.error(
-                "expression-limit",
-                owner,
-                f"{label} of {describe(owner)} `{_clip(text)}` would stop every case that "
-                f"evaluates it: {passed.message}",
-            )
+        if not _lint_expression_form(out, owner, label, text):
+            _lint_expression_limits(out, owner, label, text)
+
+
+def _lint_expression_form(out: _Findings, owner: etree._Element, label: str, text: str) -> bool:
+    """Report an expression that is empty, written in JUEL or FEEL, or an unquoted timer;
+    whether one was reported (then nothing else of it is checked)."""
+    if not text.strip():
+        out.error(
+            "empty-expression",
+            owner,
+            _(
+                "%(label)s of %(element)s is empty",
+                label=_(label),
+                element=describe(owner),
+            ),
+        )
+        return True
+    translated = translate(text, "timer" if label in TIMER_LABELS else "condition")
+    if translated is not None:
+        out.error(
+            translated.code,
+            owner,
+            _(
+                "%(label)s of %(element)s %(advice)s",
+                label=_(label),
+                element=describe(owner),
+                advice=translated.advice(),
+            ),
+        )
+        return True
+    if label in TIMER_LABELS and ISO_TIMER.fullmatch(text.strip()):
+        out.error(
+            "unquoted-timer",
+            owner,
+            _(
+                "%(label)s of %(element)s `%(text)s` is evaluated as an expression; write "
+                'it as a quoted string: "%(text2)s"',
+                label=_(label),
+                element=describe(owner),
+                text=_clip(text),
+                text2=_clip(text.strip()),
+            ),
+        )
+        return True
+    return False
+
+
+def _lint_expression_limits(out: _Findings, owner: etree._Element, label: str, text: str) -> None:
+    """Report an expression the sandbox refuses, or whose constant parts go past its limits."""
+    try:
+        passed = _constant_limit(out, text)
+    except ExpressionError as exc:
+        out.error(
+            "unsafe-expression",
+            owner,
+            _(
+                "%(label)s of %(element)s `%(text)s` is refused: %(message)s",
+                label=_(label),
+                element=describe(owner),
+                text=_clip(text),
+                message=exc.message,
+            ),
+        )
+        return
+    if passed is not None:
+        out.error(
+            "expression-limit",
+            owner,
+            _(
+                "%(label)s of %(element)s `%(text)s` would stop every case that evaluates "
+                "it: %(message)s",
+                label=_(label),
+                element=describe(owner),
+                text=_clip(text),
+                message=passed.message,
+            ),
+        )
 
 
 # Computing the constant parts of a diagram's expressions takes at most this long in all (and
@@ -575,12 +720,27 @@ def _lint_scripts(process: etree._Element, out: _Findings) -> None:
     for task in process.iter(_q("scriptTask")):
         script = task.find(_q("script"))
         if script is None:
-            out.error("missing-script", task, f"{describe(task)} has no inline script")
+            out.error(
+                "missing-script",
+                task,
+                _(
+                    "%(element)s has no inline script",
+                    element=describe(task),
+                ),
+            )
             continue
         text = script.text or ""
         translated = translate_script(text, task.get(f"{{{CAMUNDA_NS}}}resultVariable"))
         if translated is not None:
-            out.error(translated.code, task, f"script of {describe(task)} {translated.advice()}")
+            out.error(
+                translated.code,
+                task,
+                _(
+                    "script of %(element)s %(advice)s",
+                    element=describe(task),
+                    advice=translated.advice(),
+                ),
+            )
             continue
         try:
             lines = check_script(text, task.get("id"))
@@ -588,7 +748,12 @@ def _lint_scripts(process: etree._Element, out: _Findings) -> None:
             out.error(
                 "unsafe-expression",
                 task,
-                f"script of {describe(task)} `{_clip(exc.expression)}` is refused: {exc.message}",
+                _(
+                    "script of %(element)s `%(text)s` is refused: %(message)s",
+                    element=describe(task),
+                    text=_clip(exc.expression),
+                    message=exc.message,
+                ),
             )
             continue
         _check_script_growth(process, task, script, lines, out)
@@ -611,9 +776,13 @@ def _check_script_growth(
         where = (script.sourceline or task.sourceline or 0) + number - 1
         passed = _constant_limit(out, expression)
         if passed is not None:
-            message = (
-                f"script line {number} of {describe(task)} `{_clip(line)}` would stop every "
-                f"case that runs it: {passed.message}"
+            message = _(
+                "script line %(number)s of %(element)s `%(text)s` would stop every case that "
+                "runs it: %(message)s",
+                number=number,
+                element=describe(task),
+                text=_clip(line),
+                message=passed.message,
             )
             out.items.append(
                 Finding("error", "expression-limit", message, task.get("id"), where, out.filename)
@@ -624,12 +793,18 @@ def _check_script_growth(
         cycle = _on_cycle(process, task) if cycle is None else cycle
         if cycle:
             limits = LIMITS
-            message = (
-                f"script line {number} of {describe(task)} `{_clip(line)}` at least doubles "
-                f"the size of '{target}' each time it runs, and the task is on a cycle: after "
-                f"a few rounds the case stops at the limit max_int_bits = {limits.max_int_bits} "
-                f"bits (numbers) or max_length = {limits.max_length} characters or items "
-                "(text, lists); compute it from the inputs instead of from its last value"
+            message = _(
+                "script line %(number)s of %(element)s `%(text)s` at least doubles the size of "
+                "'%(target)s' each time it runs, and the task is on a cycle: after a few rounds "
+                "the case stops at the limit max_int_bits = %(bits)s bits (numbers) or "
+                "max_length = %(length)s characters or items (text, lists); compute it from the "
+                "inputs instead of from its last value",
+                number=number,
+                element=describe(task),
+                text=_clip(line),
+                target=target,
+                bits=limits.max_int_bits,
+                length=limits.max_length,
             )
             out.items.append(
                 Finding("error", "expression-limit", message, task.get("id"), where, out.filename)
@@ -647,7 +822,7 @@ def _lint_timers(process: etree._Element, out: _Findings) -> None:
             out.error(
                 "empty-expression",
                 owner,
-                f"timer of {describe(owner)} has no date, duration or cycle",
+                _("timer of %(element)s has no date, duration or cycle", element=describe(owner)),
             )
         for value in values:
             # Only a constant can be checked now; an expression is checked when it is evaluated.
@@ -658,14 +833,22 @@ def _lint_timers(process: etree._Element, out: _Findings) -> None:
             try:
                 check_timer(kind, text, now)
             except TimerValueError as exc:
-                message = f"{label} of {describe(owner)} is refused: {exc.message}"
+                message = _(
+                    "%(label)s of %(element)s is refused: %(message)s",
+                    label=_(label),
+                    element=describe(owner),
+                    message=exc.message,
+                )
                 where = (owner.get("id"), value.sourceline, out.filename)
                 out.items.append(Finding("error", "bad-timer", message, *where))
                 continue
             if kind == "timeDate" and parse_date(text, now) < now:
-                message = (
-                    f'{label} of {describe(owner)} "{_clip(text)}" is already past: the timer '
-                    "fires as soon as a case reaches it"
+                message = _(
+                    '%(label)s of %(element)s "%(text)s" is already past: the timer fires as '
+                    "soon as a case reaches it",
+                    label=_(label),
+                    element=describe(owner),
+                    text=_clip(text),
                 )
                 where = (owner.get("id"), value.sourceline, out.filename)
                 out.items.append(Finding("warning", "past-timer", message, *where))
@@ -676,7 +859,11 @@ def _lint_unsupported(process: etree._Element, out: _Findings) -> None:
         out.error(
             "unsupported-element",
             element,
-            f"{describe(element)} is not supported: {UNSUPPORTED[_kind(element)]}",
+            _(
+                "%(element)s is not supported: %(value)s",
+                element=describe(element),
+                value=UNSUPPORTED[_kind(element)],
+            ),
         )
 
 
@@ -695,10 +882,19 @@ def _lint_event_definitions(process: etree._Element, out: _Findings) -> None:
         if refused:
             names = ", ".join(f"{d}EventDefinition" for d in refused)
             out.error(
-                "unsupported-element", event, f"{describe(event)} with {names} is not supported"
+                "unsupported-element",
+                event,
+                _(
+                    "%(element)s with %(names)s is not supported",
+                    element=describe(event),
+                    names=names,
+                ),
             )
         elif not found and kind in MUST_CATCH:
-            never = f"{describe(event)} has no event definition, so it would never be triggered"
+            never = _(
+                "%(element)s has no event definition, so it would never be triggered",
+                element=describe(event),
+            )
             out.error("unsupported-element", event, never)
 
 
@@ -720,12 +916,20 @@ def _lint_end_results(process: etree._Element, out: _Findings) -> None:
         result = properties(end).get("result")
         if result in RESULTS:
             continue
-        found = f"result '{result}'" if result is not None else "no 'result' property"
+        found = (
+            _("result '%(result)s'", result=result)
+            if result is not None
+            else _("no 'result' property")
+        )
         out.error(
             "missing-result",
             end,
-            f"{describe(end)} ends the case but has {found}; set the property 'result' to "
-            "'approved' or 'denied' (no case may end without a decision)",
+            _(
+                "%(element)s ends the case but has %(found)s; set the property 'result' to "
+                "'approved' or 'denied' (no case may end without a decision)",
+                element=describe(end),
+                found=found,
+            ),
         )
 
 
@@ -778,7 +982,7 @@ def _flow_edges(graph: _Graph) -> dict[str, list[str]]:
 def _listed(elements: list[etree._Element]) -> str:
     shown = ", ".join(describe(e) for e in elements[:MAX_LISTED])
     rest = len(elements) - MAX_LISTED
-    return f"{shown} and {rest} more" if rest > 0 else shown
+    return _("%(shown)s and %(rest)s more", shown=shown, rest=rest) if rest > 0 else shown
 
 
 def _lint_cycles(
@@ -796,9 +1000,12 @@ def _lint_cycles(
             out.error(
                 "cycle-without-wait",
                 members[0],
-                f"the loop through {_listed(members)} never waits for a person, a timer or a "
-                "message, so a case that enters it would run in circles; put a user task, a "
-                "timer or a message catch event on the loop",
+                _(
+                    "the loop through %(listed)s never waits for a person, a timer or a "
+                    "message, so a case that enters it would run in circles; put a user task, a "
+                    "timer or a message catch event on the loop",
+                    listed=_listed(members),
+                ),
             )
 
 
@@ -821,8 +1028,13 @@ def _lint_recursive_calls(executable: list[etree._Element], out: _Findings) -> N
         out.error(
             "recursive-call",
             call,
-            f"{describe(call)} calls process '{chain[1]}', which calls back into itself: "
-            f"{' → '.join(chain)}; a case would open sub-processes without end",
+            _(
+                "%(element)s calls process '%(value)s', which calls back into itself: "
+                "%(items)s; a case would open sub-processes without end",
+                element=describe(call),
+                value=chain[1],
+                items=" → ".join(chain),
+            ),
         )
 
 
@@ -907,15 +1119,19 @@ def _lint_multi_instance(process: etree._Element, out: _Findings, inputs: set[st
         collection = loop.get(collection_attr)
         if cardinality is None and not (collection or "").strip():
             ignored = (
-                " (loopDataInputRef is not read by OneWindow's engine)"
+                _(" (loopDataInputRef is not read by OneWindow's engine)")
                 if loop.find(_q("loopDataInputRef")) is not None
                 else ""
             )
             out.error(
                 "multi-instance-input",
                 task,
-                f"{describe(task)} is multi-instance but says neither how many instances "
-                f"(loopCardinality) nor over which list (camunda:collection){ignored}",
+                _(
+                    "%(element)s is multi-instance but says neither how many instances "
+                    "(loopCardinality) nor over which list (camunda:collection)%(ignored)s",
+                    element=describe(task),
+                    ignored=ignored,
+                ),
             )
             continue
         read: set[str] = set()
@@ -938,9 +1154,12 @@ def _check_cardinality(task: etree._Element, text: str, out: _Findings) -> set[s
         out.error(
             "multi-instance-input",
             task,
-            f"loop cardinality `{_clip(text)}` of {describe(task)} is no positive whole number "
-            "nor an expression; write a number such as 3 or an expression such as "
-            "len(experts)",
+            _(
+                "loop cardinality `%(text)s` of %(element)s is no positive whole number nor an "
+                "expression; write a number such as 3 or an expression such as len(experts)",
+                text=_clip(text),
+                element=describe(task),
+            ),
         )
     return set()
 
@@ -952,16 +1171,24 @@ def _check_collection(
         out.error(
             "multi-instance-input",
             task,
-            f"camunda:collection '{_clip(collection)}' of {describe(task)} is not a variable "
-            "name; name the list variable itself, such as experts",
+            _(
+                "camunda:collection '%(text)s' of %(element)s is not a variable name; name the "
+                "list variable itself, such as experts",
+                text=_clip(collection),
+                element=describe(task),
+            ),
         )
         return set()
     if not (loop.get(f"{{{CAMUNDA_NS}}}elementVariable") or "").strip():
         out.error(
             "multi-instance-input",
             task,
-            f"{describe(task)} runs over camunda:collection '{collection}' but has no "
-            "camunda:elementVariable to receive each item",
+            _(
+                "%(element)s runs over camunda:collection '%(collection)s' but has no "
+                "camunda:elementVariable to receive each item",
+                element=describe(task),
+                collection=collection,
+            ),
         )
     return {collection}
 
@@ -980,14 +1207,21 @@ def _check_inputs(
         out.warning(
             "multi-instance-variable",
             task,
-            f"{describe(task)} reads {names}, which nothing before it in the diagram sets; "
-            "it must be a field of the item's application form, or cases stop there",
+            _(
+                "%(element)s reads %(names)s, which nothing before it in the diagram sets; it "
+                "must be a field of the item's application form, or cases stop there",
+                element=describe(task),
+                names=names,
+            ),
         )
     else:
         out.error(
             "multi-instance-variable",
             task,
-            f"{describe(task)} reads {names}, which neither a form field, script or task "
-            "before it in the diagram nor the item's application form sets; a case would "
-            "stop there",
+            _(
+                "%(element)s reads %(names)s, which neither a form field, script or task before "
+                "it in the diagram nor the item's application form sets; a case would stop there",
+                element=describe(task),
+                names=names,
+            ),
         )

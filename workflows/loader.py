@@ -22,6 +22,7 @@ import SpiffWorkflow.bpmn.parser
 from lxml import etree
 
 from .errors import DiagramError, Finding
+from .i18n import _
 from .lint import BPMN_NS, CAMUNDA_NS, lint
 
 MAX_BPMN_BYTES = 5 * 1024 * 1024
@@ -70,7 +71,7 @@ def _safe_parser() -> etree.XMLParser:
 
 def _refuse(filename: str, code: str, message: str, line: int | None = None) -> DiagramError:
     finding = Finding("error", code, message, line=line, filename=filename)
-    return DiagramError(f"{filename}: diagram refused", [finding])
+    return DiagramError(_("%(filename)s: diagram refused", filename=filename), [finding])
 
 
 def _megabytes(size: int) -> str:
@@ -156,8 +157,11 @@ def _choose_codec(data: bytes, filename: str) -> tuple[str, str, int]:
         raise _refuse(
             filename,
             "encoding",
-            f"the XML declaration names the encoding '{declared}' (line 1), which OneWindow "
-            "cannot read; save the file as UTF-8",
+            _(
+                "the XML declaration names the encoding '%(declared)s' (line 1), which "
+                "OneWindow cannot read; save the file as UTF-8",
+                declared=declared,
+            ),
             1,
         )
     if proven is None:
@@ -165,25 +169,36 @@ def _choose_codec(data: bytes, filename: str) -> tuple[str, str, int]:
             raise _refuse(
                 filename,
                 "encoding",
-                f"the XML declaration says encoding '{declared}' (line 1), but the file is "
-                f"not {declared}: it has no byte order mark and its first bytes are ASCII; "
-                "declare the encoding the file is really saved in",
+                _(
+                    "the XML declaration says encoding '%(declared)s' (line 1), but the file "
+                    "is not %(declared)s: it has no byte order mark and its first bytes are "
+                    "ASCII; declare the encoding the file is really saved in",
+                    declared=declared,
+                ),
                 1,
             )
         if codec is None:
-            return "utf-8", "UTF-8 (assumed: the XML declaration names no encoding)", 0
-        return codec, f"{declared} (the encoding its XML declaration names)", 0
+            return "utf-8", _("UTF-8 (assumed: the XML declaration names no encoding)"), 0
+        return (
+            codec,
+            _("%(declared)s (the encoding its XML declaration names)", declared=declared),
+            0,
+        )
     family = _UTF16 if proven in _UTF16 else {"utf-8"}
     if codec is not None and codec not in family:
-        what = "a UTF-8 byte order mark" if proven == "utf-8" else "UTF-16 bytes"
+        what = _("a UTF-8 byte order mark") if proven == "utf-8" else _("UTF-16 bytes")
         raise _refuse(
             filename,
             "encoding",
-            f"the file starts with {what} but its XML declaration says encoding "
-            f"'{declared}' (line 1); make the declaration match the file",
+            _(
+                "the file starts with %(what)s but its XML declaration says encoding "
+                "'%(declared)s' (line 1); make the declaration match the file",
+                what=what,
+                declared=declared,
+            ),
             1,
         )
-    return proven, f"{proven.upper()} (as its first bytes show)", bom
+    return proven, _("%(codec)s (as its first bytes show)", codec=proven.upper()), bom
 
 
 def diagram_text(data: bytes, filename: str = "<diagram>") -> str:
@@ -203,8 +218,14 @@ def diagram_text(data: bytes, filename: str = "<diagram>") -> str:
         raise _refuse(
             filename,
             "encoding",
-            f"line {line}, column {column}: the bytes {bad} are not valid {written}; save "
-            "the file in that encoding or declare the one it is saved in",
+            _(
+                "line %(line)s, column %(column)s: the bytes %(bad)s are not valid %(written)s; "
+                "save the file in that encoding or declare the one it is saved in",
+                line=line,
+                column=column,
+                bad=bad,
+                written=written,
+            ),
             line,
         ) from None
     if codec != "utf-8":
@@ -234,13 +255,19 @@ def parse_bpmn(
         raise _refuse(
             filename,
             "too-large",
-            f"diagram is {len(data)} bytes ({_megabytes(len(data))}); "
-            f"the limit is {max_bytes} bytes ({_megabytes(max_bytes)})",
+            _(
+                "diagram is %(size)s bytes (%(size_mb)s); the limit is %(limit)s bytes "
+                "(%(limit_mb)s)",
+                size=len(data),
+                size_mb=_megabytes(len(data)),
+                limit=max_bytes,
+                limit_mb=_megabytes(max_bytes),
+            ),
         )
     text = diagram_text(data, filename)
     doctype_line = _doctype_line(text)
     if doctype_line is not None:
-        raise _refuse(filename, "doctype", DOCTYPE_REFUSED, doctype_line)
+        raise _refuse(filename, "doctype", _(DOCTYPE_REFUSED), doctype_line)
     try:
         root = etree.fromstring(text.encode("utf-8"), parser=_safe_parser())
     except etree.XMLSyntaxError as exc:
@@ -248,19 +275,28 @@ def parse_bpmn(
         raise _refuse(
             filename,
             "xml-syntax",
-            f"malformed XML at line {line}, column {column}: {exc.msg}",
+            _(
+                "malformed XML at line %(line)s, column %(column)s: %(problem)s",
+                line=line,
+                column=column,
+                problem=exc.msg,
+            ),
             line,
         ) from None
     tree = root.getroottree()
     info = tree.docinfo
     if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise _refuse(filename, "doctype", DOCTYPE_REFUSED)
+        raise _refuse(filename, "doctype", _(DOCTYPE_REFUSED))
     if root.tag != DEFINITIONS_TAG:
         raise _refuse(
             filename,
             "not-bpmn",
-            f"root element is '{root.tag}', expected 'definitions' in the BPMN 2.0 "
-            f"namespace {BPMN_NS}",
+            _(
+                "root element is '%(tag)s', expected 'definitions' in the BPMN 2.0 namespace "
+                "%(namespace)s",
+                tag=root.tag,
+                namespace=BPMN_NS,
+            ),
             root.sourceline,
         )
     return tree
@@ -356,14 +392,22 @@ def foreign_extensions(tree: etree._ElementTree, filename: str = "<diagram>") ->
     findings = []
     for entry in found.values():
         names = list(entry.names)
-        listed = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-        times = f" ({entry.count} in all)" if entry.count > 1 else ""
+        listed = ", ".join(names[:6])
+        if len(names) > 6:
+            listed = _("%(shown)s and %(rest)s more", shown=listed, rest=len(names) - 6)
+        times = _(" (%(count)s in all)", count=entry.count) if entry.count > 1 else ""
         findings.append(
             Finding(
                 "warning",
                 "foreign-extension",
-                f"extensions of the namespace {entry.namespace} are kept but OneWindow does "
-                f"not use them: {listed}{times}; first at line {entry.first.sourceline}",
+                _(
+                    "extensions of the namespace %(namespace)s are kept but OneWindow does not "
+                    "use them: %(listed)s%(times)s; first at line %(sourceline)s",
+                    namespace=entry.namespace,
+                    listed=listed,
+                    times=times,
+                    sourceline=entry.first.sourceline,
+                ),
                 element_id=_holder_id(entry.first),
                 line=entry.first.sourceline,
                 filename=filename,
@@ -468,5 +512,12 @@ def load_diagram(
         return loaded
     if loaded.errors:
         count = len(loaded.errors)
-        raise DiagramError(f"{filename}: diagram refused ({count} error(s))", findings)
+        raise DiagramError(
+            _(
+                "%(filename)s: diagram refused (%(count)s error(s))",
+                filename=filename,
+                count=count,
+            ),
+            findings,
+        )
     return loaded

@@ -38,11 +38,13 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
 
 from .errors import DiagramError, Finding
+from .i18n import _
 from .lint import BPMN_NS, EVENTS
 from .loader import parse_bpmn
 
@@ -381,7 +383,7 @@ def diagram_names(data: bytes, filename: str = "<diagram>") -> list[str]:
 
 def _refuse(filename: str, code: str, message: str) -> DiagramError:
     finding = Finding("error", code, message, filename=filename)
-    return DiagramError(f"{filename}: cannot draw the diagram", [finding])
+    return DiagramError(_("%(filename)s: cannot draw the diagram", filename=filename), [finding])
 
 
 def _pick(
@@ -425,6 +427,7 @@ def render_svg(
     notes: dict[str, str] | None = None,
     diagram_id: str | None = None,
     diagram_index: int | None = None,
+    kind_name: Callable[[str], str] | None = None,
 ) -> str:
     """Draw one BPMNDiagram of a BPMN 2.0 file as a standalone SVG document string.
 
@@ -435,6 +438,8 @@ def render_svg(
     ids to a short text drawn above the shape; ids not drawn in the diagram are ignored.
     Raises DiagramError when the file is refused by the loader, has no BPMNDiagram or not
     the one asked for, and ValueError for an unknown highlight state.
+    kind_name names an element type ("userTask") in the reader's language for the shapes'
+    tooltips (default: the type itself); the document is labelled with the diagram's label.
     """
     highlight = dict(highlight or {})
     unknown = sorted({state for state in highlight.values() if state not in STATES})
@@ -451,6 +456,8 @@ def render_svg(
     digest.update(repr((chosen.index, sorted(highlight.items()), sorted(notes.items()))).encode())
     renderer = _Renderer(root, diagrams[chosen.index], highlight, "ow" + digest.hexdigest()[:8])
     renderer.notes = notes
+    renderer.kind_name = kind_name or (lambda kind: kind)
+    renderer.label = chosen.label
     return renderer.render()
 
 
@@ -497,6 +504,8 @@ class _Renderer:
         self.diagram = diagram
         self.highlight = highlight
         self.notes: dict[str, str] = {}
+        self.kind_name: Callable[[str], str] = lambda kind: kind
+        self.label = diagram.get("name") or diagram.get("id") or ""
         self.prefix = prefix
         self.index = _index_ids(root)
         self.font_sizes: dict[str, float] = {}
@@ -562,6 +571,7 @@ class _Renderer:
         if state:
             group.set("data-state", state)
         title = self._sub(group, "title")
+        kind = self.kind_name(kind)
         title.text = f"{name} ({kind})" if name else kind
         return group
 
@@ -759,8 +769,7 @@ class _Renderer:
         self.svg.set("width", _fmt(width))
         self.svg.set("height", _fmt(height))
         self.svg.set("role", "img")
-        name = self.diagram.get("name") or self.diagram.get("id") or "BPMN diagram"
-        self.svg.set("aria-label", name)
+        self.svg.set("aria-label", self.label or "BPMN")
         if not len(self.defs):
             self.svg.remove(self.defs)
 

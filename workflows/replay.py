@@ -51,6 +51,7 @@ from .engine import (
     gateway_timer,
 )
 from .errors import EngineError, OneWindowError
+from .i18n import _
 
 ACCEPT_COMMENT = "受理"  # what the receiving clerk's acceptance task is completed with
 DECISIONS = ("approved", "denied")
@@ -102,7 +103,7 @@ class ReplayState:
     seq: int  # the seq of the last event applied; 0 before the first
     step: ReplayStep | None  # the last event applied
     started: bool  # whether the workflow was started (the case was accepted)
-    data: dict  # the workflow data
+    data: dict  # the case data: each name's latest value, whichever branch recorded it
     open_tasks: list[OpenTask]
     open_task_ids: list[str | None]  # the logged task ids of open_tasks, where known
     completed_tasks: list[str]  # spec ids of completed user tasks, in order
@@ -113,6 +114,9 @@ class ReplayState:
     result: str | None  # approved / denied from the end event reached
     withdrawn: bool = False
     divergence: Divergence | None = None  # the first contradiction met on the way, if any
+    # what this event's engine move changed in the data: name -> (value before, value after),
+    # the value before as the branch that moved had it (None: absent); empty if it moved none
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
 
 class ReplayError(OneWindowError):
@@ -188,6 +192,45 @@ def _step_result(run: WorkflowRun, before: set[UUID], steps: list[dict]) -> Step
     )
 
 
+_ABSENT = object()  # a name the data does not hold
+
+
+def _engine_task(run: WorkflowRun, task_id: UUID):
+    """Return the engine's task of a ready user task (in the workflow or a sub-process)."""
+    for wf in (run.workflow, *run.workflow.subprocesses.values()):
+        if task_id in wf.tasks:
+            return wf.tasks[task_id]
+    return None
+
+
+def _move_changes(branch: dict, own: dict, last: dict, known: dict) -> dict[str, tuple[Any, Any]]:
+    """Return what an engine move changed in the data of the branch that moved: name ->
+    (value before, value after), _ABSENT for a missing name.
+
+    `branch` is the data the moving task inherited from the step before it in its own branch
+    (a task at a parallel stage is never compared with a sibling branch), `own` its data
+    once it ran (the official's form; a timer or the start changes nothing itself), `last`
+    the data of the last task the move ran (engine steps after it, or a join). A join brings
+    in the other branches' values, which `known` (the case data so far) already holds: they
+    are not this move's changes. Names a later engine step drops are not told apart from
+    names a branch never had, so only the moving task's own removals count.
+    """
+    changes = {}
+    for name in sorted(set(branch) | set(own)):
+        before, after = branch.get(name, _ABSENT), own.get(name, _ABSENT)
+        if before is not after and (before is _ABSENT or after is _ABSENT or before != after):
+            changes[name] = (before, after)
+    for name, after in last.items():
+        mine = own.get(name, _ABSENT)
+        if mine is not _ABSENT and mine == after:
+            continue
+        if name in known and known[name] == after and name not in changes:
+            continue  # another branch's value, merged at a join
+        changes[name] = (branch.get(name, _ABSENT), after)
+    return {k: (b, copy.deepcopy(a)) for k, (b, a) in changes.items()
+            if b is _ABSENT or a is _ABSENT or b != a}  # fmt: skip
+
+
 class _Replayer:
     """Apply the events of one log, one at a time, to a fresh workflow."""
 
@@ -209,6 +252,8 @@ class _Replayer:
         self.gateway_log: list[tuple[str, list[str]]] = []
         self.withdrawn = False
         self.divergence: Divergence | None = None
+        self.case_data: dict = {}  # every branch's latest values (ReplayState.data)
+        self.changes: dict[str, tuple[Any, Any]] = {}  # what the last event's move changed
         self.index = -1
         self.seq = 0
         # what the last move did that the log has not recorded yet, by phase
@@ -236,6 +281,7 @@ class _Replayer:
         """Apply the event at `index` of the log."""
         event = self.events[index]
         self.index, self.seq = index, int(event["seq"])
+        self.changes = {}
         handler = self.handlers.get(event.get("type"))
         if handler is not None:
             handler(event, event.get("data") or {})
@@ -299,8 +345,21 @@ class _Replayer:
         cancelled: Iterable[UUID],
         finished: bool,
         result: str | None,
+        branch: dict,
+        own: dict,
     ) -> None:
-        """Record an engine move and what the log must now record about it."""
+        """Record an engine move, its changes to the case data (`branch` and `own` as
+        _move_changes reads them), and what the log must now record about it."""
+        last = self.run.workflow.last_task
+        changes = _move_changes(branch, own, last.data if last is not None else own,
+                                self.case_data)  # fmt: skip
+        for name, (_before, after) in changes.items():
+            if after is _ABSENT:
+                self.case_data.pop(name, None)
+            else:
+                self.case_data[name] = copy.deepcopy(after)
+        self.changes = {k: tuple(None if v is _ABSENT else v for v in pair)
+                        for k, pair in changes.items()}  # fmt: skip
         self.path.extend(prefix)
         self.path.extend(s["node"] for s in steps)
         gateways = [(s["node"], list(s["flows"])) for s in steps if "flows" in s]
@@ -362,6 +421,7 @@ class _Replayer:
                     f"the case ran process '{process}', the diagram is '{self.diagram.process_id}'",
                 )
             )
+        self.case_data = copy.deepcopy(self.form)
         try:
             self.run, steps = self.engine.start(self.diagram, copy.deepcopy(self.form))
         except EngineError as exc:
@@ -369,7 +429,8 @@ class _Replayer:
             return
         self.compare_steps(event, data, steps)
         finished = self.run.is_completed
-        self.moved([], steps, self.run.ready_tasks(), (), finished, self.run.result())
+        self.moved([], steps, self.run.ready_tasks(), (), finished, self.run.result(),
+                   self.form, self.form)  # fmt: skip
 
     def _on_case_withdrawn(self, event: dict, data: dict) -> None:
         self.check_recorded(event)
@@ -425,6 +486,8 @@ class _Replayer:
             )
             return
         payload = {**(data.get("data") or {}), "comment": data.get("comment") or ""}
+        mine = _engine_task(self.run, task.id)
+        branch = copy.deepcopy(mine.data)  # what the task inherited: its branch's data
         try:
             self.ready_due_timers(data.get("steps") or [])
             step = self.run.complete(task.id, data.get("outcome") or "approve", payload)
@@ -445,6 +508,8 @@ class _Replayer:
             step.cancelled,
             step.finished,
             step.result,
+            branch,
+            mine.data,  # the engine's task object keeps its data if compaction drops it
         )
 
     def ready_due_timers(self, recorded: list[str]) -> None:
@@ -473,15 +538,18 @@ class _Replayer:
             if not _same_batch(event, later):  # a later step fired it, not this one
                 break
             group.append((later.get("data") or {}).get("node"))
-        step = self.fire(event, group)
-        if step is None:
+        fired = self.fire(event, group)
+        if fired is None:
             return
+        step, branch = fired
         self.timer_group = group[1:]
         self.compare_steps(event, data, step.engine_steps)
-        self.moved([], step.engine_steps, step.created, step.cancelled, step.finished, step.result)
+        self.moved([], step.engine_steps, step.created, step.cancelled, step.finished,
+                   step.result, branch, branch)  # fmt: skip
 
-    def fire(self, event: dict, nodes: list[str]) -> StepResult | None:
-        """Fire the named waiting timers whatever the clock says, then run the engine."""
+    def fire(self, event: dict, nodes: list[str]) -> tuple[StepResult, dict] | None:
+        """Fire the named waiting timers whatever the clock says, then run the engine;
+        return what the move did and the data of the first timer's branch before it."""
         run = self.run
         waiting = _waiting_timers(run) if run is not None else []
         chosen = []
@@ -500,6 +568,7 @@ class _Replayer:
             waiting.remove(found)
             chosen.append(found[0])
         before = {t.id for t in run.ready_tasks()}
+        branch = copy.deepcopy(chosen[0].data) if chosen else {}
         try:
             for task in chosen:
                 task._set_internal_data(event_fired=True)
@@ -511,7 +580,7 @@ class _Replayer:
         except EngineError as exc:
             self.fail(Divergence(self.seq, None, _brief(event), exc.message))
             return None
-        return _step_result(run, before, steps)
+        return _step_result(run, before, steps), branch
 
     # -- what a move did --
 
@@ -629,7 +698,7 @@ class _Replayer:
             seq=self.seq,
             step=step,
             started=run is not None,
-            data=copy.deepcopy(run.data) if run is not None else {},
+            data=copy.deepcopy(self.case_data) if run is not None else {},
             open_tasks=[OpenTask(t.spec_id, t.name, t.post) for t in open_tasks],
             open_task_ids=[self.logged.get(t.id) for t in open_tasks],
             completed_tasks=list(self.completed),
@@ -640,6 +709,7 @@ class _Replayer:
             result=run.result() if finished else None,
             withdrawn=self.withdrawn,
             divergence=self.divergence,
+            changes=dict(self.changes),
         )
 
 
@@ -874,7 +944,14 @@ class EventLog:
         task = next((t for t in run.ready_tasks() if t.spec_id == spec_id), None)
         if task is None:
             open_specs = [t.spec_id for t in run.ready_tasks()]
-            raise EngineError(f"no open {spec_id} task; open: {open_specs}", spec_id)
+            raise EngineError(
+                _(
+                    "no open %(spec_id)s task; open: %(open_specs)s",
+                    spec_id=spec_id,
+                    open_specs=open_specs,
+                ),
+                spec_id,
+            )
         clean = dict(data or {})
         step = run.complete(task.id, outcome, {**clean, "comment": comment})
         self._completed(task, outcome, comment, clean, step, actor or self.actor, self._at())

@@ -47,6 +47,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 )
 
 from .errors import OneWindowError, WorkflowFault
+from .i18n import _
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 KINDS = ("timeDate", "timeDuration", "timeCycle")
@@ -75,26 +76,29 @@ class TimerLimits:
     @property
     def duration_range(self) -> str:
         """Describe the durations allowed."""
-        return (
-            f"a duration from {_human(self.min_duration)} to {self.horizon_years} years, "
-            'such as "PT1H", "P3D" or "P1Y"'
+        return _(
+            'a duration from %(shortest)s to %(years)s years, such as "PT1H", "P3D" or "P1Y"',
+            shortest=_human(self.min_duration),
+            years=self.horizon_years,
         )
 
     @property
     def date_range(self) -> str:
         """Describe the dates allowed."""
-        return (
-            f"a date and time at most {self.horizon_years} years ahead, "
-            'such as "2027-03-01T09:00:00+08:00"'
+        return _(
+            'a date and time at most %(years)s years ahead, such as "2027-03-01T09:00:00+08:00"',
+            years=self.horizon_years,
         )
 
     @property
     def cycle_range(self) -> str:
         """Describe the cycles allowed."""
-        return (
-            f'"R<n>/<duration>" (or "R<n>/<start>/<duration>") repeated 1 to '
-            f"{self.max_repetitions} times, at least {_human(self.min_period)} apart, the last "
-            f'within {self.horizon_years} years, such as "R3/PT2H"'
+        return _(
+            '"R<n>/<duration>" (or "R<n>/<start>/<duration>") repeated 1 to %(most)s times, at '
+            'least %(period)s apart, the last within %(years)s years, such as "R3/PT2H"',
+            most=self.max_repetitions,
+            period=_human(self.min_period),
+            years=self.horizon_years,
         )
 
     def allowed(self, kind: str) -> str:
@@ -113,18 +117,23 @@ class TimerValueError(OneWindowError):
     """A timer value is malformed or outside the allowed range."""
 
     def __init__(self, reason: str, allowed: str) -> None:
-        super().__init__(f"{reason}; allowed: {allowed}")
+        super().__init__(_("%(reason)s; allowed: %(allowed)s", reason=reason, allowed=allowed))
         self.reason = reason
         self.allowed = allowed
 
 
 def _human(delta: dt.timedelta) -> str:
     seconds = int(delta.total_seconds())
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+    units = (
+        (86400, lambda n: _("%(n)s day", n=n) if n == 1 else _("%(n)s days", n=n)),
+        (3600, lambda n: _("%(n)s hour", n=n) if n == 1 else _("%(n)s hours", n=n)),
+        (60, lambda n: _("%(n)s minute", n=n) if n == 1 else _("%(n)s minutes", n=n)),
+        (1, lambda n: _("%(n)s second", n=n) if n == 1 else _("%(n)s seconds", n=n)),
+    )
+    for size, words in units:
         if seconds % size == 0 and seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}" + ("s" if count != 1 else "")
-    return f"{delta.total_seconds()} seconds"
+            return words(seconds // size)
+    return _("%(n)s seconds", n=delta.total_seconds())
 
 
 def _shown(value: Any, limit: int = 60) -> str:
@@ -178,16 +187,26 @@ def _text(value: Any, kind: str, limits: TimerLimits) -> str:
     allowed = limits.allowed(kind)
     if not isinstance(value, str):
         raise TimerValueError(
-            f"the value {_shown(value)} ({type(value).__name__}) is not text", allowed
+            _(
+                "the value %(shown)s (%(type_name)s) is not text",
+                shown=_shown(value),
+                type_name=type(value).__name__,
+            ),
+            allowed,
         )
     text = value.strip()
     if len(text) > limits.max_length:
         raise TimerValueError(
-            f"{_shown(text)} is {len(text)} characters long, more than {limits.max_length}",
+            _(
+                "%(shown)s is %(count)s characters long, more than %(max_length)s",
+                shown=_shown(text),
+                count=len(text),
+                max_length=limits.max_length,
+            ),
             allowed,
         )
     if not text:
-        raise TimerValueError("the value is empty", allowed)
+        raise TimerValueError(_("the value is empty"), allowed)
     return text
 
 
@@ -223,11 +242,24 @@ def _parse_duration(
         months, seconds = _syntax(text)
     except ValueError as exc:
         if str(exc) == "signed":
-            sign = "is negative" if text[0] == "-" else "has a sign"
-            raise TimerValueError(f"{_shown(text)} {sign}", allowed) from None
-        raise TimerValueError(f"{_shown(text)} is not an ISO 8601 duration", allowed) from None
+            sign = _("is negative") if text[0] == "-" else _("has a sign")
+            raise TimerValueError(
+                _(
+                    "%(shown)s %(sign)s",
+                    shown=_shown(text),
+                    sign=sign,
+                ),
+                allowed,
+            ) from None
+        raise TimerValueError(
+            _(
+                "%(shown)s is not an ISO 8601 duration",
+                shown=_shown(text),
+            ),
+            allowed,
+        ) from None
     if months == 0 and seconds == 0:
-        raise TimerValueError(f"{_shown(text)} is zero", allowed)
+        raise TimerValueError(_("%(shown)s is zero", shown=_shown(text)), allowed)
     if months == 0 and seconds < Fraction(int(minimum.total_seconds())):
         raise TimerValueError(reasons["short"], allowed)
     # Exact numbers are compared before any datetime is built: nothing can overflow or loop.
@@ -248,8 +280,16 @@ def parse_duration(
     now = now or utc_now()
     reasons = {
         "allowed": limits.duration_range,
-        "short": f"{_shown(text)} is shorter than {_human(limits.min_duration)}",
-        "long": f"{_shown(text)} is longer than {limits.horizon_years} years",
+        "short": _(
+            "%(shown)s is shorter than %(shortest)s",
+            shown=_shown(text),
+            shortest=_human(limits.min_duration),
+        ),
+        "long": _(
+            "%(shown)s is longer than %(years)s years",
+            shown=_shown(text),
+            years=limits.horizon_years,
+        ),
     }
     return _parse_duration(text, now, limits.horizon(now), limits.min_duration, reasons)
 
@@ -265,14 +305,27 @@ _DATE = re.compile(
 def _read_date(text: str, allowed: str) -> dt.datetime:
     """Read an ISO 8601 date or date-time as an aware UTC time; without offset, local time."""
     if not _DATE.fullmatch(text):
-        raise TimerValueError(f"{_shown(text)} is not an ISO 8601 date or date and time", allowed)
+        raise TimerValueError(
+            _(
+                "%(shown)s is not an ISO 8601 date or date and time",
+                shown=_shown(text),
+            ),
+            allowed,
+        )
     try:
         moment = dt.datetime.fromisoformat(text)
         if moment.tzinfo is None:  # as SpiffWorkflow reads it: the server's local time
             moment = moment.replace(tzinfo=LOCALTZ)
         return moment.astimezone(dt.UTC)
     except (ValueError, OverflowError) as exc:
-        raise TimerValueError(f"{_shown(text)} is not a valid date: {exc}", allowed) from None
+        raise TimerValueError(
+            _(
+                "%(shown)s is not a valid date: %(exc)s",
+                shown=_shown(text),
+                exc=exc,
+            ),
+            allowed,
+        ) from None
 
 
 def parse_date(
@@ -286,7 +339,12 @@ def parse_date(
     now = now or utc_now()
     if moment > limits.horizon(now):
         raise TimerValueError(
-            f"{_shown(value)} is more than {limits.horizon_years} years ahead", allowed
+            _(
+                "%(shown)s is more than %(horizon_years)s years ahead",
+                shown=_shown(value),
+                horizon_years=limits.horizon_years,
+            ),
+            allowed,
         )
     return moment
 
@@ -327,25 +385,63 @@ def parse_cycle(value: Any, now: dt.datetime | None = None, limits: TimerLimits 
     horizon = limits.horizon(now)
     match = _CYCLE.fullmatch(text)
     if not match:
-        raise TimerValueError(f"{_shown(text)} is not an ISO 8601 repeating interval", allowed)
+        raise TimerValueError(
+            _(
+                "%(shown)s is not an ISO 8601 repeating interval",
+                shown=_shown(text),
+            ),
+            allowed,
+        )
     count_text, first, second = match.group("count", "first", "second")
     if not count_text:
-        raise TimerValueError(f"{_shown(text)} repeats without end (no count after R)", allowed)
+        raise TimerValueError(
+            _(
+                "%(shown)s repeats without end (no count after R)",
+                shown=_shown(text),
+            ),
+            allowed,
+        )
     if not count_text.isdigit() or len(count_text) > 9:
-        raise TimerValueError(f"{_shown(text)} has no valid repetition count", allowed)
+        raise TimerValueError(
+            _(
+                "%(shown)s has no valid repetition count",
+                shown=_shown(text),
+            ),
+            allowed,
+        )
     count = int(count_text)
     if not 1 <= count <= limits.max_repetitions:
         raise TimerValueError(
-            f"{_shown(text)} repeats {count} times, not 1 to {limits.max_repetitions}", allowed
+            _(
+                "%(shown)s repeats %(count)s times, not 1 to %(max_repetitions)s",
+                shown=_shown(text),
+                count=count,
+                max_repetitions=limits.max_repetitions,
+            ),
+            allowed,
         )
     if second is None and not _is_duration(first):
-        raise TimerValueError(f"{_shown(text)} has no period", allowed)
+        raise TimerValueError(_("%(shown)s has no period", shown=_shown(text)), allowed)
     if second is not None and _is_duration(first) == _is_duration(second):
-        raise TimerValueError(f"{_shown(text)} needs one start or end date and one period", allowed)
+        raise TimerValueError(
+            _(
+                "%(shown)s needs one start or end date and one period",
+                shown=_shown(text),
+            ),
+            allowed,
+        )
     reasons = {
         "allowed": allowed,
-        "short": f"{_shown(text)} repeats more often than every {_human(limits.min_period)}",
-        "long": f"the period of {_shown(text)} is longer than {limits.horizon_years} years",
+        "short": _(
+            "%(shown)s repeats more often than every %(period)s",
+            shown=_shown(text),
+            period=_human(limits.min_period),
+        ),
+        "long": _(
+            "the period of %(shown)s is longer than %(years)s years",
+            shown=_shown(text),
+            years=limits.horizon_years,
+        ),
     }
     period_text = first if _is_duration(first) else second
     # The period is measured from now, the start or (counted back) the end, as SpiffWorkflow does.
@@ -357,26 +453,47 @@ def parse_cycle(value: Any, now: dt.datetime | None = None, limits: TimerLimits 
         end = _read_date(second, allowed)
         if end > horizon:
             raise TimerValueError(
-                f"{_shown(text)} ends more than {limits.horizon_years} years ahead", allowed
+                _(
+                    "%(shown)s ends more than %(horizon_years)s years ahead",
+                    shown=_shown(text),
+                    horizon_years=limits.horizon_years,
+                ),
+                allowed,
             )
         try:
             first_due = duration.before(end)
         except (ValueError, OverflowError):
-            raise TimerValueError(f"{_shown(text)} starts before the year 1", allowed) from None
+            raise TimerValueError(
+                _(
+                    "%(shown)s starts before the year 1",
+                    shown=_shown(text),
+                ),
+                allowed,
+            ) from None
         period = end - first_due
     else:  # start/period: the first repetition at the start
         first_due = _read_date(first, allowed)
         if first_due > horizon:
             raise TimerValueError(
-                f"{_shown(text)} starts more than {limits.horizon_years} years ahead", allowed
+                _(
+                    "%(shown)s starts more than %(horizon_years)s years ahead",
+                    shown=_shown(text),
+                    horizon_years=limits.horizon_years,
+                ),
+                allowed,
             )
         period = duration.after(first_due) - first_due
     if period < limits.min_period:
         raise TimerValueError(reasons["short"], allowed)
     if period * (count - 1) > horizon - first_due:
         raise TimerValueError(
-            f"the last of the {count} repetitions of {_shown(text)} falls more than "
-            f"{limits.horizon_years} years ahead",
+            _(
+                "the last of the %(count)s repetitions of %(shown)s falls more than "
+                "%(horizon_years)s years ahead",
+                count=count,
+                shown=_shown(text),
+                horizon_years=limits.horizon_years,
+            ),
             allowed,
         )
     return Cycle(count, first_due, period)
@@ -408,18 +525,30 @@ def check_stored(
         return parse_date(stored, now, limits).isoformat()
     allowed = limits.cycle_range
     if not isinstance(stored, dict) or set(stored) != {"cycles", "next", "duration"}:
-        raise TimerValueError(f"the stored cycle {_shown(stored)} is malformed", allowed)
+        raise TimerValueError(
+            _(
+                "the stored cycle %(shown)s is malformed",
+                shown=_shown(stored),
+            ),
+            allowed,
+        )
     cycles, period = stored["cycles"], stored["duration"]
     if type(cycles) is not int or not 0 <= cycles <= limits.max_repetitions:
-        reason = "without end" if cycles == -1 else f"{_shown(cycles)} more times"
-        raise TimerValueError(f"the stored cycle repeats {reason}", allowed)
+        reason = _("without end") if cycles == -1 else _("%(n)s more times", n=_shown(cycles))
+        raise TimerValueError(_("the stored cycle repeats %(reason)s", reason=reason), allowed)
     longest = (limits.horizon(now) - now).total_seconds()
     if (
         type(period) not in (int, float)
         or not math.isfinite(period)
         or not limits.min_period.total_seconds() <= period <= longest
     ):
-        raise TimerValueError(f"the stored cycle repeats every {_shown(period)} seconds", allowed)
+        raise TimerValueError(
+            _(
+                "the stored cycle repeats every %(shown)s seconds",
+                shown=_shown(period),
+            ),
+            allowed,
+        )
     return {
         "cycles": cycles,
         "next": parse_date(stored["next"], now, limits).isoformat(),
@@ -444,7 +573,12 @@ def _fault(definition: Any, task: Any, value: Any, exc: TimerValueError) -> Work
     element = getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
     shown = "" if _shown(value) in exc.reason else f" (value {_shown(value)})"
     return WorkflowFault(
-        message=f"timer '{element}' is refused{shown}: {exc.message}",
+        message=_(
+            "timer '%(element)s' is refused%(shown)s: %(message)s",
+            element=element,
+            shown=shown,
+            message=exc.message,
+        ),
         task_spec=element,
         code="timer",
         elements=(element,),

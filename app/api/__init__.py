@@ -15,6 +15,7 @@ from functools import wraps
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from ..auth.services import authenticate, issue_token, user_from_token
@@ -50,7 +51,7 @@ def _http_error(exc: HTTPException):
 def json_body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object")
+        raise InvalidInput(_("the request body must be a JSON object"))
     return body
 
 
@@ -72,10 +73,10 @@ def login_required(view):
     def wrapper(*args, **kwargs):
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
-            raise Unauthorized("missing bearer token")
+            raise Unauthorized(_("missing bearer token"))
         g.user = user_from_token(header[7:].strip())
         if not g.user.role_set & STAFF_ROLES:
-            raise Forbidden("the API is for the centre's staff")
+            raise Forbidden(_("the API is for the centre's staff"))
         return view(*args, **kwargs)
 
     return wrapper
@@ -86,16 +87,16 @@ def text(body: dict, key: str, required: bool = False) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(f"'{key}' must be text")
+        raise InvalidInput(_("'%(key)s' must be text", key=key))
     if required and not value.strip():
-        raise InvalidInput(f"'{key}' is required")
+        raise InvalidInput(_("'%(key)s' is required", key=key))
     return value
 
 
 def string_list(body: dict, key: str) -> list[str]:
     value = body.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidInput(f"'{key}' must be a list of material codes")
+        raise InvalidInput(_("'%(key)s' must be a list of material codes", key=key))
     return value
 
 
@@ -110,7 +111,7 @@ def optional(body: dict, key: str, kind: type, message: str):
 def integer(body: dict, key: str) -> int:
     value = body.get(key)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInput(f"'{key}' must be a whole number")
+        raise InvalidInput(_("'%(key)s' must be a whole number", key=key))
     return value
 
 
@@ -120,7 +121,12 @@ def moment(body: dict, key: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(raw)
     except ValueError:
-        raise InvalidInput(f"'{key}' must be an ISO 8601 time, e.g. 2026-11-24T09:00") from None
+        raise InvalidInput(
+            _(
+                "'%(key)s' must be an ISO 8601 time, e.g. 2026-11-24T09:00",
+                key=key,
+            )
+        ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(current_app.config["CENTRE_TIMEZONE"]))
     return value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -131,7 +137,7 @@ def task_uuid(task_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(task_id)
     except ValueError:
-        raise NotFound(f"no task {task_id}") from None
+        raise NotFound(_("no task %(task_id)s", task_id=task_id)) from None
 
 
 @bp.post("/auth/token")

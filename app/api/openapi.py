@@ -243,9 +243,22 @@ def openapi_document() -> dict:
             },
             "/cases/{case_no}/close": {
                 "post": _op(
-                    "Close a decided case when the result is handed over",
+                    "Close a decided case once its result is delivered (办结送达): how "
+                    "(in_person, agent, mail with tracking_no, electronic) and to whom",
                     {"200": _json(_ref("Case"))},
-                    obj,
+                    {
+                        "type": "object",
+                        "required": ["method", "recipient"],
+                        "properties": {
+                            "method": {
+                                "type": "string",
+                                "enum": ["in_person", "agent", "mail", "electronic"],
+                            },
+                            "recipient": {"type": "string"},
+                            "tracking_no": {"type": "string"},
+                            "note": {"type": "string"},
+                        },
+                    },
                     params=case_no,
                 )
             },

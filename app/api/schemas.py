@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..cases.status import is_task_open
+from ..org.reasons import decode, reason_text
 
 
 def _time(value: dt.datetime | None) -> str | None:
@@ -39,7 +40,8 @@ def task_json(
         "state": task.state,
         "assignee_id": task.assignee_id,
         "assignee": assignee,
-        "assignment_reason": task.assignment_reason,
+        "assignment_reason": reason_text(task.assignment_reason),
+        "assignment_reason_code": decode(task.assignment_reason),
         "outcomes": task.outcomes.split(","),
         "is_decision": task.is_decision,
         "created_at": _time(task.created_at),
@@ -108,7 +110,8 @@ def opened_json(row: dict) -> dict:
         "name": row["name"],
         "stage": row["stage"],
         "assignee_id": row["assignee_id"],
-        "assignment_reason": row["assignment_reason"],
+        "assignment_reason": reason_text(row["assignment_reason"]),
+        "assignment_reason_code": decode(row["assignment_reason"]),
     }
 
 

@@ -14,6 +14,7 @@ import re
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from ..db import session, transactional, utcnow
 from ..errors import InvalidInput, TooManyRequests
@@ -63,11 +64,11 @@ def _count_attempt(client: str) -> None:
     cfg = current_app.config
     limit = cfg.get("REGISTRATION_ATTEMPTS_PER_CLIENT", REGISTRATION_ATTEMPTS_PER_CLIENT)
     if _tries(f"register-try:{client}") >= limit:
-        raise TooManyRequests("too many registration attempts from your address; try later")
+        raise TooManyRequests(_("too many registration attempts from your address; try later"))
     if _tries(f"register:{client}") >= cfg.get(
         "REGISTRATIONS_PER_CLIENT", REGISTRATIONS_PER_CLIENT
     ):
-        raise TooManyRequests("too many accounts registered from your address; try later")
+        raise TooManyRequests(_("too many accounts registered from your address; try later"))
     session().add(QueryAttempt(key=f"register-try:{client}", at=utcnow()))
 
 
@@ -86,20 +87,20 @@ def _create(client: str, username: str, name: str, id_number: str, phone: str,
     number, phone = (id_number or "").strip().upper(), (phone or "").strip()
     problems = {}
     if not USERNAME.fullmatch(username):
-        problems["username"] = "4–32 lower-case letters, digits or _, starting with a letter"
+        problems["username"] = _("4–32 lower-case letters, digits or _, starting with a letter")
     elif session().scalar(sa.select(User.id).where(User.username == username)):
-        problems["username"] = "this user name is taken"
+        problems["username"] = _("this user name is taken")
     if not 2 <= len(name) <= 100:
-        problems["name"] = "the name as on the ID card or the business licence"
+        problems["name"] = _("the name as on the ID card or the business licence")
     if not (valid_resident_id(number) or valid_credit_code(number)):
-        problems["id_number"] = ("not a valid resident ID number or unified social credit "
-                                 "code (its last character is a check character)")  # fmt: skip
+        problems["id_number"] = _("not a valid resident ID number or unified social credit "
+                                  "code (its last character is a check character)")  # fmt: skip
     if not PHONE.fullmatch(phone):
-        problems["phone"] = "a mobile number (11 digits) or a landline with its area code"
+        problems["phone"] = _("a mobile number (11 digits) or a landline with its area code")
     if len(password or "") < 10:
-        problems["password"] = "at least 10 characters"
+        problems["password"] = _("at least 10 characters")
     if problems:
-        raise InvalidInput("the account cannot be created", fields=problems)
+        raise InvalidInput(_("the account cannot be created"), fields=problems)
     user = User(username=username, name=name, id_number=number, phone=phone,
                 roles="applicant", password_hash=hash_password(password), active=True)  # fmt: skip
     session().add(user)

@@ -46,7 +46,7 @@ def item_to_apply(code: str) -> Item | None:
 def _item(code: str) -> Item:
     item = item_to_apply(code)
     if item is None:
-        raise NotFound(f"no item with code '{code}'")
+        raise NotFound(_("no item with code '%(code)s'", code=code))
     return item
 
 
@@ -71,7 +71,7 @@ def get(actor: User, number: str, for_update: bool = False) -> OnlineApplication
     query = sa.select(OnlineApplication).where(OnlineApplication.number == number)
     app = session().scalars(query.with_for_update() if for_update else query).first()
     if app is None or not (app.applicant_user_id == actor.id or actor.has_role(*STAFF_READERS)):
-        raise NotFound("there is no such application")
+        raise NotFound(_("there is no such application"))
     return app
 
 
@@ -115,9 +115,9 @@ def waiting_review() -> list[tuple[OnlineApplication, Item]]:
 def start(actor: User, item_code: str, form: dict) -> OnlineApplication:
     """Open a draft application of an item with its form filled in (checked)."""
     if not actor.has_role("applicant"):
-        raise Forbidden("only applicants apply online")
+        raise Forbidden(_("only applicants apply online"))
     if not (actor.id_number or "").strip():
-        raise InvalidInput("your account has no ID number; add it before applying")
+        raise InvalidInput(_("your account has no ID number; add it before applying"))
     item = _item(item_code)
     clean = cases.check_form(item.entry.get("form", []), form or {}, "application form")
     now = utcnow()
@@ -141,7 +141,7 @@ def may_change(actor: User, app: OnlineApplication) -> bool:
 def _own(actor: User, number: str) -> OnlineApplication:
     app = get(actor, number, for_update=True)
     if app.applicant_user_id != actor.id:
-        raise Forbidden("only the applicant changes an application")
+        raise Forbidden(_("only the applicant changes an application"))
     return app
 
 
@@ -151,10 +151,13 @@ def attach(actor: User, number: str, material_code: str, stream: BinaryIO,
     """Store a material file for a draft or for a supplement; it replaces an older one."""
     app = _own(actor, number)
     if app.status not in CHANGEABLE:
-        raise Conflict("materials can be added to a draft or when supplements are asked for")
+        raise Conflict(_("materials can be added to a draft or when supplements are asked for"))
     names = {m["code"]: m["name"] for m in materials_of(item_of(app))}
     if material_code not in names:
-        raise InvalidInput(f"'{material_code}' is not a material of this item",
+        raise InvalidInput(_(
+            "'%(material_code)s' is not a material of this item",
+            material_code=material_code,
+        ),
                            field="material")  # fmt: skip
     stored = uploads.store(stream, filename)
     on_rollback(lambda: uploads.discard(stored.stored_name))
@@ -174,14 +177,31 @@ def attach(actor: User, number: str, material_code: str, stream: BinaryIO,
     return row
 
 
+def missing_required(app: OnlineApplication) -> list[dict]:
+    """Return the item's required materials the application has no current upload of."""
+    have = {up.material_code for up in current_uploads(app.id)}
+    return [m for m in materials_of(item_of(app))
+            if m.get("required", True) and m["code"] not in have]  # fmt: skip
+
+
 @transactional
-def submit(actor: User, number: str) -> OnlineApplication:
-    """Hand the application in for pre-review (again, after supplements)."""
+def submit(actor: User, number: str, missing_confirmed: bool = False) -> OnlineApplication:
+    """Hand the application in for pre-review (again, after supplements). With a required
+    material missing it is refused, naming them, unless the applicant has confirmed handing
+    it in so (the window then asks for them once, within five working days)."""
     app = _own(actor, number)
     if app.status not in CHANGEABLE:
-        raise Conflict("this application has been handed in already")
+        raise Conflict(_("this application has been handed in already"))
     if not current_uploads(app.id):
-        raise InvalidInput("upload at least one material before handing in")
+        raise InvalidInput(_("upload at least one material before handing in"))
+    missing = missing_required(app)
+    if missing and not missing_confirmed:
+        raise InvalidInput(
+            _("required materials are not uploaded: %(list)s; upload them, or confirm that "
+              "you hand the application in without them",
+              list="、".join(m["name"] for m in missing)),
+            field="confirm_missing", missing=[m["code"] for m in missing],
+        )  # fmt: skip
     now = utcnow()
     again = app.status == "supplement_required"
     app.status, app.submitted_at = "submitted", now
@@ -194,7 +214,7 @@ def submit(actor: User, number: str) -> OnlineApplication:
 def withdraw(actor: User, number: str) -> OnlineApplication:
     app = _own(actor, number)
     if app.status in ("accepted", "withdrawn"):
-        raise Conflict("this application cannot be withdrawn any more")
+        raise Conflict(_("this application cannot be withdrawn any more"))
     app.status = "withdrawn"
     _log(app, actor, "withdrawn")
     return app
@@ -202,10 +222,10 @@ def withdraw(actor: User, number: str) -> OnlineApplication:
 
 def _for_review(actor: User, number: str) -> tuple[OnlineApplication, Item]:
     if not actor.has_role("clerk"):
-        raise Forbidden("only window clerks pre-review applications")
+        raise Forbidden(_("only window clerks pre-review applications"))
     app = get(actor, number, for_update=True)
     if app.status != "submitted":
-        raise Conflict("this application is not waiting for a pre-review")
+        raise Conflict(_("this application is not waiting for a pre-review"))
     return app, item_of(app)
 
 
@@ -238,9 +258,15 @@ def request_supplements(actor: User, number: str, codes: list[str], note: str) -
     names = {m["code"]: m["name"] for m in materials_of(item)}
     unknown = sorted(set(codes) - set(names))
     if unknown:
-        raise InvalidInput(f"unknown material codes: {', '.join(unknown)}", field="missing")
+        raise InvalidInput(
+            _(
+                "unknown material codes: %(items)s",
+                items=", ".join(unknown),
+            ),
+            field="missing",
+        )
     if not codes:
-        raise InvalidInput("name at least one missing material", field="missing")
+        raise InvalidInput(_("name at least one missing material"), field="missing")
     order = [m["code"] for m in materials_of(item)]
     app.missing = [{"code": c, "name": names[c]} for c in order if c in set(codes)]
     app.status, app.review_note = "supplement_required", (note or "").strip() or None
@@ -257,7 +283,7 @@ def invite(actor: User, number: str, note: str) -> OnlineApplication:
     app, _item_row = _for_review(actor, number)
     _still_open(app)
     if not (note or "").strip():
-        raise InvalidInput("say what to bring and when", field="note")
+        raise InvalidInput(_("say what to bring and when"), field="note")
     app.status, app.review_note = "invited", note.strip()
     app.reviewed_by_id, app.reviewed_at = actor.id, utcnow()
     _log(app, actor, "invited to the window", note.strip())
@@ -278,7 +304,10 @@ def _register(actor, app: OnlineApplication, item: Item, deem: bool = False) -> 
     case = outcome.subject
     if awaits_supplement(case):
         missing = "、".join(m["name"] for m in case.missing_materials)
-        raise InvalidInput(f"required materials are missing: {missing}; ask for them first",
+        raise InvalidInput(_(
+            "required materials are missing: %(missing)s; ask for them first",
+            missing=missing,
+        ),
                            field="missing")  # fmt: skip
     app.status, app.case_id = "accepted", case.id
     app.reviewed_by_id, app.reviewed_at = (None if deem else actor.id), utcnow()

@@ -152,18 +152,18 @@ def _render(kind: str, case: Case, item: Item, staff: bool = True, n: str | None
         raise InvalidInput(_("Only the notices of pauses and extensions are numbered (n)."))
     if kind == "receipt":
         if case.accepted_at is None:
-            raise Conflict("the case has not been accepted")
+            raise Conflict(_("the case has not been accepted"))
         listed = {m["code"]: m for m in item.entry.get("materials", [])}
         got = [(listed[c]["name"], FORMS.get(listed[c].get("form", ""), "原件"),
                 int(listed[c].get("count", 1))) for c in case.materials if c in listed]  # fmt: skip
         return pdf.acceptance_receipt(here, facts, got, **opts)
     if kind == "commitment":
         if case.accepted_at is None:
-            raise Conflict("the case has not been accepted")
+            raise Conflict(_("the case has not been accepted"))
         return pdf.commitment_notice(here, facts, latest_opinion(case) if staff else None, **opts)
     if kind == "supplement":
         if not case.missing_materials:
-            raise Conflict("no material is missing")
+            raise Conflict(_("no material is missing"))
         missing = _requirements(item, case.missing_materials)
         note = "请于补正后携带上述材料到" + (item.entry.get("window") or "受理窗口") + "办理"
         registration = (item.entry.get("decision") or {}).get("kind") == "registration"
@@ -171,28 +171,31 @@ def _render(kind: str, case: Case, item: Item, staff: bool = True, n: str | None
                                      issued_on=first_issued(case, kind), **opts)  # fmt: skip
     if kind == "refusal":
         if case.status != CaseStatus.REFUSED:
-            raise Conflict("the case was not refused")
+            raise Conflict(_("the case was not refused"))
         return pdf.refusal_notice(here, facts, case.decision_reason or "", case.legal_basis or "",
                                   issued_on=first_issued(case, kind), **opts)  # fmt: skip
     if kind == "decision":
         return decision_docs.render(case, item, facts, here, opts["font_path"])
-    raise NotFound("there is no such notice")
+    raise NotFound(_("there is no such notice"))
 
 
 def _notice_case(actor: User, case_no: str, kind: str) -> tuple[Case, Item]:
     if kind not in KINDS:
-        raise NotFound("there is no such notice")
+        raise NotFound(_("there is no such notice"))
     # 404 if there is none or it is not theirs to read; OWN admits the case's own applicant
     checked = require_case(actor, case_no, Purpose.OWN)
     if not may_have(actor, checked.case):
-        raise NotFound("there is no such notice")
+        raise NotFound(_("there is no such notice"))
     return checked.case, checked.item
 
 
-def _log_issued(actor: User, case: Case, kind: str, content: bytes, n: str | None = None) -> None:
+def _log_issued(actor: User, case: Case, kind: str, content: bytes, n: str | None = None,
+                via: str = "window") -> None:  # fmt: skip
+    """Log a notice given to the applicant: which (kind, n), and how (`via`: handed over at
+    the window by the actor, a clerk, or downloaded online by the applicant)."""
     log = CaseLog(session(), case.id, utcnow(), actor)
     numbered = {"n": int(n)} if n is not None else {}  # _render accepted it: a number
-    log.add("notice_issued", {"kind": kind, **numbered, "bytes": len(content)})
+    log.add("notice_issued", {"kind": kind, **numbered, "via": via, "bytes": len(content)})
     log.close()
 
 
@@ -205,7 +208,7 @@ def case_notice(actor: User, case_no: str, kind: str, n: str | None = None) -> b
     case, item = _notice_case(actor, case_no, kind)
     content = _render(kind, case, item, staff=actor.has_role(*STAFF), n=n)
     if case.applicant_user_id == actor.id:
-        _log_issued(actor, case, kind, content, n)
+        _log_issued(actor, case, kind, content, n, via="online")
     if kind == "commitment":  # the notice prints the phone in full: an access-log row
         privacy.note_view(actor, "case", case.id, case.case_no,
                           {"phone": case.applicant_phone}, privacy.COMMITMENT_NOTICE)  # fmt: skip
@@ -217,32 +220,37 @@ def hand_over_notice(actor: User, case_no: str, kind: str, n: str | None = None)
     """The window clerk hands a notice to the applicant: the case logs it as issued (409
     when the case has no such notice yet)."""
     if not actor.has_role("clerk"):
-        raise Forbidden("only the window hands notices over")
+        raise Forbidden(_("only the window hands notices over"))
     case, item = _notice_case(actor, case_no, kind)
     _log_issued(actor, case, kind, _render(kind, case, item, n=n), n)
 
 
 def application_notice(app: OnlineApplication) -> bytes:
-    """The one-time supplement notice of an online application (no case exists yet); there
-    is none (404) unless supplements are asked for."""
+    """The one-time supplement notice of an online application; there is none (404) unless
+    supplements are asked for. It prints the query code of the application's case if it has
+    one, else the application's number and where to follow it online (no QR code of a
+    query it cannot answer); the reviewer's note; and one instruction: upload the materials
+    online and hand the application in again."""
     if app.status != "supplement_required":
-        raise NotFound("no supplement has been asked for")
+        raise NotFound(_("no supplement has been asked for"))
     db = session()
     item = db.get(Item, app.item_id)
     reviewer = db.get(User, app.reviewed_by_id) if app.reviewed_by_id else None
     local = calendar().local
+    case = db.get(Case, app.case_id) if app.case_id else None
     facts = pdf.CaseFacts(
-        case_no=app.number, query_code="—", item_name=item.name,
+        case_no=case.case_no if case else app.number,
+        query_code=case.query_code if case else "", item_name=item.name,
         department=_accepting_unit(db, item), applicant_name=app.applicant_name,
         applicant_phone=app.applicant_phone or "",
         received_at=local(app.submitted_at).replace(tzinfo=None),
         acceptor_name=reviewer.name if reviewer else "",
         acceptor_phone=(reviewer.phone or "") if reviewer else "",
         window=item.entry.get("window", ""),
+        query_url=public_url("web.track") if case else "",
     )  # fmt: skip
-    note = "请登录网上办事大厅上传上述材料后重新提交，或携带材料到" + (
-        item.entry.get("window") or "受理窗口") + "办理"  # fmt: skip
+    note = f"请登录网上办事大厅，在本申请（申请编号 {app.number}）中上传上述全部材料后重新提交"
     issued = local_date(app.reviewed_at) if app.reviewed_at else today()
     return pdf.supplement_notice(centre(), facts, _requirements(item, app.missing), note,
-                                 remarks=app.review_note or "", issued_on=issued,
+                                 remarks=app.review_note or "", issued_on=issued, online=True,
                                  **_options())  # fmt: skip

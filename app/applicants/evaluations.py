@@ -14,6 +14,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from ..calendar.services import calendar
@@ -38,8 +40,9 @@ def _level(level: object) -> int:
     except ValueError:
         value = 0
     if value not in LEVELS:
-        raise InvalidInput("choose one of the five levels, 5 (非常满意) to 1 (非常不满意)",
-                           field="level")  # fmt: skip
+        raise InvalidInput(
+            _("choose one of the five levels, 5 (非常满意) to 1 (非常不满意)"), field="level"
+        )
     return value
 
 
@@ -48,13 +51,13 @@ def _supervisors() -> list[int]:
             if u.has_role("supervisor")]  # fmt: skip
 
 
-RATED_ALREADY = "this case has been rated already: a case is rated once"
+RATED_ALREADY = _l("this case has been rated already: a case is rated once")
 
 
 def check_rateable(case: Case) -> None:
     """Refuse (409) a case whose handling has not ended, or that is rated already."""
     if not may_rate(case):
-        raise Conflict("a case can be rated once its handling has ended")
+        raise Conflict(_("a case can be rated once its handling has ended"))
     if rated_level(case.id) is not None:
         raise Conflict(RATED_ALREADY)
 
@@ -68,16 +71,16 @@ def rate(case: Case, level: object, comment: str, channel: str,
     for this case (`kiosk.rate_at_kiosk` passes its case id and the clerk who opened it)
     admits a rating: no one rates at the window on their own."""
     if channel not in CHANNELS:
-        raise InvalidInput("unknown channel")
+        raise InvalidInput(_("unknown channel"))
     if channel == "window" and (kiosk_case_id is None or kiosk_case_id != case.id):
-        raise Forbidden("ratings at the window are given by the applicant on the kiosk tablet")
+        raise Forbidden(_("ratings at the window are given by the applicant on the kiosk tablet"))
     value = _level(level)
     db = session()
     case = db.get(Case, case.id)
     check_rateable(case)
     comment = (comment or "").strip()[:1000]
     if value in BAD_LEVELS and not comment:
-        raise InvalidInput("tell us what went wrong, so that it can be put right",
+        raise InvalidInput(_("tell us what went wrong, so that it can be put right"),
                            field="comment")  # fmt: skip
     item = db.get(Item, case.item_id)
     now = utcnow()
@@ -153,7 +156,7 @@ def follow_ups(status: str | None = None) -> list[FollowUpView]:
 def get_follow_up(follow_id: int) -> FollowUpView:
     found = [v for v in follow_ups() if v.follow.id == follow_id]
     if not found:
-        raise NotFound("there is no such follow-up")
+        raise NotFound(_("there is no such follow-up"))
     return found[0]
 
 
@@ -162,21 +165,21 @@ def close_follow_up(actor: User, follow_id: int, contact_note: str, rectificatio
                     second_level: object | None, second_comment: str = "") -> FollowUp:  # fmt: skip
     """Close a follow-up: what the applicant said, what was put right, the second rating."""
     if not actor.has_role("supervisor"):
-        raise Forbidden("follow-ups are closed by the supervision office")
+        raise Forbidden(_("follow-ups are closed by the supervision office"))
     db = session()
     follow = db.scalars(sa.select(FollowUp).where(FollowUp.id == follow_id)
                         .with_for_update()).first()  # fmt: skip
     if follow is None:
-        raise NotFound("there is no such follow-up")
+        raise NotFound(_("there is no such follow-up"))
     if follow.status != "open":
-        raise Conflict("this follow-up is closed already")
+        raise Conflict(_("this follow-up is closed already"))
     problems = {}
     if not (contact_note or "").strip():
-        problems["contact_note"] = "say what the applicant said when called back"
+        problems["contact_note"] = _("say what the applicant said when called back")
     if not (rectification or "").strip():
-        problems["rectification"] = "say what was put right"
+        problems["rectification"] = _("say what was put right")
     if problems:
-        raise InvalidInput("the follow-up cannot be closed yet", fields=problems)
+        raise InvalidInput(_("the follow-up cannot be closed yet"), fields=problems)
     now = utcnow()
     first = db.get(Evaluation, follow.evaluation_id)
     log = CaseLog(db, follow.case_id, now, actor)
@@ -219,7 +222,7 @@ def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
         year, mon = (int(p) for p in month.split("-"))
         first = dt.date(year, mon, 1)
     except ValueError:
-        raise InvalidInput("the month must look like 2026-11", field="month") from None
+        raise InvalidInput(_("the month must look like 2026-11"), field="month") from None
     after = dt.date(year + (mon == 12), mon % 12 + 1, 1)
     cal = calendar()
     return cal.utc(first, dt.time(0)), cal.utc(after, dt.time(0))

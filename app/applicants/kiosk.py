@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..cases.access import Purpose, require_case
@@ -54,10 +55,10 @@ def grant_of(token: str) -> tuple[KioskGrant, Case]:
         data = _serializer().loads(token, max_age=KIOSK_MINUTES * 60)
         grant = KioskGrant(int(data["case"]), int(data["by"]))
     except (BadSignature, KeyError, TypeError, ValueError):
-        raise NotFound("this rating tablet is closed: ask the window to open it again") from None
+        raise NotFound(_("this rating tablet is closed: ask the window to open it again")) from None
     case = session().get(Case, grant.case_id)
     if case is None:
-        raise NotFound("this rating tablet is closed: ask the window to open it again")
+        raise NotFound(_("this rating tablet is closed: ask the window to open it again"))
     return grant, case
 
 

@@ -107,6 +107,7 @@ def _application_page(number: str, status: int = 200):
         fields=item_fields(item),
         notices=_notices(case) if case else [],
         may_change=applications.may_change(current_user, app),
+        missing_required=applications.missing_required(app),
         review_overdue=applications.review_overdue(app),
         deemed=applications.deemed_facts(app),
         clock=clock_changes(case.id) if case is not None and case.accepted_at else [],
@@ -142,7 +143,10 @@ def my_application_action(number: str, action: str):
     steps = {"submit": applications.submit, "withdraw": applications.withdraw}
     if action not in steps:
         abort(404)
-    result = attempt(steps[action], current_user, number)
+    # handing in with a required material missing takes the applicant's confirmation
+    confirmed = {"missing_confirmed": request.form.get("confirm_missing") == "1"}
+    extra = confirmed if action == "submit" else {}
+    result = attempt(steps[action], current_user, number, **extra)
     if not result.ok:
         return _application_page(number, result.status)
     done = {"submit": _("Handed in: the window will pre-review it within five working days."),
@@ -270,30 +274,31 @@ def track():
                            levels=_level_names(), names=_status_names()), status  # fmt: skip
 
 
-def _rate_online() -> Case:
-    case = tracking.find_case(_client(), request.form.get("case_no", ""),
-                              request.form.get("code", ""))  # fmt: skip
-    evaluations.rate(case, request.form.get("level"), request.form.get("comment", ""), "online")
-    return case
-
-
 @bp.post("/track/rate")
 def track_rate():
     """Rate an ended case online (any outcome, once), proving it is yours with the query code
-    again."""
-    rated = attempt(_rate_online, raised=())
-    if not rated.ok:
-        page = render_template("applicant/track.html", progress=None,
-                               case_no=request.form.get("case_no", ""), code="",
-                               levels=_level_names(), names=_status_names())  # fmt: skip
-        return page, rated.status
-    case = rated.value
-    flash(_("Thank you for your rating."), "success")
-    mine = current_user.is_authenticated and documents.may_have(current_user, case)
-    return render_template("applicant/track.html", progress=tracking.progress(case),
-                           case_no=case.case_no, code=request.form.get("code", ""),
-                           notices=mine, levels=_level_names(),
+    again. A refusal keeps what was typed: the case number and code in the query form (a
+    wrong pair, throttling), or the case with its rating form, level and comment (a rating
+    the service refuses)."""
+    case_no, code = request.form.get("case_no", ""), request.form.get("code", "")
+    typed = {"level": request.form.get("level", ""), "comment": request.form.get("comment", "")}
+    found = attempt(tracking.find_case, _client(), case_no, code, raised=())
+    case = found.value
+    rated = found
+    if case is not None:
+        rated = attempt(evaluations.rate, case, typed["level"], typed["comment"], "online",
+                        raised=())  # fmt: skip
+    mine = case is not None and current_user.is_authenticated and documents.may_have(
+        current_user, case)  # fmt: skip
+    if rated.ok:
+        flash(_("Thank you for your rating."), "success")
+    page = render_template("applicant/track.html",
+                           progress=tracking.progress(case) if case is not None else None,
+                           case_no=case_no, code=code, notices=mine,
+                           deemed=applications.deemed_day_of_case(case.id) if case else None,
+                           typed=typed if not rated.ok else {}, levels=_level_names(),
                            names=_status_names())  # fmt: skip
+    return page, 200 if rated.ok else rated.status
 
 
 @bp.route("/window/rate/<case_no>", methods=["GET", "POST"])

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from ..cases.deadlines import clock_changes
 from ..cases.models import Case, Task
 from ..cases.reported import Report, case_report
 from ..cases.status import CaseStatus, TaskState, awaits_supplement, is_faulted
 from ..catalogue.models import Item
+from ..clock import local_date
 from ..db import session, transactional, utcnow
 from ..errors import NotFound, TooManyRequests
 from .models import Evaluation, QueryAttempt
@@ -51,6 +53,7 @@ class Progress:
     clock: list = field(default_factory=list)
     # a 上报件's report to the upper authority and its decision (arts. 35, 43)
     report: Report | None = None
+    delivered_on: dt.date | None = None  # the local day its result was delivered (已送达)
 
 
 def _limits() -> tuple[int, int, dt.timedelta]:
@@ -77,9 +80,9 @@ def check_throttle(client: str, case_no: str) -> None:
     per_client, per_case, window = _limits()
     since = utcnow() - window
     if _failures(f"ip:{client}", since) >= per_client:
-        raise TooManyRequests("too many wrong queries from your address; try again later")
+        raise TooManyRequests(_("too many wrong queries from your address; try again later"))
     if _failures(f"case:{case_no}", since) >= per_case:
-        raise TooManyRequests("too many wrong queries for this case number; try again later")
+        raise TooManyRequests(_("too many wrong queries for this case number; try again later"))
 
 
 # every outcome can be rated (一次一评): decided (and closed after it), refused, withdrawn
@@ -107,7 +110,7 @@ def find_case(client: str, case_no: str, code: str) -> Case:
         case = session().scalars(sa.select(Case).where(Case.case_no == case_no)).first()
     if case is None or not hmac.compare_digest(case.query_code.encode(), code.encode()):
         _record_failure([f"ip:{client}", f"case:{case_no}"])
-        raise NotFound("no case matches this case number and query code")
+        raise NotFound(_("no case matches this case number and query code"))
     return case
 
 
@@ -133,6 +136,8 @@ def progress(case: Case) -> Progress:
         may_rate=may_rate(case) and rated is None, rated=rated,
         clock=clock_changes(case.id) if case.accepted_at else [],
         report=case_report(case.id) if case.accepted_at else None,
+        delivered_on=local_date(case.closed_at)
+        if case.status == CaseStatus.CLOSED and case.closed_at else None,
     )  # fmt: skip
 
 
@@ -145,5 +150,5 @@ def forget_before(at: dt.datetime) -> int:
 
 def require_found(case: Case | None) -> Case:
     if case is None:
-        raise NotFound("no case matches this case number and query code")
+        raise NotFound(_("no case matches this case number and query code"))
     return case

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from ..errors import InvalidInput
 
@@ -74,7 +75,7 @@ def upload_dir() -> Path:
 def path_of(stored_name: str) -> Path:
     """Return the path of a stored file (names are ours: hex and an extension)."""
     if not stored_name or "/" in stored_name or "\\" in stored_name or ".." in stored_name:
-        raise InvalidInput("bad stored file name")
+        raise InvalidInput(_("bad stored file name"))
     return upload_dir() / stored_name
 
 
@@ -87,14 +88,18 @@ def _scan(path: Path) -> str:
                               timeout=60, check=False)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.error("virus scanner failed on %s: %s", path.name, exc)
-        raise InvalidInput("the virus scanner is not available; please try again later") from None
+        raise InvalidInput(
+            _(
+                "the virus scanner is not available; please try again later",
+            )
+        ) from None
     if done.returncode == 0:
         return "clean"
     if done.returncode == 1:
         log.warning("virus scanner refused %s", path.name)
-        raise InvalidInput("the virus scanner found malware in the file; it was not stored")
+        raise InvalidInput(_("the virus scanner found malware in the file; it was not stored"))
     log.error("virus scanner exit %s on %s", done.returncode, path.name)
-    raise InvalidInput("the virus scanner could not check the file; please try again later")
+    raise InvalidInput(_("the virus scanner could not check the file; please try again later"))
 
 
 def store(stream: BinaryIO, filename: str | None) -> Stored:
@@ -104,9 +109,14 @@ def store(stream: BinaryIO, filename: str | None) -> Stored:
     kind = next((k for k in KINDS if head.startswith(k[0])), None)
     shown = clean_filename(filename)
     if not head:
-        raise InvalidInput(f"'{shown}' is empty")
+        raise InvalidInput(_("'%(shown)s' is empty", shown=shown))
     if kind is None:
-        raise InvalidInput(f"'{shown}' is not a PDF, JPEG or PNG file (judged by its content)")
+        raise InvalidInput(
+            _(
+                "'%(shown)s' is not a PDF, JPEG or PNG file (judged by its content)",
+                shown=shown,
+            )
+        )
     stored_name = secrets.token_hex(16) + kind[2]
     target = path_of(stored_name)
     digest, size = hashlib.sha256(), 0
@@ -116,7 +126,13 @@ def store(stream: BinaryIO, filename: str | None) -> Stored:
             while chunk:
                 size += len(chunk)
                 if size > limit:
-                    raise InvalidInput(f"'{shown}' is larger than {limit // (1024 * 1024)} MB")
+                    raise InvalidInput(
+                        _(
+                            "'%(shown)s' is larger than %(value)s MB",
+                            shown=shown,
+                            value=limit // (1024 * 1024),
+                        )
+                    )
                 digest.update(chunk)
                 out.write(chunk)
                 chunk = stream.read(CHUNK)

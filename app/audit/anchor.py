@@ -36,6 +36,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -46,13 +47,28 @@ from .services import GENESIS, event_hash, event_seal
 LOG_VERSION = 1
 
 
-class LogBroken(RuntimeError):
-    """The checkpoint log fails its own checks: a line edited, removed, reordered or forged."""
+def _l(message: str) -> str:
+    """Mark a LogBroken message for the catalogue; it is translated when shown (`reason`)."""
+    return message
 
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"checkpoint log, line {line}: {message}")
+
+class LogBroken(RuntimeError):
+    """The checkpoint log fails its own checks: a line edited, removed, reordered or forged.
+
+    `message` is the catalogue's English text with %(name)s parameters; `reason` words it in
+    the reader's language when it is shown, the exception's text (logs, the CLI) in English.
+    """
+
+    def __init__(self, line: int, message: str, **params) -> None:
+        super().__init__(f"checkpoint log, line {line}: {message % params if params else message}")
         self.line = line
-        self.reason = message
+        self.message = message
+        self.params = params
+
+    @property
+    def reason(self) -> str:
+        """What is wrong with the line, in the reader's language."""
+        return gettext(self.message, **self.params)
 
 
 @dataclass(frozen=True)
@@ -105,30 +121,37 @@ def read_log(path: Path, keys: AuditKeys, since: Checkpoints | None = None,
     cp = since.copy() if since is not None else Checkpoints()
     if not path.exists():
         if cp.lines:
-            raise LogBroken(cp.lines, f"the log is gone ({path}); {cp.lines} lines were read")
+            raise LogBroken(
+                cp.lines,
+                _l("the log is gone (%(path)s); %(lines)s lines were read"),
+                path=str(path),
+                lines=cp.lines,
+            )
         return cp
     with path.open("rb") as f:
         if cp.lines:  # the last line read before must still be there, unchanged
             f.seek(cp.offset - len(cp.last_raw))
             if f.read(len(cp.last_raw)) != cp.last_raw:
-                raise LogBroken(cp.lines, "changed or removed since it was read")
+                raise LogBroken(cp.lines, _l("changed or removed since it was read"))
         last_body = None
         for raw in f:
             n = cp.lines + 1
             if not raw.endswith(b"\n"):
-                raise LogBroken(n, "incomplete (the write was cut off, or the line was cut)")
+                raise LogBroken(n, _l("incomplete (the write was cut off, or the line was cut)"))
             body = _parse(raw, n)
             sig, kid = body.pop("sig"), body.get("key")
             public = keys.trusted.get(kid) if isinstance(kid, str) else None
             if public is None:
-                raise LogBroken(n, f"signed by key {kid!r:.40}, which is not trusted")
+                raise LogBroken(
+                    n, _l("signed by key %(key)s, which is not trusted"), key=f"{kid!r:.40}"
+                )
             try:
                 public.verify(base64.b64decode(sig), _signed_bytes(body))
             except (InvalidSignature, ValueError, TypeError):
-                raise LogBroken(n, "its signature does not match its content") from None
+                raise LogBroken(n, _l("its signature does not match its content")) from None
             if body.get("n") != n or body.get("prev") != cp.last_sig:
-                raise LogBroken(n, "not chained to the line before it (a line was removed, "
-                                   "inserted or reordered)")  # fmt: skip
+                raise LogBroken(n, _l("not chained to the line before it (a line was removed, "
+                                      "inserted or reordered)"))  # fmt: skip
             for case_no, (count, head) in body["cases"].items():
                 cp.state[case_no] = CaseAnchor(count, head, n, body["at"])
             cp.lines, cp.last_sig, cp.last_at, cp.last_raw = n, sig, body["at"], raw
@@ -137,7 +160,7 @@ def read_log(path: Path, keys: AuditKeys, since: Checkpoints | None = None,
             if keep_entries:
                 cp.entries.append(body)
     if last_body is not None and state_root(cp.state) != last_body["root"]:
-        raise LogBroken(cp.lines, "its digest does not match the cases recorded so far")
+        raise LogBroken(cp.lines, _l("its digest does not match the cases recorded so far"))
     return cp
 
 
@@ -145,12 +168,17 @@ def _parse(raw: bytes, n: int) -> dict:
     try:
         body = json.loads(raw)
     except ValueError:
-        raise LogBroken(n, "not a JSON line") from None
+        raise LogBroken(n, _l("not a JSON line")) from None
     needed = {"v", "n", "at", "prev", "key", "cases", "root", "sig"}
     if not isinstance(body, dict) or not needed <= body.keys():
-        raise LogBroken(n, "not a checkpoint (fields missing)")
+        raise LogBroken(n, _l("not a checkpoint (fields missing)"))
     if body["v"] != LOG_VERSION or not isinstance(body["cases"], dict):
-        raise LogBroken(n, f"format version {body.get('v')} is not {LOG_VERSION}")
+        raise LogBroken(
+            n,
+            _l("format version %(version)s is not %(expected)s"),
+            version=body.get("v"),
+            expected=LOG_VERSION,
+        )
     return body
 
 
@@ -207,7 +235,7 @@ def write_checkpoint(app, db: Session, force: bool = False, rebase: str | None =
 
     path = log_path(app)
     if path is None:
-        raise LogBroken(0, "no checkpoint log is configured (OW_CHECKPOINT_LOG)")
+        raise LogBroken(0, _l("no checkpoint log is configured (OW_CHECKPOINT_LOG)"))
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = keyring()
     with open(path.with_name(path.name + ".lock"), "a") as lock:
@@ -302,7 +330,9 @@ def check_prefix(kept: Path, path: Path, keys: AuditKeys) -> int:
     with kept.open("rb") as old, path.open("rb") as new:
         for n, line in enumerate(old, start=1):
             if new.readline() != line:
-                raise LogBroken(n, f"differs from the kept copy {kept.name}, or is gone")
+                raise LogBroken(
+                    n, _l("differs from the kept copy %(name)s, or is gone"), name=kept.name
+                )
     return earlier.lines
 
 

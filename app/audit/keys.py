@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -31,7 +30,6 @@ from flask import current_app, has_app_context
 
 from ..privacy import decode_keys, development
 
-log = logging.getLogger("onewindow.audit")
 KEY_HELP = (
     "{name} must hold base64-encoded 32-byte keys separated by commas; make one with: "
     'python -c "import base64, os; print(base64.b64encode(os.urandom(32)).decode())"'
@@ -94,8 +92,8 @@ def keys_from_config(config: Mapping) -> AuditKeys:
         if not development(config):
             raise AuditKeyError(f"OW_AUDIT_KEY is not set. {KEY_HELP.format(name='OW_AUDIT_KEY')}")
         secret = (config.get("SECRET_KEY") or "").encode()
+        # named once by `flask init-db` (privacy.development_keys), not at every start
         macs = [hashlib.sha256(b"onewindow dev audit key:" + secret).digest()]
-        log.warning("OW_AUDIT_KEY is not set: events are sealed with a development key")
     seeds = _decode_list((config.get("CHECKPOINT_KEY") or "").strip(), "OW_CHECKPOINT_KEY")
     if len(seeds) > 1:
         raise AuditKeyError(

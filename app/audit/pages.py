@@ -26,12 +26,27 @@ from ..cases.queries import people_named
 from ..catalogue.pages.diagrams import asked_diagram, choose_diagram, draw
 from ..clock import day_start, today
 from ..errors import InvalidInput
+from ..org.queries import post_names
 from ..web import bp, role_required
+from ..web.present import actor_name
 from . import anchor, export
 from . import review as audit
 from .keys import keyring
 
 AUDIT_ROLES = audit.AUDIT_ROLES
+
+
+def _field_labels(file: audit.CaseFile) -> dict[str, str]:
+    """Name each case data field as the forms call it (the application form, the tasks'
+    forms, each task's outcome), so that a page shows the name with the field id beside it."""
+    labels = {"comment": _("Comment"), "outcome": _("Outcome")}
+    labels.update({f["id"]: f.get("label") or f["id"] for f in file.item.entry.get("form", [])})
+    diagram = file.diagram()
+    for node in diagram.nodes.values() if diagram is not None else ():
+        labels.update({f.id: f.label for f in node.form if f.label})
+        if node.outcome_var:
+            labels[node.outcome_var] = _("%(task)s outcome", task=node.name)
+    return labels
 
 
 def _highlight(state, diagram, late: set[str]) -> dict[str, str]:
@@ -70,26 +85,26 @@ def audit_home():
 def audit_timeline(case_no: str):
     file = audit.open_case_file(current_user, case_no, "timeline")
     kinds = sorted({e.type for e in file.events})
-    actors = sorted({e.actor for e in file.events})
+    people = people_named(file.detail.people_ids())
+    # the filter's choices: each actor's user name (the parameter) with the name shown
+    actors = sorted({(e.actor, actor_name(e.actor, e.actor_id, people)) for e in file.events})
     want_kind, want_actor = request.args.get("type", ""), request.args.get("actor", "")
     states = audit.states(file)
-    before_after = {}
-    for index, event in enumerate(file.events):
-        if event.type == "task_completed" and index < len(states):
-            after = states[index].data
-            before = states[index - 1].data if index > 0 else {}
-            changed = {k: (before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
-                       if before.get(k) != after.get(k)}  # fmt: skip
-            before_after[event.seq] = changed
+    # what each completion or timer changed, against the step before it in its own branch
+    # (a parallel branch's values are not the previous step's of another branch)
+    moves = ("task_completed", "timer_fired")
+    before_after = {event.seq: state.changes
+                    for event, state in zip(file.events, states, strict=False)
+                    if event.type in moves and state.changes}  # fmt: skip
     shown = [
         e
         for e in file.events
         if (not want_kind or e.type == want_kind) and (not want_actor or e.actor == want_actor)
     ]
-    people = people_named(file.detail.people_ids())
     return render_template("audit/timeline.html", file=file, events=shown, kinds=kinds,
                            actors=actors, want_kind=want_kind, want_actor=want_actor,
                            before_after=before_after, people=people,
+                           labels=_field_labels(file),
                            task_names={str(t.id): t.name for t in file.tasks})  # fmt: skip
 
 
@@ -113,12 +128,16 @@ def audit_replay(case_no: str):
                _highlight(state, diagram, audit.late_specs(file)))  # fmt: skip
     seq = file.events[step - 1].seq if step > 0 else 0
     holders = audit.holders_at(file.events, seq)
-    people = people_named({u for u in holders.values() if isinstance(u, int)})
+    actor_id = file.events[step - 1].actor_id if step > 0 else None
+    people = people_named({u for u in holders.values() if isinstance(u, int)} | {actor_id})
     names = {str(t.id): t.name for t in file.tasks}
+    posts = post_names()
     return render_template("audit/replay.html", file=file, step=step, last=last, state=state,
                            event=file.events[step - 1] if step > 0 else None, svg=svg,
                            chooser=chooser,
-                           holders=holders, people=people, names=names)  # fmt: skip
+                           holders=holders, people=people, names=names,
+                           labels=_field_labels(file),
+                           posts=posts)  # fmt: skip
 
 
 @bp.get("/audit/cases/<case_no>/verify")

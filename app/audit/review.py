@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from workflows.engine import CompiledDiagram
 from workflows.errors import OneWindowError
@@ -76,7 +77,7 @@ class CaseFile:
 def open_case_file(actor: User, case_no: str, page: str) -> CaseFile:
     """Load a case for the audit pages, after checking the reader and logging the look."""
     if not actor.has_role(*AUDIT_ROLES):
-        raise Forbidden("case histories are for auditors, supervisors and admins")
+        raise Forbidden(_("case histories are for auditors, supervisors and admins"))
     checked = require_case(actor, case_no)
     case = checked.case
     log_view(actor, case.id, page)

@@ -76,7 +76,7 @@ def authenticate(username: str, password: str, client: str = "unknown") -> User:
         by_client, since
     ) >= int(cfg.get("LOGIN_FAILURES_PER_CLIENT", 20)):
         security.warning("log-in throttled for %r from %s", username, client)
-        raise TooManyRequests("too many failed log-ins; wait a quarter of an hour and try again")
+        raise TooManyRequests(_("too many failed log-ins; wait a quarter of an hour and try again"))
     user = session().scalars(sa.select(User).where(User.username == username)).first()
     # one hash check whoever asks, a missing or inactive user too: no timing oracle
     if user is None or not user.password_hash:
@@ -86,7 +86,7 @@ def authenticate(username: str, password: str, client: str = "unknown") -> User:
         right = check_password(user, password)
     if user is None or not user.active or not right:
         _record([by_user, by_client])
-        raise Unauthorized("wrong username or password")
+        raise Unauthorized(_("wrong username or password"))
     if _failures(by_user, since):
         _record([], clear=by_user)
     return user
@@ -126,12 +126,12 @@ def _check_token(token: str) -> User:
     try:
         payload = _serializer().loads(token, max_age=current_app.config["TOKEN_MAX_AGE"])
     except SignatureExpired:
-        raise Unauthorized("token expired; log in again") from None
+        raise Unauthorized(_("token expired; log in again")) from None
     except BadSignature:
-        raise Unauthorized("invalid token") from None
+        raise Unauthorized(_("invalid token")) from None
     user = session().get(User, payload.get("uid"))
     if user is None or not user.active or payload.get("pw") != password_stamp(user):
-        raise Unauthorized("invalid token")
+        raise Unauthorized(_("invalid token"))
     return user
 
 

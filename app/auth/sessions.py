@@ -16,6 +16,7 @@ import secrets
 
 import sqlalchemy as sa
 from flask import current_app, g
+from flask_babel import gettext as _
 
 from ..db import session, transactional, utcnow
 from ..errors import NotFound
@@ -156,7 +157,7 @@ def live(user: User) -> list[WebSession]:
 def end_own(user: User, row_id: int) -> None:
     """End one of the user's own live sessions; another's or an ended one is a 404."""
     if not end_rows(sa.and_(WebSession.id == row_id, WebSession.user_id == user.id), "user"):
-        raise NotFound("no such session")
+        raise NotFound(_("no such session"))
     log.info("web session %s ended by its user %s", row_id, user.username)
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from ..db import session, transactional
 from ..errors import Conflict, Forbidden, InvalidInput
@@ -31,17 +32,37 @@ def parse_days(text: str, year: int) -> list[tuple[dt.date, str]]:
             start = dt.date.fromisoformat(first)
             end = dt.date.fromisoformat(last) if last else start
         except ValueError:
-            raise InvalidInput(f"line {number}: '{span}' is not a date like 2027-01-01 "
-                               "or a range like 2027-02-10..2027-02-16") from None  # fmt: skip
+            raise InvalidInput(_(
+                "line %(number)s: '%(span)s' is not a date like 2027-01-01 or a range like "
+                "2027-02-10..2027-02-16",
+                number=number,
+                span=span,
+            )) from None  # fmt: skip
         if end < start or (end - start).days > 31:
             raise InvalidInput(
-                f"line {number}: the range must run forward and span a month at most"
+                _(
+                    "line %(number)s: the range must run forward and span a month at most",
+                    number=number,
+                )
             )
         if start.year != year or end.year != year:
-            raise InvalidInput(f"line {number}: {span} is not in {year}")
+            raise InvalidInput(
+                _(
+                    "line %(number)s: %(span)s is not in %(year)s",
+                    number=number,
+                    span=span,
+                    year=year,
+                )
+            )
         name = name.strip()
         if len(name) > NAME_MAX:
-            raise InvalidInput(f"line {number}: the name is longer than {NAME_MAX} characters")
+            raise InvalidInput(
+                _(
+                    "line %(number)s: the name is longer than %(NAME_MAX)s characters",
+                    number=number,
+                    NAME_MAX=NAME_MAX,
+                )
+            )
         day = start
         while day <= end:
             days.append((day, name))
@@ -57,20 +78,30 @@ def add_year(actor: User, year: int, source: str, holidays: list[tuple[dt.date, 
     from ..cases.deadlines import recompute_provisional
 
     if not actor.has_role("admin"):
-        raise Forbidden("only an admin adds a calendar year")
+        raise Forbidden(_("only an admin adds a calendar year"))
     if not 2000 <= year <= 2100:
-        raise InvalidInput("the year must lie between 2000 and 2100")
+        raise InvalidInput(_("the year must lie between 2000 and 2100"))
     if not (source or "").strip():
-        raise InvalidInput("say where the dates come from (the State Council notice)")
+        raise InvalidInput(_("say where the dates come from (the State Council notice)"))
     db = session()
     if db.get(CalendarYear, year) is not None:
-        raise Conflict(f"{year} is already in the calendar")
+        raise Conflict(_("%(year)s is already in the calendar", year=year))
     both = {d for d, _ in holidays} & {d for d, _ in workdays}
     if both:
-        raise InvalidInput(f"{min(both)} is listed both as a holiday and as a working day")
+        raise InvalidInput(
+            _(
+                "%(day)s is listed both as a holiday and as a working day",
+                day=min(both),
+            )
+        )
     weekday_work = [d for d, _ in workdays if d.weekday() < 5]
     if weekday_work:
-        raise InvalidInput(f"{weekday_work[0]} is a weekday; make-up working days fall on weekends")
+        raise InvalidInput(
+            _(
+                "%(value)s is a weekday; make-up working days fall on weekends",
+                value=weekday_work[0],
+            )
+        )
     db.add(CalendarYear(year=year, source=source.strip(), added_by_id=actor.id))
     span = CalendarDay.day.between(dt.date(year, 1, 1), dt.date(year, 12, 31))
     db.execute(sa.delete(CalendarDay).where(span))

@@ -23,12 +23,14 @@ from enum import StrEnum
 from functools import cached_property
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from ..catalogue.models import Item
 from ..db import session
 from ..errors import Conflict, Forbidden, NotFound
 from ..org.authority import headed_departments
 from ..org.models import Post, User
+from ..org.reasons import post_label, remember_posts
 from .decisions import authority_for
 from .models import Case, Task
 from .status import TaskState
@@ -67,7 +69,10 @@ ROLES: dict[Purpose, tuple[str, ...] | None] = {
 
 def require_role(actor: User, *roles: str) -> None:
     if not actor.has_role(*roles):
-        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+        from ..labels import role_name  # the roles in the reader's words
+
+        names = ", ".join(role_name(r) for r in roles)
+        raise Forbidden(_("this needs one of the roles: %(items)s", items=names))
 
 
 @dataclass(frozen=True)
@@ -136,14 +141,46 @@ def _heads_case(actor: User, case: Case) -> bool:
     if not headed:
         return False
     item = db.get(Item, case.item_id)
-    if item is None:
-        return False
+    return item is not None and _heads_item(headed, government, item)
+
+
+def _heads_item(headed: set[int], government: bool, item: Item) -> bool:
+    """Whether heading `headed` (a government among them or not) answers for the item."""
     if item.department_id in headed or (government and item.kind == "joint"):
         return True
     try:  # the catalogue may name another deciding authority
-        return authority_for(db, item).id in headed
+        return authority_for(session(), item).id in headed
     except Conflict:  # misconfigured: no reading by headship
         return False
+
+
+def visible_cases(actor: User) -> sa.ColumnElement[bool]:
+    """The rule of `can_view_case` as one SQL condition on `Case`, for lists and counts.
+
+    The window, supervision, audit and admin: every case; an official or leader: the cases
+    they are involved in, and a head's the cases of the items they answer for (the items
+    are the catalogue's few, read once); anyone else: none.
+    """
+    if actor.has_role(*READ_ALL_CASES_ROLES):
+        return sa.true()
+    if not actor.has_role("official", "leader"):
+        return sa.false()
+    led = sa.select(Post.id).where(Post.leader_user_id == actor.id)
+    involved = sa.exists().where(
+        Task.case_id == Case.id,
+        sa.or_(
+            Task.assignee_id == actor.id,
+            Task.completed_by_id == actor.id,
+            Task.acting_for_id == actor.id,
+            Task.post_id.in_(led),
+        ),
+    )
+    headed, government = (headed_departments(session(), actor.id)
+                          if actor.has_role("leader") else (set(), False))  # fmt: skip
+    if not headed:
+        return involved
+    items = [i.id for i in session().scalars(sa.select(Item)) if _heads_item(headed, government, i)]
+    return sa.or_(involved, Case.item_id.in_(items)) if items else involved
 
 
 def owns_case(actor: User, case: Case) -> bool:
@@ -181,12 +218,12 @@ def require_case(actor: User, case_no: str, purpose: Purpose | str = Purpose.VIE
     roles = ROLES[purpose]
     if roles is not None and not actor.has_role(*roles):
         if not actor.has_role(*READ_ALL_CASES_ROLES, "official", "leader"):
-            raise NotFound(f"no case '{case_no}'")
+            raise NotFound(_("no case '%(case_no)s'", case_no=case_no))
         require_role(actor, *roles)
     case = session().scalars(sa.select(Case).where(Case.case_no == case_no)).first()
     own = purpose is Purpose.OWN and case is not None and owns_case(actor, case)
     if case is None or not (own or can_view_case(actor, case)):
-        raise NotFound(f"no case '{case_no}'")
+        raise NotFound(_("no case '%(case_no)s'", case_no=case_no))
     return CheckedCase(case, actor, purpose)
 
 
@@ -201,18 +238,23 @@ def require_task(
     """
     purpose = Purpose(purpose)
     if applicant_only(actor):
-        raise NotFound(f"no task {task_id}")
+        raise NotFound(_("no task %(task_id)s", task_id=task_id))
     db = session()
     if purpose is Purpose.WORK:
+        # the post's name comes along for wording the task's reason in the answer
+        post_names = (Post.name.label("post_name"), Post.code.label("post_code"))
         row = db.execute(
-            sa.select(Task, *HEAD_COLUMNS)
+            sa.select(Task, *HEAD_COLUMNS, *post_names)
             .join(Case, Case.id == Task.case_id)
+            .outerjoin(Post, Post.id == Task.post_id)
             .where(Task.id == task_id)
         ).first()
         if row is None:
-            raise NotFound(f"no task {task_id}")
+            raise NotFound(_("no task %(task_id)s", task_id=task_id))
         if row.Task.assignee_id != actor.id:
-            raise Forbidden("this task is not assigned to you")
+            raise Forbidden(_("this task is not assigned to you"))
+        if row.Task.post_id is not None:
+            remember_posts({row.Task.post_id: post_label(row.post_name, row.post_code)})
         return CheckedTask(row.Task, actor, purpose, head=Head.of(row, row.Task.case_id))
     row = db.execute(
         sa.select(Task, Case, Post)
@@ -221,18 +263,18 @@ def require_task(
         .where(Task.id == task_id)
     ).first()
     if row is None:
-        raise NotFound(f"no task {task_id}")
+        raise NotFound(_("no task %(task_id)s", task_id=task_id))
     task, post = row.Task, row.Post
     if purpose is Purpose.CLAIM:
         if post is None or actor.id not in holder_ids(post):
-            raise Forbidden("only a holder of the task's post may claim it")
+            raise Forbidden(_("only a holder of the task's post may claim it"))
     elif purpose is Purpose.TRANSFER:
         if post is not None and not (task.assignee_id == actor.id
                                      or post.leader_user_id == actor.id
                                      or actor.has_role("admin")):  # fmt: skip
-            raise Forbidden("only the task's holder, the post's leader or an admin transfers it")
+            raise Forbidden(_("only the task's holder, the post's leader or an admin transfers it"))
     elif not can_view_task(actor, task, post):
-        raise Forbidden("this task is not assigned to you")
+        raise Forbidden(_("this task is not assigned to you"))
     return CheckedTask(task, actor, purpose, case=row.Case, post=post)
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import g, jsonify, request
+from flask_babel import gettext as _
 
 from ..api import (
     bp,
     integer,
     json_body,
     login_required,
-    optional_json_body,
     string_list,
     task_uuid,
     text,
@@ -27,13 +27,13 @@ def create_case():
     body = json_body()
     applicant = body.get("applicant")
     if not isinstance(applicant, dict):
-        raise InvalidInput("'applicant' must be an object with name, id_number and phone")
+        raise InvalidInput(_("'applicant' must be an object with name, id_number and phone"))
     form = body.get("form", {})
     if not isinstance(form, dict):
-        raise InvalidInput("'form' must be an object")
+        raise InvalidInput(_("'form' must be an object"))
     refusal = body.get("refusal")
     if refusal is not None and not isinstance(refusal, dict):
-        raise InvalidInput("'refusal' must be an object with reason and legal_basis")
+        raise InvalidInput(_("'refusal' must be an object with reason and legal_basis"))
     received = cases.receive_case(
         g.user,
         text(body, "item_code", True),
@@ -90,7 +90,7 @@ def supplement(case_no: str):
     body = json_body()
     form = body.get("form")
     if form is not None and not isinstance(form, dict):
-        raise InvalidInput("'form' must be an object")
+        raise InvalidInput(_("'form' must be an object"))
     return _changed(case_no, cases.submit_supplement, string_list(body, "materials"), form)
 
 
@@ -118,8 +118,10 @@ def retry(case_no: str):
 @bp.post("/cases/<case_no>/close")
 @login_required
 def close(case_no: str):
-    body = optional_json_body()
-    return _changed(case_no, cases.close_case, text(body, "note"))
+    body = json_body()
+    delivery = cases.Delivery(text(body, "method", True), text(body, "recipient", True),
+                              text(body, "tracking_no"), text(body, "note"))  # fmt: skip
+    return _changed(case_no, cases.close_case, delivery)
 
 
 @bp.get("/cases/<case_no>/events")
@@ -136,7 +138,7 @@ def events(case_no: str):
 def tasks():
     assignee = request.args.get("assignee", "me")
     if assignee != "me":
-        raise InvalidInput("only assignee=me is supported")
+        raise InvalidInput(_("only assignee=me is supported"))
     rows = cases.list_open_tasks(g.user)
     me = g.user.username
     return jsonify({"tasks": [
@@ -172,7 +174,7 @@ def complete(task_id: str):
     body = json_body()
     data = body.get("data", {})
     if not isinstance(data, dict):
-        raise InvalidInput("'data' must be an object")
+        raise InvalidInput(_("'data' must be an object"))
     data = dict(data)
     # the API takes a rejection's legal basis among the data (documented so)
     legal_basis = text(data, "legal_basis")
@@ -228,6 +230,6 @@ def transfer(task_id: str):
     body = json_body()
     to_user_id = body.get("to_user_id")
     if not isinstance(to_user_id, int) or isinstance(to_user_id, bool):
-        raise InvalidInput("'to_user_id' must be a user id")
+        raise InvalidInput(_("'to_user_id' must be a user id"))
     task = cases.transfer_task(g.user, task_uuid(task_id), to_user_id, text(body, "reason", True))
     return jsonify({"id": str(task.id), "assignee_id": to_user_id, "state": "open"})

@@ -8,11 +8,13 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict
 from ..org.models import Post, User
 from ..org.presence import Assignment
+from ..org.reasons import escalation_why_zh
 from .models import Task
 from .status import TaskState
 from .store import CaseLog
@@ -36,7 +38,7 @@ def write_reassignments(
     log = CaseLog(db, case_id, at, actor)
     for task, choice in moves:
         values = {"assignee_id": choice.assignee_id, "acting_for_id": choice.acting_for_id,
-                  "assignment_reason": choice.reason}  # fmt: skip
+                  "assignment_reason": choice.stored_reason}  # fmt: skip
         if started_at is not ...:
             values["started_at"] = started_at
         where = [Task.id == task.id, Task.state == TaskState.OPEN]
@@ -47,7 +49,7 @@ def write_reassignments(
             .execution_options(synchronize_session=False)
         )  # fmt: skip
         if changed.rowcount != 1:
-            raise Conflict("the task changed meanwhile (claimed, moved or completed); reload")
+            raise Conflict(_("the task changed meanwhile (claimed, moved or completed); reload"))
         log.add(
             kind,
             {"from": task.assignee_id, "to": choice.assignee_id,
@@ -75,11 +77,12 @@ def escalate_to_leader(db: Session, case_id: int, spec_ids: list[str], at: dt.da
         leader = row.Post.leader_user_id
         if leader is None or leader == row.assignee_id:
             continue
-        reason = f"escalated to the leader of {row.Post.code}: {why}"
+        reason = {"reason": "escalated", "post": row.Post.id, "why": why}
         # held in the leader's own right: the absence rules do not send it back to A
         moves.append((row, Assignment(row.Post.id, leader, None, reason, True)))
         db.add(Notification(user_id=leader, kind="escalation", case_id=case_id, task_id=row.id,
-                            text=f"升级督办：{row.name} — {why}", created_at=at))  # fmt: skip
+                            text=f"升级督办：{row.name} — {escalation_why_zh(why)}",
+                            created_at=at))  # fmt: skip
     if moves:
         write_reassignments(db, case_id, moves, at)
     return len(moves)

@@ -24,6 +24,7 @@ from ..calendar.services import Due, WorkCalendar, calendar
 from ..catalogue.models import Item
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput
+from ..labels import status_name
 from ..org.authority import authority_of, extension_approvers
 from ..org.models import Post, User
 from . import decisions
@@ -113,7 +114,13 @@ def task_due_values(cal: WorkCalendar | None, created_at: dt.datetime,
 def _open_case(actor: User, case_no: str) -> Case:
     case = require_case(actor, case_no, Purpose.TIME).case
     if not is_open(case) or case.accepted_at is None:
-        raise Conflict(f"case {case_no} is {case.status}; only an accepted, open case has a clock")
+        raise Conflict(
+            _(
+                "case %(case_no)s is %(status)s; only an accepted, open case has a clock",
+                case_no=case_no,
+                status=status_name(case.status),
+            )
+        )
     return case
 
 
@@ -148,15 +155,15 @@ def pause_case(actor: User, case_no: str, kind: str, reason: str, expected_days:
     db = session()
     case = _open_case(actor, case_no)
     if not may_manage_time(db, actor, case):
-        raise Forbidden("only the window, the case's handlers and their leaders pause a case")
+        raise Forbidden(_("only the window, the case's handlers and their leaders pause a case"))
     if kind not in PAUSE_KINDS:
-        raise InvalidInput(f"kind must be one of: {', '.join(PAUSE_KINDS)}")
+        raise InvalidInput(_("kind must be one of: %(items)s", items=", ".join(PAUSE_KINDS)))
     if not (reason or "").strip():
-        raise InvalidInput("a pause needs a reason for the applicant")
+        raise InvalidInput(_("a pause needs a reason for the applicant"))
     if not isinstance(expected_days, int) or not 1 <= expected_days <= 365:
-        raise InvalidInput("expected_days must be a whole number of working days from 1 to 365")
+        raise InvalidInput(_("expected_days must be a whole number of working days from 1 to 365"))
     if case.paused_at is not None:
-        raise Conflict(f"case {case_no} is already paused")
+        raise Conflict(_("case %(case_no)s is already paused", case_no=case_no))
     _running(case)
     now = utcnow()
     pause = CasePause(
@@ -180,9 +187,9 @@ def resume_case(actor: User, case_no: str) -> CasePause:
     db = session()
     case = _open_case(actor, case_no)
     if not may_manage_time(db, actor, case):
-        raise Forbidden("only the window, the case's handlers and their leaders resume a case")
+        raise Forbidden(_("only the window, the case's handlers and their leaders resume a case"))
     if case.paused_at is None:
-        raise Conflict(f"case {case_no} is not paused")
+        raise Conflict(_("case %(case_no)s is not paused", case_no=case_no))
     pause = db.scalars(
         sa.select(CasePause).where(CasePause.case_id == case.id, CasePause.ended_at.is_(None))
     ).one()

@@ -85,7 +85,10 @@ def item_authority(tree: dict[int, Department], item_department_id: int, spec: R
         named = [d for d in tree.values() if d.code == spec.authority]
         if not named:
             raise WorkflowFault(
-                f"the item's deciding authority {spec.authority!r} is not a department",
+                _(
+                    "the item's deciding authority %(authority)s is not a department",
+                    authority=repr(spec.authority),
+                ),
                 code="no-authority",
             )
         return named[0]
@@ -230,7 +233,7 @@ def _joint(db, tree, case_id, lead, spec, data, certificate, completion) -> list
             (task_data.get("legal_basis") if denied else None),
         )  # fmt: skip
     if not latest:
-        raise WorkflowFault("the joint case ended without any department's decision",
+        raise WorkflowFault(_("the joint case ended without any department's decision"),
                             code="no-authority")  # fmt: skip
     # the number entered at the end goes to the lead's decision when it has the case's
     # outcome; a denial's number (不予许可决定书文号) to the first department that refused

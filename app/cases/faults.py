@@ -14,6 +14,7 @@ import datetime as dt
 import uuid
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from workflows.errors import WorkflowFault
@@ -35,10 +36,15 @@ class CaseFaulted(Conflict):
     keep_changes = True
 
     def __init__(self, case_no: str, fault: WorkflowFault) -> None:
-        where = f" at {fault.task_spec}" if fault.task_spec else ""
+        where = _(" at %(element)s", element=fault.task_spec) if fault.task_spec else ""
         super().__init__(
-            f"the workflow of case {case_no} stopped{where}: {fault.message}. Nothing was "
-            "decided; the case is in the fault state and the administrators have been told",
+            _(
+                "the workflow of case %(case_no)s stopped%(where)s: %(message)s. Nothing was "
+                "decided; the case is in the fault state and the administrators have been told",
+                case_no=case_no,
+                where=where,
+                message=fault.message,
+            ),
             code=fault.code,
             element=fault.task_spec,
         )
@@ -96,7 +102,7 @@ def alert(db: Session, case_id: int, case_no: str, seq: int, fault: dict, at: dt
             due_at=at, holder_id=None, post_id=None, issued_at=at,
         )
     )  # fmt: skip
-    where = f" {fault['element']}" if fault.get("element") else ""
+    where = f" `{fault['element']}`" if fault.get("element") else ""  # an id: shown as code
     text = f"流程异常: {case_no}{where}: {fault['message']}"[:2000]
     people = db.scalars(
         sa.select(User.id).where(

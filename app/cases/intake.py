@@ -10,9 +10,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+
 from ..catalogue.models import Item
 from ..clock import local_date
 from ..errors import InvalidInput
+from ..labels import labels
 
 QUERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -31,46 +34,59 @@ class Applicant:
     def check(self) -> None:
         """Refuse a missing name or ID number and any field longer than its limit."""
         if not self.name.strip() or not self.id_number.strip():
-            raise InvalidInput("applicant name and id_number are required")
+            raise InvalidInput(_("applicant name and id_number are required"))
         for field, limit in self.LIMITS:
             if len((getattr(self, field) or "").strip()) > limit:
-                raise InvalidInput(f"the applicant's {field} is longer than {limit} characters")
+                raise InvalidInput(
+                    _(
+                        "the applicant's %(field)s is longer than %(limit)s characters",
+                        field=applicant_field_name(field),
+                        limit=limit,
+                    )
+                )
+
+
+# the applicant's particulars and the forms checked here, as a refusal names them
+applicant_field_name = labels(
+    lambda: {"name": _("name"), "id_number": _("ID number"), "phone": _("phone")}
+)
+form_name = labels(lambda: {"application form": _("application form"), "task form": _("task form")})
 
 
 def _coerce_field(spec: dict, value: Any) -> Any:
     kind = spec.get("type", "string")
     if kind == "long":
         if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError("must be a whole number")
+            raise ValueError(_("must be a whole number"))
         try:
             return int(value)
         except ValueError:
-            raise ValueError("must be a whole number") from None
+            raise ValueError(_("must be a whole number")) from None
     if kind == "boolean":
         if isinstance(value, bool):
             return value
-        raise ValueError("must be true or false")
+        raise ValueError(_("must be true or false"))
     if kind == "enum":
         # an item's form lists option values; a diagram's task form (FormField.as_dict) lists
         # {"id", "name"} pairs
         options = [o["id"] if isinstance(o, dict) else o for o in spec.get("options") or []]
         if value not in options:
-            raise ValueError("must be one of " + ", ".join(map(str, options)))
+            raise ValueError(_("must be one of %(items)s", items=", ".join(map(str, options))))
         return value
     if kind == "date":
         try:
             return dt.date.fromisoformat(str(value)).isoformat()
         except ValueError:
-            raise ValueError("must be a date like 2026-11-23") from None
+            raise ValueError(_("must be a date like 2026-11-23")) from None
     if not isinstance(value, str):
-        raise ValueError("must be text")
+        raise ValueError(_("must be text"))
     return value.strip()
 
 
 def check_form(fields: list[dict], form: dict, where: str) -> dict:
     """Check form data against field definitions; report every problem at once."""
     if not isinstance(form, dict):
-        raise InvalidInput(f"{where} must be an object")
+        raise InvalidInput(_("%(where)s must be an object", where=form_name(where)))
     problems: dict[str, str] = {}
     clean: dict[str, Any] = {}
     known = {f["id"] for f in fields}
@@ -79,16 +95,16 @@ def check_form(fields: list[dict], form: dict, where: str) -> dict:
         value = form.get(fid)
         if value is None or value == "":
             if spec.get("required"):
-                problems[fid] = f"{spec.get('label', fid)} is required"
+                problems[fid] = _("%(label)s is required", label=spec.get("label", fid))
             continue
         try:
             clean[fid] = _coerce_field(spec, value)
         except ValueError as exc:
-            problems[fid] = f"{spec.get('label', fid)} {exc}"
+            problems[fid] = _("%(label)s %(problem)s", label=spec.get("label", fid), problem=exc)
     for extra in sorted(set(form) - known):
-        problems[extra] = "unknown field"
+        problems[extra] = _("unknown field")
     if problems:
-        raise InvalidInput(f"{where} has errors", fields=problems)
+        raise InvalidInput(_("%(where)s has errors", where=form_name(where)), fields=problems)
     return clean
 
 
@@ -96,7 +112,7 @@ def missing_materials(item: Item, materials: list[str]) -> list[dict]:
     listed = {m["code"]: m for m in item.entry.get("materials", [])}
     unknown = [code for code in materials if code not in listed]
     if unknown:
-        raise InvalidInput("unknown material codes", materials=unknown)
+        raise InvalidInput(_("unknown material codes"), materials=unknown)
     given = set(materials)
     return [
         {"code": m["code"], "name": m["name"]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from workflows.engine import WorkflowRun
@@ -16,10 +17,13 @@ from ..calendar.services import calendar
 from ..catalogue.models import Item
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput
+from ..labels import status_name
 from ..org.models import User
+from ..org.reasons import encode
 from ..org.services import staffing
 from . import deadlines, faults, planner, status, steps, store, timers
 from .access import require_case, require_role
+from .delivery import Delivery
 from .intake import Applicant, check_form, missing_materials, new_case_no, new_query_code
 from .models import Case
 from .planner import Guard, Outcome
@@ -116,7 +120,7 @@ def _refuse(case: Case, events: EventBatch, refusal: dict) -> None:
     reason = (refusal.get("reason") or "").strip()
     basis = (refusal.get("legal_basis") or "").strip()
     if not reason or not basis:
-        raise InvalidInput("a refusal needs a reason and a legal basis")
+        raise InvalidInput(_("a refusal needs a reason and a legal basis"))
     case.status = CaseStatus.REFUSED
     case.decision_reason, case.legal_basis = reason, basis
     case.closed_at = events.at
@@ -140,7 +144,7 @@ def accept(
     the alert once the case row exists (`faults.alert`).
     """
     if version_id is None:
-        raise Conflict("this item has no deployed diagram")
+        raise Conflict(_("this item has no deployed diagram"))
     rt = runtime()
     diagram = rt.diagram(db, version_id)
     previous = case.status
@@ -201,12 +205,12 @@ def _start(
 
 def _accept_at_window(db, case, run, row, rows, actor, events, guard, staff) -> None:
     """The receiving clerk completes the acceptance task (受理) the workflow starts with."""
-    reason = "accepted at the window by the receiving clerk"
+    reason = {"reason": "window"}
     if row["assignee_id"] != actor.id:
         moved = {"from": row["assignee_id"], "to": actor.id, "acting_for_id": None,
                  "reason": reason}  # fmt: skip
         events.add("task_reassigned", moved, row["id"])
-    row.update(assignee_id=actor.id, acting_for_id=None, assignment_reason=reason)
+    row.update(assignee_id=actor.id, acting_for_id=None, assignment_reason=encode(reason))
     step = run.complete(row["id"], "approve", {"comment": ACCEPTANCE})
     row.update(state=TaskState.COMPLETED, completed_at=events.at, completed_by_id=actor.id,
                outcome="approve", comment=ACCEPTANCE, data={})  # fmt: skip
@@ -233,7 +237,13 @@ def submit_supplement(
     checked = require_case(actor, case_no, "window")
     db, case = session(), checked.case
     if not status.may_accept_supplement(case):
-        raise Conflict(f"case {case_no} is {case.status}, not waiting for supplements")
+        raise Conflict(
+            _(
+                "case %(case_no)s is %(status)s, not waiting for supplements",
+                case_no=case_no,
+                status=status_name(case.status),
+            )
+        )
     with db.no_autoflush:
         item = checked.item
         given = sorted(set(case.materials) | set(materials))
@@ -252,7 +262,7 @@ def submit_supplement(
             events.add("supplement_required", {"missing": missing})
         else:
             clean_form = check_form(item.entry.get("form", []), case.form, "application form")
-            _, version_id = item_and_newest_version(db, item.code)
+            version_id = item_and_newest_version(db, item.code)[1]
             rows, run = accept(db, case, item, version_id, clean_form, actor, events)
         case.event_seq, case.last_hash = events.seq, events.last_hash
         store.save_case(db, case)  # its events are written after its new tasks
@@ -267,7 +277,13 @@ def refuse_case(actor: User, case_no: str, reason: str, legal_basis: str) -> Cas
     require_role(actor, "clerk")
     case = require_case(actor, case_no, "window").case
     if not status.may_refuse(case):
-        raise Conflict(f"case {case_no} is {case.status}; only a case not yet accepted is refused")
+        raise Conflict(
+            _(
+                "case %(case_no)s is %(status)s; only a case not yet accepted is refused",
+                case_no=case_no,
+                status=status_name(case.status),
+            )
+        )
     events = store.events_for(case, actor)
     _refuse(case, events, {"reason": reason, "legal_basis": legal_basis})
     store.save_case(session(), case, None, events)
@@ -280,11 +296,17 @@ def withdraw_case(actor: User, case_no: str, reason: str) -> Case:
     require_role(actor, "clerk", "admin")
     case = require_case(actor, case_no, "window").case
     if not actor.has_role("clerk") and not status.is_faulted(case):
-        raise Forbidden("an administrator withdraws only a case stopped in the fault state")
+        raise Forbidden(_("an administrator withdraws only a case stopped in the fault state"))
     if not status.may_withdraw(case):
-        raise Conflict(f"case {case_no} is {case.status} and cannot be withdrawn")
+        raise Conflict(
+            _(
+                "case %(case_no)s is %(status)s and cannot be withdrawn",
+                case_no=case_no,
+                status=status_name(case.status),
+            )
+        )
     if not (reason or "").strip():
-        raise InvalidInput("a withdrawal needs the applicant's reason")
+        raise InvalidInput(_("a withdrawal needs the applicant's reason"))
     db = session()
     events = store.events_for(case, actor)
     for task_id in store.cancel_open_tasks(db, case.id, events.at):
@@ -300,13 +322,16 @@ def withdraw_case(actor: User, case_no: str, reason: str) -> Case:
 
 
 @transactional
-def close_case(actor: User, case_no: str, note: str = "") -> Case:
-    """Close a decided case once the result has been handed to the applicant."""
+def close_case(actor: User, case_no: str, delivery: Delivery) -> Case:
+    """Close a decided case once its result has been delivered (办结送达): the event
+    `case_closed` records how, to whom and (by post) the tracking number."""
     require_role(actor, "clerk")
     case = require_case(actor, case_no, "window").case
     if not status.may_close(case):
-        raise Conflict(f"case {case_no} is {case.status}; only a decided case is closed")
+        raise Conflict(_("Case %(no)s is not decided: only a decided case is closed and handed "
+                         "over.", no=case_no))  # fmt: skip
+    data = delivery.checked()
     events = store.events_for(case, actor)
-    events.add("case_closed", {"note": note})
+    events.add("case_closed", data)
     store.save_case(session(), case, {"status": CaseStatus.CLOSED, "closed_at": events.at}, events)
     return case

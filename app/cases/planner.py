@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
+
 from workflows.engine import RESULTS, ReadyTask, StepResult
 from workflows.errors import WorkflowFault
 
@@ -98,7 +100,7 @@ def new_task_rows(
                 "post_id": assignment.post_id,
                 "assignee_id": assignment.assignee_id,
                 "acting_for_id": assignment.acting_for_id,
-                "assignment_reason": assignment.reason,
+                "assignment_reason": assignment.stored_reason,
                 "state": TaskState.OPEN,
                 "is_decision": task.is_decision,
                 "outcomes": ",".join(task.outcomes),
@@ -158,7 +160,13 @@ def decide(
     `rejections` are (comment, legal basis) of the case's rejections, oldest first.
     """
     if result not in RESULTS:  # the engine checks this; a decision is never a default
-        raise WorkflowFault(f"the workflow ended with result {result!r}", code="no-result")
+        raise WorkflowFault(
+            _(
+                "the workflow ended with result %(result)s",
+                result=repr(result),
+            ),
+            code="no-result",
+        )
     reason = basis = None
     if result == "denied":
         reason = "；".join(c for c, _ in rejections if c) or None

@@ -9,19 +9,23 @@ import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from lxml import etree
 from sqlalchemy.orm import Session, aliased
 
 from ..audit.models import Event
 from ..catalogue.models import DiagramVersion, Item
+from ..clock import day_start
 from ..db import session, utcnow
 from ..errors import NotFound
-from ..org.models import Post, User
+from ..org.models import Department, Post, User
 from ..org.presence import away_at
+from ..org.reasons import post_label, remember_posts
 from . import decisions
-from .access import CheckedCase, can_view_case
+from .access import CheckedCase, visible_cases
 from .models import Case, Task
 from .reported import report_of
-from .status import CaseStatus, TaskState
+from .status import OPEN_CASE_STATUSES, CaseStatus, TaskState
 
 # how close a due time is: overdue, within a day, comfortable, no limit
 DUE_SOON = dt.timedelta(hours=24)
@@ -41,7 +45,7 @@ def item_and_newest_version(db: Session, code: str) -> tuple[Item, int | None]:
         sa.select(Item, newest.label("version_id")).where(Item.code == code, Item.active.is_(True))
     ).first()
     if row is None:
-        raise NotFound(f"no item with code '{code}'")
+        raise NotFound(_("no item with code '%(code)s'", code=code))
     return row.Item, row.version_id
 
 
@@ -114,24 +118,114 @@ def case_events(checked: CheckedCase) -> list[Event]:
     return list(session().scalars(query))
 
 
-def find_cases(actor: User, text: str, limit: int = 50) -> list[tuple[Case, str]]:
-    """Find cases by case number or applicant name that the actor may read, newest first."""
-    text = text.strip()
-    if not text:
-        return []
-    pattern = f"%{text}%"
-    rows = (
-        session()
-        .execute(
-            sa.select(Case, Item.name)
-            .join(Item, Item.id == Case.item_id)
-            .where(sa.or_(Case.case_no.like(pattern), Case.applicant_name.like(pattern)))
-            .order_by(Case.received_at.desc())
-            .limit(limit * 4)
-        )
-        .all()
+def diagram_element_names(case_id: int) -> dict[str, str]:
+    """The names of the elements (flows, tasks, gateways) of a case's diagram, by id (an
+    unreadable diagram names nothing: the page then shows the ids)."""
+    content = session().scalar(
+        sa.select(DiagramVersion.content)
+        .join(Case, Case.diagram_version_id == DiagramVersion.id)
+        .where(Case.id == case_id)
     )
-    return [(r.Case, r.name) for r in rows if can_view_case(actor, r.Case)][:limit]
+    if not content:
+        return {}
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(content.encode("utf-8"), parser)
+    except etree.XMLSyntaxError:
+        return {}
+    return {el.get("id"): el.get("name") for el in root.iter()
+            if isinstance(el.tag, str) and el.get("id") and el.get("name")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What the case list (办件查询) is narrowed to; an empty field narrows nothing.
+
+    `received_from` and `received_to` are the centre's local days, both included.
+    """
+
+    text: str = ""  # a case number or applicant name, or part of one
+    status: str = ""
+    item: str = ""  # an item's code
+    department: str = ""  # the code of the department an item belongs to
+    received_from: dt.date | None = None
+    received_to: dt.date | None = None
+    overdue: bool = False  # open and past its promised date
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """One page of the case list: rows of (case, item name, department name), newest first."""
+
+    rows: list
+    total: int  # matching cases, counted up to COUNT_CAP
+    capped: bool  # there are more than `total`
+    page: int
+    pages: int
+
+
+CASES_PER_PAGE = 25
+COUNT_CAP = 10_000  # the count stops here: a page never counts a whole large table
+
+
+def _case_conditions(actor: User, flt: CaseFilter, now: dt.datetime) -> list:
+    conditions = [visible_cases(actor)]
+    text = flt.text.strip()
+    if text:
+        pattern = f"%{text}%"
+        conditions.append(sa.or_(Case.case_no.like(pattern), Case.applicant_name.like(pattern)))
+    if flt.status:
+        conditions.append(Case.status == flt.status)
+    if flt.item:
+        conditions.append(Item.code == flt.item)
+    if flt.department:
+        conditions.append(Department.code == flt.department)
+    if flt.received_from:
+        conditions.append(Case.received_at >= day_start(flt.received_from))
+    if flt.received_to:
+        conditions.append(Case.received_at < day_start(flt.received_to + dt.timedelta(days=1)))
+    if flt.overdue:
+        conditions.append(sa.and_(Case.status.in_(OPEN_CASE_STATUSES), Case.due_at < now))
+    return conditions
+
+
+def case_list(actor: User, flt: CaseFilter) -> CasePage:
+    """The cases the actor may read that match the filter, one page of them, newest first.
+
+    Who sees what is `access.visible_cases`, the rule of the case page, in the query: the
+    count and the page are of readable cases only. The count is bounded by `COUNT_CAP`.
+    """
+    db = session()
+    base = (
+        sa.select(Case, Item.name.label("item_name"), Department.name.label("department_name"))
+        .join(Item, Item.id == Case.item_id)
+        .join(Department, Department.id == Item.department_id)
+        .where(*_case_conditions(actor, flt, utcnow()))
+    )
+    limited = base.with_only_columns(Case.id).limit(COUNT_CAP + 1).subquery()
+    counted = db.scalar(sa.select(sa.func.count()).select_from(limited)) or 0
+    total = min(counted, COUNT_CAP)
+    pages = max(1, -(-total // CASES_PER_PAGE))
+    page = min(max(1, flt.page), pages)
+    rows = db.execute(
+        base.order_by(Case.received_at.desc(), Case.id.desc())
+        .offset((page - 1) * CASES_PER_PAGE)
+        .limit(CASES_PER_PAGE)
+    ).all()
+    return CasePage([(r.Case, r.item_name, r.department_name) for r in rows], total,
+                    counted > COUNT_CAP, page, pages)  # fmt: skip
+
+
+def case_list_choices() -> tuple[list[Item], list[Department]]:
+    """What the case list can be narrowed to: every item (a withdrawn one keeps its cases)
+    and the departments that own items, each by name."""
+    db = session()
+    items = list(db.scalars(sa.select(Item).order_by(Item.name)))
+    owners = {i.department_id for i in items}
+    departments = db.scalars(sa.select(Department).where(Department.id.in_(owners))
+                             .order_by(Department.name)) if owners else []  # fmt: skip
+    return items, list(departments)
 
 
 def window_lists(actor: User) -> tuple[list, list]:
@@ -151,14 +245,12 @@ def window_lists(actor: User) -> tuple[list, list]:
 
 
 def people_named(ids: set[int | None]) -> dict[int, str]:
-    """Return display names ("Name (username)") of users by id."""
+    """Return the names people are shown by on pages (not their user names), by id."""
     wanted = {i for i in ids if i}
     if not wanted:
         return {}
-    rows = session().execute(
-        sa.select(User.id, User.name, User.username).where(User.id.in_(wanted))
-    )
-    return {r.id: f"{r.name} ({r.username})" for r in rows}
+    rows = session().execute(sa.select(User.id, User.name).where(User.id.in_(wanted)))
+    return {r.id: r.name for r in rows}
 
 
 def away_now(user_ids: set[int]) -> dict[int, str]:
@@ -213,6 +305,8 @@ class InboxFilter:
 def _rows(db: Session, query, now: dt.datetime) -> list[InboxRow]:
     out = []
     for r in db.execute(query):
+        if r.Task.post_id is not None:  # for wording the task's reason with no further query
+            remember_posts({r.Task.post_id: post_label(r.post_name, r.post_code)})
         due = r.Task.due_at or r.case_due
         out.append(
             InboxRow(r.Task, r.case_no, r.item_code, r.item_name, r.applicant_name,
@@ -240,10 +334,12 @@ def _base_query():
             Task, Case.case_no, Case.applicant_name, Case.received_at,
             Case.due_at.label("case_due"), Item.code.label("item_code"),
             Item.name.label("item_name"), acting.name.label("acting_for"), card.label("card"),
+            Post.name.label("post_name"), Post.code.label("post_code"),
         )
         .join(Case, Case.id == Task.case_id)
         .join(Item, Item.id == Case.item_id)
         .outerjoin(acting, acting.id == Task.acting_for_id)
+        .outerjoin(Post, Post.id == Task.post_id)
     )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from workflows.errors import WorkflowFault
@@ -14,6 +15,7 @@ from workflows.errors import WorkflowFault
 from ..audit.models import Event
 from ..db import session, transactional
 from ..errors import Conflict
+from ..labels import status_name
 from ..org.models import User
 from . import faults, status, steps, store
 from .access import Purpose, require_case
@@ -37,7 +39,13 @@ def retry_case(actor: User, case_no: str) -> Case:
     checked = require_case(actor, case_no, Purpose.RETRY)
     db, case = session(), checked.case
     if not status.may_retry(case):
-        raise Conflict(f"case {case_no} is {case.status}; only a faulted case is retried")
+        raise Conflict(
+            _(
+                "case %(case_no)s is %(status)s; only a faulted case is retried",
+                case_no=case_no,
+                status=status_name(case.status),
+            )
+        )
     fault = db.scalars(
         sa.select(Event)
         .where(Event.case_id == case.id, Event.type == "case_faulted")
@@ -56,7 +64,13 @@ def retry_case(actor: User, case_no: str) -> Case:
     elif step.get("kind") == "complete":
         outcome = _retry_completion(db, head, step, events)
     else:
-        raise Conflict(f"the failed step of case {case_no} cannot be retried ({step!r})")
+        raise Conflict(
+            _(
+                "the failed step of case %(case_no)s cannot be retried (%(step)s)",
+                case_no=case_no,
+                step=repr(step),
+            )
+        )
     if isinstance(outcome, faults.CaseFaulted):
         raise outcome
     db.expire(case)  # the step wrote its row: read it again
@@ -71,7 +85,7 @@ def _fault_of(rows: list[dict]) -> WorkflowFault:
 def _retry_start(db: Session, actor: User, checked, fault_seq: int) -> Case:
     case, item = checked.case, checked.item
     with db.no_autoflush:
-        _, version_id = item_and_newest_version(db, item.code)
+        version_id = item_and_newest_version(db, item.code)[1]
         clerk = db.get(User, case.received_by_id) if case.received_by_id else actor
         events = store.events_for(case, actor)
         events.add("case_retried", {"fault_seq": fault_seq, "step": {"kind": "start"}})
@@ -105,10 +119,10 @@ def _retry_timer(db: Session, head: Head, timer_id: uuid.UUID, events) -> faults
 def _retry_completion(db: Session, head: Head, step: dict, events):
     task = db.get(Task, uuid.UUID(step["task_id"]))
     if task is None or not status.is_task_open(task):
-        raise Conflict("the task whose completion failed is no longer open")
+        raise Conflict(_("the task whose completion failed is no longer open"))
     official = db.get(User, step.get("actor_id")) if step.get("actor_id") else None
     if official is None:
-        raise Conflict("the official whose completion failed is no longer known")
+        raise Conflict(_("the official whose completion failed is no longer known"))
     db.expunge(task)
     diagram = runtime().diagram(db, head.diagram_version_id)
     outcome, comment = step.get("outcome", "approve"), step.get("comment") or ""
@@ -158,7 +172,14 @@ def fail_timer(timer_id: uuid.UUID, reason: str) -> bool:
     if status.is_faulted(head):
         faults.hold_timers(db, head.id)
         return True
-    fault = WorkflowFault(f"the timer could not be fired: {reason}", row.node_id, code="timer")
+    fault = WorkflowFault(
+        _(
+            "the timer could not be fired: %(reason)s",
+            reason=reason,
+        ),
+        row.node_id,
+        code="timer",
+    )
     step = {"kind": "timer", "timer_id": str(timer_id)}
     steps.stop(db, head, store.events_for(head, None), fault, step, failed_timer=timer_id)
     return True

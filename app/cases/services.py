@@ -24,19 +24,23 @@ from .access import (
     require_case,
     require_task,
 )
+from .delivery import DELIVERY_METHODS, Delivery
 from .intake import Applicant, check_form
 from .lifecycle import close_case, receive_case, refuse_case, submit_supplement, withdraw_case
 from .planner import Outcome
 from .queries import (
     CaseDetail,
+    CaseFilter,
+    CasePage,
     InboxFilter,
     InboxRow,
     case_decisions,
     case_detail,
     case_events,
+    case_list,
+    case_list_choices,
     claimable,
     done_list,
-    find_cases,
     inbox,
     list_open_tasks,
     people_named,
@@ -55,8 +59,12 @@ from .taskwork import (
 __all__ = [
     "Applicant",
     "CaseDetail",
+    "CaseFilter",
+    "CasePage",
     "CheckedCase",
     "CheckedTask",
+    "DELIVERY_METHODS",
+    "Delivery",
     "InboxFilter",
     "InboxRow",
     "OpenedTask",
@@ -68,6 +76,8 @@ __all__ = [
     "case_decisions",
     "case_detail",
     "case_events",
+    "case_list",
+    "case_list_choices",
     "check_form",
     "claim_task",
     "claimable",
@@ -75,7 +85,6 @@ __all__ = [
     "complete_task",
     "done_list",
     "fail_timer",
-    "find_cases",
     "fire_timer",
     "inbox",
     "list_open_tasks",

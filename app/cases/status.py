@@ -104,6 +104,12 @@ def may_complete(task: _HasState, user_id: int) -> bool:
     return is_task_open(task) and task.assignee_id == user_id
 
 
+def is_decisive(stage: str | None, outcome: str) -> bool:
+    """A completion that cannot be taken back and decides against the applicant: a
+    rejection, or issuing the denial (不予许可) at a denial stage. The web asks to confirm."""
+    return outcome == "reject" or (stage == "denial" and outcome == "approve")
+
+
 def may_claim(task: _HasState, holder_ids: set[int], user_id: int) -> bool:
     """A holder of the task's post takes an unassigned open task from the post's queue."""
     return is_task_open(task) and task.assignee_id is None and user_id in holder_ids

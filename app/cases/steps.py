@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from workflows.engine import StepResult, WorkflowRun
@@ -176,7 +177,12 @@ def complete(
                   "data": completion.data}  # fmt: skip
         return stop(db, head, events, fault, failed)
     except EngineError as exc:
-        raise Conflict(f"the workflow could not continue: {exc.message}") from None
+        raise Conflict(
+            _(
+                "the workflow could not continue: %(message)s",
+                message=exc.message,
+            )
+        ) from None
 
 
 def stop(
@@ -237,5 +243,5 @@ def fire(db: Session, head: Head, timer_id: uuid.UUID, events: EventBatch) -> bo
     if escalating:
         from .assign import escalate_to_leader
 
-        escalate_to_leader(db, head.id, escalating, now, "the stage's time limit has passed")
+        escalate_to_leader(db, head.id, escalating, now, "time_limit")
     return True

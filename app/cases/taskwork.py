@@ -10,10 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput
+from ..labels import status_name
 from ..org.models import Post, User
 from ..org.presence import Assignment, away_at, exclusions
 from . import decisions, faults, planner, status, steps, store
@@ -26,12 +29,12 @@ from .queries import CaseDetail, case_detail, people_named
 from .runtime import runtime
 from .store import Head
 
-FAULTED = (
+FAULTED = _l(
     "this case is stopped in the fault state (流程异常) until an administrator retries its "
     "failed step or withdraws it; nothing can be completed meanwhile"
 )
-# the reason goes into the task's assignment_reason (300 characters) after "transferred by
-# <username> to <A|B|leader> <username>: " (up to 155); a longer one was a 500 on PostgreSQL
+# the reason is the note of the transfer stored in the task's assignment_reason (300
+# characters, with about 80 of structure around it); a longer one was a 500 on PostgreSQL
 TRANSFER_REASON_MAX = 140
 
 
@@ -110,24 +113,24 @@ def task_page(actor: User, task_id: uuid.UUID) -> TaskPage:
 def _check_decision_input(outcome: str, comment: str, legal_basis: str) -> None:
     if outcome == "reject":
         if not comment.strip():
-            raise InvalidInput("a rejection needs a reason (comment)")
+            raise InvalidInput(_("a rejection needs a reason (comment)"))
         if not legal_basis.strip():
-            raise InvalidInput("a rejection needs a legal basis (data.legal_basis)")
+            raise InvalidInput(_("a rejection needs a legal basis (data.legal_basis)"))
     if outcome == "return" and not comment.strip():
-        raise InvalidInput("a return needs a reason (comment)")
+        raise InvalidInput(_("a return needs a reason (comment)"))
 
 
 def _check_may_decide(db: Session, actor: User, task: Task, head: Head) -> None:
     """Refuse an official who applied for the case, or who decided its previous stage."""
     if actor.id_number and actor.id_number == head.applicant_id_number:
-        raise Forbidden("you are the applicant of this case and may not handle it")
+        raise Forbidden(_("you are the applicant of this case and may not handle it"))
     if (
         task.is_decision
         and head.last_decider_id == actor.id
         and head.last_decision_spec != task.spec_id
         and not _opened_before_last_decision(db, task, head)
     ):
-        raise Forbidden("you decided the previous stage of this case (four-eyes)")
+        raise Forbidden(_("you decided the previous stage of this case (four-eyes)"))
 
 
 def _opened_before_last_decision(db: Session, task: Task, head: Head) -> bool:
@@ -154,22 +157,39 @@ def complete_task(
     comment: str = "",
     data: dict | Callable[[list[dict]], dict] | None = None,
     legal_basis: str = "",
+    confirmed: bool = True,
 ) -> Outcome:
     """Complete an official's task with an outcome; the case moves on in the same commit.
 
     `data` is the task form's values, or a function that reads them given the task's form
     fields (a posted web form). A rejection states its `legal_basis`; it is kept with the
     task's data. A fault of the workflow stops the case and is raised after the commit.
+    A decisive completion (`status.is_decisive`) from the web needs `confirmed` (its form's
+    box); refused without it before anything is written.
     """
     checked = require_task(actor, task_id, Purpose.WORK)
     db, task, head = session(), checked.task, checked.head
     db.expunge(task)  # the row is written with one Core UPDATE, never flushed by the ORM
     comment, legal_basis = (comment or "").strip(), (legal_basis or "").strip()
     if not status.is_task_open(task):
-        raise Conflict(f"task {task_id} is already {task.state}")
+        raise Conflict(
+            _(
+                "task %(task_id)s is already %(state)s",
+                task_id=task_id,
+                state=status_name(task.state),
+            )
+        )
     if outcome not in task.outcomes.split(","):
-        raise InvalidInput(f"outcome must be one of: {task.outcomes.replace(',', ', ')}")
+        raise InvalidInput(
+            _(
+                "outcome must be one of: %(choices)s",
+                choices=task.outcomes.replace(",", ", "),
+            )
+        )
     _check_decision_input(outcome, comment, legal_basis)
+    if not confirmed and status.is_decisive(task.stage, outcome):
+        raise InvalidInput(_("Tick the box to confirm this decision: nothing was changed."),
+                           fields={"confirm": _("Confirm the decision.")})  # fmt: skip
     diagram = runtime().diagram(db, head.diagram_version_id)
     fields = task_fields(db, head.diagram_version_id, task.spec_id)
     values = data(fields) if callable(data) else dict(data or {})
@@ -202,7 +222,13 @@ def _excluded_from(db: Session, case: Case, task: Task, user_ids: set[int]) -> d
 
 def _still_open(checked: CheckedTask) -> CheckedTask:
     if not status.is_task_open(checked.task):
-        raise Conflict(f"task {checked.task.id} is already {checked.task.state}")
+        raise Conflict(
+            _(
+                "task %(id)s is already %(state)s",
+                id=checked.task.id,
+                state=status_name(checked.task.state),
+            )
+        )
     return checked
 
 
@@ -213,17 +239,18 @@ def claim_task(actor: User, task_id: uuid.UUID) -> Task:
     checked = _still_open(require_task(actor, task_id, Purpose.CLAIM))
     task, case, post = checked.task, checked.case, checked.post
     if task.assignee_id is not None:
-        raise Conflict("this task has already been claimed")
+        raise Conflict(_("this task has already been claimed"))
     now = utcnow()
     why = _excluded_from(db, case, task, {actor.id}).get(actor.id)
     if why:
-        raise Forbidden(f"you may not take this task: you {why}")
+        raise Forbidden(_("you may not take this task: you %(why)s", why=why))
     away = away_at(db, {actor.id}, now).get(actor.id)
     if away:
-        raise Conflict(f"you are {away}; check in or end the absence first")
+        raise Conflict(_("you are %(away)s; check in or end the absence first", away=away))
     role = next(r for r, uid in holders(post) if uid == actor.id)
     acting_for = post.a_user_id if role != "A" and not post.shared else None
-    choice = Assignment(post.id, actor.id, acting_for, f"claimed by {actor.username} ({role})")
+    reason = {"reason": "claimed", "by": actor.id, "role": role}
+    choice = Assignment(post.id, actor.id, acting_for, reason)
     write_reassignments(db, case.id, [(task, choice)], now, actor, kind="task_claimed",
                         only_if_unassigned=True, started_at=now)  # fmt: skip
     return task
@@ -235,31 +262,33 @@ def transfer_task(actor: User, task_id: uuid.UUID, to_user_id: int, reason: str)
     db = session()
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("a transfer needs a reason")
+        raise InvalidInput(_("a transfer needs a reason"))
     if len(reason) > TRANSFER_REASON_MAX:
-        raise InvalidInput(f"a transfer reason is at most {TRANSFER_REASON_MAX} characters")
+        raise InvalidInput(
+            _(
+                "a transfer reason is at most %(TRANSFER_REASON_MAX)s characters",
+                TRANSFER_REASON_MAX=TRANSFER_REASON_MAX,
+            )
+        )
     checked = _still_open(require_task(actor, task_id, Purpose.TRANSFER))
     task, case, post = checked.task, checked.case, checked.post
     if post is None:
-        raise Conflict("this task belongs to no post, so it has nobody to go to")
+        raise Conflict(_("this task belongs to no post, so it has nobody to go to"))
     roles = {uid: role for role, uid in holders(post)}
     if to_user_id not in roles:
-        raise InvalidInput("a task can only go to another holder (A, B or leader) of its post")
+        raise InvalidInput(_("a task can only go to another holder (A, B or leader) of its post"))
     if to_user_id == task.assignee_id:
-        raise InvalidInput("the task is already with that person")
+        raise InvalidInput(_("the task is already with that person"))
     now = utcnow()
     why = _excluded_from(db, case, task, {to_user_id}).get(to_user_id)
     if why:
-        raise Conflict(f"that person may not take this task: they {why}")
+        raise Conflict(_("that person may not take this task: they %(why)s", why=why))
     away = away_at(db, {to_user_id}, now).get(to_user_id)
     if away:
-        raise Conflict(f"that person is {away}")
-    target = db.get(User, to_user_id)
-    choice = Assignment(
-        post.id, to_user_id, None,
-        f"transferred by {actor.username} to {roles[to_user_id]} "
-        f"{target.username if target else to_user_id}: {reason}",
-    )  # fmt: skip
+        raise Conflict(_("that person is %(away)s", away=away))
+    moved = {"reason": "transfer", "by": actor.id, "role": roles[to_user_id], "to": to_user_id,
+             "note": reason}  # fmt: skip
+    choice = Assignment(post.id, to_user_id, None, moved)
     write_reassignments(db, case.id, [(task, choice)], now, actor, kind="task_transferred",
                         started_at=None)  # fmt: skip
     return task

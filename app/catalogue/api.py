@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, g, jsonify, request
+from flask_babel import gettext as _
 
 from ..api import bp, json_body, login_required, text
 from ..api.schemas import item_json
@@ -26,7 +27,7 @@ def item(code: str):
 @login_required
 def item_versions(code: str):
     if not g.user.has_role("analyst", "auditor", "admin"):
-        raise Forbidden("diagram versions are for analysts, auditors and admins")
+        raise Forbidden(_("diagram versions are for analysts, auditors and admins"))
     return jsonify({"item": code, "versions": [
         {"version": v.version, "comment": v.comment, "deployed_by_id": v.deployed_by_id,
          "deployed_at": v.deployed_at.isoformat(timespec="seconds") + "Z",
@@ -39,10 +40,10 @@ def item_versions(code: str):
 @login_required
 def item_version_xml(code: str, number: int):
     if not g.user.has_role("analyst", "auditor", "admin"):
-        raise Forbidden("diagram versions are for analysts, auditors and admins")
+        raise Forbidden(_("diagram versions are for analysts, auditors and admins"))
     found = [v for v in drafts.versions(code) if v.version == number]
     if not found:
-        raise NotFound(f"item {code} has no version {number}")
+        raise NotFound(_("item %(code)s has no version %(number)s", code=code, number=number))
     resp = current_app.response_class(found[0].content, mimetype="application/xml")
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return resp
@@ -53,11 +54,11 @@ def item_version_xml(code: str, number: int):
 def save_draft(code: str):
     content = request.get_data()  # bytes: the loader decodes them as the XML declares
     if not content.strip():
-        raise InvalidInput("send the diagram's XML as the request body")
+        raise InvalidInput(_("send the diagram's XML as the request body"))
     based_on = request.args.get("based_on")
     if based_on is not None:
         if not based_on.isdigit() or int(based_on) > 2**31 - 1:
-            raise InvalidInput("'based_on' must be a version number")
+            raise InvalidInput(_("'based_on' must be a version number"))
         based_on = int(based_on)
     draft, findings = drafts.save_draft(g.user, code, content, based_on)
     errors = sum(1 for f in findings if f.severity == "error")

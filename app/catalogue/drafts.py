@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from lxml import etree
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.errors import DiagramError, Finding
 from workflows.juel import CODES as JUEL_CODES
 from workflows.juel import Rewritten, diagram_bytes, rewrite_diagram
-from workflows.lint import lint, properties
+from workflows.lint import describe, lint, properties
 from workflows.loader import BPMN_NS, diagram_text, parse_bpmn, validate_xsd
 
 from ..db import Base, session, transactional, utcnow
@@ -48,11 +49,15 @@ class DiagramDraft(Base):
     based_on_version: Mapped[int | None]
     saved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     saved_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # the last report (of a save or a refused deployment), shown again on reopening:
+    # {"action": "save"|"deploy", "at": ISO UTC, "findings": [{severity, code, element_id,
+    # line}]}; no message text, which is worded again in the reader's language
+    report: Mapped[dict | None] = mapped_column(sa.JSON)
 
 
 def _require_analyst(actor: User) -> None:
     if not actor.has_role("analyst"):
-        raise Forbidden("only process analysts edit and deploy diagrams")
+        raise Forbidden(_("only process analysts edit and deploy diagrams"))
 
 
 def _limit_days(element) -> float:
@@ -122,8 +127,12 @@ def centre_findings(tree: etree._ElementTree, item: Item, filename: str) -> list
         if name and name not in posts:
             findings.append(Finding(
                 "error", "unknown-post",
-                f"user task '{task.get('name') or task.get('id')}' is assigned to '{name}', "
-                "which is no post of this centre (use a post's code or name)",
+                _(
+                    "%(element)s is assigned to '%(name)s', which is no post of this centre "
+                    "(use a post's code or name)",
+                    element=describe(task),
+                    name=name,
+                ),
                 task.get("id"), task.sourceline, filename,
             ))  # fmt: skip
     starts = [el.get("id") for el in tree.iterfind(".//bpmn:process/bpmn:startEvent", ns)]
@@ -134,8 +143,12 @@ def centre_findings(tree: etree._ElementTree, item: Item, filename: str) -> list
     if total > promised:
         findings.append(Finding(
             "warning", "limits-exceed-promise",
-            f"the stage limits along the longest path add up to {total:g} working days, more "
-            f"than the {promised} days this item promises",
+            _(
+                "the stage limits along the longest path add up to %(total)s working days, more "
+                "than the %(promised)s days this item promises",
+                total=format(total, 'g'),
+                promised=promised,
+            ),
             starts[0] if starts else None, None, filename,
         ))  # fmt: skip
     return findings
@@ -171,16 +184,61 @@ def save_draft(actor: User, code: str, content: bytes, based_on: int | None = No
     draft = db.get(DiagramDraft, item.id) or DiagramDraft(item_id=item.id)
     draft.content, draft.based_on_version = text, based_on
     draft.saved_by_id, draft.saved_at = actor.id, utcnow()
+    draft.report = _stored_report("save", [f.as_dict() for f in findings])
     db.add(draft)
     return draft, findings
 
 
+STORED_KEYS = ("severity", "code", "element_id", "line")
+
+
+def _stored_report(action: str, findings: list[dict]) -> dict:
+    kept = [{k: f.get(k) for k in STORED_KEYS} for f in findings]
+    return {"action": action, "at": utcnow().isoformat(), "findings": kept}
+
+
+@transactional
+def remember_refusal(code: str, findings: list[dict]) -> None:
+    """Keep the findings that refused the draft's deployment as its last report (the
+    refusal itself rolled back, so this is a transaction of its own)."""
+    if not findings:
+        return
+    draft = draft_of(require_item(code))
+    if draft is not None:
+        draft.report = _stored_report("deploy", findings)
+
+
 @dataclass(frozen=True)
 class DraftReport:
-    """The saved draft's findings, and how many JUEL/FEEL expressions can be rewritten."""
+    """The draft's findings (in the reader's language), how many JUEL/FEEL expressions can be
+    rewritten, and the last report stored with the draft: what made it, when, how many
+    errors and warnings it had."""
 
     findings: list[Finding]
     rewritable: int
+    last: dict | None = None  # DiagramDraft.report; None for a draft saved before it was kept
+
+    @property
+    def action(self) -> str:
+        return (self.last or {}).get("action", "save")
+
+    @property
+    def at(self) -> str | None:
+        return (self.last or {}).get("at")
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self._counted if f.get("severity") == "error")
+
+    @property
+    def warnings(self) -> int:
+        return len(self._counted) - self.errors
+
+    @property
+    def _counted(self) -> list[dict]:
+        if self.last is not None:
+            return self.last.get("findings") or []
+        return [f.as_dict() for f in self.findings]
 
 
 def draft_of(item: Item) -> DiagramDraft | None:
@@ -194,7 +252,8 @@ def drafts_by_item() -> dict[int, DiagramDraft]:
 
 
 def draft_report(code: str) -> DraftReport | None:
-    """Return the report of an item's saved draft, or None when it has no draft."""
+    """Return the report of an item's saved draft with its last stored report, or None when
+    it has no draft."""
     item = require_item(code)
     draft = draft_of(item)
     if draft is None:
@@ -206,7 +265,7 @@ def draft_report(code: str) -> DraftReport | None:
             rewritable = len(rewrite_diagram(draft.content).rewritten)
         except DiagramError:
             rewritable = 0
-    return DraftReport(findings, rewritable)
+    return DraftReport(findings, rewritable, draft.report)
 
 
 def apply_rewrites(actor: User, code: str) -> tuple[Rewritten, list[Finding]]:
@@ -220,7 +279,7 @@ def apply_rewrites(actor: User, code: str) -> tuple[Rewritten, list[Finding]]:
     item = require_item(code)
     draft = draft_of(item)
     if draft is None:
-        raise NotFound("this item has no draft")
+        raise NotFound(_("this item has no draft"))
     try:
         rewritten = rewrite_diagram(draft.content)
     except DiagramError as exc:
@@ -242,13 +301,16 @@ def deploy_draft(actor: User, code: str, comment: str) -> DiagramVersion:
     db = session()
     draft = db.get(DiagramDraft, item.id)
     if draft is None:
-        raise InvalidInput("there is no draft of this item to deploy; save one first")
+        raise InvalidInput(_("there is no draft of this item to deploy; save one first"))
     if not (comment or "").strip():
-        raise InvalidInput("say what changed (the comment is kept with the version)")
+        raise InvalidInput(_("say what changed (the comment is kept with the version)"))
     findings = report(item, draft.content.encode("utf-8"), f"{code}.bpmn")
     errors = [f for f in findings if f.severity == "error"]
     if errors:
-        raise InvalidInput(f"the draft has {len(errors)} error(s); fix them before deploying",
+        raise InvalidInput(_(
+            "the draft has %(count)s error(s); fix them before deploying",
+            count=len(errors),
+        ),
                            findings=[f.as_dict() for f in findings])  # fmt: skip
     version = deploy_version(item, draft.content.encode("utf-8"), f"{code}.bpmn", actor,
                              comment.strip())  # fmt: skip

@@ -49,7 +49,7 @@ _NAME_SEPARATORS = re.compile(r"([、,，;；])")
 _QUERY_SEPARATORS = re.compile(r"[\s,、;]+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = {">=": "≥", "<=": "≤", "==": "=", "!=": "≠"}
-_SVG_CACHE: OrderedDict[tuple[str, str | None], str | None] = OrderedDict()
+_SVG_CACHE: OrderedDict[tuple[str, str | None, str], str | None] = OrderedDict()
 _SVG_CACHE_SIZE = 64
 
 
@@ -289,13 +289,17 @@ def procedure_svg(version: DiagramVersion | None, diagram_id: str | None = None)
     Versions never change, so drawings are kept by content hash (the newest few)."""
     if version is None:
         return None
-    key = (version.content_hash, diagram_id)
+    from flask_babel import get_locale
+
+    from ..labels import element_type_name
+
+    key = (version.content_hash, diagram_id, str(get_locale()))  # tooltips in its language
     if key in _SVG_CACHE:
         _SVG_CACHE.move_to_end(key)
         return _SVG_CACHE[key]
     try:
         svg = render_svg(version.content.encode("utf-8"), filename=version.filename,
-                         diagram_id=diagram_id)  # fmt: skip
+                         diagram_id=diagram_id, kind_name=element_type_name)  # fmt: skip
     except OneWindowError:
         svg = None
     _SVG_CACHE[key] = svg

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from workflows.errors import DiagramError
 from workflows.loader import diagram_text
@@ -36,7 +37,7 @@ def require_item(code: str) -> Item:
     """Return the item with this code, active or not (NotFound if there is none)."""
     item = item_by_code(code)
     if item is None:
-        raise NotFound(f"no item with code '{code}'")
+        raise NotFound(_("no item with code '%(code)s'", code=code))
     return item
 
 
@@ -61,7 +62,7 @@ def get_item(code: str) -> tuple[Item, int | None]:
     db = session()
     item = db.scalars(sa.select(Item).where(Item.code == code, Item.active.is_(True))).first()
     if item is None:
-        raise NotFound(f"no item with code '{code}'")
+        raise NotFound(_("no item with code '%(code)s'", code=code))
     version = db.scalar(
         sa.select(sa.func.max(DiagramVersion.version)).where(DiagramVersion.item_id == item.id)
     )
@@ -80,7 +81,11 @@ def deploy_version(
         compiled = runtime().compile(content, filename, item.process_id)
     except DiagramError as exc:
         raise InvalidInput(
-            f"diagram {filename} cannot be deployed: {exc.summary}",
+            _(
+                "diagram %(filename)s cannot be deployed: %(summary)s",
+                filename=filename,
+                summary=exc.summary,
+            ),
             findings=[f.as_dict() for f in exc.findings],
         ) from None
     reported.reporting(item.kind, item.entry or {}, item.name)  # a 上报件 names its authority

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ..db import session
@@ -122,4 +123,4 @@ def allowed(actor: User, ticket: Complaint) -> Allowed:
 def require_office(actor: User, what: str) -> None:
     """Refuse anyone but the supervision office (and admins)."""
     if not actor.has_role(*OFFICE_ROLES):
-        raise Forbidden(f"only the supervision office {what}")
+        raise Forbidden(_("only the supervision office %(what)s", what=what))

@@ -11,7 +11,10 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from ..errors import InvalidInput
+from ..labels import labels
 
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,28}$")
 MAX_TEXT = 4000
@@ -32,15 +35,34 @@ class NewComplaint:
     department_id: int | None = None  # assign at once
 
 
+# the fields of a complaint as the office's form names them
+field_name = labels(
+    lambda: {
+        "channel": _("channel"),
+        "status": _("status"),
+        "complainant_name": _("complainant"),
+        "complainant_phone": _("complainant's phone"),
+        "subject": _("subject"),
+        "content": _("content"),
+        "note": _("note"),
+        "reply": _("reply"),
+        "received_at": _("received at"),
+        "case_no": _("case number"),
+        "department_id": _("department"),
+    },
+)
+
+
 def invalid(field: str, message: str) -> InvalidInput:
-    """The refusal of one field's value."""
-    return InvalidInput(f"{field.replace('_', ' ')}: {message}", field=field)
+    """The refusal of one field's value, the field named in the reader's language."""
+    return InvalidInput(_("%(field)s: %(message)s", field=field_name(field), message=message),
+                        field=field)  # fmt: skip
 
 
 def one_of(field: str, value: str, allowed: Collection[str]) -> None:
     """Refuse a value that is not one of `allowed`."""
     if value not in allowed:
-        raise invalid(field, f"must be one of {', '.join(allowed)}")
+        raise invalid(field, _("must be one of %(items)s", items=", ".join(allowed)))
 
 
 def text(value: str | None, field: str, limit: int, required: bool = True) -> str | None:
@@ -49,10 +71,10 @@ def text(value: str | None, field: str, limit: int, required: bool = True) -> st
     stripped = (value or "").strip()
     if not stripped:
         if required:
-            raise invalid(field, "is required")
+            raise invalid(field, _("is required"))
         return None
     if len(stripped) > limit:
-        raise invalid(field, f"is longer than {limit} characters")
+        raise invalid(field, _("is longer than %(limit)s characters", limit=limit))
     return stripped
 
 
@@ -60,9 +82,9 @@ def phone(value: str | None, channel: str) -> str | None:
     """Return the complainant's phone; a hotline ticket needs one."""
     number = text(value, "complainant_phone", 30, required=False)
     if number is None and channel == "phone":
-        raise invalid("complainant_phone", "a hotline ticket needs the caller's number")
+        raise invalid("complainant_phone", _("a hotline ticket needs the caller's number"))
     if number is not None and not PHONE.match(number):
-        raise invalid("complainant_phone", "digits, spaces, '-' and a leading '+' only")
+        raise invalid("complainant_phone", _("digits, spaces, '-' and a leading '+' only"))
     return number
 
 
@@ -73,7 +95,7 @@ def received_at(value: dt.datetime | None, now: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     if value > now + FUTURE_GRACE:
-        raise invalid("received_at", "lies in the future")
+        raise invalid("received_at", _("lies in the future"))
     if value.year < 2000:
-        raise invalid("received_at", "is not a plausible time")
+        raise invalid("received_at", _("is not a plausible time"))
     return value.replace(microsecond=0)

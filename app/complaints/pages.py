@@ -31,7 +31,7 @@ from ..web.forms import (
 )
 from ..web.policy import attempt, run_then
 from ..web.present import iso_local, labels
-from . import access, queries, services
+from . import access, intake, public, queries, services
 from . import figures as complaint_figures
 from .history import local_text
 from .models import CHANNELS, OPEN_STATUSES, REPLY_DAYS, STATUSES
@@ -271,3 +271,30 @@ def complaint_archive(number: str):
     return _change(number, ClaimForm().validate_on_submit(), None,
                    lambda: services.archive(current_user, number),
                    _("The complaint is archived."))  # fmt: skip
+
+
+# --- the public's own entries (投诉/意见建议) ---------------------------------------------------
+
+
+@bp.route("/feedback", methods=["GET", "POST"])
+def feedback():
+    """Anyone's complaint or suggestion, no account needed; it goes into the register. A
+    refusal keeps what was typed and says what is wrong; a success shows the ticket number."""
+    fields = ("kind", "complainant_name", "complainant_phone", "case_no", "subject", "content")
+    typed = {key: request.form.get(key, "") for key in fields}
+    if request.method == "GET" and current_user.is_authenticated:  # an account fills in who
+        typed["complainant_name"] = current_user.name
+        typed["complainant_phone"] = current_user.phone or ""
+    received, status, bad = None, 200, ""
+    if request.method == "POST":
+        account = current_user.id if current_user.is_authenticated else None
+        sent = attempt(public.submit, request.remote_addr or "unknown", typed["kind"],
+                       typed["complainant_name"], typed["complainant_phone"],
+                       typed["subject"], typed["content"], typed["case_no"],
+                       account_id=account, raised=())  # fmt: skip
+        received, status = sent.value, sent.status
+        bad = (sent.error.details.get("field") or "") if sent.error else ""
+        if received is not None:
+            typed = {key: "" for key in typed}  # written down: the form starts afresh
+    return render_template("complaints/feedback.html", typed=typed, received=received,
+                           bad=bad, limit=intake.MAX_TEXT), status  # fmt: skip

@@ -8,6 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from ..calendar.services import calendar
 from ..cases.models import Case
@@ -31,9 +32,9 @@ def get(actor: User, number: str) -> Complaint:
     """Return a ticket the actor may read."""
     ticket = session().scalars(sa.select(Complaint).where(Complaint.number == number)).first()
     if ticket is None:
-        raise NotFound(f"no complaint '{number}'")
+        raise NotFound(_("no complaint '%(number)s'", number=number))
     if not can_read(actor, ticket):
-        raise Forbidden("this complaint is not assigned to your department")
+        raise Forbidden(_("this complaint is not assigned to your department"))
     return ticket
 
 

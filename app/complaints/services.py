@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,23 +38,32 @@ from .models import (
 )
 
 
+def _status_name(status: str) -> str:
+    """A ticket's status in the reader's words (the register's own names)."""
+    from .pages import ticket_status_name  # the pages import this module
+
+    return ticket_status_name(status)
+
+
 def _case_id(db: Session, case_no: str | None) -> int | None:
     number = (case_no or "").strip()
     if not number:
         return None
     case_id = db.scalar(sa.select(Case.id).where(Case.case_no == number[:32]))
     if case_id is None:
-        raise invalid("case_no", f"there is no case '{number[:32]}'; check the case number")
+        raise invalid(
+            "case_no", _("there is no case '%(number)s'; check the case number", number=number[:32])
+        )
     return case_id
 
 
 def _department(db: Session, department_id: int | None) -> Department:
     dept = db.get(Department, department_id) if department_id else None
     if dept is None:
-        raise invalid("department_id", "choose an existing department")
+        raise invalid("department_id", _("choose an existing department"))
     if dept.kind == "supervision":
-        raise invalid("department_id", "the supervision office registers and replies; "
-                                       "assign the department the complaint concerns")  # fmt: skip
+        raise invalid("department_id", _("the supervision office registers and replies; assign "
+                                         "the department the complaint concerns"))  # fmt: skip
     return dept
 
 
@@ -76,7 +86,7 @@ def _for_update(db: Session, number: str) -> Complaint:
         sa.select(Complaint).where(Complaint.number == number).with_for_update()
     ).first()
     if ticket is None:
-        raise NotFound(f"no complaint '{number}'")
+        raise NotFound(_("no complaint '%(number)s'", number=number))
     return ticket
 
 
@@ -84,7 +94,7 @@ def _assign(db: Session, actor: User, ticket: Complaint, dept: Department,
             now: dt.datetime) -> None:  # fmt: skip
     before = ticket.department_id
     if before == dept.id:
-        raise invalid("department_id", f"the ticket is already with {dept.name}")
+        raise invalid("department_id", _("the ticket is already with %(name)s", name=dept.name))
     ticket.department_id = dept.id
     ticket.status = "assigned"
     data = {"department_id": dept.id, "department": dept.name}
@@ -98,7 +108,14 @@ def _assign(db: Session, actor: User, ticket: Complaint, dept: Department,
 @transactional
 def register(actor: User, new: NewComplaint) -> Complaint:
     """Register a complaint; assign it at once if a department is given."""
-    require_office(actor, "registers complaints")
+    require_office(actor, _("registers complaints"))
+    return write_ticket(actor, new, {})
+
+
+def write_ticket(actor: User, new: NewComplaint, noted: dict) -> Complaint:
+    """Check and write a new ticket registered by `actor` (the office, or the system account
+    for the public's own entries), its first history row saying `noted` besides the channel,
+    case and deadline; assign it if a department is given. The caller checks who may."""
     db = session()
     now = utcnow()
     intake.one_of("channel", new.channel, CHANNELS)
@@ -121,7 +138,7 @@ def register(actor: User, new: NewComplaint) -> Complaint:
     db.flush()
     # the first history row: the ticket is written with version 1 (no bump, no update)
     data = {"channel": new.channel, "case_no": (new.case_no or "").strip(),
-            "due_at": due_at.isoformat(), "provisional": provisional}  # fmt: skip
+            "due_at": due_at.isoformat(), "provisional": provisional, **noted}  # fmt: skip
     db.add(ComplaintEvent(complaint_id=ticket.id, seq=1, at=now, actor_id=actor.id,
                           action="registered", data=data))  # fmt: skip
     if dept is not None:
@@ -132,11 +149,17 @@ def register(actor: User, new: NewComplaint) -> Complaint:
 @transactional
 def assign(actor: User, number: str, department_id: int | None) -> Complaint:
     """Give a ticket to the department it concerns (or move it to another one)."""
-    require_office(actor, "assigns complaints")
+    require_office(actor, _("assigns complaints"))
     db = session()
     ticket = _for_update(db, number)
     if ticket.status not in OPEN_STATUSES:
-        raise Conflict(f"complaint {number} is {ticket.status}; it can no longer be assigned")
+        raise Conflict(
+            _(
+                "complaint %(number)s is %(status)s; it can no longer be assigned",
+                number=number,
+                status=_status_name(ticket.status),
+            )
+        )
     _assign(db, actor, ticket, _department(db, department_id), utcnow())
     return ticket
 
@@ -147,10 +170,14 @@ def add_note(actor: User, number: str, text: str) -> ComplaintNote:
     db = session()
     ticket = _for_update(db, number)
     if not may_investigate(actor, ticket):
-        raise Forbidden("only the department the complaint is assigned to investigates it")
+        raise Forbidden(_("only the department the complaint is assigned to investigates it"))
     if ticket.status not in NOTE_STATUSES:
-        raise Conflict(f"complaint {number} is {ticket.status}; notes are taken while it is "
-                       "assigned or under investigation")  # fmt: skip
+        raise Conflict(_(
+            "complaint %(number)s is %(status)s; notes are taken while it is assigned or under "
+            "investigation",
+            number=number,
+            status=_status_name(ticket.status),
+        ))  # fmt: skip
     body = intake.text(text, "note", MAX_TEXT)
     now = utcnow()
     note = ComplaintNote(complaint_id=ticket.id, author_id=actor.id, at=now, text=body)
@@ -164,13 +191,21 @@ def add_note(actor: User, number: str, text: str) -> ComplaintNote:
 @transactional
 def reply(actor: User, number: str, text: str) -> Complaint:
     """Record the office's reply to the complainant (the ticket counts as completed)."""
-    require_office(actor, "replies to complainants")
+    require_office(actor, _("replies to complainants"))
     db = session()
     ticket = _for_update(db, number)
     if ticket.status != "investigating":
-        hint = {"registered": "assign it first", "assigned": "the department has not yet "
-                "reported what it found"}.get(ticket.status, "it has been replied to")  # fmt: skip
-        raise Conflict(f"complaint {number} is {ticket.status}; {hint}")
+        hint = {"registered": _("assign it first"),
+                "assigned": _("the department has not yet reported what it found")}.get(
+            ticket.status, _("it has been replied to"))  # fmt: skip
+        raise Conflict(
+            _(
+                "complaint %(number)s is %(status)s; %(hint)s",
+                number=number,
+                status=_status_name(ticket.status),
+                hint=hint,
+            )
+        )
     body = intake.text(text, "reply", MAX_TEXT)
     now = utcnow()
     ticket.reply, ticket.replied_at, ticket.replied_by_id = body, now, actor.id
@@ -182,11 +217,17 @@ def reply(actor: User, number: str, text: str) -> Complaint:
 @transactional
 def archive(actor: User, number: str) -> Complaint:
     """File a replied ticket away (归档)."""
-    require_office(actor, "archives complaints")
+    require_office(actor, _("archives complaints"))
     db = session()
     ticket = _for_update(db, number)
     if ticket.status != "replied":
-        raise Conflict(f"complaint {number} is {ticket.status}; only a replied one is archived")
+        raise Conflict(
+            _(
+                "complaint %(number)s is %(status)s; only a replied one is archived",
+                number=number,
+                status=_status_name(ticket.status),
+            )
+        )
     now = utcnow()
     ticket.archived_at, ticket.archived_by_id = now, actor.id
     ticket.status = "archived"

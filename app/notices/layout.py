@@ -244,8 +244,10 @@ class _Page:
 
     def __call__(self, canv: Canvas, doc: Any) -> None:
         canv.saveState()
-        if self.with_qr:
+        if self.with_qr and self.facts.query_code:
             self._header(canv)
+        elif self.with_qr:
+            self._online_header(canv)
         self._footer(canv)
         canv.restoreState()
 
@@ -274,6 +276,17 @@ class _Page:
             while url and pdfmetrics.stringWidth("查询网址：" + url, self.font, 8.5) > room:
                 url = url[:-2] + "…"
             canv.drawString(MARGIN_X, y, f"查询网址：{url}")
+
+    def _online_header(self, canv: Canvas) -> None:
+        """The header of a notice of an online application that has no case (and so no
+        query code) yet: its application number, and where the applicant follows it."""
+        canv.setFillColor(colors.black)
+        canv.setFont(self.font, 10.5)
+        y = PAGE_H - 14 * mm
+        canv.drawString(MARGIN_X, y, f"申请编号：{self.facts.case_no}")
+        canv.setFont(self.font, 8.5)
+        where = "查询方式：登录网上办事大厅，在“我的申请”中按申请编号查看"
+        canv.drawString(MARGIN_X, y - 6 * mm, where)
 
     def _footer(self, canv: Canvas) -> None:
         canv.setStrokeColor(RULE)

@@ -144,6 +144,8 @@ SUPPLEMENT_REGISTRATION = (
 )
 
 
+# Long: the notice is one page of legal text laid out in its order, and half the length is
+# its arguments and their explanation.
 def supplement_notice(
     centre: Centre,
     facts: CaseFacts,
@@ -153,6 +155,7 @@ def supplement_notice(
     remarks: str = "",
     issued_on: date | None = None,
     registration: bool = False,
+    online: bool = False,
     seal_image: str | os.PathLike[str] | None = None,
     font_path: str | os.PathLike[str] | None = None,
 ) -> bytes:
@@ -164,7 +167,9 @@ def supplement_notice(
     catalogue's note (`blocks.requirement`), so the applicant need not come back to ask.
     `remarks` are what the reviewer wrote about the materials, if anything. `deadline_note`
     says by when and where to hand the materials in. Dated `issued_on`, the centre's local
-    day it was first issued (default: the day the application was received).
+    day it was first issued (default: the day the application was received). An `online`
+    application is supplemented online: `deadline_note` says how, and the notice does not
+    also send the applicant to the window.
     """
     if not missing:
         raise ValueError("a supplement notice must list at least one missing material")
@@ -184,12 +189,12 @@ def supplement_notice(
     story += [_missing_table(missing, st), Spacer(1, 3 * mm)]
     if sentence(remarks):
         story.append(body(f"审查意见：{markup(sentence(remarks))}。", st))
+    hand_in = "" if online else f"请你（单位）按照上述要求补正全部材料后，{where}提交。"
     story += [
         body(f"补正要求：{markup(sentence(deadline_note))}。", st),
         body(
-            f"请你（单位）按照上述要求补正全部材料后，{where}提交。补正的材料齐全、符合法定"
-            "形式的，本中心将依法予以受理。本告知书所列为需要补正的全部内容，"
-            "本中心不再要求补正本告知书未列明的材料。",
+            f"{hand_in}补正的材料齐全、符合法定形式的，本中心将依法予以受理。"
+            "本告知书所列为需要补正的全部内容，本中心不再要求补正本告知书未列明的材料。",
             st,
         ),
         KeepTogether(

@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ..cases.status import TaskState
@@ -95,15 +96,20 @@ def register_absence(
     """
     db = session()
     if kind not in ABSENCE_KINDS:
-        raise InvalidInput(f"kind must be one of: {', '.join(ABSENCE_KINDS)}")
+        raise InvalidInput(_("kind must be one of: %(items)s", items=", ".join(ABSENCE_KINDS)))
     if ends_at <= starts_at:
-        raise InvalidInput("an absence must end after it starts")
+        raise InvalidInput(_("an absence must end after it starts"))
     if len(reason.strip()) > REASON_MAX:
-        raise InvalidInput(f"the reason is longer than {REASON_MAX} characters")
+        raise InvalidInput(
+            _(
+                "the reason is longer than %(REASON_MAX)s characters",
+                REASON_MAX=REASON_MAX,
+            )
+        )
     if db.get(User, user_id) is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(_("no user %(user_id)s", user_id=user_id))
     if not _may_register_for(db, actor, user_id):
-        raise Forbidden("only the person, their post's leader or an admin registers an absence")
+        raise Forbidden(_("only the person, their post's leader or an admin registers an absence"))
     conflicts = _partner_conflicts(db, user_id, starts_at, ends_at)
     if conflicts and kind != "sick":
         leaders = {post.leader_user_id for post, _ in conflicts}
@@ -112,8 +118,12 @@ def register_absence(
             fmt = "%Y-%m-%d %H:%M"
             span = f"{_local(other.starts_at):{fmt}} to {_local(other.ends_at):{fmt}}"
             raise Conflict(
-                f"the other handler of post {post.code} is away from {span}; "
-                "A and B may not be away together unless the post's leader confirms"
+                _(
+                    "the other handler of post %(code)s is away from %(span)s; A and B may not "
+                    "be away together unless the post's leader confirms",
+                    code=post.code,
+                    span=span,
+                )
             )
     absence = Absence(
         user_id=user_id, kind=kind, starts_at=starts_at, ends_at=ends_at, reason=reason.strip(),
@@ -132,9 +142,9 @@ def cancel_absence(actor: User, absence_id: int) -> Absence:
     db = session()
     absence = db.get(Absence, absence_id)
     if absence is None:
-        raise NotFound(f"no absence {absence_id}")
+        raise NotFound(_("no absence %(absence_id)s", absence_id=absence_id))
     if not _may_register_for(db, actor, absence.user_id):
-        raise Forbidden("only the person, their post's leader or an admin changes an absence")
+        raise Forbidden(_("only the person, their post's leader or an admin changes an absence"))
     if absence.cancelled_at is None:
         absence.cancelled_at = now()
         db.flush()
@@ -201,9 +211,9 @@ def _reconcile(db: Session, at: dt.datetime) -> int:
             # away puts it back there
             if row.assignee_id is None or row.assignee_id not in away:
                 continue
-            back = Assignment(post.id, None, None,
-                              f"back in the queue of {post.code}: its holder is "
-                              f"{away[row.assignee_id]}")  # fmt: skip
+            gone = away[row.assignee_id]
+            back = Assignment(post.id, None, None, {"reason": "back_to_queue", "post": post.id,
+                                                    "away": [gone.kind, gone.until]})  # fmt: skip
             moves[row.case_id].append((row, back))
             continue
         holder_away = row.assignee_id is None or row.assignee_id in away

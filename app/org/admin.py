@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import replace
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from ..auth import sessions as web_sessions
 from ..cases.status import TaskState
@@ -21,13 +22,13 @@ log = logging.getLogger("onewindow.admin")
 
 def _require_admin(actor: User) -> None:
     if not actor.has_role("admin"):
-        raise Forbidden("only an admin manages departments, users and posts")
+        raise Forbidden(_("only an admin manages departments, users and posts"))
 
 
 def _unique(model, column, value, own_id: int | None, what: str) -> None:
     other = session().scalar(sa.select(model.id).where(column == value))
     if other is not None and other != own_id:
-        raise Conflict(f"another {what} already uses '{value}'")
+        raise Conflict(_("another %(what)s already uses '%(value)s'", what=what, value=value))
 
 
 @transactional
@@ -40,10 +41,10 @@ def save_department(actor: User, dept_id: int | None, code: str, name: str, kind
     db = session()
     dept = db.get(Department, dept_id) if dept_id else Department()
     if dept is None:
-        raise NotFound(f"no department {dept_id}")
-    _unique(Department, Department.code, code, dept_id, "department")
+        raise NotFound(_("no department %(dept_id)s", dept_id=dept_id))
+    _unique(Department, Department.code, code, dept_id, _("department"))
     if parent_id and (parent_id == dept_id or db.get(Department, parent_id) is None):
-        raise InvalidInput("a department cannot be part of itself or of a missing one")
+        raise InvalidInput(_("a department cannot be part of itself or of a missing one"))
     dept.code, dept.name, dept.kind, dept.parent_id = code, name, kind, parent_id or None
     dept.number_prefix = (number_prefix or "").strip() or None
     dept.seal_text = (seal_text or "").strip() or None
@@ -62,15 +63,15 @@ def save_user(actor: User, user_id: int | None, *, username: str, name: str, rol
     db = session()
     user = db.get(User, user_id) if user_id else User()
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(_("no user %(user_id)s", user_id=user_id))
     unknown = set(roles) - set(ROLES)
     if unknown:
-        raise InvalidInput(f"unknown roles: {', '.join(sorted(unknown))}")
+        raise InvalidInput(_("unknown roles: %(items)s", items=", ".join(sorted(unknown))))
     if user_id == actor.id and ("admin" not in roles or not active):
-        raise Conflict("you cannot take away your own admin role or deactivate yourself")
-    _unique(User, User.username, username, user_id, "user")
+        raise Conflict(_("you cannot take away your own admin role or deactivate yourself"))
+    _unique(User, User.username, username, user_id, _("user"))
     if not user_id and not password:
-        raise InvalidInput("a new user needs a password")
+        raise InvalidInput(_("a new user needs a password"))
     user.username, user.name = username, name
     user.roles = " ".join(r for r in ROLES if r in roles)
     user.department_id = department_id or None
@@ -100,7 +101,7 @@ def end_sessions(actor: User, user_id: int) -> int:
     """End every web session of a user (an admin's action); return how many ended."""
     _require_admin(actor)
     if session().get(User, user_id) is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(_("no user %(user_id)s", user_id=user_id))
     ended = web_sessions.end_all(user_id, "admin")
     log.info("web sessions of user %s ended by %s (%d)", user_id, actor.username, ended)
     return ended
@@ -119,17 +120,17 @@ def save_post(actor: User, post_id: int | None, *, code: str, name: str, departm
     db = session()
     post = db.get(Post, post_id) if post_id else Post()
     if post is None:
-        raise NotFound(f"no post {post_id}")
+        raise NotFound(_("no post %(post_id)s", post_id=post_id))
     holders = [u for u in (a_user_id, b_user_id, leader_user_id) if u]
     if a_user_id and a_user_id == b_user_id:
-        raise InvalidInput("A and B of a post must be two different people")
+        raise InvalidInput(_("A and B of a post must be two different people"))
     if db.get(Department, department_id) is None:
-        raise InvalidInput("choose the post's department")
+        raise InvalidInput(_("choose the post's department"))
     for uid in holders:
         if db.get(User, uid) is None:
-            raise InvalidInput(f"no user {uid}")
-    _unique(Post, Post.code, code, post_id, "post")
-    _unique(Post, Post.name, name, post_id, "post")
+            raise InvalidInput(_("no user %(uid)s", uid=uid))
+    _unique(Post, Post.code, code, post_id, _("post"))
+    _unique(Post, Post.name, name, post_id, _("post"))
     post.code, post.name, post.department_id = code, name, department_id
     post.a_user_id, post.b_user_id = a_user_id or None, b_user_id or None
     post.leader_user_id = leader_user_id or None
@@ -163,7 +164,7 @@ def _rehome_tasks(db, post: Post, actor: User) -> int:
         excluded = exclusions(numbers, row.applicant_id_number, row.spec_id, row.is_decision,
                               row.last_decider_id, row.last_decision_spec)  # fmt: skip
         choice = choose_holder(post, post.code, away, excluded)
-        reason = f"post {post.code} changed by {actor.username}; {choice.reason}"
+        reason = {"reason": "post_changed", "post": post.id, "by": actor.id, "then": choice.reason}
         moves[row.case_id].append((row, replace(choice, reason=reason)))
     for case_id, case_moves in moves.items():
         write_reassignments(db, case_id, case_moves, now, actor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify
+from flask_babel import gettext as _
 
 from ..api import bp, json_body, login_required, moment, text
 from ..api.schemas import absence_json
@@ -17,7 +18,7 @@ def create_absence():
     body = json_body()
     user_id = body.get("user_id", g.user.id)
     if not isinstance(user_id, int):
-        raise InvalidInput("'user_id' must be a user id")
+        raise InvalidInput(_("'user_id' must be a user id"))
     absence = absences.register_absence(
         g.user, user_id, text(body, "kind", True), moment(body, "starts_at"),
         moment(body, "ends_at"), text(body, "reason"), bool(body.get("confirm", False)),
@@ -43,5 +44,5 @@ def checkin():
 @login_required
 def posts():
     if not g.user.has_role("clerk", "official", "leader", "supervisor", "auditor", "admin"):
-        raise Forbidden("posts are listed for staff only")
+        raise Forbidden(_("posts are listed for staff only"))
     return jsonify({"posts": org_services.list_posts()})

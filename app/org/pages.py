@@ -16,9 +16,10 @@ from .. import privacy
 from ..auth import sessions as web_sessions
 from ..db import utcnow
 from ..errors import Forbidden, NotFound
-from ..web import bp, role_required
+from ..web import bp, role_name, role_required
 from ..web.forms import AbsenceForm, ClaimForm, DepartmentForm, PostForm, UserForm, choices
 from ..web.policy import attempt
+from ..web.present import department_kind_name
 from . import absences, queries
 from . import admin as org_admin
 from .models import User
@@ -62,6 +63,7 @@ def admin_departments(dept_id: int | None = None):
     form.parent_id.choices = choices(
         [NONE] + [(d.id, d.name) for d in queries.departments() if d.id != dept_id]
     )
+    form.kind.choices = choices((c.value, department_kind_name(c.value)) for c in form.kind.choices)
     if request.method == "GET" and dept is not None:
         form.parent_id.data = dept.parent_id or 0
     return _form_page(
@@ -88,6 +90,7 @@ def admin_users():
 @role_required("admin")
 def admin_user(user_id: int | None = None):
     user, form = _editing(UserForm, queries.user, user_id, _("There is no such user."))
+    form.roles.choices = choices((c.value, role_name(c.value)) for c in form.roles.choices)
     form.department_id.choices = choices([NONE] + [(d.id, d.name) for d in queries.departments()])
     if request.method == "GET" and user is not None:
         shown = {"id_number": user.id_number, "phone": user.phone}  # in full in the form
@@ -134,7 +137,7 @@ def admin_post(post_id: int | None = None):
     post, form = _editing(PostForm, queries.post, post_id, _("There is no such post."))
     if request.method == "GET" and post is None:
         form.return_to_a.data = True
-    people = [NONE] + [(u.id, f"{u.name} ({u.username})") for u in queries.users() if u.active]
+    people = [NONE] + [(u.id, u.name) for u in queries.users() if u.active]
     people = choices(people)
     form.department_id.choices = choices([(d.id, d.name) for d in queries.departments()])
     for field in (form.a_user_id, form.b_user_id, form.leader_user_id):
@@ -173,7 +176,7 @@ def _absences(form: AbsenceForm, people: list[User], status: int = 200):
 def absences_page():
     people = queries.people_registrable_by(current_user)
     form = AbsenceForm()
-    form.user_id.choices = choices([(p.id, f"{p.name} ({p.username})") for p in people])
+    form.user_id.choices = choices([(p.id, p.name) for p in people])
     form.kind.choices = choices([
         ("leave", _("leave")), ("trip", _("business trip")), ("sick", _("sick leave")),
         ("other", _("other")),

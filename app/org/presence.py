@@ -18,20 +18,23 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from .models import Absence, CheckIn, Post
-
-KIND_NAMES = {"leave": "on leave", "trip": "on a business trip", "sick": "on sick leave",
-              "other": "away", "no_checkin": "not checked in today"}  # fmt: skip
+from .reasons import HOLDER_REASONS, Barrier, encode
 
 
 @dataclass(frozen=True)
 class Assignment:
-    """Who gets a task, for whom they act, and why."""
+    """Who gets a task, for whom they act, and why (a reason of `app.org.reasons`)."""
 
     post_id: int | None
     assignee_id: int | None
     acting_for_id: int | None
-    reason: str
+    reason: dict
     escalated: bool = False
+
+    @property
+    def stored_reason(self) -> str:
+        """The reason as the task row's assignment_reason column keeps it."""
+        return encode(self.reason)
 
 
 def _local(at: dt.datetime) -> dt.datetime:
@@ -52,12 +55,12 @@ def _checkin_deadline_passed(at: dt.datetime) -> dt.date | None:
     return local.date()
 
 
-def away_at(db: Session, user_ids: set[int], at: dt.datetime) -> dict[int, str]:
+def away_at(db: Session, user_ids: set[int], at: dt.datetime) -> dict[int, Barrier]:
     """Return the people among `user_ids` who are away at `at`, with a reason each."""
     ids = {u for u in user_ids if u is not None}
     if not ids:
         return {}
-    away: dict[int, str] = {}
+    away: dict[int, Barrier] = {}
     rows = db.execute(
         sa.select(Absence.user_id, Absence.kind, Absence.ends_at).where(
             Absence.user_id.in_(ids),
@@ -67,8 +70,7 @@ def away_at(db: Session, user_ids: set[int], at: dt.datetime) -> dict[int, str]:
         )
     )
     for user_id, kind, ends_at in rows:
-        until = _local(ends_at).strftime("%Y-%m-%d %H:%M")
-        away[user_id] = f"{KIND_NAMES.get(kind, 'away')} until {until}"
+        away[user_id] = Barrier(kind, _local(ends_at).strftime("%Y-%m-%dT%H:%M"))
     day = _checkin_deadline_passed(at)
     if day is not None:
         checked = set(
@@ -77,44 +79,41 @@ def away_at(db: Session, user_ids: set[int], at: dt.datetime) -> dict[int, str]:
             )
         )
         for user_id in ids - checked - set(away):
-            away[user_id] = KIND_NAMES["no_checkin"]
+            away[user_id] = Barrier("no_checkin")
     return away
 
 
 def choose_holder(
-    post: Post | None, label: str | None, away: dict[int, str], excluded: dict[int, str]
+    post: Post | None, label: str | None, away: dict[int, Barrier], excluded: dict[int, Barrier]
 ) -> Assignment:
     """Pick A, else B acting for A, else the leader; record why each earlier one was passed."""
     if post is None:
-        return Assignment(None, None, None, f"no post named '{label}': waiting unassigned", True)
+        return Assignment(None, None, None, {"reason": "no_post", "label": label or ""}, True)
     if post.shared:
         return Assignment(
             post.id,
             None,
             None,
-            f"offered to the holders of {post.code}: the first to claim it does it",
+            {"reason": "shared", "post": post.id},
         )
-    passed: list[str] = []
+    passed: list[list] = []
     candidates = (("A", post.a_user_id), ("B", post.b_user_id), ("leader", post.leader_user_id))
     for role, user_id in candidates:
         if user_id is None:
-            passed.append(f"{role} not set")
+            passed.append(Barrier("unset").stored(role))
             continue
         why = excluded.get(user_id) or away.get(user_id)
         if why:
-            passed.append(f"{role} {why}")
+            passed.append(why.stored(role))
             continue
         acting_for = post.a_user_id if role != "A" else None
-        reason = f"assigned to {role} of {post.code}"
+        reason = {"reason": HOLDER_REASONS[role], "post": post.id}
         if passed:
-            reason += ": " + "; ".join(passed)
+            reason["passed"] = passed
         return Assignment(post.id, user_id, acting_for, reason, escalated=role == "leader")
     return Assignment(
-        post.id, None, None,
-        f"nobody of {post.code} can take it ({'; '.join(passed)}): waiting in the post's "
-        "queue, supervision told",
-        escalated=True,
-    )  # fmt: skip
+        post.id, None, None, {"reason": "queue", "post": post.id, "passed": passed}, escalated=True
+    )
 
 
 def candidate_ids(posts: list[Post]) -> set[int]:
@@ -129,7 +128,7 @@ def exclusions(
     is_decision: bool,
     last_decider_id: int | None,
     last_decision_spec: str | None,
-) -> dict[int, str]:
+) -> dict[int, Barrier]:
     """Return who may not hold a task of a case, with the reason.
 
     The applicant never handles their own case. For a decision stage, whoever decided the
@@ -137,10 +136,10 @@ def exclusions(
     not a new stage, so whoever returned it may decide it again.
     """
     excluded = {
-        uid: "is the applicant of this case"
+        uid: Barrier("applicant")
         for uid, number in id_numbers.items()
         if number and number == applicant_id_number
     }
     if is_decision and last_decider_id is not None and last_decision_spec != task_spec:
-        excluded.setdefault(last_decider_id, "decided the previous stage of this case (four-eyes)")
+        excluded.setdefault(last_decider_id, Barrier("four_eyes"))
     return excluded

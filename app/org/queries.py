@@ -75,3 +75,8 @@ def centre_name() -> str | None:
     """The name of the centre (the first department of kind centre), None if there is none."""
     return session().scalar(sa.select(Department.name).where(Department.kind == "centre")
                             .order_by(Department.id).limit(1))  # fmt: skip
+
+
+def post_names() -> dict[str, str]:
+    """Every post's name by its code (pages name a post, not its code)."""
+    return dict(session().execute(sa.select(Post.code, Post.name)).all())

@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .models import Post, User
 from .presence import Assignment, away_at, candidate_ids, choose_holder
+from .reasons import Barrier, post_label, remember_posts
 
 
 def hash_password(password: str) -> str:
@@ -58,7 +59,12 @@ def staffing(db: Session, names: set[str], at: dt.datetime) -> Staffing:
             if uid and number:
                 id_numbers[uid] = number
     unique = list({p.id: p for p in posts.values()}.values())
+    remember_posts({p.id: post_label(p.name, p.code) for p in unique})
     return Staffing(posts, away_at(db, candidate_ids(unique), at), id_numbers)
+
+
+def _text(barrier: Barrier | None) -> str | None:
+    return str(barrier) if barrier is not None else None
 
 
 def list_posts() -> list[dict]:
@@ -77,8 +83,7 @@ def list_posts() -> list[dict]:
                  "shared": post.shared}  # fmt: skip
         for key, uid in (("a", post.a_user_id), ("b", post.b_user_id),
                          ("leader", post.leader_user_id)):  # fmt: skip
-            entry[key] = (
-                {"id": uid, "username": names.get(uid), "away": away.get(uid)} if uid else None
-            )
+            holder = {"id": uid, "username": names.get(uid), "away": _text(away.get(uid))}
+            entry[key] = holder if uid else None
         out.append(entry)
     return out

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ..catalogue.models import ITEM_KINDS, Item
@@ -129,19 +130,28 @@ class Register:
     def __init__(self, db: Session, grouping: str = "total", filters: Filters | None = None,
                  roll_up: bool = True) -> None:  # fmt: skip
         if grouping not in GROUPINGS:
-            raise InvalidInput(f"the grouping must be one of {', '.join(GROUPINGS)}",
+            raise InvalidInput(_(
+                "the grouping must be one of %(items)s",
+                items=', '.join(GROUPINGS),
+            ),
                                field="grouping")  # fmt: skip
         filters = filters or Filters()
         if filters.kind is not None and filters.kind not in ITEM_KINDS:
-            raise InvalidInput(f"the kind must be one of {', '.join(ITEM_KINDS)}", field="kind")
+            raise InvalidInput(
+                _(
+                    "the kind must be one of %(items)s",
+                    items=", ".join(ITEM_KINDS),
+                ),
+                field="kind",
+            )
         self.org = org = _Org(db)
         if filters.department_id is not None and filters.department_id not in org.departments.nodes:
-            raise InvalidInput("there is no such department", field="department_id")
+            raise InvalidInput(_("there is no such department"), field="department_id")
         self.grouping, self.filters, self.roll_up = grouping, filters, roll_up
         self.scope = (org.departments.subtree(filters.department_id)
                       if filters.department_id is not None else None)  # fmt: skip
         if filters.region_id is not None and filters.region_id not in org.regions.nodes:
-            raise InvalidInput("there is no such region", field="region_id")
+            raise InvalidInput(_("there is no such region"), field="region_id")
         self.region_scope = (org.regions.subtree(filters.region_id)
                              if filters.region_id is not None else None)  # fmt: skip
         self.allowed = {

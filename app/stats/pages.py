@@ -47,7 +47,7 @@ def _int(name: str) -> int | None:
     if not raw or raw == "0":
         return None
     if not raw.isdigit():
-        raise InvalidInput(f"'{name}' must be a number", field=name)
+        raise InvalidInput(_("'%(name)s' must be a number", name=name), field=name)
     return int(raw)
 
 
@@ -59,13 +59,13 @@ def _query() -> Query:
     text = request.args.get("period", "").strip() or this_month()
     period = Period.parse(text)
     if (period.until - period.since).days > MAX_DAYS:
-        raise InvalidInput("choose a period of at most three years", field="period")
+        raise InvalidInput(_("choose a period of at most three years"), field="period")
     grouping = request.args.get("grouping", "department")
     if grouping not in GROUPINGS:
-        raise InvalidInput("unknown grouping", field="grouping")
+        raise InvalidInput(_("unknown grouping"), field="grouping")
     kind = request.args.get("kind") or None
     if kind is not None and kind not in ITEM_KINDS:
-        raise InvalidInput("unknown item kind", field="kind")
+        raise InvalidInput(_("unknown item kind"), field="kind")
     filters = Filters(
         item_id=_int("item"), kind=kind, department_id=_int("department"), region_id=_int("region")
     )
@@ -73,7 +73,7 @@ def _query() -> Query:
     default_unit = "day" if days <= 31 else "week" if days <= 190 else "month"
     unit = request.args.get("unit") or default_unit
     if unit not in UNITS:
-        raise InvalidInput("unknown step", field="unit")
+        raise InvalidInput(_("unknown step"), field="unit")
     roll_up = request.args.get("roll_up", "1") == "1"
     return Query(period, text, grouping, filters, roll_up, unit)
 
@@ -290,7 +290,7 @@ def stats_export(fmt: str):
     if fmt == "xlsx":
         tables = [table, _stage_table(slowest_stages(query.period, query.filters, limit=50))]
         return _download(exports.to_xlsx(tables), exports.XLSX_MIMETYPE, f"{name}.xlsx")
-    raise InvalidInput("the export is csv or xlsx")
+    raise InvalidInput(_("the export is csv or xlsx"))
 
 
 @bp.get("/stats/report.pdf")
@@ -298,7 +298,7 @@ def stats_export(fmt: str):
 def stats_report():
     """The monthly report for the leadership meeting."""
     month = request.args.get("month") or this_month()
-    period = _month(month, "the report is for a month, e.g. 2026-11")
+    period = _month(month, _("the report is for a month, e.g. 2026-11"))
     query = Query(period, month, "department", Filters(), True, "week")
     total = queries.register(period, "total")[0].figures
     departments = queries.register(period, "department")

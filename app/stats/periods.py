@@ -7,6 +7,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+
 from ..calendar.services import WorkCalendar, calendar
 from ..errors import InvalidInput
 
@@ -15,7 +17,13 @@ UNITS = ("day", "week", "month", "quarter", "year")
 
 def _unit(unit: str) -> str:
     if unit not in UNITS:
-        raise InvalidInput(f"the unit must be one of {', '.join(UNITS)}", field="unit")
+        raise InvalidInput(
+            _(
+                "the unit must be one of %(items)s",
+                items=", ".join(UNITS),
+            ),
+            field="unit",
+        )
     return unit
 
 
@@ -47,7 +55,7 @@ def bucket_label(unit: str, start: dt.date) -> str:
     if _unit(unit) == "day":
         return start.isoformat()
     if unit == "week":
-        year, week, _ = start.isocalendar()
+        year, week, _day = start.isocalendar()
         return f"{year}-W{week:02d}"
     if unit == "month":
         return f"{start:%Y-%m}"
@@ -74,7 +82,7 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.until < self.since:
-            raise InvalidInput("the period ends before it begins", field="until")
+            raise InvalidInput(_("the period ends before it begins"), field="until")
 
     @classmethod
     def of(cls, unit: str, day: dt.date) -> Period:
@@ -87,7 +95,7 @@ class Period:
         """Read 2026-01-05, 2026-W02, 2026-01, 2026-Q1, 2026 or 2026-01-05..2026-02-10."""
         text = (text or "").strip()
         if ".." in text:
-            first, _, last = text.partition("..")
+            first, _sep, last = text.partition("..")
             return cls(cls.parse(first).since, cls.parse(last).until)
         for pattern, unit in PERIOD_FORMS:
             found = pattern.match(text)
@@ -108,8 +116,10 @@ class Period:
             except ValueError:
                 break
             return cls.of(unit, day)
-        raise InvalidInput("a period looks like 2026-01-05, 2026-W02, 2026-01, 2026-Q1, 2026 "
-                           "or 2026-01-01..2026-03-31", field="period")  # fmt: skip
+        raise InvalidInput(_(
+            "a period looks like 2026-01-05, 2026-W02, 2026-01, 2026-Q1, 2026 or "
+            "2026-01-01..2026-03-31",
+        ), field="period")  # fmt: skip
 
     def bounds(self, cal: WorkCalendar | None = None) -> tuple[dt.datetime, dt.datetime]:
         """Return the naive UTC bounds [start, end) of the period."""

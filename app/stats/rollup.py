@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -185,7 +186,7 @@ def register_from_cache(period: Period, grouping: str = "total", filters: Filter
     app.stats.queries.register, with the summable figures only (the open snapshot, the
     90th percentile and the complaints None, no task figures)."""
     if grouping == "official":
-        raise InvalidInput("the cache keeps no task figures; count the officials directly",
+        raise InvalidInput(_("the cache keeps no task figures; count the officials directly"),
                            field="grouping")  # fmt: skip
     db = session()
     table = Register(db, grouping, filters, roll_up)

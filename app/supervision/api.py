@@ -4,6 +4,7 @@ notice, the transfer card, notifications."""
 from __future__ import annotations
 
 from flask import g, jsonify
+from flask_babel import gettext as _
 
 from ..api import bp, json_body, login_required, optional, task_uuid, text
 from . import opinions, reports
@@ -14,7 +15,7 @@ from . import services as supervision
 @login_required
 def urge(case_no: str):
     body = json_body()
-    task_id = optional(body, "task_id", str, "'task_id' must be a task id (text)")
+    task_id = optional(body, "task_id", str, _("'task_id' must be a task id (text)"))
     told = supervision.urge(g.user, case_no, text(body, "text", True),
                             task_uuid(task_id) if task_id else None)  # fmt: skip
     return jsonify({"case_no": case_no, "notified": told}), 201

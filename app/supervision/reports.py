@@ -54,10 +54,9 @@ def transfer_card(actor: User, case_no: str) -> dict:
         .outerjoin(User, User.id == sa.func.coalesce(Task.completed_by_id, Task.assignee_id))
         .outerjoin(Post, Post.id == Task.post_id)
         .where(Task.case_id == case.id, Task.state != TaskState.CANCELLED)
-        .order_by(Task.created_at, Task.name)
     ).all()
     stages = []
-    for t, username, name, post in tasks:
+    for t, username, name, post in sorted(tasks, key=_handed_on_order):
         done = t.completed_at if t.state == TaskState.COMPLETED else None
         over = overrun_hours(cal, t.due_at, done or now)
         stages.append({
@@ -69,6 +68,7 @@ def transfer_card(actor: User, case_no: str) -> dict:
             "due_provisional": bool(t.due_provisional),
             "overrun_hours": over, "overran": over > 0, "open": t.state == TaskState.OPEN,
         })  # fmt: skip
+    _mark_b_handlers(stages)
     finished = case.reported_at or case.decided_at or case.closed_at  # a 上报件: its report
     late = overrun_hours(cal, case.due_at, finished or now)
     return {
@@ -87,6 +87,22 @@ def transfer_card(actor: User, case_no: str) -> dict:
         "stages": stages,
         "culprits": [s for s in stages if s["overran"]],
     }
+
+
+def _handed_on_order(row) -> tuple:
+    """Time order of a card: stages as they were done and handed on (parallel ones too, which
+    arrive together), then the open ones as they arrived."""
+    task = row[0]
+    done = task.completed_at if task.state == TaskState.COMPLETED else None
+    return (done is None, done or task.created_at, task.created_at, task.name)
+
+
+def _mark_b_handlers(stages: list[dict]) -> None:
+    """Name, on each stage a B handled in A's place (AB角), the A they acted for."""
+    ids = {s["acting_for_id"] for s in stages if s["acting_for_id"]}
+    names = dict(session().execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all())
+    for stage in stages:
+        stage["acting_for_name"] = names.get(stage["acting_for_id"])
 
 
 def delay_report(limit: int = 200) -> list[dict]:
@@ -111,7 +127,7 @@ def delay_report(limit: int = 200) -> list[dict]:
     for c in late_cases:
         stages = db.execute(
             sa.select(Task.name, Task.stage, Task.due_at, Task.completed_at, Task.state,
-                      User.username)
+                      User.username, User.name.label("handler_name"))
             .outerjoin(User, User.id == sa.func.coalesce(Task.completed_by_id, Task.assignee_id))
             .where(Task.case_id == c.id, Task.state != TaskState.CANCELLED,
                    Task.due_at.is_not(None))
@@ -122,6 +138,7 @@ def delay_report(limit: int = 200) -> list[dict]:
             over = overrun_hours(cal, s.due_at, done)
             if over > 0:
                 culprits.append({"task": s.name, "stage": s.stage, "handler": s.username,
+                                 "handler_name": s.handler_name,
                                  "overrun_hours": over})  # fmt: skip
         out.append({
             "case_no": c.case_no, "item": c.name, "status": c.status,
@@ -164,7 +181,7 @@ def overview() -> dict:
         .order_by(Case.reported_at).limit(200)
     ).all()  # fmt: skip
     urgings = db.execute(
-        sa.select(Notification.text, Notification.created_at, User.username)
+        sa.select(Notification.text, Notification.created_at, User.username, User.name)
         .join(User, User.id == Notification.user_id)
         .where(Notification.kind == "urging")
         .order_by(Notification.created_at.desc()).limit(50)
@@ -186,7 +203,8 @@ def overview() -> dict:
                      "item": c.name} for c in overdue],
         "reported": [{"case_no": c.case_no, "reported_at": c.reported_at,
                       "applicant": c.applicant_name, "item": c.name} for c in reported],
-        "urgings": [{"text": u.text, "at": u.created_at, "to": u.username} for u in urgings],
+        "urgings": [{"text": u.text, "at": u.created_at, "to": u.username, "to_name": u.name}
+                    for u in urgings],
         "rates": [{"department": d, "completed": n, "on_time": int(k or 0),
                    "rate": round(100 * (k or 0) / n, 1) if n else None} for d, n, k in rates],
         "faulted": faulted_cases(db),

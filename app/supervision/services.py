@@ -17,12 +17,14 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from ..cases.access import require_case
 from ..cases.models import OPEN_CASE_STATUSES, Case, Task
 from ..cases.status import TaskState
 from ..cases.store import CaseLog
 from ..catalogue.models import Item
+from ..clock import local
 from ..db import insert_once, session, transactional, utcnow
 from ..errors import Forbidden, InvalidInput
 from ..org.models import Post, User
@@ -127,8 +129,9 @@ def issue(card: Candidate) -> bool:
         return False  # another scheduler issued it
     colour = "黄牌" if card.level == "yellow" else "红牌"
     scope = "task" if card.task_id else "case"
-    text = (f"{colour}: {card.name} " + ("overdue since" if card.level == "red" else "due at")
-            + f" {card.due_at.isoformat(timespec='minutes')}Z")  # fmt: skip
+    # stored once for every reader, in the centre's language and local time
+    due = local(card.due_at).strftime("%Y-%m-%d %H:%M")
+    text = f"{colour}：{card.name}" + (f"，{due}已超期" if card.level == "red" else f"，{due}到期")
     db.execute(sa.insert(Notification), [
         {"user_id": uid, "kind": card.level, "text": text, "case_id": card.case_id,
          "task_id": card.task_id, "created_at": now}
@@ -191,10 +194,10 @@ def next_threshold(db, now: dt.datetime) -> dt.datetime | None:
 def urge(actor: User, case_no: str, text: str, task_id: uuid.UUID | None = None) -> int:
     """Send an urging notice (督办) about a case or one of its tasks; return recipients."""
     if not actor.has_role("supervisor"):
-        raise Forbidden("only the supervision office sends urging notices")
+        raise Forbidden(_("only the supervision office sends urging notices"))
     text = (text or "").strip()
     if not text:
-        raise InvalidInput("an urging notice needs its text")
+        raise InvalidInput(_("an urging notice needs its text"))
     db = session()
     case = require_case(actor, case_no).case
     query = sa.select(Task.id, Task.assignee_id, Task.post_id).where(
@@ -204,8 +207,8 @@ def urge(actor: User, case_no: str, text: str, task_id: uuid.UUID | None = None)
         query = query.where(Task.id == task_id)
     tasks = db.execute(query).all()
     if not tasks:
-        raise InvalidInput("the case has no open task to urge" if task_id is None
-                           else "that task is not an open task of the case")  # fmt: skip
+        raise InvalidInput(_("the case has no open task to urge") if task_id is None
+                           else _("that task is not an open task of the case"))  # fmt: skip
     now = utcnow()
     people: dict[int, uuid.UUID] = {}
     for t in tasks:

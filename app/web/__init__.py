@@ -33,9 +33,9 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from ..auth import sessions as web_sessions
 from ..domains import domain_modules
 from ..errors import AppError, Forbidden
+from ..labels import role_name
 from ..org.models import User
 from . import i18n
-from .present import labels
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 log = logging.getLogger("onewindow.security")
@@ -83,21 +83,6 @@ def role_required(*roles: str):
         return wrapper
 
     return decorate
-
-
-# the display name of a role in the current language
-role_name = labels(
-    lambda: {
-        "clerk": _("window clerk"),
-        "official": _("official"),
-        "leader": _("leader"),
-        "supervisor": _("supervisor"),
-        "auditor": _("auditor"),
-        "analyst": _("analyst"),
-        "admin": _("admin"),
-        "applicant": _("applicant"),
-    },
-)
 
 
 def local_time(value: dt.datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
@@ -152,9 +137,16 @@ def init_app(app: Flask) -> None:
         material_form=present.material_form, fault_name=present.fault_name,
         fault_step_name=present.fault_step_name, provisional_at=present.provisional_at,
         pause_kind_name=present.pause_kind_name,
+        button_name=present.button_name, delivery_name=present.delivery_name,
+        element_type_name=present.element_type_name, absence_kind_name=present.absence_kind_name,
+        department_kind_name=present.department_kind_name, limit_text=present.limit_text,
+        application_step_name=present.application_step_name, actor_name=present.actor_name,
+        data_value=present.data_value, task_reason=present.task_reason,
+        diff_aspect_name=present.diff_aspect_name,
     )  # fmt: skip
     app.jinja_env.filters["role_name"] = role_name
     app.jinja_env.filters["local"] = present.iso_local
+    app.jinja_env.filters["code_marks"] = present.code_marks
 
     app.context_processor(_unread)
     app.before_request(_session_limits)

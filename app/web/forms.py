@@ -54,13 +54,31 @@ class SupplementForm(FlaskForm):
     """Materials are read from the request as a list of codes."""
 
 
-class RefuseForm(FlaskForm):
+class ConfirmedForm(FlaskForm):
+    """A decisive action's form (refuse, withdraw, close): its box must be ticked, so a stray
+    click or a form sent again does nothing. Without JavaScript the user ticks it; with it,
+    the page's script asks and ticks it on yes (app/static/confirm.js)."""
+
+    confirm = BooleanField(_l("I have checked this and confirm it"), validators=[DataRequired()])
+
+
+class RefuseForm(ConfirmedForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
     legal_basis = StringField(_l("Legal basis"), validators=[DataRequired(), Length(max=500)])
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(ConfirmedForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
+class CloseForm(ConfirmedForm):
+    """How a decided case's result was delivered (办结送达); checked by the service."""
+
+    method = SelectField(_l("Delivered by"), validators=[DataRequired()])
+    recipient = StringField(_l("Delivered to"), validators=[DataRequired(), Length(max=100)])
+    tracking_no = StringField(_l("Tracking number (by post)"),
+                              validators=[Optional(), Length(max=40)])  # fmt: skip
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
 
 class ReceiveForm(FlaskForm):

@@ -2,51 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
-
-def labels(
-    words: Callable[[], dict[str, str]],
-    empty: str | None = None,
-    unknown: Callable[[], str] | None = None,
-) -> Callable[[str | None], str]:
-    """Make a function that names a code in the reader's language.
-
-    `words` builds the table of names; it is called at each use, so the names follow the
-    language of the request. A code without a name is shown as it is, or as `unknown()`
-    says; no code at all (None, "") as `empty` when given.
-    """
-
-    def name(code: str | None) -> str:
-        if not code and empty is not None:
-            return empty
-        table = words()
-        if code in table:
-            return table[code]
-        return unknown() if unknown is not None else code
-
-    return name
-
-
-status_name = labels(
-    lambda: {
-        "received": _("received"),
-        "supplement_required": _("waiting for supplements"),
-        "refused": _("refused at the window"),
-        "accepted": _("accepted"),
-        "in_progress": _("in progress"),
-        "fault": _("workflow fault"),
-        "decided": _("decided"),
-        "closed": _("closed"),
-        "withdrawn": _("withdrawn"),
-        "open": _("open"),
-        "completed": _("completed"),
-        "cancelled": _("cancelled"),
-    },
-)
-
+# status_name and element_type_name are re-exported: pages and templates name them from here
+from ..labels import element_type_name, labels, status_name  # noqa: F401
 
 # Say what kind of fault stopped a case, in the reader's language.
 fault_name = labels(
@@ -84,6 +44,63 @@ outcome_name = labels(
     },
     empty="—",
 )
+
+
+# The verb on a task's button: a stage that issues a document says so (a denial stage
+# 出具决定, an issue stage 出具决定/发证) instead of the reviewer's 同意; else the outcome.
+_STAGE_VERBS = {
+    ("acceptance", "approve"): lambda: _("Accept"),
+    ("denial", "approve"): lambda: _("Issue the decision"),
+    ("issue", "approve"): lambda: _("Issue the decision / licence"),
+    ("report", "approve"): lambda: _("Report to the upper authority"),
+    ("upper_decision", "approve"): lambda: _("Record the approval"),
+    ("upper_decision", "reject"): lambda: _("Record the denial"),
+}
+
+
+def button_name(stage: str | None, outcome: str) -> str:
+    """Name the button that completes a task of `stage` with `outcome`."""
+    verb = _STAGE_VERBS.get((stage, outcome))
+    return verb() if verb else outcome_name(outcome)
+
+
+# How a decided case's result reached the applicant (送达).
+delivery_name = labels(
+    lambda: {
+        "in_person": _("collected at the window by the applicant"),
+        "agent": _("collected at the window by an authorised agent"),
+        "mail": _("sent by post"),
+        "electronic": _("delivered electronically"),
+    },
+)
+
+
+# Name a notice a case gives its applicant (notice_issued's kind, app.applicants.documents).
+notice_name = labels(
+    lambda: {
+        "receipt": _("Acceptance receipt"),
+        "commitment": _("Commitment notice"),
+        "supplement": _("One-time supplement notice"),
+        "refusal": _("Refusal notice"),
+        "decision": _("Decision letter"),
+    },
+)
+
+
+def notice_detail(data: dict, by: str) -> list[str]:
+    """Say which notice a notice_issued event gave (the n-th pause or extension notice by
+    its number) and how it reached the applicant: handed over at the window by `by`, or
+    downloaded by the applicant online (`via`; older events do not say, they name `by`)."""
+    kind, n = data.get("kind"), data.get("n")
+    if kind == "pause":
+        which = _("Notice of pause %(n)s", n=n or "?")
+    elif kind == "extension":
+        which = _("Notice of extension %(n)s", n=n or "?")
+    else:
+        which = notice_name(kind)
+    if data.get("via") == "online":
+        return [which, _("downloaded by the applicant online")]
+    return [which, _("to the applicant, handed over by %(name)s", name=by)]
 
 
 colour_name = labels(
@@ -150,8 +167,17 @@ def event_detail(event, people: dict[int, str]) -> str:
         parts.append(_("acting for %(name)s", name=people.get(data["acting_for_id"], "?")))
     if "outcome" in data:
         parts.append(outcome_name(data["outcome"]))
+    if event.type == "case_closed" and data.get("method"):  # how the result was delivered
+        parts.append(delivery_name(data["method"]))
+        parts.append(_("to %(who)s", who=data.get("recipient", "")))
+        if data.get("tracking_no"):
+            parts.append(_("tracking number %(no)s", no=data["tracking_no"]))
+    if event.type == "notice_issued":
+        parts += notice_detail(data, people.get(event.actor_id) or event.actor)
     for key in ("comment", "reason", "note", "legal_basis", "opinion"):
-        if data.get(key):
+        if key == "reason" and data.get(key) and event.type.startswith("task_"):
+            parts.append(task_reason(data[key], people))
+        elif data.get(key):
             parts.append(str(data[key]))
     if "missing" in data and data["missing"]:
         parts.append(_("missing: %(list)s", list=", ".join(m.get("name", m.get("code", "?"))
@@ -170,7 +196,8 @@ def event_detail(event, people: dict[int, str]) -> str:
     if "decision" in data:
         parts.append(outcome_name(data["decision"]))
     if "flows" in data:
-        parts.append(", ".join(map(str, data["flows"])))
+        names = element_names(getattr(event, "case_id", None))
+        parts.append("、".join(names.get(str(f)) or str(f) for f in data["flows"]))
     for decision in data.get("decisions") or ():
         parts.append(f"{decision.get('number', '')} ({outcome_name(decision.get('outcome'))})")
     return " · ".join(parts)
@@ -276,3 +303,125 @@ def provisional_at(at, flag) -> bool:
 
     cal = calendar()
     return not cal.known(cal.local(at).date())
+
+
+# Name the kind of an absence.
+absence_kind_name = labels(
+    lambda: {
+        "leave": _("leave"),
+        "trip": _("business trip"),
+        "sick": _("sick leave"),
+        "other": _("other absence"),
+    },
+)
+
+
+# Name the kind of a department (licensing authorities and the centre's own units).
+department_kind_name = labels(
+    lambda: {
+        "bureau": _("bureau"),
+        "agency": _("agency"),
+        "government": _("government"),
+        "centre": _("service centre"),
+        "section": _("section"),
+        "supervision": _("supervision office"),
+    },
+)
+
+
+# Name a step of an online application's history (stored as a code).
+application_step_name = labels(
+    lambda: {
+        "draft": _("draft saved"),
+        "uploaded": _("material uploaded"),
+        "submitted": _("submitted"),
+        "resubmitted": _("submitted again"),
+        "withdrawn": _("withdrawn"),
+        "supplements requested": _("supplements requested"),
+        "invited to the window": _("invited to the window"),
+        "accepted": _("accepted"),
+        "deemed accepted": _("deemed accepted by law"),
+    },
+)
+
+
+def limit_text(limit: str | None) -> str:
+    """Say a stored time limit ("12d", "4h", "1.5d") in words: 12个工作日, 4小时."""
+    if not limit or limit[-1] not in "dh":
+        return limit or "—"
+    try:
+        value = float(limit[:-1])
+    except ValueError:
+        return limit
+    n = f"{value:g}"
+    return _("%(n)s hours", n=n) if limit[-1] == "h" else _("%(n)s working days", n=n)
+
+
+def actor_name(actor: str | None, actor_id: int | None, people: dict[int, str]) -> str:
+    """Who did something: the person's name, or the system for the service's own steps."""
+    if actor_id and actor_id in people:
+        return people[actor_id]
+    if not actor or actor == "system":
+        return _("system")
+    return actor
+
+
+def element_names(case_id: int | None) -> dict[str, str]:
+    """The names of the elements (flows, tasks, gateways) of a case's diagram, by id: a
+    page shows a chosen path by its name, not its id. Read once per request and case."""
+    from flask import g, has_request_context
+
+    from ..cases.queries import diagram_element_names
+
+    if not case_id:
+        return {}
+    cache = g.setdefault("element_names", {}) if has_request_context() else {}
+    if case_id not in cache:
+        cache[case_id] = diagram_element_names(case_id)
+    return cache[case_id]
+
+
+def data_value(value):
+    """A value of a case's data as a page shows it: a decision's outcome in words."""
+    if isinstance(value, str) and value in ("approve", "return", "reject"):
+        return outcome_name(value)
+    return value
+
+
+def task_reason(reason, people: dict[int, str]) -> str:
+    """Why a task went to whom or ended, in the reader's language (stored as a code with
+    its parameters, app/org/reasons.py; a task cancelled with its case, by the case's end)."""
+    from ..org.reasons import reason_text
+
+    if reason == "case withdrawn":
+        return _("the case was withdrawn")
+    return reason_text(reason, person=people)
+
+
+def code_marks(text) -> Markup:
+    """Show a message's `quoted` ids and file names (as the workflow checks write them) as
+    code: an analyst reads the id beside the words, and it is set apart from them."""
+    import re
+
+    escaped = escape(str(text or ""))
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escaped)))
+
+
+# Name what changed of a diagram element between two versions (workflows/diff.py).
+diff_aspect_name = labels(
+    lambda: {
+        "name": _("element name"),
+        "type": _("element type"),
+        "source": _("source"),
+        "target": _("target"),
+        "condition": _("condition"),
+        "lane": _("lane"),
+        "assignment": _("assignment"),
+        "form": _("form"),
+        "properties": _("properties"),
+        "default flow": _("default flow"),
+        "timer": _("timer"),
+        "documentation": _("documentation"),
+        "other": _("other"),
+    },
+)

@@ -2,7 +2,9 @@
 // groups, forms (camunda:formData) and our properties (stage, timeLimit) are edited in the
 // browser. Save stores a draft and shows its validation report; clicking a finding selects
 // its element; Deploy makes the draft the item's newest version. No inline script: the page
-// passes its URLs and CSRF token as data attributes.
+// passes its URLs, CSRF token and the words it shows (in the page's language) as data
+// attributes; the diagram's own wording (palette, context pad, properties panel) is
+// translated by the customTranslate module.
 import Modeler from 'bpmn-js/lib/Modeler';
 import {
   BpmnPropertiesPanelModule,
@@ -10,6 +12,7 @@ import {
   CamundaPlatformPropertiesProviderModule,
 } from 'bpmn-js-properties-panel';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
+import translateModule from './translate';
 
 const root = document.getElementById('modeler');
 const urls = root.dataset;
@@ -23,6 +26,7 @@ const modeler = new Modeler({
     BpmnPropertiesPanelModule,
     BpmnPropertiesProviderModule,
     CamundaPlatformPropertiesProviderModule,
+    translateModule,
   ],
   moddleExtensions: { camunda: camundaModdle },
 });
@@ -31,6 +35,7 @@ window.oneWindowModeler = modeler; // for the browser tests
 function say(text, kind) {
   status.textContent = text;
   status.className = 'flash ' + (kind || 'info');
+  status.hidden = !text;
 }
 
 function select(elementId) {
@@ -52,9 +57,10 @@ function showReport(findings) {
     if (finding.element_id) {
       item.dataset.element = finding.element_id;
     }
-    const where = [finding.element_id, finding.line ? 'line ' + finding.line : null]
-      .filter(Boolean).join(', ');
-    item.textContent = `${finding.severity}: ${finding.message}` + (where ? ` (${where})` : '');
+    const line = finding.line ? urls.lineLabel.replace('{n}', finding.line) : null;
+    const where = [finding.element_id, line].filter(Boolean).join(', ');
+    const severity = finding.severity === 'error' ? urls.errorLabel : urls.warningLabel;
+    item.textContent = `${severity}: ${finding.message}` + (where ? ` (${where})` : '');
     item.addEventListener('click', () => select(finding.element_id));
     report.appendChild(item);
   }
@@ -80,7 +86,7 @@ async function save() {
   const { xml } = await modeler.saveXML({ format: true });
   const { ok, data } = await post(urls.saveUrl, xml, 'application/xml');
   if (!ok) {
-    say(data.message || 'saving failed', 'error');
+    say(data.message || urls.saveFailed, 'error');
     return;
   }
   showReport(data.findings || []);
@@ -90,15 +96,20 @@ async function save() {
 }
 
 async function deploy() {
+  // a deployment changes the procedure of every new case: asked first, and the server
+  // deploys only a confirmed request
+  if (!window.confirm(urls.deployConfirm)) {
+    return;
+  }
   const comment = document.getElementById('comment').value;
   await save();
-  const { ok, data } = await post(urls.deployUrl, JSON.stringify({ comment }),
+  const { ok, data } = await post(urls.deployUrl, JSON.stringify({ comment, confirm: true }),
     'application/json');
   if (!ok) {
     if (data.findings) {
       showReport(data.findings);
     }
-    say(data.message || 'deploying failed', 'error');
+    say(data.message || urls.deployFailed, 'error');
     return;
   }
   root.dataset.deployed = String(data.version);
@@ -118,7 +129,7 @@ function findDiagram(id) {
 async function show(id) {
   const diagram = findDiagram(id);
   if (!diagram) {
-    say('the file has no diagram ' + id, 'error');
+    say(urls.noDiagram + ' ' + id, 'error');
     return;
   }
   await modeler.open(diagram);
@@ -150,7 +161,7 @@ async function open() {
     modeler.get('canvas').zoom('fit-viewport');
   } catch (error) {
     root.dataset.loaded = 'error';
-    say('the diagram could not be opened: ' + error.message, 'error');
+    say(urls.openFailed + ' ' + error.message, 'error');
   }
 }
 

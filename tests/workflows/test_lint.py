@@ -411,14 +411,23 @@ def test_flow_naming_a_missing_element(attribute: str) -> None:
     assert (finding.element_id, finding.line) == ("Flow_lost", line_of(text, 'id="Flow_lost"'))
 
 
-def test_unreachable_and_dead_end_are_warnings() -> None:
+def test_disconnected_task_is_an_error_and_its_dead_end_a_warning() -> None:
     text = add_nodes('<bpmn:task id="Orphan" name="孤儿"/>')
     findings = run(text)
     assert [(f.code, f.severity, f.element_id) for f in findings] == [
-        ("unreachable", "warning", "Orphan"),
+        ("unreachable", "error", "Orphan"),
         ("dead-end", "warning", "Orphan"),
     ]
     assert all(f.line == line_of(text, 'id="Orphan"') for f in findings)
+
+
+def test_unreachable_gateway_stays_a_warning() -> None:
+    text = add_nodes('<bpmn:parallelGateway id="Loose"/>')
+    findings = run(text)
+    assert [(f.code, f.severity, f.element_id) for f in findings] == [
+        ("unreachable", "warning", "Loose"),
+        ("dead-end", "warning", "Loose"),
+    ]
 
 
 def test_activity_left_only_through_a_boundary_event_is_not_a_dead_end() -> None:

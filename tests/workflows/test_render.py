@@ -309,7 +309,7 @@ def test_each_diagram_is_drawn_with_its_own_shapes() -> None:
         root = parse_svg(svg)
         drawn = set(groups_by_id(root))
         assert drawn == referenced_in(data, info.id), info.id
-        assert root.get("aria-label") == (info.name or info.id)
+        assert root.get("aria-label") == info.label  # its name, else what it shows, else its id
         drawn_sets[info.id] = drawn
     assert "Task_notify" in drawn_sets["Diagram_supplement"]
     assert "Task_accept" not in drawn_sets["Diagram_supplement"]

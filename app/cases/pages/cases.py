@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -29,14 +31,56 @@ from .. import services as cases
 from ..access import Purpose
 from ..deadlines import extension_rule
 from ..models import PAUSE_KINDS
+from ..status import CASE_STATUSES, CaseStatus
+from .window import close_form
 
 
 @bp.get("/cases")
 @role_required("clerk", "supervisor", "auditor", "admin", "official", "leader")
 def case_search():
-    text = request.args.get("q", "").strip()[:100]
-    found = cases.find_cases(current_user, text) if text else []
-    return render_template("case_search.html", q=text, found=found)
+    """The case list (办件查询): the cases the user may read, filtered, newest first."""
+    items, departments = cases.case_list_choices()
+    flt, problems = _case_filter({i.code for i in items}, {d.code for d in departments})
+    found = None if problems else cases.case_list(current_user, flt)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "case_search.html", flt=flt, found=found, problems=problems, items=items,
+        departments=departments, statuses=CASE_STATUSES, args=args,
+    ), 400 if problems else 200  # fmt: skip
+
+
+def _case_filter(items: set[str], departments: set[str]) -> tuple[cases.CaseFilter, list[str]]:
+    """Read the case list's filter from the query string; name every value that is wrong."""
+    args, problems = request.args, []
+    values = {k: args.get(k, "").strip()[:100] for k in ("q", "status", "item", "department")}
+    known = {"status": (CASE_STATUSES, _("status")), "item": (items, _("item")),
+             "department": (departments, _("department"))}  # fmt: skip
+    for key, (allowed, what) in known.items():
+        if values[key] and values[key] not in allowed:
+            problems.append(_("There is no such %(what)s: %(value)s", what=what,
+                              value=values[key]))  # fmt: skip
+            values[key] = ""
+    days = {}
+    for key, what in (("from", _("Received from")), ("to", _("Received until"))):
+        raw = args.get(key, "").strip()[:20]
+        try:
+            days[key] = dt.date.fromisoformat(raw) if raw else None
+        except ValueError:
+            problems.append(_("%(what)s is not a date (YYYY-MM-DD): %(value)s", what=what,
+                              value=raw))  # fmt: skip
+            days[key] = None
+    if days["from"] and days["to"] and days["from"] > days["to"]:
+        problems.append(_("The first day comes after the last."))
+    page = args.get("page", "1").strip()
+    if not page.isdigit() or not 1 <= int(page) <= 100_000:
+        problems.append(_("There is no page %(value)s.", value=page[:10]))
+        page = "1"
+    flt = cases.CaseFilter(
+        text=values["q"], status=values["status"], item=values["item"],
+        department=values["department"], received_from=days["from"], received_to=days["to"],
+        overdue=args.get("overdue") == "1", page=int(page),
+    )  # fmt: skip
+    return flt, problems
 
 
 @bp.get("/cases/<case_no>")
@@ -55,6 +99,7 @@ def case(case_no: str):
         supplement_form=SupplementForm(),
         refuse_form=RefuseForm(),
         withdraw_form=WithdrawForm(),
+        close_form=close_form() if detail.case.status == CaseStatus.DECIDED else None,
         pause_form=_pause_form(),
         extend_form=ExtendForm(),
         # who approves an extension: asked only for a leader, the one who might

@@ -10,13 +10,16 @@ from flask_login import current_user, login_required
 
 from ...audit.review import note_if_auditor
 from ...catalogue import services as catalogue
+from ...db import utcnow
 from ...errors import NotFound
+from ...org.reasons import holder_role_name
 from ...web import bp, present, role_required
 from ...web.forms import ClaimForm, CompleteForm, TransferForm, choices, form_values
 from ...web.policy import attempt
 from .. import services as cases
 from ..faults import CaseFaulted
-from ..queries import COLOURS
+from ..queries import COLOURS, due_colour
+from ..status import is_decisive
 
 TASK_HOLDER_ROLES = ("official", "leader", "clerk")  # clerks hold window stages (发证)
 
@@ -75,14 +78,16 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
     note_if_auditor(current_user, page.task.case_id, "task")
     transfer = TransferForm()
     transfer.to_user.choices = choices(
-        (uid, f"{role} · {page.people.get(uid, uid)}")
+        (uid, f"{holder_role_name(role)} · {page.people.get(uid, uid)}")
         for role, uid in page.holders
         if uid != page.task.assignee_id and uid not in page.away
     )
-    detail = page.detail
+    detail, task = page.detail, page.task
     return render_template(
         "task.html",
-        task=page.task,
+        task=task,
+        due_colour=due_colour(task.due_at or detail.case.due_at, utcnow()),
+        decisive_outcomes=[o for o in task.outcomes.split(",") if is_decisive(task.stage, o)],
         **detail.context(),
         fields=page.fields,
         form=form or CompleteForm(),
@@ -118,7 +123,8 @@ def complete(task_id: str):
         done = attempt(
             cases.complete_task, current_user, parsed, request.form.get("outcome", ""),
             form.comment.data or "", lambda fields: form_values(fields, request.form, "f_"),
-            request.form.get("legal_basis", ""), passes=(CaseFaulted,),
+            request.form.get("legal_basis", ""), confirmed=bool(request.form.get("confirm")),
+            passes=(CaseFaulted,),
         )  # fmt: skip
     except CaseFaulted as exc:
         flash(_("The workflow stopped (%(what)s) and nothing was decided: the case is in the "

@@ -10,14 +10,17 @@ from ...catalogue import services as catalogue
 from ...catalogue.models import Item
 from ...web import bp, role_required
 from ...web.forms import (
+    CloseForm,
     ReceiveForm,
     RefuseForm,
     SupplementForm,
     WithdrawForm,
+    choices,
     form_values,
     item_fields,
 )
 from ...web.policy import attempt
+from ...web.present import delivery_name
 from .. import services as cases
 from .. import status
 from ..queries import window_lists
@@ -103,10 +106,17 @@ def supplement(case_no: str):
     return redirect(back)
 
 
+def _refusal(form, incomplete: str) -> str:
+    """Why a decisive form was not taken: its box not ticked, or a field missing."""
+    if form.confirm.errors:
+        return _("Tick the box to confirm: nothing was changed.")
+    return incomplete
+
+
 def _end_case(case_no: str, form, incomplete: str, change, *fields: str):
     """Refuse or withdraw a case from its page; back to the page either way."""
     if not form.validate_on_submit():
-        flash(incomplete, "error")
+        flash(_refusal(form, incomplete), "error")
     else:
         attempt(change, current_user, case_no, *(getattr(form, f).data for f in fields))
     return redirect(url_for("web.case", case_no=case_no))
@@ -124,3 +134,25 @@ def refuse(case_no: str):
 def withdraw(case_no: str):
     return _end_case(case_no, WithdrawForm(), _("A withdrawal needs the applicant's reason."),
                      cases.withdraw_case, "reason")  # fmt: skip
+
+
+def close_form() -> CloseForm:
+    """The form that closes a decided case with how its result was delivered."""
+    form = CloseForm()
+    form.method.choices = choices((m, delivery_name(m)) for m in cases.DELIVERY_METHODS)
+    return form
+
+
+@bp.post("/cases/<case_no>/close")
+@role_required("clerk")
+def case_close(case_no: str):
+    """Close a decided case (办结送达), recording how, and to whom, its result was delivered."""
+    form = close_form()
+    if not form.validate_on_submit():
+        flash(_refusal(form, _("Say how and to whom the result was delivered.")), "error")
+    else:
+        delivery = cases.Delivery(form.method.data, form.recipient.data,
+                                  form.tracking_no.data or "", form.note.data or "")  # fmt: skip
+        if attempt(cases.close_case, current_user, case_no, delivery).ok:
+            flash(_("Case %(no)s is closed: its result was delivered.", no=case_no), "success")
+    return redirect(url_for("web.case", case_no=case_no))

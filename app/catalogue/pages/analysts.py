@@ -28,6 +28,7 @@ from ...cases.queries import people_named
 from ...cases.runtime import runtime
 from ...clock import today
 from ...errors import AppError, InvalidInput, NotFound
+from ...org.queries import post_names
 from ...web import bp, role_required
 from ...web.forms import form_values
 from ...web.policy import attempt
@@ -132,10 +133,14 @@ def analyst_save(code: str):
 @bp.post("/analyst/items/<code>/deploy")
 @role_required("analyst")
 def analyst_deploy(code: str):
+    """Deploy the draft; only when confirmed (the modeler asks first), else nothing is."""
     body = request.get_json(silent=True) or {}
+    if body.get("confirm") is not True:
+        return _json_error(InvalidInput(_("Confirm the deployment: nothing was deployed.")))
     try:
         version = drafts.deploy_draft(current_user, code, str(body.get("comment") or ""))
     except AppError as exc:
+        drafts.remember_refusal(code, exc.details.get("findings") or [])
         return _json_error(exc)
     summary = _("Deployed as version %(v)d; new cases follow it.", v=version.version)
     return jsonify({"version": version.version, "summary": summary}), 201
@@ -301,6 +306,7 @@ def analyst_dryrun(code: str):
     xml, filename = content.encode("utf-8"), f"{code}.bpmn"
     chooser = choose_diagram(content, filename, asked_diagram())
     problem, result, data_text = None, None, request.form.get("data", "")
+    refusals = []  # the findings that keep a diagram from running, each shown on its own
     try:
         data_text, data, steps = _dry_input(item)
         data_ok = True
@@ -318,7 +324,8 @@ def analyst_dryrun(code: str):
         if data_ok:
             result = dryrun.dry_run(xml, filename, data, steps, cache=runtime().compiled)
     except DiagramError as exc:
-        problem = exc.message
+        refusals = [f for f in exc.findings if f.severity == "error"]
+        problem = _("The diagram cannot be run:") if refusals else exc.message
     names = {}
     if result is not None:
         names = {k: n.name for k, n in runtime().compile(xml, filename).nodes.items()}
@@ -327,8 +334,9 @@ def analyst_dryrun(code: str):
     return render_template(
         "analyst/dryrun.html", item=item, source=label, has_draft=has_draft,
         versions=drafts.versions(code), data_text=data_text, problem=problem, result=result,
+        refusals=refusals,
         steps_json=json.dumps([s.as_dict() for s in steps], ensure_ascii=False),
-        ready_forms=ready_forms, names=names, chooser=chooser,
+        ready_forms=ready_forms, names=names, chooser=chooser, posts=post_names(),
         data_json=json.dumps(result.data, ensure_ascii=False, indent=1, default=str)
         if result else "",
         svg=draw(content, filename, chooser.chosen_id, result.highlight() if result else None),

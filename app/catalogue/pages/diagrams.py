@@ -18,6 +18,7 @@ from workflows.errors import OneWindowError
 from workflows.render import DiagramInfo, list_diagrams, render_svg
 
 from ...errors import NotFound
+from ...web.present import element_type_name
 
 PARAM = "diagram"
 ANCHOR = "diagram-chooser"
@@ -101,7 +102,8 @@ def draw(
         return None
     try:
         svg = render_svg(content.encode("utf-8"), filename=filename, highlight=highlight,
-                         notes=notes, diagram_id=diagram_id)  # fmt: skip
+                         notes=notes, diagram_id=diagram_id,
+                         kind_name=element_type_name)  # fmt: skip
     except OneWindowError:
         return None
     return Markup(svg)  # built by our renderer from escaped text; no scripts or styles
