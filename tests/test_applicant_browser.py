@@ -18,8 +18,8 @@ from tests.test_browser import IN_CI, SHOTS, Person
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def _upload(page, tmp_path, material: str) -> None:
-    path = tmp_path / f"{material}.pdf"
+def _upload(page, tmp_path, material: str, filename: str = "") -> None:
+    path = tmp_path / (filename or f"{material}.pdf")
     path.write_bytes(PDF)
     row = page.locator(f"tr[data-material={material}]")
     row.locator("input[type=file]").set_input_files(str(path))

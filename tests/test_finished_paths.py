@@ -331,7 +331,8 @@ def test_an_issue_stage_says_so_and_the_task_page_shows_its_due_time(demo_app):
     case_no = _apply(api, CANCEL)
     [review] = api.open_tasks(case_no)
     web, _task_id, page = _task_page(demo_app, api, case_no, "Task_review")
-    assert _buttons(page) == {"approve": "approve", "reject": "reject"}
+    # in English a button reads "Approve" (capitalised), a review's outcome elsewhere "approve"
+    assert _buttons(page) == {"approve": "Approve", "reject": "Reject"}
     due = re.search(r'id="task-due" class="due (\w+)"[^>]*>([^<]+)<', page)
     assert due.group(2) == "2026-11-03 14:00" == _local(review["due_at"])
     assert due.group(1) == "soon"

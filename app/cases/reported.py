@@ -118,21 +118,26 @@ def check_diagram(kind: str, name: str, compiled) -> None:
             if missing:
                 raise InvalidInput(
                     _("%(item)s: task %(task)s lacks the form fields %(fields)s.",
-                      item=name, task=node.id, fields=", ".join(missing))
+                      item=name, task=_named(node), fields=", ".join(f"`{f}`" for f in missing))
                 )  # fmt: skip
     for node in upper:
         if not set(UPPER_OUTCOMES) <= set(node.outcomes):
             raise InvalidInput(
                 _("%(item)s: task %(task)s must offer the outcomes approve and reject.",
-                  item=name, task=node.id)
+                  item=name, task=_named(node))
             )  # fmt: skip
-    early = sorted(n.id for n in upper if n.id in _reachable(compiled, {n.id for n in report}))
+    early = [n for n in upper if n.id in _reachable(compiled, {n.id for n in report})]
     if early:
         raise InvalidInput(
             _("%(item)s: task %(task)s can be reached without the report: the upper "
               "authority decides only after the case is reported to it (Licensing Law "
-              "art. 43).", item=name, task=", ".join(early))
+              "art. 43).", item=name, task="、".join(sorted(map(_named, early))))
         )  # fmt: skip
+
+
+def _named(node) -> str:
+    """A task as an analyst reads it in a finding: its name, its id marked as code."""
+    return f"{node.name}（`{node.id}`）" if node.name else f"`{node.id}`"
 
 
 def _reachable(compiled, blocked: set[str]) -> set[str]:

@@ -61,7 +61,8 @@ _STAGE_VERBS = {
 def button_name(stage: str | None, outcome: str) -> str:
     """Name the button that completes a task of `stage` with `outcome`."""
     verb = _STAGE_VERBS.get((stage, outcome))
-    return verb() if verb else outcome_name(outcome)
+    name = verb() if verb else outcome_name(outcome)
+    return name[:1].upper() + name[1:]  # a button's label starts with a capital in English
 
 
 # How a decided case's result reached the applicant (送达).

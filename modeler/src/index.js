@@ -13,6 +13,7 @@ import {
 } from 'bpmn-js-properties-panel';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 import translateModule from './translate';
+import translatedPanelModule from './translate-panel';
 
 const root = document.getElementById('modeler');
 const urls = root.dataset;
@@ -27,6 +28,7 @@ const modeler = new Modeler({
     BpmnPropertiesProviderModule,
     CamundaPlatformPropertiesProviderModule,
     translateModule,
+    translatedPanelModule,
   ],
   moddleExtensions: { camunda: camundaModdle },
 });
