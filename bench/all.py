@@ -1,6 +1,6 @@
 """Run every benchmark of the performance budget, one after another.
 
-    python -m bench.all [--scale-database URL | --scale-cases N] [--quick]
+    python -m bench.all [--scale-database URL | --scale-cases N] [--quick | --tiny] [--out DIR]
 
 1. throughput: raw engine (a), service layer (b), HTTP with several client threads (c),
    SQL statements and commits per operation, latencies, server memory; SQLite and PostgreSQL;
@@ -13,13 +13,18 @@
    generated now with --scale-cases cases (default 20,000) and dropped afterwards;
 5. memory: with --scale-database, the server's resident memory over a --soak-minutes run
    against that database (bench.soak).
-Each part prints its own table; budgets are printed beside the figures.
+--quick makes smaller runs; --tiny the smallest that still exercise every part (seconds
+each, as tests/test_bench_smoke.py runs it). Each part prints its own table; budgets are
+printed beside the figures, and saves its figures as DIR/<part>.json (default DIR:
+build/bench/all-<time>/; the scale part's plans go to DIR/plans/, never over the tracked
+bench/plans/).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -31,6 +36,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.output import OUT_DIR  # noqa: E402
 from bench.throughput import PG_ADMIN  # noqa: E402
 
 
@@ -60,45 +66,65 @@ def _pg_database(prefix: str):
         admin.dispose()
 
 
-def _scale(database: str | None, cases: int) -> None:
+def _scale(database: str | None, cases: int, out: Path, extra: tuple = ()) -> None:
+    where = ("--out", str(out / "scale.json"), "--plans", str(out / "plans"), *extra)
     if database:
-        _run("scale (given database)", "bench.scale", "--database", database)
+        _run("scale (given database)", "bench.scale", "--database", database, *where)
         return
     with _pg_database("ow_scale") as url:
         if url is None:
             print("PostgreSQL is not reachable: scale benchmark skipped")
             return
         _run(f"generate {cases:,} cases", "bench.generate", "--database", url,
-             "--cases", str(cases))  # fmt: skip
-        # the committed plans in bench/plans are the 1,000,000-case ones; keep them
-        _run(f"scale ({cases:,} cases)", "bench.scale", "--database", url,
-             env={"OW_PLANS_DIR": str(ROOT / "bench" / "out" / "plans-small")})  # fmt: skip
+             "--cases", str(cases), "--out", str(out / "generate.json"))  # fmt: skip
+        _run(f"scale ({cases:,} cases)", "bench.scale", "--database", url, *where)
 
 
-def _cycles(cycles: int) -> None:
+def _cycles(cycles: int, out: Path) -> None:
     """Time return cycles on SQLite and on a PostgreSQL database made for the run."""
     with _pg_database("ow_cycles") as url:
         extra = ("--database", url) if url else ()
-        _run("long histories", "bench.cycles", "--cycles", str(cycles), *extra)
+        _run("long histories", "bench.cycles", "--cycles", str(cycles), *extra,
+             "--out", str(out / "cycles.json"))  # fmt: skip
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale-database", help="a database filled by bench.generate")
     parser.add_argument("--scale-cases", type=int, default=20000)
     parser.add_argument("--soak-minutes", type=float, default=5.0)
-    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
-    args = parser.parse_args()
-    cases, timers, observe = ("60", "1000", "15") if args.quick else ("300", "10000", "90")
-    _run("throughput", "bench.throughput", "--cases", cases)
-    _run("timers", "bench.timers", "--timers", timers, "--observe", observe,
-         "--burst", "200" if args.quick else "1000")  # fmt: skip
-    _run("replay", "bench.replay")
-    _cycles(200 if args.quick else 1000)
-    _scale(args.scale_database, args.scale_cases)
+    parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument("--tiny", action="store_true", help="the smallest runs, for a smoke test")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="directory for the figures (build/bench/all-<time>/)"
+    )
+    args = parser.parse_args(argv)
+    out = args.out or OUT_DIR / f"all-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    out.mkdir(parents=True, exist_ok=True)
+    size = "tiny" if args.tiny else "quick" if args.quick else "full"
+    cases, clients, workers = {"tiny": ("3", "1", "1"), "quick": ("60", "4", "2"),
+                               "full": ("300", "4", "2")}[size]  # fmt: skip
+    timers = {"tiny": ("10", "3", "2", "10", "1"), "quick": ("1000", "3600", "15", "200", "10"),
+              "full": ("10000", "3600", "90", "1000", "10")}[size]  # fmt: skip
+    _run("throughput", "bench.throughput", "--cases", cases, "--clients", clients,
+         "--workers", workers, "--out", str(out / "throughput.json"))  # fmt: skip
+    _run("timers", "bench.timers", "--timers", timers[0], "--window", timers[1],
+         "--observe", timers[2], "--burst", timers[3], "--margin", timers[4],
+         "--out", str(out / "timers.json"))  # fmt: skip
+    _run("replay", "bench.replay", *(("--loops", "1", "--repeat", "1") if args.tiny else ()),
+         "--out", str(out / "replay.json"))  # fmt: skip
+    _cycles({"tiny": 3, "quick": 200, "full": 1000}[size], out)
+    scale_cases = 1000 if args.tiny else args.scale_cases
+    _scale(
+        args.scale_database,
+        scale_cases,
+        out,
+        ("--samples", "5", "--runs", "1") if args.tiny else (),
+    )
     if args.scale_database:
         _run("memory over a long run", "bench.soak", "--database", args.scale_database,
-             "--minutes", str(args.soak_minutes))  # fmt: skip
+             "--minutes", str(args.soak_minutes), "--out", str(out / "soak.json"))  # fmt: skip
+    print(f"\nevery part's figures are in {out}/")
 
 
 if __name__ == "__main__":

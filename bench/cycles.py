@@ -1,6 +1,6 @@
 """The cost of one return cycle as a case's history grows: raw engine, OneWindow engine, service.
 
-    python -m bench.cycles [--cycles N] [--database URL ...]
+    python -m bench.cycles [--cycles N] [--database URL ...] [--out PATH]
 
 The planning permit's lead stage approves and the deputy returns it, N times (default
 1,000). One cycle is those two completions. For cycles 1, 100 and N it prints the time of a
@@ -15,7 +15,8 @@ machine is shared) and the size of the stored state:
 (b) OneWindow's service layer with its database: complete_task for the task the previous
     step opened, the state written to and read from the case row; on a new SQLite file,
     and on each --database URL given (e.g. PostgreSQL).
-All run in the same process, one after another; (b) and (e) must stay flat.
+All run in the same process, one after another; (b) and (e) must stay flat. The figures
+are saved as JSON to --out (default build/bench/cycles-<time>.json).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from SpiffWorkflow.camunda.parser import CamundaParser  # noqa: E402
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
+from bench.output import add_out_argument, save  # noqa: E402
 from bench.throughput import prepare_database  # noqa: E402
 
 ITEM = "planning-permit"
@@ -223,17 +225,25 @@ def print_table(runs: list[Series], cycles: int) -> None:
             print(f"{run.name}: stopped at {run.stopped}{reached}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--database", action="append", default=[], help="database URL")
-    args = parser.parse_args()
+    add_out_argument(parser, "cycles")
+    args = parser.parse_args(argv)
     print(f"{ITEM}: lead approves, deputy returns, {args.cycles:,} times")
     with tempfile.TemporaryDirectory() as tmp:
         runs = [bench_raw(args.cycles), bench_engine(args.cycles)]
         for url in [f"sqlite:///{tmp}/cycles.sqlite3", *args.database]:
             runs.append(bench_service(url, args.cycles))
     print_table(runs, args.cycles)
+    marks = [c for c in dict.fromkeys((1, 100, args.cycles)) if c <= args.cycles]
+    save(args.out, "cycles", {"item": ITEM, "cycles": args.cycles, "runs": [
+        {"name": run.name, "stopped": run.stopped, "reached": len(run.seconds),
+         "at": {str(m): {"ms_per_cycle": f[0], "state_bytes": f[1]}
+                for m in marks if (f := run.at(m)) is not None}}
+        for run in runs
+    ]})  # fmt: skip
 
 
 if __name__ == "__main__":

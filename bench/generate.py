@@ -1,6 +1,6 @@
 """Fill an empty PostgreSQL database with a province's year of licensing cases.
 
-    python -m bench.generate --database URL [--cases 1000000] [--seed 1] [--force]
+    python -m bench.generate --database URL [--cases 1000000] [--seed 1] [--force] [--out PATH]
 
 The schema is migrated and the demo centre loaded first. Then come 14 county centres with
 20 bureaus each, about 200 catalogue items copied from the four demo items (each with its
@@ -14,8 +14,20 @@ those three tables are dropped; they are put back from their saved definitions, 
 is compared with the migrated schema, the sequences are moved past the ids used, and
 ANALYZE runs at the end. Bench data, not history: the event hash chains link prev_hash to
 hash and end at the case row's event_seq/last_hash, but the hashes are random 64-hex
-strings, not sha256 seals; an open case's serialized workflow is a placeholder. Working
-time is Monday to Friday, 09:00-17:00 Asia/Shanghai (01:00-09:00 UTC), without holidays.
+strings, not seals (each event names the installation's current audit key, as a sealed
+one would); an open case's serialized workflow is a placeholder.
+
+Working time is the app's: office hours 09:00-17:00 Asia/Shanghai (01:00-09:00 UTC) on the
+working days of the app's calendar (holidays and make-up days included, the fallback and
+provisional beyond the years it knows). The due columns come from the app's own rules
+(app.cases.deadlines: `promised_days`, `case_due_values`, `task_due_values`) on that calendar:
+a case's promised and statutory due dates, its yellow time and whether they are provisional;
+a task's stage limit (the copied diagram's `timeLimit`, scaled by the item's promised days
+against the demo item's), its due and yellow times. Tasks held by B or the post's leader act
+for A; tasks are started by their holder some time after they arrive; a case remembers who
+decided its last decision stage; ID and phone numbers are sealed with the data key, as the
+app stores them. Cases are not paused, extended or reported (those columns keep the app's
+defaults).
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
@@ -38,6 +51,8 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.output import add_out_argument, save  # noqa: E402
 
 REFERENCE_NOW = dt.datetime(2026, 11, 20, 1, 0)  # Friday 09:00 in Asia/Shanghai, naive UTC
 DAYS_BACK = 365
@@ -138,13 +153,18 @@ RETURN_COMMENT = "材料需补正说明，退回重新审核"
 
 
 class WorkCalendar:
-    """Seconds since a base day, and working seconds (8 per office hour, Monday to Friday)."""
+    """Seconds since a base day, and working seconds (8 per office hour) on working days:
+    those of `is_working` (the app calendar's), Monday to Friday without it."""
 
-    def __init__(self, first: dt.date, days: int) -> None:
+    def __init__(
+        self, first: dt.date, days: int, is_working: Callable[[dt.date], bool] | None = None
+    ) -> None:
         self.base = dt.datetime.combine(first, dt.time())
-        self.day_text = [(first + dt.timedelta(days=d)).isoformat() for d in range(days)]
-        self.weekday = [(first + dt.timedelta(days=d)).weekday() for d in range(days)]
-        self.work_days = [d for d in range(days) if self.weekday[d] < 5]
+        dates = [first + dt.timedelta(days=d) for d in range(days)]
+        self.day_text = [d.isoformat() for d in dates]
+        self.weekday = [d.weekday() for d in dates]
+        works = is_working or (lambda day: day.weekday() < 5)
+        self.work_days = [d for d in range(days) if works(dates[d])]
         self.next_work: list[int] = []
         k = 0
         for d in range(days):
@@ -184,9 +204,71 @@ class WorkCalendar:
         return self.moment(self.from_work(work))
 
 
-def calendar_for(now: dt.datetime = REFERENCE_NOW) -> WorkCalendar:
+def calendar_for(
+    now: dt.datetime = REFERENCE_NOW, is_working: Callable[[dt.date], bool] | None = None
+) -> WorkCalendar:
     """Return the calendar that covers the generated year and the due dates after it."""
-    return WorkCalendar(now.date() - dt.timedelta(days=DAYS_BACK + 7), DAYS_BACK + 400)
+    return WorkCalendar(now.date() - dt.timedelta(days=DAYS_BACK + 7), DAYS_BACK + 400, is_working)
+
+
+def memo_calendar(base: Any) -> Any:
+    """Return the app's working-day calendar with its day questions remembered: the due
+    dates of millions of rows are computed by the app's own code, on a few hundred days."""
+    from app.calendar.services import WorkCalendar as AppCalendar
+
+    class Remembering(AppCalendar):
+        def __init__(self) -> None:
+            self.__dict__.update(base.__dict__)
+            self._working: dict[dt.date, bool] = {}
+            self._added: dict[tuple[dt.date, int], tuple[dt.date, bool]] = {}
+            self._utc: dict[tuple[dt.date, dt.time], dt.datetime] = {}
+
+        def is_working_day(self, day: dt.date) -> bool:
+            known = self._working.get(day)
+            if known is None:
+                known = self._working[day] = AppCalendar.is_working_day(self, day)
+            return known
+
+        def add_working_days(self, day: dt.date, count: int) -> tuple[dt.date, bool]:
+            key = (day, count)
+            known = self._added.get(key)
+            if known is None:
+                known = self._added[key] = AppCalendar.add_working_days(self, day, count)
+            return known
+
+        def utc(self, day: dt.date, clock: dt.time) -> dt.datetime:
+            key = (day, clock)
+            known = self._utc.get(key)
+            if known is None:
+                known = self._utc[key] = AppCalendar.utc(self, day, clock)
+            return known
+
+    return Remembering()
+
+
+@dataclass
+class AppRules:
+    """What the generated rows take from the app: its calendar (remembering), the id of
+    the audit key events name, and the data key's seal for ID and phone numbers."""
+
+    calendar: Any
+    audit_key: str
+    seal: Callable[[str], str]
+
+    def case_dues(self, item: ItemPlan, accepted: dt.datetime) -> dict:
+        """Return a case's due columns as the app sets them at acceptance."""
+        from app.cases.deadlines import case_due_values
+
+        case = SimpleNamespace(
+            accepted_at=accepted, promised_days=item.case_days, paused_days=0, extended_days=0
+        )
+        return case_due_values(self.calendar, case, item.rules)
+
+    def task_dues(self, created: dt.datetime, limit: tuple[float, str]) -> dict:
+        """Return a task's due columns as the app sets them when it creates the task."""
+        from app.cases.deadlines import task_due_values
+
+        return task_due_values(self.calendar, created, limit)
 
 
 # --- the organisation -------------------------------------------------------------------------
@@ -202,6 +284,7 @@ class Stage:
     lane: str
     post: str
     limit: int  # working seconds
+    time_limit: tuple[float, str] | None  # the diagram's timeLimit, e.g. (3.0, "d")
     outcomes: str
     is_decision: bool
 
@@ -244,15 +327,16 @@ class Post:
     b: int | None
     leader: int | None
 
-    def pick(self, roll: float) -> tuple[int | None, str]:
-        """Return the holder who gets a task and why, from a uniform roll."""
+    def pick(self, roll: float) -> tuple[int | None, str, int | None]:
+        """Return the holder who gets a task, why, and for whom they act (A, when B or the
+        leader holds it: app.org.presence), from a uniform roll."""
         if roll < SHARE_A and self.a is not None:
-            return self.a, f"assigned to A of post {self.code}"
+            return self.a, f"assigned to A of post {self.code}", None
         if roll < SHARE_A + SHARE_B and self.b is not None:
-            return self.b, f"A of post {self.code} is away: assigned to B"
+            return self.b, f"A of post {self.code} is away: assigned to B", self.a
         if self.leader is not None:
-            return self.leader, f"escalated to the leader of post {self.code}"
-        return self.a, f"assigned to A of post {self.code}"
+            return self.leader, f"escalated to the leader of post {self.code}", self.a
+        return self.a, f"assigned to A of post {self.code}", None
 
 
 @dataclass
@@ -275,11 +359,33 @@ class ItemPlan:
     posts: dict[str, list[Post]] = field(default_factory=dict)
     materials: str = "[]"
     form: str = "{}"
+    entry: dict = field(default_factory=dict)  # the catalogue entry as stored
+    case_days: int = 0  # working days promised to its cases (app.cases.deadlines)
 
     @property
     def scale(self) -> float:
-        """Return how much longer than the demo item's stages this item's stages are."""
-        return self.promised / self.template.promised
+        """Return how much longer than the demo item's stages this item's stages are (a
+        即办件 promising 0 days counts as 1)."""
+        return max(self.promised, 1) / max(self.template.promised, 1)
+
+    @property
+    def rules(self) -> SimpleNamespace:
+        """Return the item as the app's due-date rules read it."""
+        return SimpleNamespace(
+            kind=self.template.kind,
+            entry=self.entry,
+            promised_days=self.promised,
+            statutory_days=self.statutory,
+        )
+
+    def stage_limit(self, stage: Stage) -> tuple[tuple[float, str] | None, int]:
+        """Return a stage's time limit for this item (the diagram's, scaled like the item's
+        promised days, whole days or hours) and its length in working seconds."""
+        if stage.time_limit is None:
+            return None, round(stage.limit * self.scale)
+        amount, unit = stage.time_limit
+        scaled = max(1, round(amount * self.scale))
+        return (float(scaled), unit), scaled * (3600 if unit == "h" else WORK_DAY)
 
 
 @dataclass
@@ -330,6 +436,7 @@ def load_templates(conn: psycopg.Connection) -> dict[str, Template]:
                 lane=node.lane or "",
                 post=node.post or "",
                 limit=round(amount * (3600 if unit == "h" else WORK_DAY)),
+                time_limit=node.time_limit,
                 outcomes=",".join(node.outcomes),
                 is_decision=node.is_decision,
             )
@@ -526,6 +633,7 @@ class OrgBuilder:
             company=template.kind == "joint" or "规划" in name or "工程" in name,
             window_dept=county["window"],
             stage_depts=depts,
+            entry=entry,
         )
 
     def posts(self, plans: list[ItemPlan], n_cases: int, work_days: int) -> None:
@@ -578,13 +686,18 @@ class OrgBuilder:
         return self.heads[dept]
 
     def finish(self, plans: list[ItemPlan]) -> Org:
-        """Fill the JSON columns the cases copy and return the organisation."""
+        """Fill the JSON columns the cases copy and the days promised to their cases (the
+        app's rule on the sample form), and return the organisation."""
+        from app.cases.deadlines import promised_days
+
         for plan in plans:
             entry = plan.template.entry
             plan.materials = _copy_json(
                 [m["code"] for m in entry.get("materials", []) if m.get("required", True)]
             )
-            plan.form = _copy_json(_sample_form(entry, self.rnd))
+            form = _sample_form(entry, self.rnd)
+            plan.form = _copy_json(form)
+            plan.case_days = promised_days(plan.rules, form)
         return Org(
             plans,
             self.usernames,
@@ -619,6 +732,7 @@ def demo_items(conn: psycopg.Connection, templates: dict[str, Template]) -> list
             company=template.kind == "joint",
             window_dept=template.department_id,
             stage_depts={s: template.department_id for s in template.stages},
+            entry=template.entry,
         )
         for stage in template.stages.values():
             plan.posts.setdefault(stage.key, [posts[stage.post]])
@@ -773,21 +887,25 @@ class Open:
     post: Post
     assignee: int | None
     reason: str
+    acting: int | None  # whose post A the holder acts for
     outcome: str
     at: int  # the moment it was created
     created: int  # working time
-    due: int
+    limit: tuple[float, str] | None  # its stage limit, as the app stores it
+    started: int  # working time its holder opens it
     done: int
 
 
 class CaseFactory:
     """Generate cases with their tasks and events as COPY text lines."""
 
-    def __init__(self, rnd: random.Random, cal: WorkCalendar, org: Org, now: dt.datetime) -> None:
+    def __init__(
+        self, rnd: random.Random, cal: WorkCalendar, org: Org, now: dt.datetime, rules: AppRules
+    ) -> None:
         from workflows.engine import SERIALIZER_VERSION
 
         self.rnd, self.r, self.bits = rnd, rnd.random, rnd.getrandbits
-        self.cal, self.org = cal, org
+        self.cal, self.org, self.rules = cal, org, rules
         self.now = cal.seconds(now)
         self.w_now = cal.to_work(self.now)
         self.serializer = SERIALIZER_VERSION
@@ -798,14 +916,18 @@ class CaseFactory:
         for item in org.items:
             total += item.share
             self.cum.append(total)
-        self.people = [self._applicant(False) for _ in range(20000)]
-        self.firms = [self._applicant(True) for _ in range(4000)]
+        seal = rules.seal  # each applicant sealed once: the same text for all their cases
+        self.people = [(n, seal(i), seal(p)) for n, i, p in self._applicants(False, 20000)]
+        self.firms = [(n, seal(i), seal(p)) for n, i, p in self._applicants(True, 4000)]
         self.case_lines: list[str] = []
         self.task_days: dict[int, list[str]] = defaultdict(list)
         self.event_days: dict[int, list[str]] = defaultdict(list)
         self.stats: dict[str, int] = defaultdict(int)
         self.cid = self.seq = 0
         self.last = GENESIS
+
+    def _applicants(self, firm: bool, count: int) -> list[tuple[str, str, str]]:
+        return [self._applicant(firm) for _ in range(count)]
 
     def _applicant(self, firm: bool) -> tuple[str, str, str]:
         rnd = self.rnd
@@ -841,6 +963,8 @@ class CaseFactory:
             "decision": None,
             "reason": None,
             "basis": None,
+            "decider": None,
+            "decision_spec": None,
         }
         if roll < P_REFUSED:
             case.update(
@@ -941,17 +1065,18 @@ class CaseFactory:
         task_id = f"{self.bits(128):032x}"
         post = self.rnd.choice(item.posts["window"])
         when = self.cal.text(at)
-        due = self.cal.text(self.cal.from_work(self.cal.to_work(at) + stage.limit))
+        limit, _work = item.stage_limit(stage)
         self._task_row(
             at,
             task_id,
             stage,
             post.id,
             clerk,
+            None,
             "accepted at the window by the receiving clerk",
             "completed",
+            limit,
             when,
-            due,
             when,
             clerk,
             "approve",
@@ -964,21 +1089,24 @@ class CaseFactory:
 
     def _new_task(self, item: ItemPlan, spec: str, outcome: str, at: int, w_created: int) -> Open:
         stage = item.template.stages[spec]
-        limit = round(stage.limit * item.scale)
+        limit, work = item.stage_limit(stage)
         post = self.rnd.choice(item.posts[stage.key])
-        assignee, reason = post.pick(self.r())
-        done = w_created + max(60, round(limit * stage_factor(self.r)))
+        assignee, reason, acting = post.pick(self.r())
+        took = max(60, round(work * stage_factor(self.r)))
+        started = w_created + round(took * 0.3 * self.r())  # opened early in its handling
         return Open(
             f"{self.bits(128):032x}",
             stage,
             post,
             assignee,
             reason,
+            acting,
             outcome,
             at,
             w_created,
-            w_created + limit,
-            done,
+            limit,
+            started,
+            w_created + took,
         )
 
     def _finish_group(
@@ -989,14 +1117,17 @@ class CaseFactory:
         stop_at = withdraw if withdraw is not None and withdraw < self.w_now else None
         stopped = False
         for task in sorted(tasks, key=lambda t: t.done):
-            created, due = task.at, cal.text(cal.from_work(task.due))
+            created = task.at
             if stop_at is not None and task.done >= stop_at:
                 gone = cal.from_work(max(stop_at, task.created))
                 self._event(gone, "task_cancelled", clerk, task.id, '{"reason":"case withdrawn"}')
-                self._task_line(task, created, due, "cancelled", cal.text(gone), None)
+                started = task.started if task.started < stop_at else None
+                self._task_line(task, created, started, "cancelled", cal.text(gone), None)
                 stopped = True
             elif task.done >= self.w_now:
-                self._task_line(task, created, due, "open", None, None)
+                # a quarter of the open tasks their holder has not opened yet
+                seen = task.started < self.w_now and self.r() < 0.75
+                self._task_line(task, created, task.started if seen else None, "open", None, None)
                 stopped = True
             else:
                 done = cal.from_work(task.done)
@@ -1007,9 +1138,13 @@ class CaseFactory:
                     task.id,
                     f'{{"spec":"{task.stage.spec_id}","outcome":"{task.outcome}"}}',
                 )
-                self._task_line(task, created, due, "completed", cal.text(done), task.assignee)
+                self._task_line(
+                    task, created, task.started, "completed", cal.text(done), task.assignee
+                )
                 case["version"] += 1
                 case["status"] = "in_progress"
+                if task.stage.is_decision:  # the four-eyes rule reads the last decider
+                    case.update(decider=task.assignee, decision_spec=task.stage.spec_id)
         if stopped and stop_at is not None:
             gone = cal.from_work(stop_at)
             self._event(gone, "case_withdrawn", clerk, None, '{"reason":"申请人申请撤回"}')
@@ -1017,7 +1152,13 @@ class CaseFactory:
         return stopped
 
     def _task_line(
-        self, task: Open, created: int, due: str, state: str, ended: str | None, by: int | None
+        self,
+        task: Open,
+        created: int,
+        started: int | None,
+        state: str,
+        ended: str | None,
+        by: int | None,
     ) -> None:
         stage = task.stage
         if state != "completed":
@@ -1035,10 +1176,11 @@ class CaseFactory:
             stage,
             task.post.id,
             task.assignee,
+            task.acting,
             task.reason,
             state,
-            self.cal.text(created),
-            due,
+            task.limit,
+            self.cal.text(self.cal.from_work(started)) if started is not None else None,
             ended,
             by,
             outcome,
@@ -1053,10 +1195,11 @@ class CaseFactory:
         stage: Stage,
         post: int,
         assignee: int | None,
+        acting: int | None,
         reason: str,
         state: str,
-        created: str,
-        due: str,
+        limit: tuple[float, str] | None,
+        started: str | None,
         ended: str | None,
         by: int | None,
         outcome: str | None,
@@ -1064,11 +1207,14 @@ class CaseFactory:
         data: str | None,
     ) -> None:
         self.stats[f"tasks {state}"] += 1
+        due = self.rules.task_dues(self.cal.moment(at), limit)
         self.task_days[at // 86400].append(
             f"{task_id}\t{self.cid}\t{stage.spec_id}\t{stage.name}\t{stage.stage}\t{stage.lane}\t"
-            f"{post}\t{_n(assignee)}\t{reason}\t{state}\t{'t' if stage.is_decision else 'f'}\t"
-            f"{stage.outcomes}\t{created}\t{due}\t{_n(ended)}\t{_n(by)}\t{_n(outcome)}\t"
-            f"{_n(comment)}\t{_n(data)}\n"
+            f"{post}\t{_n(assignee)}\t{reason}\t{_n(acting)}\t{_n(started)}\t{state}\t"
+            f"{'t' if stage.is_decision else 'f'}\t{stage.outcomes}\t{self.cal.text(at)}\t"
+            f"{_n(due['due_at'])}\t{_n(due['time_limit'])}\t{_n(due['yellow_at'])}\t"
+            f"{'t' if due['due_provisional'] else 'f'}\t{due['shift_days']}\t{_n(ended)}\t"
+            f"{_n(by)}\t{_n(outcome)}\t{_n(comment)}\t{_n(data)}\n"
         )
 
     def _event(
@@ -1078,7 +1224,8 @@ class CaseFactory:
         digest = f"{self.bits(256):064x}"
         self.event_days[at // 86400].append(
             f"{self.cid}\t{self.seq}\t{type_}\t{_n(actor)}\t{self.names[actor]}\t"
-            f"{self.cal.text(at)}\t{_n(task_id)}\t{data}\t{self.last}\t{digest}\n"
+            f"{self.cal.text(at)}\t{_n(task_id)}\t{data}\t{self.last}\t{digest}\t"
+            f"{self.rules.audit_key}\n"
         )
         self.last = digest
 
@@ -1087,11 +1234,11 @@ class CaseFactory:
         self.stats[f"cases {status}"] += 1
         name, number, phone = self.rnd.choice(self.firms if item.company else self.people)
         accepted = case["accepted"]
-        due = stat_due = None
+        dues = {"due_at": None, "statutory_due_at": None, "yellow_at": None}
+        provisional, promised = False, None
         if accepted is not None:
-            w_accepted = cal.to_work(accepted)
-            due = cal.text(cal.from_work(w_accepted + item.promised * WORK_DAY))
-            stat_due = cal.text(cal.from_work(w_accepted + item.statutory * WORK_DAY))
+            dues = self.rules.case_dues(item, cal.moment(accepted))
+            provisional, promised = dues["due_provisional"], item.case_days
         running = status in ("accepted", "in_progress", "decided")
         case_no = f"{cal.day_text[received // 86400].replace('-', '')}{self.cid * 7919 % 10**8:08d}"
         self.case_lines.append(
@@ -1100,10 +1247,12 @@ class CaseFactory:
             f"{_n(case['decision'])}\t{_n(case['reason'])}\t{_n(case['basis'])}\t"
             f"{name}\t{number}\t{phone}\t{N}\t{item.materials}\t[]\t{item.form}\t{clerk}\t"
             f"{cal.text(received)}\t{_t(cal, accepted)}\t{_t(cal, case['decided'])}\t"
-            f"{_t(cal, case['closed'])}\t{_n(due)}\t{_n(stat_due)}\t"
+            f"{_t(cal, case['closed'])}\t{_n(dues['due_at'])}\t{_n(dues['statutory_due_at'])}\t"
+            f"{_n(promised)}\t{'t' if provisional else 'f'}\t{_n(dues['yellow_at'])}\t"
+            f"{N}\t0\t0\t{N}\t"  # paused_at, paused_days, extended_days, reported_at
             f"{STATE_PLACEHOLDER if running else N}\t"
             f"{self.serializer if accepted is not None else N}\t{case['version']}\t"
-            f"{self.seq}\t{self.last}\n"
+            f"{self.seq}\t{self.last}\t{_n(case['decider'])}\t{_n(case['decision_spec'])}\n"
         )
 
 
@@ -1120,16 +1269,19 @@ CASE_COLUMNS = (
     "decision_reason", "legal_basis", "applicant_name", "applicant_id_number", "applicant_phone",
     "applicant_user_id", "materials", "missing_materials", "form", "received_by_id",
     "received_at", "accepted_at", "decided_at", "closed_at", "due_at", "statutory_due_at",
-    "state", "serializer_version", "version", "event_seq", "last_hash",
+    "promised_days", "due_provisional", "yellow_at", "paused_at", "paused_days",
+    "extended_days", "reported_at", "state", "serializer_version", "version", "event_seq",
+    "last_hash", "last_decider_id", "last_decision_spec",
 )  # fmt: skip
 TASK_COLUMNS = (
     "id", "case_id", "spec_id", "name", "stage", "lane", "post_id", "assignee_id",
-    "assignment_reason", "state", "is_decision", "outcomes", "created_at", "due_at",
+    "assignment_reason", "acting_for_id", "started_at", "state", "is_decision", "outcomes",
+    "created_at", "due_at", "time_limit", "yellow_at", "due_provisional", "shift_days",
     "completed_at", "completed_by_id", "outcome", "comment", "data",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "id", "case_id", "seq", "type", "actor_id", "actor", "at", "task_id", "data", "prev_hash",
-    "hash",
+    "hash", "key_id",
 )  # fmt: skip
 
 
@@ -1290,11 +1442,13 @@ def day_counts(rnd: random.Random, cal: WorkCalendar, now: int, total: int) -> l
     return counts
 
 
-def load_cases(url: str, org: Org, n_cases: int, seed: int, now: dt.datetime) -> dict:
+def load_cases(
+    url: str, org: Org, n_cases: int, seed: int, now: dt.datetime, rules: AppRules
+) -> dict:
     """Generate and COPY the cases, tasks and events; return counts."""
-    cal = calendar_for(now)
+    cal = calendar_for(now, rules.calendar.is_working_day)
     rnd = random.Random(seed)
-    factory = CaseFactory(rnd, cal, org, now)
+    factory = CaseFactory(rnd, cal, org, now, rules)
     streams = {
         "cases": Stream(url, "cases", CASE_COLUMNS),
         "tasks": Stream(url, "tasks", TASK_COLUMNS),
@@ -1346,11 +1500,14 @@ def _progress(started: float, done: int, total: int, streams: dict[str, Stream])
 # --- the command ------------------------------------------------------------------------------
 
 
-def prepare(url: str, force: bool) -> None:
-    """Migrate, refuse a database with cases (unless forced), load the demo centre."""
+def prepare(url: str, force: bool) -> AppRules:
+    """Migrate, refuse a database with cases (unless forced), load the demo centre; return
+    the app's calendar and keys the generated rows use."""
     from app import create_app
+    from app.calendar.services import calendar
     from app.demo import load_demo
     from app.migrate import upgrade_database
+    from app.privacy import cipher
     from config import Config
 
     upgrade_database(url)
@@ -1365,7 +1522,11 @@ def prepare(url: str, force: bool) -> None:
     app = create_app(Config, DATABASE_URL=url, PASSWORD_HASH_METHOD="pbkdf2:sha256:1000")
     with app.app_context():
         load_demo(ROOT / "bpmn")
+        rules = AppRules(
+            memo_calendar(calendar()), app.extensions["ow_audit_keys"].current, cipher().seal
+        )
     app.extensions["ow_engine"].dispose()
+    return rules
 
 
 def wipe(conn: psycopg.Connection) -> None:
@@ -1409,7 +1570,7 @@ def shared_password_hash() -> str:
     return generate_password_hash("onewindow", method="pbkdf2:sha256:1000")
 
 
-def _report(conn: psycopg.Connection, stats: dict, org: Org) -> None:
+def _report(conn: psycopg.Connection, stats: dict, org: Org) -> dict:
     counts = {
         t: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()[0]
         for t in ("departments", "users", "posts", "items", "cases", "tasks", "events")
@@ -1422,8 +1583,12 @@ def _report(conn: psycopg.Connection, stats: dict, org: Org) -> None:
     for key in sorted(stats):
         share = stats[key] / (cases if key.startswith("cases") else counts["tasks"] or 1)
         print(f"  {key:<28} {stats[key]:>10,}  {share:6.2%}")
-    size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()
+    size = conn.execute(
+        "SELECT pg_size_pretty(pg_database_size(current_database())),"
+        " pg_database_size(current_database())"
+    ).fetchone()
     print(f"  database size {size[0]}")
+    return {"counts": counts, "stats": dict(stats), "database_bytes": size[1]}
 
 
 def main(argv: Iterable[str] | None = None) -> None:
@@ -1433,6 +1598,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--force", action="store_true", help="wipe cases and generated data")
+    add_out_argument(parser, "generate")
     args = parser.parse_args(argv)
     if not args.database.startswith("postgresql"):
         raise SystemExit("bench.generate needs a PostgreSQL database URL")
@@ -1440,7 +1606,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     started = time.perf_counter()
     url = _libpq(args.database)
     print("migrating and loading the demo centre", flush=True)
-    prepare(args.database, args.force)
+    rules = prepare(args.database, args.force)
     with psycopg.connect(url, autocommit=True) as conn:
         before = read_schema(conn)
         with conn.transaction():
@@ -1455,7 +1621,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         stats: dict = {}
         try:
             print(f"generating {args.cases:,} cases", flush=True)
-            stats = load_cases(url, org, args.cases, args.seed, REFERENCE_NOW)
+            stats = load_cases(url, org, args.cases, args.seed, REFERENCE_NOW, rules)
         finally:
             print("restoring keys, indexes and foreign keys", flush=True)
             restore_schema(conn, before)
@@ -1464,8 +1630,11 @@ def main(argv: Iterable[str] | None = None) -> None:
         reset_sequences(conn)
         print("analyzing", flush=True)
         conn.execute("ANALYZE")
-        _report(conn, stats, org)
-    print(f"done in {time.perf_counter() - started:.0f} s")
+        figures = _report(conn, stats, org)
+    seconds = time.perf_counter() - started
+    print(f"done in {seconds:.0f} s")
+    save(args.out, "generate", {"cases": args.cases, "seed": args.seed, "seconds": seconds,
+                                **figures})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Load and faults: many clients against gunicorn on PostgreSQL, then check nothing was lost.
 
-    python -m bench.load [--clients 50] [--seconds 60] [--workers 4] [--restart-pg]
+    python -m bench.load [--clients 50] [--seconds 60] [--workers 4] [--restart-pg] [--out PATH]
 
 Creates a new PostgreSQL database (at OW_BENCH_PG, like bench.throughput), migrates it and
 loads the demo centre, and serves it with gunicorn (`app.wsgi:app`, the timer scheduler on
@@ -21,7 +21,7 @@ With --restart-pg it restarts the PostgreSQL cluster once half-way through
 (`pg_ctlcluster --skip-systemctl-redirect 15 main restart`, as root): the requests that meet
 the outage are answered 503 with Retry-After (clients wait a little and try again), and
 every request after it must succeed again. The server and the database are removed at the
-end.
+end. The figures and checks are saved as JSON to --out (default build/bench/load-<time>.json).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.output import add_out_argument, save  # noqa: E402
 from bench.throughput import (  # noqa: E402
     _drop_pg_database,
     _free_port,
@@ -346,7 +347,25 @@ def report(tally: Tally, seconds: float, checks: dict, raw_rate: float, marks: d
     return ok
 
 
-def main() -> None:
+def figures_of(tally: Tally, seconds: float, checks: dict, raw_rate: float) -> dict:
+    """Return requests per second and latencies by kind, completions against the raw engine
+    and the checks, JSON-ready."""
+    kinds = {}
+    for kind in ("create", "inbox", "complete"):
+        rows = [(ms, s) for k, _at, ms, s in tally.requests if k == kind]
+        ms = [m for m, s in rows if s]
+        kinds[kind] = {"requests": len(rows), "per_s": len(rows) / seconds,
+                       "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
+                       "p99_ms": percentile(ms, 99),
+                       "statuses": dict(Counter(str(s) for _m, s in rows))}  # fmt: skip
+    done = len(tally.completed) / seconds
+    ratio = done / raw_rate if raw_rate else None
+    return {"seconds": seconds, "kinds": kinds, "completions_per_s": done,
+            "raw_engine_tasks_per_s": raw_rate, "ratio_to_raw": ratio,
+            "checks": checks}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
@@ -354,7 +373,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--raw-cases", type=int, default=200)
     parser.add_argument("--restart-pg", action="store_true")
-    args = parser.parse_args()
+    add_out_argument(parser, "load")
+    args = parser.parse_args(argv)
     url = _new_pg_database()
     if url is None:
         raise SystemExit("PostgreSQL is not reachable")
@@ -413,6 +433,10 @@ def main() -> None:
         raw = bench_raw(args.raw_cases)
         log.seek(0)
         ok = report(tally, seconds, checks, raw.rate, marks, log.read(), args.restart_pg)
+        figures = figures_of(tally, seconds, checks, raw.rate)
+        save(args.out, "load", {"clients": args.clients, "workers": args.workers,
+                                "threads": args.threads, "restart_pg": args.restart_pg,
+                                "ok": ok, **figures})  # fmt: skip
         if not ok:
             kept = Path(tempfile.gettempdir()) / f"ow-load-gunicorn-{int(time.time())}.log"
             kept.write_text(Path(log.name).read_text())

@@ -1,22 +1,23 @@
 """Latency at a province's scale: inbox, case page, due-date scans, monthly statistics.
 
-    python -m bench.scale --database URL [--samples 200] [--runs 5]
+    python -m bench.scale --database URL [--samples 200] [--runs 5] [--out PATH] [--plans DIR]
 
 Run on a database filled by `python -m bench.generate`. The inbox and the case page go
 through the real service functions (`list_open_tasks`, `case_detail`) inside an app context,
 as a request would; the due-date scans and the monthly statistics are the Core queries
 below, which the supervision and statistics features are to reuse. For each, the
-EXPLAIN (ANALYZE, BUFFERS) of the statements it sends is written to bench/plans/<name>.txt
+EXPLAIN (ANALYZE, BUFFERS) of the statements it sends is written to <plans>/<name>.txt
 and the indexes it uses are printed; a table of p50/p95 against the budgets ends the run,
-and the figures are saved to bench/out/scale-<time>.json.
+and the figures are saved as JSON to --out (default build/bench/scale-<time>.json). The
+plans go to --plans (default build/bench/plans/); the tracked bench/plans/*.txt are the
+README's reference plans of the 1,000,000-case database, rewritten only when asked:
+`--plans bench/plans`.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import random
 import re
 import statistics
@@ -39,9 +40,10 @@ from app.cases.models import OPEN_CASE_STATUSES, Case, Task  # noqa: E402
 from app.catalogue.models import Item  # noqa: E402
 from app.org.models import User  # noqa: E402
 from bench.generate import REFERENCE_NOW, WORK_DAY, calendar_for  # noqa: E402
+from bench.output import OUT_DIR, add_out_argument, save  # noqa: E402
 
-PLANS = ROOT / "bench" / "plans"  # --plans changes it (bench.all sends small runs elsewhere)
-OUT = ROOT / "bench" / "out"
+REFERENCE_PLANS = ROOT / "bench" / "plans"  # tracked: rewritten only with --plans bench/plans
+plans_dir = OUT_DIR / "plans"  # where explain() writes; main() sets it from --plans
 CASES, TASKS, ITEMS, USERS = Case.__table__, Task.__table__, Item.__table__, User.__table__
 BUDGET_MS = {
     "inbox": 20,
@@ -229,7 +231,7 @@ SEQ_RE = re.compile(r"Seq Scan on (\w+)")
 
 
 def explain(engine: sa.Engine, name: str, statements: list[tuple[str, Any]], note: str) -> str:
-    """Write EXPLAIN (ANALYZE, BUFFERS) of the statements to bench/plans; return the text."""
+    """Write EXPLAIN (ANALYZE, BUFFERS) of the statements to `plans_dir`; return the text."""
     parts = [
         f"-- {name}: {note}",
         f"-- {dt.datetime.now():%Y-%m-%d %H:%M} on {engine.url.database}",
@@ -243,9 +245,8 @@ def explain(engine: sa.Engine, name: str, statements: list[tuple[str, Any]], not
             parts += [f"-- parameters: {parameters!r}", "", *plan]
         conn.rollback()
     text = "\n".join(parts) + "\n"
-    plans = Path(os.environ.get("OW_PLANS_DIR") or PLANS)
-    plans.mkdir(parents=True, exist_ok=True)
-    (plans / f"{name}.txt").write_text(text, encoding="utf-8")
+    plans_dir.mkdir(parents=True, exist_ok=True)
+    (plans_dir / f"{name}.txt").write_text(text, encoding="utf-8")
     return text
 
 
@@ -431,7 +432,17 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs of each scan and statistic")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--now", type=dt.datetime.fromisoformat, default=REFERENCE_NOW)
+    parser.add_argument(
+        "--plans",
+        type=Path,
+        default=None,
+        help="directory for the EXPLAIN plans (default build/bench/plans; the tracked "
+        "reference plans: bench/plans)",
+    )
+    add_out_argument(parser, "scale")
     args = parser.parse_args(argv)
+    global plans_dir
+    plans_dir = args.plans or OUT_DIR / "plans"
     rnd = random.Random(args.seed)
     app = create_app(Config, DATABASE_URL=args.database)
     engine = app.extensions["ow_engine"]
@@ -474,11 +485,14 @@ def main(argv: Iterable[str] | None = None) -> None:
         print(f"  {r.name:<19} rows: median {statistics.median(r.rows):,.0f}, max {max(r.rows):,}")
     print()
     print_table(results)
-    OUT.mkdir(parents=True, exist_ok=True)
-    out = OUT / f"scale-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    payload = {"figures": figures, "results": [asdict(r) for r in results]}
-    out.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
-    print(f"\nsaved {out.relative_to(ROOT)}; plans in {os.environ.get('OW_PLANS_DIR') or PLANS}/")
+    summary = {
+        r.name: {"p50_ms": r.pct(50), "p95_ms": r.pct(95), "budget_ms": r.budget_ms, "ok": r.ok}
+        for r in results
+    }
+    payload = {"now": args.now, "figures": figures, "summary": summary,
+               "results": [asdict(r) for r in results], "plans": str(plans_dir)}  # fmt: skip
+    save(args.out, "scale", payload)
+    print(f"plans in {plans_dir}/")
     engine.dispose()
 
 

@@ -1,6 +1,7 @@
 """Task completions per second on the joint-approval item: raw engine, service layer, HTTP.
 
     python -m bench.throughput [--cases N] [--database URL ...] [--clients K] [--workers W]
+                               [--out PATH]
 
 (a) raw SpiffWorkflow: parse once, run each case, serialize and deserialize the whole
     workflow (spec included, as the library does by default) after every step;
@@ -11,7 +12,8 @@
 All three run the same diagram with the same decisions in one run; b/a and c/a are the
 ratios. Without --database it runs on a new SQLite file and, if PostgreSQL answers at
 OW_BENCH_PG (default postgresql+psycopg://postgres@127.0.0.1:5432/test), on a new
-PostgreSQL database that it drops afterwards.
+PostgreSQL database that it drops afterwards. The figures are saved as JSON to --out
+(default build/bench/throughput-<time>.json).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.camunda.parser import CamundaParser  # noqa: E402
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
+
+from bench.output import add_out_argument, save  # noqa: E402
 
 ITEM = "joint-investment"
 DIAGRAM = ROOT / "bpmn" / f"{ITEM}.bpmn"
@@ -380,13 +384,35 @@ def print_table(title: str, runs: list[Run]) -> None:
             print(f"SQL statements per operation (service layer): {figures}")
 
 
-def main() -> None:
+def figures_of(runs: list[Run]) -> list[dict]:
+    """Return the figures of one database's runs as JSON-ready rows."""
+    raw = runs[0].rate
+    return [
+        {
+            "name": run.name,
+            "tasks": run.tasks,
+            "seconds": run.seconds,
+            "tasks_per_s": run.rate,
+            "ratio": run.rate / raw if raw else None,
+            "p50_ms": run.percentile(50),
+            "p95_ms": run.percentile(95),
+            "rss_mb": run.rss_mb,
+            "statements": run.statements,
+            "memory": run.memory,
+        }
+        for run in runs
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=300)
     parser.add_argument("--database", action="append", help="database URL (repeatable)")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    add_out_argument(parser, "throughput")
+    args = parser.parse_args(argv)
+    databases: dict[str, list[dict]] = {}
     print(f"joint-approval item, {args.cases} cases x {TASKS_PER_CASE} user tasks; "
           f"{os.cpu_count()} cores")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -401,10 +427,14 @@ def main() -> None:
         try:
             for url in targets:
                 runs = run_all(url, args.cases, args.clients, args.workers)
-                print_table(url.split(":", 1)[0].split("+")[0], runs)
+                kind = url.split(":", 1)[0].split("+")[0]
+                print_table(kind, runs)
+                databases[kind] = figures_of(runs)
         finally:
             if made:
                 _drop_pg_database(made)
+    save(args.out, "throughput", {"cases": args.cases, "clients": args.clients,
+                                  "workers": args.workers, "databases": databases})  # fmt: skip
 
 
 if __name__ == "__main__":

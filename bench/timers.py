@@ -1,12 +1,16 @@
 """Timer lateness: N cases each wait for a BPMN timer; how late does the scheduler fire them?
 
     python -m bench.timers [--timers 10000] [--window 3600] [--observe 90] [--burst 1000]
+                           [--database URL ...] [--margin 10] [--out PATH]
 
 Steady load: N cases are created first (through the service layer), their due times spread
 evenly over `window` seconds starting after the creation; the scheduler (the one the
 server runs) then runs for `observe` seconds, with all N timers waiting, and the lateness
 (fired_at - due_at as stored) of those that came due is measured. Budget: p99 < 2 s.
 Burst: `burst` more timers all due at the same instant show the firing capacity (timers/s).
+Without --database it runs on a new SQLite file and a new PostgreSQL database (dropped
+afterwards) if one answers at OW_BENCH_PG. The figures are saved as JSON to --out (default
+build/bench/timers-<time>.json).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.output import add_out_argument, save  # noqa: E402
 from bench.throughput import _drop_pg_database, _new_pg_database, prepare_database  # noqa: E402
 
 DIAGRAM = Path(__file__).resolve().parent / "data" / "notice-timer.bpmn"
@@ -80,7 +85,9 @@ def _lateness(app, until: dt.datetime) -> tuple[list[float], int]:
     return late, sum(1 for r in rows if r.state == "waiting")
 
 
-def bench_timers(url: str, count: int, window: float, observe: float, burst: int) -> dict:
+def bench_timers(
+    url: str, count: int, window: float, observe: float, burst: int, margin: float = 10.0
+) -> dict:
     """Create the cases, run the scheduler for a while, return lateness and capacity."""
     from app import create_app
     from app.db import utcnow
@@ -90,7 +97,7 @@ def bench_timers(url: str, count: int, window: float, observe: float, burst: int
     prepare_database(url)
     app = create_app(Config, DATABASE_URL=url)
     _add_item(app)
-    lead = count / 80 + 10  # creation must end before the first timer is due
+    lead = count / 80 + margin  # creation must end before the first timer is due
     first_due = utcnow() + dt.timedelta(seconds=lead)
     created_in = _create_cases(app, count, first_due, window)
     scheduler = TimerScheduler(app)
@@ -99,7 +106,7 @@ def bench_timers(url: str, count: int, window: float, observe: float, burst: int
     try:
         time.sleep(max(0.0, (first_due - utcnow()).total_seconds()) + observe)
         late, waiting = _lateness(app, utcnow())
-        burst_due = utcnow() + dt.timedelta(seconds=burst / 80 + 5)
+        burst_due = utcnow() + dt.timedelta(seconds=burst / 80 + margin / 2)
         before = scheduler.fired
         _create_cases(app, burst, burst_due, 0.0)
         time.sleep(max(0.0, (burst_due - utcnow()).total_seconds()))
@@ -127,14 +134,19 @@ def bench_timers(url: str, count: int, window: float, observe: float, burst: int
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--timers", type=int, default=10000)
     parser.add_argument("--window", type=float, default=3600.0)
     parser.add_argument("--observe", type=float, default=90.0)
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--database", action="append")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--margin", type=float, default=10.0, help="seconds of slack before the timers are due"
+    )
+    add_out_argument(parser, "timers")
+    args = parser.parse_args(argv)
+    databases: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         targets = args.database or [f"sqlite:///{tmp}/timers.sqlite3"]
         made = None if args.database else _new_pg_database()
@@ -142,7 +154,9 @@ def main() -> None:
             targets.append(made)
         try:
             for url in targets:
-                figures = bench_timers(url, args.timers, args.window, args.observe, args.burst)
+                figures = bench_timers(
+                    url, args.timers, args.window, args.observe, args.burst, args.margin
+                )
                 kind = url.split(":", 1)[0]
                 print(f"\n{kind}: {args.timers} timers due over {args.window:.0f} s")
                 for name, value in figures.items():
@@ -150,9 +164,13 @@ def main() -> None:
                           else f"  {name:28} {value:10}")  # fmt: skip
                 verdict = "meets" if figures["lateness p99 s"] < 2 else "MISSES"
                 print(f"  p99 lateness {verdict} the 2 s budget")
+                databases[kind.split("+")[0]] = figures
         finally:
             if made:
                 _drop_pg_database(made)
+    save(args.out, "timers", {"timers": args.timers, "window_s": args.window,
+                              "observe_s": args.observe, "burst": args.burst,
+                              "databases": databases})  # fmt: skip
 
 
 if __name__ == "__main__":
