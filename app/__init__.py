@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from config import Config
 
-from . import db, privacy, web
+from . import db, jsonio, privacy, web
 from .audit import keys as audit_keys
 from .cases import runtime
 
@@ -19,7 +19,7 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config or Config)
     app.config.update(overrides)
-    app.json.ensure_ascii = False
+    app.json = jsonio.FastJSONProvider(app)  # orjson underneath, UTF-8 out
     logging.basicConfig(level=logging.INFO)
     # SpiffWorkflow logs every task state change at INFO: far too costly per request.
     logging.getLogger("spiff").setLevel(logging.WARNING)

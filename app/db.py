@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from . import jsonio
 from .errors import Conflict, StaleCase, unavailable_response
 
 T = TypeVar("T")
@@ -60,8 +61,9 @@ def make_engine(url: str, echo: bool = False) -> sa.Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
-        )
+            url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False},
+            json_serializer=jsonio.dumps, json_deserializer=jsonio.loads,
+        )  # fmt: skip
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -73,7 +75,10 @@ def make_engine(url: str, echo: bool = False) -> sa.Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return sa.create_engine(
+        url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
+        json_serializer=jsonio.dumps, json_deserializer=jsonio.loads,
+    )  # fmt: skip
 
 
 def init_app(app: Flask) -> None:

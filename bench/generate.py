@@ -1250,7 +1250,7 @@ class CaseFactory:
             f"{_t(cal, case['closed'])}\t{_n(dues['due_at'])}\t{_n(dues['statutory_due_at'])}\t"
             f"{_n(promised)}\t{'t' if provisional else 'f'}\t{_n(dues['yellow_at'])}\t"
             f"{N}\t0\t0\t{N}\t"  # paused_at, paused_days, extended_days, reported_at
-            f"{STATE_PLACEHOLDER if running else N}\t"
+            f"{STATE_PLACEHOLDER if running else N}\t{self.seq if running else N}\t"
             f"{self.serializer if accepted is not None else N}\t{case['version']}\t"
             f"{self.seq}\t{self.last}\t{_n(case['decider'])}\t{_n(case['decision_spec'])}\n"
         )
@@ -1270,7 +1270,8 @@ CASE_COLUMNS = (
     "applicant_user_id", "materials", "missing_materials", "form", "received_by_id",
     "received_at", "accepted_at", "decided_at", "closed_at", "due_at", "statutory_due_at",
     "promised_days", "due_provisional", "yellow_at", "paused_at", "paused_days",
-    "extended_days", "reported_at", "state", "serializer_version", "version", "event_seq",
+    "extended_days", "reported_at", "state", "state_seq", "serializer_version", "version",
+    "event_seq",
     "last_hash", "last_decider_id", "last_decision_spec",
 )  # fmt: skip
 TASK_COLUMNS = (

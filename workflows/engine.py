@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import orjson
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
@@ -452,6 +453,43 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
+
+
+# the types SpiffWorkflow's `json` encoder converts itself (its registry), not orjson
+_STATE_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _state_json(dct: dict, serializer: BpmnWorkflowSerializer) -> str:
+    """The JSON text of a serialized workflow dict (`Engine.serialize`).
+
+    orjson reads back as what SpiffWorkflow's encoder wrote for everything a case's workflow
+    holds: texts, whole numbers, finite floats, lists, objects with text keys; times and the
+    rest through the encoder's own `default`. (A form stores checked text, whole numbers,
+    booleans and dates as text; an expression stores only plain values, refuses a number that
+    is not finite, and no code puts an id object in the data, which orjson would write as
+    bare text.) What orjson refuses (a key that is a number, an integer beyond 64 bits) is
+    written by `json` as before.
+    """
+    default = serializer._encoder_cls().default
+    try:
+        return orjson.dumps(dct, default=default, option=_STATE_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(dct, cls=serializer._encoder_cls)
+
+
+# twenty digits in a row: maybe an integer beyond 64 bits, which orjson would read as a float
+_LONG_NUMBER = re.compile(r"\d{20}")
+
+
+def _load_state(state: str) -> dict:
+    """Parse a stored state: orjson, or `json` for what only it reads as `json` wrote it (a
+    NaN, an integer beyond 64 bits: an expression may compute one)."""
+    if isinstance(state, str) and _LONG_NUMBER.search(state) is None:
+        try:
+            return orjson.loads(state)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(state)
 
 
 class _UnescapedEncoder(json.JSONEncoder):
@@ -976,14 +1014,25 @@ class Engine:
         return run, steps
 
     def serialize(self, run: WorkflowRun) -> str:
-        """Serialize the workflow state (without its spec) to JSON."""
+        """Serialize the workflow state (without its spec) to JSON.
+
+        What SpiffWorkflow's `serialize_json` does, with orjson writing the dict (tens of
+        times faster than `json`: `_state_json`). `restore` reads states written either way.
+        """
+        serializer = self.serializer
         with self._lock:  # the serializer's registry is in its encoding mode while it works
-            return self.serializer.serialize_json(run.workflow)
+            serializer.registry._encoder_mode = True
+            try:
+                dct = serializer.to_dict(run.workflow)
+                dct[serializer.VERSION_KEY] = serializer.VERSION
+                return _state_json(dct, serializer)
+            finally:
+                serializer.registry._encoder_mode = False
 
     def restore(self, diagram: CompiledDiagram, state: str) -> WorkflowRun:
         """Rebuild a workflow from its serialized state and its compiled diagram."""
         try:
-            dct = json.loads(state)
+            dct = _load_state(state)
         except (TypeError, ValueError) as exc:
             raise EngineError(_("stored workflow state is not JSON: %(exc)s", exc=exc)) from None
         version = dct.pop(self.serializer.VERSION_KEY, None)

@@ -79,6 +79,11 @@ class OpenTask(NamedTuple):
     post: str | None
 
 
+def _fields(record: dict) -> str:
+    """A recorded move's fields but its type, as `key=value` pairs."""
+    return ", ".join(f"{k}={v}" for k, v in record.items() if k != "type")
+
+
 @dataclass
 class Divergence:
     """The first event whose record the re-execution contradicts.
@@ -93,7 +98,7 @@ class Divergence:
     message: str
 
     def __str__(self) -> str:
-        return f"event {self.seq}: {self.message}"
+        return _("event %(seq)s: %(why)s", seq=self.seq, why=self.message)
 
 
 @dataclass
@@ -235,13 +240,20 @@ class _Replayer:
     """Apply the events of one log, one at a time, to a fresh workflow."""
 
     def __init__(
-        self, diagram: CompiledDiagram, events: Sequence[dict], engine: Engine, strict: bool
+        self,
+        diagram: CompiledDiagram,
+        events: Sequence[dict],
+        engine: Engine,
+        strict: bool,
+        run: WorkflowRun | None = None,
     ) -> None:
         self.diagram = diagram
         self.events = events
         self.engine = engine
         self.strict = strict  # stop at the first divergence (verification)
-        self.run: WorkflowRun | None = None
+        self.run: WorkflowRun | None = run
+        self.moves = 0  # engine moves re-executed
+        self.on_move: Callable[[], None] | None = None  # told after each engine move
         self.form: dict = {}
         self.ids: dict[str, UUID] = {}  # logged task id -> re-executed task id
         self.logged: dict[UUID, str] = {}  # re-executed task id -> logged task id
@@ -274,6 +286,12 @@ class _Replayer:
             "case_decided": self._on_case_decided,
             "case_withdrawn": self._on_case_withdrawn,
         }  # other events (task_assigned, case_closed, ...) do not touch the workflow
+        if run is not None:  # resumed from a snapshot: its tasks carry the logged ids
+            self.case_data = copy.deepcopy(run.data)
+            for task in run.ready_tasks():
+                self.ids[str(task.id)] = task.id
+                self.logged[task.id] = str(task.id)
+                self.specs[task.id] = task.spec_id
 
     # -- driving --
 
@@ -331,9 +349,13 @@ class _Replayer:
                     self.seq,
                     first,
                     _brief(event),
-                    f"the re-execution's {first['type']} "
-                    f"({', '.join(f'{k}={v}' for k, v in first.items() if k != 'type')}) "
-                    f"is not in the log before this {event.get('type')}",
+                    _(
+                        "the re-execution's %(kind)s (%(what)s) is not in the log before this "
+                        "%(event)s",
+                        kind=first["type"],
+                        what=_fields(first),
+                        event=event.get("type"),
+                    ),  # fmt: skip
                 )
             )
 
@@ -370,6 +392,9 @@ class _Replayer:
             self.specs[task.id] = task.spec_id
         self.want_cancelled = [c for c in cancelled if c not in self.dropped]
         self.want_decision = expected_decision(result) if finished else None
+        self.moves += 1
+        if self.on_move is not None:
+            self.on_move()
 
     def compare_steps(self, event: dict, data: dict, steps: list[dict]) -> None:
         """Note a divergence if the engine steps the event records differ from re-executed."""
@@ -382,8 +407,12 @@ class _Replayer:
                     self.seq,
                     nodes,
                     list(data["steps"] or []),
-                    f"{event.get('type')} records engine steps {data['steps']}, "
-                    f"the re-execution ran {nodes}",
+                    _(
+                        "%(event)s records engine steps %(logged)s, the re-execution ran %(ran)s",
+                        event=event.get("type"),
+                        logged=data["steps"],
+                        ran=nodes,
+                    ),  # fmt: skip
                 )
             )
 
@@ -406,7 +435,7 @@ class _Replayer:
     def _on_case_accepted(self, event: dict, data: dict) -> None:
         if self.run is not None:
             self.fail(
-                Divergence(self.seq, None, _brief(event), "the case is accepted a second time")
+                Divergence(self.seq, None, _brief(event), _("the case is accepted a second time"))
             )
             return
         if isinstance(data.get("form"), dict):
@@ -418,14 +447,19 @@ class _Replayer:
                     self.seq,
                     self.diagram.process_id,
                     process,
-                    f"the case ran process '{process}', the diagram is '{self.diagram.process_id}'",
+                    _(
+                        "the case ran process `%(ran)s`, the diagram is `%(diagram)s`",
+                        ran=process,
+                        diagram=self.diagram.process_id,
+                    ),  # fmt: skip
                 )
             )
         self.case_data = copy.deepcopy(self.form)
         try:
             self.run, steps = self.engine.start(self.diagram, copy.deepcopy(self.form))
         except EngineError as exc:
-            self.fail(Divergence(self.seq, None, _brief(event), f"cannot start: {exc.message}"))
+            why = _("cannot start: %(why)s", why=exc.message)
+            self.fail(Divergence(self.seq, None, _brief(event), why))
             return
         self.compare_steps(event, data, steps)
         finished = self.run.is_completed
@@ -441,9 +475,10 @@ class _Replayer:
                     self.seq,
                     [{"spec": t.spec_id, "task_id": self.logged.get(t.id)} for t in still],
                     None,
-                    "the withdrawal did not cancel "
-                    + ", ".join(t.spec_id for t in still)
-                    + ", open in the re-execution",
+                    _(
+                        "the withdrawal did not cancel %(tasks)s, open in the re-execution",
+                        tasks=", ".join(f"`{t.spec_id}`" for t in still),
+                    ),  # fmt: skip
                 )
             )
         self.withdrawn = True
@@ -463,7 +498,12 @@ class _Replayer:
                         self.seq,
                         found.spec_id,
                         spec,
-                        f"task {logged} is a {found.spec_id} task, the event says {spec}",
+                        _(
+                            "task `%(task)s` is a `%(found)s` task, the event says `%(spec)s`",
+                            task=logged,
+                            found=found.spec_id,
+                            spec=spec,
+                        ),  # fmt: skip
                     )
                 )
             return found
@@ -481,7 +521,7 @@ class _Replayer:
                     self.seq,
                     sorted(t.spec_id for t in self.open_tasks()),
                     spec,
-                    f"task {spec} is not open in the re-execution",
+                    _("task `%(task)s` is not open in the re-execution", task=spec),
                 )
             )
             return
@@ -492,12 +532,12 @@ class _Replayer:
             self.ready_due_timers(data.get("steps") or [])
             step = self.run.complete(task.id, data.get("outcome") or "approve", payload)
         except SpiffWorkflowException as exc:
-            self.fail(Divergence(self.seq, None, _brief(event), f"cannot fire a timer: {exc}"))
+            why = _("cannot fire a timer: %(why)s", why=exc)
+            self.fail(Divergence(self.seq, None, _brief(event), why))
             return
         except EngineError as exc:
-            self.fail(
-                Divergence(self.seq, None, _brief(event), f"cannot complete {spec}: {exc.message}")
-            )
+            why = _("cannot complete `%(spec)s`: %(why)s", spec=spec, why=exc.message)
+            self.fail(Divergence(self.seq, None, _brief(event), why))
             return
         self.completed.append(task.spec_id)
         self.compare_steps(event, data, step.engine_steps)
@@ -561,7 +601,7 @@ class _Replayer:
                         self.seq,
                         sorted(n for _, n in waiting),
                         node,
-                        f"timer {node} is not waiting in the re-execution",
+                        _("timer `%(node)s` is not waiting in the re-execution", node=node),
                     )
                 )
                 return None
@@ -575,7 +615,8 @@ class _Replayer:
                 task.task_spec._update(task)
             steps = run.run_engine()
         except SpiffWorkflowException as exc:
-            self.fail(Divergence(self.seq, None, _brief(event), f"cannot fire timer: {exc}"))
+            why = _("cannot fire a timer: %(why)s", why=exc)
+            self.fail(Divergence(self.seq, None, _brief(event), why))
             return None
         except EngineError as exc:
             self.fail(Divergence(self.seq, None, _brief(event), exc.message))
@@ -592,8 +633,12 @@ class _Replayer:
                     self.seq,
                     None,
                     actual,
-                    f"the re-execution took no gateway here, the log records "
-                    f"{actual['gateway']} -> {actual['flows']}",
+                    _(
+                        "the re-execution took no gateway here, the log records %(gateway)s → "
+                        "%(flows)s",
+                        gateway=actual["gateway"],
+                        flows=actual["flows"],
+                    ),  # fmt: skip
                 )
             )
             return
@@ -604,8 +649,14 @@ class _Replayer:
                     self.seq,
                     {"gateway": gateway, "flows": flows},
                     actual,
-                    f"the re-execution took {gateway} -> {flows}, the log records "
-                    f"{actual['gateway']} -> {actual['flows']}",
+                    _(
+                        "the re-execution took %(gateway)s → %(flows)s, the log records "
+                        "%(logged)s → %(logged_flows)s",
+                        gateway=gateway,
+                        flows=flows,
+                        logged=actual["gateway"],
+                        logged_flows=actual["flows"],
+                    ),  # fmt: skip
                 )
             )
 
@@ -620,7 +671,7 @@ class _Replayer:
                     self.seq,
                     [t.spec_id for t in self.want_created],
                     spec,
-                    f"the re-execution did not open a {spec} task here",
+                    _("the re-execution did not open a `%(spec)s` task here", spec=spec),
                 )
             )
             # map it anyway, so that a replay can go on
@@ -647,11 +698,11 @@ class _Replayer:
                 self.dropped.add(mine)
                 return
             expected = [self.logged.get(t.id) for t in self.open_tasks()]
-            message = f"task {logged} is not open in the re-execution"
+            message = _("task `%(task)s` is not open in the re-execution", task=logged)
         else:
             self.check_recorded(event, before="task_cancelled")
             expected = [self.logged.get(i) for i in self.want_cancelled]
-            message = f"the re-execution did not cancel task {logged} here"
+            message = _("the re-execution did not cancel task `%(task)s` here", task=logged)
         self.note(Divergence(self.seq, expected, logged, message))
 
     def _on_case_decided(self, event: dict, data: dict) -> None:
@@ -663,7 +714,10 @@ class _Replayer:
                     self.seq,
                     None,
                     decision,
-                    f"the log decides '{decision}', the re-execution has not ended here",
+                    _(
+                        "the log decides %(decision)s, the re-execution has not ended here",
+                        decision=decision,
+                    ),  # fmt: skip
                 )
             )
             return
@@ -674,7 +728,11 @@ class _Replayer:
                     self.seq,
                     wanted,
                     decision,
-                    f"the log decides '{decision}', the re-execution ends '{wanted}'",
+                    _(
+                        "the log decides %(decision)s, the re-execution ends %(wanted)s",
+                        decision=decision,
+                        wanted=wanted,
+                    ),  # fmt: skip
                 )
             )
 
@@ -795,8 +853,11 @@ def verify(
             last + 1,
             first,
             None,
-            f"the log ends before the re-execution's {first['type']} "
-            f"({', '.join(f'{k}={v}' for k, v in first.items() if k != 'type')})",
+            _(
+                "the log ends before the re-execution's %(kind)s (%(what)s)",
+                kind=first["type"],
+                what=_fields(first),
+            ),  # fmt: skip
         )
     return None
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -23,10 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
+from ..jsonio import canonical, round_trip
 from .keys import AuditKeys, keyring
 from .models import Event
 
 GENESIS = "0" * 64
+# built once: every step appends with it (the compiled cache then hits without rebuilding)
+INSERT_EVENTS = Event.__table__.insert()
 
 
 def _canonical(value: Any) -> Any:
@@ -58,7 +60,7 @@ def event_text(
         "data": data,
         "prev_hash": prev_hash,
     }
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return canonical(body)  # json.dumps(sort_keys, compact, UTF-8, default=str), byte for byte
 
 
 def event_hash(*args, **kwargs) -> str:
@@ -73,7 +75,7 @@ def event_seal(keys: AuditKeys, kid: str, *args) -> str:
 
 def jsonable(value: Any) -> Any:
     """Return a copy of a value that survives a JSON round trip unchanged."""
-    return json.loads(json.dumps(value, ensure_ascii=False, default=_canonical))
+    return round_trip(value, _canonical)
 
 
 @dataclass
@@ -135,7 +137,7 @@ class EventBatch:
             raise ValueError("events need the case row first")
         if self.rows:
             rows = [{**row, "case_id": self.case_id} for row in self.rows]
-            db.connection().execute(Event.__table__.insert(), rows)
+            db.connection().execute(INSERT_EVENTS, rows)
 
 
 # what a failed check found, named for the auditor (the pages translate each kind)

@@ -227,6 +227,16 @@ def require_case(actor: User, case_no: str, purpose: Purpose | str = Purpose.VIE
     return CheckedCase(case, actor, purpose)
 
 
+# a task to work with its case's head, built once (every completion reads it); the post's
+# name comes along for wording the task's reason in the answer
+_WORK_ROW = (
+    sa.select(Task, *HEAD_COLUMNS, Post.name.label("post_name"), Post.code.label("post_code"))
+    .join(Case, Case.id == Task.case_id)
+    .outerjoin(Post, Post.id == Task.post_id)
+    .where(Task.id == sa.bindparam("task_id"))
+)
+
+
 def require_task(
     actor: User, task_id: uuid.UUID, purpose: Purpose | str = Purpose.VIEW
 ) -> CheckedTask:
@@ -241,14 +251,7 @@ def require_task(
         raise NotFound(_("no task %(task_id)s", task_id=task_id))
     db = session()
     if purpose is Purpose.WORK:
-        # the post's name comes along for wording the task's reason in the answer
-        post_names = (Post.name.label("post_name"), Post.code.label("post_code"))
-        row = db.execute(
-            sa.select(Task, *HEAD_COLUMNS, *post_names)
-            .join(Case, Case.id == Task.case_id)
-            .outerjoin(Post, Post.id == Task.post_id)
-            .where(Task.id == task_id)
-        ).first()
+        row = db.execute(_WORK_ROW, {"task_id": task_id}).first()
         if row is None:
             raise NotFound(_("no task %(task_id)s", task_id=task_id))
         if row.Task.assignee_id != actor.id:

@@ -21,7 +21,7 @@ from ..labels import status_name
 from ..org.models import User
 from ..org.reasons import encode
 from ..org.services import staffing
-from . import deadlines, faults, planner, status, steps, store, timers
+from . import deadlines, faults, planner, rebuild, status, steps, store, timers
 from .access import require_case, require_role
 from .delivery import Delivery
 from .intake import Applicant, check_form, missing_materials, new_case_no, new_query_code
@@ -199,7 +199,10 @@ def _start(
     if run.is_completed and case.status != CaseStatus.DECIDED:  # it ended at its start
         for key, value in planner.decide(run.result(), [], events).items():
             setattr(case, key, value)
-    case.state = rt.engine.serialize(run)
+    # the start's snapshot, stamped with the events it covers (those logged after it in this
+    # batch move no workflow): a process that never saw the case rebuilds from here
+    for key, value in rebuild.snapshot(run, events.seq).items():
+        setattr(case, key, value)
     return rows, run
 
 

@@ -33,6 +33,13 @@ class Case(Base):
         sa.Index("ix_cases_accepted_at", "accepted_at"),
         # the e-supervision scan over open cases by promised due time
         partial_index("ix_cases_open_due", "due_at", where=OPEN_CASES_SQL),
+        # the warning round: open cases by yellow time; the supervision page: reported ones
+        partial_index("ix_cases_open_yellow", "yellow_at", where=OPEN_CASES_SQL),
+        partial_index(
+            "ix_cases_open_reported",
+            "reported_at",
+            where=f"{OPEN_CASES_SQL} AND reported_at IS NOT NULL",
+        ),  # fmt: skip
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +75,8 @@ class Case(Base):
     reported_at: Mapped[dt.datetime | None]
     state: Mapped[str | None] = deferred(mapped_column(sa.Text))
     serializer_version: Mapped[str | None] = mapped_column(sa.String(32))
+    # the seq of the last event `state` covers (a snapshot: app/cases/rebuild.py); NULL: none
+    state_seq: Mapped[int | None]
     # bumped by one on every write of the row, version-checked: only by app.cases.store
     version: Mapped[int] = mapped_column(default=0)
     event_seq: Mapped[int] = mapped_column(default=0)
@@ -75,6 +84,12 @@ class Case(Base):
     # four-eyes: who decided the last decision stage, and which stage (BPMN task id) it was
     last_decider_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     last_decision_spec: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+def open_task_index(name: str, column: str) -> sa.Index:
+    """A partial index of open tasks by a time, holding their ids (PostgreSQL)."""
+    return sa.Index(name, column, postgresql_where=sa.text(OPEN_TASKS),
+                    sqlite_where=sa.text(OPEN_TASKS), postgresql_include=["id"])  # fmt: skip
 
 
 class Task(Base):
@@ -85,7 +100,17 @@ class Task(Base):
         # the inbox: an official's open tasks, oldest first
         partial_index("ix_tasks_open_by_assignee", "assignee_id", "created_at", where=OPEN_TASKS),
         # the e-supervision scan: open tasks by due time
-        partial_index("ix_tasks_open_due", "due_at", where=OPEN_TASKS),
+        # and the warning round, which reads the ids of open tasks past a threshold from the
+        # index alone (PostgreSQL: INCLUDE)
+        open_task_index("ix_tasks_open_due", "due_at"),
+        open_task_index("ix_tasks_open_yellow", "yellow_at"),
+        # the A/B moves: open tasks a B or a leader holds for A, by arrival (the order they
+        # lie in the table: PostgreSQL then prefers this index to reading every open task)
+        partial_index(
+            "ix_tasks_open_acting",
+            "created_at",
+            where=f"{OPEN_TASKS} AND acting_for_id IS NOT NULL",
+        ),  # fmt: skip
         sa.Index("ix_tasks_case", "case_id"),
     )
 

@@ -24,7 +24,7 @@ from ..calendar.services import calendar
 from ..db import utcnow
 from ..errors import Conflict
 from ..org.services import staffing
-from . import decisions, faults, planner, reported, store, timers
+from . import decisions, faults, planner, rebuild, reported, store, timers
 from .models import Task
 from .planner import Guard
 from .runtime import runtime
@@ -115,8 +115,9 @@ def commit(
     after = run.waiting_timers() if run.diagram.has_timers else []  # may fault: before writing
     if step_plan.decided:  # each deciding authority's decision and its number
         number(db, head.id, step_plan.case_values, completion, events)
-    values.update(state=runtime().engine.serialize(run), event_seq=events.seq,
-                  last_hash=events.last_hash)  # fmt: skip
+    if rebuild.due_for_snapshot(run, step.finished):  # the events are the truth: a cache
+        values.update(rebuild.snapshot(run, events.seq))
+    values.update(event_seq=events.seq, last_hash=events.last_hash)
     # The version-checked case row goes first: a request that lost the race stops here.
     store.save_case(db, head, values)
     if completion is not None:
@@ -130,7 +131,7 @@ def commit(
                           if t.task_id not in still and t.node_id in ran)  # fmt: skip
         timers.write_changes(db, head.id, timers_before, after, fired, events.at)
     events.write(db)
-    store.keep_live(head.id, head.version + 1, run)
+    store.keep_live(head.id, head.version + 1, run, events.seq)
     return step_plan.rows
 
 
@@ -152,10 +153,10 @@ def complete(
     """Run one completion and write it; return the new task rows, or the fault that stopped
     the case (written, not raised: the caller's transaction keeps it)."""
     completion = reported.prepare(db, head.id, completion, events.at)  # refused: no step
-    run = store.live_run(db, diagram, head)
     mark = events.mark()
     task = completion.task
     try:
+        run = store.live_run(db, diagram, head)  # a log that does not rebuild: a fault
         timers_before = run.waiting_timers() if diagram.has_timers else []
         step = run.complete(
             task.id, completion.outcome, {**completion.data, "comment": completion.comment}
@@ -203,9 +204,9 @@ def stop(
 def fire(db: Session, head: Head, timer_id: uuid.UUID, events: EventBatch) -> bool:
     """Fire the due timers of a case and write the step; a fault stops the case instead."""
     diagram = runtime().diagram(db, head.diagram_version_id)
-    run = store.live_run(db, diagram, head)
     now = utcnow()
     try:
+        run = store.live_run(db, diagram, head)  # a log that does not rebuild: a fault
         before = run.waiting_timers()
         step = run.fire_timers()
         still = {t.task_id: t for t in run.waiting_timers()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from ..audit.services import GENESIS, EventBatch
 from ..db import on_commit
 from ..errors import StaleCase
 from ..org.models import User
-from . import timers
+from . import rebuild, timers
 from .models import Case, Task
 from .runtime import runtime
 from .status import TaskState
@@ -97,6 +98,19 @@ def events_for(case: Case | Head, actor: User | None, at: dt.datetime | None = N
     return batch
 
 
+@functools.cache
+def _case_update(columns: tuple[str, ...]) -> sa.Update:
+    """The version-checked UPDATE of these columns, built once per set of columns (a step
+    writes one of a few sets): building a statement costs more than running it."""
+    return (
+        CASES.update()
+        .where(CASES.c.id == sa.bindparam("case_id"),
+               CASES.c.version == sa.bindparam("old_version"))
+        .values(version=sa.bindparam("new_version"),
+                **{key: sa.bindparam(f"v_{key}") for key in columns})
+    )  # fmt: skip
+
+
 def save_case(
     db: Session, case: Case | Head, values: dict | None = None, events: EventBatch | None = None
 ) -> None:
@@ -110,11 +124,9 @@ def save_case(
         values = changed_values(case)
     if events is not None:
         values = {**values, "event_seq": events.seq, "last_hash": events.last_hash}
-    updated = db.connection().execute(
-        CASES.update()
-        .where(CASES.c.id == case.id, CASES.c.version == case.version)
-        .values(version=case.version + 1, **values)
-    )
+    params = {f"v_{key}": value for key, value in values.items()}
+    params.update(case_id=case.id, old_version=case.version, new_version=case.version + 1)
+    updated = db.connection().execute(_case_update(tuple(values)), params)
     if updated.rowcount != 1:
         raise StaleCase(f"case {case.case_no} changed meanwhile")
     if isinstance(case, Case):
@@ -148,31 +160,45 @@ class CaseLog:
         save_case(self.db, self.head, values, self.events)
 
 
+# the hot statements of a step, built once (the compiled cache then hits at once)
+_INSERT_TASKS = TASKS.insert()
+_CANCEL_TASKS = (
+    TASKS.update()
+    .where(TASKS.c.id.in_(sa.bindparam("ids", expanding=True)),
+           TASKS.c.state == TaskState.OPEN)
+    .values(state=TaskState.CANCELLED, completed_at=sa.bindparam("at"))
+)  # fmt: skip
+
+
+@functools.cache
+def _task_completion(columns: tuple[str, ...]) -> sa.Update:
+    """The UPDATE that completes a still open task, built once per set of columns."""
+    return (
+        TASKS.update()
+        .where(TASKS.c.id == sa.bindparam("task_id"), TASKS.c.state == TaskState.OPEN)
+        .values(**{key: sa.bindparam(f"v_{key}") for key in columns})
+    )
+
+
 def insert_tasks(db: Session, rows: list[dict], case_id: int | None = None) -> None:
     if rows:
         if case_id is not None:
             rows = [{**r, "case_id": case_id} for r in rows]
-        db.connection().execute(TASKS.insert(), rows)
+        db.connection().execute(_INSERT_TASKS, rows)
 
 
 def write_step(db: Session, rows: list[dict], step: StepResult, at: dt.datetime) -> None:
     """Insert the new tasks and cancel the ones the engine dropped."""
     insert_tasks(db, rows)
     if step.cancelled:
-        db.connection().execute(
-            TASKS.update()
-            .where(TASKS.c.id.in_(step.cancelled), TASKS.c.state == TaskState.OPEN)
-            .values(state=TaskState.CANCELLED, completed_at=at)
-        )
+        db.connection().execute(_CANCEL_TASKS, {"ids": list(step.cancelled), "at": at})
 
 
 def complete_task_row(db: Session, task_id: uuid.UUID, completion: dict) -> None:
     """Write a completion onto a task that is still open; a task changed meanwhile is stale."""
-    updated = db.connection().execute(
-        TASKS.update()
-        .where(TASKS.c.id == task_id, TASKS.c.state == TaskState.OPEN)
-        .values(**completion)
-    )
+    params = {f"v_{key}": value for key, value in completion.items()}
+    params["task_id"] = task_id
+    updated = db.connection().execute(_task_completion(tuple(completion)), params)
     if updated.rowcount != 1:
         raise StaleCase(f"task {task_id} changed meanwhile")
 
@@ -202,15 +228,16 @@ def write_started(
         timers.write_changes(db, case.id, [], run.waiting_timers(), (), events.at)
     events.write(db)
     if run is not None:
-        keep_live(case.id, case.version, run)
+        keep_live(case.id, case.version, run, events.seq)
 
 
-def keep_live(case_id: int, version: int, run: WorkflowRun) -> None:
-    """Keep the live workflow after the commit, unless it has ended (it never steps again)."""
+def keep_live(case_id: int, version: int, run: WorkflowRun, seq: int | None = None) -> None:
+    """Keep the live workflow after the commit, unless it has ended (it never steps again);
+    `seq` is the case's last event, which it covers."""
     if run.is_completed:
         return
     cache = runtime().cache
-    on_commit(lambda: cache.put(case_id, version, run))
+    on_commit(lambda: cache.put(case_id, version, run, seq))
 
 
 def forget_live(case_id: int) -> None:
@@ -219,10 +246,10 @@ def forget_live(case_id: int) -> None:
 
 
 def live_run(db: Session, diagram, head: Head) -> WorkflowRun:
-    """Take the live workflow of this row version, or restore it from the stored state."""
-    rt = runtime()
-    run = rt.cache.take(head.id, head.version)
-    if run is None:
-        state = db.execute(sa.select(Case.state).where(Case.id == head.id)).scalar_one()
-        run = rt.engine.restore(diagram, state)
-    return run
+    """Take the live workflow of this row version, or rebuild it from the case's events (onto
+    an older live workflow of this process, or the stored snapshot): app/cases/rebuild.py.
+    Raise WorkflowFault when the events do not rebuild to what the database holds."""
+    live = runtime().cache.take_any(head.id, head.version)
+    if live is not None and live.version == head.version:
+        return live.run
+    return rebuild.rebuild(db, diagram, head, live)

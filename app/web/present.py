@@ -19,6 +19,7 @@ fault_name = labels(
         "open-tasks": _("the engine reported the end while work was left"),
         "stalled": _("the workflow waits for nothing and cannot go on"),
         "timer": _("a timer could not be set or fired"),
+        "rebuild": _("the workflow rebuilt from the case's log does not match its tasks"),
     },
     unknown=lambda: _("the workflow stopped unexpectedly"),
 )

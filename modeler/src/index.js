@@ -13,7 +13,7 @@ import {
 } from 'bpmn-js-properties-panel';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 import translateModule from './translate';
-import translatedPanelModule from './translate-panel';
+import translatePanelTitles from './translate-panel';
 
 const root = document.getElementById('modeler');
 const urls = root.dataset;
@@ -28,11 +28,11 @@ const modeler = new Modeler({
     BpmnPropertiesProviderModule,
     CamundaPlatformPropertiesProviderModule,
     translateModule,
-    translatedPanelModule,
   ],
   moddleExtensions: { camunda: camundaModdle },
 });
 window.oneWindowModeler = modeler; // for the browser tests
+translatePanelTitles(document.getElementById('properties'));
 
 function say(text, kind) {
   status.textContent = text;

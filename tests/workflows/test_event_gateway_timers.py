@@ -182,7 +182,7 @@ def test_the_replay_names_a_gateway_timer_that_never_waited():
     log.add("timer_fired", forged, actor="system", at=at)
     found = verify(diagram, log.events, engine=engine)
     assert found is not None and found.actual == "reply"
-    assert "timer reply is not waiting in the re-execution" in found.message
+    assert "timer `reply` is not waiting in the re-execution" in found.message
     assert found.expected == ["timeout"]
 
 
