@@ -112,6 +112,13 @@ class TimerScheduler:
         self._stop = threading.Event()
         self.fired = 0
         self.warned = 0
+        self._count = threading.Lock()  # lanes add to `fired` from several threads
+        self._pool = None  # the lanes' threads, made on the first burst
+        # lanes firing at once: PostgreSQL overlaps one lane's engine step with another's
+        # statements; SQLite has one writer at a time, so one lane
+        sqlite = app.config["DATABASE_URL"].startswith("sqlite")
+        self.workers = max(1, int(app.config.get("TIMER_WORKERS") or (1 if sqlite else 4)))
+        self.batch = int(app.config.get("TIMER_BATCH") or 1000)
 
     def start(self) -> None:
         """Start the scheduler thread (and the PostgreSQL listener); from now on, new due
@@ -159,6 +166,8 @@ class TimerScheduler:
         unsubscribe(self.app, self.presence_changed)
         self._stop.set()
         self.scheduler.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self.leader.release()
 
     def schedule(self, when: dt.datetime) -> None:
@@ -175,8 +184,7 @@ class TimerScheduler:
 
     def round(self) -> None:
         """Fire every due timer, then sleep until the next due time."""
-        from .cases.services import fire_timer
-        from .cases.timers import due_ids, next_due
+        from .cases.timers import next_due
 
         with self._lock:
             self._next = None
@@ -187,7 +195,7 @@ class TimerScheduler:
             with self.app.app_context():
                 if not self.leader.acquire():
                     return
-                self._fire_until_none_due(fire_timer, due_ids)
+                self._fire_until_none_due()
                 upcoming = next_due(session())
         finally:
             self._running.release()
@@ -317,30 +325,85 @@ class TimerScheduler:
                           written.held, written.missing)  # fmt: skip
             return written is not None
 
-    def _fire_until_none_due(self, fire_timer, due_ids) -> None:
-        from .cases.services import fail_timer
+    # the burst path: a batch read, lanes by case, each timer its own transaction
+    def _fire_until_none_due(self) -> None:
+        """Fire every due timer, a batch at a time, on `workers` lanes.
+
+        One statement reads a batch of due timers (their ids and cases, from the partial index
+        of waiting timers); the batch is cut into lanes by case, so that no two lanes ever
+        step the same case, and the lanes fire in parallel (PostgreSQL: while one waits for
+        the database, another runs its engine step). Each timer still fires in its own
+        transaction with one commit (`fire_timer`), which claims it with FOR UPDATE SKIP
+        LOCKED on PostgreSQL and fires it only if it is still waiting: a timer taken by
+        another scheduler meanwhile is skipped, never fired twice.
+        """
+        from .cases.timers import due_timers
 
         tried: set = set()  # timers this round could neither fire nor fail: never loop on them
         while not self._stop.is_set():
             self._again = False
-            due = [t for t in due_ids(session(), utcnow()) if t not in tried]
-            for timer_id in due:
-                try:
-                    fired = bool(fire_timer(timer_id))
-                    self.fired += fired
-                    if not fired:
-                        tried.add(timer_id)  # held, postponed or taken: not again this round
-                except Exception as exc:
-                    log.exception("timer %s could not fire; its case stops in the fault state",
-                                  timer_id)  # fmt: skip
-                    try:
-                        fail_timer(timer_id, f"{type(exc).__name__}: {exc}"[:500])
-                    except Exception:
-                        log.exception("timer %s could not be marked failed", timer_id)
-                        tried.add(timer_id)
-            session().close()
+            due = [(t, c) for t, c in due_timers(session(), utcnow(), self.batch) if t not in tried]
+            session().close()  # the lanes work on their own sessions
+            if due:
+                tried |= self._fire_lanes(due)
             if not due and not self._again:
                 return
+
+    def _fire_lanes(self, due: list[tuple]) -> set:
+        """Fire a batch, each case's timers in order on one lane; return the timers tried in
+        vain. The calling thread works one lane, the pool the others."""
+        by_case: dict[int, list] = {}
+        for timer_id, case_id in due:
+            by_case.setdefault(case_id, []).append(timer_id)
+        groups = list(by_case.values())
+        lanes = max(1, min(self.workers, len(groups)))
+        if lanes == 1:
+            return self._fire_lane(iter(groups), threading.Lock())
+        queue, pulling = iter(groups), threading.Lock()  # lanes pull the next case's timers
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="ow-timers")
+        others = [self._pool.submit(self._fire_lane_in_context, queue, pulling)
+                  for _ in range(lanes - 1)]  # fmt: skip
+        tried = self._fire_lane(queue, pulling)
+        for other in others:
+            tried |= other.result()
+        return tried
+
+    def _fire_lane_in_context(self, queue, pulling: threading.Lock) -> set:
+        with self.app.app_context():
+            return self._fire_lane(queue, pulling)
+
+    def _fire_lane(self, queue, pulling: threading.Lock) -> set:
+        from .cases.services import fail_timer, fire_timer
+
+        tried: set = set()
+        try:
+            while not self._stop.is_set():
+                with pulling:
+                    timer_ids = next(queue, None)
+                if timer_ids is None:
+                    return tried
+                for timer_id in timer_ids:
+                    try:
+                        fired = bool(fire_timer(timer_id))
+                        if fired:
+                            with self._count:
+                                self.fired += 1
+                        else:
+                            tried.add(timer_id)  # held, postponed or taken: not again this round
+                    except Exception as exc:
+                        log.exception("timer %s could not fire; its case stops in the fault "
+                                      "state", timer_id)  # fmt: skip
+                        try:
+                            fail_timer(timer_id, f"{type(exc).__name__}: {exc}"[:500])
+                        except Exception:
+                            log.exception("timer %s could not be marked failed", timer_id)
+                            tried.add(timer_id)
+            return tried
+        finally:
+            session().close()
 
     def _listen(self) -> None:
         import psycopg

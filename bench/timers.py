@@ -1,13 +1,14 @@
 """Timer lateness: N cases each wait for a BPMN timer; how late does the scheduler fire them?
 
     python -m bench.timers [--timers 10000] [--window 3600] [--observe 90] [--burst 1000]
-                           [--database URL ...] [--margin 10] [--out PATH]
+                           [--database URL ...] [--margin 10] [--workers N] [--out PATH]
 
 Steady load: N cases are created first (through the service layer), their due times spread
 evenly over `window` seconds starting after the creation; the scheduler (the one the
 server runs) then runs for `observe` seconds, with all N timers waiting, and the lateness
 (fired_at - due_at as stored) of those that came due is measured. Budget: p99 < 2 s.
-Burst: `burst` more timers all due at the same instant show the firing capacity (timers/s).
+Burst: `burst` more timers all due at the same instant show the firing capacity (timers/s),
+fired on the scheduler's lanes (--workers; by default 4 on PostgreSQL, 1 on SQLite).
 Without --database it runs on a new SQLite file and a new PostgreSQL database (dropped
 afterwards) if one answers at OW_BENCH_PG. The figures are saved as JSON to --out (default
 build/bench/timers-<time>.json).
@@ -86,7 +87,13 @@ def _lateness(app, until: dt.datetime) -> tuple[list[float], int]:
 
 
 def bench_timers(
-    url: str, count: int, window: float, observe: float, burst: int, margin: float = 10.0
+    url: str,
+    count: int,
+    window: float,
+    observe: float,
+    burst: int,
+    margin: float = 10.0,
+    workers: int | None = None,
 ) -> dict:
     """Create the cases, run the scheduler for a while, return lateness and capacity."""
     from app import create_app
@@ -95,7 +102,7 @@ def bench_timers(
     from config import Config
 
     prepare_database(url)
-    app = create_app(Config, DATABASE_URL=url)
+    app = create_app(Config, DATABASE_URL=url, TIMER_WORKERS=workers)
     _add_item(app)
     lead = count / 80 + margin  # creation must end before the first timer is due
     first_due = utcnow() + dt.timedelta(seconds=lead)
@@ -131,6 +138,7 @@ def bench_timers(
         "lateness p99 s": pct(99),
         "lateness max s": late[-1] if late else float("nan"),
         "burst capacity timers/s": burst_rate,
+        "lanes": scheduler.workers,
     }
 
 
@@ -144,6 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--margin", type=float, default=10.0, help="seconds of slack before the timers are due"
     )
+    parser.add_argument(
+        "--workers", type=int, help="the scheduler's lanes (TIMER_WORKERS; default: its own)"
+    )
     add_out_argument(parser, "timers")
     args = parser.parse_args(argv)
     databases: dict[str, dict] = {}
@@ -154,9 +165,8 @@ def main(argv: list[str] | None = None) -> None:
             targets.append(made)
         try:
             for url in targets:
-                figures = bench_timers(
-                    url, args.timers, args.window, args.observe, args.burst, args.margin
-                )
+                figures = bench_timers(url, args.timers, args.window, args.observe, args.burst,
+                                       args.margin, args.workers)  # fmt: skip
                 kind = url.split(":", 1)[0]
                 print(f"\n{kind}: {args.timers} timers due over {args.window:.0f} s")
                 for name, value in figures.items():

@@ -355,10 +355,7 @@ def test_a_boundary_timer_escalates_the_review_to_the_leader(demo_app, clock, mo
     clock.now = utc(2026, 11, 7, 11)  # five days later: the P5D boundary timer is due
     scheduler = TimerScheduler(demo_app)
     with demo_app.app_context():
-        from app.cases.services import fire_timer
-        from app.cases.timers import due_ids
-
-        scheduler._fire_until_none_due(fire_timer, due_ids)
+        scheduler._fire_until_none_due()
     review = _tasks(demo_app, case_no)["Task_review"]
     with demo_app.app_context():
         from app.org.models import User

@@ -117,3 +117,90 @@ def test_scheduler_wakes_at_the_due_time_without_polling(timer_app):
         assert scheduler.fired == 1
     finally:
         scheduler.shutdown()
+
+
+def _fire_concurrently(app, schedulers: list[TimerScheduler]) -> None:
+    """Run the firing loop of several schedulers at the same moment, past the leader lock (as
+    if leadership changed hands while the old leader was still firing)."""
+    import threading
+
+    barrier = threading.Barrier(len(schedulers))
+    errors: list[BaseException] = []
+
+    def run(scheduler: TimerScheduler) -> None:
+        try:
+            with app.app_context():
+                barrier.wait()
+                scheduler._fire_until_none_due()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in schedulers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+
+
+def test_two_schedulers_with_several_lanes_fire_each_due_timer_exactly_once(timer_app):
+    api = Api(timer_app.test_client())
+    timer_app.config["TIMER_WORKERS"] = 3
+    timer_app.config["TIMER_BATCH"] = 4  # several batches, each cut into lanes
+    due = utcnow() + dt.timedelta(seconds=2)
+    numbers = [_apply(api, due) for _ in range(10)]
+    time.sleep(max(0.0, (due - utcnow()).total_seconds()) + 0.2)
+    engine = timer_app.extensions["ow_engine"]
+    commits: list[int] = []
+
+    def count(_conn) -> None:
+        commits.append(1)
+
+    sa.event.listen(engine, "commit", count)
+    schedulers = [TimerScheduler(timer_app), TimerScheduler(timer_app)]
+    try:
+        _fire_concurrently(timer_app, schedulers)
+    finally:
+        sa.event.remove(engine, "commit", count)
+        for scheduler in schedulers:
+            if scheduler._pool is not None:
+                scheduler._pool.shutdown(wait=True)
+    assert sum(s.fired for s in schedulers) == len(numbers)
+    assert all(s.workers == 3 for s in schedulers)
+    for case_no in numbers:
+        states = {t.node_id: t.state for t in _timers(timer_app, case_no)}
+        assert states == {"wait": "fired", "remind": "waiting"}, (case_no, states)
+        events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
+        assert [e["data"]["node"] for e in events if e["type"] == "timer_fired"] == ["wait"]
+        [review] = api.open_tasks(case_no)
+        assert review["spec_id"] == "review"
+    with timer_app.app_context():
+        db = session()
+        for case_no in numbers:
+            case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
+            assert case.status != "fault" and verify_chain(db, case.id).ok
+    # each firing is its own transaction with one commit; a timer the other scheduler took
+    # meanwhile costs at most a commit of nothing
+    assert len(numbers) <= len(commits) <= 2 * len(numbers)
+
+
+def test_a_burst_on_four_lanes_fires_every_due_timer_once(timer_app):
+    api = Api(timer_app.test_client())
+    timer_app.config["TIMER_WORKERS"] = 4
+    due = utcnow() + dt.timedelta(seconds=2)
+    numbers = [_apply(api, due + dt.timedelta(milliseconds=10 * i)) for i in range(8)]
+    time.sleep(max(0.0, (due - utcnow()).total_seconds()) + 0.3)
+    scheduler = TimerScheduler(timer_app)
+    try:
+        with timer_app.app_context():
+            scheduler._fire_until_none_due()
+            from app.cases.timers import due_timers
+
+            assert due_timers(session(), utcnow()) == []
+    finally:
+        if scheduler._pool is not None:
+            scheduler._pool.shutdown(wait=True)
+    assert scheduler.fired == len(numbers)
+    for case_no in numbers:
+        [review] = api.open_tasks(case_no)
+        assert review["spec_id"] == "review"

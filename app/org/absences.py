@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app
@@ -23,6 +24,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..hooks import announce_presence
 from .models import ABSENCE_KINDS, Absence, CheckIn, Post, User
 from .presence import (
+    MANY_PEOPLE,
     Assignment,
     _checkin_deadline_passed,
     _local,
@@ -176,63 +178,97 @@ def reconcile(at: dt.datetime | None = None) -> int:
 
 def _reconcile(db: Session, at: dt.datetime) -> int:
     from ..cases.assign import write_reassignments
-    from ..cases.models import Case, Task
 
-    suspects = _possibly_away(db, at)
-    open_tasks = db.execute(
-        sa.select(Task.id, Task.case_id, Task.assignee_id, Task.acting_for_id, Task.started_at,
-                  Task.is_decision, Task.spec_id, Case.applicant_id_number,
-                  Case.last_decider_id, Case.last_decision_spec, Post)
-        .join(Post, Post.id == Task.post_id)
-        .join(Case, Case.id == Task.case_id)
-        .where(
-            Task.state == TaskState.OPEN,
-            sa.or_(Task.assignee_id.in_(suspects), Task.assignee_id.is_(None),
-                   Task.acting_for_id.is_not(None)),
-        )
-    ).all()  # fmt: skip
-    if not open_tasks:
-        return 0
-    people = {
-        u
-        for r in open_tasks
-        for u in (r.Post.a_user_id, r.Post.b_user_id, r.Post.leader_user_id, r.assignee_id)
-        if u
-    }
-    away = away_at(db, people, at)
-    id_numbers = dict(
-        db.execute(sa.select(User.id, User.id_number).where(User.id.in_(people))).all()
-    )
-    moves: dict[int, list[tuple]] = defaultdict(list)
-    for row in open_tasks:
-        post = row.Post
-        if post.shared:
-            # a shared post's task waits in its queue until claimed; a claimer who goes
-            # away puts it back there
-            if row.assignee_id is None or row.assignee_id not in away:
-                continue
-            gone = away[row.assignee_id]
-            back = Assignment(post.id, None, None, {"reason": "back_to_queue", "post": post.id,
-                                                    "away": [gone.kind, gone.until]})  # fmt: skip
-            moves[row.case_id].append((row, back))
-            continue
-        holder_away = row.assignee_id is None or row.assignee_id in away
-        a_back = (
-            row.acting_for_id is not None
-            and row.started_at is None
-            and post.return_to_a
-            and post.a_user_id not in away
-            and row.assignee_id != post.a_user_id
-        )
-        if not holder_away and not a_back:
-            continue
-        choice = choose_holder(post, post.code, away, _excluded(row, id_numbers))
-        if choice.assignee_id == row.assignee_id:
-            continue
-        moves[row.case_id].append((row, choice))
+    moves = planned_moves(db, at)
     for case_id, case_moves in moves.items():
         write_reassignments(db, case_id, case_moves, at)
     return sum(len(m) for m in moves.values())
+
+
+# long: the reads bound by open work, then the moves decided as reconcile always did
+def planned_moves(db: Session, at: dt.datetime) -> dict[int, list[tuple]]:
+    """Return, per case, the open tasks to move at `at` and where to (nothing is written).
+
+    Bound by the open tasks, never by the history: the tasks of people who may be away,
+    the unassigned ones and those a B or leader holds for A come from the partial indexes
+    of open tasks (by holder, and of open tasks held for someone); only their cases and
+    posts are then read, by key.
+    """
+    from ..cases.models import Case, Task
+
+    is_open = Task.state == sa.literal(TaskState.OPEN.value, literal_execute=True)
+    columns = (Task.id, Task.case_id, Task.post_id, Task.assignee_id, Task.acting_for_id,
+               Task.started_at, Task.is_decision, Task.spec_id)  # fmt: skip
+    found = {}
+    for holder in (Task.assignee_id.in_(_possibly_away(db, at)), Task.assignee_id.is_(None),
+                   Task.acting_for_id.is_not(None)):  # fmt: skip
+        found.update((r.id, r) for r in db.execute(sa.select(*columns).where(is_open, holder)))
+    open_tasks = [r for r in found.values() if r.post_id is not None]
+    if not open_tasks:
+        return {}
+    wanted = {r.post_id for r in open_tasks}  # many: every post (as few as the staff)
+    posts = {p.id: p for p in db.execute(
+        sa.select(Post.id, Post.code, Post.a_user_id, Post.b_user_id, Post.leader_user_id,
+                  Post.return_to_a, Post.shared)
+        .where(Post.id.in_(wanted) if len(wanted) <= MANY_PEOPLE else sa.true()))}  # fmt: skip
+    people = {
+        u
+        for r in open_tasks
+        for u in (
+            posts[r.post_id].a_user_id,
+            posts[r.post_id].b_user_id,
+            posts[r.post_id].leader_user_id,
+            r.assignee_id,
+        )  # fmt: skip
+        if u
+    }
+    away = away_at(db, people, at)
+    moves: dict[int, list[tuple]] = defaultdict(list)
+    choosing = []  # tasks that need a new holder: their guards are read (and decrypted) next
+    for task in open_tasks:
+        post = posts[task.post_id]
+        if post.shared:
+            # a shared post's task waits in its queue until claimed; a claimer who goes
+            # away puts it back there
+            if task.assignee_id is None or task.assignee_id not in away:
+                continue
+            gone = away[task.assignee_id]
+            back = Assignment(post.id, None, None, {"reason": "back_to_queue", "post": post.id,
+                                                    "away": [gone.kind, gone.until]})  # fmt: skip
+            moves[task.case_id].append((task, back))
+            continue
+        holder_away = task.assignee_id is None or task.assignee_id in away
+        a_back = (
+            task.acting_for_id is not None
+            and task.started_at is None
+            and post.return_to_a
+            and post.a_user_id not in away
+            and task.assignee_id != post.a_user_id
+        )
+        if holder_away or a_back:
+            choosing.append(task)
+    if not choosing:
+        return moves
+    guards = {r.id: r for r in db.execute(
+        sa.select(Case.id, Case.applicant_id_number, Case.last_decider_id,
+                  Case.last_decision_spec)
+        .where(Case.id.in_({t.case_id for t in choosing})))}  # fmt: skip
+    candidates = {u for t in choosing for u in (posts[t.post_id].a_user_id,
+                  posts[t.post_id].b_user_id, posts[t.post_id].leader_user_id) if u}  # fmt: skip
+    id_numbers = dict(
+        db.execute(sa.select(User.id, User.id_number).where(User.id.in_(candidates))).all()
+    )
+    for task in choosing:
+        post, case = posts[task.post_id], guards[task.case_id]
+        row = SimpleNamespace(**task._asdict(), applicant_id_number=case.applicant_id_number,
+                              last_decider_id=case.last_decider_id,
+                              last_decision_spec=case.last_decision_spec)  # fmt: skip
+        holders = {u: id_numbers.get(u) for u in (post.a_user_id, post.b_user_id,
+                                                  post.leader_user_id) if u}  # fmt: skip
+        choice = choose_holder(post, post.code, away, _excluded(row, holders))
+        if choice.assignee_id != task.assignee_id:
+            moves[task.case_id].append((task, choice))
+    return moves
 
 
 def _possibly_away(db: Session, at: dt.datetime):

@@ -22,6 +22,8 @@ class WarningCard(Base):
         sa.UniqueConstraint("subject", "level"),
         sa.Index("ix_warnings_case", "case_id"),
         sa.Index("ix_warnings_task", "task_id"),
+        # the warning round: has this task its card of this level? (from the index alone)
+        sa.Index("ix_warnings_task_level", "task_id", "level"),
         partial_index("ix_warnings_open", "issued_at", where="closed_at IS NULL"),
     )
 
@@ -41,7 +43,11 @@ class Notification(Base):
     """A message to one person: a warning, an urging notice (督办), an escalation."""
 
     __tablename__ = "notifications"
-    __table_args__ = (sa.Index("ix_notifications_user", "user_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_notifications_user", "user_id", "created_at"),
+        # the supervision page's last urging notices
+        partial_index("ix_notifications_urging", "created_at", where="kind = 'urging'"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))

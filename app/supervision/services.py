@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..cases.access import require_case
 from ..cases.models import OPEN_CASE_STATUSES, Case, Task
@@ -55,26 +56,53 @@ def _no_case_card(level: str):
     )
 
 
+def _literal(value: str):
+    """A literal in the SQL, so PostgreSQL plans with the partial indexes of open tasks and
+    open cases even for a prepared statement (a parameter could be anything)."""
+    return sa.literal(value, literal_execute=True)
+
+
+def task_is_open():
+    """Open tasks, as the partial indexes of open tasks (ix_tasks_open_*) are defined."""
+    return Task.state == _literal(TaskState.OPEN.value)
+
+
+def case_is_open():
+    """Open cases, as the partial indexes of open cases (ix_cases_open_*) are defined."""
+    return Case.status.in_([_literal(s.value) for s in OPEN_CASE_STATUSES])
+
+
+CASE_CHUNK = 2000  # case ids per statement when the tasks' cases are looked up by key
+
+
+# long: the scans of open tasks and of open cases, each bound by what is open (docstring)
 def candidates(db, now: dt.datetime) -> list[Candidate]:
-    """Return every card that is due now and not yet issued."""
-    open_case = sa.and_(Case.status.in_(OPEN_CASE_STATUSES), Case.paused_at.is_(None),
-                        Case.reported_at.is_(None))  # fmt: skip
+    """Return every card that is due now and not yet issued.
+
+    Every read is bound by what is open, never by the history: open tasks past their
+    threshold come from the partial indexes of open tasks by yellow and due time, less
+    those that have their card (by the cards' task index); only their cases are then read,
+    by key, to leave out paused and reported ones. Open cases past their threshold come the
+    same way from the partial indexes of open cases.
+    """
     found: list[Candidate] = []
-    for level, column, reached in (
-        ("yellow", Task.yellow_at, Task.yellow_at <= now),
-        ("red", Task.due_at, Task.due_at < now),
-    ):
-        rows = db.execute(
-            sa.select(Task.id, Task.case_id, Task.assignee_id, Task.post_id, Task.due_at,
-                      Task.name, Case.case_no)
-            .join(Case, Case.id == Task.case_id)
-            .where(Task.state == TaskState.OPEN, column.is_not(None), reached, open_case,
-                   _no_task_card(level))
-        )  # fmt: skip
+    for level, reached in (("yellow", Task.yellow_at <= now), ("red", Task.due_at < now)):
+        # only the ids, from the index (it holds them): in a running centre most of these
+        # tasks have their card, and are left out by the cards' index alone
+        ids = list(db.scalars(sa.select(Task.id).where(task_is_open(), reached,
+                                                       _no_task_card(level))))  # fmt: skip
+        rows = _by_key(db, Task.id, ids, Task.id, Task.case_id, Task.assignee_id,
+                       Task.post_id, Task.due_at, Task.name)  # fmt: skip
+        numbers = {
+            r.id: r.case_no
+            for r in _by_key(db, Case.id, {r.case_id for r in rows}, Case.id, Case.case_no,
+                             Case.status, Case.paused_at, Case.reported_at)
+            if r.status in OPEN_CASE_STATUSES and r.paused_at is None and r.reported_at is None
+        }  # fmt: skip
         found += [
             Candidate(f"task:{r.id.hex}", r.case_id, r.id, level, r.due_at, r.assignee_id,
-                      r.post_id, f"{r.case_no} {r.name}")
-            for r in rows
+                      r.post_id, f"{numbers[r.case_id]} {r.name}")
+            for r in rows if r.case_id in numbers
         ]  # fmt: skip
     for level, column, reached in (
         ("yellow", Case.yellow_at, Case.yellow_at <= now),
@@ -83,14 +111,31 @@ def candidates(db, now: dt.datetime) -> list[Candidate]:
         rows = db.execute(
             sa.select(Case.id, Case.case_no, Case.due_at, Item.name)
             .join(Item, Item.id == Case.item_id)
-            .where(open_case, column.is_not(None), reached, _no_case_card(level))
-        )
+            .where(case_is_open(), column.is_not(None), reached, Case.paused_at.is_(None),
+                   Case.reported_at.is_(None), _no_case_card(level))
+        )  # fmt: skip
         found += [
             Candidate(f"case:{r.id}", r.id, None, level, r.due_at, None, None,
                       f"{r.case_no} {r.name}")
             for r in rows
         ]  # fmt: skip
     return found
+
+
+def _by_key(db, key, values, *columns) -> list:
+    """Return the rows whose `key` is one of `values`: on PostgreSQL one array parameter (a
+    statement of thousands of parameters costs more to send than to run), on SQLite in
+    chunks of CASE_CHUNK."""
+    values = sorted(values)
+    if not values:
+        return []
+    if db.get_bind().dialect.name == "postgresql":
+        array = ARRAY(key.type)
+        return db.execute(sa.select(*columns).where(
+            key == sa.any_(sa.bindparam("keys", values, type_=array)))).all()  # fmt: skip
+    return [row for i in range(0, len(values), CASE_CHUNK)
+            for row in db.execute(sa.select(*columns)
+                                  .where(key.in_(values[i : i + CASE_CHUNK])))]  # fmt: skip
 
 
 def _recipients(db, card: Candidate) -> set[int]:
@@ -179,8 +224,8 @@ def scan(now: dt.datetime | None = None) -> int:
 def next_threshold(db, now: dt.datetime) -> dt.datetime | None:
     """Return the next moment a card may fall due (a warning or due time after `now`)."""
     moments = []
-    task_open = Task.state == TaskState.OPEN
-    case_open = sa.and_(Case.status.in_(OPEN_CASE_STATUSES), Case.reported_at.is_(None))
+    task_open = task_is_open()  # each minimum is one step into a partial index
+    case_open = sa.and_(case_is_open(), Case.reported_at.is_(None))
     for column, state in ((Task.yellow_at, task_open), (Task.due_at, task_open),
                           (Case.yellow_at, case_open), (Case.due_at, case_open)):  # fmt: skip
         moments.append(db.scalar(sa.select(sa.func.min(column)).where(state, column > now)))
