@@ -99,6 +99,8 @@ class Config:
     QUERY_WINDOW_MINUTES = int(os.environ.get("OW_QUERY_WINDOW_MINUTES", 60))
     JSON_AS_ASCII = False
     TESTING = False
+    # SQLite: the threads of one process queue for the one writer on a lock (app/db.py)
+    SQLITE_WRITE_LOCK = _env_bool("OW_SQLITE_WRITE_LOCK", True)
 
 
 class TestConfig(Config):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -75,10 +77,112 @@ def make_engine(url: str, echo: bool = False) -> sa.Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(
-        url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
+    engine = sa.create_engine(
+        url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=POOL_RECYCLE_SECONDS,
         json_serializer=jsonio.dumps, json_deserializer=jsonio.loads,
     )  # fmt: skip
+    _ping_when_idle(engine)
+    if engine.dialect.name == "postgresql":
+        _pipeline_writes(engine)
+    return engine
+
+
+# A pooled connection is pinged (one round trip) at checkout only when it has sat idle in the
+# pool this long: a connection used a moment ago is alive, and pinging it on every request
+# (pool_pre_ping) cost a round trip per request. A server that went away meanwhile is still
+# met: the failed statement answers 503 (is_unavailable), SQLAlchemy invalidates the pool on
+# a disconnect, and the next checkout connects anew; pool_recycle replaces connections a
+# server or a firewall may have dropped while idle.
+PING_AFTER_IDLE_SECONDS = 5.0
+POOL_RECYCLE_SECONDS = 1800
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_conn, record) -> None:
+        record.info["ow_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+        since = record.info.get("ow_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # the pool discards it and connects anew
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+
+
+# PostgreSQL: the writes of a step ride one psycopg pipeline, one round trip, and the COMMIT
+# follows (`queue_write`). A write is queued with the execution option `ow_pipelined`; any other
+# statement sent while writes are queued is synced at once (its result, rowcount and any
+# error of a queued write read as before). A write that must match a row (the case's version,
+# a task still open) is written so that matching no row is an error of the statement
+# (`LOST_RACE_MARK`): the transaction is aborted and nothing of it is written.
+PIPELINED = {"ow_pipelined": True}
+LOST_RACE_MARK = "ow-lost-race"
+
+
+def _pipeline_writes(engine: sa.Engine) -> None:
+    dialect = engine.dialect
+    plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _sync_unless_queued(conn, _cursor, _statement, _params, context, _many) -> None:
+        queued = conn.connection.info.get("ow_pipeline")
+        if queued is not None and not context.execution_options.get("ow_pipelined"):
+            queued[1].sync()
+
+    def do_commit(dbapi_connection) -> None:
+        queued = _take_pipeline(dbapi_connection)
+        if queued is not None:  # the queued writes and a Sync: one round trip, errors read
+            queued[0].__exit__(None, None, None)
+        # then the COMMIT, a round trip of its own: it is sent only once every write is known
+        # to have been done, so a connection lost before that (the writes waiting on a lock)
+        # never commits them behind an error answer
+        plain_commit(dbapi_connection)
+
+    def do_rollback(dbapi_connection) -> None:
+        queued = _take_pipeline(dbapi_connection)
+        if queued is not None:
+            # the queued writes' error is known or moot: they roll back
+            with contextlib.suppress(Exception):
+                queued[0].__exit__(None, None, None)
+        plain_rollback(dbapi_connection)
+
+    dialect.do_commit = do_commit
+    dialect.do_rollback = do_rollback
+
+
+def _take_pipeline(dbapi_connection: Any) -> Any:
+    """The pipeline open on a pooled connection (its context manager and the pipeline), taken
+    off it (None: none, or not a pooled connection)."""
+    try:
+        return dbapi_connection.info.pop("ow_pipeline", None)
+    except (AttributeError, NotImplementedError):  # e.g. the dialect's first connection
+        return None
+
+
+def queue_write(db: Session, statement: Any, params: Any) -> None:
+    """Execute a write of the current transaction; on PostgreSQL it is queued in the
+    connection's pipeline and sent with the next other statement or just before the COMMIT."""
+    conn = db.connection()
+    if conn.dialect.name != "postgresql":
+        conn.execute(statement, params)
+        return
+    info = conn.connection.info
+    if "ow_pipeline" not in info:
+        opened = conn.connection.driver_connection.pipeline()  # a context manager
+        info["ow_pipeline"] = (opened, opened.__enter__())
+    conn.execute(statement, params, execution_options=PIPELINED)
+
+
+def is_lost_race(exc: BaseException) -> bool:
+    """Whether an error is a lost race: a stale row (StaleCase, the ORM's StaleDataError) or a
+    queued write that found its row changed (`LOST_RACE_MARK`)."""
+    if isinstance(exc, StaleCase | StaleDataError):
+        return True
+    return isinstance(exc, DBAPIError) and LOST_RACE_MARK in str(exc.orig)
 
 
 def init_app(app: Flask) -> None:
@@ -86,6 +190,11 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False))
     app.extensions["ow_engine"] = engine
     app.extensions["ow_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    if engine.dialect.name == "sqlite" and app.config.get("SQLITE_WRITE_LOCK", True):
+        # SQLite has one writer at a time. The threads of one process queue for it on this
+        # lock (each `transactional` operation holds it), instead of polling SQLite's busy
+        # handler, which sleeps between tries; other processes still meet the busy handler.
+        app.extensions["ow_write_lock"] = threading.RLock()
 
     @app.teardown_appcontext
     def _close_session(_exc):
@@ -146,7 +255,7 @@ def session() -> Session:
 
 
 def _is_retryable(exc: Exception) -> bool:
-    if isinstance(exc, StaleCase | StaleDataError):
+    if is_lost_race(exc):
         return True
     if isinstance(exc, OperationalError):
         text = str(exc.orig).lower()
@@ -167,34 +276,42 @@ def transactional(func: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args: Any, **kwargs: Any) -> T:
         db = session()
         retries = current_app.config.get("WRITE_RETRIES", 8)
+        writing = current_app.extensions.get("ow_write_lock") or contextlib.nullcontext()
         for attempt in range(retries + 1):
-            try:
-                result = func(*args, **kwargs)
-                db.commit()
-                after = db.info.pop("after_commit", [])
-                for callback in after:
-                    callback()
-                return result
-            except Exception as exc:
-                if getattr(exc, "keep_changes", False):  # e.g. a case stopped in the fault state
+            with writing:  # SQLite: this process's writers queue here (see init_app)
+                try:
+                    result = func(*args, **kwargs)
                     db.commit()
-                    for callback in db.info.pop("after_commit", []):
+                    after = db.info.pop("after_commit", [])
+                    for callback in after:
                         callback()
-                    raise
-                db.rollback()
-                for callback in db.info.pop("after_rollback", []):
-                    callback()
-                db.info.pop("after_commit", None)
-                retryable = _is_retryable(exc) or _is_unique_race(exc, attempt)
-                if not retryable:
-                    raise
-                if attempt == retries:
-                    if isinstance(exc, StaleCase | StaleDataError):  # lost every race: say so
-                        raise Conflict(LOST_EVERY_RACE) from exc
-                    raise
-                stats = current_app.extensions.setdefault("ow_stats", {})
-                stats["retries"] = stats.get("retries", 0) + 1
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                    return result
+                except Exception as exc:
+                    if getattr(exc, "keep_changes", False):  # e.g. a case stopped as faulted
+                        try:
+                            db.commit()
+                        except Exception as lost:  # written onto a row that moved: try again
+                            if not is_lost_race(lost):
+                                raise
+                            exc = lost
+                        else:
+                            for callback in db.info.pop("after_commit", []):
+                                callback()
+                            raise
+                    db.rollback()
+                    for callback in db.info.pop("after_rollback", []):
+                        callback()
+                    db.info.pop("after_commit", None)
+                    retryable = _is_retryable(exc) or _is_unique_race(exc, attempt)
+                    if not retryable:
+                        raise
+                    if attempt == retries:
+                        if is_lost_race(exc):  # lost every race: say so
+                            raise Conflict(LOST_EVERY_RACE) from exc
+                        raise
+            stats = current_app.extensions.setdefault("ow_stats", {})
+            stats["retries"] = stats.get("retries", 0) + 1
+            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise AssertionError("unreachable")
 
     return wrapper

@@ -21,14 +21,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db import utcnow
+from ..db import queue_write, utcnow
 from ..jsonio import canonical, round_trip
 from .keys import AuditKeys, keyring
 from .models import Event
 
 GENESIS = "0" * 64
 # built once: every step appends with it (the compiled cache then hits without rebuilding)
-INSERT_EVENTS = Event.__table__.insert()
+INSERT_EVENTS = Event.__table__.insert().inline()  # no RETURNING: nothing reads the ids
 
 
 def _canonical(value: Any) -> Any:
@@ -137,7 +137,7 @@ class EventBatch:
             raise ValueError("events need the case row first")
         if self.rows:
             rows = [{**row, "case_id": self.case_id} for row in self.rows]
-            db.connection().execute(INSERT_EVENTS, rows)
+            queue_write(db, INSERT_EVENTS, rows)  # PostgreSQL: sent with the step's COMMIT
 
 
 # what a failed check found, named for the auditor (the pages translate each kind)

@@ -23,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from workflows.engine import StepResult, WorkflowRun
 
 from ..audit.services import GENESIS, EventBatch
-from ..db import on_commit
+from ..db import LOST_RACE_MARK, on_commit, queue_write
 from ..errors import StaleCase
 from ..org.models import User
 from . import rebuild, timers
@@ -111,6 +111,22 @@ def _case_update(columns: tuple[str, ...]) -> sa.Update:
     )  # fmt: skip
 
 
+def must_match_one(update: sa.Update, key: sa.Column) -> sa.Select:
+    """The UPDATE as a statement that fails when it matched no row (PostgreSQL): it can then
+    be queued in the step's pipeline, unread, and a lost race still aborts the transaction."""
+    moved = update.returning(key).cte("moved")
+    count = sa.func.count()
+    text = sa.case((count == 1, sa.literal_column("'1'", sa.Text)),
+                   else_=sa.literal_column(f"'{LOST_RACE_MARK}: '", sa.Text).concat(
+                       sa.cast(count, sa.Text)))  # fmt: skip
+    return sa.select(sa.cast(text, sa.Integer)).select_from(moved)
+
+
+@functools.cache
+def _case_update_checked(columns: tuple[str, ...]) -> sa.Select:
+    return must_match_one(_case_update(columns), CASES.c.id)
+
+
 def save_case(
     db: Session, case: Case | Head, values: dict | None = None, events: EventBatch | None = None
 ) -> None:
@@ -118,7 +134,9 @@ def save_case(
 
     The events of `events` are written after the row. For a `Case` object, `values` defaults
     to the columns changed on it; it is then told the new values as its committed state, so
-    the ORM has nothing to flush. (Change it under `db.no_autoflush`.)
+    the ORM has nothing to flush. (Change it under `db.no_autoflush`.) On PostgreSQL the
+    writes are queued (`queue_write`): a lost race fails the statement, and with it the
+    transaction, when the queue is sent.
     """
     if values is None:
         values = changed_values(case)
@@ -126,9 +144,12 @@ def save_case(
         values = {**values, "event_seq": events.seq, "last_hash": events.last_hash}
     params = {f"v_{key}": value for key, value in values.items()}
     params.update(case_id=case.id, old_version=case.version, new_version=case.version + 1)
-    updated = db.connection().execute(_case_update(tuple(values)), params)
-    if updated.rowcount != 1:
-        raise StaleCase(f"case {case.case_no} changed meanwhile")
+    if db.get_bind().dialect.name == "postgresql":
+        queue_write(db, _case_update_checked(tuple(values)), params)
+    else:
+        updated = db.connection().execute(_case_update(tuple(values)), params)
+        if updated.rowcount != 1:
+            raise StaleCase(f"case {case.case_no} changed meanwhile")
     if isinstance(case, Case):
         for key, value in {**values, "version": case.version + 1}.items():
             set_committed_value(case, key, value)
@@ -161,7 +182,7 @@ class CaseLog:
 
 
 # the hot statements of a step, built once (the compiled cache then hits at once)
-_INSERT_TASKS = TASKS.insert()
+_INSERT_TASKS = TASKS.insert().inline()  # no RETURNING: the ids are given
 _CANCEL_TASKS = (
     TASKS.update()
     .where(TASKS.c.id.in_(sa.bindparam("ids", expanding=True)),
@@ -180,24 +201,33 @@ def _task_completion(columns: tuple[str, ...]) -> sa.Update:
     )
 
 
+@functools.cache
+def _task_completion_checked(columns: tuple[str, ...]) -> sa.Select:
+    return must_match_one(_task_completion(columns), TASKS.c.id)
+
+
 def insert_tasks(db: Session, rows: list[dict], case_id: int | None = None) -> None:
     if rows:
         if case_id is not None:
             rows = [{**r, "case_id": case_id} for r in rows]
-        db.connection().execute(_INSERT_TASKS, rows)
+        queue_write(db, _INSERT_TASKS, rows)
 
 
 def write_step(db: Session, rows: list[dict], step: StepResult, at: dt.datetime) -> None:
     """Insert the new tasks and cancel the ones the engine dropped."""
     insert_tasks(db, rows)
     if step.cancelled:
-        db.connection().execute(_CANCEL_TASKS, {"ids": list(step.cancelled), "at": at})
+        queue_write(db, _CANCEL_TASKS, {"ids": list(step.cancelled), "at": at})
 
 
 def complete_task_row(db: Session, task_id: uuid.UUID, completion: dict) -> None:
-    """Write a completion onto a task that is still open; a task changed meanwhile is stale."""
+    """Write a completion onto a task that is still open; a task changed meanwhile is stale
+    (on PostgreSQL: the queued statement fails, as `save_case`'s)."""
     params = {f"v_{key}": value for key, value in completion.items()}
     params["task_id"] = task_id
+    if db.get_bind().dialect.name == "postgresql":
+        queue_write(db, _task_completion_checked(tuple(completion)), params)
+        return
     updated = db.connection().execute(_task_completion(tuple(completion)), params)
     if updated.rowcount != 1:
         raise StaleCase(f"task {task_id} changed meanwhile")
