@@ -155,6 +155,11 @@ def _read(db: Session, head, after: int | None) -> _Read:
 # --- rebuilding ----------------------------------------------------------------------------
 
 
+def _codes(ids) -> str:
+    """Element ids for a message, sorted and marked as code."""
+    return "、".join(f"`{i}`" for i in sorted(ids)) or "—"
+
+
 class _Untrusted(Exception):
     """A starting point or a rebuild the log or the database contradicts."""
 
@@ -167,13 +172,13 @@ def _restore(diagram: CompiledDiagram, head, read: _Read) -> tuple[WorkflowRun, 
     engine = runtime().engine
     stamp = STAMP.match(text)
     if version != engine.serializer_version or seq > head.event_seq:
-        raise _Untrusted("the stored state is from another serializer or ahead of the log")
+        raise _Untrusted(_("the stored state is from another serializer or ahead of the log"))
     if stamp is None or int(stamp.group(1)) != seq:
-        raise _Untrusted("the stored state does not cover the seq it is filed under")
+        raise _Untrusted(_("the stored state does not cover the events it is filed under"))
     try:
         return engine.restore(diagram, text), seq
     except Exception as exc:  # noqa: BLE001 - a corrupted snapshot may fail in any way
-        raise _Untrusted(f"the stored state cannot be restored: {exc}") from None
+        raise _Untrusted(_("the stored state cannot be restored: %(why)s", why=exc)) from None
 
 
 def _set_due(run: WorkflowRun, task_id: UUID, due: dt.datetime) -> None:
@@ -199,7 +204,13 @@ def _match_timers(resumed: Resumed, read: _Read) -> None:
         rows = [r for r in read.timers if r[1] == timer.node_id and r[2] == timer.at
                 and r[0] not in taken]  # fmt: skip
         if len(rows) != 1:
-            raise _Untrusted(f"{len(rows)} timer rows of {timer.node_id} match the replay")
+            raise _Untrusted(
+                _(
+                    "%(n)d timer rows of `%(node)s` match the replay",
+                    n=len(rows),
+                    node=timer.node_id,
+                )
+            )
         taken.add(rows[0][0])
         mapping[timer.task_id] = rows[0][0]
         dues[rows[0][0]] = rows[0][3]
@@ -214,17 +225,17 @@ def _check(resumed: Resumed, read: _Read, diagram: CompiledDiagram) -> None:
     ready = {(t.id, t.spec_id) for t in run.ready_tasks()}
     if ready != read.tasks:
         raise _Untrusted(
-            f"ready tasks {sorted(s for _, s in ready)} are not the open tasks "
-            f"{sorted(s for _, s in read.tasks)}"
-        )
+            _("the replay's open tasks %(ready)s are not the case's open tasks %(rows)s",
+              ready=_codes(s for _, s in ready), rows=_codes(s for _, s in read.tasks))
+        )  # fmt: skip
     if diagram.has_timers:
         waiting = {(t.task_id, t.node_id) for t in run.waiting_timers()}
         rows = {(r[0], r[1]) for r in read.timers}
         if waiting != rows:
             raise _Untrusted(
-                f"waiting timers {sorted(n for _, n in waiting)} are not the timer rows "
-                f"{sorted(n for _, n in rows)}"
-            )
+                _("the replay's waiting timers %(waiting)s are not the case's timers %(rows)s",
+                  waiting=_codes(n for _, n in waiting), rows=_codes(n for _, n in rows))
+            )  # fmt: skip
 
 
 def _attempt(
@@ -232,7 +243,7 @@ def _attempt(
 ) -> Resumed:
     """Replay the events after `after` onto `run` (None: from the start) and check it."""
     if not read.complete_from(after, head.event_seq):
-        raise _Untrusted(f"the log read after event {after} has gaps")
+        raise _Untrusted(_("the log read after event %(seq)s has gaps", seq=after))
     try:
         resumed = resume(diagram, [e for e in read.events if e["seq"] > after], run)
         _match_timers(resumed, read)
