@@ -168,13 +168,95 @@ def queue_write(db: Session, statement: Any, params: Any) -> None:
     connection's pipeline and sent with the next other statement or just before the COMMIT."""
     conn = db.connection()
     if conn.dialect.name != "postgresql":
-        conn.execute(statement, params)
+        execute_direct(db, statement, params)
         return
     info = conn.connection.info
     if "ow_pipeline" not in info:
         opened = conn.connection.driver_connection.pipeline()  # a context manager
         info["ow_pipeline"] = (opened, opened.__enter__())
-    conn.execute(statement, params, execution_options=PIPELINED)
+    execute_direct(db, statement, params)
+
+
+# The few hot writes of a step run on the DB-API cursor (`execute_direct`): each statement is
+# compiled once per dialect (and, for an INSERT, per set of columns), its parameters converted
+# by the statement's own type processors (JSON, ids, times, sealed personal data), and sent
+# without SQLAlchemy's per-execution set-up (an execution context, a result object), which
+# costs more than the statement on a fast database. The engine's `before_cursor_execute`
+# listeners still see every statement (the budgets in tests/test_sql_budget.py count them)
+# and a driver error is raised as SQLAlchemy's (is_lost_race, is_unavailable, invalidation).
+# A statement whose execution would need SQLAlchemy's help (Python-side defaults to fill in,
+# expanding parameters) goes through the engine as before.
+_DIRECT: dict[tuple, tuple[Any, Any]] = {}
+
+
+def _compile_direct(statement: Any, dialect: Any, keys: tuple[str, ...]) -> Any:
+    key = (id(statement), dialect.name, keys)
+    hit = _DIRECT.get(key)
+    if hit is not None:
+        return hit[1]
+    is_insert = isinstance(statement, sa.Insert)
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys) if is_insert else None)
+    plain = (
+        not compiled.insert_prefetch
+        and not compiled.update_prefetch
+        and not compiled.literal_execute_params
+        and not compiled.post_compile_params
+        and not getattr(compiled, "_numeric_binds", False)
+    )
+    if is_insert and plain:  # a column left out must have no default of Python's to fill in
+        plain = all(
+            c.key in keys or (c.default is None and c.onupdate is None)
+            for c in statement.table.columns
+        )
+    entry = None
+    if plain:
+        names = tuple(compiled.positiontup) if compiled.positional else None
+        procs = {n: p for n, p in compiled._bind_processors.items() if p is not None}
+        entry = (compiled, names, procs)
+    _DIRECT[key] = (statement, entry)  # the statement kept alive: its id stays its own
+    return entry
+
+
+def _direct_params(entry: Any, params: dict) -> Any:
+    compiled, names, procs = entry
+    values = compiled.construct_params(params, _check=False)
+    for name, proc in procs.items():
+        if name in values:
+            values[name] = proc(values[name])
+    if names is not None:
+        return tuple(values[n] for n in names)
+    return values
+
+
+def execute_direct(db: Session, statement: Any, params: dict | list[dict]) -> Any:
+    """Execute a prebuilt write on the DB-API cursor; return the cursor (its rowcount is the
+    rows written). A list of parameter sets is one executemany. Falls back to the engine for
+    a statement that needs it (then the result's rowcount is the same)."""
+    conn = db.connection()
+    dialect = conn.dialect
+    many = isinstance(params, list)
+    first = params[0] if many else params
+    entry = _compile_direct(statement, dialect, tuple(first))
+    if entry is None:
+        return conn.execute(statement, params, execution_options=_queued_options(conn))
+    sql = entry[0].string
+    values = [_direct_params(entry, p) for p in params] if many else _direct_params(entry, params)
+    dbapi_conn = conn.connection.dbapi_connection
+    cursor = dbapi_conn.cursor()
+    if conn._has_events or conn.engine._has_events:
+        conn.dispatch.before_cursor_execute(conn, cursor, sql, values, None, many)
+    try:
+        if many:
+            cursor.executemany(sql, values)
+        else:
+            cursor.execute(sql, values)
+    except Exception as exc:  # as SQLAlchemy's, invalidating a dead connection
+        conn._handle_dbapi_exception(exc, sql, values, cursor, None)
+    return cursor
+
+
+def _queued_options(conn: sa.Connection) -> dict:
+    return PIPELINED if "ow_pipeline" in conn.connection.info else {}
 
 
 def is_lost_race(exc: BaseException) -> bool:

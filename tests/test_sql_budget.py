@@ -84,7 +84,8 @@ def _expected(
     created: bool, denied: bool = False, timer: str = "", pg: bool = False, decided: str = ""
 ) -> int:
     # read task+case, UPDATE case (state, version), UPDATE task, INSERT events;
-    # new tasks: SELECT posts with holders, SELECT who is away, INSERT tasks;
+    # new tasks: SELECT posts with holders and who of them is away (one statement), INSERT
+    # tasks;
     # a denial: SELECT earlier rejections;
     # a boundary timer starting: INSERT timers (and on PostgreSQL one pg_notify that wakes
     # the schedulers); a boundary timer ending with its task: UPDATE timers
@@ -93,7 +94,7 @@ def _expected(
     # decision in its series, INSERT the decisions
     decision = {"single": 4, "joint": 5}.get(decided, 0)
     timers = {"start": 1 + pg, "close": 1}.get(timer, 0)
-    return AUTH + 4 + (3 if created else 0) + (1 if denied else 0) + timers + decision
+    return AUTH + 4 + (2 if created else 0) + (1 if denied else 0) + timers + decision
 
 
 # steps that start or close a timer: house-initial's review has a P5D escalation timer
@@ -153,10 +154,10 @@ def test_case_creation_and_inbox_counts(counted):
     api, counter = counted
     with counter.measure():
         created = api.apply("joint-investment", sample_form("joint-investment"))
-    # SELECT item with its newest version, SELECT posts with holders, SELECT who is away,
-    # INSERT case, INSERT tasks, INSERT events
+    # SELECT item with its newest version, SELECT posts with holders and who of them is
+    # away, INSERT case, INSERT tasks, INSERT events
     assert created["status"] == "accepted"
-    assert (len(counter.statements), counter.commits) == (AUTH + 6, 1), counter.statements
+    assert (len(counter.statements), counter.commits) == (AUTH + 5, 1), counter.statements
     with counter.measure():
         missing = api.apply("house-initial", sample_form("house-initial"), materials=[])
     assert missing["status"] == "supplement_required"

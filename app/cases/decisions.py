@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from workflows.errors import WorkflowFault
@@ -121,8 +120,28 @@ class Resolved:
     rows: list[Pending]
 
 
+# The statements a decision runs, built once (building one costs more than running it).
+_TREE = sa.select(Department.id, Department.code, Department.name, Department.kind,
+                  Department.parent_id, Department.number_prefix)  # fmt: skip
+_ITEM_OF = (
+    sa.select(Item.entry, Item.kind, Item.department_id)
+    .join(Case, Case.item_id == Item.id)
+    .where(Case.id == sa.bindparam("case_id"))
+)
+_DECIDED = (
+    sa.select(Task.id, Task.outcome, Task.comment, Task.data, Post.department_id)
+    .join(Post, Post.id == Task.post_id)
+    .where(Task.case_id == sa.bindparam("case_id"), Task.is_decision.is_(True),
+           Task.outcome.in_(tuple(OUTCOMES)))
+    .order_by(Task.completed_at)
+)  # fmt: skip
+_POST_DEPARTMENT = sa.select(Post.department_id).where(Post.id == sa.bindparam("post_id"))
+_SERIES: dict[int, sa.TextClause] = {}  # number of authorities -> the upsert
+
+
 def _tree(db: Session) -> dict[int, Department]:
-    return {d.id: d for d in db.scalars(sa.select(Department))}
+    """Every department as a decision reads it (id, code, name, kind, parent, prefix)."""
+    return {d.id: d for d in db.execute(_TREE)}
 
 
 def entered_number(spec: Rule, data: dict) -> str:
@@ -136,11 +155,7 @@ def entered_number(spec: Rule, data: dict) -> str:
 
 def _item_of(db: Session, case_id: int):
     """The case's item as a decision reads it: its entry, kind and handling department."""
-    return db.execute(
-        sa.select(Item.entry, Item.kind, Item.department_id)
-        .join(Case, Case.item_id == Item.id)
-        .where(Case.id == case_id)
-    ).one()  # fmt: skip
+    return db.execute(_ITEM_OF, {"case_id": case_id}).one()
 
 
 def check_entered(db: Session, case_id: int, data: dict) -> None:
@@ -210,17 +225,11 @@ def resolve(
 
 def _joint(db, tree, case_id, lead, spec, data, certificate, completion) -> list[Pending]:
     """Each department's decision of a joint case: its latest decided stage's outcome."""
-    rows = db.execute(
-        sa.select(Task.id, Task.outcome, Task.comment, Task.data, Post.department_id)
-        .join(Post, Post.id == Task.post_id)
-        .where(Task.case_id == case_id, Task.is_decision.is_(True),
-               Task.outcome.in_(tuple(OUTCOMES)))
-        .order_by(Task.completed_at)
-    ).all()  # fmt: skip
+    rows = db.execute(_DECIDED, {"case_id": case_id}).all()
     decided = [(r.id, r.outcome, r.comment, r.data or {}, r.department_id) for r in rows]
     task = completion.task if completion is not None else None
     if task is not None and task.is_decision and completion.outcome in OUTCOMES:
-        post_dept = db.scalar(sa.select(Post.department_id).where(Post.id == task.post_id))
+        post_dept = db.scalar(_POST_DEPARTMENT, {"post_id": task.post_id})
         if post_dept is not None:
             decided.append((task.id, completion.outcome, completion.comment, completion.data,
                             post_dept))  # fmt: skip
@@ -253,15 +262,17 @@ def _next_seqs(db: Session, department_ids: list[int], year: int) -> dict[int, i
     that increments under the rows' locks, so two workers never get the same number."""
     if not department_ids:
         return {}
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(NumberSeries).values(
-        [{"department_id": d, "year": year, "last": 1} for d in sorted(set(department_ids))]
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[NumberSeries.department_id, NumberSeries.year],
-        set_={"last": NumberSeries.last + 1},
-    ).returning(NumberSeries.department_id, NumberSeries.last)
-    return {row.department_id: int(row.last) for row in db.execute(stmt)}
+    ids = sorted(set(department_ids))
+    stmt = _SERIES.get(len(ids))
+    if stmt is None:  # the same text on PostgreSQL and SQLite (3.35+: RETURNING)
+        rows = ", ".join(f"(:d{i}, :year, 1)" for i in range(len(ids)))
+        stmt = _SERIES[len(ids)] = sa.text(
+            f"INSERT INTO {NumberSeries.__tablename__} (department_id, year, last) VALUES {rows} "
+            "ON CONFLICT (department_id, year) DO UPDATE SET last = number_series.last + 1 "
+            "RETURNING department_id, last"
+        )
+    params = {"year": year, **{f"d{i}": d for i, d in enumerate(ids)}}
+    return {row.department_id: int(row.last) for row in db.execute(stmt, params)}
 
 
 def write(db: Session, resolved: Resolved) -> list[dict]:

@@ -199,10 +199,14 @@ def _start(
     if run.is_completed and case.status != CaseStatus.DECIDED:  # it ended at its start
         for key, value in planner.decide(run.result(), [], events).items():
             setattr(case, key, value)
-    # the start's snapshot, stamped with the events it covers (those logged after it in this
-    # batch move no workflow): a process that never saw the case rebuilds from here
-    for key, value in rebuild.snapshot(run, events.seq).items():
-        setattr(case, key, value)
+    # No snapshot at the start: a process that never saw the case rebuilds it from the start
+    # of its log (a few engine moves), which costs less than restoring a stored one; the
+    # first is stored after SNAPSHOT_EVERY moves or when the workflow ends.
+    if run.is_completed:
+        for key, value in rebuild.snapshot(run, events.seq).items():
+            setattr(case, key, value)
+    else:
+        rebuild.note_moves(run, 1)  # the start (and acceptance at the window): one move
     return rows, run
 
 

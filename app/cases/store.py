@@ -23,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from workflows.engine import StepResult, WorkflowRun
 
 from ..audit.services import GENESIS, EventBatch
-from ..db import LOST_RACE_MARK, on_commit, queue_write
+from ..db import LOST_RACE_MARK, execute_direct, on_commit, queue_write
 from ..errors import StaleCase
 from ..org.models import User
 from . import rebuild, timers
@@ -147,7 +147,7 @@ def save_case(
     if db.get_bind().dialect.name == "postgresql":
         queue_write(db, _case_update_checked(tuple(values)), params)
     else:
-        updated = db.connection().execute(_case_update(tuple(values)), params)
+        updated = execute_direct(db, _case_update(tuple(values)), params)
         if updated.rowcount != 1:
             raise StaleCase(f"case {case.case_no} changed meanwhile")
     if isinstance(case, Case):
@@ -228,7 +228,7 @@ def complete_task_row(db: Session, task_id: uuid.UUID, completion: dict) -> None
     if db.get_bind().dialect.name == "postgresql":
         queue_write(db, _task_completion_checked(tuple(completion)), params)
         return
-    updated = db.connection().execute(_task_completion(tuple(completion)), params)
+    updated = execute_direct(db, _task_completion(tuple(completion)), params)
     if updated.rowcount != 1:
         raise StaleCase(f"task {task_id} changed meanwhile")
 

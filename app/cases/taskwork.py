@@ -169,7 +169,7 @@ def complete_task(
     """
     checked = require_task(actor, task_id, Purpose.WORK)
     db, task, head = session(), checked.task, checked.head
-    db.expunge(task)  # the row is written with one Core UPDATE, never flushed by the ORM
+    # `task` is a WorkTask, outside the session: its row is written with one Core UPDATE
     comment, legal_basis = (comment or "").strip(), (legal_basis or "").strip()
     if not status.is_task_open(task):
         raise Conflict(

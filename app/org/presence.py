@@ -58,6 +58,25 @@ def _checkin_deadline_passed(at: dt.datetime) -> dt.date | None:
 MANY_PEOPLE = 200  # above this many, away_at reads everyone's absences and check-ins
 
 
+# who of some people is away at a moment, built once; many people: everyone away at all
+_AWAY_OF = sa.select(Absence.user_id, Absence.kind, Absence.ends_at).where(
+    Absence.user_id.in_(sa.bindparam("ids", expanding=True)),
+    Absence.cancelled_at.is_(None),
+    Absence.starts_at <= sa.bindparam("at"),
+    Absence.ends_at > sa.bindparam("at"),
+)
+_AWAY_ALL = sa.select(Absence.user_id, Absence.kind, Absence.ends_at).where(
+    Absence.cancelled_at.is_(None),
+    Absence.starts_at <= sa.bindparam("at"),
+    Absence.ends_at > sa.bindparam("at"),
+)
+
+
+def absence_barrier(kind: str, ends_at: dt.datetime) -> Barrier:
+    """The barrier of an absence that covers the moment: its kind and its local end."""
+    return Barrier(kind, _local(ends_at).strftime("%Y-%m-%dT%H:%M"))
+
+
 def away_at(db: Session, user_ids: set[int], at: dt.datetime) -> dict[int, Barrier]:
     """Return the people among `user_ids` who are away at `at`, with a reason each."""
     ids = {u for u in user_ids if u is not None}
@@ -67,29 +86,31 @@ def away_at(db: Session, user_ids: set[int], at: dt.datetime) -> dict[int, Barri
     # many people (the A/B scan asks for every holder of an open task): read who is away
     # at all, as few as the staff at most, rather than send thousands of parameters
     few = len(ids) <= MANY_PEOPLE
-    rows = db.execute(
-        sa.select(Absence.user_id, Absence.kind, Absence.ends_at).where(
-            Absence.user_id.in_(ids) if few else sa.true(),
-            Absence.cancelled_at.is_(None),
-            Absence.starts_at <= at,
-            Absence.ends_at > at,
-        )
-    )
+    rows = db.execute(_AWAY_OF if few else _AWAY_ALL, {"ids": sorted(ids), "at": at} if few
+                      else {"at": at})  # fmt: skip
     for user_id, kind, ends_at in rows:
         if user_id in ids:
-            away[user_id] = Barrier(kind, _local(ends_at).strftime("%Y-%m-%dT%H:%M"))
+            away[user_id] = absence_barrier(kind, ends_at)
+    not_checked_in(db, ids, at, away)
+    return away
+
+
+def not_checked_in(db: Session, ids: set[int], at: dt.datetime, away: dict[int, Barrier]) -> None:
+    """Add to `away` the people among `ids` not away otherwise who have not checked in by
+    the deadline (where check-in is enforced and it has passed)."""
     day = _checkin_deadline_passed(at)
-    if day is not None:
-        checked = set(
-            db.scalars(
-                sa.select(CheckIn.user_id).where(
-                    CheckIn.user_id.in_(ids) if few else sa.true(), CheckIn.day == day
-                )
+    if day is None:
+        return
+    few = len(ids) <= MANY_PEOPLE
+    checked = set(
+        db.scalars(
+            sa.select(CheckIn.user_id).where(
+                CheckIn.user_id.in_(ids) if few else sa.true(), CheckIn.day == day
             )
         )
-        for user_id in ids - checked - set(away):
-            away[user_id] = Barrier("no_checkin")
-    return away
+    )
+    for user_id in ids - checked - set(away):
+        away[user_id] = Barrier("no_checkin")
 
 
 def choose_holder(

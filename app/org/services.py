@@ -10,8 +10,15 @@ from flask import current_app
 from sqlalchemy.orm import Session, aliased
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .models import Post, User
-from .presence import Assignment, away_at, candidate_ids, choose_holder
+from .models import Absence, Post, User
+from .presence import (
+    Assignment,
+    absence_barrier,
+    away_at,
+    candidate_ids,
+    choose_holder,
+    not_checked_in,
+)
 from .reasons import Barrier, post_label, remember_posts
 
 
@@ -38,38 +45,65 @@ class Staffing:
         return choose_holder(self.posts.get(label or ""), label, self.away, excluded)
 
 
-# the holders as three aliases made once: an alias made per call costs more than the query
+# The posts with their holders' ID numbers and the absences that cover the moment, in one
+# statement built once (aliases made per call cost more than the query). The posts are read
+# as plain rows (their columns by name): loading ORM objects costs more than the read.
 _A, _B, _LEAD = aliased(User), aliased(User), aliased(User)
+_AWAY = {role: aliased(Absence) for role in ("a", "b", "lead")}
+
+
+def _covering(absence, holder) -> sa.ColumnElement[bool]:
+    return sa.and_(absence.user_id == holder, absence.cancelled_at.is_(None),
+                   absence.starts_at <= sa.bindparam("at"),
+                   absence.ends_at > sa.bindparam("at"))  # fmt: skip
+
+
 _STAFFING = (
-    sa.select(Post, _A.id_number, _B.id_number, _LEAD.id_number)
+    sa.select(
+        *Post.__table__.columns,
+        _A.id_number.label("a_number"), _B.id_number.label("b_number"),
+        _LEAD.id_number.label("lead_number"),
+        *(col for role, absence in _AWAY.items()
+          for col in (absence.kind.label(f"{role}_away"), absence.ends_at.label(f"{role}_until"))),
+    )
     .outerjoin(_A, _A.id == Post.a_user_id)
     .outerjoin(_B, _B.id == Post.b_user_id)
     .outerjoin(_LEAD, _LEAD.id == Post.leader_user_id)
+    .outerjoin(_AWAY["a"], _covering(_AWAY["a"], Post.a_user_id))
+    .outerjoin(_AWAY["b"], _covering(_AWAY["b"], Post.b_user_id))
+    .outerjoin(_AWAY["lead"], _covering(_AWAY["lead"], Post.leader_user_id))
     .where(
         sa.or_(
             Post.code.in_(sa.bindparam("names", expanding=True)),
             Post.name.in_(sa.bindparam("names", expanding=True)),
         )
     )
-)
+)  # fmt: skip
 
 
 def staffing(db: Session, names: set[str], at: dt.datetime) -> Staffing:
     """Load the posts by code or name with their holders' ID numbers, and who is away."""
     if not names:
         return Staffing({}, {}, {})
-    rows = db.execute(_STAFFING, {"names": sorted(names)}).all()
+    rows = db.execute(_STAFFING, {"names": sorted(names), "at": at}).all()
     posts: dict[str, Post] = {}
     id_numbers: dict[int, str] = {}
-    for post, a_number, b_number, lead_number in rows:
+    away: dict[int, Barrier] = {}
+    for post in rows:  # a holder away twice over at once gives the post twice: the same
         posts[post.code] = posts[post.name] = post
-        for uid, number in ((post.a_user_id, a_number), (post.b_user_id, b_number),
-                            (post.leader_user_id, lead_number)):  # fmt: skip
+        for uid, number, kind, until in (
+            (post.a_user_id, post.a_number, post.a_away, post.a_until),
+            (post.b_user_id, post.b_number, post.b_away, post.b_until),
+            (post.leader_user_id, post.lead_number, post.lead_away, post.lead_until),
+        ):
             if uid and number:
                 id_numbers[uid] = number
+            if uid and kind is not None:
+                away[uid] = absence_barrier(kind, until)
     unique = list({p.id: p for p in posts.values()}.values())
     remember_posts({p.id: post_label(p.name, p.code) for p in unique})
-    return Staffing(posts, away_at(db, candidate_ids(unique), at), id_numbers)
+    not_checked_in(db, candidate_ids(unique), at, away)
+    return Staffing(posts, away, id_numbers)
 
 
 def _text(barrier: Barrier | None) -> str | None:
