@@ -46,8 +46,8 @@ class Config:
     AUTH_CACHE_SECONDS = float(os.environ.get("OW_AUTH_CACHE_SECONDS", 10))
     PASSWORD_HASH_METHOD = os.environ.get("OW_PASSWORD_HASH", "scrypt")
     WORKFLOW_CACHE_SIZE = int(os.environ.get("OW_WORKFLOW_CACHE_SIZE", 2000))
-    # a case's serialized workflow is a cache: written at the start, every this many engine
-    # moves and at the end; the events after it are replayed on a cache miss
+    # a case's serialized workflow is a cache: written every this many engine moves of a
+    # running workflow; the events after it are replayed on a cache miss
     SNAPSHOT_EVERY = int(os.environ.get("OW_SNAPSHOT_EVERY", 20))
     CHECKIN_ENFORCED = _env_bool("OW_CHECKIN_ENFORCED", False)  # no check-in by the deadline = away
     CHECKIN_DEADLINE = os.environ.get("OW_CHECKIN_DEADLINE", "09:00")  # centre local time

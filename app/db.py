@@ -228,17 +228,21 @@ def _direct_params(entry: Any, params: dict) -> Any:
     return values
 
 
-def execute_direct(db: Session, statement: Any, params: dict | list[dict]) -> Any:
+def execute_direct(
+    db: Session, statement: Any, params: dict | list[dict], read: bool = False
+) -> Any:
     """Execute a prebuilt write on the DB-API cursor; return the cursor (its rowcount is the
     rows written). A list of parameter sets is one executemany. Falls back to the engine for
-    a statement that needs it (then the result's rowcount is the same)."""
+    a statement that needs it (then the result's rowcount is the same). `read`: its rows are
+    read now (a RETURNING), so on PostgreSQL a pipeline in progress is synced first."""
     conn = db.connection()
     dialect = conn.dialect
     many = isinstance(params, list)
     first = params[0] if many else params
     entry = _compile_direct(statement, dialect, tuple(first))
     if entry is None:
-        return conn.execute(statement, params, execution_options=_queued_options(conn))
+        options = {} if read else _queued_options(conn)
+        return conn.execute(statement, params, execution_options=options)
     sql = entry[0].string
     values = [_direct_params(entry, p) for p in params] if many else _direct_params(entry, params)
     dbapi_conn = conn.connection.dbapi_connection
@@ -250,6 +254,8 @@ def execute_direct(db: Session, statement: Any, params: dict | list[dict]) -> An
             cursor.executemany(sql, values)
         else:
             cursor.execute(sql, values)
+        if read and "ow_pipeline" in conn.connection.info:
+            conn.connection.info["ow_pipeline"][1].sync()
     except Exception as exc:  # as SQLAlchemy's, invalidating a dead connection
         conn._handle_dbapi_exception(exc, sql, values, cursor, None)
     return cursor

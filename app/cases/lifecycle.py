@@ -102,8 +102,7 @@ def receive_case(
     case.event_seq, case.last_hash = events.seq, events.last_hash
     case.version = 1
     # Everything is known now: one INSERT for the case, one for its tasks, one for its events.
-    db.add(case)
-    db.flush()
+    store.insert_case(db, case)
     store.write_started(db, case, rows, events, run)
     alert_if_faulted(db, case, events)
     return Outcome(case, planner.opened(rows))
@@ -201,12 +200,8 @@ def _start(
             setattr(case, key, value)
     # No snapshot at the start: a process that never saw the case rebuilds it from the start
     # of its log (a few engine moves), which costs less than restoring a stored one; the
-    # first is stored after SNAPSHOT_EVERY moves or when the workflow ends.
-    if run.is_completed:
-        for key, value in rebuild.snapshot(run, events.seq).items():
-            setattr(case, key, value)
-    else:
-        rebuild.note_moves(run, 1)  # the start (and acceptance at the window): one move
+    # first is stored after SNAPSHOT_EVERY moves (app/cases/rebuild.py).
+    rebuild.note_moves(run, 1)  # the start (and acceptance at the window): one move
     return rows, run
 
 

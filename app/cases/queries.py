@@ -32,18 +32,23 @@ DUE_SOON = dt.timedelta(hours=24)
 COLOURS = ("overdue", "soon", "ok", "none")
 
 
+# an active item with the id of its newest diagram version, built once (every application
+# reads it)
+_NEWEST_VERSION = (
+    sa.select(DiagramVersion.id)
+    .where(DiagramVersion.item_id == Item.id)
+    .order_by(DiagramVersion.version.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_ITEM_AND_NEWEST = sa.select(Item, _NEWEST_VERSION.label("version_id")).where(
+    Item.code == sa.bindparam("code"), Item.active.is_(True)
+)
+
+
 def item_and_newest_version(db: Session, code: str) -> tuple[Item, int | None]:
     """Return an active item and the id of its newest diagram version, in one query."""
-    newest = (
-        sa.select(DiagramVersion.id)
-        .where(DiagramVersion.item_id == Item.id)
-        .order_by(DiagramVersion.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    row = db.execute(
-        sa.select(Item, newest.label("version_id")).where(Item.code == code, Item.active.is_(True))
-    ).first()
+    row = db.execute(_ITEM_AND_NEWEST, {"code": code}).first()
     if row is None:
         raise NotFound(_("no item with code '%(code)s'", code=code))
     return row.Item, row.version_id

@@ -1,7 +1,9 @@
 """A case's workflow rebuilt from its events: the events are the truth, a stored state a cache.
 
-A step stores the serialized workflow (`cases.state`) only now and then (`snapshot`): at the
-start, every `SNAPSHOT_EVERY` engine moves and when the workflow ends. The state records the
+A step stores the serialized workflow (`cases.state`) only now and then (`snapshot`): every
+`SNAPSHOT_EVERY` engine moves of a running workflow. Not at the start (rebuilding the first
+moves from the log costs less than restoring a stored state) and not at the end (a workflow
+that has ended never steps again, so nothing would read it). The state records the
 seq of the last event it covers twice, in `cases.state_seq` and at the head of its JSON
 (`{"ow_state_seq": N, ...}`), with the serializer version in `cases.serializer_version`.
 
@@ -57,7 +59,7 @@ def note_moves(run: WorkflowRun, moves: int) -> None:
 def due_for_snapshot(run: WorkflowRun, finished: bool) -> bool:
     """Return whether the step that has just moved `run` stores its state (and count it)."""
     moves = moves_since_snapshot(run) + 1
-    due = finished or moves >= runtime().snapshot_every
+    due = not finished and moves >= runtime().snapshot_every  # an ended one never steps again
     note_moves(run, 0 if due else moves)
     return due
 

@@ -157,6 +157,30 @@ def save_case(
         events.write(db)
 
 
+# a new case row, inserted in one statement rather than through the ORM's flush (which costs
+# more than the INSERT): every column is given, the Python defaults filled in here
+_CASE_KEYS = tuple(attr.key for attr in Case.__mapper__.column_attrs if attr.key != "id")
+_INSERT_CASE = CASES.insert().returning(CASES.c.id)
+_UNSET = object()
+
+
+def insert_case(db: Session, case: Case) -> None:
+    """Insert a new case (its id comes back onto `case`). The object is not added to the
+    session: the ORM never writes it, later changes to its row go through `save_case`."""
+    values = {}
+    for key in _CASE_KEYS:
+        value = case.__dict__.get(key, _UNSET)
+        if value is _UNSET:
+            default = CASES.c[key].default
+            if default is None:
+                value = None
+            else:
+                value = default.arg(None) if default.is_callable else default.arg
+            setattr(case, key, value)
+        values[key] = value
+    case.id = execute_direct(db, _INSERT_CASE, values, read=True).fetchone()[0]
+
+
 class CaseLog:
     """Append events to one case's chain outside a workflow step, then bump its version.
 
