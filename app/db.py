@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import functools
+import os
 import random
 import threading
 import time
@@ -273,16 +275,56 @@ def is_lost_race(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and LOST_RACE_MARK in str(exc.orig)
 
 
+class WriteLock:
+    """The SQLite writers' queue: reentrant for a thread, exclusive across the threads of a
+    process (a lock) and across processes (an flock of `<database>.write-lock`, which the
+    kernel hands to the next waiter at once). An in-memory database has the thread lock only.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.RLock()
+        self._depth = threading.local()
+        self._path = None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            self._path = f"{database}.write-lock"
+        self._fd: int | None = None
+        self._pid = os.getpid()
+
+    def __enter__(self) -> WriteLock:
+        self._threads.acquire()
+        depth = getattr(self._depth, "n", 0)
+        self._depth.n = depth + 1
+        if depth == 0 and self._path is not None:
+            try:
+                if self._fd is None or self._pid != os.getpid():  # a forked worker: its own
+                    self._fd, self._pid = (
+                        os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600),
+                        os.getpid(),
+                    )
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except OSError:  # no lock file (a read-only folder): SQLite's busy handler
+                pass
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._depth.n -= 1
+        if self._depth.n == 0 and self._fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+
 def init_app(app: Flask) -> None:
     """Attach an engine and a session factory to the app; close sessions after requests."""
     engine = make_engine(app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False))
     app.extensions["ow_engine"] = engine
     app.extensions["ow_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
     if engine.dialect.name == "sqlite" and app.config.get("SQLITE_WRITE_LOCK", True):
-        # SQLite has one writer at a time. The threads of one process queue for it on this
-        # lock (each `transactional` operation holds it), instead of polling SQLite's busy
-        # handler, which sleeps between tries; other processes still meet the busy handler.
-        app.extensions["ow_write_lock"] = threading.RLock()
+        # SQLite has one writer at a time. Writers queue for it on this lock instead of
+        # polling SQLite's busy handler, which sleeps 1, 2, 5, 10 … ms between tries: the
+        # threads of a process on a lock, the processes (several workers on one file) on an
+        # flock of a file beside the database. Each `transactional` operation holds it.
+        app.extensions["ow_write_lock"] = WriteLock(engine.url.database)
 
     @app.teardown_appcontext
     def _close_session(_exc):
@@ -366,7 +408,7 @@ def transactional(func: Callable[..., T]) -> Callable[..., T]:
         retries = current_app.config.get("WRITE_RETRIES", 8)
         writing = current_app.extensions.get("ow_write_lock") or contextlib.nullcontext()
         for attempt in range(retries + 1):
-            with writing:  # SQLite: this process's writers queue here (see init_app)
+            with writing:  # SQLite: writers queue here (see init_app)
                 try:
                     result = func(*args, **kwargs)
                     db.commit()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 
@@ -20,15 +21,20 @@ def labels(
 ) -> Callable[[str | None], str]:
     """Make a function that names a code in the reader's language.
 
-    `words` builds the table of names; it is called at each use, so the names follow the
-    language of the request. A code without a name is shown as it is, or as `unknown()`
-    says; no code at all (None, "") as `empty` when given.
+    `words` builds the table of names; it is built once for each language and kept, so the
+    names follow the language of the request (building it at each use, a gettext per name,
+    cost more than the rest of an API answer). A code without a name is shown as it is, or
+    as `unknown()` says; no code at all (None, "") as `empty` when given.
     """
+    tables: dict[str, dict[str, str]] = {}
 
     def name(code: str | None) -> str:
         if not code and empty is not None:
             return empty
-        table = words()
+        language = str(get_locale())
+        table = tables.get(language)
+        if table is None:
+            table = tables[language] = dict(words())
         if code in table:
             return table[code]
         return unknown() if unknown is not None else code
