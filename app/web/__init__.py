@@ -14,6 +14,7 @@ from functools import wraps
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from babel import Locale
 from flask import (
     Blueprint,
     Flask,
@@ -46,10 +47,16 @@ babel = Babel()
 bp = Blueprint("web", __name__)
 
 
-def _locale() -> str:
+# the languages as Babel's locales, made once: Flask-Babel parses a code at every request,
+# which looks for the locale's data on disk each time
+_LOCALES = {code: Locale.parse(code) for code in LANGUAGES}
+
+
+def _locale() -> Locale | str:
     # outside a request (the CLI loading the catalogue, the scheduler) the default language
     lang = session.get("lang") if has_request_context() else None
-    return lang if lang in LANGUAGES else current_app.config.get("DEFAULT_LANGUAGE", "zh")
+    code = lang if lang in LANGUAGES else current_app.config.get("DEFAULT_LANGUAGE", "zh")
+    return _LOCALES.get(code, code)
 
 
 @login_manager.user_loader
