@@ -23,5 +23,12 @@ from .complaints.models import (  # noqa: F401
 from .db import Base  # noqa: F401
 from .org.models import Absence, CheckIn, Department, Post, Region, User  # noqa: F401
 from .privacy import PersonalDataView  # noqa: F401
-from .stats.rollup import StatDay, StatRoll  # noqa: F401
+from .stats.tables import (  # noqa: F401
+    StatDay,
+    StatDaysTaken,
+    StatPostDay,
+    StatPostMonth,
+    StatRoll,
+    StatTaskDay,
+)
 from .supervision.models import Notification, WarningCard  # noqa: F401

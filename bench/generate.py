@@ -1,6 +1,7 @@
 """Fill an empty PostgreSQL database with a province's year of licensing cases.
 
     python -m bench.generate --database URL [--cases 1000000] [--seed 1] [--force] [--out PATH]
+    python -m bench.generate --database URL --roll-only   (the statistics cache only)
 
 The schema is migrated and the demo centre loaded first. Then come 14 county centres with
 20 bureaus each, about 200 catalogue items copied from the four demo items (each with its
@@ -12,10 +13,14 @@ sharing one password hash, and the cases received in the 12 months before 2026-1
 Cases, tasks and events go in with COPY ... FREEZE while the indexes and constraints of
 those three tables are dropped; they are put back from their saved definitions, the result
 is compared with the migrated schema, the sequences are moved past the ids used, and
-ANALYZE runs at the end. Bench data, not history: the event hash chains link prev_hash to
-hash and end at the case row's event_seq/last_hash, but the hashes are random 64-hex
-strings, not seals (each event names the installation's current audit key, as a sealed
-one would); an open case's serialized workflow is a placeholder.
+ANALYZE runs. Last, the statistics cache (app.stats.rollup: every stat_* table) is rolled
+by the app itself for every day up to the day before the reference time, as the
+scheduler would have (`--roll-only` does just that, e.g. after a migration).
+
+Bench data, not history: the event hash chains link prev_hash to hash and end at the case
+row's event_seq/last_hash, but the hashes are random 64-hex strings, not seals (each event
+names the installation's current audit key, as a sealed one would); an open case's
+serialized workflow is a placeholder.
 
 Working time is the app's: office hours 09:00-17:00 Asia/Shanghai (01:00-09:00 UTC) on the
 working days of the app's calendar (holidays and make-up days included, the fallback and
@@ -62,6 +67,8 @@ N = "\\N"  # NULL in COPY text format
 GENESIS = "0" * 64
 GEN = "gen"  # prefix of every generated code and username
 BIG_TABLES = ("cases", "tasks", "events")
+STAT_TABLES = ("stat_days", "stat_days_taken", "stat_task_days", "stat_post_days",
+               "stat_post_months", "stat_rolls")  # fmt: skip
 STATE_PLACEHOLDER = '{"bench":"placeholder: the engine does not run on generated cases"}'
 
 WINDOW_STAGES = frozenset({"acceptance", "issue", "denial"})
@@ -1535,6 +1542,7 @@ def wipe(conn: psycopg.Connection) -> None:
     like = f"{GEN}-%"
     with conn.transaction():
         conn.execute("TRUNCATE cases, tasks, events CASCADE")  # and tables that refer to them
+        conn.execute(f"TRUNCATE {', '.join(STAT_TABLES)}")  # they refer to items and posts
         conn.execute("DELETE FROM posts WHERE code LIKE %s", [like])
         conn.execute(
             "DELETE FROM diagram_versions WHERE item_id IN"
@@ -1592,6 +1600,38 @@ def _report(conn: psycopg.Connection, stats: dict, org: Org) -> dict:
     return {"counts": counts, "stats": dict(stats), "database_bytes": size[1]}
 
 
+def roll_statistics(url: str, now: dt.datetime) -> int:
+    """Roll the statistics cache (app.stats.rollup: the register's settled days, the
+    supervision page's on-time rates) for every day from the first case to the day before
+    `now`, as the scheduler's job has by then: each day with the app's own roll, rolled at
+    `now`, so all but the last are settled. Return the days rolled."""
+    from app import create_app
+    from app.calendar.services import calendar
+    from app.db import session
+    from app.stats import rollup
+    from config import Config
+
+    started = time.perf_counter()
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(STAT_TABLES)}")
+    app = create_app(Config, DATABASE_URL=url, CLOCK=lambda: now)
+    with app.app_context():
+        db = session()
+        first = rollup.first_day(db)
+        yesterday = calendar().local(now).date() - dt.timedelta(days=1)
+        days = (yesterday - first).days + 1 if first is not None and first <= yesterday else 0
+        print(f"rolling the statistics cache: {days} days", flush=True)
+        if days:
+            rollup.rebuild(db, first, yesterday, now)
+    app.extensions["ow_engine"].dispose()
+    # rolling a day rewrites its month's rows: compact them as autovacuum keeps them when
+    # the days are rolled one a night
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        conn.execute(f"VACUUM (FULL, ANALYZE) {', '.join(STAT_TABLES)}")
+    print(f"  rolled in {time.perf_counter() - started:.0f} s", flush=True)
+    return days
+
+
 def main(argv: Iterable[str] | None = None) -> None:
     """Generate the province."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -1600,9 +1640,14 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--force", action="store_true", help="wipe cases and generated data")
     add_out_argument(parser, "generate")
+    parser.add_argument("--roll-only", action="store_true",
+                        help="only roll the statistics cache of a generated database")  # fmt: skip
     args = parser.parse_args(argv)
     if not args.database.startswith("postgresql"):
         raise SystemExit("bench.generate needs a PostgreSQL database URL")
+    if args.roll_only:
+        roll_statistics(args.database, REFERENCE_NOW)
+        return
     check_columns()
     started = time.perf_counter()
     url = _libpq(args.database)
@@ -1632,6 +1677,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         print("analyzing", flush=True)
         conn.execute("ANALYZE")
         figures = _report(conn, stats, org)
+    figures["rolled_days"] = roll_statistics(args.database, REFERENCE_NOW)
     seconds = time.perf_counter() - started
     print(f"done in {seconds:.0f} s")
     save(args.out, "generate", {"cases": args.cases, "seed": args.seed, "seconds": seconds,

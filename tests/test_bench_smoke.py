@@ -172,8 +172,36 @@ def _check_generated(url: str) -> None:
             )).one()  # fmt: skip
             assert deciders[0] > 0 and deciders[0] == deciders[1]
             assert db.scalar(sa.text("SELECT count(*) FROM events WHERE key_id IS NULL")) == 0
+            _check_statistics_cache(app)
     finally:
         app.extensions["ow_engine"].dispose()
+
+
+def _check_statistics_cache(app) -> None:
+    """The statistics cache the generator rolled settles every day but the last before the
+    reference time, and the pages that read it show what counting every row shows."""
+    from app.calendar.services import calendar
+    from app.db import session
+    from app.stats.periods import Period
+    from app.stats.queries import register
+    from app.stats.tables import StatRoll, settled_days
+    from app.supervision.reports import overview
+    from bench.generate import REFERENCE_NOW
+    from bench.scale import previous_month
+
+    app.config["CLOCK"] = lambda: REFERENCE_NOW
+    db = session()
+    month = Period(*previous_month(REFERENCE_NOW))
+    assert set(month.days()) <= settled_days(db, calendar())
+    cached = (register(month, "department"), register(month, "official"), overview()["rates"])
+    db.execute(sa.delete(StatRoll))  # nothing settled: every figure counted from the rows
+    counted = (register(month, "department"), register(month, "official"), overview()["rates"])
+    db.rollback()
+    assert cached[2] == counted[2] and cached[2]
+    for mine, theirs in zip(cached[:2], counted[:2], strict=True):
+        assert [(r.key, r.figures, r.tasks and r.tasks.completed) for r in mine] == [
+            (r.key, r.figures, r.tasks and r.tasks.completed) for r in theirs]  # fmt: skip
+        assert [r.tasks.office_days_avg for r in mine] == [r.tasks.office_days_avg for r in theirs]
 
 
 def test_generate_scale_and_soak_on_a_generated_database(tmp_path, unchanged_bench):

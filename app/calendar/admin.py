@@ -117,7 +117,7 @@ def add_year(actor: User, year: int, source: str, holidays: list[tuple[dt.date, 
     tickets = recompute_tickets(db, load(db))
     # working days taken by past cases may change: the statistics cache re-rolls from the
     # year before (the next round of the scheduler does it)
-    from ..stats.rollup import StatRoll
+    from ..stats.tables import StatRoll
 
     db.execute(sa.delete(StatRoll).where(StatRoll.day >= dt.date(year - 1, 1, 1)))
     log.info("calendar year %d added by %s; %d cases and %d complaints recomputed", year,

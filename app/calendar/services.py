@@ -261,4 +261,9 @@ def seed_from_package(db) -> list[int]:
     existing = set(db.scalars(sa.select(CalendarDay.day).where(
         CalendarDay.day.in_([r["day"] for r in rows]))))  # fmt: skip
     db.execute(sa.insert(CalendarDay), [r for r in rows if r["day"] not in existing])
+    # as when a year is added by hand: the statistics cache's days these years can change
+    # are rolled again (app.calendar.admin.add_year)
+    from ..stats.tables import StatRoll
+
+    db.execute(sa.delete(StatRoll).where(StatRoll.day >= dt.date(min(added) - 1, 1, 1)))
     return added

@@ -112,6 +112,15 @@ class Task(Base):
             where=f"{OPEN_TASKS} AND acting_for_id IS NOT NULL",
         ),  # fmt: skip
         sa.Index("ix_tasks_case", "case_id"),
+        # the supervision page's on-time rates: tasks completed with a limit on the days the
+        # statistics cache has not settled (app.supervision.reports)
+        sa.Index(
+            "ix_tasks_completed_limit",
+            "completed_at",
+            postgresql_where=sa.text("state = 'completed' AND due_at IS NOT NULL"),
+            sqlite_where=sa.text("state = 'completed' AND due_at IS NOT NULL"),
+            postgresql_include=["post_id", "due_at"],
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)

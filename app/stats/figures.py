@@ -56,8 +56,11 @@ Departments roll up their tree: with `roll_up` a department's row counts the ite
 department and of every department below it; without, its own items only. A department
 filter takes the department and every department below it.
 
-Every figure except still open, the 90th percentile, the complaints and the task figures
-is summable over days and items: the rollup cache (app.stats.rollup) keeps those per day.
+Every figure except still open, the 90th percentile and the complaints is summable over
+days and items, and the 90th percentile is read from the days taken counted per number of
+days: the rollup cache (app.stats.rollup) keeps those per day, and the register reads the
+days it has settled from it (app.stats.cached), so counting a month does not recompute the
+working days and office time of each of its cases and tasks.
 
 This module holds what a row's figures are and how facts sum into them; the facts are read
 by app.stats.queries, the rows of a grouping laid out by app.stats.grouping, the periods

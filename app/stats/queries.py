@@ -20,12 +20,14 @@ from ..catalogue.stuck import nearest_rank
 from ..complaints import figures as complaint_figures
 from ..db import session, utcnow
 from ..org.models import Department, Region
+from . import cached
 from .figures import (
     COUNTED_EVENTS,
     EVENT_FIGURES,
     FIRST_ONLY,
     LEVELS,
     ByDepartment,
+    Cell,
     Fact,
     OpenCase,
     Point,
@@ -37,6 +39,7 @@ from .figures import (
 )
 from .grouping import Filters, Register
 from .periods import Period
+from .tables import runs, settled_days
 
 # --- facts -----------------------------------------------------------------------------------
 
@@ -141,6 +144,24 @@ def open_cases(db: Session, start: dt.datetime, end: dt.datetime) -> list[OpenCa
     return list(found.values())
 
 
+def open_count(db: Session, start: dt.datetime, end: dt.datetime) -> dict[Cell, int]:
+    """Count per item and window the cases open at `end` among those open_cases(start, end)
+    returns (open_at of them at `end`), in the database: accepted before `end`, neither
+    decided nor closed before it. Each of the three reads goes by its own index."""
+    still = (Case.accepted_at < end, sa.or_(Case.decided_at.is_(None), Case.decided_at >= end),
+             sa.or_(Case.closed_at.is_(None), Case.closed_at >= end))  # fmt: skip
+    columns = (Case.id, Case.item_id, WINDOW.label("window"))
+    found = sa.union(
+        sa.select(*columns).where(Case.status.in_(OPEN_CASE_STATUSES), *still),
+        sa.select(*columns).where(Case.decided_at >= end, *still),  # decided after `end`
+        sa.select(*columns).join(Event, Event.case_id == Case.id)
+        .where(Event.type == "case_withdrawn", Event.at >= start, *still),
+    ).subquery()  # fmt: skip
+    rows = db.execute(sa.select(found.c.item_id, found.c.window, sa.func.count())
+                      .group_by(found.c.item_id, found.c.window))  # fmt: skip
+    return {(item_id, window): count for item_id, window, count in rows}
+
+
 # --- the register ----------------------------------------------------------------------------
 
 
@@ -163,22 +184,32 @@ def register(period: Period, grouping: str = "total", filters: Filters | None = 
     return point.rows
 
 
+# reads the settled days from the cache and counts the others directly, bucket by bucket
 def series(period: Period, unit: str | None, grouping: str = "total",
            filters: Filters | None = None, roll_up: bool = True,
            now: dt.datetime | None = None) -> list[Point]:  # fmt: skip
     """Return the register per day, ISO week, month, quarter or year of the period (the
     first and the last bucket cut to the period), for trend charts; `unit` None gives the
-    whole period as one point."""
+    whole period as one point.
+
+    A settled day of the rollup cache is read from it, every other day is counted from the
+    cases, tasks and events (app.stats.cached): the figures are the same either way.
+    """
     db = session()
     cal = calendar()
     table = Register(db, grouping, filters, roll_up)
     now = now or utcnow()
-    start, end = period.bounds(cal)
     buckets = period.split(unit) if unit else [(f"{period.since}..{period.until}", period)]
     official = grouping == "official"
-    facts = [] if official else case_facts(db, cal, start, end)
-    tasks = task_facts(db, cal, start, end)
-    cases = [] if official else open_cases(db, start, end)
+    settled = settled_days(db, cal, period.since, period.until)
+    facts: list[Fact] = []
+    tasks: list[TaskFact] = []
+    for first, last in runs(day for day in period.days() if day not in settled):
+        start, end = Period(first, last).bounds(cal)
+        facts += [] if official else case_facts(db, cal, start, end)
+        tasks += task_facts(db, cal, start, end)
+    single = len(buckets) == 1
+    cases = [] if official or single else open_cases(db, *period.bounds(cal))
     where: dict[dt.date, int] = {}
     for index, (_label, part) in enumerate(buckets):
         where.update(dict.fromkeys(part.days(), index))
@@ -190,9 +221,15 @@ def series(period: Period, unit: str | None, grouping: str = "total",
         tasks_by_bucket[where[t.day]].append(t)
     out = []
     for index, (label, part) in enumerate(buckets):
-        snapshot = None if official else open_at(cases, part.bounds(cal)[1])
-        rows = table.rows(cells_of(by_bucket[index]), task_cells(tasks_by_bucket[index]),
-                          snapshot, _complaints(table, part, now))  # fmt: skip
+        spans = runs(day for day in part.days() if day in settled)
+        cells = cached.add_cells({} if official else cached.case_cells(db, spans),
+                                 cells_of(by_bucket[index]))  # fmt: skip
+        task_sums = cached.add_cells(cached.task_cells(db, spans, official),
+                                     task_cells(tasks_by_bucket[index]))  # fmt: skip
+        moment = part.bounds(cal)
+        snapshot = (None if official else open_count(db, *moment) if single
+                    else open_at(cases, moment[1]))  # fmt: skip
+        rows = table.rows(cells, task_sums, snapshot, _complaints(table, part, now))
         out.append(Point(label, part, rows))
     return out
 

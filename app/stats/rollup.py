@@ -2,12 +2,15 @@
 
 `stat_days` holds one row per (local day, item, window clerk) that counted anything, with
 the summable figures of app.stats.figures (SUMMABLE) and when the row was rolled;
-`stat_rolls` holds one row per day rolled, empty days included. The cache is only a cache:
-each day is recomputed from the cases and events (delete and insert, so rolling a day twice
-gives the same rows) and `rebuild` makes any range afresh. The figures that do not sum
-over days — the open snapshot, the 90th percentile, the complaints and the task figures —
-are never cached: `register_from_cache` leaves them None, and the direct register counts
-them from the cases every time.
+`stat_rolls` holds one row per day rolled, empty days included. Beside them each day keeps
+the counts the 90th percentile is read from (`stat_days_taken`), the task figures
+(`stat_task_days`) and the supervision page's tasks on time per post (`stat_post_days`,
+summed per month in `stat_post_months`): see app.stats.tables. The cache is only a cache:
+each day is recomputed from the cases, tasks and events (delete and insert, so rolling a
+day twice gives the same rows) and `rebuild` makes any range afresh. The register
+(app.stats.queries) reads the settled days from it and counts the others directly; the
+open snapshot and the complaints are never cached. `register_from_cache` sums the summable
+figures only and leaves the others None.
 
 The scheduler's job (`catch_up`, leader only) runs a few seconds after the scheduler starts
 and at ten past every hour of the centre's local time. It rolls every day up to yesterday
@@ -25,69 +28,33 @@ net of a skipped or failed round, as the scheduler's fallback rounds are for its
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from ..calendar.services import WorkCalendar, calendar
-from ..cases.models import Case
-from ..db import Base, session, utcnow
+from ..cases.models import Case, Task
+from ..cases.status import TaskState
+from ..db import session, utcnow
 from ..errors import InvalidInput
-from .figures import SUMMABLE, Figures, Row, cells_of
+from .figures import SUMMABLE, Figures, Row, cells_of, task_cells
 from .grouping import Filters, Register
 from .periods import Period
-from .queries import case_facts
-
-SETTLE = dt.timedelta(days=1)
-
-
-def _count() -> Mapped[int]:
-    return mapped_column(default=0, server_default="0")
-
-
-class StatDay(Base):
-    """The summable figures of one local day, item and window clerk (0: none)."""
-
-    __tablename__ = "stat_days"
-
-    day: Mapped[dt.date] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(sa.ForeignKey("items.id"), primary_key=True,
-                                         autoincrement=False)  # fmt: skip
-    window_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    received: Mapped[int] = _count()
-    accepted: Mapped[int] = _count()
-    supplements: Mapped[int] = _count()
-    refused: Mapped[int] = _count()
-    approved: Mapped[int] = _count()
-    denied: Mapped[int] = _count()
-    withdrawn: Mapped[int] = _count()
-    commitment_notices: Mapped[int] = _count()
-    on_time_promised: Mapped[int] = _count()
-    on_time_statutory: Mapped[int] = _count()
-    days_taken_sum: Mapped[int] = _count()
-    paused_days: Mapped[int] = _count()
-    extensions: Mapped[int] = _count()
-    yellow: Mapped[int] = _count()
-    red: Mapped[int] = _count()
-    eval_5: Mapped[int] = _count()
-    eval_4: Mapped[int] = _count()
-    eval_3: Mapped[int] = _count()
-    eval_2: Mapped[int] = _count()
-    eval_1: Mapped[int] = _count()
-    rolled_at: Mapped[dt.datetime]
-
-
-class StatRoll(Base):
-    """One day of the cache: when it was last rolled and how many rows it has."""
-
-    __tablename__ = "stat_rolls"
-
-    day: Mapped[dt.date] = mapped_column(primary_key=True)
-    rolled_at: Mapped[dt.datetime]
-    rows: Mapped[int] = _count()
+from .queries import case_facts, task_facts
+from .tables import (  # noqa: F401  (StatDay, StatRoll: where the app's models import them)
+    SETTLE,
+    StatDay,
+    StatDaysTaken,
+    StatPostDay,
+    StatPostMonth,
+    StatRoll,
+    StatTaskDay,
+    settled,
+)
 
 
 def _mark(db: Session, day: dt.date, now: dt.datetime, rows: int) -> None:
@@ -102,25 +69,63 @@ def _mark(db: Session, day: dt.date, now: dt.datetime, rows: int) -> None:
     )  # fmt: skip
 
 
-def roll_day(db: Session, day: dt.date, now: dt.datetime | None = None) -> int:
-    """Recompute one local day of the cache from the cases and events; return its rows.
+def roll_day(db: Session, day: dt.date, now: dt.datetime | None = None,
+             cal: WorkCalendar | None = None) -> int:  # fmt: skip
+    """Recompute one local day of the cache from the cases, tasks and events; return its
+    stat_days rows. `cal` defaults to the app's calendar (a migration passes its own).
 
     The caller commits (rebuild and catch_up commit after each day).
     """
     now = now or utcnow()
-    cal = calendar()
+    cal = cal or calendar()
     _mark(db, day, now, 0)
     start, end = Period(day, day).bounds(cal)
     cells = cells_of(case_facts(db, cal, start, end))
-    db.execute(sa.delete(StatDay).where(StatDay.day == day))
-    if cells:
-        db.execute(sa.insert(StatDay), [
-            {"day": day, "item_id": item_id, "window_id": window_id, **figures.summable(),
-             "rolled_at": now}
-            for (item_id, window_id), figures in sorted(cells.items())
-        ])  # fmt: skip
+    tasks = task_cells(task_facts(db, cal, start, end))
+    on_time = sa.case((Task.completed_at <= Task.due_at, 1), else_=0)
+    posts = db.execute(
+        sa.select(Task.post_id, sa.func.count(), sa.func.sum(on_time))
+        .where(Task.state == TaskState.COMPLETED, Task.due_at.is_not(None),
+               Task.post_id.is_not(None), Task.completed_at >= start, Task.completed_at < end)
+        .group_by(Task.post_id)
+    ).all()  # fmt: skip
+    for table in (StatDay, StatDaysTaken, StatTaskDay, StatPostDay):
+        db.execute(sa.delete(table).where(table.day == day))
+    rows = {
+        StatDay: [{"day": day, "item_id": item_id, "window_id": window_id,
+                   **figures.summable(), "rolled_at": now}
+                  for (item_id, window_id), figures in sorted(cells.items())],
+        StatDaysTaken: [{"day": day, "item_id": item_id, "window_id": window_id, "days": days,
+                         "cases": count}
+                        for (item_id, window_id), figures in sorted(cells.items())
+                        for days, count in sorted(Counter(figures.days_taken).items())],
+        StatTaskDay: [{"day": day, "item_id": item_id, "window_id": window_id,
+                       "official_id": official_id, "completed": t.completed,
+                       "with_limit": t.with_limit, "on_time": t.on_time,
+                       "office_days": t.office_days_sum}
+                      for (item_id, window_id, official_id), t in sorted(tasks.items())],
+        StatPostDay: [{"day": day, "post_id": post_id, "completed": count,
+                       "on_time": int(in_time or 0)} for post_id, count, in_time in posts],
+    }  # fmt: skip
+    for table, values in rows.items():
+        if values:
+            db.execute(sa.insert(table), values)
+    _roll_month(db, day.replace(day=1))
     _mark(db, day, now, len(cells))
     return len(cells)
+
+
+def _roll_month(db: Session, month: dt.date) -> None:
+    """Sum a month's stat_post_days rows into its stat_post_months rows."""
+    after = (month + dt.timedelta(days=32)).replace(day=1)
+    db.execute(sa.delete(StatPostMonth).where(StatPostMonth.month == month))
+    db.execute(sa.insert(StatPostMonth).from_select(
+        ["month", "post_id", "completed", "on_time"],
+        sa.select(sa.literal(month, sa.Date), StatPostDay.post_id,
+                  sa.func.sum(StatPostDay.completed), sa.func.sum(StatPostDay.on_time))
+        .where(StatPostDay.day >= month, StatPostDay.day < after)
+        .group_by(StatPostDay.post_id),
+    ))  # fmt: skip
 
 
 def rebuild(db: Session, since: dt.date, until: dt.date, now: dt.datetime | None = None) -> int:
@@ -151,9 +156,7 @@ def unsettled_days(db: Session, now: dt.datetime | None = None) -> list[dt.date]
         .where(StatRoll.day >= first, StatRoll.day <= yesterday)
     ).all())  # fmt: skip
     return [
-        day for day in Period(first, yesterday).days()
-        if day not in rolled
-        or rolled[day] < cal.utc(day + dt.timedelta(days=1), dt.time()) + SETTLE
+        day for day in Period(first, yesterday).days() if not settled(cal, day, rolled.get(day))
     ]  # fmt: skip
 
 

@@ -18,6 +18,8 @@ from ..cases.status import CaseStatus, TaskState
 from ..catalogue.models import Item
 from ..db import session, utcnow
 from ..org.models import Department, Post, User
+from ..stats.periods import Period
+from ..stats.tables import StatPostDay, StatPostMonth, runs, settled_days, within
 from .models import Notification, WarningCard
 
 
@@ -151,7 +153,7 @@ def delay_report(limit: int = 200) -> list[dict]:
 
 def overview() -> dict:
     """Open cards by department and item, overdue cases, urging notices, and each
-    department's on-time rate over completed tasks with a limit."""
+    department's on-time rate over completed tasks with a limit (on_time_rates)."""
     db = session()
     now = utcnow()
     cards = db.execute(
@@ -186,16 +188,7 @@ def overview() -> dict:
         .where(Notification.kind == "urging")
         .order_by(Notification.created_at.desc()).limit(50)
     ).all()  # fmt: skip
-    on_time = sa.case((Task.completed_at <= Task.due_at, 1), else_=0)
-    rates = db.execute(
-        sa.select(Department.name, sa.func.count(), sa.func.sum(on_time))
-        .select_from(Task)
-        .join(Post, Post.id == Task.post_id)
-        .join(Department, Department.id == Post.department_id)
-        .where(Task.state == TaskState.COMPLETED, Task.due_at.is_not(None))
-        .group_by(Department.name)
-        .order_by(Department.name)
-    ).all()  # fmt: skip
+    rates = on_time_rates(db)
     return {
         "cards": [{"department": d or "—", "item": i, "level": lv, "count": n}
                   for d, i, lv, n in cards],
@@ -205,10 +198,64 @@ def overview() -> dict:
                       "applicant": c.applicant_name, "item": c.name} for c in reported],
         "urgings": [{"text": u.text, "at": u.created_at, "to": u.username, "to_name": u.name}
                     for u in urgings],
-        "rates": [{"department": d, "completed": n, "on_time": int(k or 0),
-                   "rate": round(100 * (k or 0) / n, 1) if n else None} for d, n, k in rates],
+        "rates": [{"department": d, "completed": n, "on_time": k,
+                   "rate": round(100 * k / n, 1) if n else None} for d, n, k in rates],
         "faulted": faulted_cases(db),
     }  # fmt: skip
+
+
+def on_time_rates(db) -> list[tuple[str, int, int]]:
+    """Each department's tasks completed with a stage limit over every task ever, and how
+    many were completed by it, by department name (a task counts under its post's
+    department now). The days the statistics cache has settled are summed from it (whole
+    months from stat_post_months, the other days from stat_post_days); the tasks completed
+    on any other day (or at no recorded time) are counted themselves."""
+    cal = calendar()
+    days = settled_days(db, cal)
+    months = {day.replace(day=1) for day in days}
+    whole = {m for m in months
+             if all(d in days for d in Period.of("month", m).days())}  # fmt: skip
+    done = (Task.state == TaskState.COMPLETED, Task.due_at.is_not(None))
+    on_time = sa.case((Task.completed_at <= Task.due_at, 1), else_=0)
+    tasks = sa.select(Task.post_id, sa.literal(1, sa.Integer), on_time).where(*done)
+    # the tasks of the days between the settled runs, each range read from the index alone
+    bounds = [Period(first, last).bounds(cal) for first, last in runs(days)]
+    gaps = list(zip([None] + [end for _start, end in bounds],
+                    [start for start, _end in bounds] + [None], strict=True))  # fmt: skip
+    counted = [tasks.where(*([] if lo is None else [Task.completed_at >= lo]),
+                           *([] if hi is None else [Task.completed_at < hi]))
+               for lo, hi in gaps]  # fmt: skip
+    # a task completed at no recorded time lies on no day (the app records one; if it ever
+    # did not, the task would count all the same)
+    if db.scalar(sa.select(sa.exists().where(*done, Task.completed_at.is_(None)))):
+        counted.append(tasks.where(Task.completed_at.is_(None)))
+    parts = sa.union_all(
+        sa.select(StatPostMonth.post_id, StatPostMonth.completed, StatPostMonth.on_time)
+        .where(StatPostMonth.month.in_(sorted(whole)) if whole else sa.false()),
+        sa.select(StatPostDay.post_id, StatPostDay.completed, StatPostDay.on_time)
+        .where(within(StatPostDay.day,
+                      runs(d for d in days if d.replace(day=1) not in whole))),
+        *counted,
+    ).subquery()  # fmt: skip
+    # a row per post first, then joined to the departments (fewer rows to join)
+    posts = (
+        sa.select(
+            parts.c[0].label("post_id"),
+            sa.func.sum(parts.c[1]).label("completed"),
+            sa.func.sum(parts.c[2]).label("on_time"),
+        )
+        .group_by(parts.c[0])
+        .subquery()
+    )
+    rows = db.execute(
+        sa.select(Department.name, sa.func.sum(posts.c.completed), sa.func.sum(posts.c.on_time))
+        .select_from(posts)
+        .join(Post, Post.id == posts.c.post_id)
+        .join(Department, Department.id == Post.department_id)
+        .group_by(Department.name)
+        .order_by(Department.name)
+    )  # fmt: skip
+    return [(name, int(completed), int(in_time or 0)) for name, completed, in_time in rows]
 
 
 def faulted_cases(db, limit: int = 200) -> list[dict]:
