@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import functools
-import os
 import random
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import jsonio
 from .errors import Conflict, StaleCase, unavailable_response
+from .writelock import WriteLock, lock_before_writing, writer
 
 T = TypeVar("T")
 
@@ -275,45 +273,6 @@ def is_lost_race(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and LOST_RACE_MARK in str(exc.orig)
 
 
-class WriteLock:
-    """The SQLite writers' queue: reentrant for a thread, exclusive across the threads of a
-    process (a lock) and across processes (an flock of `<database>.write-lock`, which the
-    kernel hands to the next waiter at once). An in-memory database has the thread lock only.
-    """
-
-    def __init__(self, database: str | None) -> None:
-        self._threads = threading.RLock()
-        self._depth = threading.local()
-        self._path = None
-        if database and database != ":memory:" and not database.startswith("file:"):
-            self._path = f"{database}.write-lock"
-        self._fd: int | None = None
-        self._pid = os.getpid()
-
-    def __enter__(self) -> WriteLock:
-        self._threads.acquire()
-        depth = getattr(self._depth, "n", 0)
-        self._depth.n = depth + 1
-        if depth == 0 and self._path is not None:
-            try:
-                if self._fd is None or self._pid != os.getpid():  # a forked worker: its own
-                    self._fd, self._pid = (
-                        os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600),
-                        os.getpid(),
-                    )
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            except OSError:  # no lock file (a read-only folder): SQLite's busy handler
-                pass
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self._depth.n -= 1
-        if self._depth.n == 0 and self._fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._threads.release()
-
-
 def init_app(app: Flask) -> None:
     """Attach an engine and a session factory to the app; close sessions after requests."""
     engine = make_engine(app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False))
@@ -323,8 +282,12 @@ def init_app(app: Flask) -> None:
         # SQLite has one writer at a time. Writers queue for it on this lock instead of
         # polling SQLite's busy handler, which sleeps 1, 2, 5, 10 … ms between tries: the
         # threads of a process on a lock, the processes (several workers on one file) on an
-        # flock of a file beside the database. Each `transactional` operation holds it.
+        # flock of a file beside the database. A `transactional` operation takes it at its
+        # first write statement and keeps it to its commit or rollback: operations read, step
+        # their workflows and plan side by side and queue only to write (the version check on
+        # the case row decides a race, as on PostgreSQL).
         app.extensions["ow_write_lock"] = WriteLock(engine.url.database)
+        event.listen(engine, "before_cursor_execute", lock_before_writing)
 
     @app.teardown_appcontext
     def _close_session(_exc):
@@ -406,9 +369,9 @@ def transactional(func: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args: Any, **kwargs: Any) -> T:
         db = session()
         retries = current_app.config.get("WRITE_RETRIES", 8)
-        writing = current_app.extensions.get("ow_write_lock") or contextlib.nullcontext()
+        lock = current_app.extensions.get("ow_write_lock")
         for attempt in range(retries + 1):
-            with writing:  # SQLite: writers queue here (see init_app)
+            with writer(lock):  # SQLite: writers queue from their first write (see init_app)
                 try:
                     result = func(*args, **kwargs)
                     db.commit()

@@ -7,12 +7,20 @@ the kernel hands to the next waiter as soon as it is released.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
 import time
 
-from app.db import WriteLock
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.db import session, transactional
+from app.org.models import Department
+from app.writelock import WriteLock
+from config import TestConfig
 
 HOLDER = """
 import fcntl, os, sys, time
@@ -82,3 +90,57 @@ def test_an_in_memory_database_has_the_thread_lock_only(tmp_path):
     with lock:
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def sqlite_app(sqlite_template, tmp_path):
+    """An app on SQLite, the database with a writers' lock (PostgreSQL locks rows itself)."""
+    path = tmp_path / "onewindow.sqlite3"
+    shutil.copy(sqlite_template, path)
+    application = create_app(TestConfig, DATABASE_URL=f"sqlite:///{path}")
+    yield application
+    application.extensions["ow_engine"].dispose()
+
+
+def test_an_operation_reads_while_another_writes_and_queues_only_to_write(sqlite_app):
+    # another operation holds the writers' lock (it is writing); an operation that only
+    # reads goes through at once, one that writes waits for the lock and then writes
+    app = sqlite_app
+    lock = app.extensions["ow_write_lock"]
+    released, order = threading.Event(), []
+
+    @transactional
+    def read() -> int:
+        return session().scalar(sa.select(sa.func.count()).select_from(Department))
+
+    @transactional
+    def write() -> None:
+        session().execute(sa.update(Department).values(name=Department.name))
+        order.append("wrote")
+
+    def other_writer() -> None:
+        with lock:
+            order.append("other writes")
+            released.wait(timeout=10)
+            order.append("other done")
+
+    holder = threading.Thread(target=other_writer)
+    holder.start()
+    while not order:
+        time.sleep(0.01)
+    with app.app_context():
+        read()  # not blocked: it never writes
+        order.append("read")
+        writing = threading.Thread(target=lambda: _in_context(app, write))
+        writing.start()
+        time.sleep(0.2)
+        assert order == ["other writes", "read"]  # the writer waits for the lock
+        released.set()
+        writing.join(timeout=10)
+    holder.join(timeout=10)
+    assert order == ["other writes", "read", "other done", "wrote"]
+
+
+def _in_context(app, func) -> None:
+    with app.app_context():
+        func()

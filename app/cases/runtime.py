@@ -74,6 +74,11 @@ class WorkflowCache:
                 self.misses += 1
             return entry
 
+    def peek(self, case_id: int) -> Live | None:
+        """Return the live workflow of a case without taking it (what a snapshot would hold)."""
+        with self._lock:
+            return self._items.get(case_id)
+
     def put(self, case_id: int, version: int, run: WorkflowRun, seq: int | None = None) -> None:
         """Keep a live workflow that matches the committed row version (and event seq)."""
         if self.size <= 0:
