@@ -121,8 +121,7 @@ class Resolved:
 
 
 # The statements a decision runs, built once (building one costs more than running it).
-_TREE = sa.select(Department.id, Department.code, Department.name, Department.kind,
-                  Department.parent_id, Department.number_prefix)  # fmt: skip
+_TREE = sa.select(*Department.__table__.columns)  # every column: callers print seals too
 _ITEM_OF = (
     sa.select(Item.entry, Item.kind, Item.department_id)
     .join(Case, Case.item_id == Item.id)
@@ -140,7 +139,7 @@ _SERIES: dict[int, sa.TextClause] = {}  # number of authorities -> the upsert
 
 
 def _tree(db: Session) -> dict[int, Department]:
-    """Every department as a decision reads it (id, code, name, kind, parent, prefix)."""
+    """Every department as plain rows (its columns by name), by id."""
     return {d.id: d for d in db.execute(_TREE)}
 
 
