@@ -219,7 +219,7 @@ def _compile_direct(statement: Any, dialect: Any, keys: tuple[str, ...]) -> Any:
 
 def _direct_params(entry: Any, params: dict) -> Any:
     compiled, names, procs = entry
-    values = compiled.construct_params(params, _check=False)
+    values = compiled.construct_params(params)  # a missing parameter is an error, not NULL
     for name, proc in procs.items():
         if name in values:
             values[name] = proc(values[name])
