@@ -22,6 +22,7 @@ import calendar
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -113,10 +114,24 @@ class TimerLimits:
 LIMITS = TimerLimits()
 
 
+class _Later:
+    """A message worded only when it is shown: checking a value that is fine (every timer at
+    every step) then costs no translation. `str()` words it, in the reader's language."""
+
+    __slots__ = ("_word",)
+
+    def __init__(self, word: Callable[[], str]) -> None:
+        self._word = word
+
+    def __str__(self) -> str:
+        return str(self._word())
+
+
 class TimerValueError(OneWindowError):
     """A timer value is malformed or outside the allowed range."""
 
-    def __init__(self, reason: str, allowed: str) -> None:
+    def __init__(self, reason: str | _Later, allowed: str | _Later) -> None:
+        reason, allowed = str(reason), str(allowed)
         super().__init__(_("%(reason)s; allowed: %(allowed)s", reason=reason, allowed=allowed))
         self.reason = reason
         self.allowed = allowed
@@ -184,7 +199,7 @@ class Duration:
 
 
 def _text(value: Any, kind: str, limits: TimerLimits) -> str:
-    allowed = limits.allowed(kind)
+    allowed = _Later(lambda: limits.allowed(kind))
     if not isinstance(value, str):
         raise TimerValueError(
             _(
@@ -279,18 +294,18 @@ def parse_duration(
     text = _text(value, "timeDuration", limits)
     now = now or utc_now()
     reasons = {
-        "allowed": limits.duration_range,
-        "short": _(
+        "allowed": _Later(lambda: limits.duration_range),
+        "short": _Later(lambda: _(
             "%(shown)s is shorter than %(shortest)s",
             shown=_shown(text),
             shortest=_human(limits.min_duration),
-        ),
-        "long": _(
+        )),
+        "long": _Later(lambda: _(
             "%(shown)s is longer than %(years)s years",
             shown=_shown(text),
             years=limits.horizon_years,
-        ),
-    }
+        )),
+    }  # fmt: skip
     return _parse_duration(text, now, limits.horizon(now), limits.min_duration, reasons)
 
 
@@ -302,7 +317,7 @@ _DATE = re.compile(
 )
 
 
-def _read_date(text: str, allowed: str) -> dt.datetime:
+def _read_date(text: str, allowed: str | _Later) -> dt.datetime:
     """Read an ISO 8601 date or date-time as an aware UTC time; without offset, local time."""
     if not _DATE.fullmatch(text):
         raise TimerValueError(
@@ -332,7 +347,7 @@ def parse_date(
     value: Any, now: dt.datetime | None = None, limits: TimerLimits = LIMITS
 ) -> dt.datetime:
     """Parse a timeDate value (text or datetime) and check it is not beyond the horizon."""
-    allowed = limits.date_range
+    allowed = _Later(lambda: limits.date_range)
     if isinstance(value, dt.datetime):
         value = value.isoformat()
     moment = _read_date(_text(value, "timeDate", limits), allowed)
@@ -379,7 +394,7 @@ def _is_duration(part: str) -> bool:
 # R<n>/<period>/<end>) checked in turn, each refusal with its own message.
 def parse_cycle(value: Any, now: dt.datetime | None = None, limits: TimerLimits = LIMITS) -> Cycle:
     """Parse a timeCycle value and check its count, its period and its last due time."""
-    allowed = limits.cycle_range
+    allowed = _Later(lambda: limits.cycle_range)
     text = _text(value, "timeCycle", limits)
     now = now or utc_now()
     horizon = limits.horizon(now)
@@ -432,17 +447,17 @@ def parse_cycle(value: Any, now: dt.datetime | None = None, limits: TimerLimits 
         )
     reasons = {
         "allowed": allowed,
-        "short": _(
+        "short": _Later(lambda: _(
             "%(shown)s repeats more often than every %(period)s",
             shown=_shown(text),
             period=_human(limits.min_period),
-        ),
-        "long": _(
+        )),
+        "long": _Later(lambda: _(
             "the period of %(shown)s is longer than %(years)s years",
             shown=_shown(text),
             years=limits.horizon_years,
-        ),
-    }
+        )),
+    }  # fmt: skip
     period_text = first if _is_duration(first) else second
     # The period is measured from now, the start or (counted back) the end, as SpiffWorkflow does.
     duration = _parse_duration(period_text, now, horizon, limits.min_period, reasons)
@@ -523,7 +538,7 @@ def check_stored(
     now = now or utc_now()
     if kind != "timeCycle":
         return parse_date(stored, now, limits).isoformat()
-    allowed = limits.cycle_range
+    allowed = _Later(lambda: limits.cycle_range)
     if not isinstance(stored, dict) or set(stored) != {"cycles", "next", "duration"}:
         raise TimerValueError(
             _(

@@ -140,7 +140,7 @@ _SERIES: dict[int, sa.TextClause] = {}  # number of authorities -> the upsert
 
 def _tree(db: Session) -> dict[int, Department]:
     """Every department as plain rows (its columns by name), by id."""
-    return {d.id: d for d in db.execute(_TREE)}
+    return {d.id: d for d in db.connection().execute(_TREE)}
 
 
 def entered_number(spec: Rule, data: dict) -> str:
@@ -154,7 +154,7 @@ def entered_number(spec: Rule, data: dict) -> str:
 
 def _item_of(db: Session, case_id: int):
     """The case's item as a decision reads it: its entry, kind and handling department."""
-    return db.execute(_ITEM_OF, {"case_id": case_id}).one()
+    return db.connection().execute(_ITEM_OF, {"case_id": case_id}).one()
 
 
 def check_entered(db: Session, case_id: int, data: dict) -> None:
@@ -224,11 +224,11 @@ def resolve(
 
 def _joint(db, tree, case_id, lead, spec, data, certificate, completion) -> list[Pending]:
     """Each department's decision of a joint case: its latest decided stage's outcome."""
-    rows = db.execute(_DECIDED, {"case_id": case_id}).all()
+    rows = db.connection().execute(_DECIDED, {"case_id": case_id}).all()
     decided = [(r.id, r.outcome, r.comment, r.data or {}, r.department_id) for r in rows]
     task = completion.task if completion is not None else None
     if task is not None and task.is_decision and completion.outcome in OUTCOMES:
-        post_dept = db.scalar(_POST_DEPARTMENT, {"post_id": task.post_id})
+        post_dept = db.connection().scalar(_POST_DEPARTMENT, {"post_id": task.post_id})
         if post_dept is not None:
             decided.append((task.id, completion.outcome, completion.comment, completion.data,
                             post_dept))  # fmt: skip

@@ -4,6 +4,7 @@ timers the scheduler fires or gives up on. Each operation is one transaction.
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import sqlalchemy as sa
@@ -134,15 +135,21 @@ def _retry_completion(db: Session, head: Head, step: dict, events):
 
 
 def _timer_head(db: Session, timer_id: uuid.UUID, *columns, lock: bool = False):
+    locking = lock and db.get_bind().dialect.name == "postgresql"
+    row = db.connection().execute(_timer_head_query(columns, locking), {"timer_id": timer_id})
+    row = row.first()
+    return (row, Head.of(row, row.case_id)) if row is not None else (None, None)
+
+
+@functools.cache
+def _timer_head_query(columns: tuple, lock: bool) -> sa.Select:
+    """A waiting timer with its case's head, built once (each firing reads it)."""
     query = (
         sa.select(Timer.case_id, *columns, *HEAD_COLUMNS)
         .join(Case, Case.id == Timer.case_id)
-        .where(Timer.id == timer_id, Timer.state == "waiting")
+        .where(Timer.id == sa.bindparam("timer_id"), Timer.state == "waiting")
     )
-    if lock and db.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=Timer, skip_locked=True)
-    row = db.execute(query).first()
-    return (row, Head.of(row, row.case_id)) if row is not None else (None, None)
+    return query.with_for_update(of=Timer, skip_locked=True) if lock else query
 
 
 @transactional

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from workflows.engine import WaitingTimer
 
+from ..db import queue_write
 from ..hooks import TIMERS_CHANNEL, announce_timers
 from .models import Timer
 
@@ -30,23 +31,38 @@ def write_changes(
     new = [t for t in after if t.task_id not in known]
     fired_now = [t for t in fired if t not in still]
     gone = [t for t in known - still if t not in fired_now]
-    conn = db.connection()
     if new:
-        conn.execute(
-            TIMERS.insert(),
-            [
-                {"id": t.task_id, "case_id": case_id, "node_id": t.node_id, "due_at": t.due_at,
-                 "state": "waiting", "created_at": at, "fired_at": None}
-                for t in new
-            ],
-        )  # fmt: skip
+        queue_write(db, _INSERT_TIMERS, [
+            {"id": t.task_id, "case_id": case_id, "node_id": t.node_id, "due_at": t.due_at,
+             "state": "waiting", "created_at": at, "fired_at": None}
+            for t in new
+        ])  # fmt: skip
         announce(db, min(t.due_at for t in new))
-    if fired_now:
-        conn.execute(
-            TIMERS.update().where(TIMERS.c.id.in_(fired_now)).values(state="fired", fired_at=at)
-        )
-    if gone:
-        conn.execute(TIMERS.update().where(TIMERS.c.id.in_(gone)).values(state="done"))
+    for ids, one, many, values in ((fired_now, _FIRED_ONE, _FIRED, {"at": at}),
+                                   (gone, _DONE_ONE, _DONE, {})):  # fmt: skip
+        if len(ids) == 1:  # the common case, on the DB-API cursor (no expanding list)
+            queue_write(db, one, {"id": next(iter(ids)), **values})
+        elif ids:
+            queue_write(db, many, {"ids": list(ids), **values})
+
+
+# a step's timer writes, built once and queued with the step's other writes (app.db)
+_INSERT_TIMERS = TIMERS.insert().inline()
+_FIRED = (
+    TIMERS.update()
+    .where(TIMERS.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(state="fired", fired_at=sa.bindparam("at"))
+)
+_DONE = (
+    TIMERS.update().where(TIMERS.c.id.in_(sa.bindparam("ids", expanding=True))).values(state="done")
+)
+_FIRED_ONE = (
+    TIMERS.update()
+    .where(TIMERS.c.id == sa.bindparam("id"))
+    .values(state="fired", fired_at=sa.bindparam("at"))
+)
+_DONE_ONE = TIMERS.update().where(TIMERS.c.id == sa.bindparam("id")).values(state="done")
+_NOTIFY = sa.select(sa.func.pg_notify(TIMERS_CHANNEL, sa.bindparam("due", type_=sa.String)))
 
 
 def postpone(db: Session, timer_id: uuid.UUID, due: dt.datetime) -> None:
@@ -71,8 +87,8 @@ def close_all(db: Session, case_id: int) -> None:
 def announce(db: Session, due: dt.datetime) -> None:
     """Announce a new due time: to this process's scheduler through the timers hook once the
     transaction commits, to other processes through PostgreSQL's NOTIFY (sent on commit)."""
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(sa.select(sa.func.pg_notify(TIMERS_CHANNEL, due.isoformat())))
+    if db.get_bind().dialect.name == "postgresql":  # queued: sent with the step's writes
+        queue_write(db, _NOTIFY, {"due": due.isoformat()})
     announce_timers(due)
 
 

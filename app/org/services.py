@@ -85,7 +85,7 @@ def staffing(db: Session, names: set[str], at: dt.datetime) -> Staffing:
     """Load the posts by code or name with their holders' ID numbers, and who is away."""
     if not names:
         return Staffing({}, {}, {})
-    rows = db.execute(_STAFFING, {"names": sorted(names), "at": at}).all()
+    rows = db.connection().execute(_STAFFING, {"names": sorted(names), "at": at}).all()
     posts: dict[str, Post] = {}
     id_numbers: dict[int, str] = {}
     away: dict[int, Barrier] = {}
