@@ -85,11 +85,14 @@ def test_threads_queue_and_a_thread_may_take_it_again(tmp_path):
     assert order == ["first", "first again", "second"]
 
 
-def test_an_in_memory_database_has_the_thread_lock_only(tmp_path):
-    lock = WriteLock(":memory:")
-    with lock:
+def test_an_in_memory_database_has_the_thread_lock_only(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a lock file for ":memory:" would land here
+    for name in (":memory:", None):
+        with WriteLock(name):
+            pass
+    with WriteLock("centre.sqlite3"):  # a file database gets its lock file, as a check
         pass
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["centre.sqlite3.write-lock"]
 
 
 @pytest.fixture

@@ -58,18 +58,15 @@ def _checkin_deadline_passed(at: dt.datetime) -> dt.date | None:
 MANY_PEOPLE = 200  # above this many, away_at reads everyone's absences and check-ins
 
 
+def covering(absence=Absence) -> sa.ColumnElement[bool]:
+    """An absence (or an alias of the table) not cancelled that covers the moment `:at`."""
+    return sa.and_(absence.cancelled_at.is_(None), absence.starts_at <= sa.bindparam("at"),
+                   absence.ends_at > sa.bindparam("at"))  # fmt: skip
+
+
 # who of some people is away at a moment, built once; many people: everyone away at all
-_AWAY_OF = sa.select(Absence.user_id, Absence.kind, Absence.ends_at).where(
-    Absence.user_id.in_(sa.bindparam("ids", expanding=True)),
-    Absence.cancelled_at.is_(None),
-    Absence.starts_at <= sa.bindparam("at"),
-    Absence.ends_at > sa.bindparam("at"),
-)
-_AWAY_ALL = sa.select(Absence.user_id, Absence.kind, Absence.ends_at).where(
-    Absence.cancelled_at.is_(None),
-    Absence.starts_at <= sa.bindparam("at"),
-    Absence.ends_at > sa.bindparam("at"),
-)
+_AWAY_ALL = sa.select(Absence.user_id, Absence.kind, Absence.ends_at).where(covering())
+_AWAY_OF = _AWAY_ALL.where(Absence.user_id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def absence_barrier(kind: str, ends_at: dt.datetime) -> Barrier:

@@ -17,6 +17,7 @@ from .presence import (
     away_at,
     candidate_ids,
     choose_holder,
+    covering,
     not_checked_in,
 )
 from .reasons import Barrier, post_label, remember_posts
@@ -53,9 +54,7 @@ _AWAY = {role: aliased(Absence) for role in ("a", "b", "lead")}
 
 
 def _covering(absence, holder) -> sa.ColumnElement[bool]:
-    return sa.and_(absence.user_id == holder, absence.cancelled_at.is_(None),
-                   absence.starts_at <= sa.bindparam("at"),
-                   absence.ends_at > sa.bindparam("at"))  # fmt: skip
+    return sa.and_(absence.user_id == holder, covering(absence))
 
 
 _STAFFING = (

@@ -45,7 +45,7 @@ from .figures import SUMMABLE, Figures, Row, cells_of, task_cells
 from .grouping import Filters, Register
 from .periods import Period
 from .queries import case_facts, task_facts
-from .tables import (  # noqa: F401  (StatDay, StatRoll: where the app's models import them)
+from .tables import (  # noqa: F401  (tests reach StatDay and StatRoll through rollup)
     SETTLE,
     StatDay,
     StatDaysTaken,
