@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import functools
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -245,6 +246,12 @@ def execute_direct(
         return conn.execute(statement, params, execution_options=options)
     sql = entry[0].string
     values = [_direct_params(entry, p) for p in params] if many else _direct_params(entry, params)
+    if many and 1 < len(values) <= MULTI_ROW_MAX and dialect.name == "postgresql":
+        multi = _multi_row(sql, len(values))
+        if multi is not None:  # one statement, one message to the server, for all the rows
+            sql, many = multi, False
+            values = {f"{key}__{i}": value for i, row in enumerate(values)
+                      for key, value in row.items()}  # fmt: skip
     dbapi_conn = conn.connection.dbapi_connection
     cursor = dbapi_conn.cursor()
     if conn._has_events or conn.engine._has_events:
@@ -259,6 +266,36 @@ def execute_direct(
     except Exception as exc:  # as SQLAlchemy's, invalidating a dead connection
         conn._handle_dbapi_exception(exc, sql, values, cursor, None)
     return cursor
+
+
+# On PostgreSQL several rows of one prebuilt INSERT (a step's events, its new tasks) go as one
+# multi-row INSERT rather than an executemany, which psycopg sends as one statement a row:
+# each costs the client as much as the server. The text per number of rows is made once.
+MULTI_ROW_MAX = 64
+_MULTI_ROW: dict[tuple[str, int], str | None] = {}
+_NAMED_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+def _multi_row(sql: str, rows: int) -> str | None:
+    """The INSERT `sql` (named parameters, one VALUES row, nothing after it) for `rows` rows,
+    each row's parameters suffixed `__<row>`; None when the statement is not of that form."""
+    key = (sql, rows)
+    if key in _MULTI_ROW:
+        return _MULTI_ROW[key]
+    head, sep, tail = sql.partition(" VALUES (")
+    result = None
+    bare = _NAMED_PARAM.sub("", tail[:-1])  # the row without its parameters' own brackets
+    if sep and head.startswith("INSERT INTO ") and tail.endswith(")") and not set("()") & set(bare):
+        row = "(" + tail
+        result = (
+            head
+            + " VALUES "
+            + ", ".join(
+                _NAMED_PARAM.sub(lambda m, i=i: f"%({m.group(1)}__{i})s", row) for i in range(rows)
+            )
+        )
+    _MULTI_ROW[key] = result
+    return result
 
 
 def _queued_options(conn: sa.Connection) -> dict:

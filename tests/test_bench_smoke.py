@@ -110,6 +110,18 @@ def test_every_part_of_bench_all_runs_tiny(tmp_path, unchanged_bench):
     )
 
 
+def test_floor_replays_what_the_service_wrote(tmp_path, unchanged_bench):
+    out = tmp_path / "floor.json"
+    _bench("bench.floor", "--cases", "3", "--out", str(out), timeout=110)
+    floor = _figures(out, "floor")
+    assert [d["kind"] for d in floor["databases"]] == ["sqlite", "postgresql"]
+    for figures in floor["databases"]:
+        assert figures["operations"] == 3 * 6  # a case's creation and five completions
+        _positive(*figures["per task ms"].values(), figures["floor ms (e + s)"])
+        variants = [k for k in figures["per task ms"] if "variant" in k]
+        assert len(variants) == (2 if figures["kind"] == "postgresql" else 0), variants
+
+
 def test_default_output_is_git_ignored():
     from bench.output import out_path
 
