@@ -15,6 +15,11 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else None
+
+
 class Config:
     """Settings for running the service; defaults give the embedded SQLite demo."""
 
@@ -56,6 +61,11 @@ class Config:
     SCHEDULER_FALLBACK_SECONDS = float(os.environ.get("OW_SCHEDULER_FALLBACK_SECONDS", 30))
     # APScheduler's own logger (it logs every run of every job at INFO); ours stay as they are
     SCHEDULER_LOG_LEVEL = os.environ.get("OW_SCHEDULER_LOG_LEVEL", "WARNING")
+    # the leader's timer lanes: threads (default 4 on PostgreSQL, 1 on SQLite) and, for a
+    # burst, processes (default one per core on PostgreSQL, none on SQLite; 0: none)
+    TIMER_WORKERS = _env_int("OW_TIMER_WORKERS")
+    TIMER_PROCESSES = _env_int("OW_TIMER_PROCESSES")
+    TIMER_BATCH = _env_int("OW_TIMER_BATCH")  # due timers read at a time (default 1,000)
     WRITE_RETRIES = int(os.environ.get("OW_WRITE_RETRIES", 8))
     # one engine step (start, completion, timer, dry-run step): at most this many engine tasks
     # and this many seconds, whatever the diagram does; past either the case stops (流程异常)

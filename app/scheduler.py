@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from flask import Flask
 
 from .db import get_engine, session, utcnow
 from .hooks import TIMERS_CHANNEL, subscribe_presence, subscribe_timers, unsubscribe
+from .timerlanes import PROCESS_MIN_GROUPS, ProcessLanes, fire_groups
 
 log = logging.getLogger("onewindow.scheduler")
 ADVISORY_KEY = 0x4F57_0001  # "OW" 1
@@ -119,6 +121,11 @@ class TimerScheduler:
         sqlite = app.config["DATABASE_URL"].startswith("sqlite")
         self.workers = max(1, int(app.config.get("TIMER_WORKERS") or (1 if sqlite else 4)))
         self.batch = int(app.config.get("TIMER_BATCH") or 1000)
+        # and lanes as processes for a burst (app/timerlanes.py): PostgreSQL, one per core
+        processes = app.config.get("TIMER_PROCESSES")
+        if processes is None:
+            processes = 0 if sqlite else (os.cpu_count() or 1)
+        self.lanes = ProcessLanes(app, max(0, int(processes)))
 
     def start(self) -> None:
         """Start the scheduler thread (and the PostgreSQL listener); from now on, new due
@@ -168,6 +175,7 @@ class TimerScheduler:
         self.scheduler.shutdown(wait=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        self.lanes.shutdown()
         self.leader.release()
 
     def schedule(self, when: dt.datetime) -> None:
@@ -195,6 +203,7 @@ class TimerScheduler:
             with self.app.app_context():
                 if not self.leader.acquire():
                     return
+                self.lanes.warm()  # the leader's lane processes, started once, in the background
                 self._fire_until_none_due()
                 upcoming = next_due(session())
         finally:
@@ -351,15 +360,23 @@ class TimerScheduler:
 
     def _fire_lanes(self, due: list[tuple]) -> set:
         """Fire a batch, each case's timers in order on one lane; return the timers tried in
-        vain. The calling thread works one lane, the pool the others."""
+        vain. A large batch goes to the lane processes once they are up; otherwise the
+        calling thread works one lane and the thread pool the others."""
         by_case: dict[int, list] = {}
         for timer_id, case_id in due:
             by_case.setdefault(case_id, []).append(timer_id)
         groups = list(by_case.values())
+        if len(groups) >= PROCESS_MIN_GROUPS and self.lanes.ready():
+            fired, tried, undone = self.lanes.fire(groups, self._stop.is_set)
+            self._add_fired(fired)
+            return tried | (self._fire_threads(undone) if undone else set())
+        return self._fire_threads(groups)
+
+    def _fire_threads(self, groups: list[list]) -> set:
         lanes = max(1, min(self.workers, len(groups)))
-        if lanes == 1:
-            return self._fire_lane(iter(groups), threading.Lock())
         queue, pulling = iter(groups), threading.Lock()  # lanes pull the next case's timers
+        if lanes == 1:
+            return self._fire_lane(queue, pulling)
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -376,34 +393,21 @@ class TimerScheduler:
             return self._fire_lane(queue, pulling)
 
     def _fire_lane(self, queue, pulling: threading.Lock) -> set:
-        from .cases.services import fail_timer, fire_timer
-
-        tried: set = set()
-        try:
-            while not self._stop.is_set():
+        def pull():
+            while True:
                 with pulling:
                     timer_ids = next(queue, None)
                 if timer_ids is None:
-                    return tried
-                for timer_id in timer_ids:
-                    try:
-                        fired = bool(fire_timer(timer_id))
-                        if fired:
-                            with self._count:
-                                self.fired += 1
-                        else:
-                            tried.add(timer_id)  # held, postponed or taken: not again this round
-                    except Exception as exc:
-                        log.exception("timer %s could not fire; its case stops in the fault "
-                                      "state", timer_id)  # fmt: skip
-                        try:
-                            fail_timer(timer_id, f"{type(exc).__name__}: {exc}"[:500])
-                        except Exception:
-                            log.exception("timer %s could not be marked failed", timer_id)
-                            tried.add(timer_id)
-            return tried
-        finally:
-            session().close()
+                    return
+                yield timer_ids
+
+        fired, tried = fire_groups(pull(), self._stop.is_set)
+        self._add_fired(fired)
+        return tried  # held, postponed or taken: not again this round
+
+    def _add_fired(self, count: int) -> None:
+        with self._count:
+            self.fired += count
 
     def _listen(self) -> None:
         import psycopg

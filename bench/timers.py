@@ -1,14 +1,16 @@
 """Timer lateness: N cases each wait for a BPMN timer; how late does the scheduler fire them?
 
     python -m bench.timers [--timers 10000] [--window 3600] [--observe 90] [--burst 1000]
-                           [--database URL ...] [--margin 10] [--workers N] [--out PATH]
+                           [--database URL ...] [--margin 10] [--workers N] [--processes P]
+                           [--out PATH]
 
 Steady load: N cases are created first (through the service layer), their due times spread
 evenly over `window` seconds starting after the creation; the scheduler (the one the
 server runs) then runs for `observe` seconds, with all N timers waiting, and the lateness
 (fired_at - due_at as stored) of those that came due is measured. Budget: p99 < 2 s.
 Burst: `burst` more timers all due at the same instant show the firing capacity (timers/s),
-fired on the scheduler's lanes (--workers; by default 4 on PostgreSQL, 1 on SQLite).
+fired on the scheduler's lanes (--workers threads: by default 4 on PostgreSQL, 1 on SQLite;
+--processes: by default one per core on PostgreSQL, none on SQLite).
 Without --database it runs on a new SQLite file and a new PostgreSQL database (dropped
 afterwards) if one answers at OW_BENCH_PG. The figures are saved as JSON to --out (default
 build/bench/timers-<time>.json).
@@ -94,6 +96,7 @@ def bench_timers(
     burst: int,
     margin: float = 10.0,
     workers: int | None = None,
+    processes: int | None = None,
 ) -> dict:
     """Create the cases, run the scheduler for a while, return lateness and capacity."""
     from app import create_app
@@ -102,7 +105,7 @@ def bench_timers(
     from config import Config
 
     prepare_database(url)
-    app = create_app(Config, DATABASE_URL=url, TIMER_WORKERS=workers)
+    app = create_app(Config, DATABASE_URL=url, TIMER_WORKERS=workers, TIMER_PROCESSES=processes)
     _add_item(app)
     lead = count / 80 + margin  # creation must end before the first timer is due
     first_due = utcnow() + dt.timedelta(seconds=lead)
@@ -139,6 +142,7 @@ def bench_timers(
         "lateness max s": late[-1] if late else float("nan"),
         "burst capacity timers/s": burst_rate,
         "lanes": scheduler.workers,
+        "lane processes": scheduler.lanes.processes,
     }
 
 
@@ -155,6 +159,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--workers", type=int, help="the scheduler's lanes (TIMER_WORKERS; default: its own)"
     )
+    parser.add_argument(
+        "--processes", type=int,
+        help="the scheduler's lane processes (TIMER_PROCESSES; default: one per core on "
+        "PostgreSQL, none on SQLite)",
+    )  # fmt: skip
     add_out_argument(parser, "timers")
     args = parser.parse_args(argv)
     databases: dict[str, dict] = {}
@@ -166,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             for url in targets:
                 figures = bench_timers(url, args.timers, args.window, args.observe, args.burst,
-                                       args.margin, args.workers)  # fmt: skip
+                                       args.margin, args.workers, args.processes)  # fmt: skip
                 kind = url.split(":", 1)[0]
                 print(f"\n{kind}: {args.timers} timers due over {args.window:.0f} s")
                 for name, value in figures.items():

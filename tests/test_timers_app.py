@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 
 import pytest
@@ -204,3 +205,82 @@ def test_a_burst_on_four_lanes_fires_every_due_timer_once(timer_app):
     for case_no in numbers:
         [review] = api.open_tasks(case_no)
         assert review["spec_id"] == "review"
+
+
+def _due_burst(api: Api, count: int) -> list[str]:
+    due = utcnow() + dt.timedelta(seconds=2)
+    numbers = [_apply(api, due + dt.timedelta(milliseconds=i)) for i in range(count)]
+    time.sleep(max(0.0, (due - utcnow()).total_seconds()) + 0.3)
+    return numbers
+
+
+def _fired_once(api: Api, app, numbers: list[str]) -> None:
+    for case_no in numbers:
+        events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
+        assert [e["data"]["node"] for e in events if e["type"] == "timer_fired"] == ["wait"]
+        [review] = api.open_tasks(case_no)
+        assert review["spec_id"] == "review"
+    with app.app_context():
+        db = session()
+        for case_no in numbers:
+            case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
+            assert case.status != "fault" and verify_chain(db, case.id).ok
+
+
+@pytest.fixture
+def lane_processes(timer_app, monkeypatch):
+    """A scheduler whose burst goes to two lane processes (small sends, a low threshold)."""
+    import app.scheduler as scheduler_module
+    import app.timerlanes as lanes_module
+
+    monkeypatch.setattr(scheduler_module, "PROCESS_MIN_GROUPS", 2)
+    monkeypatch.setattr(lanes_module, "GROUPS_PER_SEND", 2)
+    timer_app.config["TIMER_PROCESSES"] = 2
+    scheduler = TimerScheduler(timer_app)
+    scheduler.lanes.warm()
+    deadline = time.monotonic() + 90
+    while not scheduler.lanes.ready() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert scheduler.lanes.ready(), "the lane processes did not start"
+    yield scheduler
+    scheduler.lanes.shutdown()
+    if scheduler._pool is not None:
+        scheduler._pool.shutdown(wait=True)
+
+
+def test_a_burst_on_lane_processes_fires_every_due_timer_once(timer_app, lane_processes):
+    api = Api(timer_app.test_client())
+    numbers = _due_burst(api, 7)
+    pids = set(lane_processes.lanes._pool._processes)
+    assert len(pids) == 2 and os.getpid() not in pids  # two other interpreters
+    commits: list[int] = []
+
+    def count(_conn) -> None:
+        commits.append(1)
+
+    engine = timer_app.extensions["ow_engine"]
+    sa.event.listen(engine, "commit", count)
+    try:
+        with timer_app.app_context():
+            lane_processes._fire_until_none_due()
+            from app.cases.timers import due_timers
+
+            assert due_timers(session(), utcnow()) == []
+    finally:
+        sa.event.remove(engine, "commit", count)
+    assert lane_processes.fired == len(numbers)
+    assert commits == []  # every firing was committed by a lane process, none here
+    _fired_once(api, timer_app, numbers)
+
+
+def test_when_the_lane_processes_die_the_leader_fires_their_timers(timer_app, lane_processes):
+    api = Api(timer_app.test_client())
+    numbers = _due_burst(api, 5)
+    for process in list(lane_processes.lanes._pool._processes.values()):
+        process.kill()
+        process.join(10)
+    with timer_app.app_context():
+        lane_processes._fire_until_none_due()
+    assert lane_processes.fired == len(numbers)
+    assert lane_processes.lanes._pool is None  # given up; the next round starts new ones
+    _fired_once(api, timer_app, numbers)
