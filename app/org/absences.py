@@ -200,8 +200,11 @@ def planned_moves(db: Session, at: dt.datetime) -> dict[int, list[tuple]]:
     columns = (Task.id, Task.case_id, Task.post_id, Task.assignee_id, Task.acting_for_id,
                Task.started_at, Task.is_decision, Task.spec_id)  # fmt: skip
     found = {}
+    # who may be away, who waits to be claimed, and what a B or leader holds for A and has
+    # not started (only that may go back to A; a started one moves only if its holder is away,
+    # which the first read finds)
     for holder in (Task.assignee_id.in_(_possibly_away(db, at)), Task.assignee_id.is_(None),
-                   Task.acting_for_id.is_not(None)):  # fmt: skip
+                   sa.and_(Task.acting_for_id.is_not(None), Task.started_at.is_(None))):  # fmt: skip
         found.update((r.id, r) for r in db.execute(sa.select(*columns).where(is_open, holder)))
     open_tasks = [r for r in found.values() if r.post_id is not None]
     if not open_tasks:
