@@ -250,6 +250,14 @@ class WorkTask:
         for key in TASK_KEYS:
             setattr(self, key, getattr(row, key))
 
+    @classmethod
+    def of(cls, row, width: int) -> WorkTask:
+        """The task from the first `width` values of a row selecting its columns first."""
+        task = cls.__new__(cls)
+        for key, value in zip(TASK_KEYS, row[:width], strict=True):
+            setattr(task, key, value)
+        return task
+
 
 def require_task(
     actor: User, task_id: uuid.UUID, purpose: Purpose | str = Purpose.VIEW

@@ -22,7 +22,7 @@ from ..org.models import Department, Post, User
 from ..org.presence import away_at
 from ..org.reasons import post_label, remember_posts
 from . import decisions
-from .access import CheckedCase, visible_cases
+from .access import TASK_KEYS, CheckedCase, WorkTask, visible_cases
 from .models import Case, Task
 from .reported import report_of
 from .status import OPEN_CASE_STATUSES, CaseStatus, TaskState
@@ -307,16 +307,20 @@ class InboxFilter:
     SORTS = ("due", "received", "case")
 
 
-def _rows(db: Session, query, now: dt.datetime) -> list[InboxRow]:
-    out = []
-    for r in db.execute(query):
-        if r.Task.post_id is not None:  # for wording the task's reason with no further query
-            remember_posts({r.Task.post_id: post_label(r.post_name, r.post_code)})
-        due = r.Task.due_at or r.case_due
+def _rows(db: Session, query, now: dt.datetime, params: dict | None = None) -> list[InboxRow]:
+    out, posts = [], {}
+    width = len(TASK_KEYS)
+    for r in db.execute(query, params):
+        task = WorkTask.of(r, width)
+        if task.post_id is not None:  # for wording the task's reason with no further query
+            posts[task.post_id] = (r.post_name, r.post_code)
+        due = task.due_at or r.case_due
         out.append(
-            InboxRow(r.Task, r.case_no, r.item_code, r.item_name, r.applicant_name,
+            InboxRow(task, r.case_no, r.item_code, r.item_name, r.applicant_name,
                      r.received_at, due, r.acting_for, due_colour(due, now), r.card)
         )  # fmt: skip
+    if posts:
+        remember_posts({pid: post_label(name, code) for pid, (name, code) in posts.items()})
     return out
 
 
@@ -336,7 +340,8 @@ def _base_query():
     card = open_card_level()
     return (
         sa.select(
-            Task, Case.case_no, Case.applicant_name, Case.received_at,
+            *(getattr(Task, key) for key in TASK_KEYS), Case.case_no, Case.applicant_name,
+            Case.received_at,
             Case.due_at.label("case_due"), Item.code.label("item_code"),
             Item.name.label("item_name"), acting.name.label("acting_for"), card.label("card"),
             Post.name.label("post_name"), Post.code.label("post_code"),
@@ -382,9 +387,19 @@ def inbox(actor: User, flt: InboxFilter | None = None, limit: int = 500) -> list
     return rows
 
 
+# the API's task list, built once (building the statement cost a fifth of the read)
+_LIST_OPEN = (
+    _base_query()
+    .where(Task.assignee_id == sa.bindparam("me"),
+           Task.state == sa.literal(TaskState.OPEN.value, literal_execute=True))
+    .order_by(Task.created_at)
+    .limit(500)
+)  # fmt: skip
+
+
 def list_open_tasks(actor: User) -> list[InboxRow]:
     """Return the actor's open tasks, oldest first (the API's task list)."""
-    return _rows(session(), my_open_tasks(actor).order_by(Task.created_at).limit(500), utcnow())
+    return _rows(session(), _LIST_OPEN, utcnow(), {"me": actor.id})
 
 
 def done_list(actor: User, limit: int = 200) -> list[InboxRow]:

@@ -203,8 +203,9 @@ def planned_moves(db: Session, at: dt.datetime) -> dict[int, list[tuple]]:
     # who may be away, who waits to be claimed, and what a B or leader holds for A and has
     # not started (only that may go back to A; a started one moves only if its holder is away,
     # which the first read finds)
+    held_unstarted = sa.and_(Task.acting_for_id.is_not(None), Task.started_at.is_(None))
     for holder in (Task.assignee_id.in_(_possibly_away(db, at)), Task.assignee_id.is_(None),
-                   sa.and_(Task.acting_for_id.is_not(None), Task.started_at.is_(None))):  # fmt: skip
+                   held_unstarted):  # fmt: skip
         found.update((r.id, r) for r in db.execute(sa.select(*columns).where(is_open, holder)))
     open_tasks = [r for r in found.values() if r.post_id is not None]
     if not open_tasks:
