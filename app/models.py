@@ -26,6 +26,7 @@ from .privacy import PersonalDataView  # noqa: F401
 from .stats.tables import (  # noqa: F401
     StatDay,
     StatDaysTaken,
+    StatOpenDay,
     StatPostDay,
     StatPostMonth,
     StatRoll,

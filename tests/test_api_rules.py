@@ -90,6 +90,29 @@ def test_inbox_lists_the_callers_open_tasks(api):
         assert mine["case_no"] == case_no
 
 
+def test_inbox_comes_a_page_at_a_time_oldest_first(api):
+    numbers = [api.apply("joint-investment", sample_form("joint-investment"))["case_no"]
+               for _ in range(3)]  # fmt: skip
+    holder = api.open_tasks(numbers[0])[0]["assignee"]
+    everything = api.call("GET", "/tasks", holder)
+    assert everything["next_offset"] is None
+    ids = [t["id"] for t in everything["tasks"]]
+    assert len(ids) >= 3 and len(set(ids)) == len(ids)
+    created = [t["created_at"] for t in everything["tasks"]]
+    assert created == sorted(created)
+    pages, offset = [], 0
+    while offset is not None:
+        page = api.call("GET", f"/tasks?limit=2&offset={offset}", holder)
+        assert len(page["tasks"]) <= 2
+        pages.append([t["id"] for t in page["tasks"]])
+        offset = page["next_offset"]
+    assert [i for page in pages for i in page] == ids  # every task once, in the same order
+    assert all(len(page) == 2 for page in pages[:-1])
+    for bad in ("limit=0", "limit=501", "limit=x", "offset=-1"):
+        error = api.call("GET", f"/tasks?{bad}", holder, 400)
+        assert bad.split("=")[0] in error["message"], error
+
+
 def test_officials_cannot_receive_cases(api):
     official = users_with_role("official")[0]
     body = {"item_code": "house-initial", "applicant": {"name": "a", "id_number": "b"}}

@@ -283,7 +283,14 @@ def openapi_document() -> dict:
                         "200": _json(
                             {
                                 "type": "object",
-                                "properties": {"tasks": {"type": "array", "items": _ref("Task")}},
+                                "properties": {
+                                    "tasks": {"type": "array", "items": _ref("Task")},
+                                    "next_offset": {
+                                        "type": ["integer", "null"],
+                                        "description": "the offset of the next page; null: "
+                                        "this is the last",
+                                    },
+                                },
                             }
                         )
                     },
@@ -292,7 +299,19 @@ def openapi_document() -> dict:
                             "name": "assignee",
                             "in": "query",
                             "schema": {"type": "string", "enum": ["me"]},
-                        }
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "description": "tasks a page, oldest first (default 100)",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                        },
+                        {
+                            "name": "offset",
+                            "in": "query",
+                            "description": "tasks to skip (the previous page's next_offset)",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
                     ],
                 )
             },

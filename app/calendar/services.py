@@ -210,17 +210,18 @@ class WorkCalendar:
         return moment if moment > start else start + (due - start) / 2
 
 
-def load(db) -> WorkCalendar:
-    """Read the calendar from the database."""
+def load(db, zone: str | None = None, hours: str | None = None) -> WorkCalendar:
+    """Read the calendar from the database (the zone and office hours: the app's, unless
+    given, as a migration does)."""
     years = set(db.scalars(sa.select(CalendarYear.year)))
     holidays, workdays = {}, {}
     for day, kind, name in db.execute(
         sa.select(CalendarDay.day, CalendarDay.kind, CalendarDay.name)
     ):
         (workdays if kind == "workday" else holidays)[day] = name
-    config = current_app.config
-    return WorkCalendar(years, holidays, workdays, config["CENTRE_TIMEZONE"],
-                        config["OFFICE_HOURS"])  # fmt: skip
+    if zone is None or hours is None:
+        zone, hours = current_app.config["CENTRE_TIMEZONE"], current_app.config["OFFICE_HOURS"]
+    return WorkCalendar(years, holidays, workdays, zone, hours)
 
 
 def calendar() -> WorkCalendar:

@@ -139,13 +139,33 @@ def tasks():
     assignee = request.args.get("assignee", "me")
     if assignee != "me":
         raise InvalidInput(_("only assignee=me is supported"))
-    rows = cases.list_open_tasks(g.user)
+    limit = _whole_arg("limit", cases.PAGE_SIZE, 1, cases.PAGE_MAX)
+    offset = _whole_arg("offset", 0, 0, None)
+    rows, more = cases.open_task_page(g.user, limit, offset)
     me = g.user.username
     return jsonify({"tasks": [
         {**task_json(r.task, case_no=r.case_no, item_name=r.item_name, assignee=me),
          "warning": r.card}
         for r in rows
-    ]})  # fmt: skip
+    ], "next_offset": offset + limit if more else None})  # fmt: skip
+
+
+def _whole_arg(name: str, default: int, low: int, high: int | None) -> int:
+    """A whole-number query argument within [low, high], or a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        if high is None:
+            raise InvalidInput(_("%(name)s must be a whole number of at least %(low)s",
+                                 name=name, low=low))  # fmt: skip
+        raise InvalidInput(_("%(name)s must be a whole number from %(low)s to %(high)s",
+                             name=name, low=low, high=high))  # fmt: skip
+    return value
 
 
 @bp.get("/tasks/<task_id>")

@@ -29,6 +29,8 @@ from .intake import Applicant, check_form
 from .lifecycle import close_case, receive_case, refuse_case, submit_supplement, withdraw_case
 from .planner import Outcome
 from .queries import (
+    PAGE_MAX,
+    PAGE_SIZE,
     CaseDetail,
     CaseFilter,
     CasePage,
@@ -43,6 +45,7 @@ from .queries import (
     done_list,
     inbox,
     list_open_tasks,
+    open_task_page,
     people_named,
 )
 from .recovery import fail_timer, fire_timer, retry_case
@@ -88,6 +91,9 @@ __all__ = [
     "fire_timer",
     "inbox",
     "list_open_tasks",
+    "open_task_page",
+    "PAGE_MAX",
+    "PAGE_SIZE",
     "open_task",
     "people_named",
     "receive_case",

@@ -39,7 +39,7 @@ from .figures import (
 )
 from .grouping import Filters, Register
 from .periods import Period
-from .tables import runs, settled_days
+from .tables import StatOpenDay, StatRoll, runs, settled_days
 
 # --- facts -----------------------------------------------------------------------------------
 
@@ -162,6 +162,19 @@ def open_count(db: Session, start: dt.datetime, end: dt.datetime) -> dict[Cell, 
     return {(item_id, window): count for item_id, window, count in rows}
 
 
+def _open_snapshot(db: Session, last: dt.date, moment: tuple[dt.datetime, dt.datetime],
+                   settled: set[dt.date]) -> dict[Cell, int]:  # fmt: skip
+    """The cases open at the end of a period: from the cache when its last day is settled
+    and its snapshot kept (stat_open_days), else counted (`open_count`)."""
+    if last in settled:
+        kept = db.scalar(sa.select(StatRoll.open_rows).where(StatRoll.day == last))
+        if kept is not None:
+            return {(item_id, window_id): n for item_id, window_id, n in db.execute(
+                sa.select(StatOpenDay.item_id, StatOpenDay.window_id, StatOpenDay.cases)
+                .where(StatOpenDay.day == last))}  # fmt: skip
+    return open_count(db, *moment)
+
+
 # --- the register ----------------------------------------------------------------------------
 
 
@@ -227,8 +240,8 @@ def series(period: Period, unit: str | None, grouping: str = "total",
         task_sums = cached.add_cells(cached.task_cells(db, spans, official),
                                      task_cells(tasks_by_bucket[index]))  # fmt: skip
         moment = part.bounds(cal)
-        snapshot = (None if official else open_count(db, *moment) if single
-                    else open_at(cases, moment[1]))  # fmt: skip
+        snapshot = (None if official else _open_snapshot(db, part.until, moment, settled)
+                    if single else open_at(cases, moment[1]))  # fmt: skip
         rows = table.rows(cells, task_sums, snapshot, _complaints(table, part, now))
         out.append(Point(label, part, rows))
     return out

@@ -9,7 +9,8 @@ summed per month in `stat_post_months`): see app.stats.tables. The cache is only
 each day is recomputed from the cases, tasks and events (delete and insert, so rolling a
 day twice gives the same rows) and `rebuild` makes any range afresh. The register
 (app.stats.queries) reads the settled days from it and counts the others directly; the
-open snapshot and the complaints are never cached. `register_from_cache` sums the summable
+open snapshot at a settled day's end is kept too (`stat_open_days`), the complaints are
+never cached. `register_from_cache` sums the summable
 figures only and leaves the others None.
 
 The scheduler's job (`catch_up`, leader only) runs a few seconds after the scheduler starts
@@ -44,11 +45,12 @@ from ..errors import InvalidInput
 from .figures import SUMMABLE, Figures, Row, cells_of, task_cells
 from .grouping import Filters, Register
 from .periods import Period
-from .queries import case_facts, task_facts
+from .queries import case_facts, open_count, task_facts
 from .tables import (  # noqa: F401  (tests reach StatDay and StatRoll through rollup)
     SETTLE,
     StatDay,
     StatDaysTaken,
+    StatOpenDay,
     StatPostDay,
     StatPostMonth,
     StatRoll,
@@ -69,10 +71,27 @@ def _mark(db: Session, day: dt.date, now: dt.datetime, rows: int) -> None:
     )  # fmt: skip
 
 
+def roll_open(db: Session, day: dt.date, cal: WorkCalendar) -> int:
+    """Keep the open snapshot at the end of a local day (stat_open_days); return its rows.
+    It depends on the day's end only (app.stats.queries.open_count), so a period ending on a
+    settled day reads it from here."""
+    _start, end = Period(day, day).bounds(cal)
+    counts = open_count(db, end, end)
+    db.execute(sa.delete(StatOpenDay).where(StatOpenDay.day == day))
+    if counts:
+        db.execute(sa.insert(StatOpenDay), [
+            {"day": day, "item_id": item_id, "window_id": window_id, "cases": n}
+            for (item_id, window_id), n in sorted(counts.items())
+        ])  # fmt: skip
+    db.execute(sa.update(StatRoll).where(StatRoll.day == day).values(open_rows=len(counts)))
+    return len(counts)
+
+
 def roll_day(db: Session, day: dt.date, now: dt.datetime | None = None,
-             cal: WorkCalendar | None = None) -> int:  # fmt: skip
+             cal: WorkCalendar | None = None, snapshot: bool = True) -> int:  # fmt: skip
     """Recompute one local day of the cache from the cases, tasks and events; return its
-    stat_days rows. `cal` defaults to the app's calendar (a migration passes its own).
+    stat_days rows. `cal` defaults to the app's calendar (a migration passes its own);
+    `snapshot` False leaves the open snapshot out (a migration older than its table).
 
     The caller commits (rebuild and catch_up commit after each day).
     """
@@ -112,6 +131,8 @@ def roll_day(db: Session, day: dt.date, now: dt.datetime | None = None,
             db.execute(sa.insert(table), values)
     _roll_month(db, day.replace(day=1))
     _mark(db, day, now, len(cells))
+    if snapshot:
+        roll_open(db, day, cal)
     return len(cells)
 
 

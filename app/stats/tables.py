@@ -11,7 +11,10 @@ are sums of its rows (app.stats.rollup writes them, one day at a time):
     stat_post_days   per day and post: tasks completed with a stage limit, and how many by
                      it (the supervision page's on-time rates, by the post's department)
     stat_post_months the same per calendar month (the sum of that month's stat_post_days)
-    stat_rolls       one row per day rolled, empty days included
+    stat_open_days   per day, item and window: the cases open at the day's end (the open
+                     snapshot of a period ending that day)
+    stat_rolls       one row per day rolled, empty days included (`open_rows` NULL: rolled
+                     before the open snapshot was kept)
 
 A day is settled once it was rolled at least SETTLE after it ended (see app.stats.rollup);
 the register and the supervision page read a settled day from these tables and count every
@@ -128,6 +131,17 @@ class StatPostMonth(Base):
     on_time: Mapped[int] = _count()
 
 
+class StatOpenDay(Base):
+    """How many cases of an item and window were open at the end of a local day."""
+
+    __tablename__ = "stat_open_days"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = _item()
+    window_id: Mapped[int] = _key()
+    cases: Mapped[int] = _count()
+
+
 class StatRoll(Base):
     """One day of the cache: when it was last rolled and how many rows it has."""
 
@@ -136,6 +150,7 @@ class StatRoll(Base):
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     rolled_at: Mapped[dt.datetime]
     rows: Mapped[int] = _count()
+    open_rows: Mapped[int | None]  # stat_open_days rows; NULL: the day's snapshot not kept
 
 
 # --- which days are settled --------------------------------------------------------------------

@@ -89,20 +89,22 @@ def _roll_again() -> None:
         return
     from sqlalchemy.orm import Session
 
-    from app.calendar.services import WorkCalendar
     from app.stats.rollup import roll_day
-    from config import Config
 
-    years = {r[0] for r in bind.execute(sa.text("SELECT year FROM calendar_years"))}
-    holidays, workdays = {}, {}
-    for when, kind, name in bind.execute(sa.text("SELECT day, kind, name FROM calendar_days")):
-        (workdays if kind == "workday" else holidays)[_date(when)] = name
-    cal = WorkCalendar(years, holidays, workdays, Config.CENTRE_TIMEZONE, Config.OFFICE_HOURS)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with Session(bind=bind, join_transaction_mode="create_savepoint") as db:
-        for when in days:
-            roll_day(db, _date(when), now, cal)
+        cal = calendar_of(db)
+        for when in days:  # the open snapshot's table comes with 0026, which keeps it
+            roll_day(db, _date(when), now, cal, snapshot=False)
         db.commit()
+
+
+def calendar_of(db):
+    """The working-day calendar as the database holds it (not the app's cached one)."""
+    from app.calendar.services import load
+    from config import Config
+
+    return load(db, Config.CENTRE_TIMEZONE, Config.OFFICE_HOURS)
 
 
 def _date(value) -> dt.date:
