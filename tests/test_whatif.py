@@ -1,0 +1,109 @@
+"""What-if on history (issue 22, first part): a diagram run against the recorded history of an
+item's decided cases reports, per case, whether it would have gone the same way, the stages
+skipped and the office days they took; checked against a count made here from the tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from app.calendar.services import calendar
+from app.cases.models import Case, Task
+from app.catalogue.models import DiagramVersion, Item
+from app.catalogue.whatif import what_if
+from app.db import session
+from tests.casegen import generate
+from tests.test_stats import START, Clock
+
+ITEM = "planning-permit"
+COLLECTIVE = "Task_collective"  # the collective decision, for a floor area over 20,000 m²
+
+
+def _history(app) -> tuple[Item, bytes, str]:
+    clock = Clock(START)
+    app.config["CLOCK"] = clock
+
+    def later(rnd) -> None:
+        clock.now += dt.timedelta(hours=rnd.randint(2, 30))
+
+    generate(app, 30, seed=11, items=[ITEM], before_step=later)
+    with app.app_context():
+        db = session()
+        item = db.scalars(sa.select(Item).where(Item.code == ITEM)).one()
+        version = db.scalars(sa.select(DiagramVersion).where(DiagramVersion.item_id == item.id)
+                             .order_by(DiagramVersion.version.desc()).limit(1)).one()  # fmt: skip
+        db.expunge(item)
+        return item, version.content.encode(), version.filename
+
+
+def _by_hand(app) -> dict[str, dict]:
+    """Per decided case: its floor area and its collective stages' office days, from the
+    tasks as stored."""
+    out = {}
+    with app.app_context():
+        db, cal = session(), calendar()
+        cases = db.execute(sa.select(Case.id, Case.case_no, Case.form).join(Item)
+                           .where(Item.code == ITEM, Case.decision.is_not(None))).all()  # fmt: skip
+        for case_id, case_no, form in cases:
+            stages = db.execute(
+                sa.select(Task.spec_id, Task.outcome, Task.created_at, Task.completed_at)
+                .where(Task.case_id == case_id, Task.state == "completed")
+            ).all()  # fmt: skip
+            collective = [cal.office_time_between(s.created_at, s.completed_at) / cal.office_day
+                          for s in stages if s.spec_id == COLLECTIVE]  # fmt: skip
+            outcomes = [s.outcome for s in stages if s.spec_id == COLLECTIVE]
+            out[case_no] = {"area": form["floor_area"], "collective": collective,
+                            "outcomes": outcomes}  # fmt: skip
+    return out
+
+
+def test_an_unchanged_diagram_reports_every_case_unchanged(demo_app):
+    item, content, filename = _history(demo_app)
+    with demo_app.app_context():
+        report = what_if(item, content, filename)
+    by_hand = _by_hand(demo_app)
+    assert {c.case_no for c in report.cases} == set(by_hand) and len(by_hand) >= 20
+    assert all(c.same and not c.skipped and not c.added for c in report.cases), [
+        (c.case_no, c.diverges_at, c.skipped, c.added) for c in report.cases if not c.same
+    ]
+    assert report.unchanged == len(report.cases) and report.days_saved == 0
+    assert report.load_moved() == {}
+    assert report.stages_after == report.stages_before
+    assert report.met("promised", True) == report.met("promised", False)
+
+
+def test_a_draft_that_drops_the_collective_stage_below_50000_reports_who_skips_it(demo_app):
+    item, content, filename = _history(demo_app)
+    draft = content.replace(b"floor_area &gt; 20000", b"floor_area &gt; 50000")
+    assert draft != content
+    with demo_app.app_context():
+        seen = []
+        report = what_if(item, draft, filename, progress=lambda done, total: seen.append(done))
+    by_hand = _by_hand(demo_app)
+    skipping = {no for no, case in by_hand.items() if case["collective"]}
+    assert skipping and all(by_hand[no]["area"] > 20000 for no in skipping)
+    assert len(skipping) < len(by_hand)  # some cases never met the stage
+    assert any(by_hand[no]["outcomes"] == ["approve"] for no in skipping)
+    lines = {c.case_no: c for c in report.cases}
+    assert {no for no, c in lines.items() if COLLECTIVE in c.skipped} == skipping
+    assert {no for no, c in lines.items() if c.same} == set(by_hand) - skipping
+    for no in skipping:
+        line, case = lines[no], by_hand[no]
+        assert line.diverges_at == COLLECTIVE
+        assert line.skipped.count(COLLECTIVE) == len(case["collective"])
+        if case["outcomes"] == ["approve"]:  # nothing else of the case changes
+            assert line.skipped == [COLLECTIVE] and not line.added
+            assert abs(line.days_saved - case["collective"][0]) < 0.01
+            assert line.result == line.decision
+        if case["outcomes"] == ["reject"]:  # denied there; the draft goes on to the head
+            assert line.decision == "denied" and line.result == "approved"
+            assert line.added == ["Task_head", "Task_issue"] and line.days_added > 0
+    saved_here = sum(sum(by_hand[no]["collective"]) for no in skipping)
+    assert report.days_saved >= saved_here - 0.01
+    assert report.stages_before[COLLECTIVE] - report.stages_after[COLLECTIVE] == sum(
+        len(by_hand[no]["collective"]) for no in skipping
+    )
+    assert report.load_moved()["planning_collective"] == -report.stages_before[COLLECTIVE]
+    assert seen == [len(by_hand)]
