@@ -246,7 +246,8 @@ def execute_direct(
         return conn.execute(statement, params, execution_options=options)
     sql = entry[0].string
     values = [_direct_params(entry, p) for p in params] if many else _direct_params(entry, params)
-    if many and 1 < len(values) <= MULTI_ROW_MAX and dialect.name == "postgresql":
+    if (many and 1 < len(values) <= MULTI_ROW_MAX and dialect.name == "postgresql"
+            and isinstance(values[0], dict)):  # fmt: skip
         multi = _multi_row(sql, len(values))
         if multi is not None:  # one statement, one message to the server, for all the rows
             sql, many = multi, False

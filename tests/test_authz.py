@@ -312,6 +312,9 @@ SEPARATE |= {"web.account_end_session"}
 # government's head), a person outside these roles: tests/test_extensions.py tries every
 # person of this matrix against it
 SEPARATE |= {"web.extend", "api.extend"}
+# what-if runs (analysts and admins; started in the background, read by run id):
+# tests/test_whatif.py tries every person of this matrix against both
+SEPARATE |= {"api.start_what_if", "api.what_if_run"}
 
 
 def _path(template: str, scene: Scene) -> str:

@@ -6,6 +6,7 @@ skipped and the office days they took; checked against a count made here from th
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import sqlalchemy as sa
 
@@ -14,11 +15,14 @@ from app.cases.models import Case, Task
 from app.catalogue.models import DiagramVersion, Item
 from app.catalogue.whatif import what_if
 from app.db import session
+from tests.apiclient import Api
 from tests.casegen import generate
+from tests.test_authz import PEOPLE
 from tests.test_stats import START, Clock
 
 ITEM = "planning-permit"
-COLLECTIVE = "Task_collective"  # the collective decision, for a floor area over 20,000 m²
+COLLECTIVE = "Task_collective"
+ANALYST = "analyst_zhou"  # the collective decision, for a floor area over 20,000 m²
 
 
 def _history(app) -> tuple[Item, bytes, str]:
@@ -107,3 +111,57 @@ def test_a_draft_that_drops_the_collective_stage_below_50000_reports_who_skips_i
     )
     assert report.load_moved()["planning_collective"] == -report.stages_before[COLLECTIVE]
     assert seen == [len(by_hand)]
+
+
+def _until_finished(api, run: int, user: str) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = api.call("GET", f"/what-if/{run}", user)
+        if found["status"] not in ("queued", "running"):
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"what-if run {run} did not finish")
+
+
+def test_an_analyst_runs_the_draft_in_the_background_and_reads_the_report(demo_app):
+    item, content, filename = _history(demo_app)
+    api = Api(demo_app.test_client())
+    draft = content.replace(b"floor_area &gt; 20000", b"floor_area &gt; 50000")
+    api.client.put(f"/api/v1/items/{ITEM}/draft", data=draft,
+                   headers={"Authorization": f"Bearer {api.token(ANALYST)}"})  # fmt: skip
+    # who may: analysts and admins, checked before anything is looked up
+    for role, user in PEOPLE.items():
+        if user is None:
+            assert api.client.post(f"/api/v1/items/{ITEM}/what-if", json={}).status_code == 401
+            assert api.client.get("/api/v1/what-if/1").status_code == 401
+        elif role not in ("analyst", "admin"):
+            api.call("POST", "/items/no-such-item/what-if", user, 403, json={})
+            api.call("POST", f"/items/{ITEM}/what-if", user, 403, json={})
+            api.call("GET", "/what-if/999999", user, 403)
+    api.call("POST", "/items/no-such-item/what-if", ANALYST, 404, json={})
+    api.call("GET", "/what-if/999999", "admin", 404)
+    api.call("POST", f"/items/{ITEM}/what-if", ANALYST, 400, json={"source": "v99"})
+    api.call("POST", f"/items/{ITEM}/what-if", ANALYST, 400, json={"since": "yesterday"})
+    api.call("POST", f"/items/{ITEM}/what-if", ANALYST, 400, json={"decision": "maybe"})
+
+    started = api.call("POST", f"/items/{ITEM}/what-if", ANALYST, 202, json={"source": "draft"})
+    assert started["status"] in ("queued", "running", "done") and started["source"] == "draft"
+    finished = _until_finished(api, started["run"], ANALYST)
+    assert finished["status"] == "done", finished
+    assert finished["done"] == finished["total"] == finished["report"]["summary"]["cases"]
+    with demo_app.app_context():
+        direct = what_if(item, draft, filename)
+    summary = finished["report"]["summary"]
+    assert summary["cases"] == len(direct.cases) and summary["unchanged"] == direct.unchanged
+    assert summary["changed"] > 0 and summary["days_saved"] == round(direct.days_saved, 2)
+    lines = {c["case_no"]: c for c in finished["report"]["cases"]}
+    assert {no for no, c in lines.items() if COLLECTIVE in c["skipped"]} == {
+        c.case_no for c in direct.cases if COLLECTIVE in c.skipped
+    }
+    assert finished["report"]["load_moved"]["planning_collective"] < 0
+    # the deployed version, only the approved cases: nothing changes
+    again = api.call("POST", f"/items/{ITEM}/what-if", "admin", 202,
+                     json={"source": 1, "decision": "approved", "since": "2026-01-01"})  # fmt: skip
+    same = _until_finished(api, again["run"], ANALYST)["report"]
+    assert same["summary"]["changed"] == 0 and same["summary"]["cases"] > 0
+    assert all(c["decision"] == "approved" for c in same["cases"])

@@ -17,6 +17,20 @@ PROVISIONAL = (
     "change and is recomputed when the year is added"
 )
 
+WHAT_IF_RUN = {
+    "type": "object",
+    "properties": {
+        "run": {"type": "integer"},
+        "item": {"type": "string"},
+        "source": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+        "done": {"type": "integer"},
+        "total": {"type": "integer"},
+        "report": {"type": "object", "description": "when done"},
+        "error": {"type": "string", "description": "when failed"},
+    },
+}
+
 ERRORS = {
     "400": _json(_ref("Error"), "Bad input: the message says what and where"),
     "401": _json(_ref("Error"), "Not logged in"),
@@ -545,6 +559,34 @@ def openapi_document() -> dict:
                         "properties": {"comment": {"type": "string"}},
                     },
                     params=[_path_param("code")],
+                )
+            },
+            "/items/{code}/what-if": {
+                "post": _op(
+                    "Run the item's draft (or a deployed version) over its decided cases in the "
+                    "background (analysts and admins); read the run at /what-if/{run}",
+                    {"202": _json(WHAT_IF_RUN, "Started")},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "source": {
+                                "description": "'draft' (default), or a version: 2 or 'v2'",
+                                "oneOf": [{"type": "string"}, {"type": "integer"}],
+                            },
+                            "since": {"type": "string", "format": "date"},
+                            "until": {"type": "string", "format": "date"},
+                            "decision": {"type": "string", "enum": ["approved", "denied"]},
+                        },
+                    },
+                    params=[_path_param("code")],
+                )
+            },
+            "/what-if/{run}": {
+                "get": _op(
+                    "A what-if run: its progress (done of total cases) and, when done, its report "
+                    "(totals, stages, work moved between posts, every case)",
+                    {"200": _json(WHAT_IF_RUN)},
+                    params=[_path_param("run")],
                 )
             },
             "/tasks/{id}/complete": {

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from ..api import bp, json_body, login_required, text
 from ..api.schemas import item_json
 from ..errors import Forbidden, InvalidInput, NotFound
-from . import drafts
+from . import drafts, whatif_runs
 from . import services as catalogue
 
 
@@ -73,3 +73,38 @@ def deploy(code: str):
     body = json_body()
     version = drafts.deploy_draft(g.user, code, text(body, "comment", True))
     return jsonify({"item": code, "version": version.version, "comment": version.comment}), 201
+
+
+def _day_arg(body: dict, name: str):
+    import datetime as dt
+
+    value = body.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(_("'%(name)s' must be a date such as 2026-01-31", name=name)) from None
+
+
+@bp.post("/items/<code>/what-if")
+@login_required
+def start_what_if(code: str):
+    """Run a draft or a deployed version over the item's decided cases (in the background)."""
+    body = json_body()
+    source = body.get("source", "draft")
+    if isinstance(source, int) and not isinstance(source, bool):
+        source = f"v{source}"
+    if not isinstance(source, str):
+        raise InvalidInput(_("source must be 'draft' or a deployed version such as 'v2'"))
+    decision = body.get("decision") or None
+    run = whatif_runs.start_run(g.user, code, source, _day_arg(body, "since"),
+                                _day_arg(body, "until"), decision)  # fmt: skip
+    return jsonify(whatif_runs.run_json(run)), 202
+
+
+@bp.get("/what-if/<int:run_id>")
+@login_required
+def what_if_run(run_id: int):
+    run = whatif_runs.get_run(g.user, run_id)
+    return jsonify(whatif_runs.run_json(run))
