@@ -165,3 +165,30 @@ def test_an_analyst_runs_the_draft_in_the_background_and_reads_the_report(demo_a
     same = _until_finished(api, again["run"], ANALYST)["report"]
     assert same["summary"]["changed"] == 0 and same["summary"]["cases"] > 0
     assert all(c["decision"] == "approved" for c in same["cases"])
+
+
+def test_a_broken_draft_or_a_lost_run_is_shown_failed_and_frees_the_item(demo_app):
+    from app.catalogue.whatif_runs import MAX_RUN, WhatIfRun
+    from app.db import utcnow
+
+    api = Api(demo_app.test_client())
+    headers = {"Authorization": f"Bearer {api.token(ANALYST)}"}
+    api.client.put(f"/api/v1/items/{ITEM}/draft", data=b"<not-bpmn/>", headers=headers)
+    started = api.call("POST", f"/items/{ITEM}/what-if", ANALYST, 202, json={})
+    failed = _until_finished(api, started["run"], ANALYST)
+    assert failed["status"] == "failed" and failed["error"] and "report" not in failed
+    assert "Traceback" not in failed["error"]
+    # a run whose process went away long ago no longer holds the item
+    with demo_app.app_context():
+        db = session()
+        item_id = db.scalar(sa.select(Item.id).where(Item.code == ITEM))
+        lost = WhatIfRun(item_id=item_id, source="v1", content="", filename="x.bpmn",
+                         requested_by_id=1, status="running",
+                         requested_at=utcnow() - MAX_RUN - dt.timedelta(minutes=1))  # fmt: skip
+        db.add(lost)
+        db.commit()
+        lost_id = lost.id
+    shown = api.call("GET", f"/what-if/{lost_id}", ANALYST)
+    assert shown["status"] == "failed" and "重新发起" in shown["error"]  # zh by default
+    again = api.call("POST", f"/items/{ITEM}/what-if", ANALYST, 202, json={"source": "v1"})
+    assert _until_finished(api, again["run"], ANALYST)["status"] == "done"

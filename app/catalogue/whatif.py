@@ -150,9 +150,14 @@ def what_if(item: Item, content: bytes, filename: str, *, since: dt.datetime | N
     query = _cases_query(item, since, until, decision)
     total = db.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     report = WhatIfReport()
-    done = 0
-    for offset in range(0, total or 0, BATCH):
-        batch = db.execute(query.limit(BATCH).offset(offset)).all()
+    done, after = 0, None
+    while True:  # a batch at a time, after the last one read (cases decided meanwhile: none lost)
+        page = query if after is None else query.where(
+            sa.tuple_(Case.received_at, Case.id) > sa.tuple_(*after))  # fmt: skip
+        batch = db.execute(page.limit(BATCH)).all()
+        if not batch:
+            break
+        after = (batch[-1].received_at, batch[-1].id)
         recorded = _recorded([c.id for c in batch], cal)
         for case in batch:
             history = recorded[case.id]
@@ -176,6 +181,6 @@ def what_if(item: Item, content: bytes, filename: str, *, since: dt.datetime | N
             report.posts_after.update(posts.get(t.spec_id) or t.post or "" for t in sim.added)
         done += len(batch)
         if progress is not None:
-            progress(done, total)
+            progress(done, max(done, total or 0))
     report.posts_after.pop("", None)
     return report

@@ -18,6 +18,8 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
+from workflows.errors import DiagramError
+
 from ..calendar.services import calendar
 from ..db import Base, session, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -28,6 +30,10 @@ from .whatif import WhatIfReport, what_if
 
 log = logging.getLogger("onewindow.whatif")
 RUNNING = ("queued", "running")
+# a run not finished this long after it was asked for stopped with the process that ran it
+# (a restart, a killed worker): it is shown as failed and no longer holds the item
+MAX_RUN = dt.timedelta(minutes=30)
+INTERNAL = "internal"  # stored as the error of a run that failed on something not its diagram
 DECISIONS = ("approved", "denied")
 
 
@@ -85,8 +91,9 @@ def start_run(actor: User, code: str, source: str, since: dt.date | None = None,
     item = db.scalars(sa.select(Item).where(Item.code == code)).first()
     if item is None:
         raise NotFound(_("no item with code '%(code)s'", code=code))
-    busy = db.scalar(sa.select(WhatIfRun.id).where(WhatIfRun.item_id == item.id,
-                                                   WhatIfRun.status.in_(RUNNING)))  # fmt: skip
+    busy = db.scalar(sa.select(WhatIfRun.id).where(
+        WhatIfRun.item_id == item.id, WhatIfRun.status.in_(RUNNING),
+        WhatIfRun.requested_at > utcnow() - MAX_RUN))  # fmt: skip
     if busy is not None:
         raise Conflict(_("a what-if run of this item is under way (run %(run)s)", run=busy))
     content, filename = _diagram(item, source)
@@ -112,15 +119,20 @@ def get_run(actor: User, run_id: int) -> WhatIfRun:
 
 def run_json(run: WhatIfRun) -> dict:
     """A run as the API answers it: what was asked, how far it got, its report or error."""
+    status, error = run.status, run.error
+    if status in RUNNING and run.requested_at <= utcnow() - MAX_RUN:
+        status, error = "failed", _("the run stopped with the process that ran it; start it again")
+    elif status == "failed" and error == INTERNAL:
+        error = _("the run stopped on an internal error; the service log has the details")
     out = {"run": run.id, "item": session().get(Item, run.item_id).code, "source": run.source,
-           "status": run.status, "done": run.done, "total": run.total,
+           "status": status, "done": run.done, "total": run.total,
            "since": run.since.isoformat() if run.since else None,
            "until": run.until.isoformat() if run.until else None,
            "decision": run.decision}  # fmt: skip
-    if run.status == "done":
+    if status == "done":
         out["report"] = run.report
-    if run.status == "failed":
-        out["error"] = run.error
+    if status == "failed":
+        out["error"] = error
     return out
 
 
@@ -145,11 +157,15 @@ def _work(app: Flask, run_id: int) -> None:
                             decision=run.decision, progress=progress)  # fmt: skip
             run = db.get(WhatIfRun, run_id)
             run.report, run.status = report_json(found), "done"
-        except Exception as exc:  # a diagram that does not load, the database gone: shown
+        except DiagramError as exc:  # the diagram does not load: the analyst reads why
+            db.rollback()
+            run = db.get(WhatIfRun, run_id)
+            run.status, run.error = "failed", str(exc)[:4000]
+        except Exception:  # the database gone, a bug: logged, the analyst told so
             log.exception("what-if run %s failed", run_id)
             db.rollback()
             run = db.get(WhatIfRun, run_id)
-            run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+            run.status, run.error = "failed", INTERNAL
         run.finished_at = utcnow()
         db.commit()
 
