@@ -203,7 +203,6 @@ class TimerScheduler:
             with self.app.app_context():
                 if not self.leader.acquire():
                     return
-                self.lanes.warm()  # the leader's lane processes, started once, in the background
                 self._fire_until_none_due()
                 upcoming = next_due(session())
         finally:
@@ -366,6 +365,10 @@ class TimerScheduler:
         for timer_id, case_id in due:
             by_case.setdefault(case_id, []).append(timer_id)
         groups = list(by_case.values())
+        if len(groups) >= PROCESS_MIN_GROUPS:
+            # the first burst starts the lane processes (in the background: it goes to the
+            # threads); later ones go to the processes once they are up
+            self.lanes.warm()
         if len(groups) >= PROCESS_MIN_GROUPS and self.lanes.ready():
             fired, tried, undone = self.lanes.fire(groups, self._stop.is_set)
             self._add_fired(fired)

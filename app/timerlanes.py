@@ -101,7 +101,7 @@ def _portable_config(app: Flask) -> dict:
 
 
 class ProcessLanes:
-    """A pool of lane processes, started when the leader first needs it."""
+    """A pool of lane processes, started by the leader's first burst (none until one comes)."""
 
     def __init__(self, app: Flask, processes: int) -> None:
         self.app = app
