@@ -369,10 +369,10 @@ class TimerScheduler:
             # the first burst starts the lane processes (in the background: it goes to the
             # threads); later ones go to the processes once they are up
             self.lanes.warm()
-        if len(groups) >= PROCESS_MIN_GROUPS and self.lanes.ready():
-            fired, tried, undone = self.lanes.fire(groups, self._stop.is_set)
-            self._add_fired(fired)
-            return tried | (self._fire_threads(undone) if undone else set())
+            if self.lanes.ready():
+                fired, tried, undone = self.lanes.fire(groups, self._stop.is_set)
+                self._add_fired(fired)
+                return tried | (self._fire_threads(undone) if undone else set())
         return self._fire_threads(groups)
 
     def _fire_threads(self, groups: list[list]) -> set:

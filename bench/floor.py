@@ -40,9 +40,6 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
-from SpiffWorkflow.camunda.parser import CamundaParser  # noqa: E402
-from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
 from bench import throughput  # noqa: E402
 from bench.output import add_out_argument, save  # noqa: E402
@@ -68,29 +65,8 @@ class Recorder:
 
 def bare_engine(cases: int) -> float:
     """Return ms per task of the engine's moves alone, as (a) makes them, never serialized."""
-    parser = CamundaParser()
-    parser.add_bpmn_file(str(throughput.DIAGRAM))
-    spec = parser.get_spec(throughput.PROCESS)
-    subs = parser.get_subprocess_specs(throughput.PROCESS)
-    form = throughput._payload()["form"]
-    tasks = 0
-    started = time.perf_counter()
-    for _ in range(cases):
-        workflow = BpmnWorkflow(spec, subs)
-        for start in workflow.get_tasks(state=TaskState.READY):
-            start.data.update(form)
-        workflow.do_engine_steps()
-        while ready := workflow.get_tasks(state=TaskState.READY, manual=True):
-            task = ready[0]
-            task.data.update({"outcome": "approve", "comment": "同意"})
-            var = task.task_spec.extensions.get("outcomeVar")
-            if var:
-                task.data[var] = "approve"
-            task.run()
-            workflow.do_engine_steps()
-            tasks += 1
-    assert tasks == cases * throughput.TASKS_PER_CASE, tasks
-    return (time.perf_counter() - started) * 1000 / tasks
+    run = throughput.bench_raw(cases, serialize=False)
+    return run.seconds * 1000 / run.tasks
 
 
 def recorded_service(url: str, cases: int) -> tuple[throughput.Run, list]:
@@ -192,7 +168,7 @@ def measure(source: str, target: str, cases: int) -> dict:
     if kind == "postgresql":  # where (s) goes; the app keeps the COMMIT apart and durable
         for label, options in (("COMMIT in the writes' round trip", {"commit_apart": False}),
                                ("synchronous_commit = off", {"sync_commit": False})):  # fmt: skip
-            throughput.prepare_database(target2 := _sibling(target))
+            throughput.prepare_database(target2 := _new_pg_database())
             wall, _cpu = replay_pg(target2, ops, **options)
             throughput._drop_pg_database(target2)
             per_task[f"(s) variant: {label}"] = wall * 1000 / run.tasks
@@ -215,7 +191,7 @@ def measure(source: str, target: str, cases: int) -> dict:
     return {"kind": kind, **figures}
 
 
-def _sibling(url: str) -> str:
+def _new_pg_database() -> str:
     made = throughput._new_pg_database()
     assert made, "PostgreSQL went away"
     return made

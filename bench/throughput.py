@@ -90,8 +90,9 @@ def _payload() -> dict:
     return {"form": form, "materials": materials}
 
 
-def bench_raw(cases: int) -> Run:
-    """Run the bare engine, serializing and deserializing after every step."""
+def bench_raw(cases: int, serialize: bool = True) -> Run:
+    """Run the bare engine, serializing and deserializing after every step (`serialize`
+    False: the same moves, nothing serialized, as bench.floor's (e))."""
     parser = CamundaParser()
     parser.add_bpmn_file(str(DIAGRAM))
     spec = parser.get_spec(PROCESS)
@@ -105,9 +106,10 @@ def bench_raw(cases: int) -> Run:
         for start in workflow.get_tasks(state=TaskState.READY):
             start.data.update(form)
         workflow.do_engine_steps()
-        state = serializer.serialize_json(workflow)
+        state = serializer.serialize_json(workflow) if serialize else None
         while True:
-            workflow = serializer.deserialize_json(state)
+            if serialize:
+                workflow = serializer.deserialize_json(state)
             ready = workflow.get_tasks(state=TaskState.READY, manual=True)
             if not ready:
                 break
@@ -118,7 +120,8 @@ def bench_raw(cases: int) -> Run:
                 task.data[var] = "approve"
             task.run()
             workflow.do_engine_steps()
-            state = serializer.serialize_json(workflow)
+            if serialize:
+                state = serializer.serialize_json(workflow)
             run.tasks += 1
     run.seconds = time.perf_counter() - started
     assert run.tasks == cases * TASKS_PER_CASE, run.tasks

@@ -144,6 +144,26 @@ def _fire_concurrently(app, schedulers: list[TimerScheduler]) -> None:
     assert errors == []
 
 
+def _due_burst(api: Api, count: int) -> list[str]:
+    due = utcnow() + dt.timedelta(seconds=2)
+    numbers = [_apply(api, due + dt.timedelta(milliseconds=i)) for i in range(count)]
+    time.sleep(max(0.0, (due - utcnow()).total_seconds()) + 0.3)
+    return numbers
+
+
+def _fired_once(api: Api, app, numbers: list[str]) -> None:
+    for case_no in numbers:
+        events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
+        assert [e["data"]["node"] for e in events if e["type"] == "timer_fired"] == ["wait"]
+        [review] = api.open_tasks(case_no)
+        assert review["spec_id"] == "review"
+    with app.app_context():
+        db = session()
+        for case_no in numbers:
+            case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
+            assert case.status != "fault" and verify_chain(db, case.id).ok
+
+
 def test_two_schedulers_with_several_lanes_fire_each_due_timer_exactly_once(timer_app):
     api = Api(timer_app.test_client())
     timer_app.config["TIMER_WORKERS"] = 3
@@ -171,15 +191,7 @@ def test_two_schedulers_with_several_lanes_fire_each_due_timer_exactly_once(time
     for case_no in numbers:
         states = {t.node_id: t.state for t in _timers(timer_app, case_no)}
         assert states == {"wait": "fired", "remind": "waiting"}, (case_no, states)
-        events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
-        assert [e["data"]["node"] for e in events if e["type"] == "timer_fired"] == ["wait"]
-        [review] = api.open_tasks(case_no)
-        assert review["spec_id"] == "review"
-    with timer_app.app_context():
-        db = session()
-        for case_no in numbers:
-            case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
-            assert case.status != "fault" and verify_chain(db, case.id).ok
+    _fired_once(api, timer_app, numbers)
     # each firing is its own transaction with one commit; a timer the other scheduler took
     # meanwhile costs at most a commit of nothing
     assert len(numbers) <= len(commits) <= 2 * len(numbers)
@@ -188,9 +200,7 @@ def test_two_schedulers_with_several_lanes_fire_each_due_timer_exactly_once(time
 def test_a_burst_on_four_lanes_fires_every_due_timer_once(timer_app):
     api = Api(timer_app.test_client())
     timer_app.config["TIMER_WORKERS"] = 4
-    due = utcnow() + dt.timedelta(seconds=2)
-    numbers = [_apply(api, due + dt.timedelta(milliseconds=10 * i)) for i in range(8)]
-    time.sleep(max(0.0, (due - utcnow()).total_seconds()) + 0.3)
+    numbers = _due_burst(api, 8)
     scheduler = TimerScheduler(timer_app)
     try:
         with timer_app.app_context():
@@ -202,29 +212,7 @@ def test_a_burst_on_four_lanes_fires_every_due_timer_once(timer_app):
         if scheduler._pool is not None:
             scheduler._pool.shutdown(wait=True)
     assert scheduler.fired == len(numbers)
-    for case_no in numbers:
-        [review] = api.open_tasks(case_no)
-        assert review["spec_id"] == "review"
-
-
-def _due_burst(api: Api, count: int) -> list[str]:
-    due = utcnow() + dt.timedelta(seconds=2)
-    numbers = [_apply(api, due + dt.timedelta(milliseconds=i)) for i in range(count)]
-    time.sleep(max(0.0, (due - utcnow()).total_seconds()) + 0.3)
-    return numbers
-
-
-def _fired_once(api: Api, app, numbers: list[str]) -> None:
-    for case_no in numbers:
-        events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
-        assert [e["data"]["node"] for e in events if e["type"] == "timer_fired"] == ["wait"]
-        [review] = api.open_tasks(case_no)
-        assert review["spec_id"] == "review"
-    with app.app_context():
-        db = session()
-        for case_no in numbers:
-            case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
-            assert case.status != "fault" and verify_chain(db, case.id).ok
+    _fired_once(api, timer_app, numbers)
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from ..calendar.services import calendar
 from ..db import Base, session, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..org.models import User
-from .drafts import draft_of, versions
-from .models import Item
+from .drafts import draft_of
+from .models import DiagramVersion, Item
 from .whatif import WhatIfReport, what_if
 
 log = logging.getLogger("onewindow.whatif")
@@ -73,10 +73,12 @@ def _diagram(item: Item, source: str) -> tuple[str, str]:
             raise Conflict(_("item %(code)s has no draft to try", code=item.code))
         return draft.content, f"{item.code}-draft.bpmn"
     number = source[1:] if source.startswith("v") else ""
-    found = [v for v in versions(item.code) if number.isdigit() and v.version == int(number)]
+    found = number.isdigit() and session().scalars(
+        sa.select(DiagramVersion).where(DiagramVersion.item_id == item.id,
+                                        DiagramVersion.version == int(number))).first()  # fmt: skip
     if not found:
         raise InvalidInput(_("source must be 'draft' or a deployed version such as 'v2'"))
-    return found[0].content, found[0].filename
+    return found.content, found.filename
 
 
 def start_run(actor: User, code: str, source: str, since: dt.date | None = None,
