@@ -33,7 +33,7 @@ import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 from .engine import CompiledDiagram, Engine, WorkflowRun
 from .errors import EngineError
 from .i18n import _
-from .replay import Divergence, ReplayError, _Replayer, _Stop, default_engine
+from .replay import Diagrams, Divergence, ReplayError, _Replayer, _Stop, default_engine
 
 _pin = threading.local()  # the time this thread's re-execution reads, if any
 _install = threading.Lock()
@@ -159,6 +159,7 @@ def resume(
     events: Sequence[dict],
     run: WorkflowRun | None = None,
     engine: Engine | None = None,
+    diagrams: Diagrams | None = None,
 ) -> Resumed:
     """Feed the engine inputs of `events` to `run`, or to a fresh workflow when `run` is None
     (then `events` is the whole log); re-key the tasks opened on the way to their logged ids.
@@ -168,10 +169,11 @@ def resume(
     ReplayError at the first event the re-execution contradicts, or when the log ends
     before what the last move did is recorded.
     """
-    replayer = _Replayer(diagram, events, engine or default_engine(), strict=True, run=run)
+    replayer = _Replayer(diagram, events, engine or default_engine(), strict=True, run=run,
+                         diagrams=diagrams)  # fmt: skip
     started: dict[UUID, tuple[str, Any]] = {}
     known: set[UUID] = set()
-    if diagram.has_timers:
+    if diagram.has_timers or any(e.get("type") == "case_migrated" for e in events):
         if run is not None:
             known = {t.task_id for t in run.waiting_timers()}
 
@@ -211,7 +213,8 @@ def resume(
     rekey(replayer.run, mapping)
     timers = []
     if started:
-        due = {t.task_id: t.due_at for t in replayer.run.waiting_timers()}
-        timers = [StartedTimer(tid, node, at, due[tid]) for tid, (node, at) in started.items()
-                  if tid in due]  # fmt: skip
+        # node and due time as they are now (a move to another version may rename the node)
+        now = {t.task_id: t for t in replayer.run.waiting_timers()}
+        timers = [StartedTimer(tid, now[tid].node_id, at, now[tid].due_at)
+                  for tid, (_node, at) in started.items() if tid in now]  # fmt: skip
     return Resumed(replayer.run, replayer.moves, timers)

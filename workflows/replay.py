@@ -52,6 +52,9 @@ from .engine import (
 )
 from .errors import EngineError, OneWindowError
 from .i18n import _
+from .migrate import MigrationRefused, migrate
+
+Diagrams = Callable[[int], CompiledDiagram]  # a deployed version's diagram, by version id
 
 ACCEPT_COMMENT = "受理"  # what the receiving clerk's acceptance task is completed with
 DECISIONS = ("approved", "denied")
@@ -246,8 +249,10 @@ class _Replayer:
         engine: Engine,
         strict: bool,
         run: WorkflowRun | None = None,
+        diagrams: Diagrams | None = None,
     ) -> None:
         self.diagram = diagram
+        self.diagrams = diagrams  # version id -> diagram, for a case moved between versions
         self.events = events
         self.engine = engine
         self.strict = strict  # stop at the first divergence (verification)
@@ -285,6 +290,7 @@ class _Replayer:
             "task_cancelled": self._on_task_cancelled,
             "case_decided": self._on_case_decided,
             "case_withdrawn": self._on_case_withdrawn,
+            "case_migrated": self._on_case_migrated,
         }  # other events (task_assigned, case_closed, ...) do not touch the workflow
         if run is not None:  # resumed from a snapshot: its tasks carry the logged ids
             self.case_data = copy.deepcopy(run.data)
@@ -440,6 +446,14 @@ class _Replayer:
             return
         if isinstance(data.get("form"), dict):
             self.form = copy.deepcopy(data["form"])
+        started_on = data.get("diagram_version_id")
+        if self.diagrams is not None and started_on is not None:
+            try:  # the version the case started on, which a later move may have left
+                self.diagram = self.diagrams(int(started_on))
+            except Exception as exc:  # noqa: BLE001 - a version that cannot be read stops it
+                why = _("version %(v)s cannot be read: %(why)s", v=started_on, why=exc)
+                self.fail(Divergence(self.seq, None, _brief(event), why))
+                return
         process = data.get("process")
         if process is not None and process != self.diagram.process_id:
             self.note(
@@ -482,6 +496,51 @@ class _Replayer:
                 )
             )
         self.withdrawn = True
+
+    def _on_case_migrated(self, event: dict, data: dict) -> None:
+        """Move the workflow to the version the event names, as the service moved it
+        (workflows/migrate.py), and check that it moved the same open elements."""
+        self.check_recorded(event)
+        if self.run is None or self.diagrams is None:
+            why = _("the log moves the case to another version, which this replay cannot read")
+            self.fail(Divergence(self.seq, None, _brief(event), why))
+            return
+        try:
+            target = self.diagrams(int(data["to_version_id"]))
+        except Exception as exc:  # noqa: BLE001 - a version that cannot be read stops it
+            why = _("version %(v)s cannot be read: %(why)s", v=data.get("to_version_id"), why=exc)
+            self.fail(Divergence(self.seq, None, _brief(event), why))
+            return
+        before = copy.deepcopy(self.case_data)
+        try:
+            plan, steps = migrate(self.run, target, data.get("mapping") or {},
+                                  data.get("defaults") or {})  # fmt: skip
+        except (MigrationRefused, EngineError) as exc:
+            why = _("the move cannot be re-executed: %(why)s", why=exc.message)
+            self.fail(Divergence(self.seq, None, _brief(event), why))
+            return
+        self.diagram = target
+        recorded = sorted((m.get("source"), m.get("target")) for m in data.get("moves") or [])
+        mine = sorted((m.source, m.target) for m in plan.moves)
+        if recorded != mine:
+            self.note(Divergence(self.seq, mine, recorded,
+                                 _("the log moves %(logged)s, the re-execution %(ran)s",
+                                   logged=recorded, ran=mine)))  # fmt: skip
+        views = {t.id: t for t in self.run.ready_tasks()}
+        reopened = []  # tasks whose row the move replaced: their task_created events follow
+        for moved in data.get("moves") or []:
+            task = self.ids.get(moved.get("from") or "")
+            if task is None:
+                continue
+            self.specs[task] = moved.get("target")
+            if moved.get("kind") == "task" and moved.get("kept") is False and task in views:
+                del self.ids[moved["from"]]
+                self.logged.pop(task, None)
+                reopened.append(views[task])
+        self.compare_steps(event, data, steps)
+        finished = self.run.is_completed
+        self.moved([], steps, reopened, (), finished, self.run.result(), before,
+                   {**before, **plan.defaults})  # fmt: skip
 
     # -- engine moves --
 
@@ -802,13 +861,15 @@ def replay(
     events: Sequence[dict],
     upto_seq: int | None = None,
     engine: Engine | None = None,
+    diagrams: Diagrams | None = None,
 ) -> ReplayState:
     """Rebuild the workflow state after the event `upto_seq` (every event when None).
 
     Raise ReplayError when the log cannot be re-executed that far; a contradiction that
     does not stop the re-execution is reported in the state's `divergence`.
     """
-    replayer = _Replayer(diagram, events, engine or default_engine(), strict=False)
+    replayer = _Replayer(diagram, events, engine or default_engine(), strict=False,
+                         diagrams=diagrams)  # fmt: skip
     for index, event in enumerate(events):
         if upto_seq is not None and int(event["seq"]) > upto_seq:
             break
@@ -819,10 +880,15 @@ def replay(
 
 
 def replay_all(
-    diagram: CompiledDiagram, events: Sequence[dict], engine: Engine | None = None
+    diagram: CompiledDiagram,
+    events: Sequence[dict],
+    engine: Engine | None = None,
+    diagrams: Diagrams | None = None,
 ) -> list[ReplayState]:
-    """Return the state after every event, in one pass (the auditor's whole timeline)."""
-    replayer = _Replayer(diagram, events, engine or default_engine(), strict=False)
+    """Return the state after every event, in one pass (the auditor's whole timeline);
+    `diagrams` reads the versions a case started on or was moved to."""
+    replayer = _Replayer(diagram, events, engine or default_engine(), strict=False,
+                         diagrams=diagrams)  # fmt: skip
     states = []
     for index in range(len(events)):
         replayer.apply(index)
@@ -831,7 +897,10 @@ def replay_all(
 
 
 def verify(
-    diagram: CompiledDiagram, events: Sequence[dict], engine: Engine | None = None
+    diagram: CompiledDiagram,
+    events: Sequence[dict],
+    engine: Engine | None = None,
+    diagrams: Diagrams | None = None,
 ) -> Divergence | None:
     """Re-execute the whole log; return None if it agrees, else the first divergence.
 
@@ -839,7 +908,8 @@ def verify(
     the service writes them), the engine steps each move records, the decision, and that
     every completed task was open. The hash chain (gaps, edits) is verify_chain's job.
     """
-    replayer = _Replayer(diagram, events, engine or default_engine(), strict=True)
+    replayer = _Replayer(diagram, events, engine or default_engine(), strict=True,
+                         diagrams=diagrams)  # fmt: skip
     try:
         for index in range(len(events)):
             replayer.apply(index)

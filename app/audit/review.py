@@ -21,6 +21,7 @@ from workflows.replay import Divergence, ReplayState, replay_all, verify
 from ..cases.access import require_case
 from ..cases.models import Case, Task
 from ..cases.queries import CaseDetail, case_detail
+from ..cases.rebuild import versions
 from ..cases.runtime import runtime
 from ..catalogue.models import DiagramVersion, Item
 from ..db import session, transactional, utcnow
@@ -134,7 +135,8 @@ def verify_case(db, case: Case, events: list[Event] | None = None) -> Verificati
         )
     try:
         diagram = runtime().diagram(db, case.diagram_version_id)
-        return Verification(chain, verify(diagram, [event_dict(e) for e in events]))
+        return Verification(chain, verify(diagram, [event_dict(e) for e in events],
+                                          diagrams=versions(db)))  # fmt: skip
     except OneWindowError as exc:
         return Verification(chain, None, f"the log cannot be re-executed: {exc}")
 
@@ -149,7 +151,7 @@ def states(file: CaseFile) -> list[ReplayState]:
     diagram = file.diagram()
     if diagram is None:
         return []
-    return replay_all(diagram, [event_dict(e) for e in file.events])
+    return replay_all(diagram, [event_dict(e) for e in file.events], diagrams=versions(session()))
 
 
 def holders_at(events: list[Event], upto: int) -> dict[str, int | None]:

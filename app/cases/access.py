@@ -144,6 +144,15 @@ def _heads_case(actor: User, case: Case) -> bool:
     return item is not None and _heads_item(headed, government, item)
 
 
+def heads_item(actor: User, item: Item) -> bool:
+    """Whether a leader heads the item's licensing authority (or the government, for a joint
+    item): who answers for the item's procedure, e.g. approving moves of its cases."""
+    if not actor.has_role("leader"):
+        return False
+    headed, government = headed_departments(session(), actor.id)
+    return bool(headed) and _heads_item(headed, government, item)
+
+
 def _heads_item(headed: set[int], government: bool, item: Item) -> bool:
     """Whether heading `headed` (a government among them or not) answers for the item."""
     if item.department_id in headed or (government and item.kind == "joint"):

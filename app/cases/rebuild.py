@@ -240,14 +240,20 @@ def _check(resumed: Resumed, read: _Read, diagram: CompiledDiagram) -> None:
             )  # fmt: skip
 
 
+def versions(db: Session):
+    """Read a deployed version's diagram by id (a case moved between versions replays both)."""
+    return lambda version_id: runtime().diagram(db, version_id)
+
+
 def _attempt(
-    diagram: CompiledDiagram, head, read: _Read, run: WorkflowRun | None, after: int
+    db: Session, diagram: CompiledDiagram, head, read: _Read, run: WorkflowRun | None, after: int
 ) -> Resumed:
     """Replay the events after `after` onto `run` (None: from the start) and check it."""
     if not read.complete_from(after, head.event_seq):
         raise _Untrusted(_("the log read after event %(seq)s has gaps", seq=after))
     try:
-        resumed = resume(diagram, [e for e in read.events if e["seq"] > after], run)
+        resumed = resume(diagram, [e for e in read.events if e["seq"] > after], run,
+                         diagrams=versions(db))  # fmt: skip
         _match_timers(resumed, read)
         _check(resumed, read, diagram)
     except _Untrusted:
@@ -268,7 +274,7 @@ def rebuild(db: Session, diagram: CompiledDiagram, head, live: Live | None = Non
     if live is not None and live.seq is not None and live.seq <= head.event_seq:
         read = _read(db, head, live.seq)
         try:
-            resumed = _attempt(diagram, head, read, live.run, live.seq)
+            resumed = _attempt(db, diagram, head, read, live.run, live.seq)
             note_moves(resumed.run, moves_since_snapshot(live.run) + resumed.moves)
             return resumed.run
         except _Untrusted:
@@ -279,7 +285,7 @@ def rebuild(db: Session, diagram: CompiledDiagram, head, live: Live | None = Non
         try:
             restored = _restore(diagram, head, read)
             if restored is not None:
-                resumed = _attempt(diagram, head, read, *restored)
+                resumed = _attempt(db, diagram, head, read, *restored)
                 note_moves(resumed.run, resumed.moves)
                 return resumed.run
         except _Untrusted:
@@ -287,7 +293,7 @@ def rebuild(db: Session, diagram: CompiledDiagram, head, live: Live | None = Non
         if not read.complete_from(0, head.event_seq):
             read = _read(db, head, 0)
     try:
-        resumed = _attempt(diagram, head, read, None, 0)
+        resumed = _attempt(db, diagram, head, read, None, 0)
     except _Untrusted as exc:
         raise WorkflowFault(
             _("the workflow could not be rebuilt from the case's events: %(reason)s",

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from ..api import bp, json_body, login_required, text
 from ..api.schemas import item_json
 from ..errors import Forbidden, InvalidInput, NotFound
-from . import drafts, whatif_runs
+from . import drafts, migration_plans, whatif_runs
 from . import services as catalogue
 
 
@@ -108,3 +108,41 @@ def start_what_if(code: str):
 def what_if_run(run_id: int):
     run = whatif_runs.get_run(g.user, run_id)
     return jsonify(whatif_runs.run_json(run))
+
+
+@bp.post("/items/<code>/migrations")
+@login_required
+def make_migration_plan(code: str):
+    """Work out which running cases of the item would move to `target`, and how (dry run)."""
+    body = json_body()
+    plan = migration_plans.make_plan(g.user, code, body.get("target"), body.get("source"),
+                                     body.get("mapping"), body.get("defaults"))  # fmt: skip
+    return jsonify(migration_plans.plan_json(plan)), 201
+
+
+@bp.get("/items/<code>/migrations")
+@login_required
+def migration_plans_of(code: str):
+    plans = migration_plans.plans_of(g.user, code)
+    return jsonify({"item": code, "plans": [migration_plans.plan_json(p) for p in plans]})
+
+
+@bp.get("/migrations/<int:plan_id>")
+@login_required
+def migration_plan(plan_id: int):
+    return jsonify(migration_plans.plan_json(migration_plans.get_plan(g.user, plan_id)))
+
+
+@bp.post("/migrations/<int:plan_id>/approve")
+@login_required
+def approve_migration_plan(plan_id: int):
+    """A second person approves the plan; its cases are moved in the background."""
+    plan = migration_plans.approve(g.user, plan_id)
+    return jsonify(migration_plans.plan_json(plan)), 202
+
+
+@bp.post("/migrations/<int:plan_id>/decline")
+@login_required
+def decline_migration_plan(plan_id: int):
+    plan = migration_plans.decline(g.user, plan_id, text(json_body(), "reason"))
+    return jsonify(migration_plans.plan_json(plan))
