@@ -12,9 +12,9 @@ from .auth.models import WebSession  # noqa: F401
 from .calendar.models import CalendarDay, CalendarYear  # noqa: F401
 from .cases.models import Case, CasePause, Task, Timer  # noqa: F401
 from .catalogue.drafts import DiagramDraft  # noqa: F401
+from .catalogue.migration_plans import MigrationPlan  # noqa: F401
 from .catalogue.models import DiagramVersion, Item  # noqa: F401
 from .catalogue.whatif_runs import WhatIfRun  # noqa: F401
-from .catalogue.migration_plans import MigrationPlan  # noqa: F401
 from .complaints.models import (  # noqa: F401
     Complaint,
     ComplaintCounter,

@@ -315,6 +315,10 @@ SEPARATE |= {"web.extend", "api.extend"}
 # what-if runs (analysts and admins; started in the background, read by run id):
 # tests/test_whatif.py tries every person of this matrix against both
 SEPARATE |= {"api.start_what_if", "api.what_if_run"}
+# migration plans (analysts plan; a leader of the item's authority or an admin, not the
+# planner, approves or declines): tests/test_migration.py tries every person against each
+SEPARATE |= {"api.make_migration_plan", "api.migration_plans_of", "api.migration_plan",
+             "api.approve_migration_plan", "api.decline_migration_plan"}
 
 
 def _path(template: str, scene: Scene) -> str:

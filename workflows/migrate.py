@@ -28,6 +28,7 @@ re-execution of a log (workflows/replay.py) moves its workflow the same way at a
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -208,10 +209,8 @@ def _reads_and_sets(target: CompiledDiagram, spec) -> tuple[list[tuple[str, set[
     script = getattr(spec, "script", None)
     if isinstance(script, str):
         reads.append((element, _names_read(script)))
-        try:
+        with contextlib.suppress(ExpressionError):  # a script lint refuses sets nothing
             sets.update(name for name, _text in check_script(script, element))
-        except ExpressionError:
-            pass
     node = target.nodes.get(element)
     if node is not None and node.type == "userTask":
         sets.update(f.id for f in node.form)

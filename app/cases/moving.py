@@ -36,7 +36,7 @@ from workflows.migrate import MigrationRefused, migrate
 from workflows.rebuild import rekey
 
 from ..calendar.services import calendar
-from ..catalogue.models import DiagramVersion
+from ..catalogue.models import version_numbers
 from ..db import session, transactional, utcnow
 from ..org.models import Post, User
 from ..org.services import staffing
@@ -192,8 +192,7 @@ def _write(db: Session, actor: User, head: Head, run: WorkflowRun, found: CaseMo
     for move in found.moves:
         if move["kind"] == "task" and not move["kept"]:
             move["to"] = str(new_ids[uuid.UUID(move["from"])])
-    numbers = dict(db.execute(sa.select(DiagramVersion.id, DiagramVersion.version).where(
-        DiagramVersion.id.in_((head.diagram_version_id, target_id)))).all())  # fmt: skip
+    numbers = version_numbers(db, (head.diagram_version_id, target_id))
     old_version, new_version = numbers[head.diagram_version_id], numbers[target_id]
     events.add("case_migrated", {
         "from_version_id": head.diagram_version_id, "to_version_id": target_id,

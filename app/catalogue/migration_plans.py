@@ -38,7 +38,7 @@ from ..cases.status import WORKING_STATUSES
 from ..db import Base, session, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..org.models import User
-from .models import DiagramVersion, Item
+from .models import DiagramVersion, Item, version_numbers
 
 log = logging.getLogger("onewindow.migration")
 MAX_CASES = 5000  # cases one plan works out while the analyst waits
@@ -71,9 +71,9 @@ class MigrationPlan(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
 
 
-def _require(actor: User, *roles: str) -> None:
+def _require(actor: User, roles: tuple[str, ...], why: str) -> None:
     if not actor.has_role(*roles):
-        raise Forbidden(_("this is for %(roles)s", roles=", ".join(roles)))
+        raise Forbidden(why)
 
 
 def _version(item: Item, number: Any, name: str) -> DiagramVersion:
@@ -126,7 +126,8 @@ def _check_defaults(defaults: Any) -> dict:
 def make_plan(actor: User, code: str, target: Any, source: Any = None, mapping: Any = None,
               defaults: Any = None) -> MigrationPlan:  # fmt: skip
     """Work out a plan over the running cases of an item on `source` (the dry run)."""
-    _require(actor, "analyst", "admin")
+    _require(actor, ("analyst", "admin"), _("migration plans are made by process analysts and "
+                                            "admins"))  # fmt: skip
     db = session()
     item = db.scalars(sa.select(Item).where(Item.code == code)).first()
     if item is None:
@@ -159,7 +160,8 @@ def make_plan(actor: User, code: str, target: Any, source: Any = None, mapping: 
 
 
 def get_plan(actor: User, plan_id: int) -> MigrationPlan:
-    _require(actor, *READERS)
+    _require(actor, READERS, _("migration plans are read by analysts, leaders, supervisors, "
+                               "auditors and admins"))  # fmt: skip
     plan = session().get(MigrationPlan, plan_id)
     if plan is None:
         raise NotFound(_("no migration plan %(plan)s", plan=plan_id))
@@ -167,7 +169,8 @@ def get_plan(actor: User, plan_id: int) -> MigrationPlan:
 
 
 def plans_of(actor: User, code: str) -> list[MigrationPlan]:
-    _require(actor, *READERS)
+    _require(actor, READERS, _("migration plans are read by analysts, leaders, supervisors, "
+                               "auditors and admins"))  # fmt: skip
     db = session()
     item = db.scalars(sa.select(Item).where(Item.code == code)).first()
     if item is None:
@@ -178,7 +181,7 @@ def plans_of(actor: User, code: str) -> list[MigrationPlan]:
 
 def _decider(actor: User, plan_id: int) -> MigrationPlan:
     """The plan, for a second person who may decide it (checked before and after reading)."""
-    _require(actor, "leader", "admin")
+    _require(actor, ("leader", "admin"), _("a leader or an admin approves migration plans"))
     plan = session().get(MigrationPlan, plan_id)
     if plan is None:
         raise NotFound(_("no migration plan %(plan)s", plan=plan_id))
@@ -239,7 +242,7 @@ def _run(app: Flask, plan_id: int) -> None:
         except Exception:  # the database gone, a bug: logged; the moved cases stay moved
             log.exception("migration plan %s stopped", plan_id)
             db.rollback()
-            status, error = "failed", _("the run stopped on an internal error; the service "
+            status, error = "failed", _("the moves stopped on an internal error; the service "
                                         "log has the details")  # fmt: skip
         db.execute(sa.update(MigrationPlan).where(MigrationPlan.id == plan_id)
                    .values(status=status, error=error, finished_at=utcnow(),
@@ -247,21 +250,24 @@ def _run(app: Flask, plan_id: int) -> None:
         db.commit()
 
 
+def _when(at: dt.datetime | None) -> str | None:
+    return at.isoformat(timespec="seconds") + "Z" if at else None
+
+
 def plan_json(plan: MigrationPlan) -> dict:
+    """A plan as the API answers it: what was asked, the dry run, who decided, the outcome."""
     db = session()
-    numbers = dict(db.execute(sa.select(DiagramVersion.id, DiagramVersion.version).where(
-        DiagramVersion.id.in_((plan.source_version_id, plan.target_version_id)))).all())  # fmt: skip
-    people = dict(db.execute(sa.select(User.id, User.name).where(
-        User.id.in_([i for i in (plan.planned_by_id, plan.decided_by_id) if i]))).all())  # fmt: skip
+    numbers = version_numbers(db, (plan.source_version_id, plan.target_version_id))
+    deciders = [i for i in (plan.planned_by_id, plan.decided_by_id) if i]
+    people = dict(db.execute(sa.select(User.id, User.name).where(User.id.in_(deciders))).all())
     movable = sum(1 for c in plan.cases if c["movable"])
     return {
         "plan": plan.id, "item": db.get(Item, plan.item_id).code,
-        "source": numbers.get(plan.source_version_id), "target": numbers.get(plan.target_version_id),
+        "source": numbers.get(plan.source_version_id),
+        "target": numbers.get(plan.target_version_id),
         "mapping": plan.mapping, "defaults": plan.defaults, "status": plan.status,
-        "planned_by": people.get(plan.planned_by_id),
-        "planned_at": plan.planned_at.isoformat(timespec="seconds") + "Z",
-        "decided_by": people.get(plan.decided_by_id),
-        "decided_at": plan.decided_at.isoformat(timespec="seconds") + "Z" if plan.decided_at else None,
+        "planned_by": people.get(plan.planned_by_id), "planned_at": _when(plan.planned_at),
+        "decided_by": people.get(plan.decided_by_id), "decided_at": _when(plan.decided_at),
         "decline_reason": plan.decline_reason,
         "summary": {"cases": len(plan.cases), "movable": movable,
                     "refused": len(plan.cases) - movable,

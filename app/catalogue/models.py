@@ -45,3 +45,10 @@ class DiagramVersion(Base):
     comment: Mapped[str] = mapped_column(sa.String(500), default="")
     deployed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     deployed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def version_numbers(db, ids) -> dict[int, int]:
+    """The version numbers of deployed versions, by version id."""
+    rows = db.execute(sa.select(DiagramVersion.id, DiagramVersion.version)
+                      .where(DiagramVersion.id.in_(list(ids)))).all()  # fmt: skip
+    return dict(rows)
