@@ -192,3 +192,34 @@ def test_a_broken_draft_or_a_lost_run_is_shown_failed_and_frees_the_item(demo_ap
     assert shown["status"] == "failed" and "重新发起" in shown["error"]  # zh by default
     again = api.call("POST", f"/items/{ITEM}/what-if", ANALYST, 202, json={"source": "v1"})
     assert _until_finished(api, again["run"], ANALYST)["status"] == "done"
+
+
+def test_an_outcome_the_draft_no_longer_allows_changes_the_stage_not_its_load(demo_app):
+    """A draft without the collective decision's denial: the cases denied there are run with
+    an approval instead; the stage is neither skipped nor added (it was worked), so its
+    post's load stands and the head's and the window's grow by the stages that follow."""
+    item, content, filename = _history(demo_app)
+    text = content.decode()
+    at = text.index('<bpmn:userTask id="Task_collective"')
+    end = text.index("</bpmn:userTask>", at)
+    part = text[at:end].replace('value="approve,return,reject"', 'value="approve,return"')
+    draft = (text[:at] + part + text[end:]).encode()
+    assert draft != content
+    with demo_app.app_context():
+        report = what_if(item, draft, filename)
+    by_hand = _by_hand(demo_app)
+    denied_there = {no for no, case in by_hand.items() if "reject" in case["outcomes"]}
+    assert denied_there, "the generated history has no collective denial"
+    lines = {c.case_no: c for c in report.cases}
+    assert {no for no, c in lines.items() if c.changed} == denied_there
+    for no in denied_there:
+        line = lines[no]
+        assert line.changed == [COLLECTIVE] and COLLECTIVE not in line.added
+        assert line.diverges_at == COLLECTIVE and not line.same
+        assert line.decision == "denied" and line.result == "approved"
+    assert report.stages_after[COLLECTIVE] == report.stages_before[COLLECTIVE]
+    moved = report.load_moved()
+    assert moved.get("planning_collective", 0) == 0
+    assert moved["planning_head"] == sum(
+        lines[no].added.count("Task_head") for no in denied_there
+    ) > 0

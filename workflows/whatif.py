@@ -43,6 +43,9 @@ class CaseWhatIf:
     path: list[str] = field(default_factory=list)  # user tasks run, in order
     skipped: list[Recorded] = field(default_factory=list)  # recorded, not run
     added: list[ReadyTask] = field(default_factory=list)  # run, never recorded
+    # run with its recorded completion, whose outcome the diagram no longer allows (it took
+    # the first it allows instead): the stage is neither skipped nor added
+    changed: list[str] = field(default_factory=list)
     result: str | None = None  # approved / denied, when the diagram ended
     stopped_at: str | None = None  # where it stopped before an end (a timer, an error)
     error: str | None = None
@@ -50,20 +53,23 @@ class CaseWhatIf:
     @property
     def same(self) -> bool:
         """Whether the case would have gone the same way (same stages, same end)."""
-        return not self.skipped and not self.added and not self.stopped_at and not self.error
+        return not (self.skipped or self.added or self.changed or self.stopped_at or self.error)
 
     added_at: list[int] = field(default_factory=list)  # where in `path` each added one is
     skipped_at: list[int] = field(default_factory=list)  # where in the record each skipped is
+    changed_at: list[int] = field(default_factory=list)  # where in `path` each changed one is
 
     @property
     def diverges_at(self) -> str | None:
         """The first element where it would have gone otherwise: the first recorded stage it
         skips or the first stage it adds, whichever comes first (the record's place against
         the run's; at the same place, the stage skipped)."""
-        if self.skipped and (not self.added or self.skipped_at[0] <= self.added_at[0]):
+        run = sorted([*zip(self.added_at, (t.spec_id for t in self.added), strict=True),
+                      *zip(self.changed_at, self.changed, strict=True)])  # fmt: skip
+        if self.skipped and (not run or self.skipped_at[0] <= run[0][0]):
             return self.skipped[0].spec_id
-        if self.added:
-            return self.added[0].spec_id
+        if run:
+            return run[0][1]
         return self.stopped_at
 
     @property
@@ -111,8 +117,8 @@ def simulate(engine: Engine, diagram: CompiledDiagram, form: dict[str, Any],
                 record = queue.popleft()
                 outcome, data = record.outcome, {**record.data, "comment": record.comment}
                 if outcome not in task.outcomes:  # the draft no longer allows it
-                    out.added.append(task)
-                    out.added_at.append(len(out.path))
+                    out.changed.append(task.spec_id)
+                    out.changed_at.append(len(out.path))
                     outcome, data = _outcome_for(task), {}
             else:
                 out.added.append(task)

@@ -53,6 +53,7 @@ class CaseLine:
     promised_limit: int | None  # working days, acceptance to the promised due date
     statutory_limit: int | None
     error: str | None = None
+    changed: list[str] = field(default_factory=list)  # run with an outcome no longer allowed
 
     @property
     def days_after(self) -> float:
@@ -172,6 +173,7 @@ def what_if(item: Item, content: bytes, filename: str, *, since: dt.datetime | N
                 cal.working_days_between(case.accepted_at, case.decided_at),
                 _limit(cal, case.accepted_at, case.due_at),
                 _limit(cal, case.accepted_at, case.statutory_due_at), sim.error,
+                list(sim.changed),
             ))  # fmt: skip
             report.stages_before.update(r.spec_id for r in history)
             report.posts_before.update(r.post for r in history if r.post)

@@ -191,6 +191,7 @@ def report_json(report: WhatIfReport) -> dict:
              "received_on": cal.local(c.received_at).date().isoformat(),
              "decision": c.decision, "result": c.result, "same": c.same,
              "diverges_at": c.diverges_at, "skipped": c.skipped, "added": c.added,
+             "changed": c.changed,
              "days_saved": c.days_saved, "days_added": c.days_added,
              "days_taken": c.days_taken, "days_after": round(c.days_after, 2),
              "promised_met": [c.met(c.promised_limit, False), c.met(c.promised_limit, True)],
