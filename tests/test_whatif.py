@@ -75,6 +75,8 @@ def test_an_unchanged_diagram_reports_every_case_unchanged(demo_app):
     assert report.unchanged == len(report.cases) and report.days_saved == 0
     assert report.load_moved() == {}
     assert report.stages_after == report.stages_before
+    # the same flows chosen at the gateways, as the events recorded them
+    assert report.flows_after == report.flows_before and report.flows_before["Flow_large"] > 0
     assert report.met("promised", True) == report.met("promised", False)
 
 
@@ -111,6 +113,11 @@ def test_a_draft_that_drops_the_collective_stage_below_50000_reports_who_skips_i
     )
     assert report.load_moved()["planning_collective"] == -report.stages_before[COLLECTIVE]
     assert seen == [len(by_hand)]
+    # on the flows: the large-project branch is never taken; the head is reached by the
+    # small one alone, once per visit
+    assert report.flows_before["Flow_large"] > 0 and report.flows_after["Flow_large"] == 0
+    assert report.flows_after["Flow_small"] == report.stages_after["Task_head"]
+    assert report.flows_after["Flow_small"] > report.flows_before["Flow_small"]
 
 
 def _until_finished(api, run: int, user: str) -> dict:

@@ -46,6 +46,7 @@ class CaseWhatIf:
     # run with its recorded completion, whose outcome the diagram no longer allows (it took
     # the first it allows instead): the stage is neither skipped nor added
     changed: list[str] = field(default_factory=list)
+    flows: list[str] = field(default_factory=list)  # sequence flows chosen at gateways
     result: str | None = None  # approved / denied, when the diagram ended
     stopped_at: str | None = None  # where it stopped before an end (a timer, an error)
     error: str | None = None
@@ -102,7 +103,8 @@ def simulate(engine: Engine, diagram: CompiledDiagram, form: dict[str, Any],
     for record in recorded:
         left[record.spec_id].append(record)
     try:
-        run, _steps = engine.start(diagram, dict(form))
+        run, steps = engine.start(diagram, dict(form))
+        out.flows.extend(f for s in steps for f in s.get("flows", ()))
         while not run.is_completed:
             ready = run.ready_tasks()
             if not ready:  # waits for a timer or a message: a what-if takes no time
@@ -125,7 +127,8 @@ def simulate(engine: Engine, diagram: CompiledDiagram, form: dict[str, Any],
                 out.added_at.append(len(out.path))
                 outcome, data = _outcome_for(task), {}
             out.path.append(task.spec_id)
-            run.complete(task.id, outcome, data)
+            step = run.complete(task.id, outcome, data)
+            out.flows.extend(f for s in step.engine_steps for f in s.get("flows", ()))
         out.result = run.result()
     except EngineError as exc:
         out.error = str(exc)

@@ -25,6 +25,7 @@ from workflows.engine import Engine
 from workflows.replay import expected_decision
 from workflows.whatif import Recorded, simulate
 
+from ..audit.models import Event
 from ..calendar.services import calendar
 from ..cases.models import Case, Task
 from ..cases.status import TaskState
@@ -74,6 +75,8 @@ class WhatIfReport:
     posts_after: Counter = field(default_factory=Counter)
     stages_before: Counter = field(default_factory=Counter)  # completions per user task
     stages_after: Counter = field(default_factory=Counter)
+    flows_before: Counter = field(default_factory=Counter)  # cases per flow chosen at a gateway
+    flows_after: Counter = field(default_factory=Counter)
 
     @property
     def unchanged(self) -> int:
@@ -132,6 +135,16 @@ def _recorded(case_ids: list[int], cal) -> dict[int, list[Recorded]]:
     return out
 
 
+def _flows(case_ids: list[int]) -> dict[int, list[str]]:
+    """The flows each case took at its gateways, as its events record them."""
+    out: dict[int, list[str]] = {cid: [] for cid in case_ids}
+    rows = session().execute(sa.select(Event.case_id, Event.data).where(
+        Event.case_id.in_(case_ids), Event.type == "gateway_taken"))  # fmt: skip
+    for case_id, data in rows:
+        out[case_id].extend((data or {}).get("flows") or ())
+    return out
+
+
 def _limit(cal, start: dt.datetime, due: dt.datetime | None) -> int | None:
     return cal.working_days_between(start, due) if due is not None else None
 
@@ -160,6 +173,7 @@ def what_if(item: Item, content: bytes, filename: str, *, since: dt.datetime | N
             break
         after = (batch[-1].received_at, batch[-1].id)
         recorded = _recorded([c.id for c in batch], cal)
+        taken = _flows([c.id for c in batch])
         for case in batch:
             history = recorded[case.id]
             sim = simulate(engine, diagram, dict(case.form or {}), history)
@@ -178,6 +192,8 @@ def what_if(item: Item, content: bytes, filename: str, *, since: dt.datetime | N
             report.stages_before.update(r.spec_id for r in history)
             report.posts_before.update(r.post for r in history if r.post)
             report.stages_after.update(sim.path)
+            report.flows_before.update(taken[case.id])
+            report.flows_after.update(sim.flows)
             skipped = Counter(id(r) for r in sim.skipped)
             report.posts_after.update(r.post for r in history if r.post and not skipped[id(r)])
             report.posts_after.update(posts.get(t.spec_id) or t.post or "" for t in sim.added)

@@ -186,6 +186,8 @@ def report_json(report: WhatIfReport) -> dict:
         },
         "stages": {s: [report.stages_before[s], report.stages_after[s]] for s in stages},
         "load_moved": report.load_moved(),
+        "flows": {f: [report.flows_before[f], report.flows_after[f]]
+                  for f in sorted(set(report.flows_before) | set(report.flows_after))},
         "cases": [
             {"case_no": c.case_no,
              "received_on": cal.local(c.received_at).date().isoformat(),
