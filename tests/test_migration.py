@@ -8,6 +8,7 @@ transaction, keeping its tasks, holders and due dates, its chain verified by re-
 from __future__ import annotations
 
 import threading
+import time
 
 import sqlalchemy as sa
 
@@ -21,6 +22,7 @@ from app.db import session
 from tests.apiclient import Api, sample_form
 from tests.test_authz import PEOPLE
 from tests.variants import PLANNING_MAPPING, planning_v2
+from tests.webclient import Web
 
 ITEM = "planning-permit"
 ANALYST, HEAD, OTHER_LEADER = "analyst_zhou", "head_lin", "deputy_qin"
@@ -269,3 +271,57 @@ def test_who_may_plan_read_and_approve(demo_app):
                         json={"reason": "再议"})  # fmt: skip
     assert declined["status"] == "declined" and declined["decline_reason"] == "再议"
     api.call("POST", f"/migrations/{plan['plan']}/approve", "admin", 409)
+
+
+def test_the_pages_plan_approve_and_show_the_outcome(demo_app):
+    """The analyst works out a plan on the page (a bad mapping line is named and the form
+    kept), the bureau's head approves it on the plan page, the page shows each case moved."""
+    api = Api(demo_app.test_client())
+    case_no = _case_at(api, "Task_deputy")
+    _deploy_v2(api)
+    analyst = Web(demo_app, ANALYST)
+    page = f"/analyst/items/{ITEM}/migrations"
+    analyst.get(page)
+    bad = analyst.post(page, {"source": "1", "target": "2", "mapping": "Task_deputy Task_vice"},
+                       expect=200)  # fmt: skip
+    assert "line 1" in bad.text and "Task_deputy Task_vice" in bad.text  # the input kept
+    made = analyst.post(page, {"source": "1", "target": "2",
+                               "mapping": "Task_deputy = Task_vice\nTask_collective -> Task_head"})
+    plan_page = made.headers["Location"]
+    shown = analyst.get(plan_page).text
+    assert case_no in shown and "Task_vice" in shown and 'data-ok="yes"' in shown
+    assert 'id="plan-decision"' not in shown  # the planner cannot approve
+    head = Web(demo_app, HEAD)
+    assert plan_page.rsplit("/", 1)[1] in head.get("/migrations").text
+    page_html = head.get(plan_page).text
+    assert 'id="plan-decision"' in page_html
+    head.post(f"{plan_page}/approve", {})  # without the box ticked: nothing happens
+    assert api.case(case_no)["diagram_version"] == 1
+    head.post(f"{plan_page}/approve", {"confirm": "y"})
+    deadline = time.monotonic() + 30
+    while "data-status=\"done\"" not in (html := head.get(plan_page).text):
+        assert time.monotonic() < deadline, html[:2000]
+        time.sleep(0.1)
+    assert 'id="plan-outcome"' in html and api.case(case_no)["diagram_version"] == 2
+    assert [t["spec_id"] for t in api.open_tasks(case_no)] == ["Task_vice"]
+
+
+def test_who_may_open_the_pages(demo_app):
+    api = Api(demo_app.test_client())
+    _case_at(api, "Task_lead")
+    _deploy_v2(api)
+    plan = api.call("POST", f"/items/{ITEM}/migrations", ANALYST, 201, json={"target": 2})
+    pages = {f"/analyst/items/{ITEM}/what-if": ("analyst", "admin"),
+             f"/analyst/items/{ITEM}/migrations": READERS,
+             f"/migrations/{plan['plan']}": READERS, "/migrations": ("leader", "admin")}
+    for role, user in PEOPLE.items():
+        web = Web(demo_app, user)
+        for path, allowed in pages.items():
+            if user is None:
+                assert web.get(path, expect=302).headers["Location"].startswith("/login")
+            else:
+                web.get(path, expect=200 if role in allowed else 403)
+        if user is not None and role not in ("leader", "admin"):
+            web.post(f"/migrations/{plan['plan']}/approve", {"confirm": "y"}, expect=403)
+            web.post(f"/migrations/{plan['plan']}/decline", {"reason": "x"}, expect=403)
+    assert api.call("GET", f"/migrations/{plan['plan']}", HEAD)["status"] == "planned"

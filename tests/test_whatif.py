@@ -19,6 +19,7 @@ from tests.apiclient import Api
 from tests.casegen import generate
 from tests.test_authz import PEOPLE
 from tests.test_stats import START, Clock
+from tests.webclient import Web
 
 ITEM = "planning-permit"
 COLLECTIVE = "Task_collective"
@@ -230,3 +231,25 @@ def test_an_outcome_the_draft_no_longer_allows_changes_the_stage_not_its_load(de
     assert moved["planning_head"] == sum(
         lines[no].added.count("Task_head") for no in denied_there
     ) > 0
+
+
+def test_the_page_runs_a_draft_and_shows_the_table_and_the_diagram(demo_app):
+    item, content, filename = _history(demo_app)
+    web = Web(demo_app, ANALYST)
+    page = f"/analyst/items/{ITEM}/what-if"
+    bad = web.post(page, {"source": "v1", "since": "yesterday"}, expect=200)
+    assert "must be a date" in bad.text and 'value="yesterday"' in bad.text
+    started = web.post(page, {"source": "v1", "decision": "denied"})
+    target = started.headers["Location"]
+    deadline = time.monotonic() + 60
+    while 'data-status="done"' not in (html := web.get(target).text):
+        assert 'data-status="failed"' not in html and time.monotonic() < deadline
+        time.sleep(0.1)
+    by_hand = _by_hand(demo_app)
+    with demo_app.app_context():
+        denied = set(session().scalars(sa.select(Case.case_no).where(Case.decision == "denied")))
+    assert denied and all(f'data-case="{no}"' in html for no in denied)
+    assert not any(f'data-case="{no}"' in html for no in set(by_hand) - denied)
+    assert "<svg" in html and "Task_collective" in html  # the diagram, with its counts
+    changed = web.get(target + "&show=changed").text
+    assert 'data-same="yes"' not in changed

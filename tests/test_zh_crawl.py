@@ -314,6 +314,24 @@ def _draft(app) -> None:
     assert resp.status_code == 200, resp.get_json()
 
 
+def _plan(app, past: Past) -> None:
+    """A plan to move the running planning permits to a second version (renamed, added and
+    removed stages), waiting for the head's approval; the analyst's draft stays as it was."""
+    from tests.variants import PLANNING_MAPPING, planning_v2
+
+    api = Api(app.test_client())
+    headers = {"Authorization": f"Bearer {api.token('analyst_zhou')}"}
+    resp = api.client.put("/api/v1/items/planning-permit/draft", data=planning_v2(),
+                          headers=headers)  # fmt: skip
+    assert resp.status_code == 200, resp.get_json()
+    api.call("POST", "/items/planning-permit/deploy", "analyst_zhou", 201,
+             json={"comment": "取消集体研究"})  # fmt: skip
+    plan = api.call("POST", "/items/planning-permit/migrations", "analyst_zhou", 201,
+                    json={"source": 1, "target": 2, "mapping": PLANNING_MAPPING})  # fmt: skip
+    past.values["plan_id"].append(plan["plan"])
+    _draft(app)
+
+
 def build_past(app) -> Past:
     """Make the history, then collect the ids its routes take."""
     past = Past()
@@ -323,6 +341,7 @@ def build_past(app) -> Past:
     _worked_cases(app, past)
     _online(app, past)
     _absence(app)
+    _plan(app, past)
     with app.app_context():
         db = session()
         tasks = db.scalars(sa.select(Task.id).order_by(Task.state, Task.created_at)).all()

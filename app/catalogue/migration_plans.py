@@ -138,7 +138,7 @@ def make_plan(actor: User, code: str, target: Any, source: Any = None, mapping: 
             Case.item_id == item.id, Case.status.in_(WORKING_STATUSES),
             Case.diagram_version_id != to.id)).all()  # fmt: skip
         if len(on) != 1:
-            raise InvalidInput(_("'source': give the version the cases run on"))
+            raise InvalidInput(_("give the version the cases run on: they run on several"))
         frm = db.get(DiagramVersion, on[0])
     else:
         frm = _version(item, source, "source")
@@ -177,6 +177,21 @@ def plans_of(actor: User, code: str) -> list[MigrationPlan]:
         raise NotFound(_("no item with code '%(code)s'", code=code))
     return list(db.scalars(sa.select(MigrationPlan).where(MigrationPlan.item_id == item.id)
                            .order_by(MigrationPlan.id.desc()).limit(50)))  # fmt: skip
+
+
+def may_decide(actor: User, plan: MigrationPlan) -> bool:
+    """Whether `actor` may approve or decline the plan now (for showing the buttons)."""
+    if plan.status != "planned" or plan.planned_by_id == actor.id:
+        return False
+    return actor.has_role("admin") or heads_item(actor, session().get(Item, plan.item_id))
+
+
+def plans_waiting(actor: User) -> list[MigrationPlan]:
+    """Plans waiting for approval that `actor` may decide (every item's), oldest first."""
+    _require(actor, ("leader", "admin"), _("a leader or an admin approves migration plans"))
+    plans = session().scalars(sa.select(MigrationPlan).where(MigrationPlan.status == "planned")
+                              .order_by(MigrationPlan.id).limit(200))  # fmt: skip
+    return [p for p in plans if may_decide(actor, p)]
 
 
 def _decider(actor: User, plan_id: int) -> MigrationPlan:

@@ -119,6 +119,34 @@ def get_run(actor: User, run_id: int) -> WhatIfRun:
     return run
 
 
+def runs_of(actor: User, code: str, limit: int = 10) -> list[WhatIfRun]:
+    """The item's latest runs, newest first, for an analyst or admin."""
+    _require_analyst(actor)
+    item = session().scalars(sa.select(Item).where(Item.code == code)).first()
+    if item is None:
+        raise NotFound(_("no item with code '%(code)s'", code=code))
+    return list(session().scalars(sa.select(WhatIfRun).where(WhatIfRun.item_id == item.id)
+                                  .order_by(WhatIfRun.id.desc()).limit(limit)))  # fmt: skip
+
+
+def drawing(report: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """How a finished report is drawn on its diagram: each stage's completions before → after
+    and each gateway flow's choices, coloured where they change (added, removed, changed)."""
+    highlight: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for key, (before, after) in {**report.get("stages", {}), **report.get("flows", {})}.items():
+        notes[key] = f"{before}→{after}" if before != after else str(after)
+        if before == after:
+            highlight[key] = "taken" if after else highlight.get(key, "")
+        elif not before:
+            highlight[key] = "added"
+        elif not after:
+            highlight[key] = "removed"
+        else:
+            highlight[key] = "changed"
+    return {k: v for k, v in highlight.items() if v}, notes
+
+
 def run_json(run: WhatIfRun) -> dict:
     """A run as the API answers it: what was asked, how far it got, its report or error."""
     status, error = run.status, run.error

@@ -149,7 +149,7 @@ def init_app(app: Flask) -> None:
         department_kind_name=present.department_kind_name, limit_text=present.limit_text,
         application_step_name=present.application_step_name, actor_name=present.actor_name,
         data_value=present.data_value, task_reason=present.task_reason,
-        diff_aspect_name=present.diff_aspect_name,
+        diff_aspect_name=present.diff_aspect_name, run_status_name=present.run_status_name,
     )  # fmt: skip
     app.jinja_env.filters["role_name"] = role_name
     app.jinja_env.filters["local"] = present.iso_local

@@ -47,6 +47,20 @@ outcome_name = labels(
 )
 
 
+# The status of a what-if run or a migration plan (app/catalogue), in the reader's language.
+run_status_name = labels(
+    lambda: {
+        "queued": _("queued"),
+        "running": _("running"),
+        "done": _("done"),
+        "failed": _("failed"),
+        "planned": _("waiting for approval"),
+        "approved": _("approved, moving"),
+        "declined": _("declined"),
+    },
+)
+
+
 # The verb on a task's button: a stage that issues a document says so (a denial stage
 # 出具决定, an issue stage 出具决定/发证) instead of the reviewer's 同意; else the outcome.
 _STAGE_VERBS = {
