@@ -101,13 +101,16 @@ def _same_post(post: Post | None, wanted: str | None) -> bool:
     return post is not None and wanted is not None and wanted in (post.code, post.name)
 
 
-def _describe(run: WorkflowRun, plan, rows: dict) -> list[dict]:
-    """Each move as the plan shows and the event records it (before new ids are given)."""
+def _describe(run: WorkflowRun, source, plan, rows: dict) -> list[dict]:
+    """Each move as the plan shows and the event records it (before new ids are given),
+    the elements named as each version names them."""
     views = {t.id: t for t in run.ready_tasks()}
     out = []
     for move in plan.moves:
+        was, goes = source.nodes.get(move.source), run.diagram.nodes.get(move.target)
         entry = {"kind": move.kind, "source": move.source, "target": move.target,
-                 "from": str(move.task_id)}  # fmt: skip
+                 "from": str(move.task_id), "source_name": was.name if was else move.source,
+                 "target_name": goes.name if goes else move.target}  # fmt: skip
         if move.kind == "task":
             task, post = rows.get(move.task_id, (None, None))
             view = views.get(move.task_id)
@@ -122,6 +125,7 @@ def _try(db: Session, head: Head, run: WorkflowRun, target_id: int, mapping: dic
          defaults: dict) -> tuple[CaseMove, object | None]:  # fmt: skip
     """Move `run` (a copy the caller may throw away); return the outcome and the plan."""
     found = CaseMove(head.id, head.case_no)
+    source = run.diagram
     try:
         target = runtime().diagram(db, target_id)
         plan, steps = migrate(run, target, mapping, defaults)
@@ -134,7 +138,7 @@ def _try(db: Session, head: Head, run: WorkflowRun, target_id: int, mapping: dic
     rows = _open_rows(db, head.id)
     found.movable, found.defaults = True, dict(plan.defaults)
     found.steps = [s["node"] for s in steps]
-    found.moves = _describe(run, plan, rows)
+    found.moves = _describe(run, source, plan, rows)
     missing = {m.task_id for m in plan.moves if m.kind == "task"} - set(rows)
     if missing:  # the log and the task rows disagree: never guess
         found.movable, found.moves = False, []

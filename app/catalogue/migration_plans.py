@@ -38,6 +38,7 @@ from ..cases.status import WORKING_STATUSES
 from ..db import Base, session, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..org.models import User
+from ..org.queries import post_names
 from .models import DiagramVersion, Item, version_numbers
 
 log = logging.getLogger("onewindow.migration")
@@ -276,8 +277,9 @@ def plan_json(plan: MigrationPlan) -> dict:
     deciders = [i for i in (plan.planned_by_id, plan.decided_by_id) if i]
     people = dict(db.execute(sa.select(User.id, User.name).where(User.id.in_(deciders))).all())
     movable = sum(1 for c in plan.cases if c["movable"])
+    item = db.get(Item, plan.item_id)
     return {
-        "plan": plan.id, "item": db.get(Item, plan.item_id).code,
+        "plan": plan.id, "item": item.code, "item_name": item.name,
         "source": numbers.get(plan.source_version_id),
         "target": numbers.get(plan.target_version_id),
         "mapping": plan.mapping, "defaults": plan.defaults, "status": plan.status,
@@ -290,4 +292,5 @@ def plan_json(plan: MigrationPlan) -> dict:
                     "stayed": sum(1 for r in plan.results if not r.get("moved")),
                     "done": plan.done},
         "cases": plan.cases, "results": plan.results, "error": plan.error,
+        "posts": post_names(),  # the posts' names by code, for the pages
     }  # fmt: skip
