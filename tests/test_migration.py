@@ -154,6 +154,16 @@ def test_cases_at_each_open_stage_move_and_go_on_along_the_new_version(demo_app)
             assert (now.id, now.assignee_id, now.created_at, now.due_at) == (
                 old.id, old.assignee_id, old.created_at, old.due_at)
         _verified(demo_app, case_no)
+    # the auditor's replay draws the version the case ran on at each step; the history says
+    auditor, deputy_case = Web(demo_app, "auditor_sun"), cases["Task_deputy"]
+    events = api.call("GET", f"/cases/{deputy_case}/events", "auditor_sun")["events"]
+    at = next(i for i, e in enumerate(events, 1) if e["type"] == "case_migrated")
+    before_move = auditor.get(f"/audit/cases/{deputy_case}/replay?step={at - 1}").text
+    after_move = auditor.get(f"/audit/cases/{deputy_case}/replay?step={at}").text
+    assert "Task_collective" in before_move and "Task_collective" not in after_move
+    assert "Task_vice" in after_move and "Task_vice" not in before_move
+    assert "moved to a new version of the procedure" in auditor.get(
+        f"/cases/{deputy_case}").text
     with demo_app.app_context():  # the move is on each chain, naming both versions
         db = session()
         moved = db.scalars(sa.select(Event).where(Event.type == "case_migrated")).all()

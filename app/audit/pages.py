@@ -120,13 +120,14 @@ def audit_replay(case_no: str):
         raise InvalidInput(_("The step must be a number.")) from None
     step = max(0, min(step, last))
     state = states[step - 1] if step > 0 and step <= len(states) else None
-    diagram = file.diagram()
-    pinned = file.version  # the case's diagram version; its chosen diagram is drawn
+    seq = file.events[step - 1].seq if step > 0 else 0
+    then = file.at(seq)  # the version the case ran on at that step (it may have moved since)
+    diagram = then.diagram()
+    pinned = then.version  # its chosen diagram is drawn
     content, filename = (pinned.content, pinned.filename) if pinned else (None, "<diagram>")
     chooser = choose_diagram(content, filename, asked_diagram())
     svg = draw(content, filename, chooser.chosen_id,
                _highlight(state, diagram, audit.late_specs(file)))  # fmt: skip
-    seq = file.events[step - 1].seq if step > 0 else 0
     holders = audit.holders_at(file.events, seq)
     actor_id = file.events[step - 1].actor_id if step > 0 else None
     people = people_named({u for u in holders.values() if isinstance(u, int)} | {actor_id})

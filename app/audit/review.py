@@ -74,6 +74,22 @@ class CaseFile:
             return None
         return runtime().diagram(session(), self.version.id)
 
+    def at(self, seq: int) -> CaseFile:
+        """The file as of event `seq`: pinned to the version the case ran on then (a case
+        moved to another version ran on the one it left before the move)."""
+        version_id = None
+        for event in self.events:
+            if event.type != "case_migrated":
+                continue
+            if event.seq <= seq:
+                version_id = event.data.get("to_version_id")
+            elif version_id is None:
+                version_id = event.data.get("from_version_id")
+                break
+        if version_id is None or self.version is None or version_id == self.version.id:
+            return self
+        return CaseFile(self.detail, session().get(DiagramVersion, version_id))
+
 
 def open_case_file(actor: User, case_no: str, page: str) -> CaseFile:
     """Load a case for the audit pages, after checking the reader and logging the look."""

@@ -166,6 +166,7 @@ event_name = labels(
         "evaluated": _("rated by the applicant"),
         "follow_up_opened": _("follow-up opened"),
         "follow_up_closed": _("follow-up closed"),
+        "case_migrated": _("moved to a new version of the procedure"),
     },
 )
 
@@ -214,6 +215,11 @@ def event_detail(event, people: dict[int, str]) -> str:
     if "flows" in data:
         names = element_names(getattr(event, "case_id", None))
         parts.append("、".join(names.get(str(f)) or str(f) for f in data["flows"]))
+    if event.type == "case_migrated":
+        parts.append(_("version %(old)s → %(new)s", old=data.get("from_version"),
+                       new=data.get("to_version")))  # fmt: skip
+        parts += [f"{m.get('source_name', m['source'])} → {m.get('target_name', m['target'])}"
+                  for m in data.get("moves") or () if m.get("kind") == "task"]  # fmt: skip
     for decision in data.get("decisions") or ():
         parts.append(f"{decision.get('number', '')} ({outcome_name(decision.get('outcome'))})")
     return " · ".join(parts)
