@@ -31,6 +31,24 @@ WHAT_IF_RUN = {
     },
 }
 
+MIGRATION_PLAN = {
+    "type": "object",
+    "properties": {
+        "plan": {"type": "integer"},
+        "item": {"type": "string"},
+        "source": {"type": "integer", "description": "the version the cases run on"},
+        "target": {"type": "integer"},
+        "mapping": {"type": "object", "additionalProperties": {"type": "string"}},
+        "defaults": {"type": "object"},
+        "status": {"type": "string",
+                   "enum": ["planned", "approved", "running", "done", "failed", "declined"]},
+        "summary": {"type": "object"},
+        "cases": {"type": "array", "description": "the dry run: per case, movable, reasons, "
+                  "moves (source, target, kept: same task row and holder)"},
+        "results": {"type": "array", "description": "the run: per case, moved or why not"},
+    },
+}  # fmt: skip
+
 ERRORS = {
     "400": _json(_ref("Error"), "Bad input: the message says what and where"),
     "401": _json(_ref("Error"), "Not logged in"),
@@ -587,6 +605,52 @@ def openapi_document() -> dict:
                     "(totals, stages, work moved between posts, every case)",
                     {"200": _json(WHAT_IF_RUN)},
                     params=[_path_param("run")],
+                )
+            },
+            "/items/{code}/migrations": {
+                "post": _op(
+                    "Work out a plan that moves the item's running cases from one version to "
+                    "another (the dry run; analysts and admins); nothing moves until approved",
+                    {"201": _json(MIGRATION_PLAN, "Planned")},
+                    {
+                        "type": "object",
+                        "required": ["target"],
+                        "properties": {
+                            "target": {"type": "integer"},
+                            "source": {"type": "integer",
+                                       "description": "default: the one other version"},
+                            "mapping": {"type": "object",
+                                        "additionalProperties": {"type": "string"},
+                                        "description": "source element id -> target id"},
+                            "defaults": {"type": "object",
+                                         "description": "data the target reads, if missing"},
+                        },
+                    },  # fmt: skip
+                    params=[_path_param("code")],
+                ),
+                "get": _op("The item's migration plans, newest first",
+                           {"200": _json({"type": "object"})},
+                           params=[_path_param("code")]),  # fmt: skip
+            },
+            "/migrations/{plan}": {
+                "get": _op("A migration plan: its dry run, who decided it, each case's outcome",
+                           {"200": _json(MIGRATION_PLAN)}, params=[_path_param("plan")]),
+            },  # fmt: skip
+            "/migrations/{plan}/approve": {
+                "post": _op(
+                    "Approve a plan (a leader of the item's authority or an admin, not its "
+                    "author); its cases move in the background, each in its own transaction",
+                    {"202": _json(MIGRATION_PLAN, "Approved")},
+                    params=[_path_param("plan")],
+                )
+            },
+            "/migrations/{plan}/decline": {
+                "post": _op(
+                    "Decline a plan, with a reason",
+                    {"200": _json(MIGRATION_PLAN)},
+                    {"type": "object", "required": ["reason"],
+                     "properties": {"reason": {"type": "string"}}},  # fmt: skip
+                    params=[_path_param("plan")],
                 )
             },
             "/tasks/{id}/complete": {
