@@ -10,6 +10,7 @@ import time
 
 import sqlalchemy as sa
 
+from app.audit.models import Event
 from app.calendar.services import calendar
 from app.cases.models import Case, Task
 from app.catalogue.models import DiagramVersion, Item
@@ -19,6 +20,7 @@ from tests.apiclient import Api
 from tests.casegen import generate
 from tests.test_authz import PEOPLE
 from tests.test_stats import START, Clock
+from tests.variants import bypass
 from tests.webclient import Web
 
 ITEM = "planning-permit"
@@ -253,3 +255,86 @@ def test_the_page_runs_a_draft_and_shows_the_table_and_the_diagram(demo_app):
     assert "<svg" in html and "Task_collective" in html  # the diagram, with its counts
     changed = web.get(target + "&show=changed").text
     assert 'data-same="yes"' not in changed
+
+
+# each demo item and the stage a draft drops (the joint approval's verdict no longer reads
+# the environment review's outcome)
+DROPPED = {"planning-permit": "Task_collective", "house-initial": "Task_survey",
+           "house-cancellation": "Task_review", "joint-investment": "Task_env"}  # fmt: skip
+PER_ITEM = 100
+
+
+def _from_events(app, code: str, dropped: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Per decided case of an item that completed `dropped`: the office days it saves
+    without it, counted from its events (the time some stage of it was open, less that time
+    without the dropped stage's completions), and the dropped stage's own office days."""
+    out, own = {}, {}
+    with app.app_context():
+        db, cal = session(), calendar()
+        rows = db.execute(
+            sa.select(Case.case_no, Event.type, Event.task_id, Event.at, Event.data)
+            .join(Event, Event.case_id == Case.id).join(Item, Item.id == Case.item_id)
+            .where(Item.code == code, Case.decision.is_not(None),
+                   Event.type.in_(("task_created", "task_completed")))
+            .order_by(Event.case_id, Event.seq)
+        ).all()  # fmt: skip
+        created, spans = {}, {}
+        for case_no, kind, task_id, at, data in rows:
+            if kind == "task_created":
+                created[task_id] = at
+            elif task_id in created:
+                spans.setdefault(case_no, []).append((data["spec"], created[task_id], at))
+
+        def busy(intervals) -> float:
+            total, end = dt.timedelta(0), None
+            for start, stop in sorted((a, b) for _, a, b in intervals):
+                if end is not None and start < end:
+                    start = end
+                if stop > start:
+                    total += cal.office_time_between(start, stop)
+                end = stop if end is None else max(end, stop)
+            return total / cal.office_day
+
+        for case_no, done in spans.items():
+            if any(spec == dropped for spec, _, _ in done):
+                kept = [s for s in done if s[0] != dropped]
+                out[case_no] = busy(done) - busy(kept)
+                own[case_no] = busy([s for s in done if s[0] == dropped])
+    return out, own
+
+
+def test_a_draft_dropping_a_stage_of_each_demo_item_over_hundreds_of_cases(demo_app):
+    clock = Clock(START)
+    demo_app.config["CLOCK"] = clock
+
+    def later(rnd) -> None:
+        clock.now += dt.timedelta(hours=rnd.randint(1, 20))
+
+    generate(demo_app, PER_ITEM * len(DROPPED), seed=5, items=sorted(DROPPED),
+             before_step=later)  # fmt: skip
+    for code, dropped in DROPPED.items():
+        with demo_app.app_context():
+            db = session()
+            item = db.scalars(sa.select(Item).where(Item.code == code)).one()
+            version = db.scalars(sa.select(DiagramVersion)
+                                 .where(DiagramVersion.item_id == item.id)).one()  # fmt: skip
+            draft = bypass(version.content.encode(), dropped)
+            if code == "joint-investment":
+                draft = draft.replace(b", env_outcome)", b")")
+            report = what_if(item, draft, version.filename)
+        expected, own = _from_events(demo_app, code, dropped)
+        lines = {c.case_no: c for c in report.cases}
+        assert len(lines) >= 60 and expected, (code, len(lines), len(expected))
+        assert {no for no, c in lines.items() if dropped in c.skipped} == set(expected), code
+        alone = [no for no in expected if not lines[no].added and not lines[no].changed
+                 and set(lines[no].skipped) == {dropped}]  # fmt: skip
+        assert alone, code
+        if code != "joint-investment":  # in turn: the stage's whole time is saved
+            assert any(expected[no] > 0.1 for no in alone), code
+        else:  # beside three other reviews: only what the others did not cover, less than
+            # the stage's own time
+            assert any(expected[no] + 0.1 < own[no] for no in alone), code
+        for no in alone:
+            assert abs(lines[no].days_saved - expected[no]) < 0.01, (code, no)
+        untouched = set(lines) - set(expected)
+        assert all(lines[no].same for no in untouched), code

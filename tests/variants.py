@@ -81,3 +81,28 @@ def with_condition(content: bytes, flow: str, condition: str) -> bytes:
 def renamed(content: bytes, old: str, new: str) -> bytes:
     return content.decode().replace(f'"{old}"', f'"{new}"').replace(
         f">{old}<", f">{new}<").replace(f'"{old}_di"', f'"{new}_di"').encode()  # fmt: skip
+
+
+def bypass(content: bytes, task_id: str) -> bytes:
+    """A diagram without the user task `task_id`: the flows into it go where its one outgoing
+    flow went; the task, that flow and their shapes are removed."""
+    root = etree.fromstring(content)
+    process = root.find("bpmn:process", NS)
+    [out] = process.findall(f"bpmn:sequenceFlow[@sourceRef='{task_id}']", NS)
+    target = out.get("targetRef")
+    node = process.find(f"*[@id='{target}']")
+    for flow in process.findall(f"bpmn:sequenceFlow[@targetRef='{task_id}']", NS):
+        flow.set("targetRef", target)
+        incoming = etree.Element(f"{{{BPMN}}}incoming")
+        incoming.text = flow.get("id")
+        node.insert(_first_ref(node), incoming)
+    _remove(root, (task_id, out.get("id")))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _first_ref(node: etree._Element) -> int:
+    """Where an incoming reference goes among a flow node's children (after its extensions)."""
+    for index, child in enumerate(node):
+        if etree.QName(child).localname in ("incoming", "outgoing"):
+            return index
+    return len(node)

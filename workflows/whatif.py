@@ -34,6 +34,8 @@ class Recorded:
     comment: str
     office_days: float  # from its arrival to its completion, in office days
     post: str | None  # the post that held it (its code)
+    arrived: Any = None  # when it arrived and was completed (datetimes), where known
+    done: Any = None
 
 
 @dataclass
