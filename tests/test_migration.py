@@ -153,6 +153,8 @@ def test_cases_at_each_open_stage_move_and_go_on_along_the_new_version(demo_app)
         else:  # kept: the same row, holder, arrival and due date
             assert (now.id, now.assignee_id, now.created_at, now.due_at) == (
                 old.id, old.assignee_id, old.created_at, old.due_at)
+        if stage == "Task_deputy":  # the target's outcomes for the renamed stage
+            assert (old.outcomes, now.outcomes) == ("approve,return,reject", "approve,reject")
         _verified(demo_app, case_no)
     # the auditor's replay draws the version the case ran on at each step; the history says
     auditor, deputy_case = Web(demo_app, "auditor_sun"), cases["Task_deputy"]

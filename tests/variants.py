@@ -45,9 +45,9 @@ def _user_task(task_id: str, name: str, post: str, stage: str, flow_in: str, flo
 
 
 def planning_v2(content: bytes | None = None) -> bytes:
-    """The planning permit with Task_deputy renamed Task_vice, a legal review (Task_legal,
-    planning_lead's post) added after the lead's approval, and the collective decision
-    removed: projects over 20,000 m² go straight to the head."""
+    """The planning permit with Task_deputy renamed Task_vice (approve or reject only), a
+    legal review (Task_legal, planning_lead's post) added after the lead's approval, and the
+    collective decision removed: projects over 20,000 m² go straight to the head."""
     text = (content or demo("planning-permit")).decode().replace("Task_deputy", "Task_vice")
     root = etree.fromstring(text.encode())
     _remove(root, COLLECTIVE)
@@ -64,6 +64,9 @@ def planning_v2(content: bytes | None = None) -> bytes:
     etree.SubElement(process, f"{{{BPMN}}}sequenceFlow", id="Flow_legal_done",
                      sourceRef="Task_legal", targetRef="Task_vice")  # fmt: skip
     vice = process.find("bpmn:userTask[@id='Task_vice']", NS)
+    for prop in vice.iter(f"{{{CAMUNDA}}}property"):
+        if prop.get("name") == "outcomes":  # the deputy no longer returns a case
+            prop.set("value", "approve,reject")
     for ref in vice.iterfind("bpmn:incoming", NS):
         if ref.text == "Flow_lead_approve":
             ref.text = "Flow_legal_done"

@@ -5,7 +5,8 @@ writes nothing (the plan and the dry run); `move_case` makes it, in its own tran
 
 - the workflow moves as workflows/migrate.py says (every open element to its counterpart);
 - an open task whose element keeps its post keeps its row: id, holder, arrival, due dates,
-  A/B state and history; only its element id, name, stage and lane follow the target. One
+  A/B state and history; its element id, name, stage, lane, outcomes and whether it is a
+  decision stage follow the target. One
   whose element now belongs to another post is closed as cancelled and a new task is
   opened for the new post, assigned and timed as any new task (A/B, four-eyes, the
   stage's limit from now);
@@ -212,13 +213,16 @@ def _write(db: Session, actor: User, head: Head, run: WorkflowRun, found: CaseMo
         guard = Guard(head.applicant_id_number, head.last_decider_id, head.last_decision_spec)
         rows = planner.new_task_rows(staff, created, events, guard, cal)
     values = {"diagram_version_id": target_id, **rebuild.snapshot(run, events.seq)}
+    if head.last_decision_spec in mapping:  # four-eyes follows a renamed decision stage
+        values["last_decision_spec"] = mapping[head.last_decision_spec]
     store.save_case(db, head, values, events)
     for move in found.moves:
         target = run.diagram.nodes[move["target"]]
         if move["kind"] == "task" and move["kept"]:
             db.execute(sa.update(Task).where(Task.id == uuid.UUID(move["from"]))
                        .values(spec_id=target.id, name=target.name, stage=target.stage,
-                               lane=target.lane)
+                               lane=target.lane, outcomes=",".join(target.outcomes),
+                               is_decision=target.is_decision)
                        .execution_options(synchronize_session=False))  # fmt: skip
         elif move["kind"] == "task":
             db.execute(sa.update(Task).where(Task.id == uuid.UUID(move["from"]))

@@ -237,7 +237,8 @@ def approve(actor: User, plan_id: int, wait: bool = False) -> MigrationPlan:
 
 
 def _run(app: Flask, plan_id: int) -> None:
-    """Move every case of the plan still on its source version, one transaction each."""
+    """Move every running case still on the plan's source version (its dry run's cases: new
+    cases start on the newest version), one transaction each."""
     with app.app_context():
         db = session()
         plan = db.get(MigrationPlan, plan_id)
