@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from app.audit.models import Event
@@ -337,3 +338,29 @@ def test_who_may_open_the_pages(demo_app):
             web.post(f"/migrations/{plan['plan']}/approve", {"confirm": "y"}, expect=403)
             web.post(f"/migrations/{plan['plan']}/decline", {"reason": "x"}, expect=403)
     assert api.call("GET", f"/migrations/{plan['plan']}", HEAD)["status"] == "planned"
+
+
+def test_two_people_deciding_at_once_cannot_both(demo_app):
+    """The decision is a conditional write: a second decider holding the plan as it was read
+    before the first decided is told it is decided, and nothing of theirs is written."""
+    from app.catalogue import migration_plans
+    from app.errors import Conflict
+    from app.org.models import User
+
+    api = Api(demo_app.test_client())
+    _case_at(api, "Task_lead")
+    _deploy_v2(api)
+    made = api.call("POST", f"/items/{ITEM}/migrations", ANALYST, 201, json={"target": 2})
+    with demo_app.test_request_context():
+        db = session()
+        users = {u.username: u for u in db.scalars(sa.select(User).where(
+            User.username.in_((HEAD, "admin"))))}  # fmt: skip
+        seen_by_head = migration_plans._decider(users[HEAD], made["plan"])
+        seen_by_admin = migration_plans._decider(users["admin"], made["plan"])
+        migration_plans._decide(seen_by_head, users[HEAD], "declined", decline_reason="再议")
+        with pytest.raises(Conflict):
+            migration_plans._decide(seen_by_admin, users["admin"], "approved")
+    shown = api.call("GET", f"/migrations/{made['plan']}", HEAD)
+    assert shown["status"] == "declined" and shown["decline_reason"] == "再议"
+    assert shown["results"] == []  # nothing moved
+    assert api.case(shown["cases"][0]["case_no"])["diagram_version"] == 1

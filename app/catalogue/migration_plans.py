@@ -214,18 +214,30 @@ def decline(actor: User, plan_id: int, reason: str) -> MigrationPlan:
     plan = _decider(actor, plan_id)
     if not reason.strip():
         raise InvalidInput(_("give the reason for declining"))
-    plan.status, plan.decided_by_id, plan.decided_at = "declined", actor.id, utcnow()
-    plan.decline_reason = reason.strip()
-    session().commit()
+    return _decide(plan, actor, "declined", decline_reason=reason.strip())
+
+
+def _decide(plan: MigrationPlan, actor: User, status: str, **values) -> MigrationPlan:
+    """Record the decision if the plan still waits for one: two people deciding at once
+    cannot both (the second is told the plan's new state)."""
+    db = session()
+    decided = db.execute(
+        sa.update(MigrationPlan)
+        .where(MigrationPlan.id == plan.id, MigrationPlan.status == "planned")
+        .values(status=status, decided_by_id=actor.id, decided_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    db.commit()
+    db.refresh(plan)
+    if decided.rowcount != 1:
+        raise Conflict(_("the plan is %(status)s, not waiting for approval", status=plan.status))
     return plan
 
 
 def approve(actor: User, plan_id: int, wait: bool = False) -> MigrationPlan:
     """Approve a plan and start moving its cases (in the background unless `wait`)."""
     db = session()
-    plan = _decider(actor, plan_id)
-    plan.status, plan.decided_by_id, plan.decided_at = "approved", actor.id, utcnow()
-    db.commit()
+    plan = _decide(_decider(actor, plan_id), actor, "approved")
     app = current_app._get_current_object()
     if wait:
         _run(app, plan.id)
