@@ -319,6 +319,8 @@ SEPARATE |= {"api.start_what_if", "api.what_if_run"}
 # planner, approves or declines): tests/test_migration.py tries every person against each
 SEPARATE |= {"api.make_migration_plan", "api.migration_plans_of", "api.migration_plan",
              "api.approve_migration_plan", "api.decline_migration_plan"}
+# 抄送 (only the holder of an open task sends; a copy admits reading): tests/test_copies.py
+SEPARATE |= {"api.send_copies", "api.my_copies", "web.case_send_copies"}
 SEPARATE |= {"web.analyst_whatif", "web.analyst_migrations", "web.migrations_waiting",
              "web.migration_plan_page", "web.migration_approve", "web.migration_decline"}
 

@@ -32,7 +32,7 @@ from ..org.authority import headed_departments
 from ..org.models import Post, User
 from ..org.reasons import post_label, remember_posts
 from .decisions import authority_for
-from .models import Case, Task
+from .models import Case, CaseCopy, Task
 from .status import TaskState
 from .store import HEAD_COLUMNS, Head
 
@@ -164,18 +164,20 @@ def _heads_item(headed: set[int], government: bool, item: Item) -> bool:
 
 
 def visible_cases(actor: User) -> sa.ColumnElement[bool]:
-    """The rule of `can_view_case` as one SQL condition on `Case`, for lists and counts.
+    """The rule of `require_case` for reading, as one SQL condition on `Case`, for lists
+    and counts.
 
     The window, supervision, audit and admin: every case; an official or leader: the cases
-    they are involved in, and a head's the cases of the items they answer for (the items
-    are the catalogue's few, read once); anyone else: none.
+    they are involved in or that were sent to them for information (抄送), and a head's the
+    cases of the items they answer for (the items are the catalogue's few, read once);
+    anyone else: none.
     """
     if actor.has_role(*READ_ALL_CASES_ROLES):
         return sa.true()
     if not actor.has_role("official", "leader"):
         return sa.false()
     led = sa.select(Post.id).where(Post.leader_user_id == actor.id)
-    involved = sa.exists().where(
+    involved = sa.or_(sa.exists().where(
         Task.case_id == Case.id,
         sa.or_(
             Task.assignee_id == actor.id,
@@ -183,7 +185,7 @@ def visible_cases(actor: User) -> sa.ColumnElement[bool]:
             Task.acting_for_id == actor.id,
             Task.post_id.in_(led),
         ),
-    )
+    ), sa.exists().where(CaseCopy.case_id == Case.id, CaseCopy.user_id == actor.id))
     headed, government = (headed_departments(session(), actor.id)
                           if actor.has_role("leader") else (set(), False))  # fmt: skip
     if not headed:
@@ -231,9 +233,18 @@ def require_case(actor: User, case_no: str, purpose: Purpose | str = Purpose.VIE
         require_role(actor, *roles)
     case = session().scalars(sa.select(Case).where(Case.case_no == case_no)).first()
     own = purpose is Purpose.OWN and case is not None and owns_case(actor, case)
-    if case is None or not (own or can_view_case(actor, case)):
+    if case is None or not (own or can_view_case(actor, case) or (
+            purpose is Purpose.VIEW and _copied(actor, case))):  # fmt: skip
         raise NotFound(_("no case '%(case_no)s'", case_no=case_no))
     return CheckedCase(case, actor, purpose)
+
+
+def _copied(actor: User, case: Case) -> bool:
+    """Whether the case was sent to the actor for information (抄送: reading it, nothing more)."""
+    if not actor.has_role("official", "leader"):
+        return False
+    return bool(session().scalar(sa.select(sa.exists().where(
+        CaseCopy.case_id == case.id, CaseCopy.user_id == actor.id))))  # fmt: skip
 
 
 # A task to work with its case's head, read as plain columns, built once (every completion

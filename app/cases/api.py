@@ -17,7 +17,7 @@ from ..api import (
 from ..api.schemas import case_json, event_json, opened_json, task_json
 from ..audit.review import note_if_auditor
 from ..errors import InvalidInput
-from . import deadlines, status
+from . import copies, deadlines, status
 from . import services as cases
 
 
@@ -61,6 +61,7 @@ def create_case():
 def _case_response(case_no: str):
     detail = cases.case_detail(cases.require_case(g.user, case_no), with_events=False)
     note_if_auditor(g.user, detail.case.id, "api:case")
+    copies.mark_read(g.user, detail.case.id)
     payload = case_json(detail.case, detail.item, detail.version, detail.tasks)
     if detail.case.decision is not None:  # each deciding authority's decision and number
         payload["decisions"] = [
@@ -253,3 +254,27 @@ def transfer(task_id: str):
         raise InvalidInput(_("'to_user_id' must be a user id"))
     task = cases.transfer_task(g.user, task_uuid(task_id), to_user_id, text(body, "reason", True))
     return jsonify({"id": str(task.id), "assignee_id": to_user_id, "state": "open"})
+
+
+@bp.post("/cases/<case_no>/copies")
+@login_required
+def send_copies(case_no: str):
+    """抄送: the holder of an open task sends the case to colleagues for information."""
+    body = json_body()
+    to = body.get("to")
+    if not isinstance(to, list) or not all(isinstance(u, str) for u in to):
+        raise InvalidInput(_("'to' must be a list of usernames"))
+    sent = copies.send_copies(g.user, case_no, to, text(body, "reason", True))
+    return jsonify({"case_no": case_no, "sent": len(sent)}), 201
+
+
+@bp.get("/copies")
+@login_required
+def my_copies():
+    """The cases sent to me for information, unread first."""
+    return jsonify({"copies": [
+        {"case_no": no, "item": item, "reason": c.reason, "stage": c.spec_id,
+         "sent_at": c.sent_at.isoformat(timespec="seconds") + "Z",
+         "read": c.read_at is not None}
+        for c, no, item in copies.my_copies(g.user)
+    ]})  # fmt: skip

@@ -228,3 +228,24 @@ class CaseDecision(Base):
     legal_basis: Mapped[str | None] = mapped_column(sa.Text)
     certificate_no: Mapped[str | None] = mapped_column(sa.String(80))  # the licence's number
     decided_at: Mapped[dt.datetime]
+
+
+class CaseCopy(Base):
+    """One copy of a case sent to one person for information."""
+
+    __tablename__ = "case_copies"
+    __table_args__ = (
+        sa.Index("ix_case_copies_case", "case_id"),
+        # "copies to me", unread first
+        sa.Index("ix_case_copies_user", "user_id", "sent_at"),
+        partial_index("ix_case_copies_unread", "user_id", where="read_at IS NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    sent_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # None: diagram
+    spec_id: Mapped[str | None] = mapped_column(sa.String(200))  # the stage it was sent at
+    reason: Mapped[str] = mapped_column(sa.Text)
+    sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[dt.datetime | None]

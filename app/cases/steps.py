@@ -21,11 +21,11 @@ from workflows.errors import EngineError, WorkflowFault
 
 from ..audit.services import EventBatch
 from ..calendar.services import calendar
-from ..db import utcnow
+from ..db import queue_write, utcnow
 from ..errors import Conflict
 from ..org.services import staffing
-from . import decisions, faults, planner, rebuild, reported, store, timers
-from .models import Task
+from . import copies, decisions, faults, planner, rebuild, reported, store, timers
+from .models import CaseCopy, Task
 from .planner import Guard
 from .runtime import runtime
 from .status import CaseStatus, TaskState
@@ -115,6 +115,7 @@ def commit(
     after = run.waiting_timers() if run.diagram.has_timers else []  # may fault: before writing
     if step_plan.decided:  # each deciding authority's decision and its number
         number(db, head.id, step_plan.case_values, completion, events)
+    copied = _diagram_copies(db, run, head.id, completion, events)  # a stage's 抄送, if any
     if rebuild.due_for_snapshot(run, step.finished):  # the events are the truth: a cache
         values.update(rebuild.snapshot(run, events.seq))
     values.update(event_seq=events.seq, last_hash=events.last_hash)
@@ -123,6 +124,8 @@ def commit(
     if completion is not None:
         store.complete_task_row(db, completion.task.id, completion.values(events.at))
     store.write_step(db, step_plan.rows, step, events.at)
+    if copied:
+        queue_write(db, _INSERT_COPIES, copied)
     if run.diagram.has_timers:
         if not fired:  # a timer already due may run inside a completion: it fired, not closed
             ran = {s["node"] for s in step.engine_steps}
@@ -133,6 +136,32 @@ def commit(
     events.write(db)
     store.keep_live(head.id, head.version + 1, run, events.seq)
     return step_plan.rows
+
+
+_INSERT_COPIES = CaseCopy.__table__.insert().inline()
+
+
+def _diagram_copies(db: Session, run: WorkflowRun, case_id: int, completion: Completion | None,
+                    events: EventBatch) -> list[dict]:  # fmt: skip
+    """The copies a completed stage sends by its diagram (property `cc`: post codes): to whoever
+    holds each post now (A, or B standing in), logged as one `case_copied` event."""
+    if completion is None:
+        return []
+    node = run.diagram.nodes.get(completion.task.spec_id)
+    posts = [p.strip() for p in (node.properties.get("cc") or "").split(",") if p.strip()] \
+        if node is not None else []  # fmt: skip
+    if not posts:
+        return []
+    staff = staffing(db, set(posts), events.at)
+    people = list(dict.fromkeys(
+        a.assignee_id for a in (staff.holder(p, {}) for p in posts) if a.assignee_id))  # fmt: skip
+    people = [p for p in people if p != completion.actor_id]
+    if not people:
+        return []
+    reason = node.name
+    events.add("case_copied", {"recipients": people, "reason": reason, "spec": node.id,
+                               "by": "diagram"}, completion.task.id)  # fmt: skip
+    return copies.copy_rows(case_id, people, node.id, reason, events.at)
 
 
 def number(db: Session, case_id: int, decided: dict, completion: Completion | None,

@@ -167,6 +167,7 @@ event_name = labels(
         "follow_up_opened": _("follow-up opened"),
         "follow_up_closed": _("follow-up closed"),
         "case_migrated": _("moved to a new version of the procedure"),
+        "case_copied": _("sent for information"),
     },
 )
 
@@ -174,7 +175,8 @@ event_name = labels(
 def event_detail(event, people: dict[int, str]) -> str:
     """Return a one-line description of an event's data for the history."""
     data = event.data or {}
-    who = people.get(data.get("to") or data.get("assignee_id"), None)
+    target = data.get("to") or data.get("assignee_id")
+    who = people.get(target) if isinstance(target, int) else None
     parts: list[str] = []
     if "name" in data:
         parts.append(str(data["name"]))
@@ -215,6 +217,8 @@ def event_detail(event, people: dict[int, str]) -> str:
     if "flows" in data:
         names = element_names(getattr(event, "case_id", None))
         parts.append("、".join(names.get(str(f)) or str(f) for f in data["flows"]))
+    if event.type == "case_copied":
+        parts.append("、".join(people.get(uid, "?") for uid in data.get("recipients") or ()))
     if event.type == "case_migrated":
         parts.append(_("version %(old)s → %(new)s", old=data.get("from_version"),
                        new=data.get("to_version")))  # fmt: skip

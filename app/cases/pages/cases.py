@@ -27,6 +27,7 @@ from ...web.forms import (
 )
 from ...web.policy import attempt
 from ...web.present import pause_kind_name
+from .. import copies
 from .. import services as cases
 from ..access import Purpose
 from ..deadlines import extension_rule
@@ -88,12 +89,19 @@ def _case_filter(items: set[str], departments: set[str]) -> tuple[cases.CaseFilt
 def case(case_no: str):
     detail = cases.case_detail(cases.require_case(current_user, case_no))
     note_if_auditor(current_user, detail.case.id, "case")
+    copies.mark_read(current_user, detail.case.id)  # a copy sent for information: now read
+    sent = copies.copies_of(detail.case.id)
+    holds = any(t.state == "open" and current_user.id in (t.assignee_id, t.acting_for_id)
+                for t, _who in detail.tasks)  # fmt: skip
     supervisor = current_user.has_role("supervisor")
     return render_template(
         "case.html",
         **detail.context(),
         fault=detail.fault,
-        people=cases.people_named(detail.people_ids()),
+        people=cases.people_named(detail.people_ids()
+                                  | {c.user_id for c in sent} | {c.sent_by_id for c in sent}),
+        copies=sent, may_copy=holds,
+        colleagues=copies.colleagues(current_user) if holds else [],
         materials=catalogue.materials_of(detail.item),
         is_clerk=current_user.has_role("clerk"),
         supplement_form=SupplementForm(),
@@ -148,3 +156,14 @@ def _pause_form() -> PauseForm:
     form = PauseForm()
     form.kind.choices = choices((k, pause_kind_name(k)) for k in PAUSE_KINDS)
     return form
+
+
+@bp.post("/cases/<case_no>/copies")
+@login_required
+def case_send_copies(case_no: str):
+    """抄送: the holder of an open task sends the case to colleagues for information."""
+    done = attempt(copies.send_copies, current_user, case_no, request.form.getlist("to"),
+                   request.form.get("reason", ""))  # fmt: skip
+    if done.ok:
+        flash(_("Sent for information to %(n)d people.", n=len(done.value)), "success")
+    return redirect(url_for("web.case", case_no=case_no) + "#copies")

@@ -16,6 +16,7 @@ from ...org.reasons import holder_role_name
 from ...web import bp, present, role_required
 from ...web.forms import ClaimForm, CompleteForm, TransferForm, choices, form_values
 from ...web.policy import attempt
+from .. import copies
 from .. import services as cases
 from ..faults import CaseFaulted
 from ..queries import COLOURS, due_colour
@@ -57,6 +58,7 @@ def inbox():
         items=catalogue.list_items(),
         stages=sorted({r.task.stage for r in everything if r.task.stage}),
         claim_form=ClaimForm(),
+        copied=copies.my_copies(current_user, limit=50),
     )
 
 
