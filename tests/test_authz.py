@@ -321,6 +321,11 @@ SEPARATE |= {"api.make_migration_plan", "api.migration_plans_of", "api.migration
              "api.approve_migration_plan", "api.decline_migration_plan"}
 # 抄送 (only the holder of an open task sends; a copy admits reading): tests/test_copies.py
 SEPARATE |= {"api.send_copies", "api.my_copies", "web.case_send_copies"}
+# 委派 (only the holder delegates or takes back; the delegate alone reads and hands back their
+# work): tests/test_delegation.py
+SEPARATE |= {"api.delegate_task", "api.take_back_task", "api.my_delegations",
+             "api.delegated_work", "api.hand_back", "web.task_delegate", "web.task_take_back",
+             "web.delegation_page"}
 SEPARATE |= {"web.analyst_whatif", "web.analyst_migrations", "web.migrations_waiting",
              "web.migration_plan_page", "web.migration_approve", "web.migration_decline"}
 

@@ -332,6 +332,19 @@ def _plan(app, past: Past) -> None:
     _draft(app)
 
 
+def _verbs(app, past: Past) -> None:
+    """A planning permit whose lead stage was delegated (委派) to official_qian and sent to
+    him for information (抄送): his inbox lists both, his page of delegated work opens."""
+    api = Api(app.test_client())
+    case_no = api.apply("planning-permit", sample_form("planning-permit"))["case_no"]
+    [task] = api.open_tasks(case_no)
+    api.call("POST", f"/cases/{case_no}/copies", task["assignee"], 201,
+             json={"to": ["official_qian"], "reason": "请知悉"})  # fmt: skip
+    made = api.call("POST", f"/tasks/{task['id']}/delegate", task["assignee"], 201,
+                    json={"to": "official_qian", "reason": "请先拟写意见"})  # fmt: skip
+    past.values["delegation_id"].append(made["delegation"])
+
+
 def build_past(app) -> Past:
     """Make the history, then collect the ids its routes take."""
     past = Past()
@@ -340,6 +353,7 @@ def build_past(app) -> Past:
     _ended_cases(app, past)
     _worked_cases(app, past)
     _online(app, past)
+    _verbs(app, past)
     _absence(app)
     _plan(app, past)
     with app.app_context():

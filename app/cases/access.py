@@ -32,7 +32,7 @@ from ..org.authority import headed_departments
 from ..org.models import Post, User
 from ..org.reasons import post_label, remember_posts
 from .decisions import authority_for
-from .models import Case, CaseCopy, Task
+from .models import Case, CaseCopy, Task, TaskDelegation
 from .status import TaskState
 from .store import HEAD_COLUMNS, Head
 
@@ -168,7 +168,8 @@ def visible_cases(actor: User) -> sa.ColumnElement[bool]:
     and counts.
 
     The window, supervision, audit and admin: every case; an official or leader: the cases
-    they are involved in or that were sent to them for information (抄送), and a head's the
+    they are involved in, that were sent to them for information (抄送) or whose task was
+    delegated to them (委派), and a head's the
     cases of the items they answer for (the items are the catalogue's few, read once);
     anyone else: none.
     """
@@ -185,7 +186,9 @@ def visible_cases(actor: User) -> sa.ColumnElement[bool]:
             Task.acting_for_id == actor.id,
             Task.post_id.in_(led),
         ),
-    ), sa.exists().where(CaseCopy.case_id == Case.id, CaseCopy.user_id == actor.id))
+    ), sa.exists().where(CaseCopy.case_id == Case.id, CaseCopy.user_id == actor.id),
+        sa.exists().where(TaskDelegation.case_id == Case.id,
+                          TaskDelegation.delegate_id == actor.id))  # fmt: skip
     headed, government = (headed_departments(session(), actor.id)
                           if actor.has_role("leader") else (set(), False))  # fmt: skip
     if not headed:
@@ -240,11 +243,14 @@ def require_case(actor: User, case_no: str, purpose: Purpose | str = Purpose.VIE
 
 
 def _copied(actor: User, case: Case) -> bool:
-    """Whether the case was sent to the actor for information (抄送: reading it, nothing more)."""
+    """Whether the case was sent to the actor for information (抄送) or a task of it was
+    delegated to them (委派): reading it, nothing more."""
     if not actor.has_role("official", "leader"):
         return False
-    return bool(session().scalar(sa.select(sa.exists().where(
-        CaseCopy.case_id == case.id, CaseCopy.user_id == actor.id))))  # fmt: skip
+    copied = sa.exists().where(CaseCopy.case_id == case.id, CaseCopy.user_id == actor.id)
+    delegated = sa.exists().where(TaskDelegation.case_id == case.id,
+                                  TaskDelegation.delegate_id == actor.id)  # fmt: skip
+    return bool(session().scalar(sa.select(sa.or_(copied, delegated))))
 
 
 # A task to work with its case's head, read as plain columns, built once (every completion

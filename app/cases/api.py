@@ -17,7 +17,7 @@ from ..api import (
 from ..api.schemas import case_json, event_json, opened_json, task_json
 from ..audit.review import note_if_auditor
 from ..errors import InvalidInput
-from . import copies, deadlines, status
+from . import copies, deadlines, delegation, status
 from . import services as cases
 
 
@@ -278,3 +278,58 @@ def my_copies():
          "read": c.read_at is not None}
         for c, no, item in copies.my_copies(g.user)
     ]})  # fmt: skip
+
+
+def _delegation_json(row, task=None, case_no: str | None = None) -> dict:
+    out = {"delegation": row.id, "task_id": str(row.task_id), "holder_id": row.holder_id,
+           "delegate_id": row.delegate_id, "reason": row.reason,
+           "delegated_at": row.delegated_at.isoformat(timespec="seconds") + "Z",
+           "ended": row.ended_at is not None, "handed_back": row.handed_back,
+           "data": row.data, "comment": row.comment}  # fmt: skip
+    if task is not None:
+        out.update(task=task.name, stage=task.stage, case_no=case_no)
+    return out
+
+
+@bp.post("/tasks/<task_id>/delegate")
+@login_required
+def delegate_task(task_id: str):
+    """委派: the holder hands the task's work to a colleague (`to`: username, `reason`)."""
+    body = json_body()
+    row = delegation.delegate(g.user, task_uuid(task_id), text(body, "to", True),
+                              text(body, "reason", True))  # fmt: skip
+    return jsonify(_delegation_json(row)), 201
+
+
+@bp.post("/tasks/<task_id>/take-back")
+@login_required
+def take_back_task(task_id: str):
+    return jsonify(_delegation_json(delegation.take_back(g.user, task_uuid(task_id))))
+
+
+@bp.get("/delegations")
+@login_required
+def my_delegations():
+    """The work delegated to me and not yet handed back."""
+    return jsonify({"delegations": [_delegation_json(row, task, no)
+                                    for row, task, no in delegation.my_delegations(g.user)]})
+
+
+@bp.get("/delegations/<int:delegation_id>")
+@login_required
+def delegated_work(delegation_id: int):
+    work = delegation.delegated_work(g.user, delegation_id)
+    return jsonify({**_delegation_json(work.delegation, work.task, work.detail.case.case_no),
+                    "fields": work.fields, "holder": work.holder})  # fmt: skip
+
+
+@bp.post("/delegations/<int:delegation_id>/hand-back")
+@login_required
+def hand_back(delegation_id: int):
+    """The delegate hands the work back: the form's values (`data`) and a `comment`."""
+    body = json_body()
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        raise InvalidInput(_("'data' must be an object"))
+    row = delegation.hand_back(g.user, delegation_id, data, text(body, "comment"))
+    return jsonify(_delegation_json(row))

@@ -148,6 +148,8 @@ class Task(Base):
     outcome: Mapped[str | None] = mapped_column(sa.String(16))
     comment: Mapped[str | None] = mapped_column(sa.Text)
     data: Mapped[dict | None] = mapped_column(sa.JSON)
+    # 委派: the colleague the holder handed the work to, until they hand it back
+    delegated_to_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
 
 class Timer(Base):
@@ -249,3 +251,28 @@ class CaseCopy(Base):
     reason: Mapped[str] = mapped_column(sa.Text)
     sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     read_at: Mapped[dt.datetime | None]
+
+
+
+class TaskDelegation(Base):
+    """委派: a task's holder hands the work to a colleague, who fills it in and hands it back;
+    the holder still decides and signs."""
+
+    __tablename__ = "task_delegations"
+    __table_args__ = (
+        sa.Index("ix_task_delegations_task", "task_id"),
+        sa.Index("ix_task_delegations_case", "case_id"),
+        partial_index("ix_task_delegations_open", "delegate_id", where="ended_at IS NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    holder_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    delegate_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    delegated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None]  # handed back, or taken back by the holder
+    handed_back: Mapped[bool] = mapped_column(default=False)
+    data: Mapped[dict | None] = mapped_column(sa.JSON)  # the form as the delegate filled it
+    comment: Mapped[str | None] = mapped_column(sa.Text)

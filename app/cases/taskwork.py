@@ -186,6 +186,9 @@ def complete_task(
                 choices=task.outcomes.replace(",", ", "),
             )
         )
+    if task.delegated_to_id is not None:  # 委派: the work is with a colleague
+        raise Conflict(_("the task is delegated: wait for it to be handed back, or take it "
+                         "back"))  # fmt: skip
     _check_decision_input(outcome, comment, legal_basis)
     if not confirmed and status.is_decisive(task.stage, outcome):
         raise InvalidInput(_("Tick the box to confirm this decision: nothing was changed."),

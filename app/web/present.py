@@ -168,6 +168,9 @@ event_name = labels(
         "follow_up_closed": _("follow-up closed"),
         "case_migrated": _("moved to a new version of the procedure"),
         "case_copied": _("sent for information"),
+        "task_delegated": _("task delegated"),
+        "task_handed_back": _("delegated work handed back"),
+        "task_taken_back": _("delegated task taken back"),
     },
 )
 

@@ -16,7 +16,7 @@ from ...org.reasons import holder_role_name
 from ...web import bp, present, role_required
 from ...web.forms import ClaimForm, CompleteForm, TransferForm, choices, form_values
 from ...web.policy import attempt
-from .. import copies
+from .. import copies, delegation
 from .. import services as cases
 from ..faults import CaseFaulted
 from ..queries import COLOURS, due_colour
@@ -59,6 +59,7 @@ def inbox():
         stages=sorted({r.task.stage for r in everything if r.task.stage}),
         claim_form=ClaimForm(),
         copied=copies.my_copies(current_user, limit=50),
+        delegated=delegation.my_delegations(current_user),
     )
 
 
@@ -85,6 +86,13 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
         if uid != page.task.assignee_id and uid not in page.away
     )
     detail, task = page.detail, page.task
+    handed = delegation.latest_of(task.id) if page.may_work else None
+    values = request.form if request.method == "POST" else {}
+    if handed is not None and handed.handed_back and not values:  # the delegate's entries
+        values = {f"f_{key}": value for key, value in (handed.data or {}).items()}
+    people = dict(page.people)
+    if handed is not None:
+        people.update(cases.people_named({handed.delegate_id}))
     return render_template(
         "task.html",
         task=task,
@@ -94,8 +102,10 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
         fields=page.fields,
         form=form or CompleteForm(),
         errors=errors or {},
-        values=request.form if request.method == "POST" else {},
-        people=page.people,
+        values=values,
+        people=people,
+        delegation=handed,
+        colleagues=copies.colleagues(current_user) if page.may_work else [],
         post=page.post,
         may_work=page.may_work,
         may_transfer=page.may_transfer,
@@ -168,3 +178,43 @@ def claim(task_id: str):
         return redirect(url_for("web.inbox"))
     flash(_("The task is yours now."), "success")
     return redirect(url_for("web.task", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/delegate")
+@login_required
+def task_delegate(task_id: str):
+    """委派: hand the task's work to a colleague."""
+    parsed = _task_id(task_id)
+    if attempt(delegation.delegate, current_user, parsed, request.form.get("to", ""),
+               request.form.get("reason", "")).ok:  # fmt: skip
+        flash(_("The work is delegated; you decide once it comes back."), "success")
+    return redirect(url_for("web.task", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/take-back")
+@login_required
+def task_take_back(task_id: str):
+    if attempt(delegation.take_back, current_user, _task_id(task_id)).ok:
+        flash(_("The task is back with you."), "success")
+    return redirect(url_for("web.task", task_id=task_id))
+
+
+@bp.route("/delegations/<int:delegation_id>", methods=["GET", "POST"])
+@login_required
+def delegation_page(delegation_id: int):
+    """The delegate's page: the case, the task's form to fill in, hand it back."""
+    errors = {}
+    if request.method == "POST":
+        work = delegation.delegated_work(current_user, delegation_id)
+        done = attempt(delegation.hand_back, current_user, delegation_id,
+                       form_values(work.fields, request.form, "f_"),
+                       request.form.get("comment", ""))  # fmt: skip
+        if done.ok:
+            flash(_("Handed back to %(name)s.", name=work.holder), "success")
+            return redirect(url_for("web.inbox"))
+        errors = done.fields
+    work = delegation.delegated_work(current_user, delegation_id)
+    return render_template("delegated.html", work=work, **work.detail.context(),
+                           values=request.form if request.method == "POST" else {},
+                           errors=errors,
+                           people=cases.people_named(work.detail.people_ids()))  # fmt: skip
