@@ -33,6 +33,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -192,6 +193,9 @@ class ReadyTask:
     outcomes: tuple[str, ...]
     is_decision: bool
     form: tuple[FormField, ...]
+    # one instance of a multi-instance task (会签/或签/依次): the item of its collection it
+    # stands for (the signer: a username), None otherwise
+    signer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -564,6 +568,48 @@ def gateway_timer(task) -> tuple[str, TimerEventDefinition] | None:
     return None
 
 
+def _instance_of(task) -> MultiInstanceTask | None:
+    """The multi-instance spec a task is one instance of, if it is one."""
+    parent = task.parent
+    spec = parent.task_spec if parent is not None else None
+    if not isinstance(spec, MultiInstanceTask) or task.task_spec.name != spec.task_spec:
+        return None  # (the task after a multi-instance task is its child too)
+    return spec
+
+
+def _signer(task) -> str | None:
+    """The item of its collection an instance of a multi-instance task stands for."""
+    spec = _instance_of(task)
+    if spec is None or spec.input_item is None:
+        return None
+    value = task.data.get(spec.input_item.bpmn_id)
+    return value if isinstance(value, str) else None
+
+
+def sign_counts(task, outcome: str) -> dict[str, int]:
+    """The counts a multi-instance task's completion condition (and what follows it) reads,
+    as Camunda names them, with this instance's `outcome` counted: nrOfInstances,
+    nrOfCompletedInstances, nrOfActiveInstances, and OneWindow's nrOfApprovals,
+    nrOfRejections, nrOfReturns. Empty for any other task."""
+    spec = _instance_of(task)
+    if spec is None:
+        return {}
+    parent = task.parent
+    # this activation's instances only (a stage met again in a loop starts counting afresh):
+    # the ones merged since it started, the ones still open, the items still to come
+    merged = set(parent.internal_data.get("merged", []))
+    done = [t.data.get("outcome") for t in spec._instances(parent) if str(t.id) in merged]
+    done.append(outcome)
+    running = [t for t in spec._instances(parent)
+               if not t.has_state(TaskState.FINISHED_MASK) and t is not task]  # fmt: skip
+    total = len(done) + len(running) + len(parent.internal_data.get("remaining", []))
+    total = max(total, parent.internal_data.get("cardinality") or 0)  # in turn, by a count
+    return {"nrOfInstances": total, "nrOfCompletedInstances": len(done),
+            "nrOfActiveInstances": len(running),
+            "nrOfApprovals": done.count("approve"), "nrOfRejections": done.count("reject"),
+            "nrOfReturns": done.count("return")}  # fmt: skip
+
+
 class WorkflowRun:
     """One running workflow of a case, with the diagram it is pinned to."""
 
@@ -588,6 +634,7 @@ class WorkflowRun:
             outcomes=node.outcomes,
             is_decision=node.is_decision,
             form=node.form,
+            signer=_signer(task),
         )
 
     def _ready_manual(self) -> list:
@@ -921,10 +968,17 @@ class WorkflowRun:
         before = {t.id for t in self._ready_manual()}
         payload = dict(data)
         payload["outcome"] = outcome
+        counts = sign_counts(task, outcome)  # 会签: what the signers decided so far
+        payload.update(counts)
         node = self.diagram.nodes.get(view.spec_id)
         if node is not None and node.outcome_var:
             payload[node.outcome_var] = outcome
         task.data.update(payload)
+        if counts:  # the stage's own data, which what follows it reads (an instance's own
+            # data goes back into the collection only): the counts and the latest outcome
+            task.parent.data.update({**counts, "outcome": outcome})
+            if node is not None and node.outcome_var:
+                task.parent.data[node.outcome_var] = outcome
         self._deadline = time.monotonic() + self.engine.limits.max_seconds
         try:
             with self._engine_errors():

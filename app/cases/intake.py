@@ -128,3 +128,15 @@ def new_case_no(now: dt.datetime) -> str:
 
 def new_query_code() -> str:
     return "".join(secrets.choice(QUERY_ALPHABET) for _ in range(6))
+
+
+def signer_lists(item: Item) -> dict[str, list[str]]:
+    """会签: the lists of signers an item names (`signers` in its catalogue entry: a data name
+    to usernames), added to each case's start data so that a multi-instance stage of its
+    diagram (`camunda:collection` naming that data) runs over them. Anything else is left
+    out: the stage then finds no list and the case stops in the fault state."""
+    found = (item.entry or {}).get("signers") or {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(name): [str(u) for u in users] for name, users in found.items()
+            if isinstance(users, list) and all(isinstance(u, str) for u in users)}  # fmt: skip

@@ -24,7 +24,14 @@ from ..org.services import staffing
 from . import deadlines, faults, planner, rebuild, status, steps, store, timers
 from .access import require_case, require_role
 from .delivery import Delivery
-from .intake import Applicant, check_form, missing_materials, new_case_no, new_query_code
+from .intake import (
+    Applicant,
+    check_form,
+    missing_materials,
+    new_case_no,
+    new_query_code,
+    signer_lists,
+)
 from .models import Case
 from .planner import Guard, Outcome
 from .queries import item_and_newest_version
@@ -155,7 +162,7 @@ def accept(
         deadlines.set_case_dues(case, item)
     mark = events.mark()
     try:
-        rows, run = _start(db, case, diagram, form, actor, events)
+        rows, run = _start(db, case, diagram, {**form, **signer_lists(item)}, actor, events)
         if diagram.has_timers:
             run.waiting_timers()  # a timer the engine cannot read faults here, not later
         return rows, run

@@ -40,7 +40,7 @@ from ..calendar.services import calendar
 from ..catalogue.models import version_numbers
 from ..db import session, transactional, utcnow
 from ..org.models import Post, User
-from ..org.services import staffing
+from ..org.services import signer_staff, staffing
 from . import planner, rebuild, store
 from .models import Case, Task, Timer
 from .planner import Guard
@@ -209,6 +209,8 @@ def _write(db: Session, actor: User, head: Head, run: WorkflowRun, found: CaseMo
     rows = []
     if created:
         staff = staffing(db, {t.post for t in created if t.post}, at)
+        if any(t.signer for t in created):
+            signer_staff(db, staff, {t.signer for t in created if t.signer}, at)
         cal = calendar() if planner.needs_calendar(created) else None
         guard = Guard(head.applicant_id_number, head.last_decider_id, head.last_decision_spec)
         rows = planner.new_task_rows(staff, created, events, guard, cal)

@@ -19,6 +19,7 @@ from workflows.errors import WorkflowFault
 from ..audit.services import EventBatch
 from ..calendar.services import WorkCalendar
 from ..org.presence import exclusions
+from ..org.reasons import Barrier
 from ..org.services import Staffing
 from . import deadlines
 from .status import CaseStatus, TaskState
@@ -86,8 +87,16 @@ def new_task_rows(
 ) -> list[dict]:
     """Build task rows for newly ready tasks, assigned through their posts (A/B/leader)."""
     rows = []
+    signing: dict[str, set[int]] = {}  # 会签: who signs an instance of a stage already
     for task in ready:
-        assignment = staff.holder(task.post, guard.excluded(staff, task))
+        if task.signer is not None:  # nobody signs twice in one 会签
+            taken = signing.setdefault(task.spec_id, set())
+            excluded = {**guard.excluded(staff, task), **{u: Barrier("signing") for u in taken}}
+            assignment = staff.signer(task.signer, task.post, excluded)
+            if assignment.assignee_id is not None:
+                taken.add(assignment.assignee_id)
+        else:
+            assignment = staff.holder(task.post, guard.excluded(staff, task))
         due = deadlines.task_due_values(cal, events.at, task.time_limit)
         rows.append(
             {

@@ -23,7 +23,7 @@ from ..audit.services import EventBatch
 from ..calendar.services import calendar
 from ..db import queue_write, utcnow
 from ..errors import Conflict
-from ..org.services import staffing
+from ..org.services import signer_staff, staffing
 from . import copies, decisions, faults, planner, rebuild, reported, store, timers
 from .models import CaseCopy, Task
 from .planner import Guard
@@ -83,6 +83,9 @@ def plan(
     """Read what planning the step needs, then plan it (only reads happen here)."""
     if step.created and staff is None:
         staff = staffing(db, {t.post for t in step.created if t.post}, events.at)
+    signers = {t.signer for t in step.created if t.signer} - set(staff.signers if staff else ())
+    if signers:  # 会签: each instance goes to its signer
+        signer_staff(db, staff, signers, events.at)
     cal = calendar() if step.created and planner.needs_calendar(step.created) else None
     rejections = []
     if step.finished and planner.needs_rejections(step.result):

@@ -27,6 +27,7 @@ from workflows.whatif import Recorded, simulate
 
 from ..audit.models import Event
 from ..calendar.services import calendar
+from ..cases.intake import signer_lists
 from ..cases.models import Case, Task
 from ..cases.status import TaskState
 from ..db import session
@@ -185,6 +186,7 @@ def what_if(item: Item, content: bytes, filename: str, *, since: dt.datetime | N
     engine = engine or Engine.standard()
     diagram = engine.compile(content, filename)
     posts = {n.id: n.candidate_groups for n in diagram.user_tasks()}
+    signers = signer_lists(item)  # 会签: the start data a case gets beside its form
     cal = calendar()
     db = session()
     query = _cases_query(item, since, until, decision)
@@ -202,7 +204,7 @@ def what_if(item: Item, content: bytes, filename: str, *, since: dt.datetime | N
         taken = _flows([c.id for c in batch])
         for case in batch:
             history = recorded[case.id]
-            sim = simulate(engine, diagram, dict(case.form or {}), history)
+            sim = simulate(engine, diagram, {**(case.form or {}), **signers}, history)
             result = expected_decision(sim.result) if sim.result is not None else None
             report.cases.append(CaseLine(
                 case.case_no, case.received_at, case.decision, result,

@@ -43,6 +43,7 @@ _barrier_name = labels(
         "unset": _("not set"),
         "applicant": _("is the applicant of this case"),
         "four_eyes": _("decided the previous stage of this case (four-eyes)"),
+        "signing": _("signs another instance of this stage already"),
     },
 )
 
@@ -70,7 +71,7 @@ class Barrier:
     until: str | None = None
 
     def __str__(self) -> str:
-        if self.kind in ("unset", "applicant", "four_eyes"):
+        if self.kind in ("unset", "applicant", "four_eyes", "signing"):
             return _barrier_name(self.kind)
         what = away_name(self.kind)
         if self.until:
@@ -135,6 +136,11 @@ def _words(reason: dict, person: Names, post: Names) -> str:
     if code in HOLDER_REASONS.values():
         role = next(r for r, c in HOLDER_REASONS.items() if c == code)
         text = _("assigned to %(role)s of %(post)s", role=holder_role_name(role), post=where)
+        return _("%(text)s: %(passed)s", text=text, passed=passed) if passed else text
+    if code in ("signer", "signer_b"):  # one signer of a 会签 stage, or B standing in
+        signer = person(reason.get("signer"))
+        text = (_("signs as one of the stage's signers") if code == "signer"
+                else _("B standing in for %(name)s, one of the stage's signers", name=signer))
         return _("%(text)s: %(passed)s", text=text, passed=passed) if passed else text
     if code == "queue":
         return _(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app
@@ -40,10 +41,34 @@ class Staffing:
     posts: dict[str, Post]
     away: dict[int, str]
     id_numbers: dict[int, str]
+    # the signers of multi-instance stages (会签) by username: each as a post of their own,
+    # they as A and the B of a post they are A of standing in for them
+    signers: dict[str, SimpleNamespace] = field(default_factory=dict)
 
     def holder(self, label: str | None, excluded: dict[int, str]) -> Assignment:
         """Return who gets a task of the post named `label`."""
         return choose_holder(self.posts.get(label or ""), label, self.away, excluded)
+
+    def signer(self, username: str, label: str | None, excluded: dict) -> Assignment:
+        """Return who signs one instance of a 会签 stage for `username`: they, else the B who
+        stands in for them (acting for them), else nobody (the stage's post queue). A
+        username that names nobody who can sign goes to the queue as well."""
+        post = self.posts.get(label or "")
+        own = self.signers.get(username)
+        if own is None:
+            return Assignment(post.id if post else None, None, None,
+                              {"reason": "queue", "post": post.id if post else None,
+                               "passed": [["A", "unset"]]}, escalated=True)  # fmt: skip
+        chosen = choose_holder(own, label, self.away, excluded)
+        if chosen.assignee_id is None:
+            return Assignment(post.id if post else None, None, None,
+                              {**chosen.reason, "post": post.id if post else None}, True)
+        code = "signer" if chosen.acting_for_id is None else "signer_b"
+        reason = {"reason": code, "signer": own.a_user_id}
+        if chosen.reason.get("passed"):
+            reason["passed"] = chosen.reason["passed"]
+        return Assignment(post.id if post else None, chosen.assignee_id, chosen.acting_for_id,
+                          reason)  # fmt: skip
 
 
 # The posts with their holders' ID numbers and the absences that cover the moment, in one
@@ -78,6 +103,30 @@ _STAFFING = (
         )
     )
 )  # fmt: skip
+
+
+def signer_staff(db: Session, staff: Staffing, usernames: set[str], at: dt.datetime) -> None:
+    """Add the signers named by 会签 instances to `staff`: their ID numbers, who stands in
+    for them (the B of the first post they are A of) and who of them is away."""
+    users = db.execute(sa.select(User.id, User.username, User.id_number).where(
+        User.username.in_(sorted(usernames)), User.active.is_(True))).all()  # fmt: skip
+    if not users:
+        return
+    ids = {u.id for u in users}
+    backs = {}
+    for a_id, b_id in db.execute(sa.select(Post.a_user_id, Post.b_user_id)
+                                 .where(Post.a_user_id.in_(ids)).order_by(Post.code)):  # fmt: skip
+        backs.setdefault(a_id, b_id)
+    numbers = dict(db.execute(sa.select(User.id, User.id_number).where(
+        User.id.in_({b for b in backs.values() if b})))) if any(backs.values()) else {}  # fmt: skip
+    for user in users:
+        staff.signers[user.username] = SimpleNamespace(
+            id=None, shared=False, a_user_id=user.id, b_user_id=backs.get(user.id),
+            leader_user_id=None)  # fmt: skip
+        if user.id_number:
+            staff.id_numbers[user.id] = user.id_number
+    staff.id_numbers.update({k: v for k, v in numbers.items() if v})
+    staff.away.update(away_at(db, ids | {b for b in backs.values() if b}, at))
 
 
 def staffing(db: Session, names: set[str], at: dt.datetime) -> Staffing:
