@@ -27,6 +27,7 @@ from .models import Case, Task
 from .planner import Outcome
 from .queries import CaseDetail, case_detail, people_named
 from .runtime import runtime
+from .status import TaskState
 from .store import Head
 
 FAULTED = _l(
@@ -149,6 +150,8 @@ def _opened_before_last_decision(db: Session, task: Task, head: Head) -> bool:
     return decided_at is not None and task.created_at <= decided_at
 
 
+# long: every refusal is checked, in order, before the one step is run and written (an open
+# task, an allowed outcome, not delegated, the decision's reasons, the confirmation, the form)
 @transactional
 def complete_task(
     actor: User,
@@ -215,6 +218,15 @@ def complete_task(
     return Outcome(task, planner.opened(done), head.case_no)
 
 
+def _signs_beside(db: Session, task, user_id: int) -> bool:
+    """Whether the user holds or signed another instance opened with this one (the instances
+    of one multi-instance stage open together, in one step)."""
+    return bool(db.scalar(sa.select(sa.exists().where(
+        Task.case_id == task.case_id, Task.spec_id == task.spec_id, Task.id != task.id,
+        Task.created_at == task.created_at, Task.state != TaskState.CANCELLED,
+        sa.or_(Task.assignee_id == user_id, Task.completed_by_id == user_id)))))  # fmt: skip
+
+
 def _excluded_from(db: Session, case: Case, task: Task, user_ids: set[int]) -> dict[int, str]:
     numbers = dict(
         db.execute(sa.select(User.id, User.id_number).where(User.id.in_(user_ids))).all()
@@ -247,6 +259,8 @@ def claim_task(actor: User, task_id: uuid.UUID) -> Task:
     why = _excluded_from(db, case, task, {actor.id}).get(actor.id)
     if why:
         raise Forbidden(_("you may not take this task: you %(why)s", why=why))
+    if _signs_beside(db, task, actor.id):  # 会签: nobody signs twice
+        raise Forbidden(_("you may not take this task: you sign another instance of this stage"))
     away = away_at(db, {actor.id}, now).get(actor.id)
     if away:
         raise Conflict(_("you are %(away)s; check in or end the absence first", away=away))

@@ -24,6 +24,7 @@ from workflows.juel import Rewritten, diagram_bytes, rewrite_diagram
 from workflows.lint import describe, lint, properties
 from workflows.loader import BPMN_NS, diagram_text, parse_bpmn, validate_xsd
 
+from ..cases.intake import signer_lists
 from ..db import Base, session, transactional, utcnow
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..org.models import Post, User
@@ -160,8 +161,9 @@ def report(item: Item, content: bytes, filename: str) -> list[Finding]:
         tree = parse_bpmn(content, filename)
     except DiagramError as exc:
         return list(exc.findings) or [Finding("error", "parse", exc.summary, None, None, filename)]
-    # a case starts with the fields of the item's application form
+    # a case starts with the fields of the item's application form and its signers lists
     inputs = [f["id"] for f in item.entry.get("form", []) if isinstance(f, dict) and f.get("id")]
+    inputs += list(signer_lists(item))
     found = validate_xsd(tree, filename) + lint(tree, filename, inputs)
     return found + centre_findings(tree, item, filename)
 

@@ -117,8 +117,11 @@ def signer_staff(db: Session, staff: Staffing, usernames: set[str], at: dt.datet
     for a_id, b_id in db.execute(sa.select(Post.a_user_id, Post.b_user_id)
                                  .where(Post.a_user_id.in_(ids)).order_by(Post.code)):  # fmt: skip
         backs.setdefault(a_id, b_id)
-    numbers = dict(db.execute(sa.select(User.id, User.id_number).where(
-        User.id.in_({b for b in backs.values() if b})))) if any(backs.values()) else {}  # fmt: skip
+    stand_ins = {b for b in backs.values() if b}
+    numbers = {}
+    if stand_ins:
+        numbers = dict(db.execute(sa.select(User.id, User.id_number)
+                                  .where(User.id.in_(stand_ins))).all())  # fmt: skip
     for user in users:
         staff.signers[user.username] = SimpleNamespace(
             id=None, shared=False, a_user_id=user.id, b_user_id=backs.get(user.id),
