@@ -326,6 +326,8 @@ SEPARATE |= {"api.send_copies", "api.my_copies", "web.case_send_copies"}
 SEPARATE |= {"api.delegate_task", "api.take_back_task", "api.my_delegations",
              "api.delegated_work", "api.hand_back", "web.task_delegate", "web.task_take_back",
              "web.delegation_page"}
+# 撤回 (only the one who completed a step): tests/test_recall.py
+SEPARATE |= {"api.recall_task", "web.task_recall"}
 SEPARATE |= {"web.analyst_whatif", "web.analyst_migrations", "web.migrations_waiting",
              "web.migration_plan_page", "web.migration_approve", "web.migration_decline"}
 

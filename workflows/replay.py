@@ -252,7 +252,9 @@ class _Replayer:
         diagrams: Diagrams | None = None,
     ) -> None:
         self.diagram = diagram
+        self.first_diagram = diagram  # where a re-execution from the start begins
         self.diagrams = diagrams  # version id -> diagram, for a case moved between versions
+        self.resumed = run is not None  # from a stored state: the log before it is not here
         self.events = events
         self.engine = engine
         self.strict = strict  # stop at the first divergence (verification)
@@ -291,6 +293,7 @@ class _Replayer:
             "case_decided": self._on_case_decided,
             "case_withdrawn": self._on_case_withdrawn,
             "case_migrated": self._on_case_migrated,
+            "task_recalled": self._on_task_recalled,
         }  # other events (task_assigned, case_closed, ...) do not touch the workflow
         if run is not None:  # resumed from a snapshot: its tasks carry the logged ids
             self.case_data = copy.deepcopy(run.data)
@@ -541,6 +544,37 @@ class _Replayer:
         finished = self.run.is_completed
         self.moved([], steps, reopened, (), finished, self.run.result(), before,
                    {**before, **plan.defaults})  # fmt: skip
+
+    def _on_task_recalled(self, event: dict, data: dict) -> None:
+        """撤回: the workflow goes back to where it stood before the recalled completion, as
+        the re-execution of the log before it left it (nothing moved since, the service
+        checks). Not possible from a stored state taken after that completion: the caller
+        then re-executes from the start."""
+        self.check_recorded(event)
+        seq = data.get("seq")
+        at = next((i for i, e in enumerate(self.events[: self.index])
+                   if int(e["seq"]) == seq), None)  # fmt: skip
+        if self.resumed or at is None or self.events[at].get("type") != "task_completed":
+            why = _("the recalled completion (event %(seq)s) is not in this stretch of the log",
+                    seq=seq)  # fmt: skip
+            self.fail(Divergence(self.seq, None, _brief(event), why))
+            return
+        earlier = _Replayer(self.first_diagram, self.events[:at], self.engine, strict=True,
+                            diagrams=self.diagrams)  # fmt: skip
+        try:
+            for index in range(at):
+                earlier.apply(index)
+        except _Stop:
+            self.fail(earlier.divergence)
+            return
+        for name in ("run", "diagram", "ids", "logged", "specs", "dropped", "completed",
+                     "path", "gateway_log", "case_data", "form"):  # fmt: skip
+            setattr(self, name, getattr(earlier, name))
+        self.want_gateways, self.want_created, self.want_cancelled = deque(), [], []
+        self.want_decision = None
+        self.moves += 1
+        if self.on_move is not None:
+            self.on_move()
 
     # -- engine moves --
 

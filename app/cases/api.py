@@ -17,7 +17,7 @@ from ..api import (
 from ..api.schemas import case_json, event_json, opened_json, task_json
 from ..audit.review import note_if_auditor
 from ..errors import InvalidInput
-from . import copies, deadlines, delegation, status
+from . import copies, deadlines, delegation, recall, status
 from . import services as cases
 
 
@@ -333,3 +333,11 @@ def hand_back(delegation_id: int):
         raise InvalidInput(_("'data' must be an object"))
     row = delegation.hand_back(g.user, delegation_id, data, text(body, "comment"))
     return jsonify(_delegation_json(row))
+
+
+@bp.post("/tasks/<task_id>/recall")
+@login_required
+def recall_task(task_id: str):
+    """撤回: the one who completed a step takes it back, while nothing it opened was opened."""
+    task = recall.recall(g.user, task_uuid(task_id), text(json_body(), "reason", True))
+    return jsonify({"task_id": str(task.id), "state": "open"})

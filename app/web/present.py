@@ -171,6 +171,7 @@ event_name = labels(
         "task_delegated": _("task delegated"),
         "task_handed_back": _("delegated work handed back"),
         "task_taken_back": _("delegated task taken back"),
+        "task_recalled": _("step recalled"),
     },
 )
 

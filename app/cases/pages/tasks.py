@@ -16,7 +16,7 @@ from ...org.reasons import holder_role_name
 from ...web import bp, present, role_required
 from ...web.forms import ClaimForm, CompleteForm, TransferForm, choices, form_values
 from ...web.policy import attempt
-from .. import copies, delegation
+from .. import copies, delegation, recall
 from .. import services as cases
 from ..faults import CaseFaulted
 from ..queries import COLOURS, due_colour
@@ -218,3 +218,13 @@ def delegation_page(delegation_id: int):
                            values=request.form if request.method == "POST" else {},
                            errors=errors,
                            people=cases.people_named(work.detail.people_ids()))  # fmt: skip
+
+
+@bp.post("/tasks/<task_id>/recall")
+@login_required
+def task_recall(task_id: str):
+    """撤回: take back one's own completion while nothing it opened was opened."""
+    if attempt(recall.recall, current_user, _task_id(task_id), request.form.get("reason", "")).ok:
+        flash(_("The step is recalled: the task is open again for you."), "success")
+        return redirect(url_for("web.task", task_id=task_id))
+    return redirect(url_for("web.done"))
