@@ -328,6 +328,9 @@ SEPARATE |= {"api.delegate_task", "api.take_back_task", "api.my_delegations",
              "web.delegation_page"}
 # 撤回 (only the one who completed a step): tests/test_recall.py
 SEPARATE |= {"api.recall_task", "web.task_recall"}
+# 加签/减签 (only the holder adds or removes): tests/test_added_signers.py
+SEPARATE |= {"api.add_signer", "api.remove_signer", "web.task_add_signer",
+             "web.task_remove_signer"}
 SEPARATE |= {"web.analyst_whatif", "web.analyst_migrations", "web.migrations_waiting",
              "web.migration_plan_page", "web.migration_approve", "web.migration_decline"}
 

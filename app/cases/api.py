@@ -17,7 +17,7 @@ from ..api import (
 from ..api.schemas import case_json, event_json, opened_json, task_json
 from ..audit.review import note_if_auditor
 from ..errors import InvalidInput
-from . import copies, deadlines, delegation, recall, status
+from . import copies, deadlines, delegation, recall, signers, status
 from . import services as cases
 
 
@@ -341,3 +341,22 @@ def recall_task(task_id: str):
     """撤回: the one who completed a step takes it back, while nothing it opened was opened."""
     task = recall.recall(g.user, task_uuid(task_id), text(json_body(), "reason", True))
     return jsonify({"task_id": str(task.id), "state": "open"})
+
+
+@bp.post("/tasks/<task_id>/add-signer")
+@login_required
+def add_signer(task_id: str):
+    """加签: the holder asks a colleague (`to`: username) to sign before they decide."""
+    body = json_body()
+    added = signers.add_signer(g.user, task_uuid(task_id), text(body, "to", True),
+                               text(body, "reason", True))  # fmt: skip
+    return jsonify({"task_id": str(added.id), "assignee_id": added.assignee_id,
+                    "due_at": added.due_at.isoformat(timespec="seconds") + "Z"}), 201
+
+
+@bp.post("/tasks/<task_id>/remove-signer")
+@login_required
+def remove_signer(task_id: str):
+    """减签: the holder removes the signer they added (the added task's id), with a reason."""
+    removed = signers.remove_signer(g.user, task_uuid(task_id), text(json_body(), "reason", True))
+    return jsonify({"task_id": str(removed.id), "state": "cancelled"})

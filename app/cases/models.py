@@ -150,6 +150,11 @@ class Task(Base):
     data: Mapped[dict | None] = mapped_column(sa.JSON)
     # 委派: the colleague the holder handed the work to, until they hand it back
     delegated_to_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # 加签: an added signer's task is no stage of the diagram ("added"), made for the task
+    # `added_for`, which waits for it (`waits_for`) before its holder may decide
+    kind: Mapped[str | None] = mapped_column(sa.String(16))
+    added_for: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    waits_for: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
 
 
 class Timer(Base):

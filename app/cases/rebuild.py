@@ -123,7 +123,8 @@ def _read(db: Session, head, after: int | None) -> _Read:
         sa.select(
             sa.literal("t", sa.String), _null(sa.Integer), tasks.c.spec_id, tasks.c.id,
             _null(sa.DateTime), _null(sa.DateTime), _null(sa.Text), _null(sa.String),
-        ).where(tasks.c.case_id == head.id, tasks.c.state == TaskState.OPEN),
+        ).where(tasks.c.case_id == head.id, tasks.c.state == TaskState.OPEN,
+                tasks.c.kind.is_(None)),  # an added signer's task is no stage of the workflow
         sa.select(
             sa.literal("m", sa.String), _null(sa.Integer), timers.c.node_id, timers.c.id,
             timers.c.created_at, timers.c.due_at, _null(sa.Text), timers.c.state,

@@ -98,7 +98,7 @@ def recall(actor: User, task_id: uuid.UUID, reason: str) -> Task:
 
 def _open_after(db, case_id: int, created: set) -> list[Task]:
     """The case's open tasks but the ones the recalled step opened."""
-    rows = db.scalars(sa.select(Task).where(Task.case_id == case_id,
+    rows = db.scalars(sa.select(Task).where(Task.case_id == case_id, Task.kind.is_(None),
                                             Task.state == TaskState.OPEN))  # fmt: skip
     return [t for t in rows if t.id not in created]
 

@@ -19,7 +19,7 @@ from ..errors import Conflict, Forbidden, InvalidInput
 from ..labels import status_name
 from ..org.models import Post, User
 from ..org.presence import Assignment, away_at, exclusions
-from . import decisions, faults, planner, status, steps, store
+from . import decisions, faults, planner, signers, status, steps, store
 from .access import CheckedTask, Purpose, holders, require_task
 from .assign import write_reassignments
 from .intake import check_form
@@ -192,6 +192,11 @@ def complete_task(
     if task.delegated_to_id is not None:  # 委派: the work is with a colleague
         raise Conflict(_("the task is delegated: wait for it to be handed back, or take it "
                          "back"))  # fmt: skip
+    if task.waits_for is not None:  # 加签: an added signer goes first
+        raise Conflict(_("the task waits for the signer added before you; remove them to "
+                         "decide now"))  # fmt: skip
+    if task.kind is not None:  # an added signer's opinion: no step of the workflow
+        return signers.sign(actor, task, outcome, comment)
     _check_decision_input(outcome, comment, legal_basis)
     if not confirmed and status.is_decisive(task.stage, outcome):
         raise InvalidInput(_("Tick the box to confirm this decision: nothing was changed."),

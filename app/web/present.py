@@ -172,6 +172,9 @@ event_name = labels(
         "task_handed_back": _("delegated work handed back"),
         "task_taken_back": _("delegated task taken back"),
         "task_recalled": _("step recalled"),
+        "signer_added": _("signer added"),
+        "signer_signed": _("added signer's opinion"),
+        "signer_removed": _("added signer removed"),
     },
 )
 

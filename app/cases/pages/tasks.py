@@ -16,7 +16,7 @@ from ...org.reasons import holder_role_name
 from ...web import bp, present, role_required
 from ...web.forms import ClaimForm, CompleteForm, TransferForm, choices, form_values
 from ...web.policy import attempt
-from .. import copies, delegation, recall
+from .. import copies, delegation, recall, signers
 from .. import services as cases
 from ..faults import CaseFaulted
 from ..queries import COLOURS, due_colour
@@ -105,6 +105,7 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
         values=values,
         people=people,
         delegation=handed,
+        added=signers.added_to(task.id),
         colleagues=copies.colleagues(current_user) if page.may_work else [],
         post=page.post,
         may_work=page.may_work,
@@ -228,3 +229,24 @@ def task_recall(task_id: str):
         flash(_("The step is recalled: the task is open again for you."), "success")
         return redirect(url_for("web.task", task_id=task_id))
     return redirect(url_for("web.done"))
+
+
+@bp.post("/tasks/<task_id>/add-signer")
+@login_required
+def task_add_signer(task_id: str):
+    """加签: ask a colleague to sign before you decide."""
+    if attempt(signers.add_signer, current_user, _task_id(task_id), request.form.get("to", ""),
+               request.form.get("reason", "")).ok:  # fmt: skip
+        flash(_("The signer is added; you decide after their opinion."), "success")
+    return redirect(url_for("web.task", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/remove-signer")
+@login_required
+def task_remove_signer(task_id: str):
+    """减签: remove the signer you added (the added task), with a reason."""
+    back = request.form.get("back", "")
+    if attempt(signers.remove_signer, current_user, _task_id(task_id),
+               request.form.get("reason", "")).ok:  # fmt: skip
+        flash(_("The signer is removed."), "success")
+    return redirect(url_for("web.task", task_id=back) if back else url_for("web.inbox"))
