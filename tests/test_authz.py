@@ -329,6 +329,8 @@ SEPARATE |= {"api.delegate_task", "api.take_back_task", "api.my_delegations",
 # 撤回 (only the one who completed a step): tests/test_recall.py
 SEPARATE |= {"api.recall_task", "web.task_recall"}
 # 加签/减签 (only the holder adds or removes): tests/test_added_signers.py
+# 征求意见 (only the holder asks): tests/test_opinions.py
+SEPARATE |= {"api.ask_opinion", "web.task_ask_opinion"}
 SEPARATE |= {"api.add_signer", "api.remove_signer", "web.task_add_signer",
              "web.task_remove_signer"}
 SEPARATE |= {"web.analyst_whatif", "web.analyst_migrations", "web.migrations_waiting",

@@ -91,8 +91,9 @@ def _expected(
     # the schedulers); a boundary timer ending with its task: UPDATE timers
     # the decision: SELECT the item, SELECT the departments (its authority), for a joint
     # item SELECT the departments' decided tasks; one upsert numbering every authority's
-    # decision in its series, INSERT the decisions
-    decision = {"single": 4, "joint": 5}.get(decided, 0)
+    # decision in its series, INSERT the decisions; UPDATE the case's tasks no stage made that
+    # are still open (opinions asked, signers added: closed with the case)
+    decision = {"single": 5, "joint": 6}.get(decided, 0)
     timers = {"start": 1 + pg, "close": 1}.get(timer, 0)
     return AUTH + 4 + (2 if created else 0) + (1 if denied else 0) + timers + decision
 

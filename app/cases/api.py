@@ -17,7 +17,7 @@ from ..api import (
 from ..api.schemas import case_json, event_json, opened_json, task_json
 from ..audit.review import note_if_auditor
 from ..errors import InvalidInput
-from . import copies, deadlines, delegation, recall, signers, status
+from . import copies, deadlines, delegation, opinions, recall, signers, status
 from . import services as cases
 
 
@@ -360,3 +360,18 @@ def remove_signer(task_id: str):
     """减签: the holder removes the signer they added (the added task's id), with a reason."""
     removed = signers.remove_signer(g.user, task_uuid(task_id), text(json_body(), "reason", True))
     return jsonify({"task_id": str(removed.id), "state": "cancelled"})
+
+
+@bp.post("/tasks/<task_id>/ask-opinion")
+@login_required
+def ask_opinion(task_id: str):
+    """征求意见: the holder asks a post (`post`: code) for a written opinion (`question`) within
+    `days` working days (1–30, default 5); the case does not wait for it."""
+    body = json_body()
+    days = body.get("days", opinions.DEFAULT_DAYS)
+    if not isinstance(days, int) or isinstance(days, bool):
+        raise InvalidInput(_("'days' must be a whole number of working days"))
+    row = opinions.ask(g.user, task_uuid(task_id), text(body, "post", True),
+                       text(body, "question", True), days)  # fmt: skip
+    return jsonify({"task_id": str(row.id), "assignee_id": row.assignee_id,
+                    "due_at": row.due_at.isoformat(timespec="seconds") + "Z"}), 201

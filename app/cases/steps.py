@@ -129,6 +129,8 @@ def commit(
     store.write_step(db, step_plan.rows, step, events.at)
     if copied:
         queue_write(db, _INSERT_COPIES, copied)
+    if step.finished:  # the opinions asked and signers added that are still open close
+        queue_write(db, _CLOSE_ASIDE, {"case_id": head.id, "at": events.at})
     if run.diagram.has_timers:
         if not fired:  # a timer already due may run inside a completion: it fired, not closed
             ran = {s["node"] for s in step.engine_steps}
@@ -142,6 +144,12 @@ def commit(
 
 
 _INSERT_COPIES = CaseCopy.__table__.insert().inline()
+_CLOSE_ASIDE = (
+    Task.__table__.update()
+    .where(Task.__table__.c.case_id == sa.bindparam("case_id"),
+           Task.__table__.c.state == TaskState.OPEN, Task.__table__.c.kind.is_not(None))
+    .values(state=TaskState.CANCELLED, completed_at=sa.bindparam("at"))
+)  # fmt: skip
 
 
 def _diagram_copies(db: Session, run: WorkflowRun, case_id: int, completion: Completion | None,

@@ -19,7 +19,7 @@ from ..errors import Conflict, Forbidden, InvalidInput
 from ..labels import status_name
 from ..org.models import Post, User
 from ..org.presence import Assignment, away_at, exclusions
-from . import decisions, faults, planner, signers, status, steps, store
+from . import decisions, faults, opinions, planner, signers, status, steps, store
 from .access import CheckedTask, Purpose, holders, require_task
 from .assign import write_reassignments
 from .intake import check_form
@@ -195,6 +195,8 @@ def complete_task(
     if task.waits_for is not None:  # 加签: an added signer goes first
         raise Conflict(_("the task waits for the signer added before you; remove them to "
                          "decide now"))  # fmt: skip
+    if task.kind == opinions.OPINION:  # 征求意见: the opinion asked, no step of the workflow
+        return opinions.answer(actor, task, comment or "")
     if task.kind is not None:  # an added signer's opinion: no step of the workflow
         return signers.sign(actor, task, outcome, comment)
     _check_decision_input(outcome, comment, legal_basis)

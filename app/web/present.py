@@ -68,6 +68,7 @@ _STAGE_VERBS = {
     ("denial", "approve"): lambda: _("Issue the decision"),
     ("issue", "approve"): lambda: _("Issue the decision / licence"),
     ("report", "approve"): lambda: _("Report to the upper authority"),
+    ("opinion", "approve"): lambda: _("Give the opinion"),
     ("upper_decision", "approve"): lambda: _("Record the approval"),
     ("upper_decision", "reject"): lambda: _("Record the denial"),
 }
@@ -175,6 +176,8 @@ event_name = labels(
         "signer_added": _("signer added"),
         "signer_signed": _("added signer's opinion"),
         "signer_removed": _("added signer removed"),
+        "opinion_requested": _("opinion asked"),
+        "opinion_given": _("opinion given"),
     },
 )
 
@@ -269,6 +272,7 @@ stage_name = labels(
         "decision": _("decision"),
         "denial": _("denial notice"),
         "issue": _("decision and licence issue"),
+        "opinion": _("opinion asked"),
     },
     empty="—",
 )

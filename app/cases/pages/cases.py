@@ -28,6 +28,7 @@ from ...web.forms import (
 from ...web.policy import attempt
 from ...web.present import pause_kind_name
 from .. import copies
+from .. import opinions as asked
 from .. import services as cases
 from ..access import Purpose
 from ..deadlines import extension_rule
@@ -100,7 +101,7 @@ def case(case_no: str):
         fault=detail.fault,
         people=cases.people_named(detail.people_ids()
                                   | {c.user_id for c in sent} | {c.sent_by_id for c in sent}),
-        copies=sent, may_copy=holds,
+        copies=sent, may_copy=holds, opinions_asked=asked.of_case(detail.case.id),
         colleagues=copies.colleagues(current_user) if holds else [],
         materials=catalogue.materials_of(detail.item),
         is_clerk=current_user.has_role("clerk"),

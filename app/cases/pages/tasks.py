@@ -16,7 +16,7 @@ from ...org.reasons import holder_role_name
 from ...web import bp, present, role_required
 from ...web.forms import ClaimForm, CompleteForm, TransferForm, choices, form_values
 from ...web.policy import attempt
-from .. import copies, delegation, recall, signers
+from .. import copies, delegation, opinions, recall, signers
 from .. import services as cases
 from ..faults import CaseFaulted
 from ..queries import COLOURS, due_colour
@@ -106,6 +106,7 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
         people=people,
         delegation=handed,
         added=signers.added_to(task.id),
+        posts=opinions.posts_to_ask() if page.may_work and not task.kind else [],
         colleagues=copies.colleagues(current_user) if page.may_work else [],
         post=page.post,
         may_work=page.may_work,
@@ -250,3 +251,15 @@ def task_remove_signer(task_id: str):
                request.form.get("reason", "")).ok:  # fmt: skip
         flash(_("The signer is removed."), "success")
     return redirect(url_for("web.task", task_id=back) if back else url_for("web.inbox"))
+
+
+@bp.post("/tasks/<task_id>/ask-opinion")
+@login_required
+def task_ask_opinion(task_id: str):
+    """征求意见: ask another post for a written opinion, with a time limit."""
+    days = request.form.get("days", "")
+    if attempt(opinions.ask, current_user, _task_id(task_id), request.form.get("post", ""),
+               request.form.get("question", ""),
+               int(days) if days.isdigit() else -1).ok:  # fmt: skip
+        flash(_("The opinion is asked; the case goes on meanwhile."), "success")
+    return redirect(url_for("web.task", task_id=task_id))
