@@ -76,7 +76,7 @@ def test_only_the_holder_sends_and_only_to_officials(demo_app):
                 headers={"Authorization": f"Bearer {api.token(user)}"}).status_code  # fmt: skip
             assert status in (403, 404), (role, status)
     for to, why in ((["applicant_he"], "applicant_he"), (["nobody_here"], "nobody_here"),
-                    ([holder], "yourself"), ([], "at least one")):  # fmt: skip
+                    ([holder], "自己"), ([], "至少")):  # fmt: skip
         bad = api.call("POST", f"/cases/{case_no}/copies", holder, 400,
                        json={"to": to, "reason": "请知悉"})  # fmt: skip
         assert why in bad["message"], bad

@@ -75,13 +75,13 @@ def test_refused_once_opened_once_moved_on_and_for_anyone_else(demo_app):
             assert status in (403, 404), (role, status)
     Web(demo_app, deputy["assignee"]).get(f"/tasks/{deputy['id']}")  # the deputy opens it
     refused = _recall(api, lead["id"], lead["assignee"], 409)
-    assert "opened" in refused["message"]
+    assert "已被承办人打开" in refused["message"]
     assert [t["spec_id"] for t in api.open_tasks(case_no)] == ["Task_deputy"]
     # a later step: the deputy's completion cannot be recalled once the head's task is
     # opened either, and the lead's never again (the case moved on)
     api.work(case_no, "Task_deputy")
     moved = _recall(api, lead["id"], lead["assignee"], 409)
-    assert "moved on" in moved["message"]
+    assert "继续流转" in moved["message"]
     _verified(demo_app, case_no)
 
 

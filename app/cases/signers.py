@@ -63,10 +63,14 @@ def add_signer(actor: User, task_id: uuid.UUID, username: str, reason: str) -> T
     staff = staffing(db, {checked.post.code} if checked.post else set(), at)
     signer_staff(db, staff, {person.username}, at)
     chosen = staff.signer(person.username, checked.post.code if checked.post else None, {})
+    why = {"reason": "added" if chosen.acting_for_id is None else "added_b", "by": actor.id,
+           "signer": person.id}  # fmt: skip
+    if chosen.assignee_id is None:
+        why = chosen.reason
     added = Task(id=uuid.uuid4(), case_id=task.case_id, spec_id=f"{task.spec_id}+signer",
                  name=task.name, stage=task.stage,
                  lane=task.lane, post_id=None, assignee_id=chosen.assignee_id,
-                 acting_for_id=chosen.acting_for_id, assignment_reason=encode(chosen.reason),
+                 acting_for_id=chosen.acting_for_id, assignment_reason=encode(why),
                  state=TaskState.OPEN, is_decision=False, outcomes="approve,reject",
                  created_at=at, kind=ADDED, added_for=task.id,
                  **deadlines.task_due_values(calendar(), at, (float(ADDED_DAYS), "d")))  # fmt: skip

@@ -137,6 +137,11 @@ def _words(reason: dict, person: Names, post: Names) -> str:
         role = next(r for r, c in HOLDER_REASONS.items() if c == code)
         text = _("assigned to %(role)s of %(post)s", role=holder_role_name(role), post=where)
         return _("%(text)s: %(passed)s", text=text, passed=passed) if passed else text
+    if code in ("added", "added_b"):  # 加签: a signer the holder added before them
+        by, signer = person(reason.get("by")), person(reason.get("signer"))
+        if code == "added":
+            return _("added as a signer by %(by)s", by=by)
+        return _("B standing in for %(name)s, added as a signer by %(by)s", name=signer, by=by)
     if code in ("signer", "signer_b"):  # one signer of a 会签 stage, or B standing in
         signer = person(reason.get("signer"))
         text = (_("signs as one of the stage's signers") if code == "signer"
