@@ -15,6 +15,7 @@ from app.db import session
 from app.org.models import User
 from tests.apiclient import Api, sample_form
 from tests.variants import countersign, demo
+from tests.webclient import Web
 
 ITEM = "planning-permit"
 RULE = "nrOfRejections > 0 or nrOfCompletedInstances == nrOfInstances"
@@ -89,6 +90,8 @@ def test_each_signer_signs_b_stands_in_and_all_must_sign(demo_app):
                     (ids["official_jiang"], ids["official_lu"])}  # fmt: skip
     names = {ids["head_lin"]: "head_lin", ids["leader_gao"]: "leader_gao",
              ids["official_jiang"]: "official_jiang"}  # fmt: skip
+    inbox = Web(demo_app, "head_lin").get("/inbox").text  # the inbox says what kind of task
+    assert 'data-kind="countersign"' in inbox
     for left, row in ((2, rows[0]), (1, rows[1])):  # the stage waits for every signer
         _sign(api, row, names[row.assignee_id])
         assert [t["spec_id"] for t in api.open_tasks(case_no)] == ["Task_collective"] * left

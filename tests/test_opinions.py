@@ -43,6 +43,7 @@ def test_an_opinion_is_asked_answered_in_time_and_carded_when_late(demo_app):
     land_a = POSTS[LAND]["a"]
     mine = {t["id"] for t in api.call("GET", "/tasks?assignee=me", land_a)["tasks"]}
     assert asked["task_id"] in mine
+    assert 'data-kind="opinion"' in Web(demo_app, land_a).get("/inbox").text
     # the case goes on: the lead stage is decided while the opinion is out
     api.work(case_no, "Task_lead")
     assert "Task_deputy" in [t["spec_id"] for t in api.open_tasks(case_no)]

@@ -150,6 +150,7 @@ def init_app(app: Flask) -> None:
         application_step_name=present.application_step_name, actor_name=present.actor_name,
         data_value=present.data_value, task_reason=present.task_reason,
         diff_aspect_name=present.diff_aspect_name, run_status_name=present.run_status_name,
+        task_kind=present.task_kind, task_kind_name=present.task_kind_name,
     )  # fmt: skip
     app.jinja_env.filters["role_name"] = role_name
     app.jinja_env.filters["local"] = present.iso_local

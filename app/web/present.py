@@ -47,6 +47,24 @@ outcome_name = labels(
 )
 
 
+def task_kind(task) -> str | None:
+    """What kind of task an inbox row is, beside a stage of its own: an added signer's
+    (加签), an opinion asked (征求意见), one signer's part of a 会签."""
+    if getattr(task, "kind", None):
+        return task.kind
+    reason = getattr(task, "assignment_reason", None) or ""
+    return "countersign" if '"reason":"signer' in reason else None
+
+
+task_kind_name = labels(
+    lambda: {
+        "added": _("added signer"),
+        "opinion": _("opinion asked"),
+        "countersign": _("countersign"),
+    },
+)
+
+
 # The status of a what-if run or a migration plan (app/catalogue), in the reader's language.
 run_status_name = labels(
     lambda: {
