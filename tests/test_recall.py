@@ -50,6 +50,8 @@ def test_a_step_is_recalled_before_the_next_holder_opens_it(demo_app):
     history = {t["id"]: t["state"] for t in api.case(case_no, "auditor_sun")["history"]}
     assert history[deputy["id"]] == "cancelled"
     _verified(demo_app, case_no)
+    replay = Web(demo_app, "auditor_sun").get(f"/audit/cases/{case_no}/replay").text
+    assert "step recalled" in replay  # the auditor's replay goes back with it
     # the next steps go on from the recalled stage, rebuilt from the events alone
     with demo_app.app_context():
         db = session()

@@ -125,7 +125,8 @@ def _recorded(case_ids: list[int], cal) -> dict[int, list[Recorded]]:
         sa.select(Task.case_id, Task.spec_id, Task.outcome, Task.data, Task.comment,
                   Task.created_at, Task.completed_at, Post.code)
         .outerjoin(Post, Post.id == Task.post_id)
-        .where(Task.case_id.in_(case_ids), Task.state == TaskState.COMPLETED)
+        .where(Task.case_id.in_(case_ids), Task.state == TaskState.COMPLETED,
+               Task.kind.is_(None))  # opinions asked, signers added: no stage of the diagram
         .order_by(Task.case_id, Task.completed_at, Task.created_at, Task.id)
     )  # fmt: skip
     out: dict[int, list[Recorded]] = {cid: [] for cid in case_ids}
