@@ -518,8 +518,9 @@ class _Replayer:
         try:
             plan, steps = migrate(self.run, target, data.get("mapping") or {},
                                   data.get("defaults") or {})  # fmt: skip
-        except (MigrationRefused, EngineError) as exc:
-            why = _("the move cannot be re-executed: %(why)s", why=exc.message)
+        except (MigrationRefused, EngineError, SpiffWorkflowException) as exc:
+            why = _("the move cannot be re-executed: %(why)s",
+                    why=getattr(exc, "message", None) or str(exc))  # fmt: skip
             self.fail(Divergence(self.seq, None, _brief(event), why))
             return
         self.diagram = target

@@ -136,6 +136,10 @@ def _try(db: Session, head: Head, run: WorkflowRun, target_id: int, mapping: dic
     except (EngineError, WorkflowFault) as exc:
         found.reasons = [_("the workflow cannot be moved: %(why)s", why=exc.message)]
         return found, None
+    except Exception as exc:  # noqa: BLE001 - the engine refusing in its own way: not moved
+        found.reasons = [_("the workflow cannot be moved: %(why)s",
+                           why=f"{type(exc).__name__}: {exc}"[:300])]  # fmt: skip
+        return found, None
     rows = _open_rows(db, head.id)
     found.movable, found.defaults = True, dict(plan.defaults)
     found.steps = [s["node"] for s in steps]
