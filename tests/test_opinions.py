@@ -96,3 +96,16 @@ def test_only_the_holder_asks_and_a_decided_case_closes_what_is_open(demo_app):
         row = session().get(Task, uuid.UUID(asked["task_id"]))
         assert row.state == "cancelled"
     _verified(demo_app, case_no)
+
+
+def test_a_withdrawn_case_closes_its_open_opinion_and_still_verifies(demo_app):
+    api = Api(demo_app.test_client())
+    case_no = api.apply(ITEM, sample_form(ITEM, floor_area=5000))["case_no"]
+    [lead] = api.open_tasks(case_no)
+    api.call("POST", f"/tasks/{lead['id']}/ask-opinion", lead["assignee"], 201,
+             json={"post": LAND, "question": "请提出意见"})  # fmt: skip
+    api.call("POST", f"/cases/{case_no}/withdraw", "clerk_liu", json={"reason": "申请人撤回"})
+    events = [e["type"] for e in api.call("GET", f"/cases/{case_no}/events",
+                                          "auditor_sun")["events"]]  # fmt: skip
+    assert events.count("task_closed") == 1 and events.count("task_cancelled") == 1
+    _verified(demo_app, case_no)

@@ -318,8 +318,11 @@ def withdraw_case(actor: User, case_no: str, reason: str) -> Case:
         raise InvalidInput(_("a withdrawal needs the applicant's reason"))
     db = session()
     events = store.events_for(case, actor)
-    for task_id in store.cancel_open_tasks(db, case.id, events.at):
-        events.add("task_cancelled", {"reason": "case withdrawn"}, task_id)
+    for task_id, kind in store.cancel_open_tasks(db, case.id, events.at):
+        if kind is None:  # a stage of the workflow: the re-execution cancels it too
+            events.add("task_cancelled", {"reason": "case withdrawn"}, task_id)
+        else:  # an opinion asked or a signer added: no stage, closed with the case
+            events.add("task_closed", {"reason": "case withdrawn", "kind": kind}, task_id)
     timers.close_all(db, case.id)
     if status.is_faulted(case):
         faults.release(db, case.id, events.at)

@@ -257,19 +257,22 @@ def complete_task_row(db: Session, task_id: uuid.UUID, completion: dict) -> None
         raise StaleCase(f"task {task_id} changed meanwhile")
 
 
-def cancel_open_tasks(db: Session, case_id: int, at: dt.datetime) -> list[uuid.UUID]:
-    """Cancel every open task of a case; return their ids."""
-    open_ids = db.scalars(
-        sa.select(Task.id).where(Task.case_id == case_id, Task.state == TaskState.OPEN)
+def cancel_open_tasks(
+    db: Session, case_id: int, at: dt.datetime
+) -> list[tuple[uuid.UUID, str | None]]:
+    """Cancel every open task of a case; return their ids with their kind (None: a stage of
+    the workflow; else an opinion asked or a signer added, no stage of it)."""
+    found = db.execute(
+        sa.select(Task.id, Task.kind).where(Task.case_id == case_id, Task.state == TaskState.OPEN)
     ).all()
-    if open_ids:
+    if found:
         db.execute(
             sa.update(Task)
-            .where(Task.id.in_(open_ids))
+            .where(Task.id.in_([row.id for row in found]))
             .values(state=TaskState.CANCELLED, completed_at=at)
             .execution_options(synchronize_session=False)
         )
-    return list(open_ids)
+    return [(row.id, row.kind) for row in found]
 
 
 def write_started(

@@ -196,6 +196,7 @@ event_name = labels(
         "signer_removed": _("added signer removed"),
         "opinion_requested": _("opinion asked"),
         "opinion_given": _("opinion given"),
+        "task_closed": _("closed with the case"),
     },
 )
 
