@@ -104,26 +104,42 @@ def test_each_signer_signs_b_stands_in_and_all_must_sign(demo_app):
     _verified(demo_app, case_no)
 
 
-def test_a_rejection_ends_it_four_eyes_and_nobody_twice(demo_app):
+def test_a_rejection_ends_it_and_the_deputy_signs_his_own_part(demo_app):
     api = Api(demo_app.test_client())
-    # deputy_luo decides the deputy stage: four-eyes keeps him off the collective decision;
-    # his stand-in is deputy_xie, who signs her own instance: nobody signs twice, so his
-    # instance waits in the post's queue, and no signer may claim it
+    # the bureau's leaders: deputy_luo decides the deputy stage, then signs his own part of
+    # the collective decision (the others sign beside him: four-eyes does not keep him off)
     members = ["head_lin", "deputy_luo", "deputy_xie"]
     _setup(demo_app, api, members)
+    case_no = _to_collective(api)
+    ids = _ids(demo_app, *members)
+    rows = _signing(demo_app, case_no)
+    assert sorted(r.assignee_id for r in rows) == sorted(ids.values())
+    assert all(r.acting_for_id is None for r in rows)
+    luo = next(r for r in rows if r.assignee_id == ids["deputy_luo"])
+    _sign(api, luo, "deputy_luo")
+    xie = next(r for r in rows if r.assignee_id == ids["deputy_xie"])
+    _sign(api, xie, "deputy_xie", "reject", "用地性质不符")
+    # the rule: one rejection ends the 会签; the open part goes; the case is denied
+    assert api.open_tasks(case_no) == []
+    after = sorted(r.state for r in _signing(demo_app, case_no))
+    assert after == ["cancelled", "completed", "completed"]
+    assert api.case(case_no)["decision"] == "denied"
+    _verified(demo_app, case_no)
+
+
+def test_nobody_signs_twice_and_no_signer_claims_the_part_left_over(demo_app):
+    api = Api(demo_app.test_client())
+    members = ["head_lin", "deputy_luo", "deputy_xie"]
+    _setup(demo_app, api, members)
+    # deputy_luo away: his stand-in (B of his post) is deputy_xie, who signs her own part;
+    # nobody signs twice, so his part waits in the post's queue and no signer may claim it
+    api.call("POST", "/absences", "deputy_luo", 201, json=LEAVE)
     case_no = _to_collective(api)
     ids = _ids(demo_app, *members)
     rows = _signing(demo_app, case_no)
     assert sorted((r.assignee_id or 0) for r in rows) == sorted(
         [0, ids["head_lin"], ids["deputy_xie"]])  # fmt: skip
     queued = next(r for r in rows if r.assignee_id is None)
-    for user in ("deputy_xie", "head_lin", "deputy_luo"):
+    for user in ("deputy_xie", "head_lin"):
         api.call("POST", f"/tasks/{queued.id}/claim", user, 403)
-    signer = next(r for r in rows if r.assignee_id == ids["deputy_xie"])
-    _sign(api, signer, "deputy_xie", "reject", "用地性质不符")
-    # the rule: one rejection ends the 会签; the open instances go; the case is denied
-    assert api.open_tasks(case_no) == []
-    after = {r.id: r.state for r in _signing(demo_app, case_no)}
-    assert sorted(after.values()) == ["cancelled", "cancelled", "completed"]
-    assert api.case(case_no)["decision"] == "denied"
     _verified(demo_app, case_no)

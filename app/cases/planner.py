@@ -91,7 +91,13 @@ def new_task_rows(
     for task in ready:
         if task.signer is not None:  # nobody signs twice in one 会签
             taken = signing.setdefault(task.spec_id, set())
-            excluded = {**guard.excluded(staff, task), **{u: Barrier("signing") for u in taken}}
+            excluded = guard.excluded(staff, task)
+            own = staff.signers.get(task.signer)
+            if own is not None and getattr(excluded.get(own.a_user_id), "kind", "") == "four_eyes":
+                # a named signer signs their own part even after deciding the stage before:
+                # the others sign beside them (not as anyone's stand-in, though)
+                del excluded[own.a_user_id]
+            excluded.update({u: Barrier("signing") for u in taken})
             assignment = staff.signer(task.signer, task.post, excluded)
             if assignment.assignee_id is not None:
                 taken.add(assignment.assignee_id)

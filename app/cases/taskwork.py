@@ -19,6 +19,7 @@ from ..errors import Conflict, Forbidden, InvalidInput
 from ..labels import status_name
 from ..org.models import Post, User
 from ..org.presence import Assignment, away_at, exclusions
+from ..org.reasons import decode
 from . import decisions, faults, opinions, planner, signers, status, steps, store
 from .access import CheckedTask, Purpose, holders, require_task
 from .assign import write_reassignments
@@ -129,9 +130,18 @@ def _check_may_decide(db: Session, actor: User, task: Task, head: Head) -> None:
         task.is_decision
         and head.last_decider_id == actor.id
         and head.last_decision_spec != task.spec_id
+        and not _signs_own_part(task, actor)
         and not _opened_before_last_decision(db, task, head)
     ):
         raise Forbidden(_("you decided the previous stage of this case (four-eyes)"))
+
+
+def _signs_own_part(task, actor: User) -> bool:
+    """Whether the task is the actor's own part of a 会签 (named signer, not a stand-in):
+    the others sign beside them, so four-eyes does not keep them off it."""
+    reason = decode(task.assignment_reason)
+    return (isinstance(reason, dict) and reason.get("reason") == "signer"
+            and task.assignee_id == actor.id and task.acting_for_id is None)  # fmt: skip
 
 
 def _opened_before_last_decision(db: Session, task: Task, head: Head) -> bool:
