@@ -278,7 +278,8 @@ def test_who_may_plan_read_and_approve(demo_app):
     bad = api.call("POST", f"/items/{ITEM}/migrations", ANALYST, 400,
                    json={"target": 2, "mapping": {"Task_nowhere": "Task_head"}})  # fmt: skip
     assert "`Task_nowhere`" in bad["message"]
-    api.call("POST", f"/items/{ITEM}/migrations", ANALYST, 400, json={"target": 9})
+    for target in (9, True, 1.5, "two", None):
+        api.call("POST", f"/items/{ITEM}/migrations", ANALYST, 400, json={"target": target})
     api.call("POST", f"/migrations/{plan['plan']}/decline", HEAD, 400, json={"reason": " "})
     declined = api.call("POST", f"/migrations/{plan['plan']}/decline", HEAD,
                         json={"reason": "再议"})  # fmt: skip

@@ -81,6 +81,8 @@ def _version(item: Item, number: Any, name: str) -> DiagramVersion:
     if isinstance(number, str) and number.startswith("v"):
         number = number[1:]
     try:
+        if isinstance(number, bool | float):
+            raise TypeError
         number = int(number)
     except (TypeError, ValueError):
         raise InvalidInput(_("'%(name)s' must be a deployed version number such as 2",
