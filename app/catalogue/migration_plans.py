@@ -36,7 +36,7 @@ from ..cases.moving import move_case, plan_case
 from ..cases.runtime import runtime
 from ..cases.status import WORKING_STATUSES
 from ..db import Base, session, utcnow
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from ..org.models import User
 from ..org.queries import post_names
 from .models import DiagramVersion, Item, version_numbers
@@ -263,7 +263,12 @@ def _run(app: Flask, plan_id: int) -> None:
         results: list[dict] = []
         try:
             for case_id in db.scalars(_running_on(plan.item_id, plan.source_version_id)).all():
-                outcome = move_case(approver, case_id, *args, plan_id=plan_id).as_dict()
+                try:
+                    outcome = move_case(approver, case_id, *args, plan_id=plan_id).as_dict()
+                except AppError as exc:  # this case refused (e.g. lost every race): it stays
+                    number = db.scalar(sa.select(Case.case_no).where(Case.id == case_id))
+                    outcome = {"case_no": number, "movable": False, "reasons": [exc.message],
+                               "moves": [], "defaults": {}}  # fmt: skip
                 outcome["moved"] = outcome.pop("movable")
                 results.append(outcome)
                 db.execute(sa.update(MigrationPlan).where(MigrationPlan.id == plan_id)
