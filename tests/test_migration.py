@@ -365,3 +365,32 @@ def test_two_people_deciding_at_once_cannot_both(demo_app):
     assert shown["status"] == "declined" and shown["decline_reason"] == "再议"
     assert shown["results"] == []  # nothing moved
     assert api.case(shown["cases"][0]["case_no"])["diagram_version"] == 1
+
+
+def test_a_case_the_service_refuses_stays_and_the_run_goes_on(demo_app, monkeypatch):
+    from app.catalogue import migration_plans
+    from app.errors import Conflict
+    from app.org.models import User
+
+    api = Api(demo_app.test_client())
+    first, second = _case_at(api, "Task_lead"), _case_at(api, "Task_head")
+    _deploy_v2(api)
+    plan = api.call("POST", f"/items/{ITEM}/migrations", ANALYST, 201, json={"target": 2})
+    real = migration_plans.move_case
+
+    def refusing(actor, case_id, *args, **kwargs):
+        with demo_app.app_context():
+            number = session().scalar(sa.select(Case.case_no).where(Case.id == case_id))
+        if number == first:
+            raise Conflict("刚被他人改动")
+        return real(actor, case_id, *args, **kwargs)
+
+    monkeypatch.setattr(migration_plans, "move_case", refusing)
+    with demo_app.test_request_context():
+        admin = session().scalars(sa.select(User).where(User.username == "admin")).one()
+        done = migration_plans.approve(admin, plan["plan"], wait=True)
+    results = {r["case_no"]: r for r in done.results}
+    assert done.status == "done"
+    assert not results[first]["moved"] and results[first]["reasons"] == ["刚被他人改动"]
+    assert results[second]["moved"] and api.case(second)["diagram_version"] == 2
+    assert api.case(first)["diagram_version"] == 1
