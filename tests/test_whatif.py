@@ -261,7 +261,7 @@ def test_the_page_runs_a_draft_and_shows_the_table_and_the_diagram(demo_app):
 # the environment review's outcome)
 DROPPED = {"planning-permit": "Task_collective", "house-initial": "Task_survey",
            "house-cancellation": "Task_review", "joint-investment": "Task_env"}  # fmt: skip
-PER_ITEM = 100
+PER_ITEM = 200  # "hundreds of cases of each demo item"
 
 
 def _from_events(app, code: str, dropped: str) -> tuple[dict[str, float], dict[str, float]]:
@@ -324,7 +324,7 @@ def test_a_draft_dropping_a_stage_of_each_demo_item_over_hundreds_of_cases(demo_
             report = what_if(item, draft, version.filename)
         expected, own = _from_events(demo_app, code, dropped)
         lines = {c.case_no: c for c in report.cases}
-        assert len(lines) >= 60 and expected, (code, len(lines), len(expected))
+        assert len(lines) >= 150 and expected, (code, len(lines), len(expected))
         assert {no for no, c in lines.items() if dropped in c.skipped} == set(expected), code
         alone = [no for no in expected if not lines[no].added and not lines[no].changed
                  and set(lines[no].skipped) == {dropped}]  # fmt: skip
