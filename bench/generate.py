@@ -1221,7 +1221,7 @@ class CaseFactory:
             f"{'t' if stage.is_decision else 'f'}\t{stage.outcomes}\t{self.cal.text(at)}\t"
             f"{_n(due['due_at'])}\t{_n(due['time_limit'])}\t{_n(due['yellow_at'])}\t"
             f"{'t' if due['due_provisional'] else 'f'}\t{due['shift_days']}\t{_n(ended)}\t"
-            f"{_n(by)}\t{_n(outcome)}\t{_n(comment)}\t{_n(data)}\n"
+            f"{_n(by)}\t{_n(outcome)}\t{_n(comment)}\t{_n(data)}\t{NO_VERBS}\n"
         )
 
     def _event(
@@ -1281,11 +1281,14 @@ CASE_COLUMNS = (
     "event_seq",
     "last_hash", "last_decider_id", "last_decision_spec",
 )  # fmt: skip
+NO_VERBS = "\t".join(["\\N"] * 4)  # the approval verbs' four task columns, empty
 TASK_COLUMNS = (
     "id", "case_id", "spec_id", "name", "stage", "lane", "post_id", "assignee_id",
     "assignment_reason", "acting_for_id", "started_at", "state", "is_decision", "outcomes",
     "created_at", "due_at", "time_limit", "yellow_at", "due_provisional", "shift_days",
     "completed_at", "completed_by_id", "outcome", "comment", "data",
+    # the approval verbs' columns (委派, 加签, 征求意见): none in generated history
+    "delegated_to_id", "kind", "added_for", "waits_for",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "id", "case_id", "seq", "type", "actor_id", "actor", "at", "task_id", "data", "prev_hash",
