@@ -78,6 +78,8 @@ def needs_calendar(ready: list[ReadyTask]) -> bool:
     return any(t.time_limit for t in ready)
 
 
+# long: one row per new task, assigned through its post or, for a 会签 part, its signer (the
+# four-eyes and "nobody signs twice" rules there), timed, and logged with its assignment
 def new_task_rows(
     staff: Staffing,
     ready: list[ReadyTask],

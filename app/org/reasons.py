@@ -126,6 +126,7 @@ def reason_text(
     return _words(reason, person_name, post_name)
 
 
+# long: one branch per kind of stored reason, each worded with the names read at display time
 def _words(reason: dict, person: Names, post: Names) -> str:
     code = reason.get("reason")
     where = post(reason.get("post"))
