@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.audit.review import verify_case
 from app.cases.models import Case
 from app.cases.runtime import runtime
 from app.db import session
 from tests.apiclient import Api, sample_form
 from tests.test_authz import PEOPLE
+from tests.verified import assert_verified
 from tests.webclient import Web
 
 ITEM = "planning-permit"
@@ -22,14 +22,6 @@ def _case(api: Api) -> tuple[str, dict]:
     case_no = api.apply(ITEM, sample_form(ITEM, floor_area=5000))["case_no"]
     [lead] = api.open_tasks(case_no)
     return case_no, lead
-
-
-def _verified(app, case_no: str) -> None:
-    with app.app_context():
-        db = session()
-        case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
-        result = verify_case(db, case)
-        assert result.ok, (result.chain, result.divergence, result.error)
 
 
 def _complete(api: Api, task_id: str, user: str, expect: int = 200, outcome: str = "approve",
@@ -62,7 +54,7 @@ def test_the_added_signer_gives_an_opinion_before_the_holder_decides(demo_app):
     events = [e["type"] for e in api.call("GET", f"/cases/{case_no}/events",
                                           "auditor_sun")["events"]]  # fmt: skip
     assert events.count("signer_added") == 1 and events.count("signer_signed") == 1
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
 
 
 def test_the_holder_removes_the_signer_who_has_not_acted(demo_app):
@@ -93,4 +85,4 @@ def test_the_holder_removes_the_signer_who_has_not_acted(demo_app):
     _complete(api, again["task_id"], SIGNER, comment="复核同意")
     api.call("POST", f"/tasks/{again['task_id']}/remove-signer", deputy["assignee"], 409,
              json={"reason": "x"})  # fmt: skip
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)

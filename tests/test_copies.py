@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.audit.review import verify_case
-from app.cases.models import Case, CaseCopy
+from app.cases.models import CaseCopy
 from app.db import session
 from tests.apiclient import Api, sample_form
 from tests.test_authz import PEOPLE
 from tests.variants import demo
+from tests.verified import assert_verified
 from tests.webclient import Web
 
 ITEM = "planning-permit"
@@ -23,14 +23,6 @@ def _case(api: Api) -> tuple[str, dict]:
     case_no = api.apply(ITEM, sample_form(ITEM, floor_area=5000))["case_no"]
     [task] = api.open_tasks(case_no)
     return case_no, task
-
-
-def _verified(app, case_no: str) -> None:
-    with app.app_context():
-        db = session()
-        case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
-        result = verify_case(db, case)
-        assert result.ok, (result.chain, result.divergence, result.error)
 
 
 def test_the_holder_sends_a_case_for_information_and_the_reader_only_reads(demo_app):
@@ -54,9 +46,9 @@ def test_the_holder_sends_a_case_for_information_and_the_reader_only_reads(demo_
     events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
     copied = [e for e in events if e["type"] == "case_copied"]
     assert len(copied) == 1 and copied[0]["data"]["reason"] == "涉及房屋登记，请知悉"
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
     api.work(case_no, "Task_lead")
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
     # the reader's case list holds it too
     web = Web(demo_app, READER)
     assert case_no in web.get("/cases?q=" + case_no).text
@@ -100,7 +92,7 @@ def test_a_stage_with_cc_sends_the_case_to_a_post_when_done(demo_app):
     events = api.call("GET", f"/cases/{case_no}/events", "auditor_sun")["events"]
     [copied] = [e for e in events if e["type"] == "case_copied"]
     assert copied["data"]["by"] == "diagram"
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
     web = Web(demo_app, "head_lin")
     inbox = web.get("/inbox").text
     assert f'data-copied="{case_no}"' in inbox and "unread" in inbox

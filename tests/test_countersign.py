@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.audit.review import verify_case
 from app.cases.models import Case, Task
 from app.catalogue.models import Item
 from app.db import session
 from app.org.models import User
 from tests.apiclient import Api, sample_form
 from tests.variants import countersign, demo
+from tests.verified import assert_verified
 from tests.webclient import Web
 
 ITEM = "planning-permit"
@@ -55,14 +55,6 @@ def _ids(app, *usernames: str) -> dict[str, int]:
                                       .where(User.username.in_(usernames))).all())  # fmt: skip
 
 
-def _verified(app, case_no: str) -> None:
-    with app.app_context():
-        db = session()
-        case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
-        result = verify_case(db, case)
-        assert result.ok, (result.chain, result.divergence, result.error)
-
-
 def _to_collective(api: Api) -> str:
     case_no = api.apply(ITEM, sample_form(ITEM, floor_area=30000))["case_no"]
     api.work(case_no, "Task_lead")
@@ -97,11 +89,11 @@ def test_each_signer_signs_b_stands_in_and_all_must_sign(demo_app):
         assert [t["spec_id"] for t in api.open_tasks(case_no)] == ["Task_collective"] * left
     _sign(api, rows[2], names[rows[2].assignee_id])
     assert [t["spec_id"] for t in api.open_tasks(case_no)] == ["Task_head"]
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
     api.work(case_no, "Task_head")
     api.work(case_no, "Task_issue")
     assert api.case(case_no)["decision"] == "approved"
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
 
 
 def test_a_rejection_ends_it_and_the_deputy_signs_his_own_part(demo_app):
@@ -124,7 +116,7 @@ def test_a_rejection_ends_it_and_the_deputy_signs_his_own_part(demo_app):
     after = sorted(r.state for r in _signing(demo_app, case_no))
     assert after == ["cancelled", "completed", "completed"]
     assert api.case(case_no)["decision"] == "denied"
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
 
 
 def test_nobody_signs_twice_and_no_signer_claims_the_part_left_over(demo_app):
@@ -142,4 +134,4 @@ def test_nobody_signs_twice_and_no_signer_claims_the_part_left_over(demo_app):
     queued = next(r for r in rows if r.assignee_id is None)
     for user in ("deputy_xie", "head_lin"):
         api.call("POST", f"/tasks/{queued.id}/claim", user, 403)
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)

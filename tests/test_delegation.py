@@ -3,13 +3,9 @@ hands it back; the holder still decides and signs. Both databases."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
-from app.audit.review import verify_case
-from app.cases.models import Case
-from app.db import session
 from tests.apiclient import Api, sample_form
 from tests.test_authz import PEOPLE
+from tests.verified import assert_verified
 from tests.webclient import Web
 
 ITEM = "planning-permit"
@@ -21,14 +17,6 @@ def _case(api: Api) -> tuple[str, dict]:
     case_no = api.apply(ITEM, sample_form(ITEM, floor_area=5000))["case_no"]
     [task] = api.open_tasks(case_no)
     return case_no, task
-
-
-def _verified(app, case_no: str) -> None:
-    with app.app_context():
-        db = session()
-        case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
-        result = verify_case(db, case)
-        assert result.ok, (result.chain, result.divergence, result.error)
 
 
 def test_delegate_fill_in_hand_back_and_the_holder_decides(demo_app):
@@ -67,7 +55,7 @@ def test_delegate_fill_in_hand_back_and_the_holder_decides(demo_app):
     events = [e["type"] for e in api.call("GET", f"/cases/{case_no}/events",
                                           "auditor_sun")["events"]]  # fmt: skip
     assert events.count("task_delegated") == 1 and events.count("task_handed_back") == 1
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
 
 
 def test_the_holder_takes_it_back_and_only_the_holder_delegates(demo_app):
@@ -97,7 +85,7 @@ def test_the_holder_takes_it_back_and_only_the_holder_delegates(demo_app):
     api.call("POST", f"/delegations/{made['delegation']}/hand-back", COLLEAGUE, 409,
              json={"data": {}, "comment": "late"})  # fmt: skip
     api.work(case_no, "Task_lead")  # the holder completes it after taking it back
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
 
 
 def test_the_pages_delegate_and_hand_back(demo_app):

@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 
 from app.audit.models import Event
-from app.audit.review import verify_case
 from app.cases import moving
 from app.cases.models import Case, Task
 from app.cases.runtime import runtime
@@ -23,6 +22,7 @@ from app.db import session
 from tests.apiclient import Api, sample_form
 from tests.test_authz import PEOPLE
 from tests.variants import PLANNING_MAPPING, planning_v2
+from tests.verified import assert_verified
 from tests.webclient import Web
 
 ITEM = "planning-permit"
@@ -65,14 +65,6 @@ def _rows(app, case_no: str) -> list[Task]:
         for row in rows:
             db.expunge(row)
         return rows
-
-
-def _verified(app, case_no: str) -> None:
-    with app.app_context():
-        db = session()
-        case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
-        result = verify_case(db, case)
-        assert result.ok, (case_no, result.chain, result.divergence, result.error)
 
 
 def _open(rows: list[Task]) -> list[Task]:
@@ -156,7 +148,7 @@ def test_cases_at_each_open_stage_move_and_go_on_along_the_new_version(demo_app)
                 old.id, old.assignee_id, old.created_at, old.due_at)
         if stage == "Task_deputy":  # the target's outcomes for the renamed stage
             assert (old.outcomes, now.outcomes) == ("approve,return,reject", "approve,reject")
-        _verified(demo_app, case_no)
+        assert_verified(demo_app, case_no)
     # the auditor's replay draws the version the case ran on at each step; the history says
     auditor, deputy_case = Web(demo_app, "auditor_sun"), cases["Task_deputy"]
     events = api.call("GET", f"/cases/{deputy_case}/events", "auditor_sun")["events"]
@@ -183,7 +175,7 @@ def test_cases_at_each_open_stage_move_and_go_on_along_the_new_version(demo_app)
     for stage, case_no in cases.items():
         assert _work_to_end(api, case_no) == NEXT[stage]
         assert api.case(case_no)["decision"] == "approved"
-        _verified(demo_app, case_no)
+        assert_verified(demo_app, case_no)
 
 
 def test_a_case_that_cannot_move_stays_with_its_reason(demo_app):
@@ -206,7 +198,7 @@ def test_a_case_that_cannot_move_stays_with_its_reason(demo_app):
     assert api.case(stays)["diagram_version"] == 1
     assert [t["spec_id"] for t in api.open_tasks(stays)] == ["Task_collective"]
     assert _work_to_end(api, stays) == ["Task_collective", "Task_head", "Task_issue"]
-    _verified(demo_app, stays)
+    assert_verified(demo_app, stays)
 
 
 def test_a_completion_during_the_move_loses_nothing(demo_app, monkeypatch):
@@ -244,9 +236,9 @@ def test_a_completion_during_the_move_loses_nothing(demo_app, monkeypatch):
     deputy = [r for r in rows if r.spec_id == "Task_deputy"]
     assert [r.state for r in deputy] == ["completed"] and deputy[0].outcome == "approve"
     assert [r.spec_id for r in _open(rows)] == ["Task_head"]
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
     assert _work_to_end(api, case_no) == ["Task_head", "Task_issue"]
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
 
 
 def test_who_may_plan_read_and_approve(demo_app):

@@ -10,26 +10,18 @@ import uuid
 
 import sqlalchemy as sa
 
-from app.audit.review import verify_case
-from app.cases.models import Case, Task
+from app.cases.models import Task
 from app.db import session
 from app.supervision import services as supervision
 from app.supervision.models import WarningCard
 from tests.apiclient import POSTS, Api, sample_form
 from tests.test_authz import PEOPLE
 from tests.test_time_limits import Clock, utc
+from tests.verified import assert_verified
 from tests.webclient import Web
 
 ITEM = "planning-permit"
 LAND = "land_review"  # 用地预审岗: another department's post
-
-
-def _verified(app, case_no: str) -> None:
-    with app.app_context():
-        db = session()
-        case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
-        result = verify_case(db, case)
-        assert result.ok, (result.chain, result.divergence, result.error)
 
 
 def test_an_opinion_is_asked_answered_in_time_and_carded_when_late(demo_app):
@@ -69,7 +61,7 @@ def test_an_opinion_is_asked_answered_in_time_and_carded_when_late(demo_app):
              json={"outcome": "approve", "comment": "不涉及基本农田", "data": {}})  # fmt: skip
     page = Web(demo_app, "auditor_sun").get(f"/cases/{case_no}").text
     assert "不涉及基本农田" in page and "是否涉及基本农田" in page
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
 
 
 def test_only_the_holder_asks_and_a_decided_case_closes_what_is_open(demo_app):
@@ -95,7 +87,7 @@ def test_only_the_holder_asks_and_a_decided_case_closes_what_is_open(demo_app):
     with demo_app.app_context():
         row = session().get(Task, uuid.UUID(asked["task_id"]))
         assert row.state == "cancelled"
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
 
 
 def test_a_withdrawn_case_closes_its_open_opinion_and_still_verifies(demo_app):
@@ -108,4 +100,4 @@ def test_a_withdrawn_case_closes_its_open_opinion_and_still_verifies(demo_app):
     events = [e["type"] for e in api.call("GET", f"/cases/{case_no}/events",
                                           "auditor_sun")["events"]]  # fmt: skip
     assert events.count("task_closed") == 1 and events.count("task_cancelled") == 1
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)

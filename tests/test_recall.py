@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.audit.review import verify_case
 from app.cases.models import Case
 from app.cases.runtime import runtime
 from app.db import session
 from tests.apiclient import Api, sample_form
 from tests.test_authz import PEOPLE
+from tests.verified import assert_verified
 from tests.webclient import Web
 
 ITEM = "planning-permit"
@@ -22,14 +22,6 @@ def _case(api: Api) -> tuple[str, dict]:
     [lead] = api.open_tasks(case_no)
     api.work(case_no, "Task_lead", comment="同意")
     return case_no, lead
-
-
-def _verified(app, case_no: str) -> None:
-    with app.app_context():
-        db = session()
-        case = db.scalars(sa.select(Case).where(Case.case_no == case_no)).one()
-        result = verify_case(db, case)
-        assert result.ok, (result.chain, result.divergence, result.error)
 
 
 def _recall(api: Api, task_id: str, user: str, expect: int = 200):
@@ -49,7 +41,7 @@ def test_a_step_is_recalled_before_the_next_holder_opens_it(demo_app):
     assert again["due_at"] == lead["due_at"]
     history = {t["id"]: t["state"] for t in api.case(case_no, "auditor_sun")["history"]}
     assert history[deputy["id"]] == "cancelled"
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
     replay = Web(demo_app, "auditor_sun").get(f"/audit/cases/{case_no}/replay").text
     assert "step recalled" in replay  # the auditor's replay goes back with it
     # the next steps go on from the recalled stage, rebuilt from the events alone
@@ -62,7 +54,7 @@ def test_a_step_is_recalled_before_the_next_holder_opens_it(demo_app):
     for spec in ("Task_deputy", "Task_head", "Task_issue"):
         api.work(case_no, spec)
     assert api.case(case_no)["decision"] == "approved"
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
 
 
 def test_refused_once_opened_once_moved_on_and_for_anyone_else(demo_app):
@@ -84,7 +76,7 @@ def test_refused_once_opened_once_moved_on_and_for_anyone_else(demo_app):
     api.work(case_no, "Task_deputy")
     moved = _recall(api, lead["id"], lead["assignee"], 409)
     assert "继续流转" in moved["message"]
-    _verified(demo_app, case_no)
+    assert_verified(demo_app, case_no)
 
 
 def test_the_done_page_recalls(demo_app):

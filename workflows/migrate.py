@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -352,7 +351,3 @@ def _check_result(run: WorkflowRun, plan: Check) -> None:
               wanted=", ".join(sorted(_code(m.target) for m in plan.moves)))
         ])  # fmt: skip
 
-
-def due_of(run: WorkflowRun) -> dict[UUID, dt.datetime]:
-    """The due time of every waiting timer of a run (naive UTC), by task id."""
-    return {t.task_id: t.due_at for t in run.waiting_timers()}
