@@ -34,7 +34,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from .applicants import evaluations
 from .applicants.models import Evaluation
 from .calendar.services import calendar
-from .cases import deadlines
+from .cases import deadlines, signers
 from .cases import services as cases
 from .cases.delivery import Delivery
 from .cases.models import Case, Task
@@ -62,6 +62,8 @@ SLOW_SHARE = 0.15  # cases whose tasks lie about: late, with yellow and red card
 # and in a slow case
 PACE = {"normal": 0.05, "warned": 0.5, "due": 0.85, "slow": 0.03, "stalled": 0.0}
 DUE_SOON = dt.timedelta(hours=8)  # a task due within this is "near its due time"
+# 加签: the planning permit's lead asks the legal section to sign first, in this share of cases
+LEGAL_ASKED_BY, LEGAL_POST, LEGAL_SHARE = "Task_lead", "planning_legal", 0.3
 
 
 def has_cases() -> bool:
@@ -241,6 +243,11 @@ class History:
 
     def complete(self, official: User, task_id, case_id: int) -> None:
         task = cases.open_task(official, task_id).task
+        if task.state != "open" or task.waits_for is not None:
+            return  # ended beside another (a 会签 part after a rejection), or waiting for 加签
+        if task.spec_id == LEGAL_ASKED_BY and self.rnd.random() < LEGAL_SHARE:
+            signers.add_signer(official, task_id, "", "请法制审核设计方案的合法性", LEGAL_POST)
+            return
         outcomes = task.outcomes.split(",")
         roll = self.rnd.random()
         if "reject" in outcomes and roll < 0.05:

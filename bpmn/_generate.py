@@ -74,6 +74,9 @@ class Node:
     doc: str = ""
     # a non-interrupting boundary timer that moves the open task to its post's leader
     escalate_after: str = ""     # ISO 8601 duration, e.g. P5D
+    # 会签: a multi-instance user task over a list the item names (collection, element
+    # variable, completion condition); each signer's part is one instance
+    signers: tuple[str, str, str] | None = None
     # end events
     result: str = ""
 
@@ -227,7 +230,11 @@ PLANNING_PERMIT = Diagram(
              "approve,return,reject", decision=True,
              fields=[Field("meeting_no", "局务会纪要编号", "string"),
                      opinion("collective_opinion", "集体研究意见")],
-             doc="总建筑面积超过 2 万平方米的项目，提交局务会集体研究决定。"),
+             signers=("collective_members", "signer",
+                      "nrOfRejections > 0 or nrOfReturns > 0 "
+                      "or nrOfCompletedInstances == nrOfInstances"),
+             doc="总建筑面积超过 2 万平方米的项目，提交局务会集体研究：局领导逐一会签，"
+                 "全体同意方为通过；任一领导不同意或退回，会签即结束，按其意见办理。"),
         Node("Gateway_collective", "xor", "集体研究结论", "planning_collective", 8),
         Node("Event_denied_collective", "end", "不予许可", "planning_collective", 9,
              result="denied"),
@@ -519,6 +526,14 @@ def build(d: Diagram, posts: dict[str, str]) -> etree._ElementTree:
             E(BPMN, "incoming", el).text = fid
         for fid in outgoing[n.id]:
             E(BPMN, "outgoing", el).text = fid
+        if n.signers:
+            collection, element, condition = n.signers
+            loop = E(BPMN, "multiInstanceLoopCharacteristics", el, isSequential="false")
+            loop.set(q(CAMUNDA, "collection"), collection)
+            loop.set(q(CAMUNDA, "elementVariable"), element)
+            when = E(BPMN, "completionCondition", loop)
+            when.set(q(XSI, "type"), "bpmn:tFormalExpression")
+            when.text = condition
         if n.escalate_after:
             timer = E(BPMN, "boundaryEvent", proc, id=f"Timer_escalate_{n.id}",
                       name="超时升级至科长", attachedToRef=n.id, cancelActivity="false")

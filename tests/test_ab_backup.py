@@ -99,17 +99,23 @@ def test_only_the_person_their_leader_or_admin_registers_an_absence(api):
 
 
 def test_four_eyes_skips_the_previous_decider(api):
-    # 局长 away: the head stage would go to B (deputy_xie), who decided the collective stage
-    _leave(api, POSTS["planning_head"]["a"])
+    # the collective decision (会签) is signed last by deputy_xie; then the 局长 goes away:
+    # the head stage would go to his B (deputy_xie), who decided the stage before
     case_no = api.apply("planning-permit", sample_form("planning-permit", floor_area=50000))[
         "case_no"
     ]
     api.work(case_no, "Task_lead")
     api.work(case_no, "Task_deputy")
-    [collective] = api.open_tasks(case_no)
-    api.work(case_no, "Task_collective")
+    parts = {t["assignee"]: t for t in api.open_tasks(case_no)}
+    last = POSTS["planning_head"]["b"]
+    assert set(parts) == {"head_lin", "deputy_luo", "deputy_xie"} and last in parts
+    for signer in sorted(parts, key=lambda name: name == last):
+        if signer == last:
+            _leave(api, POSTS["planning_head"]["a"])
+        api.call("POST", f"/tasks/{parts[signer]['id']}/complete", signer,
+                 json={"outcome": "approve", "comment": "同意", "data": {}})  # fmt: skip
     [head] = api.open_tasks(case_no)
-    assert collective["assignee"] == POSTS["planning_head"]["b"]
+    assert head["spec_id"] == "Task_head"
     assert head["assignee"] == POSTS["planning_head"]["leader"]
     assert "双人复核" in head["assignment_reason"]
 

@@ -135,3 +135,32 @@ def test_nobody_signs_twice_and_no_signer_claims_the_part_left_over(demo_app):
     for user in ("deputy_xie", "head_lin"):
         api.call("POST", f"/tasks/{queued.id}/claim", user, 403)
     assert_verified(demo_app, case_no)
+
+
+def test_the_demo_collective_decision_is_a_countersign_of_the_bureaus_leaders(demo_app):
+    """As deployed (no variant): the planning permit's collective decision opens one part for
+    each of the three leaders its catalogue entry names; a return by one of them ends the 会签
+    and sends the case back to the lead; the next pass needs all three again."""
+    api = Api(demo_app.test_client())
+    case_no = _to_collective(api)
+    members = ["head_lin", "deputy_luo", "deputy_xie"]
+    ids = _ids(demo_app, *members)
+    rows = _signing(demo_app, case_no)
+    assert sorted(r.assignee_id for r in rows) == sorted(ids.values())
+    assert {r.assignment_reason for r in rows} == {f'{{"reason":"signer","signer":{i}}}'
+                                                   for i in ids.values()}  # fmt: skip
+    head = next(r for r in rows if r.assignee_id == ids["head_lin"])
+    _sign(api, head, "head_lin")
+    xie = next(r for r in rows if r.assignee_id == ids["deputy_xie"])
+    _sign(api, xie, "deputy_xie", "return", "请补充交通影响评价")
+    assert [t["spec_id"] for t in api.open_tasks(case_no)] == ["Task_lead"]
+    assert sorted(r.state for r in _signing(demo_app, case_no)) == [
+        "cancelled", "completed", "completed"]
+    api.work(case_no, "Task_lead")
+    api.work(case_no, "Task_deputy")
+    second = [r for r in _signing(demo_app, case_no) if r.state == "open"]
+    assert sorted(r.assignee_id for r in second) == sorted(ids.values())
+    for row in second:
+        _sign(api, row, next(u for u, i in ids.items() if i == row.assignee_id))
+    assert [t["spec_id"] for t in api.open_tasks(case_no)] == ["Task_head"]
+    assert_verified(demo_app, case_no)

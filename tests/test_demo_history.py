@@ -19,7 +19,7 @@ from app.audit.services import verify_chain
 from app.cases.models import OPEN_CASE_STATUSES, Case, Task
 from app.catalogue.models import Item
 from app.db import session
-from app.org.models import User
+from app.org.models import Post, User
 from app.supervision.models import WarningCard
 from config import BASE_DIR, TestConfig
 
@@ -76,9 +76,13 @@ def test_supervision_shows_open_cards_and_the_overdue_cases_at_once(demo_app):
         late = set(db.scalars(sa.select(Case.case_no).where(running, Case.due_at < END)))
         # the case no one works, received 12 working days before END: Wednesday 2026-11-18
         # at the day's first moment, 09:10 in the centre (01:10 UTC)
-        stalled = db.scalars(sa.select(Case).join(Item).where(
+        # (another case drawn at that moment may be open too: the stalled one is the case
+        # whose tasks no official has completed)
+        worked = sa.exists().where(Task.case_id == Case.id, Task.state == "completed",
+                                   Task.stage != "acceptance")  # fmt: skip
+        [stalled] = db.scalars(sa.select(Case).join(Item).where(
             Case.received_at == dt.datetime(2026, 11, 18, 1, 10), Item.code == "house-initial",
-            Case.status.in_(OPEN_CASE_STATUSES))).one()  # fmt: skip
+            Case.status.in_(OPEN_CASE_STATUSES), ~worked)).all()  # fmt: skip
     assert sum(count for _level, count in shown) == open_cards
     assert listed == late and stalled.case_no in listed
     # where the time went: late cases with the stages that overran
@@ -114,6 +118,21 @@ def test_statistics_show_last_months_figures_and_the_heat_map_has_data(demo_app)
     assert {"Task_review", "Task_chief"} <= notes
     waiting = stuck.xpath("//table[@id='stuck']/tbody/tr/td[@data-k='waiting']")
     assert sum(int(td.text_content()) for td in waiting) >= 1  # the stalled case, at least
+    # the approval verbs in the demo: planning permits asked the legal section by 加签, and
+    # the collective decisions were signed as a 会签 of the bureau's leaders; both counted
+    verbs = doc.xpath("//table[@id='verbs']//tr[@data-department='规划科']/td[@data-k]")
+    counts = {td.get("data-k"): int(td.text_content()) for td in verbs}
+    with demo_app.app_context():
+        db = session()
+        legal = db.scalar(sa.select(Post.id).where(Post.code == "planning_legal"))
+        added = db.scalars(sa.select(Event.data).where(Event.type == "signer_added")).all()
+        parts = db.scalars(sa.select(Task.assignee_id).where(
+            Task.spec_id == "Task_collective", Task.state == "completed")).all()  # fmt: skip
+        leaders = set(db.scalars(sa.select(User.id).where(
+            User.username.in_(("head_lin", "deputy_luo", "deputy_xie")))))  # fmt: skip
+    assert added and all(a.get("post") == legal for a in added)
+    assert parts and set(parts) <= leaders
+    assert counts["signers_before"] > 0 and counts["countersigned"] > 0
 
 
 def test_the_past_is_sealed_in_time_a_second_load_adds_nothing_and_a_b_covered(demo_app):

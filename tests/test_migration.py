@@ -41,6 +41,10 @@ def _case_at(api: Api, stage: str) -> str:
     case_no = api.apply(ITEM, sample_form(ITEM, floor_area=30000))["case_no"]
     while (spec := api.open_tasks(case_no)[0]["spec_id"]) != stage:
         api.work(case_no, spec)
+    if stage == "Task_collective":  # 会签: one of the three leaders has signed, two have not
+        first = api.open_tasks(case_no)[0]
+        api.call("POST", f"/tasks/{first['id']}/complete", first["assignee"],
+                 json={"outcome": "approve", "comment": "同意", "data": {}})  # fmt: skip
     return case_no
 
 
@@ -115,6 +119,7 @@ def test_cases_at_each_open_stage_move_and_go_on_along_the_new_version(demo_app)
     collective = lines[cases["Task_collective"]]["moves"]
     assert [(m["source"], m["target"], m["kept"], m["post"]) for m in collective] == [
         ("Task_collective", "Task_head", False, "planning_head")]  # another post: a new task
+    assert len(collective[0]["instances"]) == 2  # the 会签 moves whole: its two open parts
     # the dry run wrote nothing
     assert {s: _signature(_rows(demo_app, no)) for s, no in cases.items()} == {
         s: _signature(_rows_before[s]) for s in cases}
@@ -136,14 +141,19 @@ def test_cases_at_each_open_stage_move_and_go_on_along_the_new_version(demo_app)
         case = api.case(case_no)
         assert case["diagram_version"] == 2
         rows = _rows(demo_app, case_no)
-        [old] = before[stage]
         [now] = _open(rows)
         assert now.spec_id == NEXT[stage][0]
-        if stage == "Task_collective":  # the removed stage: its task closed, a new one opened
-            closed = next(r for r in rows if r.id == old.id)
-            assert closed.state == "cancelled" and now.id != old.id
-            assert now.post_id != old.post_id and now.assignee_id and now.due_at
+        if stage == "Task_collective":  # the removed 会签 stage: its two open parts closed (the
+            # signed one stays signed), one new task opened for the head's post
+            parts = before[stage]
+            assert len(parts) == 2
+            by_id = {r.id: r for r in rows}
+            assert all(by_id[p.id].state == "cancelled" for p in parts)
+            assert [r.state for r in rows if r.spec_id == stage].count("completed") == 1
+            assert now.id not in {p.id for p in parts}
+            assert now.post_id != parts[0].post_id and now.assignee_id and now.due_at
         else:  # kept: the same row, holder, arrival and due date
+            [old] = before[stage]
             assert (now.id, now.assignee_id, now.created_at, now.due_at) == (
                 old.id, old.assignee_id, old.created_at, old.due_at)
         if stage == "Task_deputy":  # the target's outcomes for the renamed stage
@@ -196,7 +206,7 @@ def test_a_case_that_cannot_move_stays_with_its_reason(demo_app):
     assert results[goes]["moved"] and not results[stays]["moved"]
     assert "`Task_collective`" in results[stays]["reasons"][0]
     assert api.case(stays)["diagram_version"] == 1
-    assert [t["spec_id"] for t in api.open_tasks(stays)] == ["Task_collective"]
+    assert [t["spec_id"] for t in api.open_tasks(stays)] == ["Task_collective"] * 2
     assert _work_to_end(api, stays) == ["Task_collective", "Task_head", "Task_issue"]
     assert_verified(demo_app, stays)
 

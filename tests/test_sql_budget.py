@@ -81,7 +81,8 @@ def _complete(
 
 
 def _expected(
-    created: bool, denied: bool = False, timer: str = "", pg: bool = False, decided: str = ""
+    created: bool, denied: bool = False, timer: str = "", pg: bool = False, decided: str = "",
+    signing: bool = False,
 ) -> int:
     # read task+case, UPDATE case (state, version), UPDATE task, INSERT events;
     # new tasks: SELECT posts with holders and who of them is away (one statement), INSERT
@@ -92,14 +93,19 @@ def _expected(
     # the decision: SELECT the item, SELECT the departments (its authority), for a joint
     # item SELECT the departments' decided tasks; one upsert numbering every authority's
     # decision in its series, INSERT the decisions; UPDATE the case's tasks no stage made that
-    # are still open (opinions asked, signers added: closed with the case)
+    # are still open (opinions asked, signers added: closed with the case);
+    # a 会签 stage opening: SELECT its signers, the posts they are A of (who stands in for
+    # them), those stand-ins' ID numbers, and which of them are away
     decision = {"single": 5, "joint": 6}.get(decided, 0)
     timers = {"start": 1 + pg, "close": 1}.get(timer, 0)
-    return AUTH + 4 + (2 if created else 0) + (1 if denied else 0) + timers + decision
+    return (AUTH + 4 + (2 if created else 0) + (1 if denied else 0) + timers + decision
+            + (4 if signing else 0))
 
 
 # steps that start or close a timer: house-initial's review has a P5D escalation timer
 TIMER_STEPS = {("house-initial", "Task_survey"): "start", ("house-initial", "Task_review"): "close"}
+# the step that opens the planning permit's collective decision, a 会签 of three leaders
+SIGNING_STEPS = {("planning-permit", "Task_deputy")}
 
 
 PATHS = {
@@ -110,7 +116,7 @@ PATHS = {
     ),
     "planning-permit": (
         {"floor_area": 50000},
-        ["Task_lead", "Task_deputy", "Task_collective", "Task_head", "Task_issue"],
+        ["Task_lead", "Task_deputy", *["Task_collective"] * 3, "Task_head", "Task_issue"],
     ),
     "joint-investment": (
         {},
@@ -129,7 +135,8 @@ def test_every_completion_of_each_item_keeps_the_budget(counted, code):
         statements, commits, created = _complete(api, counter, case_no, spec_id)
         timer = TIMER_STEPS.get((code, spec_id), "")
         decided = "" if spec_id != path[-1] else "joint" if code == "joint-investment" else "single"
-        expected = _expected(created, timer=timer, pg=pg, decided=decided)
+        expected = _expected(created, timer=timer, pg=pg, decided=decided,
+                             signing=(code, spec_id) in SIGNING_STEPS)  # fmt: skip
         assert (spec_id, statements) == (spec_id, expected), counter.statements
         assert statements <= BUDGET
         assert commits == 1

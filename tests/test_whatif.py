@@ -58,11 +58,20 @@ def _by_hand(app) -> dict[str, dict]:
                 sa.select(Task.spec_id, Task.outcome, Task.created_at, Task.completed_at)
                 .where(Task.case_id == case_id, Task.state == "completed")
             ).all()  # fmt: skip
-            collective = [cal.office_time_between(s.created_at, s.completed_at) / cal.office_day
-                          for s in stages if s.spec_id == COLLECTIVE]  # fmt: skip
-            outcomes = [s.outcome for s in stages if s.spec_id == COLLECTIVE]
+            # 会签: the parts opened together are one pass of the stage, open from then until
+            # its last part was signed; it ends approved only when every part approved
+            passes: dict = {}
+            for s in stages:
+                if s.spec_id == COLLECTIVE:
+                    passes.setdefault(s.created_at, []).append(s)
+            collective = [cal.office_time_between(at, max(p.completed_at for p in parts))
+                          / cal.office_day for at, parts in sorted(passes.items())]  # fmt: skip
+            outcomes = [next((p.outcome for p in parts if p.outcome != "approve"), "approve")
+                        for _at, parts in sorted(passes.items())]  # fmt: skip
             out[case_no] = {"area": form["floor_area"], "collective": collective,
-                            "outcomes": outcomes}  # fmt: skip
+                            "outcomes": outcomes,
+                            "parts": sum(len(parts) for parts in passes.values()),
+                            "last_pass": len(passes[max(passes)]) if passes else 0}  # fmt: skip
     return out
 
 
@@ -101,9 +110,9 @@ def test_a_draft_that_drops_the_collective_stage_below_50000_reports_who_skips_i
     for no in skipping:
         line, case = lines[no], by_hand[no]
         assert line.diverges_at == COLLECTIVE
-        assert line.skipped.count(COLLECTIVE) == len(case["collective"])
+        assert line.skipped.count(COLLECTIVE) == case["parts"]
         if case["outcomes"] == ["approve"]:  # nothing else of the case changes
-            assert line.skipped == [COLLECTIVE] and not line.added
+            assert line.skipped == [COLLECTIVE] * case["parts"] and not line.added
             assert abs(line.days_saved - case["collective"][0]) < 0.01
             assert line.result == line.decision
         if case["outcomes"] == ["reject"]:  # denied there; the draft goes on to the head
@@ -112,7 +121,7 @@ def test_a_draft_that_drops_the_collective_stage_below_50000_reports_who_skips_i
     saved_here = sum(sum(by_hand[no]["collective"]) for no in skipping)
     assert report.days_saved >= saved_here - 0.01
     assert report.stages_before[COLLECTIVE] - report.stages_after[COLLECTIVE] == sum(
-        len(by_hand[no]["collective"]) for no in skipping
+        by_hand[no]["parts"] for no in skipping
     )
     assert report.load_moved()["planning_collective"] == -report.stages_before[COLLECTIVE]
     assert seen == [len(by_hand)]
@@ -206,8 +215,9 @@ def test_a_broken_draft_or_a_lost_run_is_shown_failed_and_frees_the_item(demo_ap
 
 def test_an_outcome_the_draft_no_longer_allows_changes_the_stage_not_its_load(demo_app):
     """A draft without the collective decision's denial: the cases denied there are run with
-    an approval instead; the stage is neither skipped nor added (it was worked), so its
-    post's load stands and the head's and the window's grow by the stages that follow."""
+    an approval instead; the part worked is neither skipped nor added, so it stays on its
+    post's load; the 会签's parts the denial cancelled are added (the draft would have needed
+    their signatures), and the head's and the window's load grow by the stages that follow."""
     item, content, filename = _history(demo_app)
     text = content.decode()
     at = text.index('<bpmn:userTask id="Task_collective"')
@@ -222,14 +232,19 @@ def test_an_outcome_the_draft_no_longer_allows_changes_the_stage_not_its_load(de
     assert denied_there, "the generated history has no collective denial"
     lines = {c.case_no: c for c in report.cases}
     assert {no for no, c in lines.items() if c.changed} == denied_there
+    signers = 3  # the bureau's three leaders sign each pass of the 会签
     for no in denied_there:
-        line = lines[no]
-        assert line.changed == [COLLECTIVE] and COLLECTIVE not in line.added
+        line, case = lines[no], by_hand[no]
+        assert line.changed == [COLLECTIVE]
+        # the denying pass (the last) gets the signatures its denial cancelled
+        assert line.added.count(COLLECTIVE) == signers - case["last_pass"]
         assert line.diverges_at == COLLECTIVE and not line.same
         assert line.decision == "denied" and line.result == "approved"
-    assert report.stages_after[COLLECTIVE] == report.stages_before[COLLECTIVE]
+    cancelled = sum(lines[no].added.count(COLLECTIVE) for no in denied_there)
+    assert cancelled > 0
+    assert report.stages_after[COLLECTIVE] == report.stages_before[COLLECTIVE] + cancelled
     moved = report.load_moved()
-    assert moved.get("planning_collective", 0) == 0
+    assert moved.get("planning_collective", 0) == cancelled
     assert moved["planning_head"] == sum(
         lines[no].added.count("Task_head") for no in denied_there
     ) > 0

@@ -117,6 +117,8 @@ def countersign(content: bytes, task_id: str, collection: str, condition: str | 
     (会签; 依次 when `sequential`), done when `condition` holds (all of them when None)."""
     root = etree.fromstring(content)
     task = root.find(f".//bpmn:userTask[@id='{task_id}']", NS)
+    for old in task.findall("bpmn:multiInstanceLoopCharacteristics", NS):  # the demo's own
+        task.remove(old)
     loop = etree.SubElement(task, f"{{{BPMN}}}multiInstanceLoopCharacteristics")
     loop.set("isSequential", "true" if sequential else "false")
     loop.set(f"{{{CAMUNDA}}}collection", collection)
@@ -125,4 +127,13 @@ def countersign(content: bytes, task_id: str, collection: str, condition: str | 
         when = etree.SubElement(loop, f"{{{BPMN}}}completionCondition")
         when.set("{http://www.w3.org/2001/XMLSchema-instance}type", "bpmn:tFormalExpression")
         when.text = condition
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def single(content: bytes, task_id: str) -> bytes:
+    """A diagram whose multi-instance user task `task_id` (a 会签) is one task again."""
+    root = etree.fromstring(content)
+    task = root.find(f".//bpmn:userTask[@id='{task_id}']", NS)
+    for loop in task.findall("bpmn:multiInstanceLoopCharacteristics", NS):
+        task.remove(loop)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -9,8 +9,10 @@ mapping names (`{source id: target id}`: a renamed stage, or a removed one's suc
   timer of the same kind, a join of the same type with the same inputs);
 - a user task keeps its boundary events (the same ones, after the mapping), since they hang
   on the same split in the task tree;
-- the case is not inside a sub-process, a call activity or a multi-instance task (their
-  inner state has no counterpart to map to);
+- the case is not inside a sub-process or a call activity (their inner state has no
+  counterpart to map to); a multi-instance stage (会签) open with some parts signed moves
+  as a whole to a single task of the target (its parts, signed or not, are dropped: the
+  target's task is worked afresh), never to another multi-instance task;
 - no two open elements go to one element;
 - the data the target reads from the open elements on (gateway conditions, scripts) is in
   the case, set by a stage on the way, or given as a default.
@@ -65,6 +67,8 @@ class Move:
     source: str  # element id in the source diagram
     target: str  # element id in the target
     task_id: UUID  # the engine's task (its id is kept)
+    # a multi-instance stage moved as a whole: the open parts (their tasks go)
+    instances: tuple[UUID, ...] = ()
 
 
 @dataclass
@@ -101,6 +105,25 @@ def _element(task) -> str | None:
     return getattr(task.task_spec, "bpmn_id", None)
 
 
+def _is_part(task) -> bool:
+    """Whether `task` is one instance (a signer's part) of a multi-instance task."""
+    parent = task.parent
+    return (parent is not None and isinstance(parent.task_spec, LoopTask)
+            and task.task_spec.name == getattr(parent.task_spec, "task_spec", None))  # fmt: skip
+
+
+def _parts(task) -> tuple[UUID, ...]:
+    """The open instances of the multi-instance task `task`, in tree order."""
+    return tuple(c.id for c in task.children if _is_part(c) and c.has_state(OPEN))
+
+
+def _collapses(task, target: CompiledDiagram, goes: str) -> bool:
+    """Whether the open multi-instance task `task` goes, as a whole, to a single task."""
+    there = target.spec.task_specs.get(goes)
+    return (isinstance(task.task_spec, LoopTask) and there is not None
+            and not isinstance(there, LoopTask | SubWorkflowTask))  # fmt: skip
+
+
 def _check_task(source: CompiledDiagram, target: CompiledDiagram, task, node: NodeInfo,
                 goes: str, mapping: Mapping[str, str]) -> list[str]:  # fmt: skip
     """The reasons an open element cannot go to `goes` (empty: it can)."""
@@ -113,9 +136,9 @@ def _check_task(source: CompiledDiagram, target: CompiledDiagram, task, node: No
                   element=_code(node.id), kind=node.type, target=_code(goes),
                   other=there.type)]  # fmt: skip
     spec = target.spec.task_specs.get(goes)
-    if isinstance(task.task_spec, LoopTask | SubWorkflowTask) or isinstance(
-        spec, LoopTask | SubWorkflowTask
-    ):
+    inner = LoopTask | SubWorkflowTask
+    if not _collapses(task, target, goes) and (isinstance(task.task_spec, inner)
+                                               or isinstance(spec, inner)):  # fmt: skip
         return [_("%(element)s is a multi-instance task or a sub-process: its inner state "
                   "cannot be moved", element=_code(node.id))]  # fmt: skip
     reasons = []
@@ -157,8 +180,9 @@ def check(run: WorkflowRun, target: CompiledDiagram, mapping: Mapping[str, str],
     if any(sub.get_tasks(state=OPEN) for sub in run.workflow.subprocesses.values()):
         result.reasons.append(_("the case is inside a sub-process: it cannot be moved"))
     for task in _open_tasks(run):
-        if isinstance(task.task_spec, BoundaryEventSplit | BoundaryEventJoin):
-            continue  # the structure around a task with boundary events: moved with it
+        if isinstance(task.task_spec, BoundaryEventSplit | BoundaryEventJoin) or _is_part(task):
+            continue  # the structure around a task with boundary events, or a part of a
+            # multi-instance stage: moved with it
         element = _element(task)
         node = source.nodes.get(element or "")
         kind = _kind(node) if node is not None else None
@@ -172,7 +196,8 @@ def check(run: WorkflowRun, target: CompiledDiagram, mapping: Mapping[str, str],
         reasons = _check_task(source, target, task, node, goes, mapping)
         result.reasons.extend(reasons)
         if not reasons:
-            result.moves.append(Move(kind, element, goes, task.id))
+            parts = _parts(task) if isinstance(task.task_spec, LoopTask) else ()
+            result.moves.append(Move(kind, element, goes, task.id, parts))
     taken: dict[str, str] = {}
     for move in result.moves:
         if move.target in taken and move.kind != "join":
@@ -304,7 +329,7 @@ def migrate(run: WorkflowRun, target: CompiledDiagram, mapping: Mapping[str, str
         raise MigrationRefused(plan.reasons)
     source, workflow = run.diagram, run.workflow
     rename = _renamer(source, target, mapping)
-    open_tasks = [t for t in _open_tasks(run)]
+    open_tasks = [t for t in _open_tasks(run) if not _is_part(t)]  # parts go with their stage
     kept = {t.id: (dict(t.data), _timer_due(t)) for t in open_tasks}
     for task in open_tasks:
         for child in list(task.children):

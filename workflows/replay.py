@@ -515,6 +515,7 @@ class _Replayer:
             self.fail(Divergence(self.seq, None, _brief(event), why))
             return
         before = copy.deepcopy(self.case_data)
+        whole = self._stages_moved_whole(data)
         try:
             plan, steps = migrate(self.run, target, data.get("mapping") or {},
                                   data.get("defaults") or {})  # fmt: skip
@@ -533,18 +534,34 @@ class _Replayer:
         views = {t.id: t for t in self.run.ready_tasks()}
         reopened = []  # tasks whose row the move replaced: their task_created events follow
         for moved in data.get("moves") or []:
-            task = self.ids.get(moved.get("from") or "")
+            task = self.ids.get(moved.get("from") or "") or whole.get(moved.get("from") or "")
             if task is None:
                 continue
             self.specs[task] = moved.get("target")
+            for part in moved.get("instances") or []:  # a 会签's parts: gone with the move
+                self.logged.pop(self.ids.pop(part, None), None)
             if moved.get("kind") == "task" and moved.get("kept") is False and task in views:
-                del self.ids[moved["from"]]
+                self.ids.pop(moved["from"], None)
                 self.logged.pop(task, None)
                 reopened.append(views[task])
         self.compare_steps(event, data, steps)
         finished = self.run.is_completed
         self.moved([], steps, reopened, (), finished, self.run.result(), before,
                    {**before, **plan.defaults})  # fmt: skip
+
+    def _stages_moved_whole(self, data: dict) -> dict[str, UUID]:
+        """The multi-instance stages (会签) the logged move takes as a whole to a single task:
+        the logged id of each such move (the stage's own task, never logged) to the stage's
+        task here, found through its parts, which were logged."""
+        found = {}
+        for moved in data.get("moves") or []:
+            for part in moved.get("instances") or []:
+                mine = self.ids.get(part)
+                task = self.run.workflow.tasks.get(mine) if mine is not None else None
+                if task is not None and task.parent is not None:
+                    found[str(moved.get("from"))] = task.parent.id
+                    break
+        return found
 
     def _on_task_recalled(self, event: dict, data: dict) -> None:
         """撤回: the workflow goes back to where it stood before the recalled completion, as

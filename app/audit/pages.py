@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import privacy
-from ..cases.queries import people_named
+from ..cases.queries import people_named, usernames_named
 from ..catalogue.pages.diagrams import asked_diagram, choose_diagram, draw
 from ..clock import day_start, today
 from ..errors import InvalidInput
@@ -131,12 +131,13 @@ def audit_replay(case_no: str):
     holders = audit.holders_at(file.events, seq)
     actor_id = file.events[step - 1].actor_id if step > 0 else None
     people = people_named({u for u in holders.values() if isinstance(u, int)} | {actor_id})
+    signers = usernames_named(state.data if state else {})  # 会签 lists: names, not usernames
     names = {str(t.id): t.name for t in file.tasks}
     posts = post_names()
     return render_template("audit/replay.html", file=file, step=step, last=last, state=state,
                            event=file.events[step - 1] if step > 0 else None, svg=svg,
                            chooser=chooser,
-                           holders=holders, people=people, names=names,
+                           holders=holders, people=people, names=names, signers=signers,
                            labels=_field_labels(file),
                            posts=posts)  # fmt: skip
 

@@ -200,8 +200,13 @@ def complete(task_id: str):
     # the API takes a rejection's legal basis among the data (documented so)
     legal_basis = text(data, "legal_basis")
     data.pop("legal_basis", None)
+    then = body.get("then_sign")  # 加签 after: {"to" or "post", "reason"}
+    if then is not None and not isinstance(then, dict):
+        raise InvalidInput(_("'%(key)s' must be an object", key="then_sign"))
+    after = signers.After(text(then, "to"), text(then, "post"),
+                          text(then, "reason", True)) if then is not None else None  # fmt: skip
     done = cases.complete_task(g.user, parsed, text(body, "outcome", True),
-                               text(body, "comment"), data, legal_basis)  # fmt: skip
+                               text(body, "comment"), data, legal_basis, after=after)  # fmt: skip
     payload = task_json(done.subject, assignee=g.user.username)
     payload["next_tasks"] = [opened_json(t) for t in done.opened]
     return jsonify(payload)
@@ -346,10 +351,13 @@ def recall_task(task_id: str):
 @bp.post("/tasks/<task_id>/add-signer")
 @login_required
 def add_signer(task_id: str):
-    """加签: the holder asks a colleague (`to`: username) to sign before they decide."""
+    """加签: the holder asks a colleague (`to`: username) or a post (`post`: its code) to
+    sign before they decide."""
     body = json_body()
-    added = signers.add_signer(g.user, task_uuid(task_id), text(body, "to", True),
-                               text(body, "reason", True))  # fmt: skip
+    if not text(body, "to").strip() and not text(body, "post").strip():
+        raise InvalidInput(_("'%(key)s' is required", key="to"))
+    added = signers.add_signer(g.user, task_uuid(task_id), text(body, "to"),
+                               text(body, "reason", True), text(body, "post"))  # fmt: skip
     return jsonify({"task_id": str(added.id), "assignee_id": added.assignee_id,
                     "due_at": added.due_at.isoformat(timespec="seconds") + "Z"}), 201
 

@@ -112,6 +112,8 @@ def _describe(run: WorkflowRun, source, plan, rows: dict) -> list[dict]:
         entry = {"kind": move.kind, "source": move.source, "target": move.target,
                  "from": str(move.task_id), "source_name": was.name if was else move.source,
                  "target_name": goes.name if goes else move.target}  # fmt: skip
+        if move.instances:  # a 会签 stage moved whole: its open parts' rows go
+            entry["instances"] = [str(i) for i in move.instances]
         if move.kind == "task":
             task, post = rows.get(move.task_id, (None, None))
             view = views.get(move.task_id)
@@ -144,7 +146,8 @@ def _try(db: Session, head: Head, run: WorkflowRun, target_id: int, mapping: dic
     found.movable, found.defaults = True, dict(plan.defaults)
     found.steps = [s["node"] for s in steps]
     found.moves = _describe(run, source, plan, rows)
-    missing = {m.task_id for m in plan.moves if m.kind == "task"} - set(rows)
+    missing = {i for m in plan.moves if m.kind == "task"
+               for i in (m.instances or (m.task_id,))} - set(rows)  # fmt: skip
     if missing:  # the log and the task rows disagree: never guess
         found.movable, found.moves = False, []
         found.reasons = [_("the case's open tasks are not its workflow's")]
@@ -231,7 +234,8 @@ def _write(db: Session, actor: User, head: Head, run: WorkflowRun, found: CaseMo
                                is_decision=target.is_decision)
                        .execution_options(synchronize_session=False))  # fmt: skip
         elif move["kind"] == "task":
-            db.execute(sa.update(Task).where(Task.id == uuid.UUID(move["from"]))
+            gone = [uuid.UUID(i) for i in move.get("instances") or [move["from"]]]
+            db.execute(sa.update(Task).where(Task.id.in_(gone))
                        .values(state=TaskState.CANCELLED, completed_at=at,
                                comment=_("moved to version %(v)s", v=new_version))
                        .execution_options(synchronize_session=False))  # fmt: skip

@@ -258,6 +258,18 @@ def people_named(ids: set[int | None]) -> dict[int, str]:
     return {r.id: r.name for r in rows}
 
 
+def usernames_named(data: dict) -> dict[str, str]:
+    """The names of the people a case's data lists by user name (a 会签 stage's signers), by
+    user name: a value that is a list of text, each item someone's user name."""
+    wanted = {u for v in (data or {}).values() if isinstance(v, list)
+              and v and all(isinstance(u, str) for u in v) for u in v}  # fmt: skip
+    if not wanted:
+        return {}
+    rows = session().execute(sa.select(User.username, User.name)
+                             .where(User.username.in_(sorted(wanted))))  # fmt: skip
+    return {r.username: r.name for r in rows}
+
+
 def away_now(user_ids: set[int]) -> dict[int, str]:
     """Return who among `user_ids` is away now, with the reason."""
     return away_at(session(), user_ids, utcnow())

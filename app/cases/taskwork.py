@@ -171,6 +171,7 @@ def complete_task(
     data: dict | Callable[[list[dict]], dict] | None = None,
     legal_basis: str = "",
     confirmed: bool = True,
+    after: signers.After | None = None,
 ) -> Outcome:
     """Complete an official's task with an outcome; the case moves on in the same commit.
 
@@ -178,7 +179,8 @@ def complete_task(
     fields (a posted web form). A rejection states its `legal_basis`; it is kept with the
     task's data. A fault of the workflow stops the case and is raised after the commit.
     A decisive completion (`status.is_decisive`) from the web needs `confirmed` (its form's
-    box); refused without it before anything is written.
+    box); refused without it before anything is written. With `after` (加签 after), the
+    decision, checked here, waits for the signer named there (`signers.add_after`).
     """
     checked = require_task(actor, task_id, Purpose.WORK)
     db, task, head = session(), checked.task, checked.head
@@ -225,6 +227,10 @@ def complete_task(
     # a number entered at an issue stage (not a decision stage) is given once per authority
     if not task.is_decision and any(isinstance(v, str) and v.strip() for v in clean.values()):
         decisions.check_entered(db, head.id, clean)
+    if after is not None:
+        signers.add_after(actor, task_id, after, {"outcome": outcome, "comment": comment,
+                                                  "form": values, "legal_basis": legal_basis})
+        return Outcome(task, [], head.case_no)
     completion = steps.Completion(task, actor.id, outcome, comment, clean)
     events = store.events_for(head, actor)
     done = steps.complete(db, head, diagram, completion, events)

@@ -144,9 +144,9 @@ def _words(reason: dict, person: Names, post: Names) -> str:
             return _("added as a signer by %(by)s", by=by)
         return _("B standing in for %(name)s, added as a signer by %(by)s", name=signer, by=by)
     if code in ("signer", "signer_b"):  # one signer of a 会签 stage, or B standing in
-        signer = person(reason.get("signer"))
         text = (_("signs as one of the stage's signers") if code == "signer"
-                else _("B standing in for %(name)s, one of the stage's signers", name=signer))
+                else _("B standing in for %(name)s, one of the stage's signers",
+                       name=person(reason.get("signer"))))  # fmt: skip
         return _("%(text)s: %(passed)s", text=text, passed=passed) if passed else text
     if code == "queue":
         return _(

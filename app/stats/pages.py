@@ -20,7 +20,7 @@ from ..errors import InvalidInput
 from ..org import queries as org_queries
 from ..web import bp, role_required
 from ..web.policy import attempt
-from . import charts, exports, queries, report
+from . import charts, exports, queries, report, verbs
 from .figures import Row
 from .grouping import GROUPINGS, KIND_LABELS, Filters
 from .periods import UNITS, Period
@@ -253,8 +253,10 @@ def stats_page():
     shown = attempt(_register_page)
     query, table, drawn = shown.value if shown.ok else (None, None, {})
     stages = slowest_stages(query.period, query.filters) if query else []
+    used = verbs.verb_counts(query.period, query.filters) if query else []
     return render_template("stats/page.html", query=query, table=table, charts=drawn,
-                           stages=stages, args=request.args, cell=exports.cell_text,
+                           stages=stages, verbs=used, verb_columns=verbs.VERBS,
+                           args=request.args, cell=exports.cell_text,
                            **_choices()), 200 if shown.ok else 400  # fmt: skip
 
 

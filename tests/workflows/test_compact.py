@@ -228,7 +228,8 @@ HAND_MADE = {
     "event-gateway-loop": EVENT_GATEWAY_LOOP,
 }
 
-START_DATA = {"floor_area": 36500, "certificates": 40, "project_name": "示范项目"}
+START_DATA = {"floor_area": 36500, "certificates": 40, "project_name": "示范项目",
+              "collective_members": ["head_lin", "deputy_luo", "deputy_xie"]}  # 会签's signers
 # first the official keeps returning (a long history), then lets the case finish
 LOOPING = {"approve": 0.2, "return": 40.0, "reject": 0.001}
 FINISHING = {"approve": 4.0, "return": 1.0, "reject": 0.1}
@@ -444,12 +445,16 @@ def test_planning_permit_thousand_return_cycles_stay_open_and_small():
     state = engine.serialize(run)
 
     def complete(spec_id: str, outcome: str):
+        """Complete the stage `spec_id` (each signer of a 会签 stage in turn)."""
         nonlocal state
-        run = engine.restore(diagram, state)
-        [task] = [t for t in run.ready_tasks() if t.spec_id == spec_id]
-        step = run.complete(task.id, outcome, {})
-        state = engine.serialize(run)
-        return run, step
+        step = None
+        while True:
+            run = engine.restore(diagram, state)
+            ready = [t for t in run.ready_tasks() if t.spec_id == spec_id]
+            if not ready:
+                return run, step
+            step = run.complete(ready[0].id, outcome, {})
+            state = engine.serialize(run)
 
     complete("Task_accept", "approve")
     sizes = {}

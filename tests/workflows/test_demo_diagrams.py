@@ -24,6 +24,7 @@ from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from workflows.engine import sign_counts
 from workflows.expressions import SafeScriptEngine, check_expression, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -473,19 +474,28 @@ def drive(code: str, form: dict, steps: list[Step]):
     for number, step in enumerate(steps):
         ready = ready_tasks(workflow)
         assert {t.task_spec.bpmn_id for t in ready} == (step.ready or {step.task}), (number, step)
-        task = next(t for t in ready if t.task_spec.bpmn_id == step.task)
-        ext = task.task_spec.extensions
-        assert step.outcome in ext.get("outcomes", "approve").split(","), step
-        assert task.task_spec.lane == posts[groups[step.task]]["name"]
-        update = {"outcome": step.outcome, "comment": f"{task.task_spec.bpmn_name}：{step.outcome}"}
-        if step.outcome == "reject":
-            update["reason"] = "不符合法定条件"
-            update["legal_basis"] = item(code)["legal_basis"]
-        if ext.get("outcomeVar"):
-            update[ext["outcomeVar"]] = step.outcome
-        task.data.update(update)
-        task.run()
-        workflow.do_engine_steps()
+        # a 会签 stage has one ready instance per signer: each signs with the step's outcome
+        # (and the counts the completion condition reads) until the stage ends
+        for task in [t for t in ready if t.task_spec.bpmn_id == step.task]:
+            if task.state != TaskState.READY:
+                break  # the stage ended before this signer (a rejection, a return)
+            ext = task.task_spec.extensions
+            assert step.outcome in ext.get("outcomes", "approve").split(","), step
+            assert task.task_spec.lane == posts[groups[step.task]]["name"]
+            update = {"outcome": step.outcome,
+                      "comment": f"{task.task_spec.bpmn_name}：{step.outcome}",
+                      **sign_counts(task, step.outcome)}  # fmt: skip
+            if step.outcome == "reject":
+                update["reason"] = "不符合法定条件"
+                update["legal_basis"] = item(code)["legal_basis"]
+            if ext.get("outcomeVar"):
+                update[ext["outcomeVar"]] = step.outcome
+            task.data.update(update)
+            if "nrOfInstances" in update:  # what follows the stage reads (as the engine does)
+                task.parent.data.update({k: v for k, v in update.items() if k.startswith("nrOf")},
+                                        outcome=step.outcome)  # fmt: skip
+            task.run()
+            workflow.do_engine_steps()
         trail.append((step.task, task.task_spec.lane))
         workflow = roundtrip(workflow)
     assert ready_tasks(workflow) == []
@@ -632,6 +642,7 @@ def planning_form(floor_area: int) -> dict:
         "site_location": "示范市新城区学府路以东",
         "land_use": "公共管理与公共服务",
         "floor_area": floor_area,
+        **item("planning-permit")["signers"],  # 会签: the collective decision's signers
     }
 
 

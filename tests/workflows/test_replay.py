@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from SpiffWorkflow.util.task import TaskState
 
+from tests.variants import single
 from workflows.engine import Engine, WorkflowRun, compile_diagram
 from workflows.replay import (
     Divergence,
@@ -31,7 +32,13 @@ def engine() -> Engine:
 
 
 def _diagram(code: str):
-    return compile_diagram((BPMN / f"{code}.bpmn").read_bytes(), f"{code}.bpmn")
+    """The demo diagram; the planning permit's collective decision as one task (these tests
+    alter and drop single completions; the 会签's re-execution: tests/test_countersign.py,
+    tests/workflows/test_signing_rules.py)."""
+    content = (BPMN / f"{code}.bpmn").read_bytes()
+    if code == "planning-permit":
+        content = single(content, "Task_collective")
+    return compile_diagram(content, f"{code}.bpmn")
 
 
 class Case:
@@ -57,8 +64,13 @@ class Case:
         return self.log.events
 
     def work(self, spec: str, outcome: str = "approve", comment: str = "", data=None) -> int:
-        self.log.complete(self.run, spec, outcome, comment, data)
-        self._seen()
+        """Complete the stage `spec`: every open part of a 会签 stage, until it ends."""
+        parts = [t.id for t in self.run.ready_tasks() if t.spec_id == spec]
+        for part in parts:
+            if part not in {t.id for t in self.run.ready_tasks()}:
+                break  # the stage ended before this part (a return, a rejection)
+            self.log.complete(self.run, spec, outcome, comment, data)
+            self._seen()
         return self.last_seq
 
     def seq_of(self, type_: str, nth: int = 0, **match) -> int:

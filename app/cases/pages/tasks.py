@@ -93,6 +93,7 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
     people = dict(page.people)
     if handed is not None:
         people.update(cases.people_named({handed.delegate_id}))
+    added = signers.added_to(task.id)
     return render_template(
         "task.html",
         task=task,
@@ -105,7 +106,9 @@ def _render_task(task_id: uuid.UUID, form: CompleteForm | None = None, errors=No
         values=values,
         people=people,
         delegation=handed,
-        added=signers.added_to(task.id),
+        added=added,
+        waiting_after=next((a for a in added if a.id == task.waits_for and a.data
+                            and "after" in a.data), None),  # fmt: skip
         posts=opinions.posts_to_ask() if page.may_work and not task.kind else [],
         colleagues=copies.colleagues(current_user) if page.may_work else [],
         post=page.post,
@@ -138,7 +141,7 @@ def complete(task_id: str):
             cases.complete_task, current_user, parsed, request.form.get("outcome", ""),
             form.comment.data or "", lambda fields: form_values(fields, request.form, "f_"),
             request.form.get("legal_basis", ""), confirmed=bool(request.form.get("confirm")),
-            passes=(CaseFaulted,),
+            after=_after(request.form), passes=(CaseFaulted,),
         )  # fmt: skip
     except CaseFaulted as exc:
         flash(_("The workflow stopped (%(what)s) and nothing was decided: the case is in the "
@@ -150,6 +153,15 @@ def complete(task_id: str):
     flash(_("Task “%(name)s” of case %(case)s is done.", name=done.value.subject.name,
             case=done.value.case_no), "success")  # fmt: skip
     return redirect(url_for("web.inbox"))
+
+
+def _after(form) -> signers.After | None:
+    """加签 after, when the decision form names a signer (a colleague or `post:` a post)."""
+    to = form.get("after_to", "").strip()
+    if not to:
+        return None
+    post = to.removeprefix("post:") if to.startswith("post:") else ""
+    return signers.After("" if post else to, post, form.get("after_reason", ""))
 
 
 @bp.post("/tasks/<task_id>/transfer")
@@ -236,8 +248,10 @@ def task_recall(task_id: str):
 @login_required
 def task_add_signer(task_id: str):
     """加签: ask a colleague to sign before you decide."""
-    if attempt(signers.add_signer, current_user, _task_id(task_id), request.form.get("to", ""),
-               request.form.get("reason", "")).ok:  # fmt: skip
+    to = request.form.get("to", "")
+    post = to.removeprefix("post:") if to.startswith("post:") else ""
+    if attempt(signers.add_signer, current_user, _task_id(task_id), "" if post else to,
+               request.form.get("reason", ""), post).ok:  # fmt: skip
         flash(_("The signer is added; you decide after their opinion."), "success")
     return redirect(url_for("web.task", task_id=task_id))
 
