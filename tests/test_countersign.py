@@ -164,3 +164,24 @@ def test_the_demo_collective_decision_is_a_countersign_of_the_bureaus_leaders(de
         _sign(api, row, next(u for u, i in ids.items() if i == row.assignee_id))
     assert [t["spec_id"] for t in api.open_tasks(case_no)] == ["Task_head"]
     assert_verified(demo_app, case_no)
+
+
+def test_a_signer_going_away_later_never_hands_the_part_to_one_who_signs_beside(demo_app):
+    """After the parts are out: the head goes on leave; the A/B sweep may not move his part
+    to the stage post's A or B (deputy_xie, deputy_luo), who sign their own parts: it waits
+    in the queue. Nor may a signer transfer their part to one who signs beside them."""
+    api = Api(demo_app.test_client())
+    case_no = _to_collective(api)
+    ids = _ids(demo_app, "head_lin", "deputy_luo", "deputy_xie")
+    head = next(r for r in _signing(demo_app, case_no) if r.assignee_id == ids["head_lin"])
+    api.call("POST", "/absences", "head_lin", 201, json=LEAVE)
+    moved = next(r for r in _signing(demo_app, case_no) if r.id == head.id)
+    assert moved.assignee_id is None and moved.state == "open"
+    assert "queue" in moved.assignment_reason
+    luo = next(r for r in _signing(demo_app, case_no) if r.assignee_id == ids["deputy_luo"])
+    refused = api.call("POST", f"/tasks/{luo.id}/transfer", "deputy_luo", 409,
+                       json={"to_user_id": ids["deputy_xie"], "reason": "请代签"})  # fmt: skip
+    assert "会签" in refused["message"] or "已在签署" in refused["message"]
+    assert sorted(r.assignee_id or 0 for r in _signing(demo_app, case_no)) == sorted(
+        [0, ids["deputy_luo"], ids["deputy_xie"]])
+    assert_verified(demo_app, case_no)

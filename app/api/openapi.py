@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .openapi_verbs import THEN_SIGN, verb_paths
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -664,10 +666,12 @@ def openapi_document() -> dict:
                             "outcome": {"type": "string", "enum": ["approve", "return", "reject"]},
                             "comment": {"type": "string"},
                             "data": obj,
+                            "then_sign": THEN_SIGN,
                         },
                     },
                     params=[_path_param("id")],
                 )
             },
+            **verb_paths(_op, _json, _path_param),
         },
     }

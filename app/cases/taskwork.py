@@ -19,7 +19,7 @@ from ..errors import Conflict, Forbidden, InvalidInput
 from ..labels import status_name
 from ..org.models import Post, User
 from ..org.presence import Assignment, away_at, exclusions
-from ..org.reasons import decode
+from ..org.reasons import Barrier, decode
 from . import decisions, faults, opinions, planner, signers, status, steps, store
 from .access import CheckedTask, Purpose, holders, require_task
 from .assign import write_reassignments
@@ -323,6 +323,9 @@ def transfer_task(actor: User, task_id: uuid.UUID, to_user_id: int, reason: str)
     why = _excluded_from(db, case, task, {to_user_id}).get(to_user_id)
     if why:
         raise Conflict(_("that person may not take this task: they %(why)s", why=why))
+    if _signs_beside(db, task, to_user_id):  # 会签: nobody signs twice
+        raise Conflict(_("that person may not take this task: they %(why)s",
+                         why=Barrier("signing")))  # fmt: skip
     away = away_at(db, {to_user_id}, now).get(to_user_id)
     if away:
         raise Conflict(_("that person is %(away)s", away=away))

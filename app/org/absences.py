@@ -32,6 +32,7 @@ from .presence import (
     choose_holder,
     exclusions,
 )
+from .reasons import Barrier
 
 REASON_MAX = Absence.__table__.c.reason.type.length  # longer was a 500 on PostgreSQL
 
@@ -198,7 +199,7 @@ def planned_moves(db: Session, at: dt.datetime) -> dict[int, list[tuple]]:
 
     is_open = Task.state == sa.literal(TaskState.OPEN.value, literal_execute=True)
     columns = (Task.id, Task.case_id, Task.post_id, Task.assignee_id, Task.acting_for_id,
-               Task.started_at, Task.is_decision, Task.spec_id)  # fmt: skip
+               Task.started_at, Task.is_decision, Task.spec_id, Task.created_at)  # fmt: skip
     found = {}
     # who may be away, who waits to be claimed, and what a B or leader holds for A and has
     # not started (only that may go back to A; a started one moves only if its holder is away,
@@ -262,17 +263,48 @@ def planned_moves(db: Session, at: dt.datetime) -> dict[int, list[tuple]]:
     id_numbers = dict(
         db.execute(sa.select(User.id, User.id_number).where(User.id.in_(candidates))).all()
     )
+    beside = _signing_beside(db, choosing)
     for task in choosing:
+        if task.id in beside and not (task.assignee_id is None or task.assignee_id in away):
+            continue  # a 会签 part held by a stand-in stays with them (not the stage's post A)
         post, case = posts[task.post_id], guards[task.case_id]
         row = SimpleNamespace(**task._asdict(), applicant_id_number=case.applicant_id_number,
                               last_decider_id=case.last_decider_id,
                               last_decision_spec=case.last_decision_spec)  # fmt: skip
         holders = {u: id_numbers.get(u) for u in (post.a_user_id, post.b_user_id,
                                                   post.leader_user_id) if u}  # fmt: skip
-        choice = choose_holder(post, post.code, away, _excluded(row, holders))
+        excluded = _excluded(row, holders)
+        excluded.update({u: Barrier("signing") for u in beside.get(task.id, ())})
+        choice = choose_holder(post, post.code, away, excluded)
         if choice.assignee_id != task.assignee_id:
             moves[task.case_id].append((task, choice))
     return moves
+
+
+def _signing_beside(db: Session, tasks: list) -> dict:
+    """会签: for each task that is one part of a multi-instance stage (opened in one step with
+    other parts of its stage), the people who hold or signed those other parts: nobody signs
+    twice, so none of them may take it."""
+    from ..cases.models import Task
+
+    if not tasks:
+        return {}
+    rows = db.execute(
+        sa.select(Task.id, Task.case_id, Task.spec_id, Task.created_at, Task.assignee_id,
+                  Task.completed_by_id)
+        .where(Task.case_id.in_({t.case_id for t in tasks}),
+               Task.spec_id.in_({t.spec_id for t in tasks}), Task.state != TaskState.CANCELLED)
+    ).all()  # fmt: skip
+    parts = defaultdict(list)
+    for row in rows:
+        parts[(row.case_id, row.spec_id, row.created_at)].append(row)
+    out = {}
+    for task in tasks:
+        others = [r for r in parts.get((task.case_id, task.spec_id, task.created_at), [])
+                  if r.id != task.id]  # fmt: skip
+        if others:
+            out[task.id] = {u for r in others for u in (r.assignee_id, r.completed_by_id) if u}
+    return out
 
 
 def _possibly_away(db: Session, at: dt.datetime):
