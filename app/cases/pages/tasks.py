@@ -150,6 +150,10 @@ def complete(task_id: str):
         return redirect(url_for("web.case", case_no=exc.case_no))
     if not done.ok:
         return _render_task(parsed, form, done.fields, done.status)
+    if _after(request.form) is not None:  # 加签 after: nothing moved yet
+        flash(_("Your decision waits for the signer you added; it goes through when they "
+                "approve."), "success")  # fmt: skip
+        return redirect(url_for("web.task", task_id=task_id))
     flash(_("Task “%(name)s” of case %(case)s is done.", name=done.value.subject.name,
             case=done.value.case_no), "success")  # fmt: skip
     return redirect(url_for("web.inbox"))
