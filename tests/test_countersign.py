@@ -163,6 +163,9 @@ def test_the_demo_collective_decision_is_a_countersign_of_the_bureaus_leaders(de
     for row in second:
         _sign(api, row, next(u for u, i in ids.items() if i == row.assignee_id))
     assert [t["spec_id"] for t in api.open_tasks(case_no)] == ["Task_head"]
+    # the transfer card names each leader's part as a 会签 part, not a stage of its own
+    card = Web(demo_app, "supervisor_wu").get(f"/cases/{case_no}/card").text
+    assert card.count('data-kind="countersign"') == 5  # 2 signed (1 cancelled) + 3
     assert_verified(demo_app, case_no)
 
 

@@ -113,3 +113,12 @@ def is_decisive(stage: str | None, outcome: str) -> bool:
 def may_claim(task: _HasState, holder_ids: set[int], user_id: int) -> bool:
     """A holder of the task's post takes an unassigned open task from the post's queue."""
     return is_task_open(task) and task.assignee_id is None and user_id in holder_ids
+
+
+def task_kind(task) -> str | None:
+    """What kind of task a row is, beside a stage of its own: an added signer's (加签), an
+    opinion asked (征求意见), one signer's part of a 会签."""
+    if getattr(task, "kind", None):
+        return task.kind
+    reason = getattr(task, "assignment_reason", None) or ""
+    return "countersign" if '"reason":"signer' in reason else None

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from ..calendar.services import WorkCalendar, calendar
 from ..cases.access import require_case
 from ..cases.models import OPEN_CASE_STATUSES, Case, Task
-from ..cases.status import CaseStatus, TaskState
+from ..cases.status import CaseStatus, TaskState, task_kind
 from ..catalogue.models import Item
 from ..db import session, utcnow
 from ..org.models import Department, Post, User
@@ -69,6 +69,7 @@ def transfer_card(actor: User, case_no: str) -> dict:
             "time_limit": t.time_limit, "due_at": _time(t.due_at),
             "due_provisional": bool(t.due_provisional),
             "overrun_hours": over, "overran": over > 0, "open": t.state == TaskState.OPEN,
+            "kind": task_kind(t),  # 加签, 征求意见 or a 会签 part: no stage of its own
         })  # fmt: skip
     _mark_b_handlers(stages)
     finished = case.reported_at or case.decided_at or case.closed_at  # a 上报件: its report

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from ..cases.status import task_kind  # noqa: F401  (the templates name it through here)
+
 # status_name and element_type_name are re-exported: pages and templates name them from here
 from ..labels import element_type_name, labels, status_name  # noqa: F401
 
@@ -45,15 +47,6 @@ outcome_name = labels(
     },
     empty="—",
 )
-
-
-def task_kind(task) -> str | None:
-    """What kind of task an inbox row is, beside a stage of its own: an added signer's
-    (加签), an opinion asked (征求意见), one signer's part of a 会签."""
-    if getattr(task, "kind", None):
-        return task.kind
-    reason = getattr(task, "assignment_reason", None) or ""
-    return "countersign" if '"reason":"signer' in reason else None
 
 
 task_kind_name = labels(
