@@ -91,6 +91,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # one request; an upload is one file
     UPLOAD_DIR = Path(os.environ.get("OW_UPLOAD_DIR", BASE_DIR / "instance" / "uploads"))
+    # the authorities' signing keys and certificates and the trusted roots (app/signing/keys.py):
+    # never in the database; the demo's are made by `flask init-signing`
+    SIGNING_DIR = Path(os.environ.get("OW_SIGNING_DIR", BASE_DIR / "instance" / "signing"))
     UPLOAD_MAX_BYTES = int(os.environ.get("OW_UPLOAD_MAX_BYTES", 5 * 1024 * 1024))
     # a command that scans one file (its path is appended): exit 0 clean, 1 infected
     UPLOAD_SCAN_COMMAND = os.environ.get("OW_UPLOAD_SCAN_COMMAND", "")

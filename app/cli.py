@@ -139,6 +139,24 @@ def verify_cases_command(since, until) -> None:
     _report(lines, summary, failed=broken > 0)
 
 
+@click.command("init-signing")
+@with_appcontext
+def init_signing_command() -> None:
+    """Make the demo's certificate authority and a signing key and certificate for each
+    deciding authority that has none (in SIGNING_DIR; nothing there is overwritten)."""
+    import sqlalchemy as sa
+
+    from .db import session
+    from .org.models import Department
+    from .signing.keys import create_demo_ca
+
+    rows = session().execute(sa.select(Department.code, Department.name)
+                             .where(Department.number_prefix.is_not(None))).all()  # fmt: skip
+    directory = Path(current_app.config["SIGNING_DIR"])
+    made = create_demo_ca(directory, {code: name for code, name in rows})
+    click.echo(f"signing keys in {directory}: {len(made)} made, {len(rows) - len(made)} there")
+
+
 @click.command("run-scheduler")
 @with_appcontext
 def run_scheduler_command() -> None:
@@ -171,6 +189,7 @@ def init_app(app: Flask) -> None:
         verify_chains_command,
         verify_cases_command,
         run_scheduler_command,
+        init_signing_command,
         backup_command,
         restore_command,
         reencrypt_command,

@@ -12,6 +12,7 @@ export OW_DEMO=1
 export OW_PUBLIC_URL="${OW_PUBLIC_URL:-http://$BIND}"
 .venv/bin/flask init-db
 .venv/bin/flask load-demo
+.venv/bin/flask init-signing  # the demo CA and each authority's signing key (instance/signing)
 # months of past cases, cards and figures, once (a centre with cases is left alone);
 # OW_DEMO_HISTORY=0 starts empty
 .venv/bin/flask load-demo-history

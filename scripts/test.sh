@@ -17,11 +17,14 @@ if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto sans cjk
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
   fi
 fi
-# The PDF notice tests render with poppler (pdftoppm, pdftotext) and embed WenQuanYi Zen Hei.
-if ! command -v pdftoppm >/dev/null 2>&1 || [ ! -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then
+# The PDF notice tests render with poppler (pdftoppm, pdftotext) and embed WenQuanYi Zen Hei;
+# the signed documents are checked with poppler's pdfsig against an NSS database (certutil).
+if ! command -v pdftoppm >/dev/null 2>&1 || ! command -v certutil >/dev/null 2>&1 \
+    || [ ! -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei poppler-utils >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei poppler-utils \
+      libnss3-tools >/dev/null
   fi
 fi
 .venv/bin/ruff check app workflows tests bench config.py
