@@ -297,6 +297,7 @@ PUBLIC = {
     "web.results_feed": "/results.atom",
     "web.register": "/register",
     "web.public_figures": "/figures?month=2026-11",
+    "web.verify_document": "/verify",  # its POST (anyone): tests/test_signing.py
 }
 # tested on their own: an upload (multipart, one file per request) and the rating with the
 # query code (public, proves ownership by the code): tests/test_applicants.py
@@ -306,6 +307,8 @@ SEPARATE |= {"web.case_personal_data"}
 # the window's rating kiosk: no account, its signed one-case grant is the key (a wrong or
 # expired grant is 404, a spent one 409): tests/test_faces.py
 SEPARATE |= {"web.kiosk_rate"}
+# checking a PDF (anyone, no account; nothing kept): tests/test_signing.py
+SEPARATE |= {"web.verify_document_check"}
 # ending one of one's own web sessions (each person's own session id): tests/test_sessions.py
 SEPARATE |= {"web.account_end_session"}
 # an extension is approved by a head of the case's authority (for the scene's joint case, the

@@ -28,6 +28,7 @@ from app.signing.keys import DEMO_CA, NoSigningKey, create_demo_ca, signer_for, 
 from app.signing.pades import sign_pdf, verify_pdf
 from tests.pdftools import IN_CI, render
 from tests.test_notices_pdf import CENTRE, FACTS
+from tests.webclient import Web
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "signing"
@@ -150,3 +151,31 @@ def test_init_signing_makes_the_demo_ca_and_a_key_per_authority_once(demo_app, t
     assert {p.name: p.read_bytes() for p in (tmp_path / "signing").iterdir()} == before
     with pytest.raises(NoSigningKey):
         signer_for(tmp_path / "signing", "no_such_authority")
+
+
+def test_anyone_checks_a_document_on_the_public_page(demo_app, tmp_path):
+    """No account: a bank officer uploads the decision letter and reads that it is authentic
+    and who signed it; an edited copy is not, with the reason; nothing uploaded: told so."""
+    demo_app.config["SIGNING_DIR"] = tmp_path / "keys"
+    with demo_app.app_context():
+        signed = _signed(tmp_path / "keys")
+    web = Web(demo_app)
+    page = web.get("/verify").text
+    assert 'name="file"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    def check(data: bytes, expect: int = 200) -> str:
+        resp = web.client.post("/verify", data={"csrf_token": token,
+                                                "file": (io.BytesIO(data), "决定书.pdf")},
+                               content_type="multipart/form-data")  # fmt: skip
+        assert resp.status_code == expect, resp.text[:300]
+        return resp.text
+
+    good = check(signed)
+    assert 'data-authentic="yes"' in good and "示范市发展和改革委员会" in good
+    assert "2026-12-05" in good or "2026-12-06" in good  # signed now, shown in the centre's zone
+    bad = check(_flip_in_a_stream(signed))
+    assert 'data-authentic="no"' in bad and "文书在签名后被改动" in bad
+    none = web.client.post("/verify", data={"csrf_token": token},
+                           content_type="multipart/form-data")  # fmt: skip
+    assert none.status_code == 400 and "请选择要核验的 PDF 文件" in none.text
