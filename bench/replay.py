@@ -18,6 +18,7 @@ import argparse
 import statistics
 import sys
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
 from bench.output import add_out_argument, save  # noqa: E402
-from workflows.engine import CompiledDiagram, Engine, compile_diagram  # noqa: E402
+from workflows.engine import CompiledDiagram, Engine, compile_diagram, sign_counts  # noqa: E402
 from workflows.replay import EventLog, replay, replay_all, verify  # noqa: E402
 
 BUDGET_MS = 50.0
@@ -39,16 +40,23 @@ def build_case(engine: Engine, loops: int) -> tuple[CompiledDiagram, EventLog, s
     """Run a planning-permit case with return loops; return its diagram, log and final state."""
     diagram = compile_diagram((ROOT / "bpmn" / f"{ITEM}.bpmn").read_bytes(), f"{ITEM}.bpmn")
     log = EventLog(actor="official")
-    run = log.receive(engine, diagram, {"floor_area": 50000, "project_name": "示范大厦"}, item=ITEM)
+    signers = tomllib.loads((ROOT / "bpmn" / f"{ITEM}.toml").read_text())["signers"]
+    run = log.receive(engine, diagram, {"floor_area": 50000, "project_name": "示范大厦", **signers},
+                      item=ITEM)  # fmt: skip
+
+    def collective() -> None:  # 会签: each of the bureau's leaders signs their part
+        while any(t.spec_id == "Task_collective" for t in run.ready_tasks()):
+            log.complete(run, "Task_collective")
+
     for i in range(loops):
         log.complete(run, "Task_lead", data={})
         log.complete(run, "Task_deputy", "return", f"第{i + 1}次退回：补充日照分析")
     log.complete(run, "Task_lead")
     log.complete(run, "Task_deputy")
-    log.complete(run, "Task_collective")
+    collective()
     log.complete(run, "Task_head", "return", "请分管领导复核容积率")
     log.complete(run, "Task_deputy")
-    log.complete(run, "Task_collective")
+    collective()
     log.complete(run, "Task_head")
     log.complete(run, "Task_issue")
     assert run.is_completed and run.result() == "approved"
@@ -75,6 +83,10 @@ def raw_spiff(diagram: CompiledDiagram, events: list[dict]) -> None:
         var = task.task_spec.extensions.get("outcomeVar")
         if var:
             task.data[var] = data["outcome"]
+        counts = sign_counts(task, data["outcome"])  # a 会签 part: what its condition reads
+        if counts:
+            task.data.update(counts)
+            task.parent.data.update({**counts, "outcome": data["outcome"]})
         task.run()
         workflow.do_engine_steps()
     assert workflow.is_completed()

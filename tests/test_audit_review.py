@@ -125,6 +125,17 @@ def test_forged_data_with_rewritten_hashes_is_caught_by_re_execution(demo_app):
     assert result.divergence.expected == ["Gateway_review", "Event_denied"]
 
 
+COUNTERSIGNED = {"集体研究审批"}  # the planning permit's 会签 stage (a multi-instance task)
+
+
+def _one_event_per_countersign(cases):
+    """pm4py reads a multi-instance task of a BPMN file as one activity: the parts of one pass
+    of a 会签 stage (its name completed in a row within a case) are one event to it."""
+    before = cases.groupby("case:concept:name")["concept:name"].shift()
+    repeated = cases["concept:name"].isin(COUNTERSIGNED) & cases["concept:name"].eq(before)
+    return cases[~repeated]
+
+
 @pytest.mark.filterwarnings("ignore")
 def test_pm4py_reads_the_xes_of_1000_cases_and_they_fit_the_diagrams(demo_app, tmp_path):
     import pm4py
@@ -151,8 +162,9 @@ def test_pm4py_reads_the_xes_of_1000_cases_and_they_fit_the_diagrams(demo_app, t
         net, im, fm = pm4py.convert_to_petri_net(pm4py.read_bpmn(str(BASE_DIR / "bpmn" /
                                                                      f"{code}.bpmn")))  # fmt: skip
         fitness = pm4py.fitness_token_based_replay(
-            finished_cases[finished_cases["case:item"] == code], net, im, fm
-        )
+            _one_event_per_countersign(finished_cases[finished_cases["case:item"] == code]),
+            net, im, fm,
+        )  # fmt: skip
         assert fitness["log_fitness"] == 1.0, (code, fitness)
     # a tampered log does not fit: the first trace's events in reverse order
     first = log["case:concept:name"].iloc[0]
