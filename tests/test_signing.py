@@ -179,3 +179,19 @@ def test_anyone_checks_a_document_on_the_public_page(demo_app, tmp_path):
     none = web.client.post("/verify", data={"csrf_token": token},
                            content_type="multipart/form-data")  # fmt: skip
     assert none.status_code == 400 and "请选择要核验的 PDF 文件" in none.text
+
+
+def test_signing_and_checking_work_where_an_event_loop_already_runs(demo_app, tmp_path):
+    """pyHanko runs its own asyncio loop; under an async server (or a test session driving
+    a browser) a loop already runs in the thread: signing and checking still work."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    asyncio.events._set_running_loop(loop)  # as Playwright's sync API leaves the thread
+    try:
+        with demo_app.app_context():
+            signed = _signed(tmp_path / "keys")
+            assert verify_pdf(signed, trust_roots(tmp_path / "keys")).authentic
+    finally:
+        asyncio.events._set_running_loop(None)
+        loop.close()

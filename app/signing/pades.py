@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,9 +86,17 @@ def sign_pdf(pdf: bytes, signer: DocumentSigner, *, reason: str, location: str, 
                              border_width=1)  # fmt: skip
     spec = fields.SigFieldSpec(FIELD, box=box, on_page=page)
     out = io.BytesIO()
-    PdfSigner(meta, signer=simple, stamp_style=style, new_field_spec=spec).sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out)
+    pdf_signer = PdfSigner(meta, signer=simple, stamp_style=style, new_field_spec=spec)
+    _own_thread(pdf_signer.sign_pdf, IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out)
     return out.getvalue()
+
+
+def _own_thread(call, *args, **kwargs):
+    """Run one of pyHanko's blocking calls in a thread of its own: they run an asyncio loop
+    (`asyncio.run`), which cannot start where a loop already runs (an async server, or a
+    test session driving a browser). Nothing of Flask's context is needed there."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call, *args, **kwargs).result()
 
 
 @dataclass
@@ -120,7 +129,7 @@ def verify_pdf(pdf: bytes, roots: list[x509.Certificate]) -> Verdict:
     context = ValidationContext(trust_roots=[_asn1(r) for r in roots], allow_fetching=False,
                                 revocation_mode="soft-fail")  # fmt: skip
     try:
-        status = validate_pdf_signature(signatures[-1], context)
+        status = _own_thread(validate_pdf_signature, signatures[-1], context)
     except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
         verdict.reasons.append(_("the signature cannot be checked: %(why)s", why=str(exc)[:200]))
         return verdict
