@@ -186,12 +186,17 @@ def test_signing_and_checking_work_where_an_event_loop_already_runs(demo_app, tm
     a browser) a loop already runs in the thread: signing and checking still work."""
     import asyncio
 
+    # as Playwright's sync API leaves the thread (when the browser tests ran before, its
+    # loop is the running one already: it is left alone, and put back as it was)
+    previous = asyncio.events._get_running_loop()
     loop = asyncio.new_event_loop()
-    asyncio.events._set_running_loop(loop)  # as Playwright's sync API leaves the thread
+    if previous is None:
+        asyncio.events._set_running_loop(loop)
     try:
+        assert asyncio.events._get_running_loop() is not None
         with demo_app.app_context():
             signed = _signed(tmp_path / "keys")
             assert verify_pdf(signed, trust_roots(tmp_path / "keys")).authentic
     finally:
-        asyncio.events._set_running_loop(None)
+        asyncio.events._set_running_loop(previous)
         loop.close()
