@@ -94,6 +94,9 @@ class Config:
     # the authorities' signing keys and certificates and the trusted roots (app/signing/keys.py):
     # never in the database; the demo's are made by `flask init-signing`
     SIGNING_DIR = Path(os.environ.get("OW_SIGNING_DIR", BASE_DIR / "instance" / "signing"))
+    # an authority without a key there: the demo CA issues one on first need (the demo only;
+    # elsewhere the document is refused until the admin installs the authority's certificate)
+    SIGNING_DEMO_CA = _env_bool("OW_SIGNING_DEMO_CA", DEMO)
     UPLOAD_MAX_BYTES = int(os.environ.get("OW_UPLOAD_MAX_BYTES", 5 * 1024 * 1024))
     # a command that scans one file (its path is appended): exit 0 clean, 1 infected
     UPLOAD_SCAN_COMMAND = os.environ.get("OW_UPLOAD_SCAN_COMMAND", "")
@@ -121,6 +124,7 @@ class TestConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-secret"
+    SIGNING_DEMO_CA = True  # the app fixture gives the run its own signing folder
     CHECKPOINT_LOG = ""  # the app fixture gives each test its own log
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     AUTH_CACHE_SECONDS = 0

@@ -47,6 +47,7 @@ from .complaints.access import may_investigate
 from .complaints.models import Complaint
 from .db import session, utcnow
 from .demo_applicants import applicant, application_form, required_materials
+from .licences.registry import action_of
 from .org import absences
 from .org.models import Department, User
 from .stats import rollup
@@ -449,7 +450,9 @@ def load_history(app: Flask, seed: int = SEED, weeks: int = WEEKS) -> Loaded:
     first = today - dt.timedelta(days=today.weekday() + 7 * weeks)  # a Monday
     db = session()
     users = {u.username: u for u in db.scalars(sa.select(User).order_by(User.username))}
-    items = list(db.scalars(sa.select(Item).order_by(Item.code)))
+    # the licence items (renewal, change, …) start from a licence, not from the history's mix
+    items = [i for i in db.scalars(sa.select(Item).order_by(Item.code))
+             if not action_of(i.entry or {})]  # fmt: skip
     if not items or CLERK not in users:
         raise LookupError("the demo centre is not loaded: run `flask load-demo` first")
     with (

@@ -254,6 +254,7 @@ class TimerScheduler:
         from .applicants import applications, evaluations, tracking
         from .auth import sessions as web_sessions
         from .complaints import deadlines as complaints
+        from .licences import reminders as licence_reminders
         from .supervision.services import next_threshold, scan
 
         with self.app.app_context():
@@ -282,11 +283,17 @@ class TimerScheduler:
             except Exception:
                 log.exception("deemed acceptance failed; the next round retries")
                 session().rollback()
+            try:  # licences: renewal reminders once on their working day; expiry
+                licence_reminders.scan()
+            except Exception:
+                log.exception("licence reminders failed; the next round retries")
+                session().rollback()
             try:
                 moments = (next_threshold(session(), utcnow()),
                            complaints.next_threshold(session(), utcnow()),
                            evaluations.next_follow_up_threshold(utcnow()),
-                           applications.next_deemed(utcnow()))  # fmt: skip
+                           applications.next_deemed(utcnow()),
+                           licence_reminders.next_threshold(utcnow()))  # fmt: skip
                 upcoming = min((m for m in moments if m is not None), default=None)
             except Exception:  # the database is away: the fallback round looks again
                 log.exception("reading the next warning time failed; the fallback round retries")

@@ -5,7 +5,7 @@ a grid (lane, column) and sequence flows. The script writes Camunda 7 flavoured 
 that follows docs/diagram-conventions.md, lays it out left to right with orthogonal edges,
 and checks the layout (no overlapping shapes, no edge through a shape).
 
-    python bpmn/_generate.py            # write the four diagrams
+    python bpmn/_generate.py            # write the five diagrams
     python bpmn/_generate.py --check    # only check that the files on disk are current
 
 The .bpmn files are the source of truth once an analyst edits them in a modeler; rerun
@@ -341,7 +341,45 @@ JOINT_INVESTMENT = Diagram(
     ],
 )
 
-DIAGRAMS = [HOUSE_CANCELLATION, HOUSE_INITIAL, PLANNING_PERMIT, JOINT_INVESTMENT]
+# A licence already granted, changed, renewed, revoked or cancelled (Licensing Law arts. 49,
+# 50, 69, 70): one diagram for the planning permit's four licence items; the application
+# names the licence (licence_no), the registry applies the approval (app/licences).
+LICENCE_MATTER = Diagram(
+    code="planning-licence-matter",
+    name="建设工程规划许可证延续、变更、撤销、注销",
+    doc="承诺件：窗口受理、承办科室审查、分管领导审批决定；准予的，由登记簿记载许可证的延续、"
+        "变更、撤销或注销。",
+    lanes=["window_planning", "planning_lead", "planning_deputy"],
+    nodes=[
+        Node("Event_start", "start", "收到申请", "window_planning", 0),
+        task("Task_accept", "受理", "window_planning", 1, "acceptance", "4h",
+             doc="核对许可证号、持证人与申请材料，材料齐全的出具受理回执。"),
+        task("Task_lead", "承办审查", "planning_lead", 2, "lead", "3d",
+             fields=[opinion("lead_opinion", "审查意见")],
+             doc="查验许可证登记簿记载、申请理由及其依据，提出审查意见。"),
+        task("Task_deputy", "审批决定", "planning_deputy", 3, "deputy", "2d",
+             "approve,reject", decision=True, fields=[opinion("deputy_opinion", "审批意见")],
+             doc="决定准予或者不予；不予的，说明理由和法律依据。"),
+        Node("Gateway_deputy", "xor", "审批结论", "planning_deputy", 4),
+        Node("Event_denied", "end", "不予办理", "planning_deputy", 5, result="denied"),
+        task("Task_issue", "送达决定", "window_planning", 5, "issue", "1d",
+             doc="向申请人送达决定书；登记簿同时更新许可证状态。"),
+        Node("Event_approved", "end", "办结", "window_planning", 6, result="approved"),
+    ],
+    flows=[
+        Flow("Flow_start", "Event_start", "Task_accept"),
+        Flow("Flow_accepted", "Task_accept", "Task_lead"),
+        Flow("Flow_reviewed", "Task_lead", "Task_deputy"),
+        Flow("Flow_decided", "Task_deputy", "Gateway_deputy"),
+        Flow("Flow_reject", "Gateway_deputy", "Event_denied", "不予",
+             condition='outcome == "reject"'),
+        Flow("Flow_approve", "Gateway_deputy", "Task_issue", "准予", default=True),
+        Flow("Flow_issued", "Task_issue", "Event_approved"),
+    ],
+)
+
+DIAGRAMS = [HOUSE_CANCELLATION, HOUSE_INITIAL, PLANNING_PERMIT, JOINT_INVESTMENT,
+            LICENCE_MATTER]
 
 
 # --------------------------------------------------------------------------- layout

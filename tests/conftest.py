@@ -111,11 +111,18 @@ def database_url(request, tmp_path) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def signing_dir(tmp_path_factory) -> Path:
+    """The run's signing folder: the demo CA and the authorities' keys, made on first need
+    (SIGNING_DEMO_CA) once per run, never read from an earlier one."""
+    return tmp_path_factory.mktemp("signing")
+
+
 @pytest.fixture
-def app(database_url, tmp_path):
+def app(database_url, tmp_path, signing_dir):
     """Return a fresh app on an empty database (uploads go to the test's directory)."""
     application = create_app(TestConfig, DATABASE_URL=database_url, BPMN_DIR=BASE_DIR / "bpmn",
-                             UPLOAD_DIR=tmp_path / "uploads",
+                             UPLOAD_DIR=tmp_path / "uploads", SIGNING_DIR=signing_dir,
                              CHECKPOINT_LOG=str(tmp_path / "checkpoints.log"))  # fmt: skip
     yield application
     application.extensions["ow_engine"].dispose()

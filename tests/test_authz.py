@@ -211,6 +211,8 @@ WEB_GETS = {
     "web.task": ("/tasks/{task_id}", TASK_READERS),
     "web.case": ("/cases/{case_no}", CASE_READERS),
     "web.case_search": ("/cases?q={case_no}", STAFF - {"analyst"}),
+    # the licence registry: the centre's staff who read cases (app/licences/queries.py)
+    "web.licences": ("/licences?q=李华", STAFF - {"analyst"}),
     "web.window": ("/window", {"clerk"}),
     "web.receive": (f"/window/receive/{JOINT}", {"clerk"}),
     "web.absences_page": ("/absences", STAFF),
@@ -298,6 +300,7 @@ PUBLIC = {
     "web.register": "/register",
     "web.public_figures": "/figures?month=2026-11",
     "web.verify_document": "/verify",  # its POST (anyone): tests/test_signing.py
+    "web.licence_register": "/licence-register",
 }
 # tested on their own: an upload (multipart, one file per request) and the rating with the
 # query code (public, proves ownership by the code): tests/test_applicants.py
@@ -309,6 +312,9 @@ SEPARATE |= {"web.case_personal_data"}
 SEPARATE |= {"web.kiosk_rate"}
 # checking a PDF (anyone, no account; nothing kept): tests/test_signing.py
 SEPARATE |= {"web.verify_document_check"}
+# a document's code (anyone who has the document) and a licence's page (staff, by its id):
+# tests/test_licences.py
+SEPARATE |= {"web.licence_status", "web.licence_page"}
 # ending one of one's own web sessions (each person's own session id): tests/test_sessions.py
 SEPARATE |= {"web.account_end_session"}
 # an extension is approved by a head of the case's authority (for the scene's joint case, the

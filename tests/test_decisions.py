@@ -9,6 +9,7 @@ Each letter is rendered to PNG under build/notices/ (looked at while writing thi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -25,11 +26,19 @@ def _letter(app, case_no: str, name: str, user: str = "auditor_sun") -> tuple[st
     data = Web(app, user).get(f"/cases/{case_no}/notices/decision.pdf").data
     pdftools.require_poppler(OUT)
     pdf, pages = pdftools.render(OUT, name, data)
-    return pdftools.text(pdf), pages
+    text = pdftools.text(pdf)
+    assert "验证码：" in "".join(text.split())  # a signed letter carries its code
+    return text, pages
 
 
 def _flat(text: str) -> str:
-    return "".join(text.split())
+    """The letter's text without spaces and without its verification header (its case
+    number, code and link, and the QR code's caption: tests/test_licences.py reads them)."""
+    flat = "".join(text.split())
+    header = re.match(r"办件编号：\d+验证码：[2-9A-Z]{10}验证网址：http\S*?/l/[2-9A-Z]{10}", flat)
+    if header is None:  # a notice, not a decision: its progress query header stays
+        return flat
+    return flat[header.end():].replace("扫码验证真伪", "")
 
 
 def _planning(api: Api, **form) -> str:

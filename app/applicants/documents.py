@@ -22,7 +22,7 @@ from .. import privacy
 from ..audit.models import Event
 from ..calendar.services import calendar
 from ..cases.access import Purpose, require_case
-from ..cases.decisions import authority_for
+from ..cases.decisions import authority_for, of_case
 from ..cases.models import Case
 from ..cases.status import CaseStatus
 from ..cases.store import CaseLog
@@ -30,6 +30,7 @@ from ..catalogue.models import Item
 from ..clock import local_date, today
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..licences import documents as signed_docs
 from ..links import public_url
 from ..notices import pdf
 from ..notices.blocks import requirement
@@ -40,7 +41,8 @@ from . import clock_notices, decision_docs
 from .models import OnlineApplication
 
 STAFF = ("clerk", "supervisor", "auditor", "admin")
-KINDS = ("receipt", "commitment", "supplement", "refusal", "decision", *clock_notices.KINDS)
+KINDS = ("receipt", "commitment", "supplement", "refusal", "decision", "licence",
+         *clock_notices.KINDS)  # fmt: skip
 FORMS = {"original": "原件", "copy": "复印件", "original_and_copy": "原件及复印件"}
 
 
@@ -148,6 +150,11 @@ def _render(kind: str, case: Case, item: Item, staff: bool = True, n: str | None
     facts, opts, here = _facts(case, item), _options(), centre()
     if kind in clock_notices.KINDS:  # one notice per pause or extension: the n-th
         return clock_notices.render(kind, case, item, n, facts, here, opts)
+    if kind == "licence":  # the n-th licence the case granted, signed (app/licences)
+        if n is not None and not (n.isdigit() and 0 < int(n) < 100):
+            raise InvalidInput(_("n: which of the case's licences, 1 for the first."))
+        return signed_docs.licence_pdf(case, facts, here, int(n or 1), opts["font_path"],
+                                       decision_docs.seal_image, decision_docs.issuer)  # fmt: skip
     if n is not None:
         raise InvalidInput(_("Only the notices of pauses and extensions are numbered (n)."))
     if kind == "receipt":
@@ -175,7 +182,15 @@ def _render(kind: str, case: Case, item: Item, staff: bool = True, n: str | None
         return pdf.refusal_notice(here, facts, case.decision_reason or "", case.legal_basis or "",
                                   issued_on=first_issued(case, kind), **opts)  # fmt: skip
     if kind == "decision":
-        return decision_docs.render(case, item, facts, here, opts["font_path"])
+        rows = of_case(session(), case.id)
+        if not rows or case.decision not in ("approved", "denied"):
+            return decision_docs.render(case, item, facts, here, opts["font_path"])  # says why
+        # signed under the lead authority's key and kept: the same file every time
+        return signed_docs.issued(
+            case, "decision", rows[0][1], facts, here,
+            lambda signed_facts: decision_docs.render(case, item, signed_facts, here,
+                                                      opts["font_path"]),
+        )  # fmt: skip
     raise NotFound(_("there is no such notice"))
 
 

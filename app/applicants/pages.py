@@ -23,6 +23,7 @@ from ..cases.reported import case_report
 from ..catalogue import services as catalogue
 from ..db import utcnow
 from ..errors import NotFound
+from ..licences import queries as licence_queries
 from ..web import bp, role_required
 from ..web.forms import form_values, item_fields
 from ..web.policy import attempt
@@ -174,6 +175,8 @@ def _notices(case: Case) -> list[tuple[str, str]]:
                 ("commitment", _("Commitment notice (PDF)"))]  # fmt: skip
     if case.decision:
         out.append(("decision", _("Decision letter (PDF)")))
+        out += [("licence", _("Licence %(number)s (PDF)", number=lic.number))
+                for lic in licence_queries.of_case(case.id)[:1]]  # fmt: skip
     return out
 
 

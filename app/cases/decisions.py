@@ -33,6 +33,7 @@ from workflows.errors import WorkflowFault
 from ..catalogue.models import Item
 from ..clock import local
 from ..errors import Conflict, InvalidInput
+from ..licences.registry import Granted
 from ..org.models import Department, Post
 from .models import Case, CaseDecision, NumberSeries, Task
 
@@ -118,12 +119,14 @@ class Resolved:
     year: int
     at: dt.datetime
     rows: list[Pending]
+    granted: Granted | None = None  # the case as the licence registry reads it
 
 
 # The statements a decision runs, built once (building one costs more than running it).
 _TREE = sa.select(*Department.__table__.columns)  # every column: callers print seals too
 _ITEM_OF = (
-    sa.select(Item.entry, Item.kind, Item.department_id)
+    sa.select(Item.entry, Item.kind, Item.department_id, Item.id, Item.name, Case.form,
+              Case.applicant_name, Case.applicant_user_id)
     .join(Case, Case.item_id == Item.id)
     .where(Case.id == sa.bindparam("case_id"))
 )
@@ -206,10 +209,12 @@ def resolve(
     row = _item_of(db, case_id)
     spec = rule(row.entry or {})
     year = local(at).year
+    granted = Granted(case_id, row.id, row.name, row.entry or {}, row.form or {},
+                      row.applicant_name, row.applicant_user_id)  # fmt: skip
     if row.kind == "reported" and not spec.authority:
         # decided by the upper authority (art. 43), outside this centre's organisation: its
         # number is in the recorded upper decision; no series of ours numbers it
-        return Resolved(case_id, year, at, [])
+        return Resolved(case_id, year, at, [], granted)
     tree = _tree(db)
     lead = item_authority(tree, row.department_id, spec)
     data = completion.data if completion is not None else {}
@@ -217,9 +222,9 @@ def resolve(
     if row.kind != "joint":
         pending = Pending(lead, result, completion.task.id if completion else None, reason, basis,
                           entered_number(spec, data), certificate)  # fmt: skip
-        return Resolved(case_id, year, at, [pending])
+        return Resolved(case_id, year, at, [pending], granted)
     joint = _joint(db, tree, case_id, lead, spec, data, certificate, completion)
-    return Resolved(case_id, year, at, joint)
+    return Resolved(case_id, year, at, joint, granted)
 
 
 def _joint(db, tree, case_id, lead, spec, data, certificate, completion) -> list[Pending]:

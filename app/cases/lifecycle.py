@@ -18,6 +18,7 @@ from ..catalogue.models import Item
 from ..db import session, transactional, utcnow
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..labels import status_name
+from ..licences import registry
 from ..org.models import User
 from ..org.reasons import encode
 from ..org.services import staffing
@@ -69,6 +70,7 @@ def receive_case(
     missing = missing_materials(item, list(materials))
     if refusal is None:
         form = check_form(item.entry.get("form", []), form or {}, "application form")
+        registry.check_application(db, item, form, applicant.name)  # a licence's case
     now = utcnow()
     case = Case(
         case_no=new_case_no(now),

@@ -23,6 +23,7 @@ from ..audit.services import EventBatch
 from ..calendar.services import calendar
 from ..db import queue_write, utcnow
 from ..errors import Conflict
+from ..licences import registry
 from ..org.services import signer_staff, staffing
 from . import copies, decisions, faults, planner, rebuild, reported, store, timers
 from .models import CaseCopy, Task
@@ -178,13 +179,24 @@ def _diagram_copies(db: Session, run: WorkflowRun, case_id: int, completion: Com
 def number(db: Session, case_id: int, decided: dict, completion: Completion | None,
            events: EventBatch) -> None:  # fmt: skip
     """Write the decisions of a case that has just been decided, numbered in each deciding
-    authority's series, and log their numbers (before the case row takes the event count).
-    No authority to decide in whose name: a fault, never an unnumbered decision."""
+    authority's series, and log their numbers (before the case row takes the event count);
+    then the licences it grants, or what it does to the licence it was applied for
+    (app.licences.registry). No authority to decide in whose name, or a licence no longer
+    what the case was accepted for: a fault, never an unnumbered or half-applied decision."""
     resolved = decisions.resolve(db, case_id, decided["decision"], decided["decision_reason"],
                                  decided["legal_basis"], events.at, completion)  # fmt: skip
+    granted = resolved.granted
+    action = registry.action_of(granted.entry)
+    licence = registry.checked(db, granted, action) if action else None
     numbered = decisions.write(db, resolved)
     if numbered:
         events.add("decisions_numbered", {"decisions": numbered})
+    approved = decided["decision"] == "approved"
+    if licence is not None:
+        registry.apply_action(db, licence, granted, action, approved, events.at, events)
+    elif approved:
+        authorities = [p.department for p in resolved.rows if p.outcome == "approved"]
+        registry.issue(db, granted, authorities, events.at, events)
 
 
 def complete(

@@ -39,6 +39,10 @@ class CaseFacts:
     acceptor_phone: str = ""
     window: str = ""
     query_url: str = ""  # where the public progress query lives
+    # a signed document's own code and the public page that verifies it (app/licences): the
+    # QR code then opens that page instead of the progress query
+    verify_code: str = ""
+    verify_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ number, the query code and a QR code in the top right corner.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -155,6 +157,34 @@ class SignLine(Flowable):
             x += width + blank * self.size
 
 
+# Where the signature blocks of a document being drawn fell (`drawn_with_seals`): the
+# signing puts the visible signature beside the seal it belongs to.
+_SEALS: ContextVar[list[SealPlace] | None] = ContextVar("notice_seals", default=None)
+
+
+@dataclass(frozen=True)
+class SealPlace:
+    """A signature block as drawn: its page (0 first), lower-left corner and size in points,
+    and the issuer named under the seal."""
+
+    page: int
+    x: float
+    y: float
+    width: float
+    height: float
+    issuer: str
+
+
+def drawn_with_seals(draw: Callable[[], bytes]) -> tuple[bytes, list[SealPlace]]:
+    """Draw a document and say where its signature blocks are."""
+    token = _SEALS.set([])
+    try:
+        data = draw()
+        return data, list(_SEALS.get() or ())
+    finally:
+        _SEALS.reset(token)
+
+
 class _SignatureBlock(Flowable):
     """The issuer and date on the right, with the seal stamped over them (骑年盖月)."""
 
@@ -181,6 +211,11 @@ class _SignatureBlock(Flowable):
 
     def draw(self) -> None:
         canv = self.canv
+        places = _SEALS.get()
+        if places is not None:
+            x, y = canv.absolutePosition(0, 0)
+            places.append(SealPlace(canv.getPageNumber() - 1, x, y, self.width, self.height,
+                                    self.centre.name))  # fmt: skip
         right = self.width - 4 * mm
         # A long name shrinks rather than run into the left-hand lines.
         left = max((pdfmetrics.stringWidth(s, self.font, 1) for s in self.left), default=0)
@@ -240,11 +275,13 @@ class _Page:
         self.facts = facts
         self.font = font
         self.with_qr = with_qr
-        self.payload = qr_payload(facts)
+        self.payload = facts.verify_url or qr_payload(facts)
 
     def __call__(self, canv: Canvas, doc: Any) -> None:
         canv.saveState()
-        if self.with_qr and self.facts.query_code:
+        if self.facts.verify_code:
+            self._verify_header(canv)
+        elif self.with_qr and self.facts.query_code:
             self._header(canv)
         elif self.with_qr:
             self._online_header(canv)
@@ -276,6 +313,30 @@ class _Page:
             while url and pdfmetrics.stringWidth("查询网址：" + url, self.font, 8.5) > room:
                 url = url[:-2] + "…"
             canv.drawString(MARGIN_X, y, f"查询网址：{url}")
+
+    def _qr(self, canv: Canvas, caption: str) -> None:
+        code = qr.QrCode([qrencoder.QR8bitByte(self.payload)], width=QR_SIZE, height=QR_SIZE,
+                         qrLevel="M", qrBorder=QR_BORDER)  # fmt: skip
+        canv.setFillColor(colors.black)
+        code.drawOn(canv, QR_X, QR_Y)
+        canv.setFont(self.font, 8)
+        canv.drawCentredString(QR_X + QR_SIZE / 2, QR_Y - 1 * mm, caption)
+
+    def _verify_header(self, canv: Canvas) -> None:
+        """A signed document's header: its verification code and where anyone checks it
+        (authentic or not, and the licence's status now), the QR code opening that page."""
+        self._qr(canv, "扫码验证真伪")
+        f = self.facts
+        y = PAGE_H - 14 * mm
+        canv.setFont(self.font, 10.5)
+        canv.drawString(MARGIN_X, y, f"办件编号：{f.case_no}")
+        canv.drawString(MARGIN_X, y - 6 * mm, f"验　证　码：{f.verify_code}")
+        canv.setFont(self.font, 8.5)
+        url = f.verify_url
+        room = QR_X - MARGIN_X - 4 * mm
+        while url and pdfmetrics.stringWidth("验证网址：" + url, self.font, 8.5) > room:
+            url = url[:-2] + "…"
+        canv.drawString(MARGIN_X, y - 12 * mm, f"验证网址：{url}")
 
     def _online_header(self, canv: Canvas) -> None:
         """The header of a notice of an online application that has no case (and so no

@@ -4,9 +4,13 @@ centre issued: upload it, read whether it is authentic, who signed it and when, 
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
 
+from ..licences.pages import kind_label, status_label
+from ..licences.queries import by_sha256
 from ..web import bp
 from .keys import trust_roots
 from .pades import verify_pdf
@@ -32,5 +36,8 @@ def verify_document_check():
         return render_template("verify.html", verdict=None,
                                error=_("The file is larger than 8 MB.")), 413  # fmt: skip
     verdict = verify_pdf(data, trust_roots(current_app.config["SIGNING_DIR"]))
-    return render_template("verify.html", verdict=verdict, error=None,
-                           name=upload.filename[:200])  # fmt: skip
+    # the registry's record of exactly this file: which document, the licence's status now
+    match = by_sha256(hashlib.sha256(data).hexdigest()) if verdict.authentic else None
+    return render_template("verify.html", verdict=verdict, error=None, match=match,
+                           name=upload.filename[:200], status_label=status_label,
+                           kind_label=kind_label)  # fmt: skip

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from ... import privacy
 from ...audit.review import note_if_auditor
 from ...catalogue import services as catalogue
+from ...licences import queries as licence_queries
 from ...supervision import opinions
 from ...web import bp, role_required
 from ...web.forms import (
@@ -117,6 +118,7 @@ def case(case_no: str):
         # the supervision office's opinion on the commitment notice: theirs to enter and read
         opinion_form=OpinionForm(),
         opinion=opinions.latest_opinion(detail.case) if supervisor else None,
+        licences=licence_queries.of_case(detail.case.id) if detail.case.decision else [],
     )
 
 
