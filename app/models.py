@@ -23,7 +23,7 @@ from .complaints.models import (  # noqa: F401
     ComplaintWarning,
 )
 from .db import Base  # noqa: F401
-from .licences.models import Licence, LicenceEvent, LicenceSeries, SignedDocument  # noqa: F401
+from .licences.models import Licence, LicenceEvent, SignedDocument  # noqa: F401
 from .org.models import Absence, CheckIn, Department, Post, Region, User  # noqa: F401
 from .privacy import PersonalDataView  # noqa: F401
 from .stats.tables import (  # noqa: F401

@@ -52,6 +52,7 @@ def _licence(app, case_no: str) -> Licence:
 
 
 def _history(app, licence_id: int) -> list[str]:
+    """The licence's history after its issue (the licence row records the issue)."""
     with app.app_context():
         return list(session().scalars(sa.select(LicenceEvent.kind)
                                       .where(LicenceEvent.licence_id == licence_id)
@@ -91,15 +92,15 @@ def test_an_approval_records_a_licence_and_a_renewal_extends_it(demo_app):
 
     # the renewal, applied for at the window on 12 Oct 2026 by the holder
     clock.now = utc(2026, 10, 12, 10)
+    unknown = "示自然资规许证〔2025〕9号"
     wrong = api.apply("planning-permit-renewal",
-                      sample_form("planning-permit-renewal", licence_no="示自然资规许证〔2025〕9号"),
-                      expect=400)  # fmt: skip
-    assert "licence_no" in wrong["message"] and "示自然资规许证〔2025〕9号" in wrong["message"]
+                      sample_form("planning-permit-renewal", licence_no=unknown), expect=400)
+    assert "licence_no" in wrong["message"] and unknown in wrong["message"]
     renewal = _act(api, "planning-permit-renewal", lic.number)
     renewed = _licence(demo_app, case_no)
     assert renewed.valid_until == dt.date(2027, 11, 17) and renewed.status == "in_force"
     assert renewed.remind_on is not None and renewed.remind_on > dt.date(2027, 9, 1)
-    assert _history(demo_app, lic.id) == ["issued", "renewed"]
+    assert _history(demo_app, lic.id) == ["renewed"]
     events = api.call("GET", f"/cases/{renewal}/events", "auditor_sun")["events"]
     assert [e["data"]["valid_until"] for e in events if e["type"] == "licence_renewed"] == \
         ["2027-11-17"]  # fmt: skip
@@ -113,7 +114,8 @@ def test_the_renewal_reminder_fires_once_on_its_working_day(demo_app):
     lic = _licence(demo_app, _planning(Api(demo_app.test_client())))
     with demo_app.app_context():
         db = session()
-        authority = db.scalar(sa.select(Department.id).where(Department.code == "natural_resources"))
+        authority = db.scalar(sa.select(Department.id)
+                              .where(Department.code == "natural_resources"))  # fmt: skip
         heads = set(db.scalars(sa.select(DepartmentHead.user_id)
                                .where(DepartmentHead.department_id == authority)))  # fmt: skip
         assert heads
@@ -135,12 +137,12 @@ def test_the_renewal_reminder_fires_once_on_its_working_day(demo_app):
         assert all(lic.number in t and "2026-11-17" in t for _u, t in told)
         # next: the day after the term, when the licence expires
         assert reminders.next_threshold(clock.now) == utc(2026, 11, 18, 0)
-    assert _history(demo_app, lic.id) == ["issued", "reminded"]
+    assert _history(demo_app, lic.id) == ["reminded"]
     clock.now = utc(2026, 11, 18, 0, 1)
     with demo_app.app_context():
         reminders.scan()
     assert _licence(demo_app, _case_no(demo_app, lic.case_id)).status == "expired"
-    assert _history(demo_app, lic.id) == ["issued", "reminded", "expired"]
+    assert _history(demo_app, lic.id) == ["reminded", "expired"]
 
 
 def _case_no(app, case_id: int) -> str:
@@ -215,7 +217,7 @@ def test_the_signed_licence_verifies_and_a_revocation_shows_everywhere(demo_app,
     checked = _upload(public, document)
     assert 'data-authentic="yes"' in checked and 'data-status="revoked"' in checked
     assert 'id="no-longer-in-force"' in checked
-    assert _history(demo_app, lic.id) == ["issued", "revoked"]
+    assert _history(demo_app, lic.id) == ["revoked"]
     # a revoked licence cannot be renewed: refused at the window, naming the field
     refused = api.apply("planning-permit-renewal",
                         sample_form("planning-permit-renewal", licence_no=lic.number),
@@ -233,14 +235,16 @@ def test_a_change_replaces_the_licence_and_the_registry_is_searchable(demo_app):
                   changed_content="总建筑面积调整为11500平方米", change_reason="方案优化")
     new = _licence(demo_app, change)
     assert _licence(demo_app, case_no).status == "changed"
-    assert new.number == "示自然资规许证〔2026〕2号" and new.content == "总建筑面积调整为11500平方米"
+    assert new.number == "示自然资规许证〔2026〕2号"
+    assert new.content == "总建筑面积调整为11500平方米"
     assert new.valid_until == old.valid_until and new.status == "in_force"
-    assert _history(demo_app, old.id) == ["issued", "changed"]
+    assert _history(demo_app, old.id) == ["changed"]
     # staff search the registry; the public register shows no identity data
     staff = Web(demo_app, "clerk_wei").get(f"/licences?q={HOLDER}").text
     assert old.number in staff and new.number in staff
     detail = Web(demo_app, "auditor_sun").get(f"/licences/{old.id}").text
-    assert 'data-kind="changed"' in detail and new.number in detail
+    assert 'data-kind="issued"' in detail and 'data-kind="changed"' in detail
+    assert new.number in detail
     # who may read a licence's page: the staff who read cases; nobody else, before any lookup
     for user, status in (("clerk_wei", 200), ("official_lu", 200), ("leader_gao", 200),
                          ("supervisor_wu", 200), ("auditor_sun", 200), ("admin", 200),

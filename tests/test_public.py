@@ -57,20 +57,28 @@ def _search(web: Web, **params) -> set[str]:
 # --- the catalogue and its search ----------------------------------------------------------
 
 
+# the planning permit's licence items (issue 24); its revocation is started by the authority
+# of its own motion (ex officio) and is not in the public catalogue
+LICENCE_ITEMS = {"planning-permit-renewal", "planning-permit-change",
+                 "planning-permit-cancellation"}  # fmt: skip
+LISTED = set(item_codes()) | LICENCE_ITEMS
+
+
 def test_catalogue_lists_every_active_item_by_department(demo_app):
     with demo_app.app_context():
         active = set(session().scalars(sa.select(Item.code).where(Item.active.is_(True))))
-    assert active == set(item_codes())
+    assert active == LISTED | {"planning-permit-revocation"}
     html = Web(demo_app).get("/guide").text
-    assert set(_codes(html)) == active and len(_codes(html)) == len(active)
-    for code in active:
+    assert set(_codes(html)) == LISTED and len(_codes(html)) == len(LISTED)
+    Web(demo_app).get("/guide/planning-permit-revocation", expect=404)
+    for code in LISTED:
         entry = item_entry(code)
         assert entry["name"] in html and entry["fee"] in html
     sections = re.split(r'data-department="', html)[1:]
     by_department = {s.split('"', 1)[0]: set(_codes(s)) for s in sections}
     assert by_department == {
         "housing": {"house-cancellation", "house-initial"},
-        "natural_resources": {"planning-permit"},
+        "natural_resources": {"planning-permit"} | LICENCE_ITEMS,
         "ndrc": {"joint-investment"},
     }
     # promised and statutory days of the joint item, in its row
@@ -85,15 +93,16 @@ def test_catalogue_lists_every_active_item_by_department(demo_app):
         ("日照分析", {"planning-permit"}),
         ("授权委托书", set(item_codes())),  # a material every item lists
         ("房屋", {"house-initial", "house-cancellation"}),  # item names
-        ("planning-permit", {"planning-permit"}),  # the code
+        ("planning-permit", {"planning-permit"} | LICENCE_ITEMS),  # the code (and codes it starts)
         ("房屋登记科", {"house-initial", "house-cancellation"}),  # the handling section
         ("发展和改革委员会", {"joint-investment"}),  # the department
-        ("城乡规划法", {"planning-permit"}),  # the legal basis
+        ("城乡规划法", {"planning-permit", "planning-permit-renewal",
+                        "planning-permit-change"}),  # the legal basis
         ("实地查勘", {"house-initial"}),  # a condition
         ("授权委托书 日照", {"planning-permit"}),  # two words: both must match
         ("授权委托书　民法典", {"house-initial", "house-cancellation"}),  # ideographic space
         ("授权委托书 没有这个词", set()),
-        ("ＰＬＡＮＮＩＮＧ－ＰＥＲＭＩＴ", {"planning-permit"}),  # full-width letters
+        ("ＰＬＡＮＮＩＮＧ－ＰＥＲＭＩＴ", {"planning-permit"} | LICENCE_ITEMS),  # full-width
         ("规划核实(验收)", {"house-initial"}),  # half-width brackets match full-width ones
         ("发证30本", {"house-initial"}),  # the text says "发证 30 本"
         ("测 绘 报 告", {"house-initial"}),  # single characters: each must match
@@ -108,15 +117,15 @@ def test_search_filters_by_department_and_kind(demo_app):
     web = Web(demo_app)
     assert _search(web, dept="housing") == {"house-initial", "house-cancellation"}
     assert _search(web, dept="housing_reg") == {"house-initial", "house-cancellation"}
-    assert _search(web, dept="natural_resources") == {"planning-permit"}
-    assert _search(web, kind="promised") == {"house-initial", "planning-permit"}
+    assert _search(web, dept="natural_resources") == {"planning-permit"} | LICENCE_ITEMS
+    assert _search(web, kind="promised") == {"house-initial", "planning-permit"} | LICENCE_ITEMS
     assert _search(web, kind="immediate") == {"house-cancellation"}
     assert _search(web, kind="joint") == {"joint-investment"}
     assert _search(web, kind="reported") == set()
     assert _search(web, dept="housing", kind="promised") == {"house-initial"}
     assert _search(web, dept="housing", kind="promised", q="注销") == set()
     assert _search(web, dept="ndrc", q="授权委托书") == {"joint-investment"}
-    assert _search(web, kind="nonsense") == set(item_codes())  # an unknown kind is no filter
+    assert _search(web, kind="nonsense") == LISTED  # an unknown kind is no filter
     html = web.get("/guide?q=%3Cscript%3Ealert(1)%3C/script%3E").text
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 

@@ -82,7 +82,7 @@ def _complete(
 
 def _expected(
     created: bool, denied: bool = False, timer: str = "", pg: bool = False, decided: str = "",
-    signing: bool = False,
+    signing: bool = False, licensed: bool = False,
 ) -> int:
     # read task+case, UPDATE case (state, version), UPDATE task, INSERT events;
     # new tasks: SELECT posts with holders and who of them is away (one statement), INSERT
@@ -96,7 +96,9 @@ def _expected(
     # are still open (opinions asked, signers added: closed with the case);
     # a 会签 stage opening: SELECT its signers, the posts they are A of (who stands in for
     # them), those stand-ins' ID numbers, and which of them are away
-    decision = {"single": 5, "joint": 6}.get(decided, 0)
+    # an approval that grants licences: INSERT the licences (one per approving authority;
+    # numbered by the same upsert as the decisions, their history starts with the row)
+    decision = {"single": 5, "joint": 6}.get(decided, 0) + (1 if licensed else 0)
     timers = {"start": 1 + pg, "close": 1}.get(timer, 0)
     return (AUTH + 4 + (2 if created else 0) + (1 if denied else 0) + timers + decision
             + (4 if signing else 0))
@@ -106,6 +108,8 @@ def _expected(
 TIMER_STEPS = {("house-initial", "Task_survey"): "start", ("house-initial", "Task_review"): "close"}
 # the step that opens the planning permit's collective decision, a 会签 of three leaders
 SIGNING_STEPS = {("planning-permit", "Task_deputy")}
+# the items whose approval grants licences (house cancellation registers, grants none)
+LICENSED = {"house-initial", "planning-permit", "joint-investment"}
 
 
 PATHS = {
@@ -136,7 +140,8 @@ def test_every_completion_of_each_item_keeps_the_budget(counted, code):
         timer = TIMER_STEPS.get((code, spec_id), "")
         decided = "" if spec_id != path[-1] else "joint" if code == "joint-investment" else "single"
         expected = _expected(created, timer=timer, pg=pg, decided=decided,
-                             signing=(code, spec_id) in SIGNING_STEPS)  # fmt: skip
+                             signing=(code, spec_id) in SIGNING_STEPS,
+                             licensed=bool(decided) and code in LICENSED)  # fmt: skip
         assert (spec_id, statements) == (spec_id, expected), counter.statements
         assert statements <= BUDGET
         assert commits == 1

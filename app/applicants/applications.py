@@ -39,8 +39,10 @@ STAFF_READERS = ("clerk", "supervisor", "auditor", "admin")
 
 
 def item_to_apply(code: str) -> Item | None:
-    """Return the active item with this code (None if there is none)."""
-    return session().scalars(sa.select(Item).where(Item.code == code, Item.active)).first()
+    """Return the active item with this code (None if there is none, or if the authority
+    starts its cases of its own motion: a licence's revocation)."""
+    item = session().scalars(sa.select(Item).where(Item.code == code, Item.active)).first()
+    return None if item is None or (item.entry or {}).get("ex_officio") else item
 
 
 def _item(code: str) -> Item:

@@ -69,7 +69,8 @@ def _found(row, message: str):
 @bp.get("/apply")
 @role_required("applicant")
 def apply_home():
-    return render_template("applicant/apply_home.html", items=catalogue.list_items())
+    return render_template("applicant/apply_home.html",
+                           items=[i for i in catalogue.list_items() if not catalogue.ex_officio(i)])
 
 
 @bp.route("/apply/<code>", methods=["GET", "POST"])

@@ -35,7 +35,8 @@ from ..clock import local
 from ..errors import Conflict, InvalidInput
 from ..licences.registry import Granted
 from ..org.models import Department, Post
-from .models import Case, CaseDecision, NumberSeries, Task
+from .models import Case, CaseDecision, Task
+from .numbering import DECISION, LICENCE, next_numbers
 
 AUTHORITY_KINDS = ("bureau", "agency", "government", "centre")
 OUTCOMES = {"approve": "approved", "reject": "denied"}
@@ -120,7 +121,7 @@ class Resolved:
     at: dt.datetime
     rows: list[Pending]
     granted: Granted | None = None  # the case as the licence registry reads it
-
+    licence_numbers: dict[int, int] = field(default_factory=dict)  # authority -> its licence
 
 # The statements a decision runs, built once (building one costs more than running it).
 _TREE = sa.select(*Department.__table__.columns)  # every column: callers print seals too
@@ -138,7 +139,6 @@ _DECIDED = (
     .order_by(Task.completed_at)
 )  # fmt: skip
 _POST_DEPARTMENT = sa.select(Post.department_id).where(Post.id == sa.bindparam("post_id"))
-_SERIES: dict[int, sa.TextClause] = {}  # number of authorities -> the upsert
 
 
 def _tree(db: Session) -> dict[int, Department]:
@@ -261,32 +261,19 @@ def _joint(db, tree, case_id, lead, spec, data, certificate, completion) -> list
     return sorted(latest.values(), key=lambda p: (p.department.id != lead.id, p.department.id))
 
 
-def _next_seqs(db: Session, department_ids: list[int], year: int) -> dict[int, int]:
-    """The next number of each authority's series for a year, in one statement: an upsert
-    that increments under the rows' locks, so two workers never get the same number."""
-    if not department_ids:
-        return {}
-    ids = sorted(set(department_ids))
-    stmt = _SERIES.get(len(ids))
-    if stmt is None:  # the same text on PostgreSQL and SQLite (3.35+: RETURNING)
-        rows = ", ".join(f"(:d{i}, :year, 1)" for i in range(len(ids)))
-        stmt = _SERIES[len(ids)] = sa.text(
-            f"INSERT INTO {NumberSeries.__tablename__} (department_id, year, last) VALUES {rows} "
-            "ON CONFLICT (department_id, year) DO UPDATE SET last = number_series.last + 1 "
-            "RETURNING department_id, last"
-        )
-    params = {"year": year, **{f"d{i}": d for i, d in enumerate(ids)}}
-    return {row.department_id: int(row.last) for row in db.execute(stmt, params)}
-
-
-def write(db: Session, resolved: Resolved) -> list[dict]:
-    """Number and write the decisions; return them as the `case_decided` event tells them."""
+def write(db: Session, resolved: Resolved, licences: list[Department] = ()) -> list[dict]:
+    """Number and write the decisions; return them as the `case_decided` event tells them.
+    The licences the decision grants (their authorities) are numbered in the same statement
+    (`resolved.licence_numbers`: app.licences.registry writes them)."""
     if not resolved.rows:
         return []
+    keys = [(p.department.id, DECISION) for p in resolved.rows if not p.number]
+    keys += [(d.id, LICENCE) for d in licences]
+    seqs = next_numbers(db, keys, resolved.year)
+    resolved.licence_numbers = {d.id: seqs[(d.id, LICENCE)] for d in licences}
     values = []
-    seqs = _next_seqs(db, [p.department.id for p in resolved.rows if not p.number], resolved.year)
     for p in resolved.rows:
-        seq = None if p.number else seqs[p.department.id]
+        seq = None if p.number else seqs[(p.department.id, DECISION)]
         number = p.number or format_number(p.department, resolved.year, seq)
         values.append({
             "case_id": resolved.case_id, "department_id": p.department.id,

@@ -202,13 +202,16 @@ class CasePause(Base):
 
 
 class NumberSeries(Base):
-    """The yearly series of a licensing authority's decision numbers (机关代字〔年〕序号):
-    the last number given in `year` (the centre's local year of the decision)."""
+    """The yearly series of a licensing authority's numbers: its decisions' (机关代字〔年〕
+    序号, series `decision`) and its licences' (series `licence`): the last number given in
+    `year` (the centre's local year of the decision). app.cases.numbering gives them."""
 
     __tablename__ = "number_series"
 
     department_id: Mapped[int] = mapped_column(sa.ForeignKey("departments.id"), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True)
+    series: Mapped[str] = mapped_column(sa.String(16), primary_key=True, default="decision",
+                                        server_default="decision")  # fmt: skip
     last: Mapped[int]
 
 

@@ -188,15 +188,16 @@ def number(db: Session, case_id: int, decided: dict, completion: Completion | No
     granted = resolved.granted
     action = registry.action_of(granted.entry)
     licence = registry.checked(db, granted, action) if action else None
-    numbered = decisions.write(db, resolved)
+    approved = decided["decision"] == "approved"
+    issuing = [] if action or not approved else registry.issuing(
+        granted, [p.department for p in resolved.rows if p.outcome == "approved"])
+    numbered = decisions.write(db, resolved, issuing)
     if numbered:
         events.add("decisions_numbered", {"decisions": numbered})
-    approved = decided["decision"] == "approved"
     if licence is not None:
         registry.apply_action(db, licence, granted, action, approved, events.at, events)
-    elif approved:
-        authorities = [p.department for p in resolved.rows if p.outcome == "approved"]
-        registry.issue(db, granted, authorities, events.at, events)
+    elif issuing:
+        registry.issue(db, granted, issuing, resolved.licence_numbers, events.at, events)
 
 
 def complete(

@@ -141,6 +141,8 @@ def listed_items() -> list[Listed]:
     items = session().scalars(sa.select(Item).where(Item.active.is_(True)).order_by(Item.code))
     out = []
     for item in items:
+        if (item.entry or {}).get("ex_officio"):  # started by the authority: not applied for
+            continue
         chain = departments.chain(item.department_id)
         out.append(Listed(item, chain[0], chain[-1], _haystack(item, chain)))
     return out
@@ -276,7 +278,7 @@ def guide(code: str) -> Guide | None:
     """Return the guide of an active item, or None if there is no such item."""
     query = sa.select(Item).where(Item.code == code, Item.active.is_(True))
     item = session().scalars(query).first()
-    if item is None:
+    if item is None or (item.entry or {}).get("ex_officio"):
         return None
     chain = Departments().chain(item.department_id)
     return Guide(item, chain[0], chain[-1], latest_version(item.id))

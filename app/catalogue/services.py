@@ -18,6 +18,12 @@ from ..org.models import User
 from .models import DiagramVersion, Item
 
 
+def ex_officio(item: Item) -> bool:
+    """An item the authority starts of its own motion (依职权: a licence's revocation): not
+    in the public catalogue, not applied for online; received at the window by staff."""
+    return bool((item.entry or {}).get("ex_officio"))
+
+
 def list_items() -> list[Item]:
     """Return the active items, by code."""
     return list(session().scalars(sa.select(Item).where(Item.active.is_(True)).order_by(Item.code)))

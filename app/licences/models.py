@@ -56,8 +56,9 @@ class Licence(Base):
 
 
 class LicenceEvent(Base):
-    """One entry of a licence's history: issued, renewed, changed, revoked, cancelled,
-    expired, reminded, or a licence case decided against it."""
+    """One entry of a licence's history after its issue (the licence row itself says when
+    and by which case it was issued): renewed, changed, revoked, cancelled, expired,
+    reminded, or a licence case decided against it."""
 
     __tablename__ = "licence_events"
     __table_args__ = (sa.Index("ix_licence_events_licence", "licence_id", "at"),)
@@ -68,16 +69,6 @@ class LicenceEvent(Base):
     kind: Mapped[str] = mapped_column(sa.String(24))
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
     data: Mapped[dict] = mapped_column(sa.JSON, default=dict)
-
-
-class LicenceSeries(Base):
-    """The yearly series of an authority's licence numbers (the last one given)."""
-
-    __tablename__ = "licence_series"
-
-    authority_id: Mapped[int] = mapped_column(sa.ForeignKey("departments.id"), primary_key=True)
-    year: Mapped[int] = mapped_column(primary_key=True)
-    last: Mapped[int]
 
 
 class SignedDocument(Base):

@@ -199,8 +199,12 @@ def detail(actor: User, licence_id: int) -> Detail:
                       .outerjoin(Case, Case.id == LicenceEvent.case_id)
                       .where(LicenceEvent.licence_id == lic.id)
                       .order_by(LicenceEvent.at, LicenceEvent.id)).all()  # fmt: skip
-    history = [{"at": e.at, "kind": e.kind, "case_no": no, "data": e.data or {}}
-               for e, no in rows]  # fmt: skip
+    replaces = db.scalar(sa.select(Licence.number).where(Licence.replaced_by_id == lic.id))
+    issued = {"valid_until": lic.valid_until.isoformat() if lic.valid_until else None,
+              **({"replaces": replaces} if replaces else {})}  # fmt: skip
+    history = [{"at": lic.created_at, "kind": "issued", "case_no": view.case_no, "data": issued}]
+    history += [{"at": e.at, "kind": e.kind, "case_no": no, "data": e.data or {}}
+                for e, no in rows]  # fmt: skip
     terms = Terms.of(db.scalar(sa.select(Item.entry).where(Item.id == lic.item_id)) or {})
     names = dict(db.execute(sa.select(Item.code, Item.name)
                             .where(Item.code.in_(list(terms.actions.values())))).all())  # fmt: skip

@@ -36,9 +36,10 @@ from sqlalchemy.orm import Session
 from workflows.errors import WorkflowFault
 
 from ..calendar.services import calendar
+from ..cases.numbering import LICENCE, next_numbers
 from ..clock import local_date
 from ..errors import InvalidInput
-from .models import IN_FORCE, Licence, LicenceEvent, LicenceSeries
+from .models import IN_FORCE, Licence, LicenceEvent
 
 ACTIONS = ("renewal", "change", "revocation", "cancellation")
 # what an action's approval makes of the licence, and which statuses it may start from
@@ -137,48 +138,41 @@ class Granted:
     holder_user_id: int | None
 
 
-_SERIES: dict[int, sa.TextClause] = {}
 _BY_NUMBER = sa.select(Licence).where(Licence.number == sa.bindparam("number"))
-
-
-def _next_seqs(db: Session, authority_ids: list[int], year: int) -> dict[int, int]:
-    """The next licence number of each authority for a year: one upsert under the rows'
-    locks (two workers never get the same number)."""
-    ids = sorted(set(authority_ids))
-    stmt = _SERIES.get(len(ids))
-    if stmt is None:
-        rows = ", ".join(f"(:a{i}, :year, 1)" for i in range(len(ids)))
-        stmt = _SERIES[len(ids)] = sa.text(
-            f"INSERT INTO {LicenceSeries.__tablename__} (authority_id, year, last) VALUES {rows} "
-            "ON CONFLICT (authority_id, year) DO UPDATE SET last = licence_series.last + 1 "
-            "RETURNING authority_id, last"
-        )
-    params = {"year": year, **{f"a{i}": a for i, a in enumerate(ids)}}
-    return {row.authority_id: int(row.last) for row in db.execute(stmt, params)}
 
 
 def licence_number(prefix: str, year: int, seq: int) -> str:
     return f"{prefix}证〔{year}〕{seq}号"
 
 
-def issue(db: Session, granted: Granted, authorities: list, at: dt.datetime,
-          events) -> list[dict]:  # fmt: skip
-    """Record the licences an approval grants, one per approving authority (Department
-    rows); log each as `licence_issued` on the case's chain. Nothing for an item that issues
-    none. Three statements: the series, the licences, their history."""
-    terms = Terms.of(granted.entry)
-    if not terms.issue or not authorities:
+def issuing(granted: Granted, authorities: list) -> list:
+    """The authorities (Department rows) whose approval grants a licence: every approving
+    one, unless the item issues none (``[licence] issue = false``)."""
+    return list(authorities) if Terms.of(granted.entry).issue else []
+
+
+def issue(db: Session, granted: Granted, authorities: list, seqs: dict[int, int],
+          at: dt.datetime, events) -> list[dict]:  # fmt: skip
+    """Record the licences an approval grants, one per approving authority, numbered in the
+    same statement as the decisions (`seqs`: authority id -> number); log each as
+    `licence_issued` on the case's chain. One statement: the licences (their history starts
+    with the row itself)."""
+    if not authorities:
         return []
+    terms = Terms.of(granted.entry)
     day = local_date(at)
-    seqs = _next_seqs(db, [a.id for a in authorities], day.year)
     until = term_end(day, terms.valid_months) if terms.valid_months else None
     spec = granted.entry.get("decision") or {}
     parts = {p.get("authority", ""): p for p in spec.get("parts", []) if isinstance(p, dict)}
-    rows = []
-    for authority in authorities:
-        part = parts.get(authority.code, spec)
-        rows.append(_row(granted, authority, part, seqs[authority.id], day, until, terms, at))
-    return _insert(db, rows, granted.case_id, at, "issued", events)
+    rows = [_row(granted, a, parts.get(a.code, spec), seqs[a.id], day, until, terms, at)
+            for a in authorities]  # fmt: skip
+    db.execute(sa.insert(Licence.__table__), rows)  # one executemany
+    told = [{"number": r["number"], "code": r["code"],
+             "valid_until": r["valid_until"].isoformat() if r["valid_until"] else None}
+            for r in rows]  # fmt: skip
+    for t in told:
+        events.add("licence_issued", t)
+    return told
 
 
 def _row(granted: Granted, authority, part: dict, seq: int, day: dt.date,
@@ -197,22 +191,6 @@ def _row(granted: Granted, authority, part: dict, seq: int, day: dt.date,
         "remind_on": remind_day(until, terms), "reminded_at": None, "replaced_by_id": None,
         "created_at": at,
     }  # fmt: skip
-
-
-def _insert(db: Session, rows: list[dict], case_id: int, at: dt.datetime, kind: str,
-            events) -> list[dict]:  # fmt: skip
-    ids = db.execute(sa.insert(Licence).returning(Licence.id, sort_by_parameter_order=True),
-                     rows).scalars().all()  # fmt: skip
-    history = [{"licence_id": i, "at": at, "kind": kind, "case_id": case_id,
-                "data": {"valid_until": r["valid_until"].isoformat() if r["valid_until"] else None}}
-               for i, r in zip(ids, rows, strict=True)]  # fmt: skip
-    db.execute(sa.insert(LicenceEvent), history)
-    told = [{"number": r["number"], "code": r["code"],
-             "valid_until": r["valid_until"].isoformat() if r["valid_until"] else None}
-            for r in rows]  # fmt: skip
-    for t in told:
-        events.add(f"licence_{kind}", t)
-    return told
 
 
 def _licence_of(db: Session, form: dict, lock: bool = False) -> Licence | None:
@@ -310,7 +288,7 @@ def _replace(db: Session, old: Licence, granted: Granted, at: dt.datetime, event
 
     authority = db.get(Department, old.authority_id)
     day = local_date(at)
-    seq = _next_seqs(db, [authority.id], day.year)[authority.id]
+    seq = next_numbers(db, [(authority.id, LICENCE)], day.year)[(authority.id, LICENCE)]
     new = Licence(
         number=licence_number(authority.number_prefix or authority.name, day.year, seq),
         code=new_code(), authority_id=old.authority_id, item_id=old.item_id,
@@ -323,7 +301,6 @@ def _replace(db: Session, old: Licence, granted: Granted, at: dt.datetime, event
     db.add(new)
     db.flush()
     old.replaced_by_id = new.id
-    _history(db, new.id, "issued", granted.case_id, at, {"replaces": old.number})
     events.add("licence_issued", {"number": new.number, "code": new.code, "replaces": old.number})
     return new.number
 

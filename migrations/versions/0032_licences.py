@@ -1,4 +1,5 @@
-"""licence registry (电子证照): licences, their history and numbers, signed documents
+"""licence registry (电子证照): licences, their history, signed documents; the number
+series get a series column (decision, licence)
 
 Revision ID: 0032
 Revises: 0031
@@ -75,15 +76,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_licence_events")),
     )  # fmt: skip
     op.create_index("ix_licence_events_licence", "licence_events", ["licence_id", "at"])
-    op.create_table(
-        "licence_series",
-        sa.Column("authority_id", sa.Integer(), nullable=False),
-        sa.Column("year", sa.Integer(), nullable=False),
-        sa.Column("last", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["authority_id"], ["departments.id"],
-                                name=op.f("fk_licence_series_authority_id_departments")),
-        sa.PrimaryKeyConstraint("authority_id", "year", name=op.f("pk_licence_series")),
-    )  # fmt: skip
+    # licences are numbered in their authority's yearly series beside its decisions
+    with op.batch_alter_table("number_series", recreate="always") as batch:
+        batch.add_column(sa.Column("series", sa.String(length=16), nullable=False,
+                                   server_default="decision"))
+        batch.drop_constraint("pk_number_series", type_="primary")
+        batch.create_primary_key("pk_number_series", ["department_id", "year", "series"])
     op.create_table(
         "signed_documents",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -112,7 +110,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_signed_documents_sha256", table_name="signed_documents")
     op.drop_table("signed_documents")
-    op.drop_table("licence_series")
+    op.execute("DELETE FROM number_series WHERE series <> 'decision'")
+    with op.batch_alter_table("number_series", recreate="always") as batch:
+        batch.drop_constraint("pk_number_series", type_="primary")
+        batch.create_primary_key("pk_number_series", ["department_id", "year"])
+        batch.drop_column("series")
     op.drop_index("ix_licence_events_licence", table_name="licence_events")
     op.drop_table("licence_events")
     op.drop_index("ix_licences_expiry", table_name="licences")
