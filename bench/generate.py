@@ -429,6 +429,9 @@ def load_templates(conn: psycopg.Connection) -> dict[str, Template]:
     ).fetchall()
     templates = {}
     for row in rows:
+        entry = row[7] if isinstance(row[7], dict) else json.loads(row[7])
+        if entry.get("licence_action"):  # a licence's renewal, change, …: starts from a licence
+            continue
         version = dict(
             zip(("id", "process_id", "filename", "content", "hash"), row[8:], strict=True)
         )
@@ -447,7 +450,6 @@ def load_templates(conn: psycopg.Connection) -> dict[str, Template]:
                 outcomes=",".join(node.outcomes),
                 is_decision=node.is_decision,
             )
-        entry = row[7] if isinstance(row[7], dict) else json.loads(row[7])
         templates[row[1]] = Template(
             row[0], row[1], row[2], row[3], row[4], row[5], row[6], entry, version, stages
         )

@@ -152,12 +152,18 @@ def test_absolute_links_use_the_configured_public_url_not_the_host_header(demo_a
         assert len(links) > 2 and all(link.startswith(base + "/results") for link in links)
         assert ids[0].startswith(base + "/results.atom")
         assert any(case_no in i and urlsplit(base).hostname in i for i in ids[1:])
-        # the QR code of a notice: the public progress query on the configured URL
-        with demo_app.test_request_context(f"/cases/{case_no}", headers=forged):
+        # the QR code of a decision letter (a new case's: a letter is signed and kept the
+        # first time it is issued): its verification page on the configured URL; the
+        # progress query the other notices carry, too
+        decided = api.apply(ITEM, sample_form(ITEM))["case_no"]
+        api.work(decided, "Task_review", data={"review_opinion": "同意"})
+        api.work(decided, "Task_issue")
+        with demo_app.test_request_context(f"/cases/{decided}", headers=forged):
             clerk = session().scalars(sa.select(User).where(User.username == "clerk_liu")).one()
-            assert documents.case_notice(clerk, case_no, "decision").startswith(b"%PDF")
+            assert documents.case_notice(clerk, decided, "decision").startswith(b"%PDF")
+        assert seen[-1].case_no == decided and seen[-1].verify_url.startswith(base + "/l/")
         payload = qr_payload(seen[-1])
-        assert payload.startswith(base + "/track?") and case_no in payload
+        assert payload.startswith(base + "/track?") and decided in payload
 
 
 def test_a_download_carries_the_stored_types_extension_and_a_safe_name(demo_app):

@@ -34,6 +34,7 @@ from ..licences import documents as signed_docs
 from ..links import public_url
 from ..notices import pdf
 from ..notices.blocks import requirement
+from ..notices.layout import drawn_with_seals
 from ..org.authority import authority_of
 from ..org.models import Department, User
 from ..supervision.opinions import latest_opinion
@@ -144,6 +145,17 @@ def first_issued(case: Case, kind: str) -> dt.date:
 
 
 def _render(kind: str, case: Case, item: Item, staff: bool = True, n: str | None = None) -> bytes:
+    """A notice of a case as a signed PDF: the decision letter and the licence signed once
+    and kept (app.licences.documents); every other notice signed as it is drawn, under the
+    key of the authority that accepted the application in law (the centre's window accepts
+    in its name). No key: a 409, never an unsigned notice."""
+    if kind in ("decision", "licence"):
+        return _draw(kind, case, item, staff, n)
+    pdf, seals = drawn_with_seals(lambda: _draw(kind, case, item, staff, n))
+    return signed_docs.sign_notice(pdf, seals, authority_for(session(), item), centre())
+
+
+def _draw(kind: str, case: Case, item: Item, staff: bool = True, n: str | None = None) -> bytes:
     """Draw a notice of a case. The supervision office's opinion goes on the commitment
     notice for staff only: the applicant's face of a case shows no internal comment and
     no staff name (app.cases.access)."""
@@ -266,6 +278,7 @@ def application_notice(app: OnlineApplication) -> bytes:
     )  # fmt: skip
     note = f"请登录网上办事大厅，在本申请（申请编号 {app.number}）中上传上述全部材料后重新提交"
     issued = local_date(app.reviewed_at) if app.reviewed_at else today()
-    return pdf.supplement_notice(centre(), facts, _requirements(item, app.missing), note,
-                                 remarks=app.review_note or "", issued_on=issued, online=True,
-                                 **_options())  # fmt: skip
+    drawn, seals = drawn_with_seals(lambda: pdf.supplement_notice(
+        centre(), facts, _requirements(item, app.missing), note, remarks=app.review_note or "",
+        issued_on=issued, online=True, **_options()))  # fmt: skip
+    return signed_docs.sign_notice(drawn, seals, authority_for(db, item), centre())

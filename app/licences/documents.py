@@ -108,6 +108,18 @@ def issued(case: Case, kind: str, authority: Department, facts: CaseFacts, centr
     return signed
 
 
+def sign_notice(pdf: bytes, seals: list[SealPlace], authority: Department,
+                centre: Centre) -> bytes:  # fmt: skip
+    """Sign a notice drawn just now (receipt, commitment, supplement, refusal, pause or
+    extension notice) under the authority's key, beside the seal it carries; it is drawn
+    again each time it is fetched, so it is not kept."""
+    page, box = field_place(seals, authority.name)
+    shown = local(utcnow()).strftime("%Y-%m-%d %H:%M")
+    with force_locale("zh"):
+        return sign_pdf(pdf, signer(authority), reason="政务服务文书", location=centre.name,
+                        shown_at=shown, box=box, page=page)  # fmt: skip
+
+
 def licences_of(case_id: int) -> list[Licence]:
     return list(session().scalars(sa.select(Licence).where(Licence.case_id == case_id)
                                   .order_by(Licence.id)))  # fmt: skip

@@ -153,6 +153,12 @@ event_name = labels(
         "case_closed": _("closed"),
         "case_decided": _("decided"),
         "decisions_numbered": _("decision documents numbered"),
+        "licence_issued": _("licence issued"),
+        "licence_renewed": _("licence renewed"),
+        "licence_changed": _("licence changed"),
+        "licence_revoked": _("licence revoked"),
+        "licence_cancelled": _("licence cancelled"),
+        "licence_unchanged": _("licence left as it was"),
         "case_faulted": _("workflow fault"),
         "case_retried": _("failed step retried"),
         "task_created": _("task created"),
@@ -246,6 +252,14 @@ def event_detail(event, people: dict[int, str]) -> str:
                        new=data.get("to_version")))  # fmt: skip
         parts += [f"{m.get('source_name', m['source'])} → {m.get('target_name', m['target'])}"
                   for m in data.get("moves") or () if m.get("kind") == "task"]  # fmt: skip
+    if event.type.startswith("licence_"):
+        parts.append(str(data.get("number", "")))
+        if data.get("valid_until"):
+            parts.append(_("valid until %(day)s", day=data["valid_until"]))
+        if data.get("replaces"):
+            parts.append(_("replaces %(number)s", number=data["replaces"]))
+        if data.get("replaced_by"):
+            parts.append(_("replaced by %(number)s", number=data["replaced_by"]))
     for decision in data.get("decisions") or ():
         parts.append(f"{decision.get('number', '')} ({outcome_name(decision.get('outcome'))})")
     return " · ".join(parts)

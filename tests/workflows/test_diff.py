@@ -43,7 +43,7 @@ QNAME = re.compile(r"^([A-Za-z_][\w.-]*):([A-Za-z_][\w.-]*)$")
 def test_reference_models_present() -> None:
     """The reference models are all there, so the parametrised tests below really run."""
     assert len(REFERENCE_FILES) == 21
-    assert len(DEMO_FILES) == 4
+    assert len(DEMO_FILES) == 5  # with the planning permit's licence items' diagram
 
 
 # --- building modified copies -------------------------------------------------------------
