@@ -36,6 +36,7 @@ from .registry import new_code
 
 REASONS = {"decision": "行政许可决定书", "licence": "电子证照"}
 FIELD_W, FIELD_RATIO = 196.0, 56.0 / 196.0  # the visible signature's width, height/width
+FIELD_GAP, PAGE_FOOT = 4.0, 72.0  # points under a seal block; the lowest a field may reach
 
 
 def signer(authority: Department):
@@ -56,15 +57,20 @@ def signer(authority: Department):
 
 
 def field_place(seals: list[SealPlace], issuer: str) -> tuple[int, tuple[float, ...]]:
-    """Where the visible signature goes: on the left of the signing authority's seal block
-    (its last one drawn: a two-pass layout draws each twice), level with its foot; the first
-    page's lower left if the document drew no seal."""
+    """Where the visible signature goes: beside the signing authority's seal block (its last
+    one drawn: a two-pass layout draws each twice), level with its foot; under the block when
+    lines are set on its left (the acceptor and their phone), unless the page ends there; the
+    first page's lower left if the document drew no seal."""
     mine = [s for s in seals if s.issuer == issuer] or seals
     if not mine:
         return 0, BOX
     place = mine[-1]
     width = min(FIELD_W, place.width * 0.45)
-    return place.page, (place.x, place.y, place.x + width, place.y + width * FIELD_RATIO)
+    height = width * FIELD_RATIO
+    if place.left_lines and place.y - FIELD_GAP - height >= PAGE_FOOT:
+        top = place.y - FIELD_GAP
+        return place.page, (place.x, top - height, place.x + width, top)
+    return place.page, (place.x, place.y, place.x + width, place.y + height)
 
 
 def _stored(case_id: int, kind: str) -> bytes | None:

@@ -173,6 +173,7 @@ class SealPlace:
     width: float
     height: float
     issuer: str
+    left_lines: int = 0  # lines set on the block's left (the acceptor, a label)
 
 
 def drawn_with_seals(draw: Callable[[], bytes]) -> tuple[bytes, list[SealPlace]]:
@@ -215,7 +216,7 @@ class _SignatureBlock(Flowable):
         if places is not None:
             x, y = canv.absolutePosition(0, 0)
             places.append(SealPlace(canv.getPageNumber() - 1, x, y, self.width, self.height,
-                                    self.centre.name))  # fmt: skip
+                                    self.centre.name, len(self.left)))  # fmt: skip
         right = self.width - 4 * mm
         # A long name shrinks rather than run into the left-hand lines.
         left = max((pdfmetrics.stringWidth(s, self.font, 1) for s in self.left), default=0)
