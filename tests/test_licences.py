@@ -242,6 +242,11 @@ def test_a_change_replaces_the_licence_and_the_registry_is_searchable(demo_app):
     # staff search the registry; the public register shows no identity data
     staff = Web(demo_app, "clerk_wei").get(f"/licences?q={HOLDER}").text
     assert old.number in staff and new.number in staff
+    for status, listed in (("changed", old), ("in_force", new)):
+        found = Web(demo_app, "clerk_wei").get(f"/licences?status={status}").text
+        others = new if listed is old else old
+        assert listed.number in found and f">{others.number}<" not in found, status
+    assert new.number not in Web(demo_app, "clerk_wei").get("/licences?status=expiring").text
     detail = Web(demo_app, "auditor_sun").get(f"/licences/{old.id}").text
     assert 'data-kind="issued"' in detail and 'data-kind="changed"' in detail
     assert new.number in detail

@@ -20,7 +20,7 @@ from ..clock import today
 from ..db import session
 from ..errors import Forbidden, NotFound
 from ..org.models import Department, User
-from .models import Licence, LicenceEvent, SignedDocument
+from .models import IN_FORCE, Licence, LicenceEvent, SignedDocument
 from .registry import ACTIONS, Terms, new_code, shown_status
 
 STAFF = ("clerk", "official", "leader", "supervisor", "auditor", "admin")
@@ -159,10 +159,19 @@ def search(actor: User, query: str = "", status: str = "", page: int = 1
         like = f"%{query}%"
         stmt = stmt.where(sa.or_(Licence.number.like(like), Licence.holder_name.like(like),
                                  Licence.matter.like(like), Case.case_no.like(like)))  # fmt: skip
-    if status in ("expired", "changed", "revoked", "cancelled"):
+    day = today()
+    in_force = sa.and_(Licence.status == IN_FORCE,
+                       sa.or_(Licence.valid_until.is_(None), Licence.valid_until >= day))
+    reminding = sa.and_(Licence.remind_on.is_not(None), Licence.remind_on <= day)
+    if status == "expired":  # marked, or past its term before the round marked it
+        stmt = stmt.where(sa.or_(Licence.status == "expired",
+                                 sa.and_(Licence.status == IN_FORCE, Licence.valid_until < day)))
+    elif status in ("changed", "revoked", "cancelled"):
         stmt = stmt.where(Licence.status == status)
-    elif status in ("in_force", "expiring"):
-        stmt = stmt.where(Licence.status == "in_force")
+    elif status == "expiring":
+        stmt = stmt.where(in_force, reminding)
+    elif status == "in_force":
+        stmt = stmt.where(in_force, sa.not_(reminding))
     rows = session().execute(stmt.order_by(Licence.id.desc())
                              .offset((max(page, 1) - 1) * PAGE).limit(PAGE + 1)).all()  # fmt: skip
     views = []
@@ -170,10 +179,6 @@ def search(actor: User, query: str = "", status: str = "", page: int = 1
         view = _view(lic, name, public=False)
         view.case_no = case_no
         views.append(view)
-    if status == "expiring":
-        views = [v for v in views if v.status == "expiring"]
-    elif status == "in_force":
-        views = [v for v in views if v.status == "in_force"]
     return views, len(rows) > PAGE
 
 

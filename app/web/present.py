@@ -253,16 +253,22 @@ def event_detail(event, people: dict[int, str]) -> str:
         parts += [f"{m.get('source_name', m['source'])} → {m.get('target_name', m['target'])}"
                   for m in data.get("moves") or () if m.get("kind") == "task"]  # fmt: skip
     if event.type.startswith("licence_"):
-        parts.append(str(data.get("number", "")))
-        if data.get("valid_until"):
-            parts.append(_("valid until %(day)s", day=data["valid_until"]))
-        if data.get("replaces"):
-            parts.append(_("replaces %(number)s", number=data["replaces"]))
-        if data.get("replaced_by"):
-            parts.append(_("replaced by %(number)s", number=data["replaced_by"]))
+        parts += _licence_detail(data)
     for decision in data.get("decisions") or ():
         parts.append(f"{decision.get('number', '')} ({outcome_name(decision.get('outcome'))})")
     return " · ".join(parts)
+
+
+def _licence_detail(data: dict) -> list[str]:
+    """A licence event's number, term and the licence it replaces or is replaced by."""
+    parts = [str(data.get("number", ""))]
+    if data.get("valid_until"):
+        parts.append(_("valid until %(day)s", day=data["valid_until"]))
+    if data.get("replaces"):
+        parts.append(_("replaces %(number)s", number=data["replaces"]))
+    if data.get("replaced_by"):
+        parts.append(_("replaced by %(number)s", number=data["replaced_by"]))
+    return parts
 
 
 def mask_id(number: str | None) -> str:
