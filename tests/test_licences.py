@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from app.db import session
 from app.licences import reminders
 from app.licences.models import Licence, LicenceEvent, SignedDocument
-from app.org.models import Department, DepartmentHead
+from app.org.models import Department, DepartmentHead, User
 from app.supervision.models import Notification
 from tests import pdftools
 from tests.apiclient import Api, sample_form
@@ -135,6 +135,11 @@ def test_the_renewal_reminder_fires_once_on_its_working_day(demo_app):
                                  .where(Notification.kind == "licence")).all()  # fmt: skip
         assert {u for u, _t in told} == heads and len(told) == len(heads)
         assert all(lic.number in t and "2026-11-17" in t for _u, t in told)
+        head = session().scalar(sa.select(User.username).where(User.id == min(heads)))
+    # the head reads it among their messages, in Chinese
+    page = Web(demo_app, head, lang="zh").get("/notifications").text
+    assert "许可证延续提醒" in page and lic.number in page and "第五十条" in page
+    with demo_app.app_context():
         # next: the day after the term, when the licence expires
         assert reminders.next_threshold(clock.now) == utc(2026, 11, 18, 0)
     assert _history(demo_app, lic.id) == ["reminded"]
@@ -278,3 +283,41 @@ def test_the_decision_letter_is_signed_with_its_code_whoever_fetches_it_first(de
     assert f"验证码：{code}" in text and "准予行政许可决定书" in text
     stamp = Web(demo_app).get(f"/l/{code}").text
     assert 'data-status="in_force"' in stamp
+
+
+def test_a_renewal_denied_or_overtaken_by_a_revocation_changes_nothing(demo_app):
+    demo_app.config["CLOCK"] = Clock(utc(2026, 12, 4, 10))
+    api = Api(demo_app.test_client())
+    lic = _licence(demo_app, _planning(api))
+    form = sample_form("planning-permit-renewal", licence_no=lic.number)
+    # denied: the licence stays as it was; its history says so
+    denied = api.apply("planning-permit-renewal", form)["case_no"]
+    api.work(denied, "Task_lead")
+    api.work(denied, "Task_deputy", "reject", "延续理由不充分",
+             {"legal_basis": "《中华人民共和国行政许可法》第五十条"})  # fmt: skip
+    assert api.case(denied)["decision"] == "denied"
+    kept = _licence(demo_app, _case_no(demo_app, lic.case_id))
+    assert (kept.status, kept.valid_until) == ("in_force", lic.valid_until)
+    assert _history(demo_app, lic.id) == ["renewal_denied"]
+    # approved after the licence was revoked meanwhile: the case stops in the fault state,
+    # nothing of the renewal is written
+    late = api.apply("planning-permit-renewal", form)["case_no"]
+    api.work(late, "Task_lead")
+    api.work(late, "Task_deputy")
+    _act(api, "planning-permit-revocation", lic.number)
+    faulted = api.work(late, "Task_issue", expect=409)
+    assert lic.number in faulted["message"]
+    assert api.case(late)["status"] == "fault" and api.case(late)["decision"] is None
+    revoked = _licence(demo_app, _case_no(demo_app, lic.case_id))
+    assert (revoked.status, revoked.valid_until) == ("revoked", lic.valid_until)
+    assert _history(demo_app, lic.id) == ["renewal_denied", "revoked"]
+
+
+def test_online_the_applicant_applies_only_for_a_licence_of_theirs(demo_app):
+    web = Web(demo_app, "applicant_he", lang="zh")
+    unknown = "示自然资规许证〔2026〕99号"
+    page = web.post("/apply/planning-permit-renewal",
+                    {"a_licence_no": unknown, "a_extension_reason": "工期顺延"}, expect=400)
+    assert unknown in page.text and "登记簿中没有编号为" in page.text
+    # the revocation is the authority's own: not applied for online
+    assert web.get("/apply/planning-permit-revocation", expect=404).status_code == 404

@@ -27,6 +27,7 @@ from ..catalogue.services import materials_of
 from ..clock import local_date
 from ..db import on_rollback, session, transactional, utcnow
 from ..errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
+from ..licences import registry
 from ..org.models import User
 from ..supervision.models import Notification
 from . import deemed, uploads
@@ -122,6 +123,8 @@ def start(actor: User, item_code: str, form: dict) -> OnlineApplication:
         raise InvalidInput(_("your account has no ID number; add it before applying"))
     item = _item(item_code)
     clean = cases.check_form(item.entry.get("form", []), form or {}, "application form")
+    # a licence's renewal, change or cancellation: the licence is the applicant's, in force
+    registry.check_application(session(), item, clean, actor.name)
     now = utcnow()
     app = OnlineApplication(
         number=f"WS{local_date(now):%Y%m%d}{secrets.randbelow(10**6):06d}", item_id=item.id,

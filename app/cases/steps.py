@@ -187,8 +187,8 @@ def number(db: Session, case_id: int, decided: dict, completion: Completion | No
                                  decided["legal_basis"], events.at, completion)  # fmt: skip
     granted = resolved.granted
     action = registry.action_of(granted.entry)
-    licence = registry.checked(db, granted, action) if action else None
     approved = decided["decision"] == "approved"
+    licence = registry.checked(db, granted, action, approved) if action else None
     issuing = [] if action or not approved else registry.issuing(
         granted, [p.department for p in resolved.rows if p.outcome == "approved"])
     numbered = decisions.write(db, resolved, issuing)

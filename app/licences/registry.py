@@ -232,22 +232,23 @@ def _problem(db: Session, licence: Licence | None, item_code: str, action: str,
                  number=number, status=status_name(licence.status), action=action_name(action))
     if action == "change" and not str(form.get("changed_content") or "").strip():
         return _("a change needs the changed content (changed_content)")
+    if action == "renewal" and (licence.valid_until is None or not Terms.of(entry).valid_months):
+        return _("licence %(number)s has no term to renew", number=number)
     return ""
 
 
-def checked(db: Session, granted: Granted, action: str) -> Licence:
+def checked(db: Session, granted: Granted, action: str, approved: bool) -> Licence | None:
     """The licence a decided licence case applies to, locked, read before anything of the
-    decision is written: one that is no longer what the application was accepted for stops
-    the case (fault), so an approval is never half-applied."""
+    decision is written. An approval for a licence that is no longer what the application
+    was accepted for stops the case (fault), so it is never half-applied; a denial changes
+    nothing and only enters the history of the licence, if it still exists."""
     from ..catalogue.models import Item
 
     licence = _licence_of(db, granted.form, lock=True)
+    if not approved:
+        return licence
     item_code = db.scalar(sa.select(Item.code).where(Item.id == granted.item_id))
     problem = _problem(db, licence, item_code, action, granted.holder_name, granted.form)
-    if not problem and action == "renewal":
-        entry = db.scalar(sa.select(Item.entry).where(Item.id == licence.item_id)) or {}
-        if licence.valid_until is None or not Terms.of(entry).valid_months:
-            problem = _("licence %(number)s has no term to renew", number=licence.number)
     if problem:
         raise WorkflowFault(problem, code="licence")
     return licence
