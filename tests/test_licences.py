@@ -321,3 +321,18 @@ def test_online_the_applicant_applies_only_for_a_licence_of_theirs(demo_app):
     assert unknown in page.text and "登记簿中没有编号为" in page.text
     # the revocation is the authority's own: not applied for online
     assert web.get("/apply/planning-permit-revocation", expect=404).status_code == 404
+
+
+def test_an_authority_without_its_key_issues_nothing_unsigned(demo_app, tmp_path):
+    """Outside the demo, an authority whose key and certificate are not installed gets no
+    document at all: the clerk reads why (409), nothing is kept."""
+    demo_app.config["CLOCK"] = Clock(utc(2026, 12, 4, 10))
+    case_no = _planning(Api(demo_app.test_client()))
+    demo_app.config.update(SIGNING_DIR=tmp_path / "none", SIGNING_DEMO_CA=False)
+    clerk = Web(demo_app, "clerk_wei")
+    for kind in ("decision", "licence", "receipt"):
+        page = clerk.get(f"/cases/{case_no}/notices/{kind}.pdf", expect=409).text
+        assert "示范市自然资源和规划局" in page and "natural_resources.key.pem" in page, kind
+        assert "%PDF" not in page
+    with demo_app.app_context():
+        assert session().scalar(sa.select(sa.func.count()).select_from(SignedDocument)) == 0
