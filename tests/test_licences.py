@@ -207,12 +207,12 @@ def test_the_signed_licence_verifies_and_a_revocation_shows_everywhere(demo_app,
     assert 'data-status="in_force"' in checked
     edited = _upload(public, _flip_in_a_stream(document))
     assert 'data-authentic="no"' in edited and "文书在签名后被改动" in edited
-    # the decision letter's own code opens the same licence's status
-    letter_code = re.search(rb"/l/([2-9A-Z]{10})", letter)
+    # the decision letter's own code (printed on it) opens the same licence's status
     with demo_app.app_context():
         code = session().scalar(sa.select(SignedDocument.code)
                                 .where(SignedDocument.kind == "decision"))  # fmt: skip
-    assert letter_code is None or letter_code.group(1).decode() == code
+    letter_pdf, _pages = pdftools.render(OUT, "decision-for-code", letter)
+    assert f"验证码：{code}" in "".join(pdftools.text(letter_pdf).split())
     assert 'data-status="in_force"' in public.get(f"/l/{code}").text
 
     # revoked (art. 69) by a case of its own; every check says so from now on

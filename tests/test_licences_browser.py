@@ -26,6 +26,15 @@ def _scan(png) -> str:
     return found[0]
 
 
+def _upload(page, base: str, saved) -> None:
+    """Check the saved licence file on the public check page."""
+    page.goto(f"{base}/verify")
+    page.set_input_files("input[name=file]", str(saved))
+    page.click("form button.primary")
+    page.wait_for_load_state()
+    assert page.locator('#verdict[data-authentic="yes"]').count() == 1
+
+
 def test_a_bank_officer_scans_the_code_before_and_after_revocation(
         browser, live_server, demo_app, request, tmp_path):  # fmt: skip
     demo_app.config["CLOCK"] = Clock(utc(2026, 12, 4, 10))
@@ -49,11 +58,7 @@ def test_a_bank_officer_scans_the_code_before_and_after_revocation(
     assert lic.number in page.locator("#licence").inner_text()
     bank.shot("scanned-in-force")
     # the file itself, uploaded on the check page
-    page.goto(f"{live_server}/verify")
-    page.set_input_files("input[name=file]", str(saved))
-    page.click("form button.primary")
-    page.wait_for_load_state()
-    assert page.locator('#verdict[data-authentic="yes"]').count() == 1
+    _upload(page, live_server, saved)
     assert page.locator('#registry-match[data-status="in_force"]').count() == 1
     bank.shot("uploaded-in-force")
 
@@ -63,11 +68,7 @@ def test_a_bank_officer_scans_the_code_before_and_after_revocation(
     assert page.locator('#licence[data-status="revoked"]').count() == 1
     assert page.locator("#licence-status").inner_text().startswith("已撤销")
     bank.shot("scanned-revoked")
-    page.goto(f"{live_server}/verify")
-    page.set_input_files("input[name=file]", str(saved))
-    page.click("form button.primary")
-    page.wait_for_load_state()
-    assert page.locator('#verdict[data-authentic="yes"]').count() == 1
+    _upload(page, live_server, saved)
     assert page.locator('#registry-match[data-status="revoked"]').count() == 1
     assert page.locator("#no-longer-in-force").count() == 1
     bank.shot("uploaded-revoked")

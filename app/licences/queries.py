@@ -21,11 +21,11 @@ from ..db import session
 from ..errors import Forbidden, NotFound
 from ..org.models import Department, User
 from .models import IN_FORCE, Licence, LicenceEvent, SignedDocument
-from .registry import ACTIONS, Terms, new_code, shown_status
+from .registry import ACTIONS, CODE_ALPHABET, CODE_LENGTH, Terms, shown_status
 
 STAFF = ("clerk", "official", "leader", "supervisor", "auditor", "admin")
 PAGE = 50
-CODE_CHARS = frozenset("23456789ABCDEFGHJKLMNPQRSTUVWXYZ")
+CODE_CHARS = frozenset(CODE_ALPHABET)
 
 
 @dataclass
@@ -82,7 +82,7 @@ def _authority_name(dept_id: int) -> str:
 def clean_code(code: str) -> str | None:
     """A code as typed (spaces, lower case) made canonical, or None if it cannot be one."""
     code = "".join(code.split()).upper()
-    if len(code) != len(new_code()) or not set(code) <= CODE_CHARS:
+    if len(code) != CODE_LENGTH or not set(code) <= CODE_CHARS:
         return None
     return code
 
