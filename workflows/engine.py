@@ -16,7 +16,6 @@ import hashlib
 import json
 import re
 import threading
-import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
+from .budget import Budget
 from .compact import compact_workflow
 from .errors import DiagramError, EngineError, ExpressionError, Finding, WorkflowFault
 from .expressions import SafeEnvironment, SafeScriptEngine
@@ -59,7 +59,9 @@ class StepLimits:
     """How much one step (start, completion, timer firing, dry-run step) may do.
 
     A step that runs more engine tasks or takes longer is stopped and rolled back: whatever
-    the diagram does, no request or scheduler tick is held longer than this.
+    the diagram does, no request or scheduler tick is held longer than this. The seconds are
+    the CPU time of the thread running the step, with a wall-clock backstop ten times as
+    long (workflows.budget): a busy server does not stop a legitimate case.
     """
 
     max_tasks: int = 500
@@ -617,7 +619,7 @@ class WorkflowRun:
         self.engine = engine
         self.diagram = diagram
         self.workflow = workflow
-        self._deadline: float | None = None
+        self._budget: Budget | None = None  # the time budget of the step under way
         self._ends_seen: list[str] = []  # top-level end events reached while this run was live
 
     def _view(self, task) -> ReadyTask:
@@ -729,7 +731,7 @@ class WorkflowRun:
     def run_engine(self) -> list[dict]:
         """Run every automatic step that can run now, within the step limits; return what ran."""
         limits = self.engine.limits
-        deadline = self._deadline or time.monotonic() + limits.max_seconds
+        budget = self._budget or Budget.of(limits.max_seconds)
         steps: list[dict] = []
         recent: deque[str] = deque(maxlen=64)
         count = 0
@@ -746,7 +748,7 @@ class WorkflowRun:
                     _("one step ran more than %(count)s engine tasks", count=limits.max_tasks),
                     recent,
                 )
-            if time.monotonic() > deadline:
+            if budget.spent():
                 raise self._limit_fault(
                     "time-limit",
                     _("one step ran longer than %(seconds)s s", seconds=f"{limits.max_seconds:g}"),
@@ -888,13 +890,13 @@ class WorkflowRun:
     def fire_timers(self) -> StepResult:
         """Fire every timer that is due now and run the engine on."""
         before = {t.id for t in self._ready_manual()}
-        self._deadline = time.monotonic() + self.engine.limits.max_seconds
+        self._budget = Budget.of(self.engine.limits.max_seconds)
         try:
             with self._engine_errors():
                 self.workflow.refresh_timers()
             return self._step_result(None, before, self.run_engine())
         finally:
-            self._deadline = None
+            self._budget = None
 
     def _step_result(
         self, completed: ReadyTask | None, before: set, steps: list[dict]
@@ -979,13 +981,13 @@ class WorkflowRun:
             task.parent.data.update({**counts, "outcome": outcome})
             if node is not None and node.outcome_var:
                 task.parent.data[node.outcome_var] = outcome
-        self._deadline = time.monotonic() + self.engine.limits.max_seconds
+        self._budget = Budget.of(self.engine.limits.max_seconds)
         try:
             with self._engine_errors():
                 task.run()
             return self._step_result(view, before, self.run_engine())
         finally:
-            self._deadline = None
+            self._budget = None
 
 
 class Engine:

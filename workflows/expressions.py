@@ -6,10 +6,11 @@ no imports, no calls except a few pure functions) and then evaluated by simpleev
 Scripts are limited to lines of the form ``name = expression``.
 
 Evaluation is bounded as well (``Limits``): the size of the integers, strings and
-containers it builds, the total it builds, the syntax nodes it evaluates and its wall-clock
-time, for one expression and for one script as a whole. Sizes are checked before anything
-big is built (``'9' * 10**9`` is refused without allocating), so no diagram can hold a
-worker for long or grow it by more than a few tens of MB. A limit that is passed raises
+containers it builds, the total it builds, the syntax nodes it evaluates and the CPU time
+it takes (``workflows.budget``), for one expression and for one script as a whole. Sizes
+are checked before anything big is built (``'9' * 10**9`` is refused without
+allocating), so no diagram can hold a worker for long or grow it by more than a few tens
+of MB. A limit that is passed raises
 ``ExpressionLimit`` naming the limit, its value and the element.
 """
 
@@ -20,7 +21,6 @@ import dataclasses
 import math
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,6 +30,7 @@ from simpleeval import EvalWithCompoundTypes, InvalidExpression
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from .budget import Budget
 from .errors import ExpressionError
 from .i18n import _
 
@@ -46,7 +47,7 @@ class Limits:
     max_nesting: int = 32  # lists in lists (in dicts ...) of a value built
     max_nodes: int = 20_000  # syntax nodes evaluated by one evaluation or script
     max_syntax_depth: int = 100  # nesting of one expression's syntax tree
-    max_seconds: float = 0.5  # wall-clock time of one evaluation or script
+    max_seconds: float = 0.5  # CPU time of one evaluation or script (workflows.budget)
 
 
 # What each limit is, for messages: "<what> exceeds the limit <name> = <value> <unit>".
@@ -442,7 +443,7 @@ class _BoundedEval(EvalWithCompoundTypes):
         self.limits = LIMITS
         self.steps = 0
         self.built = 0
-        self.deadline = 0.0
+        self.budget = Budget.of(0.0)
         self.expression = ""
 
     def _operators(self) -> dict[type, Callable]:
@@ -477,7 +478,7 @@ class _BoundedEval(EvalWithCompoundTypes):
         self.names = names
         self.steps = 0
         self.built = 0
-        self.deadline = time.perf_counter() + self.limits.max_seconds
+        self.budget = Budget.of(self.limits.max_seconds)
         self.expression = expression
 
     def limit(self, what: str, limit: str) -> ExpressionLimit:
@@ -486,7 +487,7 @@ class _BoundedEval(EvalWithCompoundTypes):
         return ExpressionLimit(what, limit, value, self.expression)
 
     def _clock(self) -> None:
-        if time.perf_counter() > self.deadline:
+        if self.budget.spent():
             raise self.limit("evaluation time", "max_seconds")
 
     def _eval(self, node: ast.AST) -> Any:
@@ -839,7 +840,7 @@ def constant_limit(
     for part in _constant_parts(tree):
         evaluator.start({}, text.strip())
         if capped:
-            evaluator.deadline = time.perf_counter() + max(seconds, 0.0)
+            evaluator.budget = Budget.of(seconds)
         try:
             _run(evaluator, ast.unparse(part), part)
         except ExpressionLimit as exc:

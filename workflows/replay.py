@@ -885,7 +885,7 @@ class _Replayer:
 _default_engine: Engine | None = None
 _default_lock = threading.Lock()
 # A replay re-executes steps that already ran live within the live bound (STEP_MAX_SECONDS,
-# 1 s by default). It gets more wall-clock time per step, still bounded, so that a long
+# 1 s of CPU time by default). It gets more per step, still bounded, so that a long
 # history replayed beside other work, or a garbage-collector pause, never makes an intact
 # history look broken; the task count bound is the live one.
 REPLAY_STEP_SECONDS = 5.0
