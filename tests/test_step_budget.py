@@ -1,11 +1,13 @@
-"""The time bound of a step is the CPU time of the thread that runs it (workflows.budget),
-with a wall-clock backstop ten times as long: a legitimate case never stops in the fault
-state because the server was busy (another thread holding the GIL, the database sharing the
-cores, a pause), while a runaway diagram still does. A CI run found the old wall-clock
-bound stopping a plain planning-permit start on a loaded machine."""
+"""The time bound of a step is the CPU time of the thread that runs it, less the garbage
+collector's (workflows.budget), with a wall-clock backstop ten times as long: a legitimate
+case never stops in the fault state because the server was busy (another thread holding
+the GIL, the database sharing the cores, a collection over a big heap, a pause), while a
+runaway diagram still does. A CI run found the old wall-clock bound stopping a plain
+planning-permit start on a loaded machine."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -36,6 +38,19 @@ def test_a_budget_counts_its_own_threads_cpu_not_waiting():
     assert not waiting.spent()
     _burn(0.06)
     assert waiting.spent()
+
+
+def test_the_collectors_time_is_not_the_steps():
+    heap = [(i, [i]) for i in range(1_000_000)]  # a big heap: each collection takes a while
+    budget = Budget.of(0.05)
+    before = time.thread_time()
+    while time.thread_time() - before < 0.2:  # four times the budget, in the collector
+        gc.collect()
+    assert budget_module.collector_seconds() - budget.collected >= 0.15
+    assert not budget.spent()
+    del heap
+    _burn(0.06)
+    assert budget.spent()
 
 
 def test_the_wall_clock_backstop_still_ends_a_held_step(monkeypatch):

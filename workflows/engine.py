@@ -61,7 +61,8 @@ class StepLimits:
     A step that runs more engine tasks or takes longer is stopped and rolled back: whatever
     the diagram does, no request or scheduler tick is held longer than this. The seconds are
     the CPU time of the thread running the step, with a wall-clock backstop ten times as
-    long (workflows.budget): a busy server does not stop a legitimate case.
+    long (workflows.budget; the garbage collector's time not counted): a busy server does not
+    stop a legitimate case.
     """
 
     max_tasks: int = 500
