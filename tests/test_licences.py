@@ -336,3 +336,50 @@ def test_an_authority_without_its_key_issues_nothing_unsigned(demo_app, tmp_path
         assert "%PDF" not in page
     with demo_app.app_context():
         assert session().scalar(sa.select(sa.func.count()).select_from(SignedDocument)) == 0
+
+
+def test_one_application_at_a_time_and_two_renewals_never_extend_twice(demo_app, monkeypatch):
+    """A licence has one application of its holder open at a time (the authority's own
+    revocation is never held up); two renewals that came in together (a race past the
+    window) are decided once: the second approval stops in the fault state, naming the
+    first, and the term runs on once."""
+    from app.licences import registry
+
+    clock = demo_app.config["CLOCK"] = Clock(utc(2026, 12, 4, 2))
+    api = Api(demo_app.test_client())
+    lic = _licence(demo_app, _planning(api))
+    renewal = sample_form("planning-permit-renewal", licence_no=lic.number)
+    clock.now = utc(2026, 12, 4, 3)
+    first = api.apply("planning-permit-renewal", renewal)["case_no"]
+    for item, form in (("planning-permit-renewal", renewal),
+                       ("planning-permit-cancellation",
+                        sample_form("planning-permit-cancellation", licence_no=lic.number))):
+        refused = api.apply(item, form, expect=400)["message"]  # the clerk reads, in Chinese:
+        assert refused == (f"licence_no（许可证号）：许可证 {lic.number} 已有在办案件 {first}："
+                           "该案件办结后方可再次申请"), item
+
+    # both came in at once: the second passed the window before the first was a case
+    monkeypatch.setattr(registry, "_open_case", lambda db, licence: "")
+    second = api.apply("planning-permit-renewal", renewal)["case_no"]
+    monkeypatch.undo()
+    for case_no in (first, second):
+        api.work(case_no, "Task_lead")
+        api.work(case_no, "Task_deputy")
+    clock.now = utc(2026, 12, 4, 5)
+    api.work(first, "Task_issue")
+    clock.now = utc(2026, 12, 4, 6)
+    once = _licence(demo_app, _case_no(demo_app, lic.case_id))
+    assert once.valid_until == registry.term_end(lic.valid_until + dt.timedelta(days=1), 12)
+    faulted = api.work(second, "Task_issue", expect=409)["message"]
+    assert lic.number in faulted and first in faulted
+    assert api.case(second)["status"] == "fault" and api.case(second)["decision"] is None
+    assert _licence(demo_app, _case_no(demo_app, lic.case_id)).valid_until == once.valid_until
+    assert _history(demo_app, lic.id) == ["renewed"]
+    # the stopped case still holds the licence until an admin withdraws it
+    api.apply("planning-permit-renewal", renewal, expect=400)
+    withdrawn = {"reason": "重复申请，已由另案办结"}
+    api.call("POST", f"/cases/{second}/withdraw", "admin", json=withdrawn)
+    assert api.apply("planning-permit-renewal", renewal)["case_no"] not in (first, second)
+    # the authority's revocation goes ahead beside an open application of the holder
+    _act(api, "planning-permit-revocation", lic.number)
+    assert _licence(demo_app, _case_no(demo_app, lic.case_id)).status == "revoked"

@@ -78,3 +78,30 @@ def test_a_bank_officer_scans_the_code_before_and_after_revocation(
     assert row.get_attribute("data-status") == "revoked" and "李华" not in row.inner_text()
     bank.shot("register")
     bank.close()
+
+
+def test_the_firm_finds_its_licence_and_applies_for_its_renewal(
+        browser, live_server, demo_app, request):  # fmt: skip
+    """The holder's side (我的证照): the firm's account page lists the licence granted on its
+    online application; the renewal button opens the form with the number filled in."""
+    from tests.test_interim_notices import _online_case
+
+    demo_app.config["CLOCK"] = Clock(utc(2026, 12, 4, 2))
+    api = Api(demo_app.test_client())
+    case_no = _online_case(demo_app)
+    for spec in ("Task_lead", "Task_deputy", "Task_head", "Task_issue"):
+        api.work(case_no, spec)
+    lic = _licence(demo_app, case_no)
+    firm = Person(browser, live_server, _screens(request, "licences"))
+    firm.login("applicant_hengtai")
+    page = firm.page
+    page.goto(f"{live_server}/my")
+    row = page.locator(f'#my-licences tr[data-licence="{lic.number}"]')
+    assert row.get_attribute("data-status") == "in_force" and "有效" in row.inner_text()
+    firm.shot("my-licences")
+    row.locator('a[data-action="renewal"]').click()
+    page.wait_for_load_state()
+    assert page.locator("input[name=a_licence_no]").input_value() == lic.number
+    page.fill("[name=a_extension_reason]", "工程建设工期顺延")
+    firm.shot("renewal-form")
+    firm.close()

@@ -24,6 +24,7 @@ from ..catalogue import services as catalogue
 from ..db import utcnow
 from ..errors import NotFound
 from ..licences import queries as licence_queries
+from ..licences.pages import status_label
 from ..web import bp, role_required
 from ..web.forms import form_values, item_fields
 from ..web.policy import attempt
@@ -86,15 +87,18 @@ def apply_item(code: str):
                     no=done.value.number), "success")  # fmt: skip
             return redirect(url_for("web.my_application", number=done.value.number))
         errors, status = done.fields, done.status
+    # a link may fill fields in (`?a_licence_no=…` from the applicant's licences)
+    values = request.form if request.method == "POST" else request.args
     return render_template("applicant/apply.html", item=item, fields=fields, errors=errors,
-                           values=request.form), status  # fmt: skip
+                           values=values), status  # fmt: skip
 
 
 @bp.get("/my")
 @role_required("applicant")
 def my_home():
     return render_template("applicant/my.html", rows=applications.mine(current_user),
-                           names=_status_names())  # fmt: skip
+                           names=_status_names(), held=licence_queries.held_by(current_user),
+                           status_label=status_label)  # fmt: skip
 
 
 def _application_page(number: str, status: int = 200):

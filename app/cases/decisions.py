@@ -127,7 +127,7 @@ class Resolved:
 _TREE = sa.select(*Department.__table__.columns)  # every column: callers print seals too
 _ITEM_OF = (
     sa.select(Item.entry, Item.kind, Item.department_id, Item.id, Item.name, Case.form,
-              Case.applicant_name, Case.applicant_user_id)
+              Case.applicant_name, Case.applicant_user_id, Case.received_at)
     .join(Case, Case.item_id == Item.id)
     .where(Case.id == sa.bindparam("case_id"))
 )
@@ -210,7 +210,7 @@ def resolve(
     spec = rule(row.entry or {})
     year = local(at).year
     granted = Granted(case_id, row.id, row.name, row.entry or {}, row.form or {},
-                      row.applicant_name, row.applicant_user_id)  # fmt: skip
+                      row.applicant_name, row.applicant_user_id, row.received_at)  # fmt: skip
     if row.kind == "reported" and not spec.authority:
         # decided by the upper authority (art. 43), outside this centre's organisation: its
         # number is in the recorded upper decision; no series of ours numbers it

@@ -21,7 +21,7 @@ from ..db import session
 from ..errors import Forbidden, NotFound
 from ..org.models import Department, User
 from .models import IN_FORCE, Licence, LicenceEvent, SignedDocument
-from .registry import ACTIONS, CODE_ALPHABET, CODE_LENGTH, Terms, shown_status
+from .registry import ACTIONS, CODE_ALPHABET, CODE_LENGTH, FROM, Terms, shown_status
 
 STAFF = ("clerk", "official", "leader", "supervisor", "auditor", "admin")
 PAGE = 50
@@ -224,3 +224,36 @@ def of_case(case_id: int) -> list[LicenceView]:
                              .join(Department, Department.id == Licence.authority_id)
                              .where(Licence.case_id == case_id).order_by(Licence.id)).all()
     return [_view(lic, name, public=False) for lic, name in rows]
+
+
+@dataclass
+class Held:
+    """A licence an applicant's account holds, and what its holder may apply for now."""
+
+    licence: LicenceView
+    apply_for: list[tuple[str, str, str]]  # (action, item code, item name)
+
+
+def held_by(actor: User) -> list[Held]:
+    """The licences granted on an applicant's own applications, newest first, each with the
+    items its holder may apply for now (renewal, change, cancellation, as its status
+    allows; the authority's revocation is not applied for). Nobody else's."""
+    if not actor.has_role("applicant"):
+        return []
+    db = session()
+    rows = db.execute(sa.select(Licence, Department.name, Item.entry)
+                      .join(Department, Department.id == Licence.authority_id)
+                      .join(Item, Item.id == Licence.item_id)
+                      .where(Licence.holder_user_id == actor.id)
+                      .order_by(Licence.id.desc())).all()  # fmt: skip
+    codes = {code for _lic, _name, entry in rows for code in Terms.of(entry or {}).actions.values()}
+    items = {i.code: i for i in db.scalars(sa.select(Item).where(Item.code.in_(sorted(codes))))} \
+        if codes else {}  # fmt: skip
+    held = []
+    for lic, name, entry in rows:
+        actions = Terms.of(entry or {}).actions
+        may = [(a, actions[a], items[actions[a]].name) for a in ACTIONS
+               if actions.get(a) in items and lic.status in FROM[a]
+               and not (items[actions[a]].entry or {}).get("ex_officio")]  # fmt: skip
+        held.append(Held(_view(lic, name, public=False), may))
+    return held

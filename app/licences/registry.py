@@ -136,6 +136,7 @@ class Granted:
     form: dict
     holder_name: str
     holder_user_id: int | None
+    received_at: dt.datetime | None = None  # when the application came in (stored UTC)
 
 
 _BY_NUMBER = sa.select(Licence).where(Licence.number == sa.bindparam("number"))
@@ -203,15 +204,43 @@ def _licence_of(db: Session, form: dict, lock: bool = False) -> Licence | None:
 
 def check_application(db: Session, item, form: dict, applicant_name: str) -> None:
     """Refuse at the window an application of a licence action that cannot apply: no such
-    licence, a licence of another item, of another holder, or not in a status the action
-    starts from (a clear message naming the field `licence_no`)."""
+    licence, a licence of another item, of another holder, not in a status the action
+    starts from, or with another application for it still open (one at a time; the
+    authority's own revocation is never held up by one). A clear message naming the field
+    `licence_no`."""
     action = action_of(item.entry or {})
     if action is None:
         return
     licence = _licence_of(db, form)
     problem = _problem(db, licence, item.code, action, applicant_name, form)
+    if not problem and action != "revocation":
+        problem = _open_case(db, licence)
     if problem:
         raise InvalidInput(_("licence_no: %(problem)s", problem=problem))
+
+
+def _open_case(db: Session, licence: Licence) -> str:
+    """The problem of a second application for a licence: another case of one of its
+    actions (change, renewal, revocation, cancellation) still open names it."""
+    from ..cases.models import Case
+    from ..cases.status import OPEN_CASE_STATUSES
+    from ..catalogue.models import Item
+
+    entry = db.scalar(sa.select(Item.entry).where(Item.id == licence.item_id)) or {}
+    codes = sorted(set(Terms.of(entry).actions.values()))
+    if not codes:
+        return ""
+    open_no = db.scalar(
+        sa.select(Case.case_no).join(Item, Item.id == Case.item_id)
+        .where(Item.code.in_(codes), Case.status.in_(OPEN_CASE_STATUSES),
+               Case.form["licence_no"].as_string() == licence.number)
+        .order_by(Case.id).limit(1)
+    )  # fmt: skip
+    if open_no is None:
+        return ""
+    return _("licence %(number)s already has an open case %(case_no)s: a new application "
+             "for it can be made once that case is decided",
+             number=licence.number, case_no=open_no)  # fmt: skip
 
 
 def _problem(db: Session, licence: Licence | None, item_code: str, action: str,
@@ -249,9 +278,32 @@ def checked(db: Session, granted: Granted, action: str, approved: bool) -> Licen
         return licence
     item_code = db.scalar(sa.select(Item.code).where(Item.id == granted.item_id))
     problem = _problem(db, licence, item_code, action, granted.holder_name, granted.form)
+    problem = problem or _acted_on_meanwhile(db, licence, granted)
     if problem:
         raise WorkflowFault(problem, code="licence")
     return licence
+
+
+def _acted_on_meanwhile(db: Session, licence: Licence, granted: Granted) -> str:
+    """The problem of an approval for a licence another case changed (renewed, replaced,
+    revoked, cancelled) after this application came in: two renewals decided one after
+    the other would otherwise run the term on twice. The licence is locked: read once."""
+    from ..cases.models import Case
+
+    if granted.received_at is None:
+        return ""
+    other = db.execute(
+        sa.select(Case.case_no, LicenceEvent.kind).join(Case, Case.id == LicenceEvent.case_id)
+        .where(LicenceEvent.licence_id == licence.id, LicenceEvent.kind.in_(tuple(_DONE.values())),
+               LicenceEvent.case_id != granted.case_id, LicenceEvent.at > granted.received_at)
+        .order_by(LicenceEvent.at).limit(1)
+    ).first()  # fmt: skip
+    if other is None:
+        return ""
+    action = next(a for a, done in _DONE.items() if done == other.kind)
+    return _("licence %(number)s was %(done)s by case %(case_no)s after this application came "
+             "in", number=licence.number, done=action_name(action),
+             case_no=other.case_no)  # fmt: skip
 
 
 def apply_action(db: Session, licence: Licence, granted: Granted, action: str,
