@@ -359,7 +359,7 @@ def test_one_application_at_a_time_and_two_renewals_never_extend_twice(demo_app,
                            "该案件办结后方可再次申请"), item
 
     # both came in at once: the second passed the window before the first was a case
-    monkeypatch.setattr(registry, "_open_case", lambda db, licence: "")
+    monkeypatch.setattr(registry, "_open_case", lambda db, licence, terms: "")
     second = api.apply("planning-permit-renewal", renewal)["case_no"]
     monkeypatch.undo()
     for case_no in (first, second):

@@ -212,24 +212,19 @@ def check_application(db: Session, item, form: dict, applicant_name: str) -> Non
     if action is None:
         return
     licence = _licence_of(db, form)
-    problem = _problem(db, licence, item.code, action, applicant_name, form)
-    if not problem and action != "revocation":
-        problem = _open_case(db, licence)
+    problem = _problem(db, licence, item.code, action, applicant_name, form, window=True)
     if problem:
         raise InvalidInput(_("licence_no: %(problem)s", problem=problem))
 
 
-def _open_case(db: Session, licence: Licence) -> str:
+def _open_case(db: Session, licence: Licence, terms: Terms) -> str:
     """The problem of a second application for a licence: another case of one of its
     actions (change, renewal, revocation, cancellation) still open names it."""
     from ..cases.models import Case
     from ..cases.status import OPEN_CASE_STATUSES
     from ..catalogue.models import Item
 
-    entry = db.scalar(sa.select(Item.entry).where(Item.id == licence.item_id)) or {}
-    codes = sorted(set(Terms.of(entry).actions.values()))
-    if not codes:
-        return ""
+    codes = sorted(set(terms.actions.values()))
     open_no = db.scalar(
         sa.select(Case.case_no).join(Item, Item.id == Case.item_id)
         .where(Item.code.in_(codes), Case.status.in_(OPEN_CASE_STATUSES),
@@ -244,14 +239,16 @@ def _open_case(db: Session, licence: Licence) -> str:
 
 
 def _problem(db: Session, licence: Licence | None, item_code: str, action: str,
-             holder: str, form: dict) -> str:  # fmt: skip
+             holder: str, form: dict, window: bool = False) -> str:  # fmt: skip
+    """What stands in the way of the action on the licence, or "". At the window (`window`)
+    also another application of the holder still open (never for the revocation)."""
     from ..catalogue.models import Item
 
     number = str(form.get("licence_no") or "").strip()
     if licence is None:
         return _("there is no licence numbered %(number)s in the registry", number=number)
-    entry = db.scalar(sa.select(Item.entry).where(Item.id == licence.item_id)) or {}
-    if Terms.of(entry).actions.get(action) != item_code:
+    terms = Terms.of(db.scalar(sa.select(Item.entry).where(Item.id == licence.item_id)) or {})
+    if terms.actions.get(action) != item_code:
         return _("licence %(number)s is not of an item this application handles",
                  number=number)  # fmt: skip
     if licence.holder_name.strip() != (holder or "").strip():
@@ -261,8 +258,10 @@ def _problem(db: Session, licence: Licence | None, item_code: str, action: str,
                  number=number, status=status_name(licence.status), action=action_name(action))
     if action == "change" and not str(form.get("changed_content") or "").strip():
         return _("a change needs the changed content (changed_content)")
-    if action == "renewal" and (licence.valid_until is None or not Terms.of(entry).valid_months):
+    if action == "renewal" and (licence.valid_until is None or not terms.valid_months):
         return _("licence %(number)s has no term to renew", number=number)
+    if window and action != "revocation":
+        return _open_case(db, licence, terms)
     return ""
 
 
